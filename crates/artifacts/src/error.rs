@@ -1,0 +1,102 @@
+//! The one error type of the shared contract, and how it maps to the user's exit code.
+//!
+//! Every message is a single line that names the file (or the config source) and the field,
+//! so that the CLI can print it as it is.
+
+use std::path::{Path, PathBuf};
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the shared contract and in the stages built on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value in a config file or on the command line is not acceptable.
+    #[error("{source_name}: `{field}`: {message}")]
+    Config {
+        /// Where the value came from: a file path or `command line`.
+        source_name: String,
+        /// The field (dotted path for nested config).
+        field: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// An input file is missing, unreadable, or not what it should be.
+    #[error("{}: {message}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A Parquet table does not have the documented schema.
+    #[error("{}: column `{column}`: {message}", path.display())]
+    Schema {
+        /// The Parquet file.
+        path: PathBuf,
+        /// The column that is missing, extra or of the wrong type.
+        column: String,
+        /// What was expected and what was found.
+        message: String,
+    },
+    /// Writing an output failed (disk full, permissions, ...).
+    #[error("{}: {source}", path.display())]
+    Output {
+        /// The file or directory being written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The request is valid but the code to serve it does not exist yet.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl Error {
+    /// A bad config value.
+    pub fn config(
+        source_name: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Config {
+            source_name: source_name.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A bad input file.
+    pub fn input(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// An input file that could not be read.
+    pub fn read(path: impl AsRef<Path>, err: &std::io::Error) -> Self {
+        let message = match err.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_string(),
+            _ => format!("cannot read: {err}"),
+        };
+        Error::input(path, message)
+    }
+
+    /// A failed write.
+    pub fn output(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Output {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// True when the user can fix the problem by changing an input or a setting: the CLI
+    /// exits with code 2 for these and 1 for the rest.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Config { .. } | Error::Input { .. } | Error::Schema { .. }
+        )
+    }
+}

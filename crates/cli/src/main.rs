@@ -1,0 +1,12 @@
+//! `glh`: the graphon-lab command line. Parses arguments, runs the command, and turns any error
+//! into one line on stderr with exit code 2 (bad input or config) or 1 (anything else).
+
+use mimalloc::MiMalloc;
+
+// candle allocates a fresh buffer per op; glibc malloc makes it about 3x slower (RUST-NOTES.md).
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+fn main() {
+    std::process::exit(glh_cli::main_with_args(std::env::args_os()));
+}

@@ -1,0 +1,204 @@
+//! The pipeline runner: expands a pipeline file into stage jobs, orders them by dependency, and
+//! runs what is not cached, independent jobs in parallel.
+//!
+//! Jobs run on one rayon pool of `--jobs` threads. A stage that parallelises inside a job uses
+//! the same pool (rayon's work stealing), so the machine's cores are never oversubscribed.
+
+use crate::progress;
+use glh_artifacts::config::{DataSettings, Pipeline};
+use glh_artifacts::store::JobStatus;
+use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// What one job computes.
+#[derive(Clone, Debug)]
+pub enum JobKind {
+    /// The data stage's subsets of one seed.
+    DataSubsets {
+        /// The data settings of the pipeline.
+        settings: DataSettings,
+        /// The run seed.
+        seed: u64,
+    },
+}
+
+/// One job of a plan.
+#[derive(Clone, Debug)]
+pub struct PlannedJob {
+    /// What it computes.
+    pub kind: JobKind,
+    /// Its stage run (and so its cache key).
+    pub spec: JobSpec,
+    /// A short human label, `seed=0` for instance.
+    pub label: String,
+    /// Indices (in the plan) of the jobs whose artifacts it reads.
+    pub depends_on: Vec<usize>,
+}
+
+/// Expands a pipeline into jobs, in an order where every job comes after its dependencies.
+pub fn plan(pipeline: &Pipeline) -> Result<Vec<PlannedJob>> {
+    let mut jobs = Vec::new();
+    if let Some(settings) = &pipeline.data {
+        for &seed in &pipeline.sweep.seeds {
+            jobs.push(PlannedJob {
+                spec: glh_data::stage::job_spec(settings, seed)?,
+                kind: JobKind::DataSubsets {
+                    settings: settings.clone(),
+                    seed,
+                },
+                label: format!("seed={seed}"),
+                depends_on: vec![],
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+/// How to execute a plan.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecOptions {
+    /// Recompute complete artifacts.
+    pub force: bool,
+    /// Threads of the job pool.
+    pub jobs: usize,
+    /// Hide progress bars.
+    pub quiet: bool,
+}
+
+/// One executed job.
+#[derive(Clone, Debug)]
+pub struct JobReport {
+    /// The stage.
+    pub stage: &'static str,
+    /// The job's label.
+    pub label: String,
+    /// What happened.
+    pub outcome: JobOutcome,
+}
+
+/// Runs `plan` level by level (a job's level is one more than its deepest dependency's).
+pub fn execute(
+    store: &ArtifactStore,
+    plan: &[PlannedJob],
+    options: ExecOptions,
+) -> Result<Vec<JobReport>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs)
+        .thread_name(|i| format!("glh-job-{i}"))
+        .build()
+        .map_err(|e| Error::Unsupported(format!("cannot start the job pool: {e}")))?;
+    let levels = levels(plan);
+    let bar = progress::bar(plan.len() as u64, "jobs", options.quiet);
+    let mut reports: Vec<Option<JobReport>> = vec![None; plan.len()];
+    for level in levels {
+        let results: Vec<(usize, Result<JobOutcome>)> = pool.install(|| {
+            level
+                .par_iter()
+                .map(|&i| {
+                    let job = &plan[i];
+                    bar.set_message(format!("{} {}", job.spec.stage, job.label));
+                    let result = run_job(store, job, options.force);
+                    bar.inc(1);
+                    (i, result)
+                })
+                .collect()
+        });
+        for (i, result) in results {
+            let outcome = result.inspect_err(|_| bar.abandon())?;
+            reports[i] = Some(JobReport {
+                stage: plan[i].spec.stage,
+                label: plan[i].label.clone(),
+                outcome,
+            });
+        }
+    }
+    bar.finish_and_clear();
+    Ok(reports
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect())
+}
+
+fn run_job(store: &ArtifactStore, job: &PlannedJob, force: bool) -> Result<JobOutcome> {
+    match &job.kind {
+        JobKind::DataSubsets { settings, seed } => {
+            glh_data::stage::run(store, settings, *seed, force)
+        }
+    }
+}
+
+/// Groups job indices into levels that can run in parallel.
+fn levels(plan: &[PlannedJob]) -> Vec<Vec<usize>> {
+    let mut depth = vec![0usize; plan.len()];
+    for (i, job) in plan.iter().enumerate() {
+        depth[i] = job
+            .depends_on
+            .iter()
+            .map(|&d| depth[d] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    let max = depth.iter().copied().max().map_or(0, |d| d + 1);
+    (0..max)
+        .map(|level| (0..plan.len()).filter(|&i| depth[i] == level).collect())
+        .collect()
+}
+
+/// The run's summary: one line per job, then the totals.
+pub fn summary(store: &ArtifactStore, reports: &[JobReport], elapsed: Instant) -> String {
+    let mut out = format!("{:<10} {:<24} {:<9} artifact\n", "stage", "job", "status");
+    for r in reports {
+        out.push_str(&format!(
+            "{:<10} {:<24} {:<9} {}\n",
+            r.stage,
+            r.label,
+            r.outcome.status.to_string(),
+            r.outcome.dir.display()
+        ));
+    }
+    let computed = reports
+        .iter()
+        .filter(|r| r.outcome.status == JobStatus::Computed)
+        .count();
+    out.push_str(&format!(
+        "{} jobs: {computed} computed, {} cached, in {:.1} s; outputs under {}/\n",
+        reports.len(),
+        reports.len() - computed,
+        elapsed.elapsed().as_secs_f64(),
+        store.root().display()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glh_artifacts::store::InputRef;
+    use serde_json::json;
+
+    fn job(depends_on: Vec<usize>) -> PlannedJob {
+        PlannedJob {
+            kind: JobKind::DataSubsets {
+                settings: DataSettings::default(),
+                seed: 0,
+            },
+            spec: JobSpec::new("t", 1, &json!({}), Vec::<InputRef>::new()),
+            label: String::new(),
+            depends_on,
+        }
+    }
+
+    #[test]
+    fn levels_follow_dependencies() {
+        let plan = vec![
+            job(vec![]),
+            job(vec![0]),
+            job(vec![]),
+            job(vec![1, 2]),
+            job(vec![0]),
+        ];
+        assert_eq!(levels(&plan), vec![vec![0, 2], vec![1, 4], vec![3]]);
+        assert!(levels(&[]).is_empty());
+    }
+}

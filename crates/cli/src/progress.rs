@@ -1,0 +1,35 @@
+//! Progress bars (indicatif) that `--quiet` silences, drawn on stderr so stdout stays parseable.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::time::Duration;
+
+/// A bar over `len` items of `what` (hidden when `quiet`).
+pub fn bar(len: u64, what: &str, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), target(quiet));
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{elapsed_precise}}] [{{wide_bar}}] {{pos}}/{{len}} {{msg}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// A spinner for work of unknown length (hidden when `quiet`).
+pub fn spinner(message: &str, quiet: bool) -> ProgressBar {
+    let spinner = ProgressBar::with_draw_target(None, target(quiet));
+    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid"));
+    spinner.set_message(message.to_string());
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    spinner
+}
+
+fn target(quiet: bool) -> ProgressDrawTarget {
+    if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    }
+}

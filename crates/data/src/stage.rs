@@ -1,0 +1,177 @@
+//! The `data` stage: draws the seeded class-balanced subsets of MNIST that later stages use
+//! (the SNIP/GraSP scoring batch and the NTK kernel data) and writes them as
+//! `data/<key>/subsets.parquet`.
+//!
+//! Its key covers the seed, the subset sizes and the checksums of the MNIST files, so other data
+//! gives other keys while moving the data directory does not.
+
+use crate::mnist::{CLASSES, MnistSplit, Split, read_checksums};
+use crate::subsets::balanced_subset;
+use arrow::array::{ArrayRef, StringArray, UInt8Array, UInt32Array, UInt64Array};
+use glh_artifacts::config::DataSettings;
+use glh_artifacts::schemas::DATA_SUBSETS;
+use glh_artifacts::seeding::stream;
+use glh_artifacts::store::InputRef;
+use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The stage's name: its directory under the artifact root.
+pub const STAGE: &str = "data";
+/// Bumped whenever the stage's output for the same parameters changes.
+pub const VERSION: u32 = 1;
+
+/// The subsets the stage draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subset {
+    /// The scoring batch of SNIP and GraSP.
+    Scoring,
+    /// The data points of kernel matrices.
+    Kernel,
+}
+
+impl Subset {
+    /// Both subsets, in file order.
+    pub const ALL: [Subset; 2] = [Subset::Scoring, Subset::Kernel];
+
+    /// The name written in the `subset` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subset::Scoring => "scoring",
+            Subset::Kernel => "kernel",
+        }
+    }
+
+    fn per_class(self, params: &SubsetParams) -> u32 {
+        match self {
+            Subset::Scoring => params.scoring_per_class,
+            Subset::Kernel => params.kernel_per_class,
+        }
+    }
+}
+
+/// Everything the subsets depend on.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubsetParams {
+    /// The run seed.
+    pub seed: u64,
+    /// Images per class in the scoring subset.
+    pub scoring_per_class: u32,
+    /// Images per class in the kernel subset.
+    pub kernel_per_class: u32,
+    /// SHA-256 of each MNIST file's decompressed bytes.
+    pub mnist_sha256: BTreeMap<String, String>,
+}
+
+fn subset_params(settings: &DataSettings, seed: u64) -> Result<SubsetParams> {
+    Ok(SubsetParams {
+        seed,
+        scoring_per_class: settings.scoring_per_class,
+        kernel_per_class: settings.kernel_per_class,
+        mnist_sha256: read_checksums(&settings.dir)?,
+    })
+}
+
+/// The job that draws the subsets of `seed` (reads only the checksum file, not the data).
+pub fn job_spec(settings: &DataSettings, seed: u64) -> Result<JobSpec> {
+    Ok(JobSpec::new(
+        STAGE,
+        VERSION,
+        &subset_params(settings, seed)?,
+        vec![],
+    ))
+}
+
+/// Draws and writes the subsets of `seed`, unless they are cached (or `force`).
+pub fn run(
+    store: &ArtifactStore,
+    settings: &DataSettings,
+    seed: u64,
+    force: bool,
+) -> Result<JobOutcome> {
+    let params = subset_params(settings, seed)?;
+    let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
+    store.run(&spec, force, |writer| {
+        let train = MnistSplit::load(&settings.dir, Split::Train)?;
+        let mut rows = SubsetRows::default();
+        for subset in Subset::ALL {
+            let per_class = subset.per_class(&params) as usize;
+            let mut rng = stream(seed, &format!("data/subset/{}", subset.name()));
+            let indices =
+                balanced_subset(&train.labels, CLASSES, per_class, &mut rng).map_err(|e| {
+                    let field = format!("data.{}_per_class", subset.name());
+                    Error::config("data settings", field, e.to_string())
+                })?;
+            rows.push(subset, &indices, &train.labels);
+        }
+        writer.write_table(&DATA_SUBSETS, rows.into_columns(&params))
+    })
+}
+
+/// The column buffers of `subsets.parquet`.
+#[derive(Default)]
+struct SubsetRows {
+    subset: Vec<&'static str>,
+    position: Vec<u32>,
+    index: Vec<u32>,
+    label: Vec<u8>,
+}
+
+impl SubsetRows {
+    fn push(&mut self, subset: Subset, indices: &[u32], labels: &[u8]) {
+        for (position, &i) in indices.iter().enumerate() {
+            self.subset.push(subset.name());
+            self.position.push(position as u32);
+            self.index.push(i);
+            self.label.push(labels[i as usize]);
+        }
+    }
+
+    fn into_columns(self, params: &SubsetParams) -> Vec<ArrayRef> {
+        let n = self.index.len();
+        vec![
+            Arc::new(UInt64Array::from(vec![params.seed; n])),
+            Arc::new(UInt32Array::from(vec![params.scoring_per_class; n])),
+            Arc::new(UInt32Array::from(vec![params.kernel_per_class; n])),
+            Arc::new(StringArray::from(self.subset)),
+            Arc::new(StringArray::from(vec![Split::Train.name(); n])),
+            Arc::new(UInt32Array::from(self.position)),
+            Arc::new(UInt32Array::from(self.index)),
+            Arc::new(UInt8Array::from(self.label)),
+        ]
+    }
+}
+
+/// The training-set indices of `subset` in the data artifact `input`, in subset order.
+pub fn read_subset(store: &ArtifactStore, input: &InputRef, subset: Subset) -> Result<Vec<u32>> {
+    let path = store.table_path(input, &DATA_SUBSETS);
+    let table = glh_artifacts::parquet_io::read_table(&path, &DATA_SUBSETS)?.batch;
+    let column = |name: &str| {
+        table
+            .column_by_name(name)
+            .expect("validated schema")
+            .clone()
+    };
+    let names = column("subset");
+    let names = names
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("validated type");
+    let index = column("index");
+    let index = index
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .expect("validated type");
+    let chosen: Vec<u32> = (0..table.num_rows())
+        .filter(|&r| names.value(r) == subset.name())
+        .map(|r| index.value(r))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::input(
+            &path,
+            format!("no row of subset `{}`", subset.name()),
+        ));
+    }
+    Ok(chosen)
+}

@@ -1,0 +1,107 @@
+# graphon-lab tasks. `just` lists them; `just reproduce` and `just test` are the two that matter.
+#
+# Everything builds in ONE optimized profile (release): the debug profile is too slow for
+# numerical code, and a second profile would compile every dependency twice.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+glh := "cargo run --release --quiet -p glh-cli --"
+
+# Python packages of the interop check, pinned so the check is reproducible.
+py_packages := "polars==1.44.2 pyarrow==26.0.1"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Every paper experiment (E1, E2, E3), then the report.
+reproduce: build
+    {{glh}} data verify
+    {{glh}} run pipelines/e1.toml
+    {{glh}} run pipelines/e2.toml
+    {{glh}} run pipelines/e3.toml
+    @echo "Artifacts are under artifacts/ (glh ls lists them)."
+    @echo "Implemented so far: the data stage. masks, graphons, ntk, training and the report come with issues #3-#7."
+
+# The smoke pipeline into artifacts/ (seconds), with its summary.
+smoke:
+    {{glh}} run pipelines/smoke.toml
+
+# What CI runs: all tests, the smoke pipeline twice (the second fully cached), and the polars check.
+test:
+    cargo test --workspace --release
+    just _smoke-check
+
+# Criterion benchmarks (results in target/criterion).
+bench *args:
+    cargo bench -p glh-benches {{args}}
+
+# Build the `glh` binary and the libraries.
+build:
+    cargo build --release --workspace
+
+# Format all code.
+fmt:
+    cargo fmt --all
+
+# Lints as CI's reviewers see them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --release -- -D warnings
+
+# The data stage: `just data verify`, `just data subsets --seed 1`.
+data *args:
+    {{glh}} data {{args}}
+
+# The masks stage (issue #3).
+masks *args:
+    {{glh}} masks {{args}}
+
+# The graphons stage (issue #4).
+graphons *args:
+    {{glh}} graphons {{args}}
+
+# The ntk stage (issue #5).
+ntk *args:
+    {{glh}} ntk {{args}}
+
+# The training stage (issue #6).
+train *args:
+    {{glh}} train {{args}}
+
+# The report (issue #7).
+report *args:
+    {{glh}} report {{args}}
+
+# List artifacts.
+ls *args:
+    {{glh}} ls {{args}}
+
+# Read every Parquet artifact under ROOT with Python polars and pyarrow (throwaway venv).
+polars-check root="artifacts":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv="$(mktemp -d)/venv"
+    trap 'rm -rf "$(dirname "$venv")"' EXIT
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check {{py_packages}}
+    schema="$(dirname "$venv")/schema.json"
+    {{glh}} schema --format json > "$schema"
+    "$venv/bin/python" tests/python/check_artifacts.py "{{root}}" "$schema"
+    # The README's Python snippet, run where `artifacts/` is this root.
+    if [ "$(basename "{{root}}")" = artifacts ]; then
+        snippet="$(awk '/^```python$/{on=1; next} /^```$/{on=0} on' README.md)"
+        (cd "$(dirname "{{root}}")" && "$venv/bin/python" -c "$snippet")
+    fi
+
+_smoke-check:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    root="$tmp/artifacts"
+    {{glh}} --artifacts "$root" run pipelines/smoke.toml
+    second="$({{glh}} --artifacts "$root" run pipelines/smoke.toml)"
+    echo "$second" | tail -n 1
+    echo "$second" | grep -q " 0 computed," || { echo "error: the second smoke run recomputed jobs" >&2; exit 1; }
+    just polars-check "$root"

@@ -1,0 +1,139 @@
+//! The smoke pipeline end to end: caching, byte-identical reruns, and every artifact it writes
+//! read back with polars (the Rust crate) against the documented schemas.
+
+use glh_artifacts::ColumnType;
+use glh_artifacts::store::JobStatus;
+use glh_tests::{load_pipeline, parquet_files, run_pipeline};
+use polars::prelude::*;
+use std::path::Path;
+
+fn polars_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::UInt8 => DataType::UInt8,
+        ColumnType::UInt32 => DataType::UInt32,
+        ColumnType::UInt64 => DataType::UInt64,
+        ColumnType::Int64 => DataType::Int64,
+        ColumnType::Float64 => DataType::Float64,
+        ColumnType::String => DataType::String,
+        ColumnType::Binary => DataType::Binary,
+    }
+}
+
+fn schema_of(relative: &Path) -> &'static glh_artifacts::TableSchema {
+    let stage = relative
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    let name = relative.file_stem().unwrap().to_string_lossy();
+    glh_artifacts::schemas::find(&stage, &name)
+        .unwrap_or_else(|| panic!("{} is not a documented table", relative.display()))
+}
+
+#[test]
+fn smoke_runs_caches_and_is_byte_identical() {
+    let pipeline = load_pipeline("smoke.toml");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+
+    let first = run_pipeline(&pipeline, a.path(), false).unwrap();
+    assert!(!first.is_empty());
+    assert!(
+        first
+            .iter()
+            .all(|r| r.outcome.status == JobStatus::Computed)
+    );
+    let again = run_pipeline(&pipeline, a.path(), false).unwrap();
+    assert!(again.iter().all(|r| r.outcome.status == JobStatus::Cached));
+
+    run_pipeline(&pipeline, b.path(), false).unwrap();
+    let files = parquet_files(a.path());
+    assert_eq!(files, parquet_files(b.path()));
+    assert_eq!(
+        files.len(),
+        first
+            .iter()
+            .map(|r| r.outcome.manifest.files.len())
+            .sum::<usize>()
+    );
+    for f in &files {
+        let (x, y) = (
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+        );
+        assert!(x == y, "{} differs between two roots", f.display());
+    }
+
+    // --force recomputes and gives the same bytes again.
+    let forced = run_pipeline(&pipeline, b.path(), true).unwrap();
+    assert!(
+        forced
+            .iter()
+            .all(|r| r.outcome.status == JobStatus::Computed)
+    );
+    for f in &files {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn every_smoke_artifact_reads_in_polars_with_its_documented_schema() {
+    let pipeline = load_pipeline("smoke.toml");
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let files = parquet_files(root.path());
+    assert!(!files.is_empty());
+    for relative in &files {
+        let table = schema_of(relative);
+        let path = root.path().join(relative);
+        let df =
+            LazyFrame::scan_parquet(PlRefPath::try_from_path(&path).unwrap(), Default::default())
+                .unwrap()
+                .collect()
+                .unwrap();
+        let found: Vec<(String, DataType)> = df
+            .schema()
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect();
+        let expected: Vec<(String, DataType)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.to_string(), polars_type(c.dtype)))
+            .collect();
+        assert_eq!(found, expected, "{}", relative.display());
+        assert!(df.height() > 0, "{} is empty", relative.display());
+    }
+}
+
+#[test]
+fn one_glob_over_all_runs_is_a_tidy_table() {
+    let pipeline = load_pipeline("smoke.toml");
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let glob = format!("{}/data/*/subsets.parquet", root.path().display());
+    let df = LazyFrame::scan_parquet(PlRefPath::new(glob.as_str()), Default::default())
+        .unwrap()
+        .group_by([col("seed"), col("subset"), col("label")])
+        .agg([len().alias("n")])
+        .collect()
+        .unwrap();
+    let data = pipeline.data.as_ref().unwrap();
+    // Every (seed, subset, label) group holds exactly `per_class` images.
+    let groups = pipeline.sweep.seeds.len() * 2 * 10;
+    assert_eq!(df.height(), groups);
+    let n = df.column("n").unwrap().u32().unwrap();
+    let subset = df.column("subset").unwrap().str().unwrap();
+    for i in 0..df.height() {
+        let per_class = match subset.get(i).unwrap() {
+            "scoring" => data.scoring_per_class,
+            "kernel" => data.kernel_per_class,
+            other => panic!("unknown subset {other}"),
+        };
+        assert_eq!(n.get(i).unwrap(), per_class);
+    }
+}
