@@ -1,0 +1,128 @@
+//! Binary masks: which weights of a network are kept.
+//!
+//! A [`Mask`] exists only with the layer shapes of its architecture, and holds booleans, so a
+//! mask that is not 0/1 or not of the network's shape cannot be built.
+
+use crate::mlp::Architecture;
+
+/// The mask of one layer, row-major `(rows, cols) = (out, in)` like its weights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerMask {
+    rows: usize,
+    cols: usize,
+    keep: Vec<bool>,
+}
+
+impl LayerMask {
+    /// A mask of `rows x cols` from row-major booleans; `None` if the length is wrong.
+    pub fn new(rows: usize, cols: usize, keep: Vec<bool>) -> Option<Self> {
+        (keep.len() == rows * cols).then_some(LayerMask { rows, cols, keep })
+    }
+
+    /// All kept.
+    pub fn full(rows: usize, cols: usize) -> Self {
+        LayerMask {
+            rows,
+            cols,
+            keep: vec![true; rows * cols],
+        }
+    }
+
+    /// Output size.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input size.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Row-major flags.
+    pub fn as_slice(&self) -> &[bool] {
+        &self.keep
+    }
+
+    /// Whether weight `(r, c)` is kept.
+    pub fn get(&self, r: usize, c: usize) -> bool {
+        self.keep[r * self.cols + c]
+    }
+
+    /// Number of kept weights.
+    pub fn kept(&self) -> usize {
+        self.keep.iter().filter(|&&k| k).count()
+    }
+
+    /// Kept weights of row `r` (the out-degree of output neuron `r` towards the inputs).
+    pub fn row_degree(&self, r: usize) -> usize {
+        self.keep[r * self.cols..(r + 1) * self.cols]
+            .iter()
+            .filter(|&&k| k)
+            .count()
+    }
+
+    /// Kept weights of column `c`.
+    pub fn col_degree(&self, c: usize) -> usize {
+        (0..self.rows).filter(|&r| self.get(r, c)).count()
+    }
+}
+
+/// The mask of a whole network, input layer first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mask {
+    layers: Vec<LayerMask>,
+}
+
+impl Mask {
+    /// Keeps every weight of `arch`.
+    pub fn full(arch: &Architecture) -> Self {
+        Mask {
+            layers: arch
+                .shapes()
+                .into_iter()
+                .map(|(r, c)| LayerMask::full(r, c))
+                .collect(),
+        }
+    }
+
+    /// A mask of `arch` from its layers; an error names the first layer of the wrong shape.
+    pub fn from_layers(arch: &Architecture, layers: Vec<LayerMask>) -> Result<Self, String> {
+        let shapes = arch.shapes();
+        if layers.len() != shapes.len() {
+            return Err(format!(
+                "{} layers, the architecture has {}",
+                layers.len(),
+                shapes.len()
+            ));
+        }
+        for (l, (layer, (rows, cols))) in layers.iter().zip(shapes).enumerate() {
+            if (layer.rows, layer.cols) != (rows, cols) {
+                return Err(format!(
+                    "layer {} is {}x{}, the architecture needs {rows}x{cols}",
+                    l + 1,
+                    layer.rows,
+                    layer.cols
+                ));
+            }
+        }
+        Ok(Mask { layers })
+    }
+
+    /// The layers, input layer first.
+    pub fn layers(&self) -> &[LayerMask] {
+        &self.layers
+    }
+
+    /// Kept weights over all layers.
+    pub fn kept(&self) -> usize {
+        self.layers.iter().map(LayerMask::kept).sum()
+    }
+
+    /// Whether every kept weight of `self` is kept in `outer` (masks of iterative pruning nest).
+    pub fn is_subset_of(&self, outer: &Mask) -> bool {
+        self.layers
+            .iter()
+            .zip(&outer.layers)
+            .all(|(a, b)| a.keep.iter().zip(&b.keep).all(|(&x, &y)| !x || y))
+    }
+}

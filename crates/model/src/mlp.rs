@@ -1,0 +1,162 @@
+//! The MLP architecture and its seeded initialisation.
+
+use glh_artifacts::seeding::stream;
+use rand_chacha::rand_core::Rng;
+
+/// Input size of MNIST (28 x 28 pixels).
+pub const MNIST_INPUT: usize = 784;
+/// Number of MNIST classes.
+pub const MNIST_CLASSES: usize = 10;
+
+/// The shape of an MLP: `input -> width -> ... -> width -> classes`, `depth` Linear layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Architecture {
+    /// Input size d.
+    pub input: usize,
+    /// Hidden width n.
+    pub width: usize,
+    /// Number of Linear layers L (at least 2).
+    pub depth: usize,
+    /// Output size (classes).
+    pub classes: usize,
+}
+
+impl Architecture {
+    /// The MNIST MLP `784 -> width -> ... -> 10` with `depth` Linear layers.
+    pub fn mnist(width: usize, depth: usize) -> Self {
+        Architecture {
+            input: MNIST_INPUT,
+            width,
+            depth,
+            classes: MNIST_CLASSES,
+        }
+    }
+
+    /// `(out, in)` of every layer, input layer first.
+    pub fn shapes(&self) -> Vec<(usize, usize)> {
+        assert!(self.depth >= 2, "an MLP needs at least 2 layers");
+        (0..self.depth)
+            .map(|l| {
+                let fan_in = if l == 0 { self.input } else { self.width };
+                let out = if l + 1 == self.depth {
+                    self.classes
+                } else {
+                    self.width
+                };
+                (out, fan_in)
+            })
+            .collect()
+    }
+
+    /// Total number of weights (biases excluded).
+    pub fn weight_count(&self) -> usize {
+        self.shapes().iter().map(|(o, i)| o * i).sum()
+    }
+}
+
+/// One Linear layer, `y = W x + b`, with `W` of shape `(rows, cols) = (out, in)`, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    /// Output size.
+    pub rows: usize,
+    /// Input size.
+    pub cols: usize,
+    /// The weights, row-major: `weight[r * cols + c]` connects input `c` to output `r`.
+    pub weight: Vec<f32>,
+    /// The biases, one per output.
+    pub bias: Vec<f32>,
+}
+
+/// An MLP with its canonical (`f32`) parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp {
+    /// Its shape.
+    pub arch: Architecture,
+    /// Its layers, input layer first.
+    pub layers: Vec<Linear>,
+}
+
+impl Mlp {
+    /// The initialisation of METHOD.md section 1: every weight and bias of layer l drawn from
+    /// `U(-a, a)`, `a = 1/sqrt(fan_in)`, from the stream `model/init` of `seed`.
+    ///
+    /// Draw order: layer by layer, the weights row-major, then the biases. A value is
+    /// `(2u - 1) a` in f64, rounded once to f32, with `u = (x >> 11) 2^-53` for the stream's next
+    /// `u64` x, so the numbers do not depend on a library's float sampling algorithm.
+    pub fn init(arch: Architecture, seed: u64) -> Self {
+        let mut rng = stream(seed, "model/init");
+        let mut uniform = |a: f64| ((2.0 * unit_f64(rng.next_u64()) - 1.0) * a) as f32;
+        let layers = arch
+            .shapes()
+            .into_iter()
+            .map(|(rows, cols)| {
+                let a = 1.0 / (cols as f64).sqrt();
+                let weight = (0..rows * cols).map(|_| uniform(a)).collect();
+                let bias = (0..rows).map(|_| uniform(a)).collect();
+                Linear {
+                    rows,
+                    cols,
+                    weight,
+                    bias,
+                }
+            })
+            .collect();
+        Mlp { arch, layers }
+    }
+
+    /// The same network with every bias set to zero (for the bias-free identities of tests).
+    pub fn without_biases(mut self) -> Self {
+        for layer in &mut self.layers {
+            layer.bias.iter_mut().for_each(|b| *b = 0.0);
+        }
+        self
+    }
+}
+
+/// A uniform number in [0, 1) from the top 53 bits of `x`.
+pub fn unit_f64(x: u64) -> f64 {
+    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_follow_the_architecture() {
+        let arch = Architecture::mnist(100, 4);
+        assert_eq!(
+            arch.shapes(),
+            vec![(100, 784), (100, 100), (100, 100), (10, 100)]
+        );
+        assert_eq!(arch.weight_count(), 784 * 100 + 2 * 100 * 100 + 1000);
+    }
+
+    #[test]
+    fn init_is_seeded_and_within_bounds() {
+        let arch = Architecture::mnist(50, 3);
+        let a = Mlp::init(arch, 1);
+        assert_eq!(a, Mlp::init(arch, 1));
+        assert_ne!(a, Mlp::init(arch, 2));
+        for layer in &a.layers {
+            let bound = 1.0 / (layer.cols as f32).sqrt();
+            let all = layer.weight.iter().chain(&layer.bias);
+            assert!(all.clone().all(|w| w.abs() <= bound));
+            // U(-a, a) has E[w^2] = a^2 / 3 and Var[w^2] / E[w^2]^2 = 4/5, so the mean of n
+            // squares has relative sd sqrt(0.8 / n); allow 4 sd.
+            let n = layer.weight.len() as f64;
+            let var = layer
+                .weight
+                .iter()
+                .map(|&w| f64::from(w).powi(2))
+                .sum::<f64>()
+                / n;
+            let expected = f64::from(bound).powi(2) / 3.0;
+            let tolerance = 4.0 * (0.8 / n).sqrt();
+            assert!(
+                (var / expected - 1.0).abs() < tolerance,
+                "{var} vs {expected}"
+            );
+        }
+    }
+}
