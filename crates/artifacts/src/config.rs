@@ -248,6 +248,82 @@ impl DataSettings {
     }
 }
 
+/// How scores are ranked into a mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// All weight matrices ranked together (METHOD.md's default).
+    Global,
+    /// Each layer keeps the same fraction of its own weights.
+    Layerwise,
+}
+
+impl Scope {
+    /// The name written in configs and artifacts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Global => "global",
+            Scope::Layerwise => "layerwise",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "global" => Ok(Scope::Global),
+            "layerwise" => Ok(Scope::Layerwise),
+            _ => Err(format!(
+                "unknown scope `{s}`, expected one of: global, layerwise"
+            )),
+        }
+    }
+}
+
+/// Settings of the masks stage (METHOD.md section 2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MasksSettings {
+    /// Rank all layers together (`global`) or each layer alone (`layerwise`).
+    pub scope: Scope,
+    /// Rounds of SynFlow's exponential schedule (density `d^(e/E)` after round e).
+    pub synflow_rounds: u32,
+    /// Temperature T dividing the logits in GraSP's loss.
+    pub grasp_temperature: f64,
+    /// Accept a mask that removes every weight of a layer (otherwise an error).
+    pub allow_empty_layers: bool,
+}
+
+impl Default for MasksSettings {
+    fn default() -> Self {
+        MasksSettings {
+            scope: Scope::Global,
+            synflow_rounds: 100,
+            grasp_temperature: 200.0,
+            allow_empty_layers: false,
+        }
+    }
+}
+
+impl MasksSettings {
+    /// Checks the fields that types alone cannot.
+    pub fn validate(&self, source_name: &str) -> Result<()> {
+        if self.synflow_rounds == 0 {
+            return Err(Error::config(
+                source_name,
+                "masks.synflow_rounds",
+                "must be at least 1",
+            ));
+        }
+        if !(self.grasp_temperature > 0.0 && self.grasp_temperature.is_finite()) {
+            let msg = format!("must be a positive number, got {}", self.grasp_temperature);
+            return Err(Error::config(source_name, "masks.grasp_temperature", msg));
+        }
+        Ok(())
+    }
+}
+
 /// An experiment: a sweep and the settings of the stages it runs. A stage runs when its table
 /// is present.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -262,6 +338,8 @@ pub struct Pipeline {
     pub sweep: Sweep,
     /// The data stage (class-balanced subsets); present to run it.
     pub data: Option<DataSettings>,
+    /// The masks stage; present to run it.
+    pub masks: Option<MasksSettings>,
 }
 
 impl Pipeline {
@@ -320,6 +398,9 @@ impl Pipeline {
         }
         if let Some(data) = &self.data {
             data.validate(source_name)?;
+        }
+        if let Some(masks) = &self.masks {
+            masks.validate(source_name)?;
         }
         Ok(())
     }

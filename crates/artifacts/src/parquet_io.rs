@@ -108,6 +108,7 @@ mod tests {
         stage: "test",
         name: "pairs",
         row: "pair",
+        stored: true,
         columns: &[
             Column {
                 name: "i",
@@ -171,6 +172,7 @@ mod tests {
             stage: "test",
             name: "pairs",
             row: "pair",
+            stored: true,
             columns: &[
                 Column {
                     name: "i",

@@ -80,6 +80,9 @@ pub struct TableSchema {
     pub name: &'static str,
     /// What one row is.
     pub row: &'static str,
+    /// Whether the table lives in the artifact store (`<stage>/<key>/<name>.parquet`) or is an
+    /// interchange format written and read anywhere.
+    pub stored: bool,
     /// The columns in file order.
     pub columns: &'static [Column],
 }
@@ -137,10 +140,16 @@ impl TableSchema {
 
     /// The schema as a Markdown section (used by `glh schema` and ARCHITECTURE.md).
     pub fn markdown(&self) -> String {
+        let heading = if self.stored {
+            format!("`{}/<key>/{}`", self.stage, self.file_name())
+        } else {
+            format!(
+                "`{}` interchange file (any path, not in the store)",
+                self.name
+            )
+        };
         let mut out = format!(
-            "#### `{}/<key>/{}`\n\nOne row per {}.\n\n| column | type | meaning |\n| --- | --- | --- |\n",
-            self.stage,
-            self.file_name(),
+            "#### {heading}\n\nOne row per {}.\n\n| column | type | meaning |\n| --- | --- | --- |\n",
             self.row
         );
         for c in self.columns {
@@ -171,6 +180,7 @@ mod tests {
         stage: "test",
         name: "t",
         row: "thing",
+        stored: true,
         columns: &[
             Column {
                 name: "a",

@@ -477,6 +477,7 @@ mod tests {
         stage: "test",
         name: "numbers",
         row: "number",
+        stored: true,
         columns: &[Column {
             name: "n",
             dtype: ColumnType::UInt32,

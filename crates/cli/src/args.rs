@@ -3,7 +3,7 @@
 //! the same words.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
 use std::path::PathBuf;
 
 const ABOUT: &str = "graphon-lab: reproduce 'The Graphon Limit Hypothesis' (NeurIPS 2025).";
@@ -55,8 +55,21 @@ pub enum Command {
     /// MNIST: verify the files, draw the class-balanced subsets.
     #[command(subcommand)]
     Data(DataCommand),
-    /// Score and prune MLPs at initialisation (issue #3; not implemented yet).
-    Masks(MasksArgs),
+    /// Score and prune an MLP at initialisation (the `masks` stage), or export a mask.
+    #[command(long_about = "\
+Score and prune an MLP at initialisation (the `masks` stage), or export a mask.
+
+The network 784 -> n -> ... -> n -> 10 is initialised from --seed (U(-1/sqrt(fan_in),
+1/sqrt(fan_in))); the method scores every weight and exactly round((1 - sparsity) * total)
+weights with the largest scores are kept (ties broken by a seeded order). SNIP and GraSP score
+on 100 MNIST training images, 10 per class, drawn by the seed (the data stage runs first if
+needed). SynFlow prunes in --synflow-rounds rounds with an exponential schedule.
+
+Examples:
+  glh masks --method snip --width 500 --sparsity 0.8 --seed 0
+  glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
+  glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)")]
+    Masks(MasksCommand),
     /// SAS histograms and their convergence with width (issue #4; not implemented yet).
     Graphons,
     /// Graphon NTK, empirical NTK and spectra (issue #5; not implemented yet).
@@ -118,24 +131,85 @@ pub struct SubsetsArgs {
     pub force: bool,
 }
 
+/// `glh masks [export]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct MasksCommand {
+    /// Export instead of pruning.
+    #[command(subcommand)]
+    pub action: Option<MasksAction>,
+    /// The configuration to prune.
+    #[command(flatten)]
+    pub run: MasksArgs,
+}
+
+/// `glh masks <action>`.
+#[derive(Debug, Subcommand)]
+pub enum MasksAction {
+    /// Write a stored mask in a format any tool reads.
+    Export(ExportArgs),
+}
+
+/// `glh masks export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The masks run: its key (as `glh ls` shows it) or its directory.
+    pub run: String,
+    /// Output format: `edges` is a Parquet edge list (layer, row, col, n_rows, n_cols), one row
+    /// per kept weight, layers numbered from 1.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Edges)]
+    pub format: ExportFormat,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Formats of `glh masks export`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    /// Parquet edge list.
+    Edges,
+}
+
 /// `glh masks`: one pruning configuration.
 #[derive(Debug, Args)]
 pub struct MasksArgs {
     /// Pruning method.
-    #[arg(long, value_parser = parse_method, value_name = "random|magnitude|snip|grasp|synflow")]
-    pub method: PruneMethod,
+    #[arg(long, required = true, value_parser = parse_method, value_name = "random|magnitude|snip|grasp|synflow")]
+    pub method: Option<PruneMethod>,
     /// Hidden width n (at least 1).
-    #[arg(long, value_parser = parse_width)]
-    pub width: Width,
+    #[arg(long, required = true, value_parser = parse_width)]
+    pub width: Option<Width>,
     /// Fraction of weights removed, in [0, 1).
-    #[arg(long, value_parser = parse_sparsity, allow_negative_numbers = true)]
-    pub sparsity: Sparsity,
+    #[arg(long, required = true, value_parser = parse_sparsity, allow_negative_numbers = true)]
+    pub sparsity: Option<Sparsity>,
     /// Number of Linear layers L (at least 2).
     #[arg(long, value_parser = parse_depth, default_value = "4")]
     pub depth: Depth,
-    /// Run seed.
+    /// Run seed (initial weights, scoring batch, Random's scores, tie order).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Rank all layers together (`global`) or each layer alone (`layerwise`).
+    #[arg(long, value_parser = parse_scope, default_value = "global")]
+    pub scope: Scope,
+    /// Rounds of SynFlow's exponential schedule.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub synflow_rounds: u32,
+    /// Temperature dividing the logits in GraSP's loss.
+    #[arg(long, default_value_t = 200.0)]
+    pub grasp_temperature: f64,
+    /// Accept masks that remove every weight of a layer.
+    #[arg(long)]
+    pub allow_empty_layers: bool,
+    /// Keep pixels in [0, 1] instead of standardising them (SNIP and GraSP).
+    #[arg(long)]
+    pub no_standardise: bool,
+    /// Directory of the MNIST files.
+    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    pub data_dir: PathBuf,
+    /// Recompute even if the artifact is complete.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `glh run`.
@@ -187,6 +261,9 @@ fn parse_sparsity(s: &str) -> Result<Sparsity, String> {
     s.parse()
 }
 fn parse_depth(s: &str) -> Result<Depth, String> {
+    s.parse()
+}
+fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
 }
 

@@ -2,13 +2,15 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, LsArgs, RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs,
+    Cli, Command, DataCommand, ExportArgs, LsArgs, MasksAction, MasksArgs, RunArgs, SchemaArgs,
+    SchemaFormat, SubsetsArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
-use glh_artifacts::config::{DataSettings, Pipeline};
-use glh_artifacts::store::EntryState;
+use glh_artifacts::config::{DataSettings, MasksSettings, Pipeline};
+use glh_artifacts::store::{EntryState, InputRef};
 use glh_artifacts::{ArtifactStore, Error, Result, schemas};
+use glh_masks::stage::MaskPoint;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -18,7 +20,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Data(DataCommand::Verify(args)) => data_verify(&args.dir, cli.quiet),
         Command::Data(DataCommand::Subsets(args)) => data_subsets(&store, args, cli.quiet),
-        Command::Masks(_) => not_yet("masks", 3),
+        Command::Masks(cmd) => match cmd.action {
+            Some(MasksAction::Export(args)) => masks_export(&store, args, cli.quiet),
+            None => masks(&store, cmd.run, cli.quiet),
+        },
         Command::Graphons => not_yet("graphons", 4),
         Command::Ntk => not_yet("ntk", 5),
         Command::Train => not_yet("training", 6),
@@ -66,6 +71,103 @@ fn data_subsets(store: &ArtifactStore, args: SubsetsArgs, quiet: bool) -> Result
     let outcome = outcome?;
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
+    }
+    Ok(())
+}
+
+fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
+    let settings = MasksSettings {
+        scope: args.scope,
+        synflow_rounds: args.synflow_rounds,
+        grasp_temperature: args.grasp_temperature,
+        allow_empty_layers: args.allow_empty_layers,
+    };
+    settings.validate("command line")?;
+    let data = DataSettings {
+        dir: args.data_dir,
+        standardise: !args.no_standardise,
+        ..DataSettings::default()
+    };
+    let point = MaskPoint {
+        method: args.method.expect("clap requires --method"),
+        width: args.width.expect("clap requires --width"),
+        sparsity: args.sparsity.expect("clap requires --sparsity"),
+        depth: args.depth,
+        seed: args.seed,
+    };
+    let bar = progress::bar(0, &format!("{} rounds", point.method), quiet);
+    let outcome = glh_masks::stage::run(
+        store,
+        &settings,
+        &data,
+        &point,
+        args.force,
+        &mut |e, rounds, _| {
+            bar.set_length(rounds as u64);
+            bar.set_position(e as u64);
+        },
+    );
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    if !quiet {
+        println!("{}  {}", outcome.status, outcome.dir.display());
+        let input = InputRef {
+            stage: glh_masks::stage::STAGE.to_string(),
+            key: outcome.manifest.key.clone(),
+        };
+        let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+        println!(
+            "{:>5} {:>11} {:>10} {:>9}",
+            "layer", "shape", "kept", "density"
+        );
+        for (l, m) in mask.layers().iter().enumerate() {
+            let shape = format!("{}x{}", m.rows(), m.cols());
+            let density = m.kept() as f64 / (m.rows() * m.cols()) as f64;
+            println!(
+                "{:>5} {:>11} {:>10} {:>9.4}",
+                l + 1,
+                shape,
+                m.kept(),
+                density
+            );
+        }
+        println!("{:>5} {:>11} {:>10}", "all", "", mask.kept());
+    }
+    Ok(())
+}
+
+fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<()> {
+    let as_dir = std::path::Path::new(&args.run);
+    let key = if as_dir.join(glh_artifacts::store::MANIFEST).is_file() {
+        let text = std::fs::read_to_string(as_dir.join(glh_artifacts::store::MANIFEST))
+            .map_err(|e| Error::read(as_dir, &e))?;
+        let manifest: glh_artifacts::Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::input(as_dir, format!("invalid manifest: {e}")))?;
+        manifest.key
+    } else {
+        glh_artifacts::ArtifactKey::parse(&args.run).ok_or_else(|| {
+            Error::config(
+                "command line",
+                "RUN",
+                format!("`{}` is neither a masks run directory nor a key", args.run),
+            )
+        })?
+    };
+    let input = InputRef {
+        stage: glh_masks::stage::STAGE.to_string(),
+        key,
+    };
+    if store.find(&input.stage, &input.key)?.is_none() {
+        let dir = store.run_dir(&input.stage, &input.key);
+        return Err(Error::input(
+            dir,
+            "no complete masks run here (see `glh ls --stage masks`)",
+        ));
+    }
+    let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+    let edges = glh_masks::stage::export_edges(&mask, &input, &args.out)?;
+    if !quiet {
+        println!("{edges} edges  {}", args.out.display());
     }
     Ok(())
 }

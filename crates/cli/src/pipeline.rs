@@ -5,9 +5,10 @@
 //! the same pool (rayon's work stealing), so the machine's cores are never oversubscribed.
 
 use crate::progress;
-use glh_artifacts::config::{DataSettings, Pipeline};
+use glh_artifacts::config::{DataSettings, MasksSettings, Pipeline, PruneMethod};
 use glh_artifacts::store::JobStatus;
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_masks::stage::MaskPoint;
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -20,6 +21,15 @@ pub enum JobKind {
         settings: DataSettings,
         /// The run seed.
         seed: u64,
+    },
+    /// The masks of one sweep point.
+    Masks {
+        /// The masks settings of the pipeline.
+        settings: MasksSettings,
+        /// The data settings (scoring batch of SNIP and GraSP).
+        data: DataSettings,
+        /// The sweep point.
+        point: MaskPoint,
     },
 }
 
@@ -38,18 +48,65 @@ pub struct PlannedJob {
 
 /// Expands a pipeline into jobs, in an order where every job comes after its dependencies.
 pub fn plan(pipeline: &Pipeline) -> Result<Vec<PlannedJob>> {
+    let sweep = &pipeline.sweep;
+    let data = pipeline.data.clone().unwrap_or_default();
+    let masks_need_data = pipeline.masks.is_some()
+        && sweep
+            .methods
+            .iter()
+            .any(|m| matches!(m, PruneMethod::Snip | PruneMethod::Grasp));
     let mut jobs = Vec::new();
-    if let Some(settings) = &pipeline.data {
-        for &seed in &pipeline.sweep.seeds {
+    let mut data_job = std::collections::BTreeMap::new();
+    if pipeline.data.is_some() || masks_need_data {
+        for &seed in &sweep.seeds {
+            data_job.insert(seed, jobs.len());
             jobs.push(PlannedJob {
-                spec: glh_data::stage::job_spec(settings, seed)?,
+                spec: glh_data::stage::job_spec(&data, seed)?,
                 kind: JobKind::DataSubsets {
-                    settings: settings.clone(),
+                    settings: data.clone(),
                     seed,
                 },
                 label: format!("seed={seed}"),
                 depends_on: vec![],
             });
+        }
+    }
+    if let Some(settings) = &pipeline.masks {
+        for &method in &sweep.methods {
+            for &depth in &sweep.depths {
+                for &width in &sweep.widths {
+                    for &sparsity in &sweep.sparsities {
+                        for &seed in &sweep.seeds {
+                            let point = MaskPoint {
+                                method,
+                                width,
+                                sparsity,
+                                depth,
+                                seed,
+                            };
+                            let spec = glh_masks::stage::job_spec(settings, &data, &point)?;
+                            let depends_on = if spec.inputs.is_empty() {
+                                vec![]
+                            } else {
+                                vec![data_job[&seed]]
+                            };
+                            jobs.push(PlannedJob {
+                                spec,
+                                kind: JobKind::Masks {
+                                    settings: settings.clone(),
+                                    data: data.clone(),
+                                    point,
+                                },
+                                label: format!(
+                                    "{method} L={depth} n={width} s={} seed={seed}",
+                                    sparsity.value()
+                                ),
+                                depends_on,
+                            });
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(jobs)
@@ -125,6 +182,11 @@ fn run_job(store: &ArtifactStore, job: &PlannedJob, force: bool) -> Result<JobOu
         JobKind::DataSubsets { settings, seed } => {
             glh_data::stage::run(store, settings, *seed, force)
         }
+        JobKind::Masks {
+            settings,
+            data,
+            point,
+        } => glh_masks::stage::run(store, settings, data, point, force, &mut |_, _, _| {}),
     }
 }
 
@@ -147,10 +209,10 @@ fn levels(plan: &[PlannedJob]) -> Vec<Vec<usize>> {
 
 /// The run's summary: one line per job, then the totals.
 pub fn summary(store: &ArtifactStore, reports: &[JobReport], elapsed: Instant) -> String {
-    let mut out = format!("{:<10} {:<24} {:<9} artifact\n", "stage", "job", "status");
+    let mut out = format!("{:<10} {:<36} {:<9} artifact\n", "stage", "job", "status");
     for r in reports {
         out.push_str(&format!(
-            "{:<10} {:<24} {:<9} {}\n",
+            "{:<10} {:<36} {:<9} {}\n",
             r.stage,
             r.label,
             r.outcome.status.to_string(),

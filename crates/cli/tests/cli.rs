@@ -149,6 +149,76 @@ fn bad_pipeline_files_are_one_line_and_exit_2() {
 }
 
 #[test]
+fn masks_runs_one_configuration_and_exports_its_edges() {
+    let root = tempfile::tempdir().unwrap();
+    let out = glh(
+        root.path(),
+        &[
+            "masks",
+            "--method",
+            "snip",
+            "--width",
+            "40",
+            "--sparsity",
+            "0.8",
+            "--depth",
+            "3",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let total = 784 * 40 + 40 * 40 + 10 * 40;
+    let kept = (0.2f64 * total as f64).round() as usize;
+    assert!(
+        stdout.contains(&format!("all {:>21}", kept))
+            || stdout
+                .lines()
+                .any(|l| l.starts_with("  all") && l.trim_end().ends_with(&kept.to_string())),
+        "{stdout}"
+    );
+    let dir = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let edges = root.path().join("edges.parquet");
+    let out = glh(
+        root.path(),
+        &["masks", "export", &dir, "--out", edges.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap(),
+        kept.to_string()
+    );
+    let again = glh(
+        root.path(),
+        &[
+            "masks",
+            "--method",
+            "snip",
+            "--width",
+            "40",
+            "--sparsity",
+            "0.8",
+            "--depth",
+            "3",
+            "--seed",
+            "1",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("cached"));
+}
+
+#[test]
 fn help_teaches_and_exits_0() {
     let root = tempfile::tempdir().unwrap();
     let out = glh(root.path(), &["--help"]);
@@ -170,23 +240,21 @@ fn help_teaches_and_exits_0() {
 #[test]
 fn unimplemented_stages_say_so_with_exit_1() {
     let root = tempfile::tempdir().unwrap();
-    let out = glh(
-        root.path(),
-        &[
-            "masks",
-            "--method",
-            "snip",
-            "--width",
-            "500",
-            "--sparsity",
-            "0.8",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        stderr(&out).trim(),
-        "error: the masks stage is not implemented yet (issue #3); its arguments were valid"
-    );
+    for (stage, name, issue) in [
+        ("graphons", "graphons", 4),
+        ("ntk", "ntk", 5),
+        ("train", "training", 6),
+        ("report", "reporting", 7),
+    ] {
+        let out = glh(root.path(), &[stage]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out).trim(),
+            format!(
+                "error: the {name} stage is not implemented yet (issue #{issue}); its arguments were valid"
+            )
+        );
+    }
 }
 
 /// A copy of data/mnist in a temporary directory, to corrupt.
@@ -337,9 +405,10 @@ fn a_killed_run_resumes_to_the_same_artifacts() {
         let out = glh(&killed, &["gc"]);
         assert_eq!(out.status.code(), Some(0));
         let ls = String::from_utf8_lossy(&glh(&killed, &["ls"]).stdout).into_owned();
+        // 8 data runs and 4 methods x 2 widths x 8 seeds masks runs.
         assert_eq!(
             ls.lines().filter(|l| l.contains(" complete ")).count(),
-            8,
+            8 + 4 * 2 * 8,
             "{ls}"
         );
         assert!(!ls.contains("incomplete"), "{ls}");

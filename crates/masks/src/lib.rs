@@ -1,5 +1,19 @@
-//! The `masks` stage: pruning at initialisation (issue #3).
+//! The `masks` stage: pruning MLPs at initialisation (METHOD.md section 2).
 //!
-//! It will own the scorers (Random, Magnitude, SNIP, GraSP, SynFlow), turning scores into exact
-//! masks (global or layer-wise), and the `masks` artifacts (METHOD.md section 2). Empty until
-//! then: `glh masks` validates its arguments and says so.
+//! - [`scorers`]: the [`Scorer`] trait and its five methods (Random, Magnitude, SNIP, GraSP with
+//!   an exact Hessian-gradient product, SynFlow in f64);
+//! - [`select`]: scores to a mask with an exact kept count, global or layer-wise, ties broken by
+//!   a seeded order;
+//! - [`prune`]: the one pruning loop, single-shot or iterative (SynFlow's exponential schedule);
+//! - [`packing`]: the bit layout of mask rows in Parquet;
+//! - [`stage`]: the stage's jobs, its `masks` and `layers` tables, reading masks back, and the
+//!   edge-list export.
+
+pub mod packing;
+pub mod prune;
+pub mod scorers;
+pub mod select;
+pub mod stage;
+
+pub use prune::prune;
+pub use scorers::{Scorer, ScoringData, scorer_for};

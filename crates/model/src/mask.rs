@@ -108,6 +108,20 @@ impl Mask {
         Ok(Mask { layers })
     }
 
+    /// A mask of the same shapes as `self` with the flags of `layers`.
+    pub fn with_layers(&self, layers: Vec<LayerMask>) -> Result<Self, String> {
+        let same = layers.len() == self.layers.len()
+            && layers
+                .iter()
+                .zip(&self.layers)
+                .all(|(a, b)| (a.rows, a.cols) == (b.rows, b.cols));
+        if same {
+            Ok(Mask { layers })
+        } else {
+            Err("layer shapes differ from the mask's".to_string())
+        }
+    }
+
     /// The layers, input layer first.
     pub fn layers(&self) -> &[LayerMask] {
         &self.layers

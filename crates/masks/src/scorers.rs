@@ -1,0 +1,217 @@
+//! The scoring rules of METHOD.md section 2 behind one small trait. Larger scores are kept.
+
+use faer::Mat;
+use glh_artifacts::config::{MasksSettings, PruneMethod};
+use glh_artifacts::seeding::stream;
+use glh_model::backprop::{Network64, hessian_vector_product, loss_gradient};
+use glh_model::mlp::unit_f64;
+use glh_model::{Mask, Mlp};
+use rand_chacha::rand_core::Rng;
+
+/// The scoring batch of the data-dependent methods.
+#[derive(Clone, Debug)]
+pub struct ScoringData {
+    /// Inputs, `(784, batch)`, normalised as the run's data settings say.
+    pub x: Mat<f64>,
+    /// Labels, one per column of `x`.
+    pub labels: Vec<u8>,
+}
+
+/// A pruning score.
+pub trait Scorer: Sync {
+    /// How many prune-and-rescore rounds the method runs (1 for single-shot methods).
+    fn rounds(&self) -> usize {
+        1
+    }
+
+    /// Whether the method needs the scoring batch.
+    fn needs_data(&self) -> bool {
+        false
+    }
+
+    /// The score of every weight of `net` under the current `mask`, layer by layer, row-major.
+    /// Weights the mask has pruned may get any score: they are never candidates again.
+    fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>>;
+}
+
+/// The scorer of `method` with the stage's settings; `seed` drives Random's scores.
+pub fn scorer_for(method: PruneMethod, settings: &MasksSettings, seed: u64) -> Box<dyn Scorer> {
+    match method {
+        PruneMethod::Random => Box::new(RandomScorer { seed }),
+        PruneMethod::Magnitude => Box::new(MagnitudeScorer),
+        PruneMethod::Snip => Box::new(SnipScorer),
+        PruneMethod::Grasp => Box::new(GraspScorer {
+            temperature: settings.grasp_temperature,
+        }),
+        PruneMethod::Synflow => Box::new(SynflowScorer {
+            rounds: settings.synflow_rounds as usize,
+        }),
+    }
+}
+
+/// I.i.d. uniform scores from the stream `masks/random` of the seed.
+pub struct RandomScorer {
+    /// Run seed.
+    pub seed: u64,
+}
+
+impl Scorer for RandomScorer {
+    fn score(&self, net: &Mlp, _: &Mask, _: Option<&ScoringData>) -> Vec<Vec<f64>> {
+        let mut rng = stream(self.seed, "masks/random");
+        net.layers
+            .iter()
+            .map(|l| {
+                (0..l.weight.len())
+                    .map(|_| unit_f64(rng.next_u64()))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// `|w|`.
+pub struct MagnitudeScorer;
+
+impl Scorer for MagnitudeScorer {
+    fn score(&self, net: &Mlp, _: &Mask, _: Option<&ScoringData>) -> Vec<Vec<f64>> {
+        net.layers
+            .iter()
+            .map(|l| l.weight.iter().map(|&w| f64::from(w).abs()).collect())
+            .collect()
+    }
+}
+
+fn data_of<'a>(data: Option<&'a ScoringData>, method: &str) -> &'a ScoringData {
+    data.unwrap_or_else(|| panic!("bug: {method} scored without its scoring batch"))
+}
+
+/// `g ⊙ w` for every layer, with `g = dL/dw` of the masked net at temperature T.
+fn gradient_times_weight(
+    net: &Network64,
+    grads: &[Mat<f64>],
+    f: impl Fn(f64) -> f64,
+) -> Vec<Vec<f64>> {
+    net.weights
+        .iter()
+        .zip(grads)
+        .map(|(w, g)| {
+            let mut out = Vec::with_capacity(w.nrows() * w.ncols());
+            for r in 0..w.nrows() {
+                for c in 0..w.ncols() {
+                    out.push(f(g[(r, c)] * w[(r, c)]));
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// SNIP: `|g ⊙ w|`, g the gradient of the mean cross-entropy on the scoring batch.
+pub struct SnipScorer;
+
+impl Scorer for SnipScorer {
+    fn needs_data(&self) -> bool {
+        true
+    }
+
+    fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>> {
+        let data = data_of(data, "snip");
+        let net64 = Network64::masked(net, mask);
+        let (_, grads) = loss_gradient(&net64, &data.x, &data.labels, 1.0);
+        gradient_times_weight(&net64, &grads, f64::abs)
+    }
+}
+
+/// GraSP: `w ⊙ (H g)`, with the loss at temperature T, `g = dL/dw` and H its exact Hessian
+/// (R-operator). As in the GraSP reference code, g and the product range over the weights only.
+pub struct GraspScorer {
+    /// Temperature dividing the logits.
+    pub temperature: f64,
+}
+
+impl Scorer for GraspScorer {
+    fn needs_data(&self) -> bool {
+        true
+    }
+
+    fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>> {
+        let data = data_of(data, "grasp");
+        let net64 = Network64::masked(net, mask);
+        let (_, g) = loss_gradient(&net64, &data.x, &data.labels, self.temperature);
+        let hg = hessian_vector_product(&net64, &data.x, &data.labels, self.temperature, &g);
+        gradient_times_weight(&net64, &hg, |v| v)
+    }
+}
+
+/// SynFlow: on the network with every parameter replaced by its absolute value, fed one
+/// all-ones input, `R = sum of outputs` and the score is `|dR/dw ⊙ w|`, in f64.
+///
+/// All parameters are non-negative, so every ReLU passes its input and the network is linear:
+/// `dR/dW_l[r, c] = delta_l[r] h_{l-1}[c]`, with `h` the forward activations and `delta` the
+/// backward sums of the absolute weights. Computed with matrix-vector loops, O(weights) per
+/// round.
+pub struct SynflowScorer {
+    /// Rounds of the exponential schedule.
+    pub rounds: usize,
+}
+
+impl Scorer for SynflowScorer {
+    fn rounds(&self) -> usize {
+        self.rounds
+    }
+
+    fn score(&self, net: &Mlp, mask: &Mask, _: Option<&ScoringData>) -> Vec<Vec<f64>> {
+        // |w| ⊙ m per layer, row-major.
+        let abs: Vec<Vec<f64>> = net
+            .layers
+            .iter()
+            .zip(mask.layers())
+            .map(|(layer, m)| {
+                layer
+                    .weight
+                    .iter()
+                    .zip(m.as_slice())
+                    .map(|(&w, &k)| if k { f64::from(w).abs() } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        // Forward: h_0 = 1, h_l = |W_l| h_{l-1} + |b_l| (all non-negative: ReLU is the identity).
+        let mut h = vec![vec![1.0f64; net.arch.input]];
+        for (l, layer) in net.layers.iter().enumerate() {
+            let out: Vec<f64> = abs[l]
+                .chunks_exact(layer.cols)
+                .zip(&layer.bias)
+                .map(|(row, &b)| {
+                    row.iter().zip(&h[l]).map(|(w, x)| w * x).sum::<f64>() + f64::from(b).abs()
+                })
+                .collect();
+            h.push(out);
+        }
+        // Backward: delta_L = 1, delta_{l-1} = |W_l|^T delta_l.
+        let depth = net.layers.len();
+        let mut delta = vec![Vec::new(); depth];
+        delta[depth - 1] = vec![1.0f64; net.layers[depth - 1].rows];
+        for l in (1..depth).rev() {
+            let mut back = vec![0.0f64; net.layers[l].cols];
+            for (row, &d) in abs[l].chunks_exact(net.layers[l].cols).zip(&delta[l]) {
+                for (b, w) in back.iter_mut().zip(row) {
+                    *b += w * d;
+                }
+            }
+            delta[l - 1] = back;
+        }
+        // Scores: delta_l[r] h_{l-1}[c] |w_rc|.
+        abs.into_iter()
+            .enumerate()
+            .map(|(l, mut a)| {
+                let cols = net.layers[l].cols;
+                for (row, &d) in a.chunks_exact_mut(cols).zip(&delta[l]) {
+                    for (w, x) in row.iter_mut().zip(&h[l]) {
+                        *w *= d * x;
+                    }
+                }
+                a
+            })
+            .collect()
+    }
+}

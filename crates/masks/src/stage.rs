@@ -1,0 +1,357 @@
+//! The `masks` stage: one job prunes one MLP (method, width, sparsity, depth, seed) and writes
+//! `masks.parquet` (one row per layer and output neuron, bits packed) and `layers.parquet`
+//! (per-layer counts). The network is rebuilt from the seed, never stored: `glh-model`'s
+//! initialisation is part of the contract.
+
+use crate::packing::{pack_row, unpack_row};
+use crate::prune::prune;
+use crate::scorers::{ScoringData, scorer_for};
+use arrow::array::{
+    Array, ArrayRef, BinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array,
+};
+use faer::Mat;
+use glh_artifacts::config::{
+    DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
+};
+use glh_artifacts::parquet_io::{encode_table, read_table};
+use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
+use glh_artifacts::seeding::stream;
+use glh_artifacts::store::InputRef;
+use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_data::stage::{Subset, read_subset};
+use glh_data::{MnistSplit, Normalisation, Split};
+use glh_model::{Architecture, LayerMask, Mask, Mlp};
+use rand_chacha::rand_core::Rng;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The stage's name: its directory under the artifact root.
+pub const STAGE: &str = "masks";
+/// Bumped whenever the stage's output for the same parameters changes.
+pub const VERSION: u32 = 1;
+
+/// One point of the sweep: the network and how it is pruned.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaskPoint {
+    /// Pruning method.
+    pub method: PruneMethod,
+    /// Hidden width n.
+    pub width: Width,
+    /// Fraction of weights removed.
+    pub sparsity: Sparsity,
+    /// Number of Linear layers L.
+    pub depth: Depth,
+    /// Run seed.
+    pub seed: u64,
+}
+
+impl MaskPoint {
+    /// The network's architecture.
+    pub fn architecture(&self) -> Architecture {
+        Architecture::mnist(self.width.get() as usize, self.depth.get() as usize)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct NormalisationParams {
+    standardise: bool,
+    mean: f64,
+    std: f64,
+}
+
+/// Everything a mask depends on; settings a method does not read are left out of its key.
+#[derive(Clone, Debug, Serialize)]
+struct MaskParams {
+    method: PruneMethod,
+    depth: u32,
+    width: u32,
+    sparsity: f64,
+    scope: Scope,
+    seed: u64,
+    allow_empty_layers: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    synflow_rounds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grasp_temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    normalisation: Option<NormalisationParams>,
+}
+
+fn needs_data(method: PruneMethod) -> bool {
+    matches!(method, PruneMethod::Snip | PruneMethod::Grasp)
+}
+
+/// The job of one point, with the data job it reads (SNIP and GraSP only).
+pub fn job_spec(masks: &MasksSettings, data: &DataSettings, point: &MaskPoint) -> Result<JobSpec> {
+    let uses_data = needs_data(point.method);
+    let params = MaskParams {
+        method: point.method,
+        depth: point.depth.get(),
+        width: point.width.get(),
+        sparsity: point.sparsity.value(),
+        scope: masks.scope,
+        seed: point.seed,
+        allow_empty_layers: masks.allow_empty_layers,
+        synflow_rounds: (point.method == PruneMethod::Synflow).then_some(masks.synflow_rounds),
+        grasp_temperature: (point.method == PruneMethod::Grasp).then_some(masks.grasp_temperature),
+        normalisation: uses_data.then_some(NormalisationParams {
+            standardise: data.standardise,
+            mean: data.mean,
+            std: data.std,
+        }),
+    };
+    let inputs = if uses_data {
+        vec![glh_data::stage::job_spec(data, point.seed)?.as_input()]
+    } else {
+        vec![]
+    };
+    Ok(JobSpec::new(STAGE, VERSION, &params, inputs))
+}
+
+/// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing).
+pub fn scoring_data(store: &ArtifactStore, data: &DataSettings, seed: u64) -> Result<ScoringData> {
+    let input = glh_data::stage::run(store, data, seed, false)?;
+    let input = InputRef {
+        stage: glh_data::stage::STAGE.to_string(),
+        key: input.manifest.key,
+    };
+    let indices = read_subset(store, &input, Subset::Scoring)?;
+    let train = MnistSplit::load(&data.dir, Split::Train)?;
+    let pixels = train.inputs(&indices, &Normalisation::from(data));
+    let d = glh_data::mnist::PIXELS;
+    Ok(ScoringData {
+        x: Mat::from_fn(d, indices.len(), |i, j| f64::from(pixels[j * d + i])),
+        labels: indices.iter().map(|&i| train.labels[i as usize]).collect(),
+    })
+}
+
+/// Computes the mask of `point` with the scorer, without writing anything.
+pub fn compute_mask(
+    store: &ArtifactStore,
+    masks: &MasksSettings,
+    data: &DataSettings,
+    point: &MaskPoint,
+    on_round: &mut dyn FnMut(usize, usize, &Mask),
+) -> Result<Mask> {
+    let net = Mlp::init(point.architecture(), point.seed);
+    let scorer = scorer_for(point.method, masks, point.seed);
+    let batch = if scorer.needs_data() {
+        Some(scoring_data(store, data, point.seed)?)
+    } else {
+        None
+    };
+    let tie_seed = stream(point.seed, "masks/ties").next_u64();
+    prune(
+        scorer.as_ref(),
+        &net,
+        batch.as_ref(),
+        point.sparsity.density(),
+        masks.scope,
+        tie_seed,
+        masks.allow_empty_layers,
+        on_round,
+    )
+    .map_err(|e| Error::Unsupported(format!("{} mask: {e}", point.method)))
+}
+
+/// Prunes and writes the point's artifact, unless it is cached (or `force`).
+pub fn run(
+    store: &ArtifactStore,
+    masks: &MasksSettings,
+    data: &DataSettings,
+    point: &MaskPoint,
+    force: bool,
+    on_round: &mut dyn FnMut(usize, usize, &Mask),
+) -> Result<JobOutcome> {
+    let spec = job_spec(masks, data, point)?;
+    store.run(&spec, force, |writer| {
+        let mask = compute_mask(store, masks, data, point, on_round)?;
+        let run = RunColumns::new(point, masks.scope);
+        writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
+        writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))
+    })
+}
+
+/// The run-parameter columns shared by both tables.
+struct RunColumns {
+    method: &'static str,
+    depth: u32,
+    width: u32,
+    sparsity: f64,
+    scope: &'static str,
+    seed: u64,
+}
+
+impl RunColumns {
+    fn new(point: &MaskPoint, scope: Scope) -> Self {
+        RunColumns {
+            method: point.method.name(),
+            depth: point.depth.get(),
+            width: point.width.get(),
+            sparsity: point.sparsity.value(),
+            scope: scope.name(),
+            seed: point.seed,
+        }
+    }
+
+    fn columns(&self, n: usize) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(StringArray::from(vec![self.method; n])),
+            Arc::new(UInt32Array::from(vec![self.depth; n])),
+            Arc::new(UInt32Array::from(vec![self.width; n])),
+            Arc::new(Float64Array::from(vec![self.sparsity; n])),
+            Arc::new(Float64Array::from(vec![1.0 - self.sparsity; n])),
+            Arc::new(StringArray::from(vec![self.scope; n])),
+            Arc::new(UInt64Array::from(vec![self.seed; n])),
+        ]
+    }
+}
+
+fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
+    let (mut layer, mut n_rows, mut n_cols, mut row, mut degree, mut bits) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (l, m) in mask.layers().iter().enumerate() {
+        for r in 0..m.rows() {
+            let flags = &m.as_slice()[r * m.cols()..(r + 1) * m.cols()];
+            layer.push(l as u32 + 1);
+            n_rows.push(m.rows() as u32);
+            n_cols.push(m.cols() as u32);
+            row.push(r as u32);
+            degree.push(flags.iter().filter(|&&k| k).count() as u32);
+            bits.push(pack_row(flags));
+        }
+    }
+    let mut columns = run.columns(layer.len());
+    columns.extend([
+        Arc::new(UInt32Array::from(layer)) as ArrayRef,
+        Arc::new(UInt32Array::from(n_rows)),
+        Arc::new(UInt32Array::from(n_cols)),
+        Arc::new(UInt32Array::from(row)),
+        Arc::new(UInt32Array::from(degree)),
+        Arc::new(BinaryArray::from_iter_values(bits)),
+    ]);
+    columns
+}
+
+fn layer_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
+    let layers = mask.layers();
+    let mut columns = run.columns(layers.len());
+    columns.extend([
+        Arc::new(UInt32Array::from_iter_values(1..=layers.len() as u32)) as ArrayRef,
+        Arc::new(UInt32Array::from_iter_values(
+            layers.iter().map(|m| m.rows() as u32),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            layers.iter().map(|m| m.cols() as u32),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            layers.iter().map(|m| m.kept() as u64),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            layers
+                .iter()
+                .map(|m| m.kept() as f64 / (m.rows() * m.cols()) as f64),
+        )),
+    ]);
+    columns
+}
+
+fn typed<'a, T: 'static>(
+    path: &Path,
+    batch: &'a arrow::array::RecordBatch,
+    name: &str,
+) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| Error::input(path, format!("column `{name}` missing after validation")))
+}
+
+/// The mask stored in the masks artifact `input`, with its architecture.
+pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architecture, Mask)> {
+    let path = store.table_path(input, &MASKS_ROWS);
+    let batch = read_table(&path, &MASKS_ROWS)?.batch;
+    if batch.num_rows() == 0 {
+        return Err(Error::input(&path, "no rows"));
+    }
+    let depth = typed::<UInt32Array>(&path, &batch, "depth")?.value(0) as usize;
+    let width = typed::<UInt32Array>(&path, &batch, "width")?.value(0) as usize;
+    let arch = Architecture::mnist(width, depth);
+    let layer = typed::<UInt32Array>(&path, &batch, "layer")?;
+    let row = typed::<UInt32Array>(&path, &batch, "row")?;
+    let bits = typed::<BinaryArray>(&path, &batch, "bits")?;
+    let mut flags: Vec<Vec<bool>> = arch
+        .shapes()
+        .iter()
+        .map(|(r, c)| Vec::with_capacity(r * c))
+        .collect();
+    let shapes = arch.shapes();
+    for i in 0..batch.num_rows() {
+        let l = layer.value(i) as usize;
+        let bad = |what: String| Error::input(&path, format!("row {i}: {what}"));
+        if l == 0 || l > depth {
+            return Err(bad(format!("layer {l} outside 1..={depth}")));
+        }
+        let (rows, cols) = shapes[l - 1];
+        if row.value(i) as usize != flags[l - 1].len() / cols || flags[l - 1].len() / cols >= rows {
+            return Err(bad("rows are not in (layer, row) order".into()));
+        }
+        let unpacked = unpack_row(bits.value(i), cols)
+            .ok_or_else(|| bad(format!("`bits` is not a packed row of {cols} columns")))?;
+        flags[l - 1].extend(unpacked);
+    }
+    let layers = flags
+        .into_iter()
+        .zip(&shapes)
+        .map(|(f, &(r, c))| {
+            LayerMask::new(r, c, f).ok_or_else(|| Error::input(&path, "a layer has missing rows"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mask = Mask::from_layers(&arch, layers).map_err(|e| Error::input(&path, e))?;
+    Ok((arch, mask))
+}
+
+/// Writes `mask` as an edge list (`layer`, `row`, `col`, `n_rows`, `n_cols`, one row per kept
+/// weight) to `out`, atomically; returns the number of edges.
+pub fn export_edges(mask: &Mask, source: &InputRef, out: &Path) -> Result<usize> {
+    let (mut layer, mut row, mut col, mut n_rows, mut n_cols) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (l, m) in mask.layers().iter().enumerate() {
+        for r in 0..m.rows() {
+            for c in 0..m.cols() {
+                if m.get(r, c) {
+                    layer.push(l as u32 + 1);
+                    row.push(r as u32);
+                    col.push(c as u32);
+                    n_rows.push(m.rows() as u32);
+                    n_cols.push(m.cols() as u32);
+                }
+            }
+        }
+    }
+    let edges = layer.len();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from(layer)),
+        Arc::new(UInt32Array::from(row)),
+        Arc::new(UInt32Array::from(col)),
+        Arc::new(UInt32Array::from(n_rows)),
+        Arc::new(UInt32Array::from(n_cols)),
+    ];
+    let metadata = vec![
+        ("glh.table".to_string(), EDGE_LIST.name.to_string()),
+        (
+            "glh.source".to_string(),
+            format!("{}/{}", source.stage, source.key),
+        ),
+    ];
+    let (bytes, _) = encode_table(&EDGE_LIST, columns, &metadata)?;
+    let tmp = out.with_extension("parquet.tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|_| std::fs::rename(&tmp, out))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::output(out, e)
+        })?;
+    Ok(edges)
+}

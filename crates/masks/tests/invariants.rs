@@ -1,0 +1,395 @@
+//! The invariants of METHOD.md section 2, each checked against an independent truth: counts,
+//! nesting, SynFlow's conservation law, SNIP's mask-gradient identity by finite differences,
+//! GraSP's sign by brute force, the zero-pixel fact on real MNIST, and determinism.
+
+use faer::Mat;
+use glh_artifacts::ArtifactStore;
+use glh_artifacts::config::{
+    DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
+};
+use glh_artifacts::seeding::stream;
+use glh_masks::scorers::{GraspScorer, SnipScorer, SynflowScorer};
+use glh_masks::select::select_mask;
+use glh_masks::stage::{MaskPoint, compute_mask, export_edges, read_mask, scoring_data};
+use glh_masks::{Scorer, ScoringData, prune, scorer_for};
+use glh_model::backprop::{Network64, loss_gradient};
+use glh_model::mlp::unit_f64;
+use glh_model::{Architecture, Mask, Mlp};
+use rand_chacha::rand_core::Rng;
+use std::path::{Path, PathBuf};
+
+fn mnist_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist")
+}
+
+fn tiny_arch() -> Architecture {
+    Architecture {
+        input: 12,
+        width: 8,
+        depth: 3,
+        classes: 4,
+    }
+}
+
+fn synthetic_data(arch: &Architecture, batch: usize, seed: u64) -> ScoringData {
+    let mut rng = stream(seed, "test/data");
+    ScoringData {
+        x: Mat::from_fn(arch.input, batch, |_, _| {
+            2.0 * unit_f64(rng.next_u64()) - 0.7
+        }),
+        labels: (0..batch).map(|j| (j % arch.classes) as u8).collect(),
+    }
+}
+
+fn point(method: PruneMethod, width: u32, sparsity: f64, depth: u32, seed: u64) -> MaskPoint {
+    MaskPoint {
+        method,
+        width: Width::try_from(u64::from(width)).unwrap(),
+        sparsity: Sparsity::try_from(sparsity).unwrap(),
+        depth: Depth::try_from(u64::from(depth)).unwrap(),
+        seed,
+    }
+}
+
+#[test]
+fn every_method_keeps_an_exact_count_in_both_scopes() {
+    let arch = tiny_arch();
+    let net = Mlp::init(arch, 3);
+    let data = synthetic_data(&arch, 16, 3);
+    let settings = MasksSettings {
+        synflow_rounds: 10,
+        ..MasksSettings::default()
+    };
+    for method in PruneMethod::ALL {
+        let scorer = scorer_for(method, &settings, 3);
+        for density in [0.5, 0.2, 0.07] {
+            let m = prune(
+                scorer.as_ref(),
+                &net,
+                Some(&data),
+                density,
+                Scope::Global,
+                9,
+                true,
+                &mut |_, _, _| {},
+            )
+            .unwrap();
+            assert_eq!(
+                m.kept(),
+                (density * arch.weight_count() as f64).round() as usize,
+                "{method} {density}"
+            );
+            let m = prune(
+                scorer.as_ref(),
+                &net,
+                Some(&data),
+                density,
+                Scope::Layerwise,
+                9,
+                true,
+                &mut |_, _, _| {},
+            )
+            .unwrap();
+            for layer in m.layers() {
+                let n = (layer.rows() * layer.cols()) as f64;
+                assert_eq!(
+                    layer.kept(),
+                    (density * n).round() as usize,
+                    "{method} {density} layerwise"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn synflow_rounds_nest_and_follow_the_exponential_schedule() {
+    let arch = tiny_arch();
+    let net = Mlp::init(arch, 4);
+    let scorer = SynflowScorer { rounds: 20 };
+    let mut history: Vec<Mask> = Vec::new();
+    let density = 0.1;
+    prune(
+        &scorer,
+        &net,
+        None,
+        density,
+        Scope::Global,
+        1,
+        true,
+        &mut |_, _, m| history.push(m.clone()),
+    )
+    .unwrap();
+    assert_eq!(history.len(), 20);
+    let total = arch.weight_count() as f64;
+    for (e, m) in history.iter().enumerate() {
+        let target = if e == 19 {
+            density
+        } else {
+            density.powf((e + 1) as f64 / 20.0)
+        };
+        assert_eq!(m.kept(), (target * total).round() as usize);
+        if e > 0 {
+            assert!(
+                m.is_subset_of(&history[e - 1]),
+                "round {} is not inside round {e}",
+                e + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn synflow_conserves_the_score_sum_per_layer_without_biases() {
+    // SynFlow paper, Theorem 2: for a bias-free ReLU net every layer's scores sum to R.
+    let arch = Architecture {
+        input: 30,
+        width: 20,
+        depth: 4,
+        classes: 5,
+    };
+    let net = Mlp::init(arch, 8).without_biases();
+    for mask in [
+        Mask::full(&arch),
+        prune(
+            &SynflowScorer { rounds: 5 },
+            &net,
+            None,
+            0.3,
+            Scope::Global,
+            2,
+            false,
+            &mut |_, _, _| {},
+        )
+        .unwrap(),
+    ] {
+        let scores = SynflowScorer { rounds: 1 }.score(&net, &mask, None);
+        let sums: Vec<f64> = scores
+            .iter()
+            .zip(mask.layers())
+            .map(|(s, m)| {
+                s.iter()
+                    .zip(m.as_slice())
+                    .filter(|p| *p.1)
+                    .map(|p| p.0)
+                    .sum()
+            })
+            .collect();
+        for s in &sums {
+            assert!((s / sums[0] - 1.0).abs() < 1e-12, "{sums:?}");
+        }
+    }
+}
+
+#[test]
+fn snip_equals_the_mask_gradient_by_finite_differences() {
+    // SNIP's score is |dL/dm| at m = 1; dL/dm_ij = g_ij w_ij by the chain rule. Check the
+    // identity against central differences of L in m, computed by scaling single weights.
+    let arch = tiny_arch();
+    let net = Mlp::init(arch, 5);
+    let data = synthetic_data(&arch, 8, 5);
+    let full = Mask::full(&arch);
+    let snip = SnipScorer.score(&net, &full, Some(&data));
+    let base = Network64::masked(&net, &full);
+    let h = 1e-6;
+    for (l, layer_scores) in snip.iter().enumerate() {
+        let cols = base.weights[l].ncols();
+        for (r, c) in [(0, 0), (1, 3), (2, 5)] {
+            let loss_at = |m: f64| {
+                let mut n = base.clone();
+                n.weights[l][(r, c)] *= m;
+                loss_gradient(&n, &data.x, &data.labels, 1.0).0
+            };
+            let fd = (loss_at(1.0 + h) - loss_at(1.0 - h)) / (2.0 * h);
+            let score = layer_scores[r * cols + c];
+            assert!(
+                (fd.abs() - score).abs() < 1e-8 * (1.0 + score),
+                "layer {l} ({r},{c}): {fd} vs {score}"
+            );
+        }
+    }
+}
+
+#[test]
+fn grasp_keeps_the_subset_of_largest_total_score() {
+    // Brute force over every subset of the size kept: none has a larger sum of w ⊙ Hg.
+    let arch = Architecture {
+        input: 3,
+        width: 2,
+        depth: 2,
+        classes: 2,
+    };
+    let net = Mlp::init(arch, 6);
+    let data = synthetic_data(&arch, 6, 6);
+    let scorer = GraspScorer { temperature: 200.0 };
+    let full = Mask::full(&arch);
+    let scores: Vec<f64> = scorer.score(&net, &full, Some(&data)).concat();
+    let n = scores.len();
+    assert_eq!(n, 10);
+    let k = 4;
+    let kept = select_mask(
+        &scorer.score(&net, &full, Some(&data)),
+        &full,
+        k as f64 / n as f64,
+        Scope::Global,
+        0,
+    )
+    .unwrap();
+    let flags: Vec<bool> = kept
+        .layers()
+        .iter()
+        .flat_map(|m| m.as_slice().to_vec())
+        .collect();
+    let ours: f64 = flags
+        .iter()
+        .zip(&scores)
+        .filter(|p| *p.0)
+        .map(|p| p.1)
+        .sum();
+    let best = (0u32..1 << n)
+        .filter(|s| s.count_ones() as usize == k)
+        .map(|s| {
+            (0..n)
+                .filter(|i| s >> i & 1 == 1)
+                .map(|i| scores[i])
+                .sum::<f64>()
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(ours, best);
+    assert!(
+        scores.iter().any(|&s| s < 0.0) && scores.iter().any(|&s| s > 0.0),
+        "signed scores: {scores:?}"
+    );
+}
+
+#[test]
+fn random_layer_densities_match_the_global_density() {
+    let store_root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(store_root.path());
+    let p = point(PruneMethod::Random, 200, 0.8, 4, 1);
+    let mask = compute_mask(
+        &store,
+        &MasksSettings::default(),
+        &DataSettings::default(),
+        &p,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    for layer in mask.layers() {
+        let n = (layer.rows() * layer.cols()) as f64;
+        let sd = (0.2 * 0.8 / n).sqrt();
+        let density = layer.kept() as f64 / n;
+        assert!(
+            (density - 0.2).abs() < 4.0 * sd,
+            "{density} vs 0.2 (sd {sd})"
+        );
+    }
+}
+
+#[test]
+fn snip_and_grasp_never_connect_a_pixel_that_is_zero_in_every_scoring_image() {
+    let store_root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(store_root.path());
+    let data = DataSettings {
+        dir: mnist_dir(),
+        standardise: false,
+        ..DataSettings::default()
+    };
+    let batch = scoring_data(&store, &data, 0).unwrap();
+    let dead: Vec<usize> = (0..784)
+        .filter(|&i| (0..batch.x.ncols()).all(|j| batch.x[(i, j)] == 0.0))
+        .collect();
+    assert!(
+        dead.len() > 50,
+        "MNIST has many always-zero border pixels, found {}",
+        dead.len()
+    );
+    for method in [PruneMethod::Snip, PruneMethod::Grasp] {
+        let p = point(method, 64, 0.8, 3, 0);
+        let mask = compute_mask(
+            &store,
+            &MasksSettings::default(),
+            &data,
+            &p,
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        let first = &mask.layers()[0];
+        for &pixel in &dead {
+            assert_eq!(
+                first.col_degree(pixel),
+                0,
+                "{method}: pixel {pixel} is connected"
+            );
+        }
+        let live = (0..784).filter(|&c| first.col_degree(c) > 0).count();
+        assert!(live > 0);
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_mask() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data = DataSettings {
+        dir: mnist_dir(),
+        ..DataSettings::default()
+    };
+    let settings = MasksSettings {
+        synflow_rounds: 5,
+        ..MasksSettings::default()
+    };
+    for method in PruneMethod::ALL {
+        let p = point(method, 24, 0.8, 3, 2);
+        let run = |root: &Path, p: &MaskPoint| {
+            glh_masks::stage::run(
+                &ArtifactStore::new(root),
+                &settings,
+                &data,
+                p,
+                false,
+                &mut |_, _, _| {},
+            )
+            .unwrap()
+        };
+        let (x, y) = (run(a.path(), &p), run(b.path(), &p));
+        for f in ["masks.parquet", "layers.parquet"] {
+            assert_eq!(
+                std::fs::read(x.dir.join(f)).unwrap(),
+                std::fs::read(y.dir.join(f)).unwrap(),
+                "{method} {f}"
+            );
+        }
+        let input = glh_artifacts::store::InputRef {
+            stage: "masks".into(),
+            key: x.manifest.key.clone(),
+        };
+        let (arch, stored) = read_mask(&ArtifactStore::new(a.path()), &input).unwrap();
+        assert_eq!(arch, p.architecture());
+        let recomputed = compute_mask(
+            &ArtifactStore::new(a.path()),
+            &settings,
+            &data,
+            &p,
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        assert_eq!(stored, recomputed, "{method}: the artifact holds the mask");
+        let edges = a.path().join(format!("{method}-edges.parquet"));
+        assert_eq!(
+            export_edges(&stored, &input, &edges).unwrap(),
+            stored.kept()
+        );
+        // Every method depends on the seed: Random and the tie order directly, the others
+        // through the initial weights (and, for SNIP and GraSP, the scoring batch).
+        let other = point(method, 24, 0.8, 3, 3);
+        let z = compute_mask(
+            &ArtifactStore::new(a.path()),
+            &settings,
+            &data,
+            &other,
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        assert_ne!(z, stored, "{method}: seeds 2 and 3 gave one mask");
+    }
+}
