@@ -7,6 +7,7 @@ use glh_model::backprop::{Network64, hessian_vector_product, loss_gradient};
 use glh_model::mlp::unit_f64;
 use glh_model::{Mask, Mlp};
 use rand_chacha::rand_core::Rng;
+use rayon::prelude::*;
 
 /// The scoring batch of the data-dependent methods.
 #[derive(Clone, Debug)]
@@ -149,7 +150,8 @@ impl Scorer for GraspScorer {
 /// All parameters are non-negative, so every ReLU passes its input and the network is linear:
 /// `dR/dW_l[r, c] = delta_l[r] h_{l-1}[c]`, with `h` the forward activations and `delta` the
 /// backward sums of the absolute weights. Computed with matrix-vector loops, O(weights) per
-/// round.
+/// round; rows run in parallel, each summed in a fixed order, so the scores do not depend on the
+/// thread count.
 pub struct SynflowScorer {
     /// Rounds of the exponential schedule.
     pub rounds: usize,
@@ -169,9 +171,9 @@ impl Scorer for SynflowScorer {
             .map(|(layer, m)| {
                 layer
                     .weight
-                    .iter()
-                    .zip(m.as_slice())
-                    .map(|(&w, &k)| if k { f64::from(w).abs() } else { 0.0 })
+                    .par_iter()
+                    .zip(m.as_slice().par_iter())
+                    .map(|(&w, &k)| f64::from(w).abs() * f64::from(u8::from(k)))
                     .collect()
             })
             .collect();
@@ -179,8 +181,8 @@ impl Scorer for SynflowScorer {
         let mut h = vec![vec![1.0f64; net.arch.input]];
         for (l, layer) in net.layers.iter().enumerate() {
             let out: Vec<f64> = abs[l]
-                .chunks_exact(layer.cols)
-                .zip(&layer.bias)
+                .par_chunks_exact(layer.cols)
+                .zip(layer.bias.par_iter())
                 .map(|(row, &b)| {
                     row.iter().zip(&h[l]).map(|(w, x)| w * x).sum::<f64>() + f64::from(b).abs()
                 })
@@ -205,11 +207,13 @@ impl Scorer for SynflowScorer {
             .enumerate()
             .map(|(l, mut a)| {
                 let cols = net.layers[l].cols;
-                for (row, &d) in a.chunks_exact_mut(cols).zip(&delta[l]) {
-                    for (w, x) in row.iter_mut().zip(&h[l]) {
-                        *w *= d * x;
-                    }
-                }
+                a.par_chunks_exact_mut(cols)
+                    .zip(delta[l].par_iter())
+                    .for_each(|(row, &d)| {
+                        for (w, x) in row.iter_mut().zip(&h[l]) {
+                            *w *= d * x;
+                        }
+                    });
                 a
             })
             .collect()

@@ -8,7 +8,7 @@
 
 use glh_artifacts::config::Scope;
 use glh_model::{LayerMask, Mask};
-use std::cmp::Ordering;
+use rayon::prelude::*;
 
 /// The SplitMix64 finaliser: a bijection of u64 with good avalanche.
 pub fn splitmix64(mut z: u64) -> u64 {
@@ -63,50 +63,92 @@ pub fn select_mask(
     for group in groups {
         let total: usize = group.iter().map(|&l| layers[l].as_slice().len()).sum();
         let k = (density * total as f64).round() as usize;
-        let candidate = |l: usize, i: usize| layers[l].as_slice()[i];
-        let mut keys: Vec<u64> = Vec::new();
+        // keys[l][i]: the order key of a candidate's score, 0 for a pruned weight (0 is the key
+        // of no float). Computed in parallel chunks; every later step is an exact integer
+        // count or comparison, so the result does not depend on the thread count.
+        let mut keys: Vec<Vec<u64>> = Vec::with_capacity(group.len());
         for &l in &group {
-            for (i, &s) in scores[l].iter().enumerate() {
-                if candidate(l, i) {
-                    if s.is_nan() {
-                        return Err(format!("score of layer {} weight {i} is NaN", l + 1));
-                    }
-                    keys.push(order_key(s));
-                }
+            if let Some(i) = scores[l]
+                .iter()
+                .zip(layers[l].as_slice())
+                .position(|(s, &k)| k && s.is_nan())
+            {
+                return Err(format!("score of layer {} weight {i} is NaN", l + 1));
             }
+            keys.push(
+                scores[l]
+                    .par_iter()
+                    .zip(layers[l].as_slice().par_iter())
+                    // Branch-free: as masks thin out, kept and pruned weights alternate at random.
+                    .map(|(&s, &k)| order_key(s) & 0u64.wrapping_sub(u64::from(k)))
+                    .collect(),
+            );
         }
-        if k > keys.len() {
+        // Radix select: a histogram of the keys' top 16 bits finds the bucket that holds the
+        // k-th largest key, and only that bucket is searched.
+        let histogram = keys
+            .par_iter()
+            .flat_map(|k| k.par_chunks(1 << 20))
+            .map(|chunk| {
+                let mut h = vec![0usize; 1 << 16];
+                for &key in chunk {
+                    h[(key >> 48) as usize] += 1;
+                }
+                h
+            })
+            .reduce(
+                || vec![0usize; 1 << 16],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
+        // Bucket 0 holds only the pruned weights' sentinel: no float's key starts with 16 zeros
+        // (that would be a negative NaN).
+        let mut histogram = histogram;
+        histogram[0] = 0;
+        let count: usize = histogram.iter().sum();
+        if k > count {
             return Err(format!(
-                "cannot keep {k} weights: only {} remain (density {density})",
-                keys.len()
+                "cannot keep {k} weights: only {count} remain (density {density})"
             ));
         }
         if k == 0 {
             continue;
         }
-        let last = keys.len() - k;
-        let threshold = *keys.select_nth_unstable(last).1;
+        let (mut bucket, mut above_bucket) = (histogram.len() - 1, 0usize);
+        while above_bucket + histogram[bucket] < k {
+            above_bucket += histogram[bucket];
+            bucket -= 1;
+        }
+        let mut in_bucket: Vec<u64> = keys
+            .par_iter()
+            .flat_map(|k| k.par_iter().copied())
+            .filter(|&key| (key >> 48) as usize == bucket)
+            .collect();
+        let rank = in_bucket.len() - (k - above_bucket);
+        let threshold = *in_bucket.select_nth_unstable(rank).1;
         let mut ties: Vec<(u64, usize, usize)> = Vec::new();
         let mut above = 0usize;
-        for &l in &group {
-            for (i, &s) in scores[l].iter().enumerate() {
-                if !candidate(l, i) {
-                    continue;
-                }
-                match order_key(s).cmp(&threshold) {
-                    Ordering::Greater => {
-                        keep[l][i] = true;
-                        above += 1;
-                    }
-                    Ordering::Equal => {
-                        let key = splitmix64(tie_seed ^ splitmix64(offsets[l] + i as u64));
-                        ties.push((key, l, i));
-                    }
-                    Ordering::Less => {}
-                }
+        for (&l, layer_keys) in group.iter().zip(&keys) {
+            above += keep[l]
+                .par_iter_mut()
+                .zip(layer_keys.par_iter())
+                .map(|(flag, &key)| {
+                    *flag = key > threshold;
+                    usize::from(*flag)
+                })
+                .sum::<usize>();
+            let tied: Vec<usize> = (0..layer_keys.len())
+                .into_par_iter()
+                .filter(|&i| layer_keys[i] == threshold)
+                .collect();
+            for i in tied {
+                let key = splitmix64(tie_seed ^ splitmix64(offsets[l] + i as u64));
+                ties.push((key, l, i));
             }
         }
-        ties.sort_unstable_by_key(|t| std::cmp::Reverse(t.0));
+        ties.sort_unstable_by_key(|&(key, l, i)| (std::cmp::Reverse(key), l, i));
         for &(_, l, i) in &ties[..k - above] {
             keep[l][i] = true;
         }

@@ -393,3 +393,34 @@ fn same_seed_same_bytes_other_seed_other_mask() {
         assert_ne!(z, stored, "{method}: seeds 2 and 3 gave one mask");
     }
 }
+
+#[test]
+fn masks_do_not_depend_on_the_thread_count() {
+    // Scoring and selection run on rayon; every reduction has a fixed order, so one and three
+    // threads must give the same masks.
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = DataSettings {
+        dir: mnist_dir(),
+        ..DataSettings::default()
+    };
+    let settings = MasksSettings {
+        synflow_rounds: 20,
+        ..MasksSettings::default()
+    };
+    for method in [
+        PruneMethod::Synflow,
+        PruneMethod::Grasp,
+        PruneMethod::Random,
+    ] {
+        let p = point(method, 150, 0.9, 4, 4);
+        let with_threads = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| compute_mask(&store, &settings, &data, &p, &mut |_, _, _| {}).unwrap())
+        };
+        assert_eq!(with_threads(1), with_threads(3), "{method}");
+    }
+}
