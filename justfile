@@ -8,7 +8,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 glh := "cargo run --release --quiet -p glh-cli --"
 
 # Python packages of the interop check, pinned so the check is reproducible.
-py_packages := "polars==1.44.2 pyarrow==26.0.1"
+py_packages := "polars==1.44.2 pyarrow==26.0.1 numpy==2.4.6"
 
 # List the recipes.
 default:
@@ -21,7 +21,7 @@ reproduce: build
     {{glh}} run pipelines/e2.toml
     {{glh}} run pipelines/e3.toml
     @echo "Artifacts are under artifacts/ (glh ls lists them)."
-    @echo "Implemented so far: the data stage. masks, graphons, ntk, training and the report come with issues #3-#7."
+    @echo "Implemented so far: the data and masks stages. graphons, ntk, training and the report come with issues #4-#7."
 
 # The smoke pipeline into artifacts/ (seconds), with its summary.
 smoke:
@@ -53,7 +53,7 @@ lint:
 data *args:
     {{glh}} data {{args}}
 
-# The masks stage (issue #3).
+# The masks stage: `just masks --method snip --width 500 --sparsity 0.8`.
 masks *args:
     {{glh}} masks {{args}}
 

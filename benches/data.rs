@@ -3,6 +3,9 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_benches::mnist_dir;
 use glh_data::{MnistSplit, Normalisation, Split};
+#[global_allocator]
+static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
+
 use std::hint::black_box;
 
 fn load(c: &mut Criterion) {

@@ -1,4 +1,6 @@
-//! Shared inputs of the criterion benchmarks (`just bench`): where the repository's data is.
+//! Shared inputs of the criterion benchmarks (`just bench`): where the repository's data is,
+//! and the global allocator of the `glh` binary (mimalloc), so that the benchmarks time what
+//! users run.
 
 use std::path::{Path, PathBuf};
 
@@ -6,3 +8,7 @@ use std::path::{Path, PathBuf};
 pub fn mnist_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist")
 }
+
+/// The allocator `glh` uses; each benchmark binary installs it with
+/// `#[global_allocator] static ALLOC: Allocator = Allocator;`.
+pub type Allocator = mimalloc::MiMalloc;

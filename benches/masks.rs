@@ -8,6 +8,9 @@ use glh_artifacts::ArtifactStore;
 use glh_artifacts::config::{DataSettings, Depth, MasksSettings, PruneMethod, Sparsity, Width};
 use glh_benches::mnist_dir;
 use glh_masks::stage::{MaskPoint, compute_mask};
+#[global_allocator]
+static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
+
 use std::time::Duration;
 
 fn masks(c: &mut Criterion) {

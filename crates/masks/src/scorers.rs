@@ -194,12 +194,19 @@ impl Scorer for SynflowScorer {
         let mut delta = vec![Vec::new(); depth];
         delta[depth - 1] = vec![1.0f64; net.layers[depth - 1].rows];
         for l in (1..depth).rev() {
-            let mut back = vec![0.0f64; net.layers[l].cols];
-            for (row, &d) in abs[l].chunks_exact(net.layers[l].cols).zip(&delta[l]) {
-                for (b, w) in back.iter_mut().zip(row) {
-                    *b += w * d;
-                }
-            }
+            // Column blocks in parallel, rows in order within each: a fixed summation order.
+            let cols = net.layers[l].cols;
+            let mut back = vec![0.0f64; cols];
+            back.par_chunks_mut(256)
+                .enumerate()
+                .for_each(|(block, out)| {
+                    let (start, len) = (block * 256, out.len());
+                    for (row, &d) in abs[l].chunks_exact(cols).zip(&delta[l]) {
+                        for (b, w) in out.iter_mut().zip(&row[start..start + len]) {
+                            *b += w * d;
+                        }
+                    }
+                });
             delta[l - 1] = back;
         }
         // Scores: delta_l[r] h_{l-1}[c] |w_rc|.

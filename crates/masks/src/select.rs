@@ -68,12 +68,12 @@ pub fn select_mask(
         // count or comparison, so the result does not depend on the thread count.
         let mut keys: Vec<Vec<u64>> = Vec::with_capacity(group.len());
         for &l in &group {
-            if let Some(i) = scores[l]
-                .iter()
-                .zip(layers[l].as_slice())
-                .position(|(s, &k)| k && s.is_nan())
-            {
-                return Err(format!("score of layer {} weight {i} is NaN", l + 1));
+            let nan = scores[l]
+                .par_iter()
+                .zip(layers[l].as_slice().par_iter())
+                .any(|(s, &k)| k && s.is_nan());
+            if nan {
+                return Err(format!("a score of layer {} is NaN", l + 1));
             }
             keys.push(
                 scores[l]
