@@ -71,7 +71,7 @@ pub fn select_mask(
             let nan = scores[l]
                 .par_iter()
                 .zip(layers[l].as_slice().par_iter())
-                .any(|(s, &k)| k && s.is_nan());
+                .any(|(s, &kept)| kept && s.is_nan());
             if nan {
                 return Err(format!("a score of layer {} is NaN", l + 1));
             }
@@ -80,13 +80,13 @@ pub fn select_mask(
                     .par_iter()
                     .zip(layers[l].as_slice().par_iter())
                     // Branch-free: as masks thin out, kept and pruned weights alternate at random.
-                    .map(|(&s, &k)| order_key(s) & 0u64.wrapping_sub(u64::from(k)))
+                    .map(|(&s, &kept)| order_key(s) & 0u64.wrapping_sub(u64::from(kept)))
                     .collect(),
             );
         }
         // Radix select: a histogram of the keys' top 16 bits finds the bucket that holds the
         // k-th largest key, and only that bucket is searched.
-        let histogram = keys
+        let mut histogram = keys
             .par_iter()
             .flat_map(|k| k.par_chunks(1 << 20))
             .map(|chunk| {
@@ -105,7 +105,6 @@ pub fn select_mask(
             );
         // Bucket 0 holds only the pruned weights' sentinel: no float's key starts with 16 zeros
         // (that would be a negative NaN).
-        let mut histogram = histogram;
         histogram[0] = 0;
         let count: usize = histogram.iter().sum();
         if k > count {
