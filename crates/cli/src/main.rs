@@ -8,5 +8,13 @@ use mimalloc::MiMalloc;
 static GLOBAL: MiMalloc = MiMalloc;
 
 fn main() {
+    // `glh ls | head` must end quietly when head closes the pipe, as Unix tools do, instead of
+    // panicking on the failed write: restore the default SIGPIPE action that Rust's runtime
+    // sets to "ignore".
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::process::exit(glh_cli::main_with_args(std::env::args_os()));
 }

@@ -219,6 +219,28 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
 }
 
 #[test]
+fn a_closed_pipe_ends_output_quietly() {
+    // The pipe's read end is closed before glh starts, so its first write fails with EPIPE,
+    // deterministically (like `glh schema | head -0`).
+    let root = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_glh"))
+        .current_dir(repo_root())
+        .args(["--artifacts", root.path().to_str().unwrap(), "schema"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(101), "no panic");
+}
+
+#[test]
 fn help_teaches_and_exits_0() {
     let root = tempfile::tempdir().unwrap();
     let out = glh(root.path(), &["--help"]);
