@@ -146,7 +146,8 @@ pub fn execute(
         .build()
         .map_err(|e| Error::Unsupported(format!("cannot start the job pool: {e}")))?;
     let levels = levels(plan);
-    let bar = progress::bar(plan.len() as u64, "jobs", options.quiet);
+    let multi = progress::multi(options.quiet);
+    let bar = multi.add(progress::bar(plan.len() as u64, "jobs", options.quiet));
     let mut reports: Vec<Option<JobReport>> = vec![None; plan.len()];
     for level in levels {
         let results: Vec<(usize, Result<JobOutcome>)> = pool.install(|| {
@@ -155,7 +156,7 @@ pub fn execute(
                 .map(|&i| {
                     let job = &plan[i];
                     bar.set_message(format!("{} {}", job.spec.stage, job.label));
-                    let result = run_job(store, job, options.force);
+                    let result = run_job(store, job, options.force, &multi);
                     bar.inc(1);
                     (i, result)
                 })
@@ -177,7 +178,14 @@ pub fn execute(
         .collect())
 }
 
-fn run_job(store: &ArtifactStore, job: &PlannedJob, force: bool) -> Result<JobOutcome> {
+/// Runs one job; an iterative pruning job shows its rounds on a bar of its own under the
+/// jobs bar while it runs.
+fn run_job(
+    store: &ArtifactStore,
+    job: &PlannedJob,
+    force: bool,
+    multi: &indicatif::MultiProgress,
+) -> Result<JobOutcome> {
     match &job.kind {
         JobKind::DataSubsets { settings, seed } => {
             glh_data::stage::run(store, settings, *seed, force)
@@ -186,7 +194,23 @@ fn run_job(store: &ArtifactStore, job: &PlannedJob, force: bool) -> Result<JobOu
             settings,
             data,
             point,
-        } => glh_masks::stage::run(store, settings, data, point, force, &mut |_, _, _| {}),
+        } => {
+            let mut rounds_bar = None;
+            let result =
+                glh_masks::stage::run(store, settings, data, point, force, &mut |e, rounds, _| {
+                    if rounds > 1 {
+                        let bar = rounds_bar.get_or_insert_with(|| {
+                            multi.add(progress::rounds_bar(rounds as u64, &job.label))
+                        });
+                        bar.set_position(e as u64);
+                    }
+                });
+            if let Some(bar) = rounds_bar {
+                bar.finish_and_clear();
+                multi.remove(&bar);
+            }
+            result
+        }
     }
 }
 

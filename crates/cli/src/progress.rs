@@ -1,6 +1,6 @@
 //! Progress bars (indicatif) that `--quiet` silences, drawn on stderr so stdout stays parseable.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
 
 /// A bar over `len` items of `what` (hidden when `quiet`).
@@ -14,6 +14,22 @@ pub fn bar(len: u64, what: &str, quiet: bool) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// A group of bars drawn together (the jobs of a sweep and the rounds of running jobs).
+pub fn multi(quiet: bool) -> MultiProgress {
+    MultiProgress::with_draw_target(target(quiet))
+}
+
+/// A bar over the `rounds` rounds of one iterative pruning job.
+pub fn rounds_bar(rounds: u64, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(rounds);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("  {label} rounds [{{bar:30}}] {{pos}}/{{len}}"))
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     bar
 }
 
