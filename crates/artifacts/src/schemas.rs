@@ -62,8 +62,8 @@ const fn col(name: &'static str, dtype: ColumnType, doc: &'static str) -> Column
     Column { name, dtype, doc }
 }
 
-/// The run parameters that lead every masks table.
-macro_rules! mask_run_columns {
+/// The run parameters and the layer's identity that lead every masks table.
+macro_rules! mask_layer_columns {
     ($($rest:expr),* $(,)?) => {
         &[
             col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow"),
@@ -73,6 +73,9 @@ macro_rules! mask_run_columns {
             col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
             col("scope", ColumnType::String, "ranking scope: global or layerwise"),
             col("seed", ColumnType::UInt64, "run seed (initialisation, scoring batch, ties)"),
+            col("layer", ColumnType::UInt32, "layer index l, 1 = input layer, L = classifier"),
+            col("n_rows", ColumnType::UInt32, "the layer's output size (mask rows)"),
+            col("n_cols", ColumnType::UInt32, "the layer's input size (mask columns)"),
             $($rest),*
         ]
     };
@@ -84,22 +87,7 @@ pub const MASKS_ROWS: TableSchema = TableSchema {
     name: "masks",
     row: "output neuron (mask row) of a layer",
     stored: true,
-    columns: mask_run_columns![
-        col(
-            "layer",
-            ColumnType::UInt32,
-            "layer index l, 1 = input layer, L = classifier"
-        ),
-        col(
-            "n_rows",
-            ColumnType::UInt32,
-            "the layer's output size (mask rows)"
-        ),
-        col(
-            "n_cols",
-            ColumnType::UInt32,
-            "the layer's input size (mask columns)"
-        ),
+    columns: mask_layer_columns![
         col("row", ColumnType::UInt32, "0-based output neuron"),
         col("degree", ColumnType::UInt32, "kept weights in the row"),
         col(
@@ -116,14 +104,7 @@ pub const MASKS_LAYERS: TableSchema = TableSchema {
     name: "layers",
     row: "layer of a run",
     stored: true,
-    columns: mask_run_columns![
-        col(
-            "layer",
-            ColumnType::UInt32,
-            "layer index l, 1 = input layer, L = classifier"
-        ),
-        col("n_rows", ColumnType::UInt32, "output size"),
-        col("n_cols", ColumnType::UInt32, "input size"),
+    columns: mask_layer_columns![
         col("kept", ColumnType::UInt64, "kept weights"),
         col(
             "layer_density",

@@ -151,22 +151,20 @@ fn bad_pipeline_files_are_one_line_and_exit_2() {
 #[test]
 fn masks_runs_one_configuration_and_exports_its_edges() {
     let root = tempfile::tempdir().unwrap();
-    let out = glh(
-        root.path(),
-        &[
-            "masks",
-            "--method",
-            "snip",
-            "--width",
-            "40",
-            "--sparsity",
-            "0.8",
-            "--depth",
-            "3",
-            "--seed",
-            "1",
-        ],
-    );
+    let snip_40 = [
+        "masks",
+        "--method",
+        "snip",
+        "--width",
+        "40",
+        "--sparsity",
+        "0.8",
+        "--depth",
+        "3",
+        "--seed",
+        "1",
+    ];
+    let out = glh(root.path(), &snip_40);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let total = 784 * 40 + 40 * 40 + 10 * 40;
@@ -199,22 +197,7 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
             .unwrap(),
         kept.to_string()
     );
-    let again = glh(
-        root.path(),
-        &[
-            "masks",
-            "--method",
-            "snip",
-            "--width",
-            "40",
-            "--sparsity",
-            "0.8",
-            "--depth",
-            "3",
-            "--seed",
-            "1",
-        ],
-    );
+    let again = glh(root.path(), &snip_40);
     assert!(String::from_utf8_lossy(&again.stdout).starts_with("cached"));
 }
 
