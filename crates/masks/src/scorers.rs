@@ -126,7 +126,7 @@ impl Scorer for SnipScorer {
 /// GraSP: `w ⊙ (H g)`, with the loss at temperature T, `g = dL/dw` and H its exact Hessian
 /// (R-operator). As in the GraSP reference code, g and the product range over the weights only.
 /// The whole scoring batch is used at once (the reference code accumulates it in two halves to
-/// save memory, which gives the same g and Hg).
+/// save memory, which scales g and Hg by positive constants and so ranks the weights alike).
 pub struct GraspScorer {
     /// Temperature dividing the logits.
     pub temperature: f64,
