@@ -21,7 +21,7 @@ reproduce: build
     {{glh}} run pipelines/e2.toml
     {{glh}} run pipelines/e3.toml
     @echo "Artifacts are under artifacts/ (glh ls lists them)."
-    @echo "Implemented so far: the data and masks stages. graphons, ntk, training and the report come with issues #4-#7."
+    @echo "Implemented so far: data, masks and graphons (E1's convergence tables). ntk, training and the report come with issues #5-#7."
 
 # The smoke pipeline into artifacts/ (seconds), with its summary.
 smoke:
@@ -57,7 +57,7 @@ data *args:
 masks *args:
     {{glh}} masks {{args}}
 
-# The graphons stage (issue #4).
+# The graphons stage for single runs (issue #4; pipelines run it now via a [graphons] table).
 graphons *args:
     {{glh}} graphons {{args}}
 

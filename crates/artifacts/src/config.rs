@@ -324,6 +324,35 @@ impl MasksSettings {
     }
 }
 
+/// Settings of the graphons stage (METHOD.md section 3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphonsSettings {
+    /// Histogram blocks K per side (capped by a layer's size); at most 24, the largest K whose
+    /// exact cut distance stays fast.
+    pub k: u32,
+}
+
+impl Default for GraphonsSettings {
+    fn default() -> Self {
+        GraphonsSettings { k: 20 }
+    }
+}
+
+impl GraphonsSettings {
+    /// Checks the fields that types alone cannot.
+    pub fn validate(&self, source_name: &str) -> Result<()> {
+        if !(1..=24).contains(&self.k) {
+            let msg = format!(
+                "must be in 1..=24 (the exact cut distance enumerates 2^K sets), got {}",
+                self.k
+            );
+            return Err(Error::config(source_name, "graphons.k", msg));
+        }
+        Ok(())
+    }
+}
+
 /// An experiment: a sweep and the settings of the stages it runs. A stage runs when its table
 /// is present.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -340,6 +369,8 @@ pub struct Pipeline {
     pub data: Option<DataSettings>,
     /// The masks stage; present to run it.
     pub masks: Option<MasksSettings>,
+    /// The graphons stage (histograms of every mask, and their convergence); needs `masks`.
+    pub graphons: Option<GraphonsSettings>,
 }
 
 impl Pipeline {
@@ -401,6 +432,13 @@ impl Pipeline {
         }
         if let Some(masks) = &self.masks {
             masks.validate(source_name)?;
+        }
+        if let Some(graphons) = &self.graphons {
+            graphons.validate(source_name)?;
+            if self.masks.is_none() {
+                let msg = "needs a [masks] table: histograms are taken of the sweep's masks";
+                return Err(Error::config(source_name, "graphons", msg));
+            }
         }
         Ok(())
     }

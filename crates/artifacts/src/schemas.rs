@@ -134,8 +134,142 @@ pub const EDGE_LIST: TableSchema = TableSchema {
     ],
 };
 
+/// `graphons/<key>/histograms.parquet`: the SAS density histogram of every layer of one mask.
+pub const GRAPHON_HISTOGRAMS: TableSchema = TableSchema {
+    stage: "graphons",
+    name: "histograms",
+    row: "block of a layer's SAS histogram",
+    stored: true,
+    columns: mask_layer_columns![
+        col(
+            "k_rows",
+            ColumnType::UInt32,
+            "row blocks of this layer's histogram, min(K, n_rows)"
+        ),
+        col(
+            "k_cols",
+            ColumnType::UInt32,
+            "column blocks, min(K, n_cols)"
+        ),
+        col(
+            "row_block",
+            ColumnType::UInt32,
+            "0-based row block; block 0 holds the highest-degree rows"
+        ),
+        col(
+            "col_block",
+            ColumnType::UInt32,
+            "0-based column block; block 0 holds the highest-degree columns"
+        ),
+        col(
+            "block_density",
+            ColumnType::Float64,
+            "fraction of kept weights in the block, in [0, 1]"
+        ),
+    ],
+};
+
+/// `graphons/<key>/degrees.parquet`: the degree profile of every layer of one mask.
+pub const GRAPHON_DEGREES: TableSchema = TableSchema {
+    stage: "graphons",
+    name: "degrees",
+    row: "neuron of a layer, in degree order",
+    stored: true,
+    columns: mask_layer_columns![
+        col(
+            "side",
+            ColumnType::String,
+            "`row` (output neurons) or `col` (input neurons)"
+        ),
+        col(
+            "rank",
+            ColumnType::UInt32,
+            "0-based position in descending degree order (ties by index)"
+        ),
+        col(
+            "position",
+            ColumnType::Float64,
+            "(rank + 0.5) / count, the neuron's place in [0, 1]"
+        ),
+        col("degree", ColumnType::UInt32, "kept weights of the neuron"),
+        col(
+            "normalised_degree",
+            ColumnType::Float64,
+            "degree / size of the other side, in [0, 1]"
+        ),
+    ],
+};
+
+/// `convergence/<key>/convergence.parquet`: distance of each width's histograms to the reference.
+pub const CONVERGENCE: TableSchema = TableSchema {
+    stage: "convergence",
+    name: "convergence",
+    row: "method, depth, sparsity, layer and width",
+    stored: true,
+    columns: &[
+        col("method", ColumnType::String, "pruning method"),
+        col("depth", ColumnType::UInt32, "number of Linear layers L"),
+        col(
+            "sparsity",
+            ColumnType::Float64,
+            "fraction of weights removed",
+        ),
+        col("density", ColumnType::Float64, "fraction of weights kept"),
+        col(
+            "scope",
+            ColumnType::String,
+            "ranking scope: global or layerwise",
+        ),
+        col(
+            "k",
+            ColumnType::UInt32,
+            "histogram blocks K per side (capped by the layer's size)",
+        ),
+        col(
+            "layer",
+            ColumnType::UInt32,
+            "layer index l, 1 = input layer",
+        ),
+        col("width", ColumnType::UInt32, "hidden width n"),
+        col(
+            "reference_width",
+            ColumnType::UInt32,
+            "the largest width, whose seed-averaged histogram is the reference",
+        ),
+        col("seeds", ColumnType::UInt32, "number of seeds averaged"),
+        col(
+            "l2_mean",
+            ColumnType::Float64,
+            "mean over seeds of ||H_n - H_ref||_F / K",
+        ),
+        col(
+            "l2_sd",
+            ColumnType::Float64,
+            "sample standard deviation of the L2 distance over seeds (0 for one seed)",
+        ),
+        col(
+            "cut_mean",
+            ColumnType::Float64,
+            "mean over seeds of the exact cut distance to H_ref",
+        ),
+        col(
+            "cut_sd",
+            ColumnType::Float64,
+            "sample standard deviation of the cut distance over seeds",
+        ),
+    ],
+};
+
 /// Every table, in pipeline order.
-pub const ALL_TABLES: &[&TableSchema] = &[&DATA_SUBSETS, &MASKS_ROWS, &MASKS_LAYERS, &EDGE_LIST];
+pub const ALL_TABLES: &[&TableSchema] = &[
+    &DATA_SUBSETS,
+    &MASKS_ROWS,
+    &MASKS_LAYERS,
+    &EDGE_LIST,
+    &GRAPHON_HISTOGRAMS,
+    &GRAPHON_DEGREES,
+    &CONVERGENCE,
+];
 
 /// The table `name` written by `stage`.
 pub fn find(stage: &str, name: &str) -> Option<&'static TableSchema> {

@@ -70,7 +70,8 @@ Examples:
   glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
   glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)")]
     Masks(MasksCommand),
-    /// SAS histograms and their convergence with width (issue #4; not implemented yet).
+    /// SAS histograms of single runs and edge lists (issue #4; not implemented yet: use `glh run`
+    /// with a [graphons] table).
     Graphons,
     /// Graphon NTK, empirical NTK and spectra (issue #5; not implemented yet).
     Ntk,

@@ -24,7 +24,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             Some(MasksAction::Export(args)) => masks_export(&store, args, cli.quiet),
             None => masks(&store, cmd.run, cli.quiet),
         },
-        Command::Graphons => not_yet("graphons", 4),
+        Command::Graphons => Err(Error::Unsupported(
+            "`glh graphons` for single runs and edge lists is not implemented yet (issue #4); \
+             histograms and convergence run through `glh run` with a [graphons] table"
+                .into(),
+        )),
         Command::Ntk => not_yet("ntk", 5),
         Command::Train => not_yet("training", 6),
         Command::Report => not_yet("reporting", 7),

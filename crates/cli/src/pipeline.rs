@@ -5,9 +5,12 @@
 //! the same pool (rayon's work stealing), so the machine's cores are never oversubscribed.
 
 use crate::progress;
-use glh_artifacts::config::{DataSettings, MasksSettings, Pipeline, PruneMethod};
+use glh_artifacts::config::{
+    DataSettings, GraphonsSettings, MasksSettings, Pipeline, PruneMethod, Scope,
+};
 use glh_artifacts::store::JobStatus;
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_graphons::stage::GroupMember;
 use glh_masks::stage::MaskPoint;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -30,6 +33,28 @@ pub enum JobKind {
         data: DataSettings,
         /// The sweep point.
         point: MaskPoint,
+    },
+    /// The histograms and degree profiles of one masks run.
+    Graphons {
+        /// The graphons settings of the pipeline.
+        settings: GraphonsSettings,
+        /// The masks run.
+        masks: glh_artifacts::store::InputRef,
+        /// Its sweep point.
+        point: MaskPoint,
+        /// Its ranking scope.
+        scope: Scope,
+    },
+    /// The convergence table of one (method, depth, sparsity) over widths and seeds.
+    Convergence {
+        /// The graphons settings of the pipeline.
+        settings: GraphonsSettings,
+        /// The histogram runs of the group.
+        members: Vec<GroupMember>,
+        /// A point of the group (method, depth, sparsity).
+        point: MaskPoint,
+        /// The ranking scope.
+        scope: Scope,
     },
 }
 
@@ -109,7 +134,77 @@ pub fn plan(pipeline: &Pipeline) -> Result<Vec<PlannedJob>> {
             }
         }
     }
+    if let (Some(graphons), Some(masks)) = (&pipeline.graphons, &pipeline.masks) {
+        plan_graphons(&mut jobs, graphons, masks.scope);
+    }
     Ok(jobs)
+}
+
+/// Adds a histogram job per masks job and a convergence job per (method, depth, sparsity).
+fn plan_graphons(jobs: &mut Vec<PlannedJob>, settings: &GraphonsSettings, scope: Scope) {
+    let masks_jobs: Vec<(usize, MaskPoint)> = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| match &j.kind {
+            JobKind::Masks { point, .. } => Some((i, *point)),
+            _ => None,
+        })
+        .collect();
+    type GroupKey = (PruneMethod, u32, u64);
+    let mut groups: std::collections::BTreeMap<GroupKey, Vec<(usize, GroupMember)>> =
+        Default::default();
+    let mut group_points = std::collections::BTreeMap::new();
+    for (i, point) in masks_jobs {
+        let masks = jobs[i].spec.as_input();
+        let spec = glh_graphons::stage::job_spec(settings, masks.clone());
+        let member = GroupMember {
+            histograms: spec.as_input(),
+            width: point.width.get(),
+            seed: point.seed,
+        };
+        let label = format!("histograms {}", jobs[i].label);
+        jobs.push(PlannedJob {
+            spec,
+            kind: JobKind::Graphons {
+                settings: settings.clone(),
+                masks,
+                point,
+                scope,
+            },
+            label,
+            depends_on: vec![i],
+        });
+        let key = (
+            point.method,
+            point.depth.get(),
+            point.sparsity.value().to_bits(),
+        );
+        groups
+            .entry(key)
+            .or_default()
+            .push((jobs.len() - 1, member));
+        group_points.insert(key, point);
+    }
+    for (key, members) in groups {
+        let point = group_points[&key];
+        let (depends_on, members): (Vec<usize>, Vec<GroupMember>) = members.into_iter().unzip();
+        jobs.push(PlannedJob {
+            spec: glh_graphons::stage::convergence_spec(settings, &members),
+            label: format!(
+                "{} L={} s={}",
+                point.method,
+                point.depth,
+                point.sparsity.value()
+            ),
+            kind: JobKind::Convergence {
+                settings: settings.clone(),
+                members,
+                point,
+                scope,
+            },
+            depends_on,
+        });
+    }
 }
 
 /// How to execute a plan.
@@ -211,6 +306,18 @@ fn run_job(
             }
             result
         }
+        JobKind::Graphons {
+            settings,
+            masks,
+            point,
+            scope,
+        } => glh_graphons::stage::run(store, settings, masks.clone(), point, *scope, force),
+        JobKind::Convergence {
+            settings,
+            members,
+            point,
+            scope,
+        } => glh_graphons::stage::run_convergence(store, settings, members, point, *scope, force),
     }
 }
 

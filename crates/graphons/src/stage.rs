@@ -1,0 +1,308 @@
+//! The `graphons` stage and its `convergence` jobs.
+//!
+//! A `graphons` job reads one masks artifact and writes the SAS histogram (`K_r = min(K,
+//! n_rows)`, `K_c = min(K, n_cols)`, so the 10-row classifier layer gets 10 row blocks) and the
+//! degree profiles of every layer. A `convergence` job reads the `graphons` jobs of one (method,
+//! depth, sparsity) over all widths and seeds, takes the seed-averaged histogram at the largest
+//! width as the reference `H_ref`, and writes per layer and width the mean and spread over seeds
+//! of the L2 distance `||H_n - H_ref||_F / K` and of the exact cut distance.
+
+use crate::sas::{degree_order, sas_histogram};
+use crate::step::{StepGraphon, cut_distance, l2_distance};
+use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt32Array};
+use glh_artifacts::config::{GraphonsSettings, Scope};
+use glh_artifacts::parquet_io::read_table;
+use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
+use glh_artifacts::store::InputRef;
+use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_masks::stage::{MaskPoint, read_mask};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The histogram stage's name.
+pub const STAGE: &str = "graphons";
+/// The convergence stage's name.
+pub const CONVERGENCE_STAGE: &str = "convergence";
+/// Bumped whenever the stages' outputs for the same parameters change.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct HistogramParams {
+    k: u32,
+}
+
+/// The histogram job of the masks run `masks`.
+pub fn job_spec(settings: &GraphonsSettings, masks: InputRef) -> JobSpec {
+    JobSpec::new(
+        STAGE,
+        VERSION,
+        &HistogramParams { k: settings.k },
+        vec![masks],
+    )
+}
+
+/// The leading run columns of both tables, repeated `n` times.
+fn run_columns(
+    point: &MaskPoint,
+    scope: Scope,
+    layer: u32,
+    shape: (usize, usize),
+    n: usize,
+) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(StringArray::from(vec![point.method.name(); n])),
+        Arc::new(UInt32Array::from(vec![point.depth.get(); n])),
+        Arc::new(UInt32Array::from(vec![point.width.get(); n])),
+        Arc::new(Float64Array::from(vec![point.sparsity.value(); n])),
+        Arc::new(Float64Array::from(vec![point.sparsity.density(); n])),
+        Arc::new(StringArray::from(vec![scope.name(); n])),
+        Arc::new(arrow::array::UInt64Array::from(vec![point.seed; n])),
+        Arc::new(UInt32Array::from(vec![layer; n])),
+        Arc::new(UInt32Array::from(vec![shape.0 as u32; n])),
+        Arc::new(UInt32Array::from(vec![shape.1 as u32; n])),
+    ]
+}
+
+/// Appends `more` (same schema) to `acc`, column by column.
+fn append(acc: &mut Option<Vec<ArrayRef>>, more: Vec<ArrayRef>) {
+    *acc = Some(match acc.take() {
+        None => more,
+        Some(cols) => cols
+            .iter()
+            .zip(&more)
+            .map(|(a, b)| arrow::compute::concat(&[a.as_ref(), b.as_ref()]).expect("same types"))
+            .collect(),
+    });
+}
+
+/// Writes the histograms and degree profiles of the masks run `masks` (of sweep point
+/// `point`), unless cached.
+pub fn run(
+    store: &ArtifactStore,
+    settings: &GraphonsSettings,
+    masks: InputRef,
+    point: &MaskPoint,
+    scope: Scope,
+    force: bool,
+) -> Result<JobOutcome> {
+    let spec = job_spec(settings, masks.clone());
+    store.run(&spec, force, |writer| {
+        let (_, mask) = read_mask(store, &masks)?;
+        let k = settings.k as usize;
+        let (mut histograms, mut degrees) = (None, None);
+        for (l, layer) in mask.layers().iter().enumerate() {
+            let (rows, cols) = (layer.rows(), layer.cols());
+            let (kr, kc) = (k.min(rows), k.min(cols));
+            let h = sas_histogram(layer, kr, kc).map_err(Error::Unsupported)?;
+            let mut columns = run_columns(point, scope, l as u32 + 1, (rows, cols), kr * kc);
+            columns.extend([
+                Arc::new(UInt32Array::from(vec![kr as u32; kr * kc])) as ArrayRef,
+                Arc::new(UInt32Array::from(vec![kc as u32; kr * kc])),
+                Arc::new(UInt32Array::from_iter_values(
+                    (0..kr * kc).map(|i| (i / kc) as u32),
+                )),
+                Arc::new(UInt32Array::from_iter_values(
+                    (0..kr * kc).map(|i| (i % kc) as u32),
+                )),
+                Arc::new(Float64Array::from(h.values)),
+            ]);
+            append(&mut histograms, columns);
+
+            let row_degrees: Vec<usize> = (0..rows).map(|r| layer.row_degree(r)).collect();
+            let col_degrees: Vec<usize> = (0..cols).map(|c| layer.col_degree(c)).collect();
+            for (side, degs, other) in [("row", row_degrees, cols), ("col", col_degrees, rows)] {
+                let order = degree_order(&degs);
+                let n = degs.len();
+                let mut columns = run_columns(point, scope, l as u32 + 1, (rows, cols), n);
+                columns.extend([
+                    Arc::new(StringArray::from(vec![side; n])) as ArrayRef,
+                    Arc::new(UInt32Array::from_iter_values(0..n as u32)),
+                    Arc::new(Float64Array::from_iter_values(
+                        (0..n).map(|r| (r as f64 + 0.5) / n as f64),
+                    )),
+                    Arc::new(UInt32Array::from_iter_values(
+                        order.iter().map(|&i| degs[i] as u32),
+                    )),
+                    Arc::new(Float64Array::from_iter_values(
+                        order.iter().map(|&i| degs[i] as f64 / other as f64),
+                    )),
+                ]);
+                append(&mut degrees, columns);
+            }
+        }
+        writer.write_table(&GRAPHON_HISTOGRAMS, histograms.expect("a mask has layers"))?;
+        writer.write_table(&GRAPHON_DEGREES, degrees.expect("a mask has layers"))
+    })
+}
+
+/// The per-layer histograms stored in the graphons run `input`.
+pub fn read_histograms(
+    store: &ArtifactStore,
+    input: &InputRef,
+) -> Result<BTreeMap<u32, StepGraphon>> {
+    let path = store.table_path(input, &GRAPHON_HISTOGRAMS);
+    let batch = read_table(&path, &GRAPHON_HISTOGRAMS)?.batch;
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("validated schema")
+            .clone()
+    };
+    let (layer, kr, kc, value) = (
+        column("layer"),
+        column("k_rows"),
+        column("k_cols"),
+        column("block_density"),
+    );
+    let u32s = |a: &ArrayRef| {
+        a.as_any()
+            .downcast_ref::<UInt32Array>()
+            .expect("validated")
+            .clone()
+    };
+    let (layer, kr, kc) = (u32s(&layer), u32s(&kr), u32s(&kc));
+    let value = value
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("validated")
+        .clone();
+    let mut values: BTreeMap<u32, (usize, usize, Vec<f64>)> = BTreeMap::new();
+    for i in 0..batch.num_rows() {
+        let entry = values
+            .entry(layer.value(i))
+            .or_insert_with(|| (kr.value(i) as usize, kc.value(i) as usize, Vec::new()));
+        entry.2.push(value.value(i));
+    }
+    values
+        .into_iter()
+        .map(|(l, (r, c, v))| {
+            StepGraphon::new(r, c, v).map(|g| (l, g)).ok_or_else(|| {
+                Error::input(&path, format!("layer {l}: not a full {r}x{c} histogram"))
+            })
+        })
+        .collect()
+}
+
+/// One histogram run of a convergence group.
+#[derive(Clone, Debug)]
+pub struct GroupMember {
+    /// Its graphons artifact.
+    pub histograms: InputRef,
+    /// Its width.
+    pub width: u32,
+    /// Its seed.
+    pub seed: u64,
+}
+
+#[derive(Serialize)]
+struct ConvergenceParams {
+    k: u32,
+    widths: Vec<u32>,
+    seeds: Vec<u64>,
+}
+
+/// The convergence job of one (method, depth, sparsity) group.
+pub fn convergence_spec(settings: &GraphonsSettings, members: &[GroupMember]) -> JobSpec {
+    let mut widths: Vec<u32> = members.iter().map(|m| m.width).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let mut seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let params = ConvergenceParams {
+        k: settings.k,
+        widths,
+        seeds,
+    };
+    let inputs = members.iter().map(|m| m.histograms.clone()).collect();
+    JobSpec::new(CONVERGENCE_STAGE, VERSION, &params, inputs)
+}
+
+fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = if xs.len() > 1 {
+        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd)
+}
+
+/// Writes the convergence table of one group (all members share method, depth, sparsity and
+/// scope, given by `point`'s and `scope`), unless cached.
+pub fn run_convergence(
+    store: &ArtifactStore,
+    settings: &GraphonsSettings,
+    members: &[GroupMember],
+    point: &MaskPoint,
+    scope: Scope,
+    force: bool,
+) -> Result<JobOutcome> {
+    let spec = convergence_spec(settings, members);
+    store.run(&spec, force, |writer| {
+        let reference_width = members
+            .iter()
+            .map(|m| m.width)
+            .max()
+            .expect("a non-empty group");
+        let mut by_width: BTreeMap<u32, Vec<BTreeMap<u32, StepGraphon>>> = BTreeMap::new();
+        for m in members {
+            by_width
+                .entry(m.width)
+                .or_default()
+                .push(read_histograms(store, &m.histograms)?);
+        }
+        // H_ref per layer: the mean over seeds at the largest width.
+        let refs = &by_width[&reference_width];
+        let reference: BTreeMap<u32, StepGraphon> = refs[0]
+            .iter()
+            .map(|(&l, first)| {
+                let mut values = vec![0.0; first.values.len()];
+                for h in refs {
+                    values
+                        .iter_mut()
+                        .zip(&h[&l].values)
+                        .for_each(|(a, b)| *a += b / refs.len() as f64);
+                }
+                (
+                    l,
+                    StepGraphon::new(first.rows, first.cols, values).expect("same shape"),
+                )
+            })
+            .collect();
+        let mut rows: Vec<(u32, u32, u32, f64, f64, f64, f64)> = Vec::new();
+        for (&layer, h_ref) in &reference {
+            for (&width, runs) in &by_width {
+                let mut l2 = Vec::new();
+                let mut cut = Vec::new();
+                for run in runs {
+                    let h = &run[&layer];
+                    l2.push(l2_distance(h, h_ref));
+                    cut.push(cut_distance(h, h_ref).map_err(Error::Unsupported)?);
+                }
+                let ((l2m, l2s), (cm, cs)) = (mean_sd(&l2), mean_sd(&cut));
+                rows.push((layer, width, runs.len() as u32, l2m, l2s, cm, cs));
+            }
+        }
+        let n = rows.len();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![point.method.name(); n])),
+            Arc::new(UInt32Array::from(vec![point.depth.get(); n])),
+            Arc::new(Float64Array::from(vec![point.sparsity.value(); n])),
+            Arc::new(Float64Array::from(vec![point.sparsity.density(); n])),
+            Arc::new(StringArray::from(vec![scope.name(); n])),
+            Arc::new(UInt32Array::from(vec![settings.k; n])),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(UInt32Array::from(vec![reference_width; n])),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.4))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.5))),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.6))),
+        ];
+        writer.write_table(&CONVERGENCE, columns)
+    })
+}

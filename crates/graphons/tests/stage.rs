@@ -1,0 +1,159 @@
+//! The graphons stage on stored masks: histograms equal the SAS histograms of the masks read
+//! back, degree profiles are sorted, and the convergence table follows its definition.
+
+use glh_artifacts::ArtifactStore;
+use glh_artifacts::config::{
+    DataSettings, Depth, GraphonsSettings, MasksSettings, PruneMethod, Sparsity, Width,
+};
+use glh_artifacts::parquet_io::read_table;
+use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES};
+use glh_graphons::sas::sas_histogram;
+use glh_graphons::stage::{GroupMember, read_histograms, run, run_convergence};
+use glh_graphons::step::l2_distance;
+use glh_masks::stage::{MaskPoint, read_mask};
+use std::path::Path;
+
+fn point(width: u64, seed: u64) -> MaskPoint {
+    MaskPoint {
+        method: PruneMethod::Random,
+        width: Width::try_from(width).unwrap(),
+        sparsity: Sparsity::try_from(0.8).unwrap(),
+        depth: Depth::try_from(3).unwrap(),
+        seed,
+    }
+}
+
+#[test]
+fn histograms_degrees_and_convergence_follow_their_definitions() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = DataSettings {
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        ..DataSettings::default()
+    };
+    let masks_settings = MasksSettings::default();
+    let settings = GraphonsSettings { k: 6 };
+    let mut members = Vec::new();
+    for (width, seed) in [(30, 0), (30, 1), (60, 0), (60, 1)] {
+        let p = point(width, seed);
+        let masks =
+            glh_masks::stage::run(&store, &masks_settings, &data, &p, false, &mut |_, _, _| {})
+                .unwrap();
+        let masks_input = glh_artifacts::store::InputRef {
+            stage: "masks".into(),
+            key: masks.manifest.key,
+        };
+        let out = run(
+            &store,
+            &settings,
+            masks_input.clone(),
+            &p,
+            masks_settings.scope,
+            false,
+        )
+        .unwrap();
+        let input = glh_artifacts::store::InputRef {
+            stage: "graphons".into(),
+            key: out.manifest.key,
+        };
+        let stored = read_histograms(&store, &input).unwrap();
+        let (_, mask) = read_mask(&store, &masks_input).unwrap();
+        for (l, layer) in mask.layers().iter().enumerate() {
+            let k_rows = 6.min(layer.rows());
+            let expected = sas_histogram(layer, k_rows, 6).unwrap();
+            assert_eq!(stored[&(l as u32 + 1)], expected, "layer {}", l + 1);
+        }
+        // Degree profiles: descending within each (layer, side), normalised into [0, 1].
+        let degrees = read_table(
+            &store.table_path(&input, &GRAPHON_DEGREES),
+            &GRAPHON_DEGREES,
+        )
+        .unwrap()
+        .batch;
+        let degree = degrees
+            .column_by_name("degree")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::UInt32Array>()
+            .unwrap()
+            .clone();
+        let rank = degrees
+            .column_by_name("rank")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::UInt32Array>()
+            .unwrap()
+            .clone();
+        for i in 1..degrees.num_rows() {
+            if rank.value(i) > 0 {
+                assert!(degree.value(i) <= degree.value(i - 1));
+            }
+        }
+        members.push(GroupMember {
+            histograms: input,
+            width: width as u32,
+            seed,
+        });
+    }
+    let out = run_convergence(
+        &store,
+        &settings,
+        &members,
+        &point(30, 0),
+        masks_settings.scope,
+        false,
+    )
+    .unwrap();
+    let table = read_table(&out.dir.join("convergence.parquet"), &CONVERGENCE)
+        .unwrap()
+        .batch;
+    assert_eq!(table.num_rows(), 3 * 2, "3 layers x 2 widths");
+    let f64s = |name: &str| {
+        table
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap()
+            .clone()
+    };
+    let u32s = |name: &str| {
+        table
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::UInt32Array>()
+            .unwrap()
+            .clone()
+    };
+    let (layer, width, l2_mean, cut_mean) = (
+        u32s("layer"),
+        u32s("width"),
+        f64s("l2_mean"),
+        f64s("cut_mean"),
+    );
+    // Recompute one row by hand: layer 2, width 30, against the mean of the width-60 histograms.
+    let hist = |i: usize| read_histograms(&store, &members[i].histograms).unwrap()[&2].clone();
+    let (h30a, h30b, h60a, h60b) = (hist(0), hist(1), hist(2), hist(3));
+    let reference = glh_graphons::StepGraphon::new(
+        h60a.rows,
+        h60a.cols,
+        h60a.values
+            .iter()
+            .zip(&h60b.values)
+            .map(|(a, b)| a / 2.0 + b / 2.0)
+            .collect(),
+    )
+    .unwrap();
+    let expected = (l2_distance(&h30a, &reference) + l2_distance(&h30b, &reference)) / 2.0;
+    let row = (0..table.num_rows())
+        .find(|&i| layer.value(i) == 2 && width.value(i) == 30)
+        .unwrap();
+    assert!((l2_mean.value(row) - expected).abs() < 1e-12);
+    for i in 0..table.num_rows() {
+        assert!(
+            cut_mean.value(i) <= l2_mean.value(i) + 1e-12,
+            "cut <= L1 <= L2 on [0,1]^2"
+        );
+    }
+}
