@@ -66,13 +66,13 @@ const fn col(name: &'static str, dtype: ColumnType, doc: &'static str) -> Column
 macro_rules! mask_layer_columns {
     ($($rest:expr),* $(,)?) => {
         &[
-            col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow"),
+            col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow; `external` for an edge list"),
             col("depth", ColumnType::UInt32, "number of Linear layers L"),
-            col("width", ColumnType::UInt32, "hidden width n"),
+            col("width", ColumnType::UInt32, "hidden width n (edge list: output size of layer 1)"),
             col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),
             col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
-            col("scope", ColumnType::String, "ranking scope: global or layerwise"),
-            col("seed", ColumnType::UInt64, "run seed (initialisation, scoring batch, ties)"),
+            col("scope", ColumnType::String, "ranking scope: global or layerwise; `external` for an edge list"),
+            col("seed", ColumnType::UInt64, "run seed (initialisation, scoring batch, ties); 0 for an edge list"),
             col("layer", ColumnType::UInt32, "layer index l, 1 = input layer, L = classifier"),
             col("n_rows", ColumnType::UInt32, "the layer's output size (mask rows)"),
             col("n_cols", ColumnType::UInt32, "the layer's input size (mask columns)"),

@@ -70,9 +70,23 @@ Examples:
   glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
   glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)")]
     Masks(MasksCommand),
-    /// SAS histograms of single runs and edge lists (issue #4; not implemented yet: use `glh run`
-    /// with a [graphons] table).
-    Graphons,
+    /// SAS histograms and degree profiles of one mask: a stored masks run or an edge list.
+    #[command(long_about = "\
+SAS histograms and degree profiles of one mask: a stored masks run or an edge list.
+
+Rows and columns of every layer are sorted by degree (descending, ties by index) and cut into
+K x K blocks (K capped by the layer's size); each entry is the block's density. The result is a
+`graphons` artifact (histograms.parquet, degrees.parquet). Convergence with width over a sweep
+runs through `glh run` with a [graphons] table (see pipelines/e1.toml).
+
+A mask from your own pruned network (PyTorch, JAX, ...) is one command away: write its kept
+weights as a Parquet edge list with integer columns layer (from 1), row, col, n_rows, n_cols, e.g.
+  rows, cols = torch.nonzero(mask, as_tuple=True)  # for each Linear layer, then pl.DataFrame(...)
+and run
+  glh graphons --edges my_mask.parquet --k 20
+
+K is at most 24: the exact cut distance enumerates 2^K sets of row blocks.")]
+    Graphons(GraphonsArgs),
     /// Graphon NTK, empirical NTK and spectra (issue #5; not implemented yet).
     Ntk,
     /// Train the pruned MLPs on MNIST (issue #6; not implemented yet).
@@ -208,6 +222,28 @@ pub struct MasksArgs {
     /// Directory of the MNIST files.
     #[arg(long, value_name = "DIR", default_value = "data/mnist")]
     pub data_dir: PathBuf,
+    /// Recompute even if the artifact is complete.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `glh graphons`.
+#[derive(Debug, Args)]
+pub struct GraphonsArgs {
+    /// A Parquet edge list (layer, row, col, n_rows, n_cols; any integer types).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "masks",
+        required_unless_present = "masks"
+    )]
+    pub edges: Option<PathBuf>,
+    /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
+    #[arg(long, value_name = "KEY")]
+    pub masks: Option<String>,
+    /// Histogram blocks per side (capped by each layer's size), 1 to 24.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=24))]
+    pub k: u32,
     /// Recompute even if the artifact is complete.
     #[arg(long)]
     pub force: bool,

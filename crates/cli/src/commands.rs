@@ -2,8 +2,8 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, ExportArgs, LsArgs, MasksAction, MasksArgs, RunArgs, SchemaArgs,
-    SchemaFormat, SubsetsArgs,
+    Cli, Command, DataCommand, ExportArgs, GraphonsArgs, LsArgs, MasksAction, MasksArgs, RunArgs,
+    SchemaArgs, SchemaFormat, SubsetsArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
@@ -24,11 +24,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             Some(MasksAction::Export(args)) => masks_export(&store, args, cli.quiet),
             None => masks(&store, cmd.run, cli.quiet),
         },
-        Command::Graphons => Err(Error::Unsupported(
-            "`glh graphons` for single runs and edge lists is not implemented yet (issue #4); \
-             histograms and convergence run through `glh run` with a [graphons] table"
-                .into(),
-        )),
+        Command::Graphons(args) => graphons(&store, args, cli.quiet),
         Command::Ntk => not_yet("ntk", 5),
         Command::Train => not_yet("training", 6),
         Command::Report => not_yet("reporting", 7),
@@ -172,6 +168,50 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
     let edges = glh_masks::stage::export_edges(&mask, &input, &args.out)?;
     if !quiet {
         println!("{edges} edges  {}", args.out.display());
+    }
+    Ok(())
+}
+
+fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()> {
+    let settings = glh_artifacts::config::GraphonsSettings { k: args.k };
+    let outcome = match (&args.edges, &args.masks) {
+        (Some(path), _) => glh_graphons::stage::run_edges(store, &settings, path, args.force)?,
+        (None, Some(key)) => {
+            let key = glh_artifacts::ArtifactKey::parse(key).ok_or_else(|| {
+                Error::config(
+                    "command line",
+                    "--masks",
+                    format!("`{key}` is not a key (see `glh ls --stage masks`)"),
+                )
+            })?;
+            let input = InputRef {
+                stage: glh_masks::stage::STAGE.to_string(),
+                key,
+            };
+            let (point, scope) = glh_masks::stage::read_point(store, &input)?;
+            glh_graphons::stage::run(store, &settings, input, &point, scope, args.force)?
+        }
+        (None, None) => unreachable!("clap requires --edges or --masks"),
+    };
+    if !quiet {
+        println!("{}  {}", outcome.status, outcome.dir.display());
+        let input = InputRef {
+            stage: glh_graphons::stage::STAGE.to_string(),
+            key: outcome.manifest.key.clone(),
+        };
+        for (layer, h) in glh_graphons::stage::read_histograms(store, &input)? {
+            let mean = h.values.iter().sum::<f64>() / h.values.len() as f64;
+            let (lo, hi) = h
+                .values
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            println!(
+                "layer {layer}: {}x{} blocks, density mean {mean:.4}, min {lo:.4}, max {hi:.4}",
+                h.rows, h.cols
+            );
+        }
     }
     Ok(())
 }

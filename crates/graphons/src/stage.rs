@@ -14,10 +14,12 @@ use glh_artifacts::config::{GraphonsSettings, Scope};
 use glh_artifacts::parquet_io::read_table;
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
 use glh_masks::stage::{MaskPoint, read_mask};
+use glh_model::LayerMask;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The histogram stage's name.
@@ -42,22 +44,61 @@ pub fn job_spec(settings: &GraphonsSettings, masks: InputRef) -> JobSpec {
     )
 }
 
+/// The run columns of a histogram table: a sweep point, or `external` for an edge list.
+#[derive(Clone, Debug)]
+pub struct RunLabels {
+    /// Pruning method, or `external`.
+    pub method: String,
+    /// Number of layers.
+    pub depth: u32,
+    /// Hidden width (for an edge list: the output size of layer 1).
+    pub width: u32,
+    /// Fraction of weights removed.
+    pub sparsity: f64,
+    /// Ranking scope, or `external`.
+    pub scope: String,
+    /// Run seed (0 for an edge list).
+    pub seed: u64,
+}
+
+impl RunLabels {
+    /// The labels of a sweep point.
+    pub fn of_point(point: &MaskPoint, scope: Scope) -> Self {
+        RunLabels {
+            method: point.method.name().to_string(),
+            depth: point.depth.get(),
+            width: point.width.get(),
+            sparsity: point.sparsity.value(),
+            scope: scope.name().to_string(),
+            seed: point.seed,
+        }
+    }
+
+    /// The labels of masks read from an edge list.
+    pub fn external(layers: &[LayerMask]) -> Self {
+        let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
+        let kept: usize = layers.iter().map(LayerMask::kept).sum();
+        RunLabels {
+            method: "external".to_string(),
+            depth: layers.len() as u32,
+            width: layers.first().map_or(0, |m| m.rows() as u32),
+            sparsity: 1.0 - kept as f64 / total as f64,
+            scope: "external".to_string(),
+            seed: 0,
+        }
+    }
+}
+
 /// The leading run columns of both tables, repeated `n` times.
-fn run_columns(
-    point: &MaskPoint,
-    scope: Scope,
-    layer: u32,
-    shape: (usize, usize),
-    n: usize,
-) -> Vec<ArrayRef> {
+fn run_columns(labels: &RunLabels, layer: u32, shape: (usize, usize), n: usize) -> Vec<ArrayRef> {
     vec![
-        Arc::new(StringArray::from(vec![point.method.name(); n])),
-        Arc::new(UInt32Array::from(vec![point.depth.get(); n])),
-        Arc::new(UInt32Array::from(vec![point.width.get(); n])),
-        Arc::new(Float64Array::from(vec![point.sparsity.value(); n])),
-        Arc::new(Float64Array::from(vec![point.sparsity.density(); n])),
-        Arc::new(StringArray::from(vec![scope.name(); n])),
-        Arc::new(arrow::array::UInt64Array::from(vec![point.seed; n])),
+        Arc::new(StringArray::from(vec![labels.method.as_str(); n])),
+        Arc::new(UInt32Array::from(vec![labels.depth; n])),
+        Arc::new(UInt32Array::from(vec![labels.width; n])),
+        Arc::new(Float64Array::from(vec![labels.sparsity; n])),
+        Arc::new(Float64Array::from(vec![1.0 - labels.sparsity; n])),
+        Arc::new(StringArray::from(vec![labels.scope.as_str(); n])),
+        Arc::new(arrow::array::UInt64Array::from(vec![labels.seed; n])),
         Arc::new(UInt32Array::from(vec![layer; n])),
         Arc::new(UInt32Array::from(vec![shape.0 as u32; n])),
         Arc::new(UInt32Array::from(vec![shape.1 as u32; n])),
@@ -89,51 +130,66 @@ pub fn run(
     let spec = job_spec(settings, masks.clone());
     store.run(&spec, force, |writer| {
         let (_, mask) = read_mask(store, &masks)?;
-        let k = settings.k as usize;
-        let (mut histograms, mut degrees) = (None, None);
-        for (l, layer) in mask.layers().iter().enumerate() {
-            let (rows, cols) = (layer.rows(), layer.cols());
-            let (kr, kc) = (k.min(rows), k.min(cols));
-            let h = sas_histogram(layer, kr, kc).map_err(Error::Unsupported)?;
-            let mut columns = run_columns(point, scope, l as u32 + 1, (rows, cols), kr * kc);
-            columns.extend([
-                Arc::new(UInt32Array::from(vec![kr as u32; kr * kc])) as ArrayRef,
-                Arc::new(UInt32Array::from(vec![kc as u32; kr * kc])),
-                Arc::new(UInt32Array::from_iter_values(
-                    (0..kr * kc).map(|i| (i / kc) as u32),
-                )),
-                Arc::new(UInt32Array::from_iter_values(
-                    (0..kr * kc).map(|i| (i % kc) as u32),
-                )),
-                Arc::new(Float64Array::from(h.values)),
-            ]);
-            append(&mut histograms, columns);
-
-            let row_degrees: Vec<usize> = (0..rows).map(|r| layer.row_degree(r)).collect();
-            let col_degrees: Vec<usize> = (0..cols).map(|c| layer.col_degree(c)).collect();
-            for (side, degs, other) in [("row", row_degrees, cols), ("col", col_degrees, rows)] {
-                let order = degree_order(&degs);
-                let n = degs.len();
-                let mut columns = run_columns(point, scope, l as u32 + 1, (rows, cols), n);
-                columns.extend([
-                    Arc::new(StringArray::from(vec![side; n])) as ArrayRef,
-                    Arc::new(UInt32Array::from_iter_values(0..n as u32)),
-                    Arc::new(Float64Array::from_iter_values(
-                        (0..n).map(|r| (r as f64 + 0.5) / n as f64),
-                    )),
-                    Arc::new(UInt32Array::from_iter_values(
-                        order.iter().map(|&i| degs[i] as u32),
-                    )),
-                    Arc::new(Float64Array::from_iter_values(
-                        order.iter().map(|&i| degs[i] as f64 / other as f64),
-                    )),
-                ]);
-                append(&mut degrees, columns);
-            }
-        }
-        writer.write_table(&GRAPHON_HISTOGRAMS, histograms.expect("a mask has layers"))?;
-        writer.write_table(&GRAPHON_DEGREES, degrees.expect("a mask has layers"))
+        write_tables(
+            writer,
+            settings,
+            mask.layers(),
+            &RunLabels::of_point(point, scope),
+        )
     })
+}
+
+/// Writes the histograms and degree profiles of `layers`.
+fn write_tables(
+    writer: &mut ArtifactWriter,
+    settings: &GraphonsSettings,
+    layers: &[LayerMask],
+    labels: &RunLabels,
+) -> Result<()> {
+    let k = settings.k as usize;
+    let (mut histograms, mut degrees) = (None, None);
+    for (l, layer) in layers.iter().enumerate() {
+        let (rows, cols) = (layer.rows(), layer.cols());
+        let (kr, kc) = (k.min(rows), k.min(cols));
+        let h = sas_histogram(layer, kr, kc).map_err(Error::Unsupported)?;
+        let mut columns = run_columns(labels, l as u32 + 1, (rows, cols), kr * kc);
+        columns.extend([
+            Arc::new(UInt32Array::from(vec![kr as u32; kr * kc])) as ArrayRef,
+            Arc::new(UInt32Array::from(vec![kc as u32; kr * kc])),
+            Arc::new(UInt32Array::from_iter_values(
+                (0..kr * kc).map(|i| (i / kc) as u32),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                (0..kr * kc).map(|i| (i % kc) as u32),
+            )),
+            Arc::new(Float64Array::from(h.values)),
+        ]);
+        append(&mut histograms, columns);
+
+        let row_degrees: Vec<usize> = (0..rows).map(|r| layer.row_degree(r)).collect();
+        let col_degrees: Vec<usize> = (0..cols).map(|c| layer.col_degree(c)).collect();
+        for (side, degs, other) in [("row", row_degrees, cols), ("col", col_degrees, rows)] {
+            let order = degree_order(&degs);
+            let n = degs.len();
+            let mut columns = run_columns(labels, l as u32 + 1, (rows, cols), n);
+            columns.extend([
+                Arc::new(StringArray::from(vec![side; n])) as ArrayRef,
+                Arc::new(UInt32Array::from_iter_values(0..n as u32)),
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|r| (r as f64 + 0.5) / n as f64),
+                )),
+                Arc::new(UInt32Array::from_iter_values(
+                    order.iter().map(|&i| degs[i] as u32),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    order.iter().map(|&i| degs[i] as f64 / other as f64),
+                )),
+            ]);
+            append(&mut degrees, columns);
+        }
+    }
+    writer.write_table(&GRAPHON_HISTOGRAMS, histograms.expect("a mask has layers"))?;
+    writer.write_table(&GRAPHON_DEGREES, degrees.expect("a mask has layers"))
 }
 
 /// The per-layer histograms stored in the graphons run `input`.
@@ -304,5 +360,130 @@ pub fn run_convergence(
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.6))),
         ];
         writer.write_table(&CONVERGENCE, columns)
+    })
+}
+
+/// Reads an edge list (`layer`, `row`, `col`, `n_rows`, `n_cols`; one row per kept weight,
+/// layers numbered from 1) written by any tool: the columns may be of any integer type, and
+/// other columns are ignored. Every layer from 1 to the largest must appear with one shape; rows
+/// and columns must lie inside it; an edge listed twice is an error.
+pub fn read_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
+    use arrow::datatypes::DataType;
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, &e))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+    let reader = builder
+        .build()
+        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+    let names = ["layer", "row", "col", "n_rows", "n_cols"];
+    let mut columns: Vec<Vec<u64>> = vec![Vec::new(); names.len()];
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::input(path, format!("corrupt Parquet data: {e}")))?;
+        for (values, name) in columns.iter_mut().zip(names) {
+            let column = batch.column_by_name(name).ok_or_else(|| Error::Schema {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                message: "missing (an edge list has layer, row, col, n_rows, n_cols)".into(),
+            })?;
+            if !column.data_type().is_integer() || column.null_count() > 0 {
+                return Err(Error::Schema {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    message: format!("expected non-null integers, found {}", column.data_type()),
+                });
+            }
+            let cast =
+                arrow::compute::cast(column, &DataType::Int64).map_err(|e| Error::Schema {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    message: format!("not representable as integers: {e}"),
+                })?;
+            let ints = cast
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .expect("cast to Int64");
+            for v in ints.values() {
+                let v = u64::try_from(*v).map_err(|_| Error::Schema {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    message: format!("negative value {v}"),
+                })?;
+                values.push(v);
+            }
+        }
+    }
+    let bad = |message: String| Error::input(path, message);
+    let depth = columns[0]
+        .iter()
+        .copied()
+        .max()
+        .ok_or_else(|| bad("no edges".into()))? as usize;
+    let mut shapes: Vec<Option<(usize, usize)>> = vec![None; depth + 1];
+    let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); depth + 1];
+    // `i` indexes all five columns at once and names the row in errors.
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..columns[0].len() {
+        let [layer, row, col, rows, cols] = std::array::from_fn(|c| columns[c][i] as usize);
+        if layer == 0 {
+            return Err(bad(format!("row {i}: layers are numbered from 1")));
+        }
+        match shapes[layer] {
+            None => shapes[layer] = Some((rows, cols)),
+            Some(shape) if shape != (rows, cols) => {
+                return Err(bad(format!(
+                    "layer {layer} is {}x{} in one row and {rows}x{cols} in row {i}",
+                    shape.0, shape.1
+                )));
+            }
+            Some(_) => {}
+        }
+        if row >= rows || col >= cols {
+            return Err(bad(format!(
+                "row {i}: edge ({row}, {col}) outside layer {layer}'s {rows}x{cols}"
+            )));
+        }
+        edges[layer].push((row, col));
+    }
+    (1..=depth)
+        .map(|layer| {
+            let (rows, cols) = shapes[layer].ok_or_else(|| {
+                bad(format!(
+                    "layer {layer} has no edge (layers 1..={depth} must all appear)"
+                ))
+            })?;
+            let mut keep = vec![false; rows * cols];
+            for &(r, c) in &edges[layer] {
+                if std::mem::replace(&mut keep[r * cols + c], true) {
+                    return Err(bad(format!("layer {layer}: edge ({r}, {c}) listed twice")));
+                }
+            }
+            Ok(LayerMask::new(rows, cols, keep).expect("rows * cols flags"))
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct EdgeListParams {
+    k: u32,
+    edge_list_sha256: String,
+}
+
+/// Writes the histograms and degree profiles of the masks in the edge list `path`, unless
+/// cached. The run's key covers the file's bytes (SHA-256), not its path.
+pub fn run_edges(
+    store: &ArtifactStore,
+    settings: &GraphonsSettings,
+    path: &Path,
+    force: bool,
+) -> Result<JobOutcome> {
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
+    let params = EdgeListParams {
+        k: settings.k,
+        edge_list_sha256: glh_artifacts::store::sha256_hex(&bytes),
+    };
+    let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
+    store.run(&spec, force, |writer| {
+        let layers = read_edge_list(path)?;
+        write_tables(writer, settings, &layers, &RunLabels::external(&layers))
     })
 }

@@ -157,3 +157,107 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
         );
     }
 }
+
+fn write_edges_i64(path: &Path, rows: &[[i64; 5]]) {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    let names = ["layer", "row", "col", "n_rows", "n_cols"];
+    let columns: Vec<(&str, ArrayRef)> = names
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| {
+            (
+                n,
+                std::sync::Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r[c])))
+                    as ArrayRef,
+            )
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = DataSettings {
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        ..DataSettings::default()
+    };
+    let settings = GraphonsSettings { k: 7 };
+    let p = MaskPoint {
+        method: PruneMethod::Snip,
+        ..point(40, 3)
+    };
+    let masks = glh_masks::stage::run(
+        &store,
+        &MasksSettings::default(),
+        &data,
+        &p,
+        false,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let masks_input = glh_artifacts::store::InputRef {
+        stage: "masks".into(),
+        key: masks.manifest.key,
+    };
+    let own = run(
+        &store,
+        &settings,
+        masks_input.clone(),
+        &p,
+        MasksSettings::default().scope,
+        false,
+    )
+    .unwrap();
+    let (_, mask) = read_mask(&store, &masks_input).unwrap();
+    let edges = root.path().join("edges.parquet");
+    glh_masks::stage::export_edges(&mask, &masks_input, &edges).unwrap();
+    let external = glh_graphons::stage::run_edges(&store, &settings, &edges, false).unwrap();
+    let read = |key| {
+        read_histograms(
+            &store,
+            &glh_artifacts::store::InputRef {
+                stage: "graphons".into(),
+                key,
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(read(own.manifest.key), read(external.manifest.key));
+
+    // Polars and pyarrow write Int64 by default: accepted, and the same tiny mask comes out.
+    let tiny = root.path().join("tiny.parquet");
+    write_edges_i64(&tiny, &[[1, 0, 1, 2, 3], [1, 1, 2, 2, 3], [2, 0, 0, 1, 2]]);
+    let layers = glh_graphons::stage::read_edge_list(&tiny).unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(
+        layers[0].as_slice(),
+        &[false, true, false, false, false, true]
+    );
+    assert_eq!(layers[1].as_slice(), &[true, false]);
+    for (rows, needle) in [
+        (
+            vec![[1, 0, 1, 2, 3], [1, 0, 1, 2, 3]],
+            "edge (0, 1) listed twice",
+        ),
+        (vec![[1, 0, 3, 2, 3]], "outside layer 1's 2x3"),
+        (vec![[2, 0, 0, 2, 3]], "layer 1 has no edge"),
+        (vec![[1, -1, 0, 2, 3]], "negative value -1"),
+        (
+            vec![[1, 0, 0, 2, 3], [1, 1, 1, 3, 3]],
+            "layer 1 is 2x3 in one row and 3x3",
+        ),
+    ] {
+        write_edges_i64(&tiny, &rows);
+        let err = glh_graphons::stage::read_edge_list(&tiny)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{err} lacks {needle}");
+        assert!(err.starts_with(&tiny.display().to_string()), "{err}");
+    }
+}

@@ -268,6 +268,38 @@ fn typed<'a, T: 'static>(
         .ok_or_else(|| Error::input(path, format!("column `{name}` missing after validation")))
 }
 
+/// The sweep point and scope of the stored masks run `input`, from its manifest.
+pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint, Scope)> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        method: PruneMethod,
+        depth: Depth,
+        width: Width,
+        sparsity: Sparsity,
+        seed: u64,
+        scope: Scope,
+    }
+    let manifest = store.find(&input.stage, &input.key)?.ok_or_else(|| {
+        Error::input(
+            store.run_dir(&input.stage, &input.key),
+            "no complete masks run here",
+        )
+    })?;
+    let path = store
+        .run_dir(&input.stage, &input.key)
+        .join(glh_artifacts::store::MANIFEST);
+    let s: Stored = serde_json::from_value(manifest.params)
+        .map_err(|e| Error::input(&path, format!("not the manifest of a masks run: {e}")))?;
+    let point = MaskPoint {
+        method: s.method,
+        width: s.width,
+        sparsity: s.sparsity,
+        depth: s.depth,
+        seed: s.seed,
+    };
+    Ok((point, s.scope))
+}
+
 /// The mask stored in the masks artifact `input`, with its architecture.
 pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architecture, Mask)> {
     let path = store.table_path(input, &MASKS_ROWS);
