@@ -1,19 +1,18 @@
 //! The `graphons` stage (METHOD.md section 3): from masks to step graphons.
 //!
-//! The edge-list input for masks made by other tools and TV smoothing are still to come (issue
-//! #4).
-//!
 //! - [`sas`]: degree sorting of a bipartite mask and its K_r x K_c SAS density histogram with
 //!   exact block boundaries for any width;
 //! - [`step`]: step graphons on equal blocks, the L2 distance between step graphons of any sizes
 //!   and the exact cut-norm distance of two K-block step graphons;
 //! - [`sampling`]: masks sampled from a known graphon `W(u, v)`, for tests and graphon-guided
 //!   pruning;
+//! - [`smoothing`]: total-variation smoothing (Chambolle) of histograms for pictures;
 //! - [`stage`]: the `graphons` jobs (histograms and degree profiles of one masks run) and the
 //!   `convergence` jobs (distances to the largest width's seed-averaged histogram).
 
 pub mod sampling;
 pub mod sas;
+pub mod smoothing;
 pub mod stage;
 pub mod step;
 
