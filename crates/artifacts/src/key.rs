@@ -31,8 +31,7 @@ impl ArtifactKey {
             "params": params,
             "inputs": inputs,
         });
-        let digest = Sha256::digest(canonical_json(&identity).as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = sha256_hex(canonical_json(&identity).as_bytes());
         ArtifactKey(hex[..KEY_HEX_LEN].to_string())
     }
 
@@ -95,6 +94,14 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Converts typed parameters to the JSON value that keys and manifests are built from.
 pub fn params_value<P: Serialize>(params: &P) -> Value {
     serde_json::to_value(params).expect("stage parameters serialise to JSON")
@@ -129,6 +136,7 @@ mod tests {
             key(json!({"seed": 0, "sparsity": 0.8, "width": 500, "method": "snip"}))
         );
         let identity = r#"{"inputs":[],"params":{"method":"snip","seed":0,"sparsity":0.8,"width":500},"stage":"masks","version":1}"#;
+        // Independent of `sha256_hex`: the digest's bytes formatted here.
         let digest = Sha256::digest(identity.as_bytes());
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(k.as_str(), &hex[..KEY_HEX_LEN]);

@@ -97,6 +97,22 @@ pub fn read_table(path: &Path, schema: &TableSchema) -> Result<ReadTable> {
     Ok(ReadTable { batch, metadata })
 }
 
+/// Column `name` of a batch read with [`read_table`], as its Arrow array type `T`.
+///
+/// Reading validated the schema, so a missing column or another type is a bug in the caller
+/// (asking for the wrong name or type), not bad input: it panics.
+pub fn column<'a, T: arrow::array::Array + 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .unwrap_or_else(|| {
+            panic!(
+                "bug: column `{name}` is not a {}",
+                std::any::type_name::<T>()
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,13 +11,12 @@
 //!   the second finds the target present and discards its own copy (the bytes are equal anyway,
 //!   since a run is a pure function of its key).
 
-use crate::key::{ArtifactKey, canonical_json, params_value};
+use crate::key::{ArtifactKey, canonical_json, params_value, sha256_hex};
 use crate::parquet_io::encode_table;
 use crate::{Error, PRODUCER, Result, TableSchema};
 use arrow::array::ArrayRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -405,7 +404,8 @@ impl Drop for ArtifactWriter {
     }
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest> {
+/// The manifest of the run directory `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).map_err(|e| Error::read(&path, &e))?;
     serde_json::from_str(&text).map_err(|e| Error::input(&path, format!("invalid manifest: {e}")))
@@ -455,14 +455,6 @@ fn unique_suffix() -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{}-{n}-{nanos:09}", std::process::id())
-}
-
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

@@ -115,23 +115,21 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
             stage: glh_masks::stage::STAGE.to_string(),
             key: outcome.manifest.key.clone(),
         };
-        let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+        // The per-layer table, not the whole mask: it is small at any width.
+        let layers = glh_masks::stage::read_layer_summary(store, &input)?;
         println!(
             "{:>5} {:>11} {:>10} {:>9}",
             "layer", "shape", "kept", "density"
         );
-        for (l, m) in mask.layers().iter().enumerate() {
-            let shape = format!("{}x{}", m.rows(), m.cols());
-            let density = m.kept() as f64 / (m.rows() * m.cols()) as f64;
+        for l in &layers {
+            let shape = format!("{}x{}", l.n_rows, l.n_cols);
             println!(
                 "{:>5} {:>11} {:>10} {:>9.4}",
-                l + 1,
-                shape,
-                m.kept(),
-                density
+                l.layer, shape, l.kept, l.density
             );
         }
-        println!("{:>5} {:>11} {:>10}", "all", "", mask.kept());
+        let total: u64 = layers.iter().map(|l| l.kept).sum();
+        println!("{:>5} {:>11} {:>10}", "all", "", total);
     }
     Ok(())
 }
@@ -139,11 +137,7 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
 fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<()> {
     let as_dir = std::path::Path::new(&args.run);
     let key = if as_dir.join(glh_artifacts::store::MANIFEST).is_file() {
-        let text = std::fs::read_to_string(as_dir.join(glh_artifacts::store::MANIFEST))
-            .map_err(|e| Error::read(as_dir, &e))?;
-        let manifest: glh_artifacts::Manifest = serde_json::from_str(&text)
-            .map_err(|e| Error::input(as_dir, format!("invalid manifest: {e}")))?;
-        manifest.key
+        glh_artifacts::store::read_manifest(as_dir)?.key
     } else {
         glh_artifacts::ArtifactKey::parse(&args.run).ok_or_else(|| {
             Error::config(

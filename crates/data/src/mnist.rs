@@ -5,7 +5,7 @@
 
 use crate::idx::{IdxArray, decode_idx, read_maybe_gzip};
 use glh_artifacts::config::DataSettings;
-use glh_artifacts::store::sha256_hex;
+use glh_artifacts::key::sha256_hex;
 use glh_artifacts::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

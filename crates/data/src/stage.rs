@@ -9,6 +9,7 @@ use crate::mnist::{CLASSES, MnistSplit, Split, read_checksums};
 use crate::subsets::balanced_subset;
 use arrow::array::{ArrayRef, StringArray, UInt8Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::DataSettings;
+use glh_artifacts::parquet_io::{column, read_table};
 use glh_artifacts::schemas::DATA_SUBSETS;
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -146,23 +147,9 @@ impl SubsetRows {
 /// The training-set indices of `subset` in the data artifact `input`, in subset order.
 pub fn read_subset(store: &ArtifactStore, input: &InputRef, subset: Subset) -> Result<Vec<u32>> {
     let path = store.table_path(input, &DATA_SUBSETS);
-    let table = glh_artifacts::parquet_io::read_table(&path, &DATA_SUBSETS)?.batch;
-    let column = |name: &str| {
-        table
-            .column_by_name(name)
-            .expect("validated schema")
-            .clone()
-    };
-    let names = column("subset");
-    let names = names
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("validated type");
-    let index = column("index");
-    let index = index
-        .as_any()
-        .downcast_ref::<UInt32Array>()
-        .expect("validated type");
+    let table = read_table(&path, &DATA_SUBSETS)?.batch;
+    let names: &StringArray = column(&table, "subset");
+    let index: &UInt32Array = column(&table, "index");
     let chosen: Vec<u32> = (0..table.num_rows())
         .filter(|&r| names.value(r) == subset.name())
         .map(|r| index.value(r))

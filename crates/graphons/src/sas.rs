@@ -32,14 +32,8 @@ pub fn sas_histogram(
             "a {k_rows}x{k_cols} histogram of a {m}x{n} mask would have empty blocks"
         ));
     }
-    let row_degrees: Vec<usize> = (0..m).map(|r| mask.row_degree(r)).collect();
-    let mut col_degrees = vec![0usize; n];
-    for r in 0..m {
-        for (c, d) in col_degrees.iter_mut().enumerate() {
-            *d += usize::from(mask.get(r, c));
-        }
-    }
-    let (row_order, col_order) = (degree_order(&row_degrees), degree_order(&col_degrees));
+    let row_order = degree_order(&mask.row_degrees());
+    let col_order = degree_order(&mask.col_degrees());
     // Block index of every original column, so each row is one pass.
     let col_bounds = block_bounds(n, k_cols);
     let mut col_block = vec![0usize; n];

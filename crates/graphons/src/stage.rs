@@ -11,11 +11,11 @@ use crate::sas::{degree_order, sas_histogram};
 use crate::step::{StepGraphon, cut_distance, l2_distance};
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{GraphonsSettings, Scope};
-use glh_artifacts::parquet_io::read_table;
+use glh_artifacts::parquet_io::{column, read_table};
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
-use glh_masks::stage::{MaskPoint, read_mask};
+use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
 use glh_model::LayerMask;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -44,65 +44,15 @@ pub fn job_spec(settings: &GraphonsSettings, masks: InputRef) -> JobSpec {
     )
 }
 
-/// The run columns of a histogram table: a sweep point, or `external` for an edge list.
-#[derive(Clone, Debug)]
-pub struct RunLabels {
-    /// Pruning method, or `external`.
-    pub method: String,
-    /// Number of layers.
-    pub depth: u32,
-    /// Hidden width (for an edge list: the output size of layer 1).
-    pub width: u32,
-    /// Fraction of weights removed.
-    pub sparsity: f64,
-    /// Ranking scope, or `external`.
-    pub scope: String,
-    /// Run seed (0 for an edge list).
-    pub seed: u64,
-}
-
-impl RunLabels {
-    /// The labels of a sweep point.
-    pub fn of_point(point: &MaskPoint, scope: Scope) -> Self {
-        RunLabels {
-            method: point.method.name().to_string(),
-            depth: point.depth.get(),
-            width: point.width.get(),
-            sparsity: point.sparsity.value(),
-            scope: scope.name().to_string(),
-            seed: point.seed,
-        }
-    }
-
-    /// The labels of masks read from an edge list.
-    pub fn external(layers: &[LayerMask]) -> Self {
-        let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
-        let kept: usize = layers.iter().map(LayerMask::kept).sum();
-        RunLabels {
-            method: "external".to_string(),
-            depth: layers.len() as u32,
-            width: layers.first().map_or(0, |m| m.rows() as u32),
-            sparsity: 1.0 - kept as f64 / total as f64,
-            scope: "external".to_string(),
-            seed: 0,
-        }
-    }
-}
-
 /// The leading run columns of both tables, repeated `n` times.
 fn run_columns(labels: &RunLabels, layer: u32, shape: (usize, usize), n: usize) -> Vec<ArrayRef> {
-    vec![
-        Arc::new(StringArray::from(vec![labels.method.as_str(); n])),
-        Arc::new(UInt32Array::from(vec![labels.depth; n])),
-        Arc::new(UInt32Array::from(vec![labels.width; n])),
-        Arc::new(Float64Array::from(vec![labels.sparsity; n])),
-        Arc::new(Float64Array::from(vec![1.0 - labels.sparsity; n])),
-        Arc::new(StringArray::from(vec![labels.scope.as_str(); n])),
-        Arc::new(arrow::array::UInt64Array::from(vec![labels.seed; n])),
-        Arc::new(UInt32Array::from(vec![layer; n])),
+    let mut columns = labels.columns(n);
+    columns.extend([
+        Arc::new(UInt32Array::from(vec![layer; n])) as ArrayRef,
         Arc::new(UInt32Array::from(vec![shape.0 as u32; n])),
         Arc::new(UInt32Array::from(vec![shape.1 as u32; n])),
-    ]
+    ]);
+    columns
 }
 
 /// Appends `more` (same schema) to `acc`, column by column.
@@ -166,9 +116,10 @@ fn write_tables(
         ]);
         append(&mut histograms, columns);
 
-        let row_degrees: Vec<usize> = (0..rows).map(|r| layer.row_degree(r)).collect();
-        let col_degrees: Vec<usize> = (0..cols).map(|c| layer.col_degree(c)).collect();
-        for (side, degs, other) in [("row", row_degrees, cols), ("col", col_degrees, rows)] {
+        for (side, degs, other) in [
+            ("row", layer.row_degrees(), cols),
+            ("col", layer.col_degrees(), rows),
+        ] {
             let order = degree_order(&degs);
             let n = degs.len();
             let mut columns = run_columns(labels, l as u32 + 1, (rows, cols), n);
@@ -199,30 +150,10 @@ pub fn read_histograms(
 ) -> Result<BTreeMap<u32, StepGraphon>> {
     let path = store.table_path(input, &GRAPHON_HISTOGRAMS);
     let batch = read_table(&path, &GRAPHON_HISTOGRAMS)?.batch;
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("validated schema")
-            .clone()
-    };
-    let (layer, kr, kc, value) = (
-        column("layer"),
-        column("k_rows"),
-        column("k_cols"),
-        column("block_density"),
-    );
-    let u32s = |a: &ArrayRef| {
-        a.as_any()
-            .downcast_ref::<UInt32Array>()
-            .expect("validated")
-            .clone()
-    };
-    let (layer, kr, kc) = (u32s(&layer), u32s(&kr), u32s(&kc));
-    let value = value
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .expect("validated")
-        .clone();
+    let layer: &UInt32Array = column(&batch, "layer");
+    let kr: &UInt32Array = column(&batch, "k_rows");
+    let kc: &UInt32Array = column(&batch, "k_cols");
+    let value: &Float64Array = column(&batch, "block_density");
     let mut values: BTreeMap<u32, (usize, usize, Vec<f64>)> = BTreeMap::new();
     for i in 0..batch.num_rows() {
         let entry = values
@@ -479,7 +410,7 @@ pub fn run_edges(
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
     let params = EdgeListParams {
         k: settings.k,
-        edge_list_sha256: glh_artifacts::store::sha256_hex(&bytes),
+        edge_list_sha256: glh_artifacts::key::sha256_hex(&bytes),
     };
     let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
     store.run(&spec, force, |writer| {

@@ -6,14 +6,12 @@
 use crate::packing::{pack_row, unpack_row};
 use crate::prune::prune;
 use crate::scorers::{ScoringData, scorer_for};
-use arrow::array::{
-    Array, ArrayRef, BinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{ArrayRef, BinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use faer::Mat;
 use glh_artifacts::config::{
     DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
 };
-use glh_artifacts::parquet_io::{encode_table, read_table};
+use glh_artifacts::parquet_io::{column, encode_table, read_table};
 use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -167,48 +165,74 @@ pub fn run(
     let spec = job_spec(masks, data, point)?;
     store.run(&spec, force, |writer| {
         let mask = compute_mask(store, masks, data, point, on_round)?;
-        let run = RunColumns::new(point, masks.scope);
+        let run = RunLabels::of_point(point, masks.scope);
         writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
         writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))
     })
 }
 
-/// The run-parameter columns shared by both tables.
-struct RunColumns {
-    method: &'static str,
-    depth: u32,
-    width: u32,
-    sparsity: f64,
-    scope: &'static str,
-    seed: u64,
+/// The run columns that lead every masks and graphons table: a sweep point, or `external` for
+/// masks read from an edge list.
+#[derive(Clone, Debug)]
+pub struct RunLabels {
+    /// Pruning method, or `external`.
+    pub method: String,
+    /// Number of layers.
+    pub depth: u32,
+    /// Hidden width (for an edge list: the output size of layer 1).
+    pub width: u32,
+    /// Fraction of weights removed.
+    pub sparsity: f64,
+    /// Ranking scope, or `external`.
+    pub scope: String,
+    /// Run seed (0 for an edge list).
+    pub seed: u64,
 }
 
-impl RunColumns {
-    fn new(point: &MaskPoint, scope: Scope) -> Self {
-        RunColumns {
-            method: point.method.name(),
+impl RunLabels {
+    /// The labels of a sweep point.
+    pub fn of_point(point: &MaskPoint, scope: Scope) -> Self {
+        RunLabels {
+            method: point.method.name().to_string(),
             depth: point.depth.get(),
             width: point.width.get(),
             sparsity: point.sparsity.value(),
-            scope: scope.name(),
+            scope: scope.name().to_string(),
             seed: point.seed,
         }
     }
 
-    fn columns(&self, n: usize) -> Vec<ArrayRef> {
+    /// The labels of masks read from an edge list.
+    pub fn external(layers: &[LayerMask]) -> Self {
+        let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
+        let kept: usize = layers.iter().map(LayerMask::kept).sum();
+        RunLabels {
+            method: "external".to_string(),
+            depth: layers.len() as u32,
+            width: layers.first().map_or(0, |m| m.rows() as u32),
+            sparsity: 1.0 - kept as f64 / total as f64,
+            scope: "external".to_string(),
+            seed: 0,
+        }
+    }
+}
+
+impl RunLabels {
+    /// The seven run columns, each repeated `n` times, in schema order.
+    pub fn columns(&self, n: usize) -> Vec<ArrayRef> {
         vec![
-            Arc::new(StringArray::from(vec![self.method; n])),
+            Arc::new(StringArray::from(vec![self.method.as_str(); n])),
             Arc::new(UInt32Array::from(vec![self.depth; n])),
             Arc::new(UInt32Array::from(vec![self.width; n])),
             Arc::new(Float64Array::from(vec![self.sparsity; n])),
             Arc::new(Float64Array::from(vec![1.0 - self.sparsity; n])),
-            Arc::new(StringArray::from(vec![self.scope; n])),
+            Arc::new(StringArray::from(vec![self.scope.as_str(); n])),
             Arc::new(UInt64Array::from(vec![self.seed; n])),
         ]
     }
 }
 
-fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
+fn mask_rows(run: &RunLabels, mask: &Mask) -> Vec<ArrayRef> {
     let (mut layer, mut n_rows, mut n_cols, mut row, mut degree, mut bits) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (l, m) in mask.layers().iter().enumerate() {
@@ -218,7 +242,7 @@ fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
             n_rows.push(m.rows() as u32);
             n_cols.push(m.cols() as u32);
             row.push(r as u32);
-            degree.push(flags.iter().filter(|&&k| k).count() as u32);
+            degree.push(m.row_degree(r) as u32);
             bits.push(pack_row(flags));
         }
     }
@@ -234,7 +258,7 @@ fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
     columns
 }
 
-fn layer_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
+fn layer_rows(run: &RunLabels, mask: &Mask) -> Vec<ArrayRef> {
     let layers = mask.layers();
     let mut columns = run.columns(layers.len());
     columns.extend([
@@ -257,15 +281,39 @@ fn layer_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
     columns
 }
 
-fn typed<'a, T: 'static>(
-    path: &Path,
-    batch: &'a arrow::array::RecordBatch,
-    name: &str,
-) -> Result<&'a T> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| Error::input(path, format!("column `{name}` missing after validation")))
+/// One row of a run's `layers` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerSummary {
+    /// Layer index, from 1.
+    pub layer: u32,
+    /// Output size.
+    pub n_rows: u32,
+    /// Input size.
+    pub n_cols: u32,
+    /// Kept weights.
+    pub kept: u64,
+    /// `kept / (n_rows n_cols)`.
+    pub density: f64,
+}
+
+/// The per-layer summary of the stored masks run `input` (its `layers` table).
+pub fn read_layer_summary(store: &ArtifactStore, input: &InputRef) -> Result<Vec<LayerSummary>> {
+    let path = store.table_path(input, &MASKS_LAYERS);
+    let batch = read_table(&path, &MASKS_LAYERS)?.batch;
+    let layer: &UInt32Array = column(&batch, "layer");
+    let n_rows: &UInt32Array = column(&batch, "n_rows");
+    let n_cols: &UInt32Array = column(&batch, "n_cols");
+    let kept: &UInt64Array = column(&batch, "kept");
+    let density: &Float64Array = column(&batch, "layer_density");
+    Ok((0..batch.num_rows())
+        .map(|i| LayerSummary {
+            layer: layer.value(i),
+            n_rows: n_rows.value(i),
+            n_cols: n_cols.value(i),
+            kept: kept.value(i),
+            density: density.value(i),
+        })
+        .collect())
 }
 
 /// The sweep point and scope of the stored masks run `input`, from its manifest.
@@ -307,12 +355,12 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
     if batch.num_rows() == 0 {
         return Err(Error::input(&path, "no rows"));
     }
-    let depth = typed::<UInt32Array>(&path, &batch, "depth")?.value(0) as usize;
-    let width = typed::<UInt32Array>(&path, &batch, "width")?.value(0) as usize;
+    let depth = column::<UInt32Array>(&batch, "depth").value(0) as usize;
+    let width = column::<UInt32Array>(&batch, "width").value(0) as usize;
     let arch = Architecture::mnist(width, depth);
-    let layer = typed::<UInt32Array>(&path, &batch, "layer")?;
-    let row = typed::<UInt32Array>(&path, &batch, "row")?;
-    let bits = typed::<BinaryArray>(&path, &batch, "bits")?;
+    let layer: &UInt32Array = column(&batch, "layer");
+    let row: &UInt32Array = column(&batch, "row");
+    let bits: &BinaryArray = column(&batch, "bits");
     let mut flags: Vec<Vec<bool>> = arch
         .shapes()
         .iter()

@@ -65,6 +65,22 @@ impl LayerMask {
     pub fn col_degree(&self, c: usize) -> usize {
         (0..self.rows).filter(|&r| self.get(r, c)).count()
     }
+
+    /// Kept weights of every row.
+    pub fn row_degrees(&self) -> Vec<usize> {
+        (0..self.rows).map(|r| self.row_degree(r)).collect()
+    }
+
+    /// Kept weights of every column, in one row-major pass.
+    pub fn col_degrees(&self) -> Vec<usize> {
+        let mut degrees = vec![0usize; self.cols];
+        for row in self.keep.chunks_exact(self.cols) {
+            for (d, &k) in degrees.iter_mut().zip(row) {
+                *d += usize::from(k);
+            }
+        }
+        degrees
+    }
 }
 
 /// The mask of a whole network, input layer first.
