@@ -49,6 +49,21 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --release -- -D warnings
 
+# Regenerates ARCHITECTURE.md's schema section from the table registry (after a schema change).
+schema-doc:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tables="$({{glh}} schema --format markdown)"
+    TABLES="$tables" python3 - <<'PY'
+    import os, re
+    path = "ARCHITECTURE.md"
+    text = open(path).read()
+    begin, end = "<!-- schemas:begin -->", "<!-- schemas:end -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    open(path, "w").write(head + begin + "\n" + os.environ["TABLES"] + "\n" + end + tail)
+    PY
+
 # The data stage: `just data verify`, `just data subsets --seed 1`.
 data *args:
     {{glh}} data {{args}}

@@ -353,6 +353,49 @@ impl GraphonsSettings {
     }
 }
 
+/// Settings of the ntk stage (METHOD.md section 4). Every ntk job computes the dense standard
+/// NTK, the mask-level and the histogram-level Graphon NTK, and the empirical NTK when
+/// `empirical_draws > 0`, on the data stage's kernel subset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NtkSettings {
+    /// `sigma_w^2` of the NTK parameterisation **[our default: 2, the ReLU-preserving value]**.
+    pub sigma_w2: f64,
+    /// Blocks K per hidden layer of the histogram-level kernel (capped by the width).
+    pub histogram_k: u32,
+    /// Weight draws averaged by the empirical NTK; 0 skips it.
+    pub empirical_draws: u32,
+}
+
+impl Default for NtkSettings {
+    fn default() -> Self {
+        NtkSettings {
+            sigma_w2: 2.0,
+            histogram_k: 64,
+            empirical_draws: 0,
+        }
+    }
+}
+
+impl NtkSettings {
+    /// Checks the fields that types alone cannot.
+    pub fn validate(&self, source_name: &str) -> Result<()> {
+        if !(self.sigma_w2 > 0.0 && self.sigma_w2.is_finite()) {
+            let msg = format!("must be a positive number, got {}", self.sigma_w2);
+            return Err(Error::config(source_name, "ntk.sigma_w2", msg));
+        }
+        if self.histogram_k == 0 {
+            let msg = "must be at least 1";
+            return Err(Error::config(source_name, "ntk.histogram_k", msg));
+        }
+        if self.empirical_draws > 1000 {
+            let msg = format!("must be at most 1000, got {}", self.empirical_draws);
+            return Err(Error::config(source_name, "ntk.empirical_draws", msg));
+        }
+        Ok(())
+    }
+}
+
 /// An experiment: a sweep and the settings of the stages it runs. A stage runs when its table
 /// is present.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -371,6 +414,8 @@ pub struct Pipeline {
     pub masks: Option<MasksSettings>,
     /// The graphons stage (histograms of every mask, and their convergence); needs `masks`.
     pub graphons: Option<GraphonsSettings>,
+    /// The ntk stage (kernels, spectra and metrics of every mask); needs `masks`.
+    pub ntk: Option<NtkSettings>,
 }
 
 impl Pipeline {
@@ -438,6 +483,13 @@ impl Pipeline {
             if self.masks.is_none() {
                 let msg = "needs a [masks] table: histograms are taken of the sweep's masks";
                 return Err(Error::config(source_name, "graphons", msg));
+            }
+        }
+        if let Some(ntk) = &self.ntk {
+            ntk.validate(source_name)?;
+            if self.masks.is_none() {
+                let msg = "needs a [masks] table: kernels are taken of the sweep's masks";
+                return Err(Error::config(source_name, "ntk", msg));
             }
         }
         Ok(())

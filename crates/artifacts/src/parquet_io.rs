@@ -19,6 +19,19 @@ use std::path::Path;
 /// best ratio on our integer-heavy tables.
 const ZSTD_LEVEL: i32 = 3;
 
+/// The columns of several same-schema parts, concatenated part after part (how a stage builds
+/// one table from per-layer or per-kernel pieces).
+pub fn concat_columns(parts: &[Vec<ArrayRef>]) -> Vec<ArrayRef> {
+    let width = parts.first().map_or(0, Vec::len);
+    (0..width)
+        .map(|c| {
+            let arrays: Vec<&dyn arrow::array::Array> =
+                parts.iter().map(|p| p[c].as_ref()).collect();
+            arrow::compute::concat(&arrays).expect("parts share one schema")
+        })
+        .collect()
+}
+
 /// Encodes one table as Parquet bytes after checking the columns against `schema`.
 ///
 /// `metadata` is written as the file's key-value metadata, in the given order.

@@ -62,8 +62,8 @@ const fn col(name: &'static str, dtype: ColumnType, doc: &'static str) -> Column
     Column { name, dtype, doc }
 }
 
-/// The run parameters and the layer's identity that lead every masks table.
-macro_rules! mask_layer_columns {
+/// The run parameters of a masks run, then `$rest`: they lead every per-run table.
+macro_rules! run_columns {
     ($($rest:expr),* $(,)?) => {
         &[
             col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow; `external` for an edge list"),
@@ -73,9 +73,32 @@ macro_rules! mask_layer_columns {
             col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
             col("scope", ColumnType::String, "ranking scope: global or layerwise; `external` for an edge list"),
             col("seed", ColumnType::UInt64, "run seed (initialisation, scoring batch, ties); 0 for an edge list"),
+            $($rest),*
+        ]
+    };
+}
+
+/// The run parameters and the layer's identity that lead every masks table.
+macro_rules! mask_layer_columns {
+    ($($rest:expr),* $(,)?) => {
+        run_columns![
             col("layer", ColumnType::UInt32, "layer index l, 1 = input layer, L = classifier"),
             col("n_rows", ColumnType::UInt32, "the layer's output size (mask rows)"),
             col("n_cols", ColumnType::UInt32, "the layer's input size (mask columns)"),
+            $($rest),*
+        ]
+    };
+}
+
+/// The run parameters, the ntk settings and the kernel's identity that lead every ntk table.
+macro_rules! kernel_columns {
+    ($($rest:expr),* $(,)?) => {
+        run_columns![
+            col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the NTK parameterisation (setting)"),
+            col("histogram_k", ColumnType::UInt32, "blocks K per hidden layer of the histogram kernel (setting; capped by the width)"),
+            col("empirical_draws", ColumnType::UInt32, "weight draws averaged by the empirical kernel (setting; 0: not computed)"),
+            col("kernel", ColumnType::String, "`dense` (W = 1, the standard NTK), `mask` (mask-level Graphon NTK), `histogram` (K-block SAS Graphon NTK) or `empirical` (finite network)"),
+            col("n_points", ColumnType::UInt32, "N, the number of kernel data points (the data stage's `kernel` subset)"),
             $($rest),*
         ]
     };
@@ -260,6 +283,126 @@ pub const CONVERGENCE: TableSchema = TableSchema {
     ],
 };
 
+/// `ntk/<key>/kernels.parquet`: every kernel matrix of one masks run, in full (both triangles).
+pub const NTK_KERNELS: TableSchema = TableSchema {
+    stage: "ntk",
+    name: "kernels",
+    row: "kernel and ordered pair of data points (i, j)",
+    stored: true,
+    columns: kernel_columns![
+        col(
+            "i",
+            ColumnType::UInt32,
+            "row of the kernel matrix, 0-based position in the kernel subset"
+        ),
+        col(
+            "j",
+            ColumnType::UInt32,
+            "column of the kernel matrix, 0-based position in the kernel subset"
+        ),
+        col(
+            "image_i",
+            ColumnType::UInt32,
+            "MNIST training-set index of data point i"
+        ),
+        col(
+            "image_j",
+            ColumnType::UInt32,
+            "MNIST training-set index of data point j"
+        ),
+        col(
+            "value",
+            ColumnType::Float64,
+            "Theta(x_i, x_j), averaged over the 10 outputs"
+        ),
+    ],
+};
+
+/// `ntk/<key>/spectra.parquet`: all eigenvalues of every kernel of one masks run.
+pub const NTK_SPECTRA: TableSchema = TableSchema {
+    stage: "ntk",
+    name: "spectra",
+    row: "kernel and eigenvalue",
+    stored: true,
+    columns: kernel_columns![
+        col("rank", ColumnType::UInt32, "1 = largest eigenvalue"),
+        col(
+            "eigenvalue",
+            ColumnType::Float64,
+            "eigenvalue of the N x N kernel (f64 symmetric solver; may be slightly negative)"
+        ),
+    ],
+};
+
+/// `ntk/<key>/metrics.parquet`: the spectral metrics of every kernel of one masks run.
+pub const NTK_METRICS: TableSchema = TableSchema {
+    stage: "ntk",
+    name: "metrics",
+    row: "kernel",
+    stored: true,
+    columns: kernel_columns![
+        col(
+            "blocks",
+            ColumnType::UInt32,
+            "positions per hidden layer the kernel integrates over: 1 (dense), K (histogram), n (mask, empirical)"
+        ),
+        col("trace", ColumnType::Float64, "sum of the eigenvalues"),
+        col("top1_energy", ColumnType::Float64, "l_1 / sum l"),
+        col(
+            "top5_energy",
+            ColumnType::Float64,
+            "sum of the 5 largest eigenvalues / sum l"
+        ),
+        col(
+            "top10_energy",
+            ColumnType::Float64,
+            "sum of the 10 largest eigenvalues / sum l"
+        ),
+        col(
+            "effective_rank",
+            ColumnType::Float64,
+            "exp(-sum p ln p), p = positive eigenvalues / their sum"
+        ),
+        col("ratio_1_2", ColumnType::Float64, "l_1 / l_2"),
+        col(
+            "condition_number",
+            ColumnType::Float64,
+            "l_1 / l_N; +inf when l_N <= 0"
+        ),
+        col(
+            "decay_exponent",
+            ColumnType::Float64,
+            "least-squares slope of ln l_i on ln i over the positive l_i, i <= N/2"
+        ),
+        col(
+            "negative_count",
+            ColumnType::UInt32,
+            "eigenvalues below zero (numerical noise, reported)"
+        ),
+        col("min_eigenvalue", ColumnType::Float64, "l_N"),
+        col(
+            "density_product",
+            ColumnType::Float64,
+            "product over layers of the layer densities (c^L for uniform density c)"
+        ),
+        col(
+            "trace_ratio_to_dense",
+            ColumnType::Float64,
+            "trace / trace of the dense kernel; the c^L law predicts density_product"
+        ),
+        col(
+            "rel_error_to_scaled_dense",
+            ColumnType::Float64,
+            "||K - density_product K_dense||_F / ||density_product K_dense||_F"
+        ),
+        col(
+            "rel_error_to_mask",
+            ColumnType::Float64,
+            "||K - K_mask||_F / ||K_mask||_F (0 for the mask kernel itself)"
+        ),
+    ],
+};
+
 /// Every table, in pipeline order.
 pub const ALL_TABLES: &[&TableSchema] = &[
     &DATA_SUBSETS,
@@ -269,6 +412,9 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &GRAPHON_HISTOGRAMS,
     &GRAPHON_DEGREES,
     &CONVERGENCE,
+    &NTK_KERNELS,
+    &NTK_SPECTRA,
+    &NTK_METRICS,
 ];
 
 /// The table `name` written by `stage`.

@@ -87,8 +87,28 @@ and run
 
 K is at most 24: the exact cut distance enumerates 2^K sets of row blocks.")]
     Graphons(GraphonsArgs),
-    /// Graphon NTK, empirical NTK and spectra (issue #5; not implemented yet).
-    Ntk,
+    /// Graphon NTK, empirical NTK and spectra of one mask: a stored masks run or an edge list.
+    #[command(long_about = "\
+Graphon NTK, empirical NTK and spectra of one mask: a stored masks run or an edge list.
+
+On the data stage's kernel subset (--kernel-per-class images per class of the MNIST training
+set, drawn by --seed), computes in f64, NTK parameterisation, no biases, ReLU:
+  dense      the standard NTK (every graphon W = 1);
+  mask       the Graphon NTK of the masks' own step graphon (K = n), exact for these masks;
+  histogram  the Graphon NTK of K-block SAS histograms (--histogram-k) with one shared neuron
+             order per hidden layer;
+  empirical  the NTK of the finite masked network, averaged over --empirical-draws N(0,1)
+             weight draws (0 skips it).
+and writes an `ntk` artifact: kernels.parquet (every matrix), spectra.parquet (all
+eigenvalues), metrics.parquet (trace, top-k energy, effective rank, l1/l2, condition number,
+decay exponent, negative eigenvalues, and the ratio to the dense kernel: the c^L law).
+Sweeps run through `glh run` with an [ntk] table (see pipelines/e2.toml).
+
+Examples:
+  glh ntk --masks <KEY>                          (keys: glh ls --stage masks)
+  glh ntk --masks <KEY> --empirical-draws 4 --histogram-k 32
+  glh ntk --edges my_mask.parquet --seed 0       (784 -> ... -> 10 masks from any tool)")]
+    Ntk(NtkArgs),
     /// Train the pruned MLPs on MNIST (issue #6; not implemented yet).
     Train,
     /// Figures and the report (issue #7; not implemented yet).
@@ -244,6 +264,43 @@ pub struct GraphonsArgs {
     /// Histogram blocks per side (capped by each layer's size), 1 to 24.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=24))]
     pub k: u32,
+    /// Recompute even if the artifact is complete.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `glh ntk`.
+#[derive(Debug, Args)]
+pub struct NtkArgs {
+    /// A Parquet edge list (layer, row, col, n_rows, n_cols) of a 784 -> ... -> 10 network.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "masks",
+        required_unless_present = "masks"
+    )]
+    pub edges: Option<PathBuf>,
+    /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
+    #[arg(long, value_name = "KEY")]
+    pub masks: Option<String>,
+    /// Seed of the kernel subset for an edge list (a masks run uses its own seed).
+    #[arg(long, default_value_t = 0, conflicts_with = "masks")]
+    pub seed: u64,
+    /// sigma_w^2 of the NTK parameterisation.
+    #[arg(long, default_value_t = 2.0)]
+    pub sigma_w2: f64,
+    /// Blocks per hidden layer of the histogram-level kernel (capped by the width).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub histogram_k: u32,
+    /// Weight draws of the empirical NTK; 0 skips it.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub empirical_draws: u32,
+    /// Images per class in the kernel data set.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub kernel_per_class: u32,
+    /// Directory of the MNIST files.
+    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    pub data_dir: PathBuf,
     /// Recompute even if the artifact is complete.
     #[arg(long)]
     pub force: bool,

@@ -2,12 +2,12 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, ExportArgs, GraphonsArgs, LsArgs, MasksAction, MasksArgs, RunArgs,
-    SchemaArgs, SchemaFormat, SubsetsArgs,
+    Cli, Command, DataCommand, ExportArgs, GraphonsArgs, LsArgs, MasksAction, MasksArgs, NtkArgs,
+    RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
-use glh_artifacts::config::{DataSettings, MasksSettings, Pipeline};
+use glh_artifacts::config::{DataSettings, MasksSettings, NtkSettings, Pipeline};
 use glh_artifacts::store::{EntryState, InputRef};
 use glh_artifacts::{ArtifactStore, Error, Result, schemas};
 use glh_masks::stage::MaskPoint;
@@ -25,7 +25,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             None => masks(&store, cmd.run, cli.quiet),
         },
         Command::Graphons(args) => graphons(&store, args, cli.quiet),
-        Command::Ntk => not_yet("ntk", 5),
+        Command::Ntk(args) => ntk(&store, args, cli.quiet),
         Command::Train => not_yet("training", 6),
         Command::Report => not_yet("reporting", 7),
         Command::Run(args) => run(&store, args, cli.quiet),
@@ -134,16 +134,17 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<()> {
-    let as_dir = std::path::Path::new(&args.run);
+/// The complete masks run named by `run`: a key (as `glh ls` prints it) or a run directory.
+fn masks_run(store: &ArtifactStore, run: &str, flag: &str) -> Result<InputRef> {
+    let as_dir = std::path::Path::new(run);
     let key = if as_dir.join(glh_artifacts::store::MANIFEST).is_file() {
         glh_artifacts::store::read_manifest(as_dir)?.key
     } else {
-        glh_artifacts::ArtifactKey::parse(&args.run).ok_or_else(|| {
+        glh_artifacts::ArtifactKey::parse(run).ok_or_else(|| {
             Error::config(
                 "command line",
-                "RUN",
-                format!("`{}` is neither a masks run directory nor a key", args.run),
+                flag,
+                format!("`{run}` is neither a masks run directory nor a key (see `glh ls --stage masks`)"),
             )
         })?
     };
@@ -158,6 +159,11 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
             "no complete masks run here (see `glh ls --stage masks`)",
         ));
     }
+    Ok(input)
+}
+
+fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<()> {
+    let input = masks_run(store, &args.run, "RUN")?;
     let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
     let edges = glh_masks::stage::export_edges(&mask, &input, &args.out)?;
     if !quiet {
@@ -170,18 +176,8 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
     let settings = glh_artifacts::config::GraphonsSettings { k: args.k };
     let outcome = match (&args.edges, &args.masks) {
         (Some(path), _) => glh_graphons::stage::run_edges(store, &settings, path, args.force)?,
-        (None, Some(key)) => {
-            let key = glh_artifacts::ArtifactKey::parse(key).ok_or_else(|| {
-                Error::config(
-                    "command line",
-                    "--masks",
-                    format!("`{key}` is not a key (see `glh ls --stage masks`)"),
-                )
-            })?;
-            let input = InputRef {
-                stage: glh_masks::stage::STAGE.to_string(),
-                key,
-            };
+        (None, Some(run)) => {
+            let input = masks_run(store, run, "--masks")?;
             let (point, scope) = glh_masks::stage::read_point(store, &input)?;
             glh_graphons::stage::run(store, &settings, input, &point, scope, args.force)?
         }
@@ -204,6 +200,58 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
             println!(
                 "layer {layer}: {}x{} blocks, density mean {mean:.4}, min {lo:.4}, max {hi:.4}",
                 h.rows, h.cols
+            );
+        }
+    }
+    Ok(())
+}
+
+fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
+    let settings = NtkSettings {
+        sigma_w2: args.sigma_w2,
+        histogram_k: args.histogram_k,
+        empirical_draws: args.empirical_draws,
+    };
+    settings.validate("command line")?;
+    let data = DataSettings {
+        dir: args.data_dir.clone(),
+        kernel_per_class: args.kernel_per_class,
+        ..DataSettings::default()
+    };
+    let spinner = progress::spinner("computing kernels", quiet);
+    let outcome = match (&args.edges, &args.masks) {
+        (Some(path), _) => {
+            glh_ntk::stage::run_edges(store, &settings, &data, path, args.seed, args.force)
+        }
+        (None, Some(run)) => masks_run(store, run, "--masks").and_then(|input| {
+            let (point, scope) = glh_masks::stage::read_point(store, &input)?;
+            glh_ntk::stage::run(store, &settings, &data, input, &point, scope, args.force)
+        }),
+        (None, None) => unreachable!("clap requires --edges or --masks"),
+    };
+    spinner.finish_and_clear();
+    let outcome = outcome?;
+    if !quiet {
+        println!("{}  {}", outcome.status, outcome.dir.display());
+        let input = InputRef {
+            stage: glh_ntk::stage::STAGE.to_string(),
+            key: outcome.manifest.key.clone(),
+        };
+        println!(
+            "{:<10} {:>6} {:>12} {:>8} {:>9} {:>10} {:>11} {:>9}",
+            "kernel", "blocks", "trace", "top5", "eff.rank", "decay", "/dense", "vs mask"
+        );
+        for m in glh_ntk::stage::read_metrics(store, &input)? {
+            println!(
+                "{:<10} {:>6} {:>12.5e} {:>8.4} {:>9.2} {:>10.3} {:>11.4e} {:>9.2e}",
+                m.kernel,
+                m.blocks,
+                m.metrics.trace,
+                m.metrics.top5_energy,
+                m.metrics.effective_rank,
+                m.metrics.decay_exponent,
+                m.trace_ratio_to_dense,
+                m.rel_error_to_mask
             );
         }
     }

@@ -6,7 +6,7 @@
 
 use crate::progress;
 use glh_artifacts::config::{
-    DataSettings, GraphonsSettings, MasksSettings, Pipeline, PruneMethod, Scope,
+    DataSettings, GraphonsSettings, MasksSettings, NtkSettings, Pipeline, PruneMethod, Scope,
 };
 use glh_artifacts::store::JobStatus;
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
@@ -56,6 +56,19 @@ pub enum JobKind {
         /// The ranking scope.
         scope: Scope,
     },
+    /// The kernels, spectra and metrics of one masks run.
+    Ntk {
+        /// The ntk settings of the pipeline.
+        settings: NtkSettings,
+        /// The data settings (kernel subset).
+        data: DataSettings,
+        /// The masks run.
+        masks: glh_artifacts::store::InputRef,
+        /// Its sweep point.
+        point: MaskPoint,
+        /// Its ranking scope.
+        scope: Scope,
+    },
 }
 
 /// One job of a plan.
@@ -82,7 +95,8 @@ pub fn plan(pipeline: &Pipeline) -> Result<Vec<PlannedJob>> {
             .any(|m| matches!(m, PruneMethod::Snip | PruneMethod::Grasp));
     let mut jobs = Vec::new();
     let mut data_job = std::collections::BTreeMap::new();
-    if pipeline.data.is_some() || masks_need_data {
+    let ntk_needs_data = pipeline.ntk.is_some() && pipeline.masks.is_some();
+    if pipeline.data.is_some() || masks_need_data || ntk_needs_data {
         for &seed in &sweep.seeds {
             data_job.insert(seed, jobs.len());
             jobs.push(PlannedJob {
@@ -137,7 +151,46 @@ pub fn plan(pipeline: &Pipeline) -> Result<Vec<PlannedJob>> {
     if let (Some(graphons), Some(masks)) = (&pipeline.graphons, &pipeline.masks) {
         plan_graphons(&mut jobs, graphons, masks.scope);
     }
+    if let (Some(ntk), Some(masks)) = (&pipeline.ntk, &pipeline.masks) {
+        plan_ntk(&mut jobs, ntk, &data, masks.scope, &data_job)?;
+    }
     Ok(jobs)
+}
+
+/// Adds a kernel job per masks job; it reads the masks run and the data run of its seed.
+fn plan_ntk(
+    jobs: &mut Vec<PlannedJob>,
+    settings: &NtkSettings,
+    data: &DataSettings,
+    scope: Scope,
+    data_job: &std::collections::BTreeMap<u64, usize>,
+) -> Result<()> {
+    let masks_jobs: Vec<(usize, MaskPoint)> = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| match &j.kind {
+            JobKind::Masks { point, .. } => Some((i, *point)),
+            _ => None,
+        })
+        .collect();
+    for (i, point) in masks_jobs {
+        let masks = jobs[i].spec.as_input();
+        let spec = glh_ntk::stage::job_spec(settings, data, masks.clone(), point.seed)?;
+        let label = format!("kernels {}", jobs[i].label);
+        jobs.push(PlannedJob {
+            spec,
+            kind: JobKind::Ntk {
+                settings: settings.clone(),
+                data: data.clone(),
+                masks,
+                point,
+                scope,
+            },
+            label,
+            depends_on: vec![i, data_job[&point.seed]],
+        });
+    }
+    Ok(())
 }
 
 /// Adds a histogram job per masks job and a convergence job per (method, depth, sparsity).
@@ -318,6 +371,13 @@ fn run_job(
             point,
             scope,
         } => glh_graphons::stage::run_convergence(store, settings, members, point, *scope, force),
+        JobKind::Ntk {
+            settings,
+            data,
+            masks,
+            point,
+            scope,
+        } => glh_ntk::stage::run(store, settings, data, masks.clone(), point, *scope, force),
     }
 }
 

@@ -162,3 +162,40 @@ pub fn read_subset(store: &ArtifactStore, input: &InputRef, subset: Subset) -> R
     }
     Ok(chosen)
 }
+
+/// The images of one subset, in subset order.
+#[derive(Clone, Debug)]
+pub struct SubsetImages {
+    /// The data artifact the subset was read from.
+    pub input: InputRef,
+    /// MNIST training-set index of every image.
+    pub indices: Vec<u32>,
+    /// The digit of every image.
+    pub labels: Vec<u8>,
+    /// Normalised pixels, one row of [`crate::mnist::PIXELS`] per image.
+    pub pixels: Vec<f32>,
+}
+
+/// The images of `subset` for `seed`, running the data job first if it is not cached.
+pub fn subset_images(
+    store: &ArtifactStore,
+    data: &DataSettings,
+    seed: u64,
+    subset: Subset,
+) -> Result<SubsetImages> {
+    let outcome = run(store, data, seed, false)?;
+    let input = InputRef {
+        stage: STAGE.to_string(),
+        key: outcome.manifest.key,
+    };
+    let indices = read_subset(store, &input, subset)?;
+    let train = MnistSplit::load(&data.dir, Split::Train)?;
+    let pixels = train.inputs(&indices, &crate::mnist::Normalisation::from(data));
+    let labels = indices.iter().map(|&i| train.labels[i as usize]).collect();
+    Ok(SubsetImages {
+        input,
+        indices,
+        labels,
+        pixels,
+    })
+}

@@ -19,6 +19,55 @@ pub fn block_bounds(n: usize, k: usize) -> Vec<usize> {
     (0..=k).map(|a| a * n / k).collect()
 }
 
+/// The block of every index when `order` (a permutation) is cut into `k` blocks by
+/// [`block_bounds`]: `block[order[p]]` is the block of position p.
+pub fn blocks_of(order: &[usize], k: usize) -> Vec<usize> {
+    let bounds = block_bounds(order.len(), k);
+    let mut block = vec![0usize; order.len()];
+    for b in 0..k {
+        for &i in &order[bounds[b]..bounds[b + 1]] {
+            block[i] = b;
+        }
+    }
+    block
+}
+
+/// The mean of `mask` over every (row block, column block) cell, row-major `k_rows x k_cols`;
+/// `row_block[r]` and `col_block[c]` assign rows and columns to blocks, none of them empty.
+pub fn block_means(
+    mask: &LayerMask,
+    row_block: &[usize],
+    k_rows: usize,
+    col_block: &[usize],
+    k_cols: usize,
+) -> Vec<f64> {
+    let (m, n) = (mask.rows(), mask.cols());
+    assert_eq!(
+        (row_block.len(), col_block.len()),
+        (m, n),
+        "one block per row and column"
+    );
+    let (mut row_size, mut col_size) = (vec![0usize; k_rows], vec![0usize; k_cols]);
+    row_block.iter().for_each(|&a| row_size[a] += 1);
+    col_block.iter().for_each(|&b| col_size[b] += 1);
+    let mut counts = vec![0usize; k_rows * k_cols];
+    for (r, &a) in row_block.iter().enumerate() {
+        let counts = &mut counts[a * k_cols..(a + 1) * k_cols];
+        for (&kept, &b) in mask.as_slice()[r * n..(r + 1) * n].iter().zip(col_block) {
+            counts[b] += usize::from(kept);
+        }
+    }
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let cells = row_size[i / k_cols] * col_size[i % k_cols];
+            assert!(cells > 0, "block {i} is empty");
+            count as f64 / cells as f64
+        })
+        .collect()
+}
+
 /// The `k_rows x k_cols` SAS histogram of `mask`. Needs `k_rows <= rows` and `k_cols <= cols`
 /// so that no block is empty.
 pub fn sas_histogram(
@@ -32,35 +81,9 @@ pub fn sas_histogram(
             "a {k_rows}x{k_cols} histogram of a {m}x{n} mask would have empty blocks"
         ));
     }
-    let row_order = degree_order(&mask.row_degrees());
-    let col_order = degree_order(&mask.col_degrees());
-    // Block index of every original column, so each row is one pass.
-    let col_bounds = block_bounds(n, k_cols);
-    let mut col_block = vec![0usize; n];
-    for b in 0..k_cols {
-        for &c in &col_order[col_bounds[b]..col_bounds[b + 1]] {
-            col_block[c] = b;
-        }
-    }
-    let row_bounds = block_bounds(m, k_rows);
-    let mut counts = vec![0usize; k_rows * k_cols];
-    for a in 0..k_rows {
-        for &r in &row_order[row_bounds[a]..row_bounds[a + 1]] {
-            let flags = &mask.as_slice()[r * n..(r + 1) * n];
-            for (c, &kept) in flags.iter().enumerate() {
-                counts[a * k_cols + col_block[c]] += usize::from(kept);
-            }
-        }
-    }
-    let values = counts
-        .iter()
-        .enumerate()
-        .map(|(i, &count)| {
-            let (a, b) = (i / k_cols, i % k_cols);
-            let cells = (row_bounds[a + 1] - row_bounds[a]) * (col_bounds[b + 1] - col_bounds[b]);
-            count as f64 / cells as f64
-        })
-        .collect();
+    let row_block = blocks_of(&degree_order(&mask.row_degrees()), k_rows);
+    let col_block = blocks_of(&degree_order(&mask.col_degrees()), k_cols);
+    let values = block_means(mask, &row_block, k_rows, &col_block, k_cols);
     Ok(StepGraphon::new(k_rows, k_cols, values).expect("k_rows * k_cols values"))
 }
 

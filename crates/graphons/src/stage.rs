@@ -11,7 +11,7 @@ use crate::sas::{degree_order, sas_histogram};
 use crate::step::{StepGraphon, cut_distance, l2_distance};
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{GraphonsSettings, Scope};
-use glh_artifacts::parquet_io::{column, read_table};
+use glh_artifacts::parquet_io::{column, concat_columns, read_table};
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
@@ -55,18 +55,6 @@ fn run_columns(labels: &RunLabels, layer: u32, shape: (usize, usize), n: usize) 
     columns
 }
 
-/// Appends `more` (same schema) to `acc`, column by column.
-fn append(acc: &mut Option<Vec<ArrayRef>>, more: Vec<ArrayRef>) {
-    *acc = Some(match acc.take() {
-        None => more,
-        Some(cols) => cols
-            .iter()
-            .zip(&more)
-            .map(|(a, b)| arrow::compute::concat(&[a.as_ref(), b.as_ref()]).expect("same types"))
-            .collect(),
-    });
-}
-
 /// Writes the histograms and degree profiles of the masks run `masks` (of sweep point
 /// `point`), unless cached.
 pub fn run(
@@ -97,7 +85,7 @@ fn write_tables(
     labels: &RunLabels,
 ) -> Result<()> {
     let k = settings.k as usize;
-    let (mut histograms, mut degrees) = (None, None);
+    let (mut histograms, mut degrees) = (vec![], vec![]);
     for (l, layer) in layers.iter().enumerate() {
         let (rows, cols) = (layer.rows(), layer.cols());
         let (kr, kc) = (k.min(rows), k.min(cols));
@@ -114,7 +102,7 @@ fn write_tables(
             )),
             Arc::new(Float64Array::from(h.values)),
         ]);
-        append(&mut histograms, columns);
+        histograms.push(columns);
 
         for (side, degs, other) in [
             ("row", layer.row_degrees(), cols),
@@ -136,11 +124,11 @@ fn write_tables(
                     order.iter().map(|&i| degs[i] as f64 / other as f64),
                 )),
             ]);
-            append(&mut degrees, columns);
+            degrees.push(columns);
         }
     }
-    writer.write_table(&GRAPHON_HISTOGRAMS, histograms.expect("a mask has layers"))?;
-    writer.write_table(&GRAPHON_DEGREES, degrees.expect("a mask has layers"))
+    writer.write_table(&GRAPHON_HISTOGRAMS, concat_columns(&histograms))?;
+    writer.write_table(&GRAPHON_DEGREES, concat_columns(&degrees))
 }
 
 /// The per-layer histograms stored in the graphons run `input`.

@@ -16,8 +16,7 @@ use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
-use glh_data::stage::{Subset, read_subset};
-use glh_data::{MnistSplit, Normalisation, Split};
+use glh_data::stage::{Subset, subset_images};
 use glh_model::{Architecture, LayerMask, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
 use serde::Serialize;
@@ -109,18 +108,13 @@ pub fn job_spec(masks: &MasksSettings, data: &DataSettings, point: &MaskPoint) -
 
 /// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing).
 pub fn scoring_data(store: &ArtifactStore, data: &DataSettings, seed: u64) -> Result<ScoringData> {
-    let input = glh_data::stage::run(store, data, seed, false)?;
-    let input = InputRef {
-        stage: glh_data::stage::STAGE.to_string(),
-        key: input.manifest.key,
-    };
-    let indices = read_subset(store, &input, Subset::Scoring)?;
-    let train = MnistSplit::load(&data.dir, Split::Train)?;
-    let pixels = train.inputs(&indices, &Normalisation::from(data));
+    let images = subset_images(store, data, seed, Subset::Scoring)?;
     let d = glh_data::mnist::PIXELS;
     Ok(ScoringData {
-        x: Mat::from_fn(d, indices.len(), |i, j| f64::from(pixels[j * d + i])),
-        labels: indices.iter().map(|&i| train.labels[i as usize]).collect(),
+        x: Mat::from_fn(d, images.indices.len(), |i, j| {
+            f64::from(images.pixels[j * d + i])
+        }),
+        labels: images.labels,
     })
 }
 

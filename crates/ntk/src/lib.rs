@@ -1,2 +1,23 @@
-//! The `ntk` stage: the Graphon NTK recursion, the mask-level, histogram-level and empirical
-//! kernels, and their spectra (issue #5; METHOD.md section 4). Empty until then.
+//! The `ntk` stage (METHOD.md section 4): the Graphon NTK of pruned MLPs, the empirical NTK of
+//! finite masked networks, and their spectra. Everything is f64.
+//!
+//! - [`relu`]: the arc-cosine closed forms `E[relu(a) relu(b)]` and `E[relu'(a) relu'(b)]`;
+//! - [`pairs`]: the unordered data pairs `a <= b` a kernel is evaluated on, in chunks;
+//! - [`chain`]: layer graphons as step functions with position measures: the mask-level chain
+//!   (K = n), the histogram-level chain (K-block SAS with one shared neuron order per hidden
+//!   layer), and constant chains (W = 1 is the dense standard NTK);
+//! - [`recursion`]: the Graphon NTK recursion on any chain, as blocked matrix products;
+//! - [`empirical`]: the empirical NTK of a masked network in NTK parameterisation, layer by layer;
+//! - [`spectrum`]: eigenvalues (faer) and the spectral metrics;
+//! - [`stage`]: the `ntk` jobs and their three tables.
+
+pub mod chain;
+pub mod empirical;
+pub mod pairs;
+pub mod recursion;
+pub mod relu;
+pub mod spectrum;
+pub mod stage;
+
+pub use chain::GraphonChain;
+pub use recursion::graphon_ntk;

@@ -1,0 +1,155 @@
+//! The Graphon NTK recursion (METHOD.md section 4) on any [`GraphonChain`], as matrix products.
+//!
+//! For a chunk of data pairs p = (a, b), every layer's `Sigma_l(u; a, b)` and `Theta_l(u; a, b)`
+//! are `positions x pairs` matrices, and the integrals over v are one product with the layer:
+//!
+//! ```text
+//! Sigma_1           = sigma_w^2 W_1 [mu_0 ⊙ (x_a ⊙ x_b)]
+//! [Sigma' | Dot]    = sigma_w^2 W_{l+1} [mu_l ⊙ E_l | mu_l ⊙ Edot_l ⊙ Theta_l]
+//! Theta_{l+1}       = Sigma' + Dot
+//! Theta(a, b)       = sum_u mu_L(u) Theta_L(u; a, b)
+//! ```
+//!
+//! `E_l`, `Edot_l` of a pair need the variances `Sigma_l(u; a, a)` and `Sigma_l(u; b, b)`, so a
+//! first pass runs the N diagonal pairs and keeps them; the second pass runs all N(N+1)/2 pairs
+//! `a <= b` in fixed chunks, in parallel, each with sequential products (see [`crate::pairs`]).
+//! Cost: `2 sum_l rows_l cols_l` flops per pair, twice for hidden layers (E and Edot Theta).
+
+use crate::chain::GraphonChain;
+use crate::pairs::{CHUNK, diagonal_pairs, pair_products, symmetric_from_pairs, upper_pairs};
+use crate::relu::relu_moments;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use rayon::prelude::*;
+
+/// What one chunk of pairs yields.
+struct ChunkOutput {
+    /// `Theta(a, b)` per pair.
+    theta: Vec<f64>,
+    /// `Sigma_l(.; a, b)` for the hidden layers l = 1..L-1 (kept in the diagonal pass only).
+    hidden_sigma: Vec<Mat<f64>>,
+}
+
+fn product(w: &Mat<f64>, rhs: &Mat<f64>, alpha: f64) -> Mat<f64> {
+    let mut out = Mat::zeros(w.nrows(), rhs.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        w.as_ref(),
+        rhs.as_ref(),
+        alpha,
+        Par::Seq,
+    );
+    out
+}
+
+/// Runs `pairs` through every layer. `variances[l - 1]` holds `Sigma_l(u; a, a)` in column a
+/// for the hidden layers; `None` in the diagonal pass, where each pair is its own variance.
+fn propagate(
+    chain: &GraphonChain,
+    x: &Mat<f64>,
+    pairs: &[(usize, usize)],
+    variances: Option<&[Mat<f64>]>,
+    sigma_w2: f64,
+) -> ChunkOutput {
+    let (layers, measures) = (chain.layers(), chain.measures());
+    let c = pairs.len();
+    let mut sigma = product(&layers[0], &pair_products(x, pairs, &measures[0]), sigma_w2);
+    let mut theta = sigma.clone();
+    let mut hidden_sigma = Vec::new();
+    for l in 1..chain.depth() {
+        let mu = &measures[l];
+        let mut rhs = Mat::zeros(sigma.nrows(), 2 * c);
+        for (p, &(a, b)) in pairs.iter().enumerate() {
+            // A diagonal pair is its own variance, so that rho is exactly 1: acos is
+            // ill-conditioned there and a last-bit difference would move Edot by ~1e-9.
+            let (q_a, q_b) = match variances {
+                Some(v) if a != b => (v[l - 1].col_as_slice(a), v[l - 1].col_as_slice(b)),
+                _ => (sigma.col_as_slice(p), sigma.col_as_slice(p)),
+            };
+            let (s, t) = (sigma.col_as_slice(p), theta.col_as_slice(p));
+            for u in 0..mu.len() {
+                let (e, edot) = relu_moments(q_a[u], q_b[u], s[u]);
+                rhs[(u, p)] = mu[u] * e;
+                rhs[(u, c + p)] = mu[u] * edot * t[u];
+            }
+        }
+        let out = product(&layers[l], &rhs, sigma_w2);
+        let next_sigma = Mat::from_fn(out.nrows(), c, |u, p| out[(u, p)]);
+        theta = Mat::from_fn(out.nrows(), c, |u, p| out[(u, p)] + out[(u, c + p)]);
+        if variances.is_none() {
+            hidden_sigma.push(std::mem::replace(&mut sigma, next_sigma));
+        } else {
+            sigma = next_sigma;
+        }
+    }
+    let mu_out = &measures[chain.depth()];
+    let theta = (0..c)
+        .map(|p| {
+            theta
+                .col_as_slice(p)
+                .iter()
+                .zip(mu_out)
+                .map(|(t, m)| t * m)
+                .sum()
+        })
+        .collect();
+    ChunkOutput {
+        theta,
+        hidden_sigma,
+    }
+}
+
+/// The Graphon NTK `Theta(x_a, x_b)` of `chain` on the columns of `x` (`d x N`), an `N x N`
+/// symmetric matrix. Deterministic for any number of threads.
+pub fn graphon_ntk(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Mat<f64> {
+    assert_eq!(
+        x.nrows(),
+        chain.measures()[0].len(),
+        "one row per input position"
+    );
+    let n = x.ncols();
+    // Pass 1: the variances of every hidden layer, column a = Sigma_l(.; a, a).
+    let diagonal = diagonal_pairs(n);
+    let chunks: Vec<ChunkOutput> = diagonal
+        .par_chunks(CHUNK)
+        .map(|pairs| propagate(chain, x, pairs, None, sigma_w2))
+        .collect();
+    let variances: Vec<Mat<f64>> = (0..chain.depth() - 1)
+        .map(|h| {
+            let rows = chain.measures()[h + 1].len();
+            let mut v = Mat::zeros(rows, n);
+            for (i, chunk) in chunks.iter().enumerate() {
+                let part = &chunk.hidden_sigma[h];
+                for j in 0..part.ncols() {
+                    v.col_as_slice_mut(i * CHUNK + j)
+                        .copy_from_slice(part.col_as_slice(j));
+                }
+            }
+            v
+        })
+        .collect();
+    // Pass 2: every pair a <= b.
+    let pairs = upper_pairs(n);
+    let values: Vec<f64> = pairs
+        .par_chunks(CHUNK)
+        .flat_map_iter(|chunk| propagate(chain, x, chunk, Some(&variances), sigma_w2).theta)
+        .collect();
+    symmetric_from_pairs(n, &pairs, &values)
+}
+
+/// Floating-point operations of the matrix products of [`graphon_ntk`] on N points (what the
+/// GFLOP/s figures count; the elementwise arc-cosine work is not included).
+pub fn graphon_ntk_flops(chain: &GraphonChain, n_points: usize) -> f64 {
+    let pairs = (n_points * (n_points + 1) / 2 + n_points) as f64;
+    let per_pair: f64 = chain
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(l, w)| {
+            let passes = if l == 0 { 1.0 } else { 2.0 };
+            2.0 * passes * (w.nrows() * w.ncols()) as f64
+        })
+        .sum();
+    pairs * per_pair
+}

@@ -1,0 +1,353 @@
+//! The `ntk` stage: for one masks run, the dense, mask-level, histogram-level and (optionally)
+//! empirical NTK on the data stage's kernel subset, their spectra and spectral metrics.
+//!
+//! A job's inputs are the masks run and the data run of the same seed; its parameters are the
+//! [`NtkSettings`]. It writes `kernels.parquet` (every matrix in full), `spectra.parquet` and
+//! `metrics.parquet` (schemas in `glh_artifacts::schemas`). An edge list (masks from any tool)
+//! is a job too, keyed by the file's SHA-256 and the data run.
+
+use crate::chain::GraphonChain;
+use crate::empirical::empirical_ntk;
+use crate::recursion::graphon_ntk;
+use crate::spectrum::{SpectralMetrics, eigenvalues_descending, spectral_metrics};
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use faer::Mat;
+use glh_artifacts::config::{DataSettings, NtkSettings, Scope};
+use glh_artifacts::parquet_io::{column, concat_columns, read_table};
+use glh_artifacts::schemas::{NTK_KERNELS, NTK_METRICS, NTK_SPECTRA};
+use glh_artifacts::store::InputRef;
+use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
+use glh_data::mnist::PIXELS;
+use glh_data::stage::{Subset, SubsetImages, subset_images};
+use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
+use glh_model::LayerMask;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The stage's name.
+pub const STAGE: &str = "ntk";
+/// Bumped whenever the stage's outputs for the same parameters change.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct NtkParams<'a> {
+    settings: &'a NtkSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edge_list_sha256: Option<String>,
+}
+
+/// The job of the masks run `masks` whose seed is `seed` (the data run of that seed is its
+/// second input).
+pub fn job_spec(
+    settings: &NtkSettings,
+    data: &DataSettings,
+    masks: InputRef,
+    seed: u64,
+) -> Result<JobSpec> {
+    let data_input = glh_data::stage::job_spec(data, seed)?.as_input();
+    let params = NtkParams {
+        settings,
+        edge_list_sha256: None,
+    };
+    Ok(JobSpec::new(
+        STAGE,
+        VERSION,
+        &params,
+        vec![masks, data_input],
+    ))
+}
+
+/// One kernel matrix and what it integrates over.
+#[derive(Clone, Debug)]
+pub struct NamedKernel {
+    /// `dense`, `mask`, `histogram` or `empirical`.
+    pub name: &'static str,
+    /// Positions per hidden layer (1, K, or n).
+    pub blocks: u32,
+    /// The `N x N` matrix.
+    pub matrix: Mat<f64>,
+}
+
+/// The kernels of one set of masks on the columns of `x` (`784 x N`): dense, mask-level,
+/// histogram-level and, with `empirical_draws > 0`, empirical (weights from `seed`).
+pub fn compute_kernels(
+    masks: &[LayerMask],
+    x: &Mat<f64>,
+    settings: &NtkSettings,
+    seed: u64,
+) -> Result<Vec<NamedKernel>> {
+    let unsupported = |e: String| Error::Unsupported(format!("ntk: {e}"));
+    let depth = masks.len();
+    let width = masks[0].rows() as u32;
+    let k = settings.histogram_k as usize;
+    let s2 = settings.sigma_w2;
+    let dense = GraphonChain::dense(x.nrows(), depth);
+    let mask_level = GraphonChain::of_masks(masks).map_err(unsupported)?;
+    let histogram = GraphonChain::of_histograms(masks, k).map_err(unsupported)?;
+    let mut kernels = vec![
+        NamedKernel {
+            name: "dense",
+            blocks: 1,
+            matrix: graphon_ntk(&dense, x, s2),
+        },
+        NamedKernel {
+            name: "mask",
+            blocks: width,
+            matrix: graphon_ntk(&mask_level, x, s2),
+        },
+        NamedKernel {
+            name: "histogram",
+            blocks: (k as u32).min(width),
+            matrix: graphon_ntk(&histogram, x, s2),
+        },
+    ];
+    if settings.empirical_draws > 0 {
+        kernels.push(NamedKernel {
+            name: "empirical",
+            blocks: width,
+            matrix: empirical_ntk(masks, x, s2, settings.empirical_draws, seed),
+        });
+    }
+    Ok(kernels)
+}
+
+/// `||a - b||_F / ||b||_F`.
+pub fn relative_error(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    (a - b).norm_l2() / b.norm_l2()
+}
+
+/// The product over layers of their densities (`c^L` when every layer has density c).
+pub fn density_product(masks: &[LayerMask]) -> f64 {
+    masks
+        .iter()
+        .map(|m| m.kept() as f64 / (m.rows() * m.cols()) as f64)
+        .product()
+}
+
+fn images_matrix(images: &SubsetImages) -> Mat<f64> {
+    Mat::from_fn(PIXELS, images.indices.len(), |i, j| {
+        f64::from(images.pixels[j * PIXELS + i])
+    })
+}
+
+/// Computes and writes the kernels of the masks run `masks` (of sweep point `point`), unless
+/// cached (or `force`).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    store: &ArtifactStore,
+    settings: &NtkSettings,
+    data: &DataSettings,
+    masks: InputRef,
+    point: &MaskPoint,
+    scope: Scope,
+    force: bool,
+) -> Result<JobOutcome> {
+    let spec = job_spec(settings, data, masks.clone(), point.seed)?;
+    store.run(&spec, force, |writer| {
+        let (_, mask) = read_mask(store, &masks)?;
+        let images = subset_images(store, data, point.seed, Subset::Kernel)?;
+        let labels = RunLabels::of_point(point, scope);
+        write_run(
+            writer,
+            settings,
+            mask.layers(),
+            &images,
+            &labels,
+            point.seed,
+        )
+    })
+}
+
+/// Computes and writes the kernels of the masks in the edge list `path` on the kernel subset
+/// of data seed `seed`, unless cached. The key covers the file's bytes, not its path.
+pub fn run_edges(
+    store: &ArtifactStore,
+    settings: &NtkSettings,
+    data: &DataSettings,
+    path: &Path,
+    seed: u64,
+    force: bool,
+) -> Result<JobOutcome> {
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
+    let params = NtkParams {
+        settings,
+        edge_list_sha256: Some(glh_artifacts::key::sha256_hex(&bytes)),
+    };
+    let data_input = glh_data::stage::job_spec(data, seed)?.as_input();
+    let spec = JobSpec::new(STAGE, VERSION, &params, vec![data_input]);
+    store.run(&spec, force, |writer| {
+        let layers = glh_graphons::stage::read_edge_list(path)?;
+        if layers[0].cols() != PIXELS {
+            return Err(Error::input(
+                path,
+                format!(
+                    "layer 1 has {} inputs; the kernel data are MNIST images with {PIXELS}",
+                    layers[0].cols()
+                ),
+            ));
+        }
+        let images = subset_images(store, data, seed, Subset::Kernel)?;
+        let labels = RunLabels::external(&layers);
+        write_run(writer, settings, &layers, &images, &labels, seed)
+    })
+}
+
+fn write_run(
+    writer: &mut ArtifactWriter,
+    settings: &NtkSettings,
+    layers: &[LayerMask],
+    images: &SubsetImages,
+    labels: &RunLabels,
+    seed: u64,
+) -> Result<()> {
+    let x = images_matrix(images);
+    let kernels = compute_kernels(layers, &x, settings, seed)?;
+    let n = x.ncols();
+    let leading = |kernel: &str, rows: usize| -> Vec<ArrayRef> {
+        let mut columns = labels.columns(rows);
+        columns.extend([
+            Arc::new(Float64Array::from(vec![settings.sigma_w2; rows])) as ArrayRef,
+            Arc::new(UInt32Array::from(vec![settings.histogram_k; rows])),
+            Arc::new(UInt32Array::from(vec![settings.empirical_draws; rows])),
+            Arc::new(StringArray::from(vec![kernel; rows])),
+            Arc::new(UInt32Array::from(vec![n as u32; rows])),
+        ]);
+        columns
+    };
+    let dense = &kernels[0].matrix;
+    let mask_level = &kernels[1].matrix;
+    let scale = density_product(layers);
+    let scaled_dense = dense * faer::Scale(scale);
+    let dense_trace = trace(dense);
+    let (mut kernel_parts, mut spectrum_parts, mut metric_parts) = (vec![], vec![], vec![]);
+    for kernel in &kernels {
+        let k = &kernel.matrix;
+        let mut columns = leading(kernel.name, n * n);
+        columns.extend([
+            Arc::new(UInt32Array::from_iter_values(
+                (0..n * n).map(|p| (p / n) as u32),
+            )) as ArrayRef,
+            Arc::new(UInt32Array::from_iter_values(
+                (0..n * n).map(|p| (p % n) as u32),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                (0..n * n).map(|p| images.indices[p / n]),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                (0..n * n).map(|p| images.indices[p % n]),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (0..n * n).map(|p| k[(p / n, p % n)]),
+            )),
+        ]);
+        kernel_parts.push(columns);
+
+        let eigenvalues = eigenvalues_descending(k)
+            .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.name)))?;
+        let mut columns = leading(kernel.name, n);
+        columns.extend([
+            Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
+            Arc::new(Float64Array::from(eigenvalues.clone())),
+        ]);
+        spectrum_parts.push(columns);
+
+        let m: SpectralMetrics = spectral_metrics(&eigenvalues);
+        let mut columns = leading(kernel.name, 1);
+        let values = [
+            m.trace,
+            m.top1_energy,
+            m.top5_energy,
+            m.top10_energy,
+            m.effective_rank,
+            m.ratio_1_2,
+            m.condition_number,
+            m.decay_exponent,
+        ];
+        columns.push(Arc::new(UInt32Array::from(vec![kernel.blocks])));
+        columns.extend(values.map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef));
+        columns.extend([
+            Arc::new(UInt32Array::from(vec![m.negative_count])) as ArrayRef,
+            Arc::new(Float64Array::from(vec![m.min_eigenvalue])),
+            Arc::new(Float64Array::from(vec![scale])),
+            Arc::new(Float64Array::from(vec![m.trace / dense_trace])),
+            Arc::new(Float64Array::from(vec![relative_error(k, &scaled_dense)])),
+            Arc::new(Float64Array::from(vec![relative_error(k, mask_level)])),
+        ]);
+        metric_parts.push(columns);
+    }
+    writer.write_table(&NTK_KERNELS, concat_columns(&kernel_parts))?;
+    writer.write_table(&NTK_SPECTRA, concat_columns(&spectrum_parts))?;
+    writer.write_table(&NTK_METRICS, concat_columns(&metric_parts))
+}
+
+fn trace(k: &Mat<f64>) -> f64 {
+    (0..k.nrows()).map(|i| k[(i, i)]).sum()
+}
+
+/// One row of a run's `metrics` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelMetrics {
+    /// `dense`, `mask`, `histogram` or `empirical`.
+    pub kernel: String,
+    /// Positions per hidden layer.
+    pub blocks: u32,
+    /// The spectral metrics.
+    pub metrics: SpectralMetrics,
+    /// Product of the layer densities.
+    pub density_product: f64,
+    /// Trace over the dense kernel's trace.
+    pub trace_ratio_to_dense: f64,
+    /// Relative Frobenius error to `density_product x dense`.
+    pub rel_error_to_scaled_dense: f64,
+    /// Relative Frobenius error to the mask-level kernel.
+    pub rel_error_to_mask: f64,
+}
+
+/// The metrics rows of the ntk run `input`, in table order.
+pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<KernelMetrics>> {
+    let path = store.table_path(input, &NTK_METRICS);
+    let batch = read_table(&path, &NTK_METRICS)?.batch;
+    let f = |name: &str| column::<Float64Array>(&batch, name).values().to_vec();
+    let u = |name: &str| column::<UInt32Array>(&batch, name).values().to_vec();
+    let kernel: &StringArray = column(&batch, "kernel");
+    let (blocks, negative) = (u("blocks"), u("negative_count"));
+    let cols = [
+        "trace",
+        "top1_energy",
+        "top5_energy",
+        "top10_energy",
+        "effective_rank",
+        "ratio_1_2",
+        "condition_number",
+        "decay_exponent",
+        "min_eigenvalue",
+        "density_product",
+        "trace_ratio_to_dense",
+        "rel_error_to_scaled_dense",
+        "rel_error_to_mask",
+    ]
+    .map(f);
+    Ok((0..batch.num_rows())
+        .map(|r| KernelMetrics {
+            kernel: kernel.value(r).to_string(),
+            blocks: blocks[r],
+            metrics: SpectralMetrics {
+                trace: cols[0][r],
+                top1_energy: cols[1][r],
+                top5_energy: cols[2][r],
+                top10_energy: cols[3][r],
+                effective_rank: cols[4][r],
+                ratio_1_2: cols[5][r],
+                condition_number: cols[6][r],
+                decay_exponent: cols[7][r],
+                negative_count: negative[r],
+                min_eigenvalue: cols[8][r],
+            },
+            density_product: cols[9][r],
+            trace_ratio_to_dense: cols[10][r],
+            rel_error_to_scaled_dense: cols[11][r],
+            rel_error_to_mask: cols[12][r],
+        })
+        .collect())
+}

@@ -1,0 +1,278 @@
+//! The kernels against independent truths: the standard ReLU NTK recursion written out per
+//! pair, closed forms, the `c^L` law, permutation invariance, K = n, a finite-difference
+//! Jacobian, and convergence with width.
+
+use faer::Mat;
+use glh_graphons::sampling::sample_mask;
+use glh_model::LayerMask;
+use glh_ntk::chain::GraphonChain;
+use glh_ntk::empirical::{draw_weights, empirical_ntk, empirical_ntk_of};
+use glh_ntk::recursion::graphon_ntk;
+use glh_ntk::spectrum::{eigenvalues_descending, spectral_metrics};
+use glh_ntk::stage::relative_error;
+use rand::RngExt;
+use std::f64::consts::PI;
+
+/// Deterministic pseudo-random inputs in [-1, 1] (plus a positive offset so pairs correlate).
+fn inputs(d: usize, n: usize, seed: u64) -> Mat<f64> {
+    let mut rng = glh_artifacts::seeding::stream(seed, "test/inputs");
+    let values: Vec<f64> = (0..d * n)
+        .map(|_| rng.random_range(-1.0..1.0) + 0.3)
+        .collect();
+    Mat::from_fn(d, n, |i, j| values[j * d + i])
+}
+
+/// The standard ReLU NTK (Jacot et al.; neural-tangents with W_std^2 = sigma_w2, b_std = 0) of
+/// an L-layer MLP on one pair, written out from the textbook recursion with scalars only.
+fn standard_ntk(x: &[f64], y: &[f64], depth: usize, sigma_w2: f64) -> f64 {
+    let d = x.len() as f64;
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+    let (mut qx, mut qy, mut s) = (
+        sigma_w2 * dot(x, x) / d,
+        sigma_w2 * dot(y, y) / d,
+        sigma_w2 * dot(x, y) / d,
+    );
+    let mut theta = s;
+    for _ in 1..depth {
+        // x = y has angle exactly 0 (rounding of s / sqrt(q q) would move acos by ~1e-8).
+        let cos = if x == y {
+            1.0
+        } else {
+            (s / (qx * qy).sqrt()).clamp(-1.0, 1.0)
+        };
+        let angle = cos.acos();
+        let k1 = (qx * qy).sqrt() / (2.0 * PI) * (angle.sin() + (PI - angle) * cos);
+        let k0 = (PI - angle) / (2.0 * PI);
+        // Diagonal variances keep their closed form E[relu(a)^2] = q / 2.
+        (qx, qy) = (sigma_w2 * qx / 2.0, sigma_w2 * qy / 2.0);
+        s = sigma_w2 * k1;
+        theta = s + sigma_w2 * k0 * theta;
+    }
+    theta
+}
+
+fn random_masks(shapes: &[(usize, usize)], density: f64, seed: u64) -> Vec<LayerMask> {
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(l, &(r, c))| sample_mask(r, c, |_, _| density, seed * 100 + l as u64))
+        .collect()
+}
+
+#[test]
+fn dense_chain_is_the_standard_relu_ntk() {
+    let (d, n) = (11, 6);
+    let x = inputs(d, n, 1);
+    for (depth, sigma_w2) in [(2, 2.0), (4, 2.0), (5, 1.3)] {
+        let k = graphon_ntk(&GraphonChain::dense(d, depth), &x, sigma_w2);
+        for a in 0..n {
+            for b in 0..n {
+                let want = standard_ntk(x.col_as_slice(a), x.col_as_slice(b), depth, sigma_w2);
+                assert!(
+                    (k[(a, b)] - want).abs() <= 1e-10 * want.abs(),
+                    "L={depth} ({a},{b}): {} vs {want}",
+                    k[(a, b)]
+                );
+            }
+            // Closed form of the diagonal: Theta_L(x, x) = sum_l (s/2)^(L-1) s |x|^2 / d.
+            let norm2: f64 = x.col_as_slice(a).iter().map(|v| v * v).sum();
+            let diag = depth as f64 * (sigma_w2 / 2.0).powi(depth as i32 - 1) * sigma_w2 * norm2
+                / d as f64;
+            assert!((k[(a, a)] - diag).abs() <= 1e-12 * diag);
+        }
+    }
+}
+
+#[test]
+fn constant_graphon_is_c_to_the_l_times_dense() {
+    let (d, n, depth) = (20, 12, 4);
+    let x = inputs(d, n, 2);
+    let dense = graphon_ntk(&GraphonChain::dense(d, depth), &x, 2.0);
+    let dense_metrics = spectral_metrics(&eigenvalues_descending(&dense).unwrap());
+    for c in [0.5, 0.2, 0.1] {
+        let k = graphon_ntk(&GraphonChain::constant(d, depth, c), &x, 2.0);
+        let scale = c.powi(depth as i32);
+        for a in 0..n {
+            for b in 0..n {
+                assert!((k[(a, b)] - scale * dense[(a, b)]).abs() <= 1e-12 * dense[(a, b)].abs());
+            }
+        }
+        let m = spectral_metrics(&eigenvalues_descending(&k).unwrap());
+        assert!((m.trace / dense_metrics.trace - scale).abs() < 1e-12 * scale);
+        for (got, want) in [
+            (m.top1_energy, dense_metrics.top1_energy),
+            (m.top5_energy, dense_metrics.top5_energy),
+            (m.top10_energy, dense_metrics.top10_energy),
+            (m.effective_rank, dense_metrics.effective_rank),
+            (m.ratio_1_2, dense_metrics.ratio_1_2),
+            (m.decay_exponent, dense_metrics.decay_exponent),
+        ] {
+            assert!((got - want).abs() < 1e-9 * want.abs(), "{got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn mask_level_equals_histogram_level_at_k_equals_n() {
+    let masks = random_masks(&[(9, 12), (9, 9), (9, 9), (4, 9)], 0.5, 3);
+    let x = inputs(12, 7, 3);
+    let mask_level = graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0);
+    let histogram = graphon_ntk(&GraphonChain::of_histograms(&masks, 9).unwrap(), &x, 2.0);
+    assert!(relative_error(&histogram, &mask_level) < 1e-13);
+    // Fewer blocks average the masks: a different kernel.
+    let coarse = graphon_ntk(&GraphonChain::of_histograms(&masks, 3).unwrap(), &x, 2.0);
+    assert!(relative_error(&coarse, &mask_level) > 1e-6);
+}
+
+#[test]
+fn mask_level_is_invariant_to_permuting_a_hidden_layer() {
+    let masks = random_masks(&[(10, 8), (10, 10), (3, 10)], 0.4, 4);
+    let x = inputs(8, 6, 4);
+    let k = graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0);
+    // Reverse-and-rotate hidden layer 1: rows of mask 1 and columns of mask 2 together.
+    let perm: Vec<usize> = (0..10).map(|i| (13 - i) % 10).collect();
+    let m1 = &masks[0];
+    let rows: Vec<bool> = perm
+        .iter()
+        .flat_map(|&r| (0..8).map(move |c| m1.get(r, c)))
+        .collect();
+    let m2 = &masks[1];
+    let cols: Vec<bool> = (0..10)
+        .flat_map(|r| perm.iter().map(move |&c| m2.get(r, c)))
+        .collect();
+    let permuted = vec![
+        LayerMask::new(10, 8, rows).unwrap(),
+        LayerMask::new(10, 10, cols).unwrap(),
+        masks[2].clone(),
+    ];
+    let kp = graphon_ntk(&GraphonChain::of_masks(&permuted).unwrap(), &x, 2.0);
+    assert!(relative_error(&kp, &k) < 1e-13);
+    // Permuting only one side breaks the chain and changes the kernel.
+    let broken = vec![permuted[0].clone(), masks[1].clone(), masks[2].clone()];
+    let kb = graphon_ntk(&GraphonChain::of_masks(&broken).unwrap(), &x, 2.0);
+    assert!(relative_error(&kb, &k) > 1e-6);
+}
+
+/// The network output `f (outputs x N)` in NTK parameterisation for weights `v`.
+fn network_output(masks: &[LayerMask], v: &[Mat<f64>], x: &Mat<f64>, sigma_w2: f64) -> Mat<f64> {
+    let mut h = x.clone();
+    for (l, (m, w)) in masks.iter().zip(v).enumerate() {
+        let scale = (sigma_w2 / m.cols() as f64).sqrt();
+        let z = Mat::from_fn(m.rows(), h.ncols(), |i, a| {
+            (0..m.cols())
+                .filter(|&j| m.get(i, j))
+                .map(|j| scale * w[(i, j)] * h[(j, a)])
+                .sum::<f64>()
+        });
+        h = if l + 1 < masks.len() {
+            Mat::from_fn(z.nrows(), z.ncols(), |i, a| z[(i, a)].max(0.0))
+        } else {
+            z
+        };
+    }
+    h
+}
+
+#[test]
+fn empirical_ntk_equals_a_finite_difference_jacobian_contraction() {
+    let masks = random_masks(&[(6, 5), (7, 6), (3, 7)], 0.6, 5);
+    let x = inputs(5, 4, 5);
+    let v = draw_weights(&masks, 9, 0);
+    let k = empirical_ntk_of(&masks, &v, &x, 2.0);
+    // Explicit Jacobian J[o][a][param] of every output with respect to every kept weight.
+    let eps = 1e-6;
+    let mut jac: Vec<Vec<Vec<f64>>> = vec![vec![vec![]; 4]; 3];
+    for (l, m) in masks.iter().enumerate() {
+        for i in 0..m.rows() {
+            for j in 0..m.cols() {
+                if !m.get(i, j) {
+                    continue;
+                }
+                let mut plus = v.clone();
+                plus[l][(i, j)] += eps;
+                let mut minus = v.clone();
+                minus[l][(i, j)] -= eps;
+                let (fp, fm) = (
+                    network_output(&masks, &plus, &x, 2.0),
+                    network_output(&masks, &minus, &x, 2.0),
+                );
+                for (o, per_output) in jac.iter_mut().enumerate() {
+                    for (a, grads) in per_output.iter_mut().enumerate() {
+                        grads.push((fp[(o, a)] - fm[(o, a)]) / (2.0 * eps));
+                    }
+                }
+            }
+        }
+    }
+    for a in 0..4 {
+        for b in 0..4 {
+            let want: f64 = jac
+                .iter()
+                .map(|per_output| {
+                    per_output[a]
+                        .iter()
+                        .zip(&per_output[b])
+                        .map(|(p, q)| p * q)
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / 3.0;
+            assert!(
+                (k[(a, b)] - want).abs() < 1e-7 * want.abs().max(1e-3),
+                "({a},{b}): {} vs {want}",
+                k[(a, b)]
+            );
+        }
+    }
+}
+
+#[test]
+fn random_masks_converge_with_width() {
+    // d = 784 inputs as in MNIST; N = 6 points; L = 3; density c = 0.3.
+    let (d, depth, c) = (784, 3, 0.3_f64);
+    let x = inputs(d, 6, 6);
+    let dense = graphon_ntk(&GraphonChain::dense(d, depth), &x, 2.0);
+    let scaled = &dense * faer::Scale(c.powi(depth as i32));
+    let errors: Vec<(f64, f64)> = [32usize, 128, 512]
+        .iter()
+        .map(|&n| {
+            let masks = random_masks(&[(n, d), (n, n), (10, n)], c, n as u64);
+            let mask_level = graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0);
+            let empirical = empirical_ntk(&masks, &x, 2.0, 2, 7);
+            (
+                relative_error(&empirical, &mask_level),
+                relative_error(&mask_level, &scaled),
+            )
+        })
+        .collect();
+    // Empirical around mask-level: ~1/sqrt(n), so a factor ~4 from n = 32 to 512.
+    assert!(
+        errors[2].0 < errors[0].0 / 2.0 && errors[1].0 < errors[0].0,
+        "{errors:?}"
+    );
+    // Mask-level towards c^L x dense (up to the first layer's fixed d = 784).
+    assert!(
+        errors[2].1 < errors[0].1 && errors[2].1 < 0.02,
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn kernels_do_not_depend_on_the_thread_count() {
+    let masks = random_masks(&[(40, 30), (40, 40), (10, 40)], 0.5, 8);
+    let x = inputs(30, 30, 8); // 465 pairs: two chunks
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (
+                graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0),
+                empirical_ntk(&masks, &x, 2.0, 1, 3),
+            )
+        })
+    };
+    let (one, three) = (run(1), run(3));
+    assert!(one.0 == three.0 && one.1 == three.1);
+}
