@@ -403,6 +403,95 @@ pub const NTK_METRICS: TableSchema = TableSchema {
     ],
 };
 
+/// The run parameters and the training settings that lead every training table.
+macro_rules! training_columns {
+    ($($rest:expr),* $(,)?) => {
+        run_columns![
+            col("learning_rate", ColumnType::Float64, "Adam's learning rate (setting)"),
+            col("batch_size", ColumnType::UInt32, "examples per step (setting)"),
+            col("steps", ColumnType::UInt32, "optimiser steps of the run (setting)"),
+            col("device", ColumnType::String, "cpu, cuda or metal"),
+            $($rest),*
+        ]
+    };
+}
+
+/// `training/<key>/history.parquet`: the loss curves of one training run.
+pub const TRAINING_HISTORY: TableSchema = TableSchema {
+    stage: "training",
+    name: "history",
+    row: "evaluation: a training step's batch, or the test set after a step",
+    stored: true,
+    columns: training_columns![
+        col(
+            "step",
+            ColumnType::UInt32,
+            "`train`: the step (1-based) whose batch the loss is of, before its update; `test`: updates done (0 = at initialisation)"
+        ),
+        col(
+            "split",
+            ColumnType::String,
+            "`train` (the step's mini-batch) or `test` (all 10,000 test images)"
+        ),
+        col("loss", ColumnType::Float64, "mean cross-entropy"),
+        col(
+            "accuracy",
+            ColumnType::Float64,
+            "fraction of correct argmax predictions"
+        ),
+    ],
+};
+
+/// `training/<key>/summary.parquet`: one row per training run.
+pub const TRAINING_SUMMARY: TableSchema = TableSchema {
+    stage: "training",
+    name: "summary",
+    row: "training run",
+    stored: true,
+    columns: training_columns![
+        col(
+            "final_train_loss",
+            ColumnType::Float64,
+            "training loss of the last step's batch"
+        ),
+        col(
+            "final_test_loss",
+            ColumnType::Float64,
+            "test loss after the last step"
+        ),
+        col(
+            "final_test_accuracy",
+            ColumnType::Float64,
+            "test accuracy after the last step"
+        ),
+        col(
+            "train_loss_at_50",
+            ColumnType::Float64,
+            "training loss of step 50's batch (NaN if the run is shorter)"
+        ),
+        col(
+            "train_loss_at_100",
+            ColumnType::Float64,
+            "training loss of step 100's batch (NaN if the run is shorter)"
+        ),
+        col(
+            "mean_train_loss",
+            ColumnType::Float64,
+            "mean training loss over all steps (area under the curve / steps: early speed)"
+        ),
+        col(
+            "loss_threshold",
+            ColumnType::Float64,
+            "the threshold of `steps_to_threshold` (setting)"
+        ),
+        col(
+            "steps_to_threshold",
+            ColumnType::UInt32,
+            "first step whose training loss is <= loss_threshold; 0 if none"
+        ),
+    ],
+};
+
 /// Every table, in pipeline order.
 pub const ALL_TABLES: &[&TableSchema] = &[
     &DATA_SUBSETS,
@@ -415,6 +504,8 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &NTK_KERNELS,
     &NTK_SPECTRA,
     &NTK_METRICS,
+    &TRAINING_HISTORY,
+    &TRAINING_SUMMARY,
 ];
 
 /// The table `name` written by `stage`.

@@ -109,8 +109,26 @@ Examples:
   glh ntk --masks <KEY> --empirical-draws 4 --histogram-k 32
   glh ntk --edges my_mask.parquet --seed 0       (784 -> ... -> 10 masks from any tool)")]
     Ntk(NtkArgs),
-    /// Train the pruned MLPs on MNIST (issue #6; not implemented yet).
-    Train,
+    /// Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
+    #[command(long_about = "\
+Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
+
+The network of a stored masks run is rebuilt from its seed (the same f32 weights the mask was
+scored on), pruned weights are set to zero and the forward pass uses w * m, so they stay exactly
+zero. Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay) on cross-entropy, batches of
+--batch-size drawn by the seed, --steps steps. Writes a `training` artifact: history.parquet
+(every step's batch loss; test loss and accuracy before training, every --eval-every steps and
+at the end) and summary.parquet (final losses and accuracy, loss at steps 50 and 100, mean
+loss, steps to --loss-threshold). Sweeps run through `glh run` with a [training] table (see
+pipelines/e3.toml).
+
+--device cuda or metal needs a build with that feature:
+  cargo build --release -p glh-cli --features cuda      (or: --features metal)
+
+Examples:
+  glh train --masks <KEY>                        (keys: glh ls --stage masks)
+  glh train --masks <KEY> --steps 1000 --eval-every 100")]
+    Train(TrainArgs),
     /// Figures and the report (issue #7; not implemented yet).
     Report,
     /// Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
@@ -298,6 +316,41 @@ pub struct NtkArgs {
     /// Images per class in the kernel data set.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub kernel_per_class: u32,
+    /// Directory of the MNIST files.
+    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    pub data_dir: PathBuf,
+    /// Recompute even if the artifact is complete.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `glh train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
+    #[arg(long, value_name = "KEY", required = true)]
+    pub masks: Option<String>,
+    /// Optimiser steps.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub steps: u32,
+    /// Examples per step.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Steps between test-set evaluations.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub eval_every: u32,
+    /// Training loss whose first crossing is reported.
+    #[arg(long, default_value_t = 0.5)]
+    pub loss_threshold: f64,
+    /// cpu, cuda or metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Keep pixels in [0, 1] instead of standardising them.
+    #[arg(long)]
+    pub no_standardise: bool,
     /// Directory of the MNIST files.
     #[arg(long, value_name = "DIR", default_value = "data/mnist")]
     pub data_dir: PathBuf,

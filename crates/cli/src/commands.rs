@@ -3,11 +3,11 @@
 
 use crate::args::{
     Cli, Command, DataCommand, ExportArgs, GraphonsArgs, LsArgs, MasksAction, MasksArgs, NtkArgs,
-    RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs,
+    RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs, TrainArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
-use glh_artifacts::config::{DataSettings, MasksSettings, NtkSettings, Pipeline};
+use glh_artifacts::config::{DataSettings, MasksSettings, NtkSettings, Pipeline, TrainingSettings};
 use glh_artifacts::store::{EntryState, InputRef};
 use glh_artifacts::{ArtifactStore, Error, Result, schemas};
 use glh_masks::stage::MaskPoint;
@@ -26,7 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         },
         Command::Graphons(args) => graphons(&store, args, cli.quiet),
         Command::Ntk(args) => ntk(&store, args, cli.quiet),
-        Command::Train => not_yet("training", 6),
+        Command::Train(args) => train(&store, args, cli.quiet),
         Command::Report => not_yet("reporting", 7),
         Command::Run(args) => run(&store, args, cli.quiet),
         Command::Ls(args) => ls(&store, args),
@@ -254,6 +254,62 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
                 m.rel_error_to_mask
             );
         }
+    }
+    Ok(())
+}
+
+fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
+    let settings = TrainingSettings {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        eval_every: args.eval_every,
+        loss_threshold: args.loss_threshold,
+        device: args.device.clone(),
+        ..TrainingSettings::default()
+    };
+    settings.validate("command line")?;
+    let data = DataSettings {
+        dir: args.data_dir.clone(),
+        standardise: !args.no_standardise,
+        ..DataSettings::default()
+    };
+    let run = args.masks.as_deref().expect("clap requires --masks");
+    let input = masks_run(store, run, "--masks")?;
+    let (point, scope) = glh_masks::stage::read_point(store, &input)?;
+    let bar = progress::bar(u64::from(settings.steps), "steps", quiet);
+    let outcome = glh_training::stage::run(
+        store,
+        &settings,
+        &data,
+        input,
+        &point,
+        scope,
+        args.force,
+        &mut |done, _| bar.set_position(done as u64),
+    );
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    if !quiet {
+        println!("{}  {}", outcome.status, outcome.dir.display());
+        let input = InputRef {
+            stage: glh_training::stage::STAGE.to_string(),
+            key: outcome.manifest.key.clone(),
+        };
+        let history = glh_training::stage::read_history(store, &input)?;
+        println!("{:>6} {:>10} {:>10}", "step", "test loss", "accuracy");
+        for e in &history.test {
+            println!("{:>6} {:>10.4} {:>10.4}", e.step, e.loss, e.accuracy);
+        }
+        let s = history.summary(settings.loss_threshold);
+        println!(
+            "mean training loss {:.4}; training loss at step 50: {:.4}, at 100: {:.4}; first step <= {}: {}",
+            s.mean_train_loss,
+            s.train_loss_at_50,
+            s.train_loss_at_100,
+            settings.loss_threshold,
+            s.steps_to_threshold
+        );
     }
     Ok(())
 }

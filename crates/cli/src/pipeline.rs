@@ -7,6 +7,7 @@
 use crate::progress;
 use glh_artifacts::config::{
     DataSettings, GraphonsSettings, MasksSettings, NtkSettings, Pipeline, PruneMethod, Scope,
+    TrainingSettings,
 };
 use glh_artifacts::store::JobStatus;
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
@@ -54,6 +55,19 @@ pub enum JobKind {
         /// A point of the group (method, depth, sparsity).
         point: MaskPoint,
         /// The ranking scope.
+        scope: Scope,
+    },
+    /// Training of one masks run's network.
+    Training {
+        /// The training settings of the pipeline.
+        settings: TrainingSettings,
+        /// The data settings (normalisation, MNIST directory).
+        data: DataSettings,
+        /// The masks run.
+        masks: glh_artifacts::store::InputRef,
+        /// Its sweep point.
+        point: MaskPoint,
+        /// Its ranking scope.
         scope: Scope,
     },
     /// The kernels, spectra and metrics of one masks run.
@@ -154,7 +168,48 @@ pub fn plan(pipeline: &Pipeline) -> Result<Vec<PlannedJob>> {
     if let (Some(ntk), Some(masks)) = (&pipeline.ntk, &pipeline.masks) {
         plan_ntk(&mut jobs, ntk, &data, masks.scope, &data_job)?;
     }
+    if let (Some(training), Some(masks)) = (&pipeline.training, &pipeline.masks) {
+        plan_training(&mut jobs, training, &data, masks.scope)?;
+    }
     Ok(jobs)
+}
+
+/// The masks jobs of a plan, with their sweep points.
+fn masks_jobs(jobs: &[PlannedJob]) -> Vec<(usize, MaskPoint)> {
+    jobs.iter()
+        .enumerate()
+        .filter_map(|(i, j)| match &j.kind {
+            JobKind::Masks { point, .. } => Some((i, *point)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Adds a training job per masks job.
+fn plan_training(
+    jobs: &mut Vec<PlannedJob>,
+    settings: &TrainingSettings,
+    data: &DataSettings,
+    scope: Scope,
+) -> Result<()> {
+    for (i, point) in masks_jobs(jobs) {
+        let masks = jobs[i].spec.as_input();
+        let spec = glh_training::stage::job_spec(settings, data, masks.clone())?;
+        let label = format!("train {}", jobs[i].label);
+        jobs.push(PlannedJob {
+            spec,
+            kind: JobKind::Training {
+                settings: settings.clone(),
+                data: data.clone(),
+                masks,
+                point,
+                scope,
+            },
+            label,
+            depends_on: vec![i],
+        });
+    }
+    Ok(())
 }
 
 /// Adds a kernel job per masks job; it reads the masks run and the data run of its seed.
@@ -165,15 +220,7 @@ fn plan_ntk(
     scope: Scope,
     data_job: &std::collections::BTreeMap<u64, usize>,
 ) -> Result<()> {
-    let masks_jobs: Vec<(usize, MaskPoint)> = jobs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, j)| match &j.kind {
-            JobKind::Masks { point, .. } => Some((i, *point)),
-            _ => None,
-        })
-        .collect();
-    for (i, point) in masks_jobs {
+    for (i, point) in masks_jobs(jobs) {
         let masks = jobs[i].spec.as_input();
         let spec = glh_ntk::stage::job_spec(settings, data, masks.clone(), point.seed)?;
         let label = format!("kernels {}", jobs[i].label);
@@ -195,19 +242,11 @@ fn plan_ntk(
 
 /// Adds a histogram job per masks job and a convergence job per (method, depth, sparsity).
 fn plan_graphons(jobs: &mut Vec<PlannedJob>, settings: &GraphonsSettings, scope: Scope) {
-    let masks_jobs: Vec<(usize, MaskPoint)> = jobs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, j)| match &j.kind {
-            JobKind::Masks { point, .. } => Some((i, *point)),
-            _ => None,
-        })
-        .collect();
     type GroupKey = (PruneMethod, u32, u64);
     let mut groups: std::collections::BTreeMap<GroupKey, Vec<(usize, GroupMember)>> =
         Default::default();
     let mut group_points = std::collections::BTreeMap::new();
-    for (i, point) in masks_jobs {
+    for (i, point) in masks_jobs(jobs) {
         let masks = jobs[i].spec.as_input();
         let spec = glh_graphons::stage::job_spec(settings, masks.clone());
         let member = GroupMember {
@@ -348,7 +387,7 @@ fn run_job(
                 glh_masks::stage::run(store, settings, data, point, force, &mut |e, rounds, _| {
                     if rounds > 1 {
                         let bar = rounds_bar.get_or_insert_with(|| {
-                            multi.add(progress::rounds_bar(rounds as u64, &job.label))
+                            multi.add(progress::job_bar(rounds as u64, &job.label, "rounds"))
                         });
                         bar.set_position(e as u64);
                     }
@@ -371,6 +410,35 @@ fn run_job(
             point,
             scope,
         } => glh_graphons::stage::run_convergence(store, settings, members, point, *scope, force),
+        JobKind::Training {
+            settings,
+            data,
+            masks,
+            point,
+            scope,
+        } => {
+            let mut steps_bar = None;
+            let result = glh_training::stage::run(
+                store,
+                settings,
+                data,
+                masks.clone(),
+                point,
+                *scope,
+                force,
+                &mut |done, total| {
+                    let bar = steps_bar.get_or_insert_with(|| {
+                        multi.add(progress::job_bar(total as u64, &job.label, "steps"))
+                    });
+                    bar.set_position(done as u64);
+                },
+            );
+            if let Some(bar) = steps_bar {
+                bar.finish_and_clear();
+                multi.remove(&bar);
+            }
+            result
+        }
         JobKind::Ntk {
             settings,
             data,

@@ -22,13 +22,15 @@ pub fn multi(quiet: bool) -> MultiProgress {
     MultiProgress::with_draw_target(target(quiet))
 }
 
-/// A bar over the `rounds` rounds of one iterative pruning job.
-pub fn rounds_bar(rounds: u64, label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(rounds);
+/// A bar over the `len` rounds or steps (`unit`) of one running job.
+pub fn job_bar(len: u64, label: &str, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template(&format!("  {label} rounds [{{bar:30}}] {{pos}}/{{len}}"))
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "  {label} {unit} [{{bar:30}}] {{pos}}/{{len}} {{eta}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar
 }

@@ -261,6 +261,34 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
         &glh(root.path(), &["ntk", "--masks", "not-a-key"]),
         "is neither a masks run directory nor a key",
     );
+
+    // A short training run of the same mask, and a device this build does not have.
+    let out = glh(
+        root.path(),
+        &["train", "--masks", key, "--steps", "6", "--eval-every", "3"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let steps: Vec<&str> = stdout
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .take(3)
+        .collect();
+    assert_eq!(steps, ["0", "3", "6"], "{stdout}");
+    if !cfg!(feature = "cuda") {
+        assert_bad_input(
+            &glh(root.path(), &["train", "--masks", key, "--device", "cuda"]),
+            "needs a build with the `cuda` feature",
+        );
+    }
+    assert_bad_input(
+        &glh(
+            root.path(),
+            &["train", "--masks", key, "--learning-rate", "0"],
+        ),
+        "`training.learning_rate`: must be a positive number",
+    );
 }
 
 #[test]
@@ -305,18 +333,14 @@ fn help_teaches_and_exits_0() {
 }
 
 #[test]
-fn unimplemented_stages_say_so_with_exit_1() {
+fn the_unimplemented_report_stage_says_so_with_exit_1() {
     let root = tempfile::tempdir().unwrap();
-    for (stage, name, issue) in [("train", "training", 6), ("report", "reporting", 7)] {
-        let out = glh(root.path(), &[stage]);
-        assert_eq!(out.status.code(), Some(1));
-        assert_eq!(
-            stderr(&out).trim(),
-            format!(
-                "error: the {name} stage is not implemented yet (issue #{issue}); its arguments were valid"
-            )
-        );
-    }
+    let out = glh(root.path(), &["report"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: the reporting stage is not implemented yet (issue #7); its arguments were valid"
+    );
 }
 
 /// A copy of data/mnist in a temporary directory, to corrupt.
@@ -467,12 +491,11 @@ fn a_killed_run_resumes_to_the_same_artifacts() {
         let out = glh(&killed, &["gc"]);
         assert_eq!(out.status.code(), Some(0));
         let ls = String::from_utf8_lossy(&glh(&killed, &["ls"]).stdout).into_owned();
-        // 8 data runs, 4 methods x 2 widths x 8 seeds masks runs, as many histogram and kernel
-        // runs, and
-        // one convergence run per method.
+        // 8 data runs, 4 methods x 2 widths x 8 seeds masks runs, as many histogram, kernel and
+        // training runs, and one convergence run per method.
         assert_eq!(
             ls.lines().filter(|l| l.contains(" complete ")).count(),
-            8 + 3 * (4 * 2 * 8) + 4,
+            8 + 4 * (4 * 2 * 8) + 4,
             "{ls}"
         );
         assert!(!ls.contains("incomplete"), "{ls}");

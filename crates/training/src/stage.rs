@@ -1,0 +1,197 @@
+//! The `training` stage: one job per masks run trains its network and writes
+//! `history.parquet` (every step's batch loss, the test set every `eval_every` steps) and
+//! `summary.parquet` (one row). Wall time is in the run's `manifest.json`, not in the Parquet
+//! files, which stay byte-identical for the same key.
+//!
+//! The key covers the settings (device included: GPU kernels round differently), the
+//! normalisation, the MNIST checksums and the masks run; the network is rebuilt from the masks
+//! run's seed, never stored twice.
+
+use crate::device::device;
+use crate::masked_mlp::MaskedMlp;
+use crate::train::{Evaluation, History, MnistTensors, train};
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use glh_artifacts::config::{DataSettings, Scope, TrainingSettings};
+use glh_artifacts::parquet_io::concat_columns;
+use glh_artifacts::schemas::{TRAINING_HISTORY, TRAINING_SUMMARY};
+use glh_artifacts::store::InputRef;
+use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
+use glh_model::Mlp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The stage's name.
+pub const STAGE: &str = "training";
+/// Bumped whenever the stage's outputs for the same parameters change.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct TrainingParams<'a> {
+    settings: &'a TrainingSettings,
+    standardise: bool,
+    mean: f64,
+    std: f64,
+    mnist_sha256: BTreeMap<String, String>,
+}
+
+/// The job that trains the network of the masks run `masks`.
+pub fn job_spec(
+    settings: &TrainingSettings,
+    data: &DataSettings,
+    masks: InputRef,
+) -> Result<JobSpec> {
+    let params = TrainingParams {
+        settings,
+        standardise: data.standardise,
+        mean: data.mean,
+        std: data.std,
+        mnist_sha256: glh_data::mnist::read_checksums(&data.dir)?,
+    };
+    Ok(JobSpec::new(STAGE, VERSION, &params, vec![masks]))
+}
+
+fn candle_error(e: candle_core::Error) -> Error {
+    Error::Unsupported(format!("training: {e}"))
+}
+
+/// Trains the network of the masks run `masks` (sweep point `point`) and writes its tables,
+/// unless cached (or `force`); `on_step(done, total)` follows the steps.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    store: &ArtifactStore,
+    settings: &TrainingSettings,
+    data: &DataSettings,
+    masks: InputRef,
+    point: &MaskPoint,
+    scope: Scope,
+    force: bool,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<JobOutcome> {
+    let spec = job_spec(settings, data, masks.clone())?;
+    let device = device(&settings.device)?;
+    store.run(&spec, force, |writer| {
+        let (arch, mask) = read_mask(store, &masks)?;
+        let model =
+            MaskedMlp::new(&Mlp::init(arch, point.seed), &mask, &device).map_err(candle_error)?;
+        let tensors = mnist_on(data, &settings.device, &device)?;
+        let history =
+            train(&model, &tensors, settings, point.seed, on_step).map_err(candle_error)?;
+        let labels = RunLabels::of_point(point, scope);
+        writer.write_table(
+            &TRAINING_HISTORY,
+            history_columns(&labels, settings, &history),
+        )?;
+        writer.write_table(
+            &TRAINING_SUMMARY,
+            summary_columns(&labels, settings, &history),
+        )
+    })
+}
+
+/// MNIST on `device`, loaded once per process and data settings: a sweep's jobs share it
+/// instead of decoding 70,000 images each.
+fn mnist_on(
+    data: &DataSettings,
+    device_name: &str,
+    device: &candle_core::Device,
+) -> Result<Arc<MnistTensors>> {
+    type Loaded = (String, Arc<MnistTensors>);
+    static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
+    let id = format!(
+        "{}|{}|{}|{}|{device_name}",
+        data.dir.display(),
+        data.standardise,
+        data.mean,
+        data.std
+    );
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((key, tensors)) = loaded.as_ref()
+        && *key == id
+    {
+        return Ok(Arc::clone(tensors));
+    }
+    let tensors = Arc::new(MnistTensors::load(data, device)?);
+    *loaded = Some((id, Arc::clone(&tensors)));
+    Ok(tensors)
+}
+
+fn leading(labels: &RunLabels, settings: &TrainingSettings, n: usize) -> Vec<ArrayRef> {
+    let mut columns = labels.columns(n);
+    columns.extend([
+        Arc::new(Float64Array::from(vec![settings.learning_rate; n])) as ArrayRef,
+        Arc::new(UInt32Array::from(vec![settings.batch_size; n])),
+        Arc::new(UInt32Array::from(vec![settings.steps; n])),
+        Arc::new(StringArray::from(vec![settings.device.as_str(); n])),
+    ]);
+    columns
+}
+
+fn history_columns(
+    labels: &RunLabels,
+    settings: &TrainingSettings,
+    history: &History,
+) -> Vec<ArrayRef> {
+    let part = |split: &str, rows: &[Evaluation]| {
+        let n = rows.len();
+        let mut columns = leading(labels, settings, n);
+        columns.extend([
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|e| e.step))) as ArrayRef,
+            Arc::new(StringArray::from(vec![split; n])),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|e| e.loss))),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|e| e.accuracy),
+            )),
+        ]);
+        columns
+    };
+    concat_columns(&[part("train", &history.train), part("test", &history.test)])
+}
+
+fn summary_columns(
+    labels: &RunLabels,
+    settings: &TrainingSettings,
+    history: &History,
+) -> Vec<ArrayRef> {
+    let s = history.summary(settings.loss_threshold);
+    let mut columns = leading(labels, settings, 1);
+    columns.extend(
+        [
+            s.final_train_loss,
+            s.final_test_loss,
+            s.final_test_accuracy,
+            s.train_loss_at_50,
+            s.train_loss_at_100,
+            s.mean_train_loss,
+            settings.loss_threshold,
+        ]
+        .map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef),
+    );
+    columns.push(Arc::new(UInt32Array::from(vec![s.steps_to_threshold])));
+    columns
+}
+
+/// The history of the training run `input`: train rows, then test rows, as stored.
+pub fn read_history(store: &ArtifactStore, input: &InputRef) -> Result<History> {
+    use glh_artifacts::parquet_io::{column, read_table};
+    let path = store.table_path(input, &TRAINING_HISTORY);
+    let batch = read_table(&path, &TRAINING_HISTORY)?.batch;
+    let step: &UInt32Array = column(&batch, "step");
+    let split: &StringArray = column(&batch, "split");
+    let loss: &Float64Array = column(&batch, "loss");
+    let accuracy: &Float64Array = column(&batch, "accuracy");
+    let mut history = History::default();
+    for r in 0..batch.num_rows() {
+        let e = Evaluation {
+            step: step.value(r),
+            loss: loss.value(r),
+            accuracy: accuracy.value(r),
+        };
+        match split.value(r) {
+            "train" => history.train.push(e),
+            _ => history.test.push(e),
+        }
+    }
+    Ok(history)
+}

@@ -1,0 +1,164 @@
+//! Adam on cross-entropy: the training loop, its data on the device, and its history.
+
+use crate::batches::batch_order;
+use crate::masked_mlp::MaskedMlp;
+use candle_core::{Device, Result, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use glh_artifacts::config::{DataSettings, TrainingSettings};
+use glh_data::mnist::{MnistSplit, Normalisation, PIXELS, Split};
+
+/// MNIST's training and test sets as tensors on one device.
+pub struct MnistTensors {
+    /// `(60000, 784)` normalised pixels.
+    pub train_x: Tensor,
+    /// `(60000,)` labels, u32.
+    pub train_y: Tensor,
+    /// `(10000, 784)` normalised pixels.
+    pub test_x: Tensor,
+    /// `(10000,)` labels, u32.
+    pub test_y: Tensor,
+}
+
+impl MnistTensors {
+    /// Loads and verifies both splits from `data.dir`, normalised as `data` says.
+    pub fn load(data: &DataSettings, device: &Device) -> glh_artifacts::Result<Self> {
+        let norm = Normalisation::from(data);
+        let tensors = |split| -> glh_artifacts::Result<(Tensor, Tensor)> {
+            let set = MnistSplit::load(&data.dir, split)?;
+            let all: Vec<u32> = (0..set.len() as u32).collect();
+            let x = Tensor::from_vec(set.inputs(&all, &norm), (set.len(), PIXELS), device);
+            let labels: Vec<u32> = set.labels.iter().map(|&l| u32::from(l)).collect();
+            let y = Tensor::from_vec(labels, set.len(), device);
+            x.and_then(|x| y.map(|y| (x, y)))
+                .map_err(|e| glh_artifacts::Error::Unsupported(format!("MNIST on the device: {e}")))
+        };
+        let (train_x, train_y) = tensors(Split::Train)?;
+        let (test_x, test_y) = tensors(Split::Test)?;
+        Ok(MnistTensors {
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+        })
+    }
+
+    /// Number of training examples.
+    pub fn train_len(&self) -> usize {
+        self.train_y.dims()[0]
+    }
+}
+
+/// One evaluation: after `step` updates (test) or of step `step`'s batch (train).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The step.
+    pub step: u32,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+}
+
+/// The curves of one run.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct History {
+    /// Every step's batch loss, before its update.
+    pub train: Vec<Evaluation>,
+    /// The test set before step 1, every `eval_every` steps, and at the end.
+    pub test: Vec<Evaluation>,
+}
+
+/// Trains `model` in place for `settings.steps` Adam steps on batches drawn by `seed`;
+/// `on_step(done, total)` is called after every step.
+pub fn train(
+    model: &MaskedMlp,
+    data: &MnistTensors,
+    settings: &TrainingSettings,
+    seed: u64,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<History> {
+    let mut optimiser = AdamW::new(
+        model.vars(),
+        ParamsAdamW {
+            lr: settings.learning_rate,
+            beta1: settings.beta1,
+            beta2: settings.beta2,
+            eps: settings.eps,
+            weight_decay: settings.weight_decay,
+        },
+    )?;
+    let steps = settings.steps as usize;
+    let batches = batch_order(data.train_len(), settings.batch_size as usize, steps, seed);
+    let device = data.train_x.device();
+    let test = |step: u32| -> Result<Evaluation> {
+        let (loss, accuracy) = model.loss_and_accuracy(&data.test_x, &data.test_y)?;
+        Ok(Evaluation {
+            step,
+            loss: f64::from(loss.to_scalar::<f32>()?),
+            accuracy,
+        })
+    };
+    let mut history = History {
+        train: Vec::with_capacity(steps),
+        test: vec![test(0)?],
+    };
+    for (i, batch) in batches.iter().enumerate() {
+        let step = i as u32 + 1;
+        let index = Tensor::from_slice(batch, batch.len(), device)?;
+        let x = data.train_x.index_select(&index, 0)?;
+        let y = data.train_y.index_select(&index, 0)?;
+        let (loss, accuracy) = model.loss_and_accuracy(&x, &y)?;
+        optimiser.backward_step(&loss)?;
+        history.train.push(Evaluation {
+            step,
+            loss: f64::from(loss.to_scalar::<f32>()?),
+            accuracy,
+        });
+        if step.is_multiple_of(settings.eval_every) || i + 1 == steps {
+            history.test.push(test(step)?);
+        }
+        on_step(i + 1, steps);
+    }
+    Ok(history)
+}
+
+/// The summary numbers of a history (see the `summary` table's schema).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// Last step's batch loss.
+    pub final_train_loss: f64,
+    /// Test loss at the end.
+    pub final_test_loss: f64,
+    /// Test accuracy at the end.
+    pub final_test_accuracy: f64,
+    /// Step 50's batch loss (NaN if shorter).
+    pub train_loss_at_50: f64,
+    /// Step 100's batch loss (NaN if shorter).
+    pub train_loss_at_100: f64,
+    /// Mean batch loss over all steps.
+    pub mean_train_loss: f64,
+    /// First step with batch loss <= threshold; 0 if none.
+    pub steps_to_threshold: u32,
+}
+
+impl History {
+    /// Its summary under `threshold`.
+    pub fn summary(&self, threshold: f64) -> Summary {
+        let at = |s: usize| self.train.get(s - 1).map_or(f64::NAN, |e| e.loss);
+        let last_test = self.test.last().expect("evaluated at step 0");
+        Summary {
+            final_train_loss: self.train.last().map_or(f64::NAN, |e| e.loss),
+            final_test_loss: last_test.loss,
+            final_test_accuracy: last_test.accuracy,
+            train_loss_at_50: at(50),
+            train_loss_at_100: at(100),
+            mean_train_loss: self.train.iter().map(|e| e.loss).sum::<f64>()
+                / self.train.len() as f64,
+            steps_to_threshold: self
+                .train
+                .iter()
+                .find(|e| e.loss <= threshold)
+                .map_or(0, |e| e.step),
+        }
+    }
+}
