@@ -129,8 +129,22 @@ Examples:
   glh train --masks <KEY>                        (keys: glh ls --stage masks)
   glh train --masks <KEY> --steps 1000 --eval-every 100")]
     Train(TrainArgs),
-    /// Figures and the report (issue #7; not implemented yet).
-    Report,
+    /// Figures and the report of finished experiments (reads the artifacts with polars).
+    #[command(long_about = "\
+Figures and the report of finished experiments (reads the artifacts with polars).
+
+For each pipeline file, the runs of its sweep are read from the artifact store and its stages'
+sections are written: SAS heat-map grids and convergence curves ([graphons]), Graphon NTK spectra
+and the c^L table ([ntk]), training curves, accuracy table and early speed against every
+spectral metric with Spearman/Pearson correlations and bootstrap intervals over seeds
+([training]); then the claims of METHOD.md section 6 with our numbers and a verdict. Output:
+<out>/report.md, <out>/report.html (self-contained) and <out>/<pipeline>/*.png|svg. The
+directory is replaced atomically; nothing is recomputed.
+
+Examples:
+  glh report                                    (pipelines/e1.toml e2.toml e3.toml)
+  glh report pipelines/smoke.toml --out reports/smoke")]
+    Report(ReportArgs),
     /// Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
     #[command(long_about = "\
 Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
@@ -357,6 +371,20 @@ pub struct TrainArgs {
     /// Recompute even if the artifact is complete.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `glh report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Pipeline files whose runs to report, in order.
+    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e2.toml", "pipelines/e3.toml"])]
+    pub pipelines: Vec<PathBuf>,
+    /// Output directory (replaced).
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Bootstrap resamples per confidence interval.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub bootstrap: u32,
 }
 
 /// `glh run`.

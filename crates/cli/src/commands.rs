@@ -3,7 +3,7 @@
 
 use crate::args::{
     Cli, Command, DataCommand, ExportArgs, GraphonsArgs, LsArgs, MasksAction, MasksArgs, NtkArgs,
-    RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs, TrainArgs,
+    ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs, TrainArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
@@ -27,18 +27,12 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Graphons(args) => graphons(&store, args, cli.quiet),
         Command::Ntk(args) => ntk(&store, args, cli.quiet),
         Command::Train(args) => train(&store, args, cli.quiet),
-        Command::Report => not_yet("reporting", 7),
+        Command::Report(args) => report(&store, args, cli.quiet),
         Command::Run(args) => run(&store, args, cli.quiet),
         Command::Ls(args) => ls(&store, args),
         Command::Gc => gc(&store, cli.quiet),
         Command::Schema(args) => schema(args),
     }
-}
-
-fn not_yet(stage: &str, issue: u32) -> Result<()> {
-    Err(Error::Unsupported(format!(
-        "the {stage} stage is not implemented yet (issue #{issue}); its arguments were valid"
-    )))
 }
 
 fn data_verify(dir: &std::path::Path, quiet: bool) -> Result<()> {
@@ -309,6 +303,40 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
             s.train_loss_at_100,
             settings.loss_threshold,
             s.steps_to_threshold
+        );
+    }
+    Ok(())
+}
+
+fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
+    let pipelines = args
+        .pipelines
+        .iter()
+        .map(|p| Pipeline::from_file(p))
+        .collect::<Result<Vec<_>>>()?;
+    let settings = glh_reporting::ReportSettings {
+        bootstrap: args.bootstrap as usize,
+        ..Default::default()
+    };
+    let spinner = progress::spinner("writing the report", quiet);
+    let output = glh_reporting::write_report(store, &pipelines, &args.out, &settings);
+    spinner.finish_and_clear();
+    let output = output?;
+    if !quiet {
+        for claim in &output.claims {
+            println!(
+                "{:<4} {}  ({})",
+                claim[3].split(' ').next().unwrap_or(""),
+                claim[0],
+                claim[1]
+            );
+        }
+        println!(
+            "{} figures, {} tables; report: {} (and {})",
+            output.figures.len(),
+            output.tables,
+            output.markdown.display(),
+            output.html.display()
         );
     }
     Ok(())

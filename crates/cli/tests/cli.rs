@@ -332,17 +332,6 @@ fn help_teaches_and_exits_0() {
     );
 }
 
-#[test]
-fn the_unimplemented_report_stage_says_so_with_exit_1() {
-    let root = tempfile::tempdir().unwrap();
-    let out = glh(root.path(), &["report"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        stderr(&out).trim(),
-        "error: the reporting stage is not implemented yet (issue #7); its arguments were valid"
-    );
-}
-
 /// A copy of data/mnist in a temporary directory, to corrupt.
 fn mnist_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

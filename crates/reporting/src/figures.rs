@@ -1,0 +1,300 @@
+//! Figures with plotters, each written as PNG and SVG from one drawing routine.
+//!
+//! Text uses DejaVu Sans embedded in the binary (no system fonts needed). Colours are chosen to
+//! stay apart in grey print: heat maps run from white to dark blue with monotone luminance, and
+//! line and point series pair a colour of distinct lightness with a distinct marker.
+
+use glh_artifacts::{Error, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const SANS: &str = "sans-serif";
+
+fn register_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        let _ = plotters::style::register_font(SANS, FontStyle::Normal, FONT);
+    });
+}
+
+/// Series colours: black, blue, orange, grey, purple, green (distinct in grey too).
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 0, 0),
+    RGBColor(0, 90, 181),
+    RGBColor(230, 159, 0),
+    RGBColor(140, 140, 140),
+    RGBColor(170, 68, 153),
+    RGBColor(0, 140, 90),
+];
+
+/// The colour of series i.
+pub fn series_colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// White (0) to dark blue (1), luminance falling monotonically, so grey print keeps the order.
+pub fn density_colour(v: f64) -> RGBColor {
+    let t = v.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(lerp(255.0, 8.0), lerp(255.0, 40.0), lerp(255.0, 110.0))
+}
+
+/// A figure drawn on any plotters backend.
+pub trait Figure {
+    /// Pixel size.
+    fn size(&self) -> (u32, u32);
+    /// Draws the figure.
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+fn plot_error<E: std::fmt::Debug>(e: E) -> Error {
+    Error::Unsupported(format!("drawing a figure: {e:?}"))
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`; returns the PNG's path.
+pub fn save(figure: &impl Figure, stem: &Path) -> Result<PathBuf> {
+    register_font();
+    // Appended, not `with_extension`: stems such as `spectra_s0.8` contain dots.
+    let with = |ext: &str| PathBuf::from(format!("{}.{ext}", stem.display()));
+    let (png, svg) = (with("png"), with("svg"));
+    {
+        let area = BitMapBackend::new(&png, figure.size()).into_drawing_area();
+        area.fill(&WHITE).map_err(plot_error)?;
+        figure.draw(&area)?;
+        area.present().map_err(plot_error)?;
+    }
+    {
+        let area = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        area.fill(&WHITE).map_err(plot_error)?;
+        figure.draw(&area)?;
+        area.present().map_err(plot_error)?;
+    }
+    Ok(png)
+}
+
+/// A row-major matrix of values in [0, 1].
+#[derive(Clone, Debug)]
+pub struct Grid {
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// `rows * cols` values.
+    pub values: Vec<f64>,
+}
+
+/// Heat maps in a grid: one row per label of `row_labels`, one column per `col_labels`.
+pub struct HeatmapGrid {
+    /// Title.
+    pub title: String,
+    /// Row labels (methods).
+    pub row_labels: Vec<String>,
+    /// Column labels (widths).
+    pub col_labels: Vec<String>,
+    /// `cells[r][c]`, `None` where nothing was computed.
+    pub cells: Vec<Vec<Option<Grid>>>,
+}
+
+impl Figure for HeatmapGrid {
+    fn size(&self) -> (u32, u32) {
+        // At least 840 wide so the title and the colour bar's legend fit.
+        (
+            (130 + 170 * self.col_labels.len() as u32).max(840),
+            110 + 170 * self.row_labels.len() as u32,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
+        let title = area.titled(&self.title, (SANS, 22)).map_err(plot_error)?;
+        let (left, body) = title.split_horizontally(110);
+        let (top, body) = body.split_vertically(30);
+        let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - 40);
+        let cells = body.split_evenly((self.row_labels.len(), self.col_labels.len()));
+        let cell_h = body.dim_in_pixel().1 as i32 / self.row_labels.len().max(1) as i32;
+        let cell_w = body.dim_in_pixel().0 as i32 / self.col_labels.len().max(1) as i32;
+        let text = TextStyle::from((SANS, 16).into_font());
+        for (c, label) in self.col_labels.iter().enumerate() {
+            top.draw_text(label, &text, (c as i32 * cell_w + cell_w / 3, 8))
+                .map_err(plot_error)?;
+        }
+        for (r, label) in self.row_labels.iter().enumerate() {
+            left.draw_text(label, &text, (8, 30 + r as i32 * cell_h + cell_h / 2))
+                .map_err(plot_error)?;
+        }
+        for (i, cell) in cells.iter().enumerate() {
+            let (r, c) = (i / self.col_labels.len(), i % self.col_labels.len());
+            let Some(grid) = &self.cells[r][c] else {
+                continue;
+            };
+            let (w, h) = cell.dim_in_pixel();
+            let (w, h) = (w as f64 - 10.0, h as f64 - 10.0);
+            for a in 0..grid.rows {
+                for b in 0..grid.cols {
+                    let x0 = 5 + (b as f64 * w / grid.cols as f64) as i32;
+                    let x1 = 5 + ((b + 1) as f64 * w / grid.cols as f64) as i32;
+                    let y0 = 5 + (a as f64 * h / grid.rows as f64) as i32;
+                    let y1 = 5 + ((a + 1) as f64 * h / grid.rows as f64) as i32;
+                    let colour = density_colour(grid.values[a * grid.cols + b]);
+                    cell.draw(&Rectangle::new([(x0, y0), (x1, y1)], colour.filled()))
+                        .map_err(plot_error)?;
+                }
+            }
+            cell.draw(&Rectangle::new(
+                [(5, 5), (5 + w as i32, 5 + h as i32)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(plot_error)?;
+        }
+        // Colour bar: block density 0 (white) to 1 (dark).
+        for k in 0..100 {
+            let x = 10 + k * 3;
+            legend
+                .draw(&Rectangle::new(
+                    [(x, 8), (x + 3, 24)],
+                    density_colour(k as f64 / 99.0).filled(),
+                ))
+                .map_err(plot_error)?;
+        }
+        legend
+            .draw_text(
+                "block density: 0 (white) to 1 (dark); rows and columns sorted by degree",
+                &TextStyle::from((SANS, 14).into_font()),
+                (320, 10),
+            )
+            .map_err(plot_error)?;
+        Ok(())
+    }
+}
+
+/// One line, optionally with a band `(x, low, high)`.
+#[derive(Clone, Debug)]
+pub struct Line {
+    /// Legend entry.
+    pub name: String,
+    /// `(x, y)` points, in x order.
+    pub points: Vec<(f64, f64)>,
+    /// `(x, low, high)`: the spread drawn around the line.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+/// Lines (or, with `points_only`, a scatter) on linear axes; transform the data beforehand for
+/// a log axis and say so in the axis label.
+pub struct Chart {
+    /// Title.
+    pub title: String,
+    /// x-axis label, with units.
+    pub x_label: String,
+    /// y-axis label, with units.
+    pub y_label: String,
+    /// The series.
+    pub lines: Vec<Line>,
+    /// Draw markers only.
+    pub points_only: bool,
+}
+
+impl Chart {
+    fn bounds(&self) -> ((f64, f64), (f64, f64)) {
+        let xs = self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+        let ys = self.lines.iter().flat_map(|l| {
+            l.points
+                .iter()
+                .map(|p| p.1)
+                .chain(l.band.iter().flat_map(|b| [b.1, b.2]))
+        });
+        let span = |v: Vec<f64>| {
+            let v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            if !lo.is_finite() {
+                return (0.0, 1.0);
+            }
+            let pad = ((hi - lo) * 0.05).max(1e-12 * hi.abs().max(1.0));
+            (lo - pad, hi + pad)
+        };
+        (span(xs.collect()), span(ys.collect()))
+    }
+}
+
+impl Figure for Chart {
+    fn size(&self) -> (u32, u32) {
+        (900, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
+        let ((x0, x1), (y0, y1)) = self.bounds();
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, (SANS, 22))
+            .margin(15)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style((SANS, 14))
+            .axis_desc_style((SANS, 16))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, line) in self.lines.iter().enumerate() {
+            let colour = series_colour(i);
+            if !line.band.is_empty() {
+                let upper = line.band.iter().map(|b| (b.0, b.2));
+                let lower = line.band.iter().rev().map(|b| (b.0, b.1));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        upper.chain(lower).collect::<Vec<_>>(),
+                        colour.mix(0.15).filled(),
+                    )))
+                    .map_err(plot_error)?;
+            }
+            let points = line.points.clone();
+            let marker = move |p: (f64, f64)| -> DynElement<'static, DB, (f64, f64)> {
+                match i % 4 {
+                    0 => Circle::new(p, 4, colour.filled()).into_dyn(),
+                    1 => TriangleMarker::new(p, 5, colour.filled()).into_dyn(),
+                    2 => Cross::new(p, 5, colour.stroke_width(2)).into_dyn(),
+                    _ => {
+                        Rectangle::new([(p.0, p.1), (p.0, p.1)], colour.stroke_width(6)).into_dyn()
+                    }
+                }
+            };
+            let series = if self.points_only {
+                chart.draw_series(points.iter().map(|&p| marker(p)))
+            } else {
+                chart
+                    .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+                    .map_err(plot_error)?;
+                chart.draw_series(
+                    points
+                        .iter()
+                        .step_by((points.len() / 12).max(1))
+                        .map(|&p| marker(p)),
+                )
+            };
+            series
+                .map_err(plot_error)?
+                .label(line.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((SANS, 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Reading the artifact store with polars: every complete run's copy of a table, as one lazy
+//! frame, restricted to a pipeline's sweep.
+//!
+//! Only complete runs are read (the store's listing; `.tmp-*` directories never are). The
+//! sweep filter is an `or` of equalities per swept column, so a report shows exactly the runs
+//! its pipeline file describes, even when the store holds others.
+
+use glh_artifacts::config::Sweep;
+use glh_artifacts::store::EntryState;
+use glh_artifacts::{ArtifactStore, Error, Result};
+use polars::prelude::*;
+
+/// Turns a polars error into ours (an artifact that does not read is a damaged input).
+pub fn polars_error(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::Unsupported(format!("{context}: {e}"))
+}
+
+/// Every complete copy of `<stage>/*/<table>.parquet`, concatenated; `None` if there is none.
+pub fn scan(store: &ArtifactStore, stage: &str, table: &str) -> Result<Option<LazyFrame>> {
+    let mut frames = Vec::new();
+    for entry in store.entries()? {
+        if entry.stage != stage || !matches!(entry.state, EntryState::Complete(_)) {
+            continue;
+        }
+        let path = entry.dir.join(format!("{table}.parquet"));
+        if !path.is_file() {
+            continue;
+        }
+        let source = PlRefPath::try_from_path(&path).map_err(polars_error(table))?;
+        frames.push(
+            LazyFrame::scan_parquet(source, Default::default()).map_err(polars_error(table))?,
+        );
+    }
+    if frames.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        concat(frames, UnionArgs::default()).map_err(polars_error(table))?,
+    ))
+}
+
+/// `frame` restricted to the sweep's values of `columns` (any of method, width, sparsity, depth,
+/// seed; a table without seeds, say, is filtered on the others).
+pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame {
+    fn any_of(column: &str, values: Vec<Expr>) -> Expr {
+        values
+            .into_iter()
+            .map(|v| col(column).eq(v))
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(false))
+    }
+    let mut frame = frame;
+    for &column in columns {
+        let values: Vec<Expr> = match column {
+            "method" => sweep.methods.iter().map(|m| lit(m.name())).collect(),
+            "width" => sweep.widths.iter().map(|w| lit(w.get())).collect(),
+            "sparsity" => sweep.sparsities.iter().map(|s| lit(s.value())).collect(),
+            "depth" => sweep.depths.iter().map(|d| lit(d.get())).collect(),
+            "seed" => sweep.seeds.iter().map(|&s| lit(s)).collect(),
+            other => panic!("`{other}` is not a sweep column"),
+        };
+        frame = frame.filter(any_of(column, values));
+    }
+    frame
+}
+
+/// A column as f64 values (nulls are NaN; integer columns are cast).
+pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let column = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::Float64))
+        .map_err(polars_error(name))?;
+    Ok(column
+        .f64()
+        .map_err(polars_error(name))?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// A string column.
+pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let column = df.column(name).map_err(polars_error(name))?;
+    Ok(column
+        .str()
+        .map_err(polars_error(name))?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}

@@ -1,0 +1,95 @@
+//! The report stage on the smoke pipeline's artifacts: every figure and table it promises is
+//! written, every PNG decodes, the HTML is self-contained, and a failed report leaves the old
+//! one in place.
+
+use glh_reporting::{ReportSettings, write_report};
+use glh_tests::{load_pipeline, run_pipeline};
+
+#[test]
+fn the_smoke_report_writes_every_figure_and_table() {
+    let pipeline = load_pipeline("smoke.toml");
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let out = root.path().join("reports");
+    let settings = ReportSettings {
+        bootstrap: 200,
+        seed: 0,
+    };
+    let report = write_report(&store, std::slice::from_ref(&pipeline), &out, &settings).unwrap();
+
+    // Smoke has depth 3 and one sparsity: 3 heat-map grids, 3 convergence charts, the Random
+    // vs c^L x dense spectra, one normalised-spectra chart, one loss chart, one scatter.
+    let mut stems: Vec<String> = report
+        .figures
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    stems.sort();
+    let mut expected: Vec<String> = [
+        "convergence_layer1",
+        "convergence_layer2",
+        "convergence_layer3",
+        "heatmaps_layer1",
+        "heatmaps_layer2",
+        "heatmaps_layer3",
+        "scatter_top5_vs_loss",
+        "spectra_random_vs_scaled_dense",
+        "spectra_s0.8",
+        "training_loss_s0.8",
+    ]
+    .map(String::from)
+    .to_vec();
+    expected.sort();
+    assert_eq!(stems, expected);
+    for png in &report.figures {
+        assert!(png.starts_with(out.join("smoke")), "{}", png.display());
+        let decoder = png::Decoder::new(std::fs::File::open(png).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut buf).unwrap();
+        assert!(
+            frame.width >= 400 && frame.height >= 300,
+            "{}",
+            png.display()
+        );
+        // Not a blank canvas: more than one colour.
+        assert!(buf.iter().any(|&b| b != buf[0]));
+        let svg = std::fs::read_to_string(png.with_extension("svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
+    }
+
+    // Tables with their documented columns, and the claims with a verdict each.
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    for header in [
+        "| layer | method |",
+        "| method | sparsity | runs | c^L | prod c_l | trace / dense |",
+        "| method | sparsity | seeds | final test accuracy | mean training loss |",
+        "| spectral metric | Spearman [95% CI] | Pearson [95% CI] |",
+        "| claim | experiment | our numbers | supported? |",
+    ] {
+        assert!(md.contains(header), "missing table {header}");
+    }
+    assert_eq!(report.tables, 5);
+    assert!(report.claims.len() >= 4, "{:?}", report.claims);
+    for claim in &report.claims {
+        assert!(
+            claim[3].starts_with("yes") || claim[3].starts_with("no"),
+            "{claim:?}"
+        );
+    }
+    let html = std::fs::read_to_string(&report.html).unwrap();
+    assert_eq!(
+        html.matches("data:image/png;base64,").count(),
+        report.figures.len()
+    );
+    assert!(!html.contains(".png\""), "the HTML must not link to files");
+
+    // A report that fails (a pipeline whose data directory does not exist is fine, but an
+    // unwritable output is not) leaves the previous report untouched.
+    let before = std::fs::read(&report.markdown).unwrap();
+    let blocked = root.path().join("blocked");
+    std::fs::write(&blocked, b"a file, not a directory").unwrap();
+    assert!(write_report(&store, &[pipeline], &blocked.join("reports"), &settings).is_err());
+    assert_eq!(std::fs::read(&report.markdown).unwrap(), before);
+}
