@@ -161,7 +161,7 @@ impl Figure for HeatmapGrid {
         }
         legend
             .draw_text(
-                "block density: 0 (white) to 1 (dark); rows and columns sorted by degree",
+                "block density 0 (white) to 1 (dark); degree-sorted",
                 &TextStyle::from((SANS, 14).into_font()),
                 (320, 10),
             )
@@ -229,6 +229,8 @@ impl Figure for Chart {
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
         let ((x0, x1), (y0, y1)) = self.bounds();
+        // Half-size of a square marker in data units (about 4 px).
+        let half = ((x1 - x0) * 0.005, (y1 - y0) * 0.007);
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, (SANS, 22))
             .margin(15)
@@ -262,9 +264,11 @@ impl Figure for Chart {
                     0 => Circle::new(p, 4, colour.filled()).into_dyn(),
                     1 => TriangleMarker::new(p, 5, colour.filled()).into_dyn(),
                     2 => Cross::new(p, 5, colour.stroke_width(2)).into_dyn(),
-                    _ => {
-                        Rectangle::new([(p.0, p.1), (p.0, p.1)], colour.stroke_width(6)).into_dyn()
-                    }
+                    _ => Rectangle::new(
+                        [(p.0 - half.0, p.1 - half.1), (p.0 + half.0, p.1 + half.1)],
+                        colour.filled(),
+                    )
+                    .into_dyn(),
                 }
             };
             let series = if self.points_only {

@@ -521,7 +521,7 @@ impl Builder<'_> {
                 "Random pruning at density c scales the NTK by c^L (mask-level Graphon NTK = c^L x dense)".into(),
                 p.name.clone(),
                 format!(
-                    "max over densities: |trace ratio / prod c_l - 1| = {}, rel. Frobenius error {}",
+                    "max over densities: abs(trace ratio / prod c_l - 1) = {}, rel. Frobenius error {}",
                     fmt(worst_ratio),
                     fmt(worst_err)
                 ),
