@@ -2,6 +2,10 @@
 //! and the global allocator of the `glh` binary (mimalloc), so that the benchmarks time what
 //! users run.
 
+use glh_artifacts::ArtifactStore;
+use glh_artifacts::config::{DataSettings, Depth, MasksSettings, PruneMethod, Sparsity, Width};
+use glh_masks::stage::{MaskPoint, compute_mask};
+use glh_model::Mask;
 use std::path::{Path, PathBuf};
 
 /// The repository's MNIST directory.
@@ -12,3 +16,35 @@ pub fn mnist_dir() -> PathBuf {
 /// The allocator `glh` uses; each benchmark binary installs it with
 /// `#[global_allocator] static ALLOC: Allocator = Allocator;`.
 pub type Allocator = mimalloc::MiMalloc;
+
+/// A temporary artifact store and the repository's data settings, for benchmarks that need
+/// the data stage (the store lives as long as the returned directory).
+pub fn scratch_store() -> (tempfile::TempDir, ArtifactStore, DataSettings) {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let store = ArtifactStore::new(root.path());
+    let data = DataSettings {
+        dir: mnist_dir(),
+        ..DataSettings::default()
+    };
+    (root, store, data)
+}
+
+/// The Random mask of E3's shape (n = 1024, L = 4, sparsity 80%, seed 0), as `glh masks`
+/// computes it.
+pub fn random_mask_1024(store: &ArtifactStore, data: &DataSettings) -> Mask {
+    let point = MaskPoint {
+        method: PruneMethod::Random,
+        width: Width::try_from(1024).expect("a width"),
+        sparsity: Sparsity::try_from(0.8).expect("a sparsity"),
+        depth: Depth::try_from(4).expect("a depth"),
+        seed: 0,
+    };
+    compute_mask(
+        store,
+        &MasksSettings::default(),
+        data,
+        &point,
+        &mut |_, _, _| {},
+    )
+    .expect("Random needs no data")
+}

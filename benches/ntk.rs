@@ -11,12 +11,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{DataSettings, Depth, MasksSettings, PruneMethod, Sparsity, Width};
-use glh_benches::mnist_dir;
 use glh_data::mnist::PIXELS;
 use glh_data::stage::{Subset, subset_images};
-use glh_masks::stage::{MaskPoint, compute_mask};
 use glh_ntk::chain::GraphonChain;
 use glh_ntk::empirical::{empirical_ntk, empirical_ntk_flops};
 use glh_ntk::recursion::{graphon_ntk, graphon_ntk_flops};
@@ -26,27 +22,8 @@ use std::time::Duration;
 static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 
 fn ntk(c: &mut Criterion) {
-    let root = tempfile::tempdir().unwrap();
-    let store = ArtifactStore::new(root.path());
-    let data = DataSettings {
-        dir: mnist_dir(),
-        ..DataSettings::default()
-    };
-    let point = MaskPoint {
-        method: PruneMethod::Random,
-        width: Width::try_from(1024).unwrap(),
-        sparsity: Sparsity::try_from(0.8).unwrap(),
-        depth: Depth::try_from(4).unwrap(),
-        seed: 0,
-    };
-    let mask = compute_mask(
-        &store,
-        &MasksSettings::default(),
-        &data,
-        &point,
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    let (_root, store, data) = glh_benches::scratch_store();
+    let mask = glh_benches::random_mask_1024(&store, &data);
     let images = subset_images(&store, &data, 0, Subset::Kernel).unwrap();
     let n_points = images.indices.len();
     let x = Mat::from_fn(PIXELS, n_points, |i, j| {

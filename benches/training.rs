@@ -6,10 +6,6 @@
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{Criterion, criterion_group, criterion_main};
-use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{DataSettings, Depth, MasksSettings, PruneMethod, Sparsity, Width};
-use glh_benches::mnist_dir;
-use glh_masks::stage::{MaskPoint, compute_mask};
 use glh_model::{Architecture, Mask, Mlp};
 use glh_training::MaskedMlp;
 use std::time::Duration;
@@ -18,27 +14,8 @@ use std::time::Duration;
 static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 
 fn training_step(c: &mut Criterion) {
-    let root = tempfile::tempdir().unwrap();
-    let store = ArtifactStore::new(root.path());
-    let data = DataSettings {
-        dir: mnist_dir(),
-        ..DataSettings::default()
-    };
-    let point = MaskPoint {
-        method: PruneMethod::Random,
-        width: Width::try_from(1024).unwrap(),
-        sparsity: Sparsity::try_from(0.8).unwrap(),
-        depth: Depth::try_from(4).unwrap(),
-        seed: 0,
-    };
-    let pruned = compute_mask(
-        &store,
-        &MasksSettings::default(),
-        &data,
-        &point,
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    let (_root, store, data) = glh_benches::scratch_store();
+    let pruned = glh_benches::random_mask_1024(&store, &data);
     let arch = Architecture::mnist(1024, 4);
     let mlp = Mlp::init(arch, 0);
     let device = Device::Cpu;
