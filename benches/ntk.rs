@@ -26,9 +26,7 @@ fn ntk(c: &mut Criterion) {
     let mask = glh_benches::random_mask_1024(&store, &data);
     let images = subset_images(&store, &data, 0, Subset::Kernel).unwrap();
     let n_points = images.indices.len();
-    let x = Mat::from_fn(PIXELS, n_points, |i, j| {
-        f64::from(images.pixels[j * PIXELS + i])
-    });
+    let x = glh_model::backprop::examples_as_columns(&images.pixels, PIXELS);
     let layers = mask.layers();
 
     let mut group = c.benchmark_group("ntk_n1024_N200_L4");

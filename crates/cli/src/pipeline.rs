@@ -382,21 +382,12 @@ fn run_job(
             data,
             point,
         } => {
-            let mut rounds_bar = None;
-            let result =
-                glh_masks::stage::run(store, settings, data, point, force, &mut |e, rounds, _| {
-                    if rounds > 1 {
-                        let bar = rounds_bar.get_or_insert_with(|| {
-                            multi.add(progress::job_bar(rounds as u64, &job.label, "rounds"))
-                        });
-                        bar.set_position(e as u64);
-                    }
-                });
-            if let Some(bar) = rounds_bar {
-                bar.finish_and_clear();
-                multi.remove(&bar);
-            }
-            result
+            let mut bar = progress::JobBar::new(multi, &job.label, "rounds");
+            glh_masks::stage::run(store, settings, data, point, force, &mut |e, rounds, _| {
+                if rounds > 1 {
+                    bar.set(e, rounds);
+                }
+            })
         }
         JobKind::Graphons {
             settings,
@@ -417,8 +408,8 @@ fn run_job(
             point,
             scope,
         } => {
-            let mut steps_bar = None;
-            let result = glh_training::stage::run(
+            let mut bar = progress::JobBar::new(multi, &job.label, "steps");
+            glh_training::stage::run(
                 store,
                 settings,
                 data,
@@ -426,18 +417,8 @@ fn run_job(
                 point,
                 *scope,
                 force,
-                &mut |done, total| {
-                    let bar = steps_bar.get_or_insert_with(|| {
-                        multi.add(progress::job_bar(total as u64, &job.label, "steps"))
-                    });
-                    bar.set_position(done as u64);
-                },
-            );
-            if let Some(bar) = steps_bar {
-                bar.finish_and_clear();
-                multi.remove(&bar);
-            }
-            result
+                &mut |done, total| bar.set(done, total),
+            )
         }
         JobKind::Ntk {
             settings,

@@ -35,6 +35,44 @@ pub fn job_bar(len: u64, label: &str, unit: &str) -> ProgressBar {
     bar
 }
 
+/// The bar of one running job under the sweep's bar: created at the first report of progress
+/// (jobs that report none never show one) and removed when dropped.
+pub struct JobBar<'a> {
+    multi: &'a MultiProgress,
+    label: &'a str,
+    unit: &'static str,
+    bar: Option<ProgressBar>,
+}
+
+impl<'a> JobBar<'a> {
+    /// A bar for the job `label`, counting `unit` (rounds, steps).
+    pub fn new(multi: &'a MultiProgress, label: &'a str, unit: &'static str) -> Self {
+        JobBar {
+            multi,
+            label,
+            unit,
+            bar: None,
+        }
+    }
+
+    /// `done` of `total` units are done.
+    pub fn set(&mut self, done: usize, total: usize) {
+        let (multi, label, unit) = (self.multi, self.label, self.unit);
+        self.bar
+            .get_or_insert_with(|| multi.add(job_bar(total as u64, label, unit)))
+            .set_position(done as u64);
+    }
+}
+
+impl Drop for JobBar<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+}
+
 /// A spinner for work of unknown length (hidden when `quiet`).
 pub fn spinner(message: &str, quiet: bool) -> ProgressBar {
     let spinner = ProgressBar::with_draw_target(None, target(quiet));

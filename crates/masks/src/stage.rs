@@ -7,7 +7,6 @@ use crate::packing::{pack_row, unpack_row};
 use crate::prune::prune;
 use crate::scorers::{ScoringData, scorer_for};
 use arrow::array::{ArrayRef, BinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
-use faer::Mat;
 use glh_artifacts::config::{
     DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
 };
@@ -17,6 +16,7 @@ use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
 use glh_data::stage::{Subset, subset_images};
+use glh_model::backprop::examples_as_columns;
 use glh_model::{Architecture, LayerMask, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
 use serde::Serialize;
@@ -111,9 +111,7 @@ pub fn scoring_data(store: &ArtifactStore, data: &DataSettings, seed: u64) -> Re
     let images = subset_images(store, data, seed, Subset::Scoring)?;
     let d = glh_data::mnist::PIXELS;
     Ok(ScoringData {
-        x: Mat::from_fn(d, images.indices.len(), |i, j| {
-            f64::from(images.pixels[j * d + i])
-        }),
+        x: examples_as_columns(&images.pixels, d),
         labels: images.labels,
     })
 }

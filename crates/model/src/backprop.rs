@@ -79,6 +79,15 @@ impl Activations {
     }
 }
 
+/// Examples stored one per row (`examples x features`, row-major f32, as the data stage
+/// delivers images) as the `(features, batch)` f64 matrix the network math takes.
+pub fn examples_as_columns(rows: &[f32], features: usize) -> Mat<f64> {
+    assert_eq!(rows.len() % features, 0, "whole examples");
+    Mat::from_fn(features, rows.len() / features, |i, j| {
+        f64::from(rows[j * features + i])
+    })
+}
+
 /// `a b`, sequentially.
 pub fn matmul_seq(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut c = Mat::zeros(a.nrows(), b.ncols());

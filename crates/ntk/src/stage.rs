@@ -21,6 +21,7 @@ use glh_data::mnist::PIXELS;
 use glh_data::stage::{Subset, SubsetImages, subset_images};
 use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
 use glh_model::LayerMask;
+use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -125,12 +126,6 @@ pub fn density_product(masks: &[LayerMask]) -> f64 {
         .product()
 }
 
-fn images_matrix(images: &SubsetImages) -> Mat<f64> {
-    Mat::from_fn(PIXELS, images.indices.len(), |i, j| {
-        f64::from(images.pixels[j * PIXELS + i])
-    })
-}
-
 /// Computes and writes the kernels of the masks run `masks` (of sweep point `point`), unless
 /// cached (or `force`).
 #[allow(clippy::too_many_arguments)]
@@ -201,7 +196,7 @@ fn write_run(
     labels: &RunLabels,
     seed: u64,
 ) -> Result<()> {
-    let x = images_matrix(images);
+    let x = examples_as_columns(&images.pixels, PIXELS);
     let kernels = compute_kernels(layers, &x, settings, seed)?;
     let n = x.ncols();
     let leading = |kernel: &str, rows: usize| -> Vec<ArrayRef> {
