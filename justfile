@@ -15,25 +15,33 @@ default:
     @just --list --unsorted
 
 # Every paper experiment (E1, E2, E3 and E3's dense baseline), then the report. Finished runs
-# are cached, so a second `just reproduce` only rewrites the report. More seeds: edit `seeds` in
-# the pipeline files (the paper used 100 per setting).
-reproduce: build
+# are cached, so a second `just reproduce` only rewrites the report. More seeds: `just reproduce
+# 100` runs seeds 0..100 of every setting (the paper's 100 runs), or edit the pipeline files.
+reproduce $seeds="": build
     {{glh}} data verify
-    {{glh}} run pipelines/e1.toml
-    {{glh}} run pipelines/e2.toml
-    {{glh}} run pipelines/e3-dense.toml
-    {{glh}} run pipelines/e3.toml
-    {{glh}} report pipelines/e1.toml pipelines/e2.toml pipelines/e3.toml pipelines/e3-dense.toml --out reports
+    {{glh}} run pipelines/e1.toml ${seeds:+--seeds "$seeds"}
+    {{glh}} run pipelines/e2.toml ${seeds:+--seeds "$seeds"}
+    {{glh}} run pipelines/e3-dense.toml ${seeds:+--seeds "$seeds"}
+    {{glh}} run pipelines/e3.toml ${seeds:+--seeds "$seeds"}
+    {{glh}} report pipelines/e1.toml pipelines/e2.toml pipelines/e3.toml pipelines/e3-dense.toml --out reports ${seeds:+--seeds "$seeds"}
     @echo "Report: reports/report.md and reports/report.html (figures under reports/<experiment>/)."
 
 # The smoke pipeline into artifacts/ (seconds), with its summary.
 smoke:
     {{glh}} run pipelines/smoke.toml
 
-# What CI runs: all tests, the smoke pipeline twice (the second fully cached), and the polars check.
+# What CI runs: all tests, the smoke pipeline twice (the second fully cached), the polars check,
+# and the Slurm executor against a real Slurm.
 test:
     cargo test --workspace --release
     just _smoke-check
+    just slurm-test
+
+# The Slurm executor against a real one-node Slurm on localhost: installs Debian's slurm-wlm and
+# munge if missing, starts the cluster, checks smoke's bytes against the local executor and a
+# scancel + resubmit. Skipped where slurmctld cannot start, unless GLH_REQUIRE_SLURM=1 (CI).
+slurm-test: build
+    scripts/slurm-test.sh
 
 # Criterion benchmarks (results in target/criterion).
 bench *args:

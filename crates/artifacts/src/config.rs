@@ -5,6 +5,7 @@
 //! command-line flags, so both report a bad value with the same words. A pipeline file is
 //! strict: an unknown key is an error, never silently ignored.
 
+use crate::cluster::SlurmSettings;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -506,6 +507,8 @@ pub struct Pipeline {
     pub ntk: Option<NtkSettings>,
     /// The training stage (Adam on MNIST from each mask's initialisation); needs `masks`.
     pub training: Option<TrainingSettings>,
+    /// Where `glh run --executor slurm` submits the jobs (not part of any cache key).
+    pub slurm: Option<SlurmSettings>,
 }
 
 impl Pipeline {
@@ -581,6 +584,9 @@ impl Pipeline {
                 let msg = "needs a [masks] table: the sweep's masks are what is trained";
                 return Err(Error::config(source_name, "training", msg));
             }
+        }
+        if let Some(slurm) = &self.slurm {
+            slurm.validate(source_name)?;
         }
         if let Some(ntk) = &self.ntk {
             ntk.validate(source_name)?;

@@ -3,6 +3,7 @@
 //! This crate owns what two stages must agree on and nothing else:
 //!
 //! - [`config`]: the typed, validated settings of a sweep and of each stage (pipeline files);
+//! - [`cluster`]: the settings of the Slurm executor (a pipeline's `[slurm]` table);
 //! - [`schemas`]: the schema of every Parquet table a stage writes, column by column, with docs;
 //! - [`key`]: canonical parameters and the content-addressed cache key of a stage run;
 //! - [`store`]: the artifact store (`<root>/<stage>/<key>/`), with atomic publication and a
@@ -13,6 +14,7 @@
 //!
 //! It never computes anything numerical and never depends on a stage crate.
 
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod key;

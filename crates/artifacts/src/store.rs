@@ -2,14 +2,33 @@
 //!
 //! Layout: `<root>/<stage>/<key>/` holds the run's Parquet tables and its `manifest.json`.
 //! A run is built in a hidden temporary directory beside its target
-//! (`<root>/<stage>/.tmp-<key>-<pid>-<n>`), every file and the directory are fsynced, and only
-//! then is the directory renamed to `<key>`. Rename is atomic on a POSIX filesystem, so:
+//! (`<root>/<stage>/.tmp-<key>-<host>-<pid>-<n>-<ns>`), every file and the directory are
+//! fsynced, and only then is the directory renamed to `<key>`. Rename is atomic on a POSIX
+//! filesystem, so:
 //!
-//! - a directory named by a key is always complete (a crash or Ctrl-C leaves only a `.tmp-*`
-//!   directory, which `glh ls` shows as incomplete and `glh gc` removes);
+//! - a directory named by a key is always complete (a crash, Ctrl-C, `scancel` or a node failure
+//!   leaves only a `.tmp-*` directory, which `glh ls` shows as incomplete and `glh gc` removes);
 //! - two processes computing the same key at once both build privately; the first rename wins,
 //!   the second finds the target present and discards its own copy (the bytes are equal anyway,
 //!   since a run is a pure function of its key).
+//!
+//! On a filesystem shared by many hosts (NFS v3/v4, Lustre, GPFS, BeeGFS, CephFS: what Slurm
+//! clusters mount), the same guarantees rest on four properties these filesystems provide:
+//!
+//! 1. `mkdir` is exclusive, and the temporary name carries the host name, so no two writers
+//!    ever share a temporary directory;
+//! 2. `rename` of a directory inside one directory is a single server-side operation: other
+//!    hosts see either no `<key>` or the complete one, never a part (the temporary directory
+//!    sits beside its target, so the rename never crosses filesystems);
+//! 3. `rename` onto an existing non-empty directory fails, so the first publisher wins; a loser
+//!    (or an NFS client whose retransmitted rename reports a failure that in fact succeeded)
+//!    finds the manifest present and reports the run as cached;
+//! 4. close-to-open consistency: every file is fsynced before the rename, so a host that opens
+//!    the published files afterwards reads their final bytes.
+//!
+//! What it does not rely on: file locks (often disabled on NFS), clocks agreeing across hosts,
+//! or a lookup of a just-published directory succeeding at once on another host (NFS may cache
+//! "not found" for up to its attribute timeout; `glh job` waits for inputs under Slurm).
 
 use crate::key::{ArtifactKey, canonical_json, params_value, sha256_hex};
 use crate::parquet_io::encode_table;
@@ -446,7 +465,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// A suffix unique among the temporary directories of all processes on all hosts sharing a
-/// root: the process id, a per-process counter, and the clock's nanoseconds.
+/// root: the host name, the process id, a per-process counter, and the clock's nanoseconds.
 fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -454,7 +473,25 @@ fn unique_suffix() -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{}-{n}-{nanos:09}", std::process::id())
+    format!("{}-{}-{n}-{nanos:09}", host_name(), std::process::id())
+}
+
+/// This host's name as a file-name-safe string (`host` where the kernel does not tell).
+fn host_name() -> String {
+    let name = fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let safe: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if safe.is_empty() {
+        "host".to_string()
+    } else {
+        safe
+    }
 }
 
 #[cfg(test)]

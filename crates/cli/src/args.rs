@@ -152,9 +152,36 @@ Run an experiment: expand a pipeline file into stage jobs and run what is not ca
 A pipeline file (TOML, see pipelines/) names a sweep (methods, widths, sparsities, depths, seeds)
 and one table per stage to run, with its settings. Jobs whose artifacts are complete are reported
 as cached; the others run, independent jobs in parallel on --jobs threads. Unknown keys, empty
-lists and out-of-range values are errors that name the file, line and field.")]
+lists and out-of-range values are errors that name the file, line and field.
+
+With --executor slurm the same jobs are submitted to a Slurm cluster instead: one job array per
+dependency level and stage, chained with --dependency=afterok, each task running one job
+(`glh job`) against the artifact root, which must be on a filesystem the nodes share. Cached jobs
+are not submitted, so running the same command again after a failure or `scancel` submits only
+what is missing. Scripts, logs and the sweep's record go to <ARTIFACTS>/.sweeps/<id>/; `glh ls`
+shows each sweep's state (done, cached, running, pending, failed with its log). Resources come
+from the pipeline's [slurm] table (partition, time, mem, cpus_per_task, sbatch_args,
+max_parallel, array_limit, and [slurm.stages.<stage>] overrides) and from the flags below.
+
+Examples:
+  glh run pipelines/e1.toml --seeds 100                       (the paper's 100 runs, here)
+  glh run pipelines/e1.toml --seeds 100 --executor slurm --dry-run
+  glh run pipelines/e1.toml --seeds 100 --executor slurm --partition cpu --time 1:00:00 --mem 4G
+  glh ls --sweeps")]
     Run(RunArgs),
-    /// List the artifacts under the root with their parameters and status.
+    /// Run one job of a pipeline's plan: what each Slurm array task does.
+    #[command(long_about = "\
+Run one job of a pipeline's plan: what each Slurm array task does.
+
+The pipeline is planned as `glh run` plans it and the job named by --job (`<stage>/<key>`, as
+the sweep scripts list them) runs alone, after a check that every artifact it reads is complete.
+A complete job is reported as cached and not recomputed (unless --force).
+
+Example:
+  glh job pipelines/smoke.toml --job masks/0123456789abcdef --jobs 2")]
+    Job(JobArgs),
+    /// List the artifacts under the root with their parameters and status, and the state of
+    /// Slurm sweeps.
     Ls(LsArgs),
     /// Remove the directories that interrupted runs left behind (never a complete artifact).
     Gc,
@@ -382,6 +409,9 @@ pub struct ReportArgs {
     /// Output directory (replaced).
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+    /// Report these run seeds instead of the pipelines' (as `glh run --seeds`): N or A..B.
+    #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
+    pub seeds: Option<Vec<u64>>,
     /// Bootstrap resamples per confidence interval.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..))]
     pub bootstrap: u32,
@@ -399,6 +429,93 @@ pub struct RunArgs {
     /// same threads, so cores are never oversubscribed.
     #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+    /// Run seeds instead of the pipeline's: a count N (seeds 0..N) or a range A..B (A to B-1).
+    /// `--seeds 100` is the paper's 100 runs per setting.
+    #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
+    pub seeds: Option<Vec<u64>>,
+    /// Where the jobs run: `local` (this machine) or `slurm` (job arrays on a cluster).
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
+    /// Slurm: resources and submission.
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+}
+
+/// Where `glh run` runs the jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Executor {
+    /// On this machine, independent jobs in parallel.
+    Local,
+    /// As Slurm job arrays against a shared artifact root (see `glh run --help`).
+    Slurm,
+}
+
+/// The flags of `--executor slurm`; they override the pipeline's `[slurm]` table.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Slurm (--executor slurm)")]
+pub struct SlurmArgs {
+    /// Write the sweep's sbatch scripts (and submit.sh) without submitting them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until the sweep ends, showing progress; exit 1 if a job failed.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub wait: bool,
+    /// Partition of every task.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit of every task (Slurm's formats: MM, HH:MM:SS, D-HH:MM, ...).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Memory of every task (4G, 500M, ...).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// CPUs of every task; the task's job uses as many threads.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus_per_task: Option<u32>,
+    /// At most this many tasks of one array at once.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// One more sbatch option for every task (repeatable): --sbatch-arg=--qos=short.
+    #[arg(long, value_name = "OPTION", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// The glh binary the tasks run (default: this one); it must be visible on the nodes.
+    #[arg(long, value_name = "PATH")]
+    pub glh_bin: Option<PathBuf>,
+}
+
+impl SlurmArgs {
+    /// The first Slurm flag that is set, for rejecting it under `--executor local`.
+    pub fn first_set(&self) -> Option<&'static str> {
+        [
+            (self.dry_run, "--dry-run"),
+            (self.wait, "--wait"),
+            (self.partition.is_some(), "--partition"),
+            (self.time.is_some(), "--time"),
+            (self.mem.is_some(), "--mem"),
+            (self.cpus_per_task.is_some(), "--cpus-per-task"),
+            (self.max_parallel.is_some(), "--max-parallel"),
+            (!self.sbatch_arg.is_empty(), "--sbatch-arg"),
+            (self.glh_bin.is_some(), "--glh-bin"),
+        ]
+        .into_iter()
+        .find_map(|(set, flag)| set.then_some(flag))
+    }
+}
+
+/// `glh job`.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The pipeline file whose plan holds the job.
+    pub pipeline: PathBuf,
+    /// The job: `<stage>/<key>`, as the sweep scripts list them.
+    #[arg(long, value_name = "STAGE/KEY")]
+    pub job: String,
+    /// Threads of the job.
+    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: u32,
+    /// Recompute the job even if its artifact is complete.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `glh ls`.
@@ -407,6 +524,12 @@ pub struct LsArgs {
     /// Only this stage.
     #[arg(long)]
     pub stage: Option<String>,
+    /// Only the state of Slurm sweeps (no artifact list).
+    #[arg(long)]
+    pub sweeps: bool,
+    /// Every job of this sweep with its state (the id `glh ls --sweeps` shows).
+    #[arg(long, value_name = "ID")]
+    pub sweep: Option<String>,
 }
 
 /// `glh schema`.
@@ -442,6 +565,23 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
 }
 
+/// `N` is seeds `0..N`; `A..B` is seeds `A..B` (B excluded).
+pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("expected a count N or a range A..B of seeds, got `{s}`"))
+    };
+    let (a, b) = match s.split_once("..") {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => (0, number(s)?),
+    };
+    if a >= b {
+        return Err(format!("the seed range `{s}` is empty"));
+    }
+    Ok((a..b).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +590,15 @@ mod tests {
     #[test]
     fn the_grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seeds_are_a_count_or_a_range() {
+        assert_eq!(parse_seeds("3").unwrap(), [0, 1, 2]);
+        assert_eq!(parse_seeds("10..12").unwrap(), [10, 11]);
+        assert_eq!(parse_seeds("100").unwrap().len(), 100);
+        assert!(parse_seeds("0").unwrap_err().contains("empty"));
+        assert!(parse_seeds("5..5").is_err());
+        assert!(parse_seeds("x").unwrap_err().contains("got `x`"));
     }
 }

@@ -2,11 +2,15 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, ExportArgs, GraphonsArgs, LsArgs, MasksAction, MasksArgs, NtkArgs,
-    ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SubsetsArgs, TrainArgs,
+    Cli, Command, DataCommand, Executor, ExportArgs, GraphonsArgs, JobArgs, LsArgs, MasksAction,
+    MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs,
+    TrainArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
+use crate::slurm::{self, SlurmOptions};
+use crate::sweeps;
+use glh_artifacts::cluster::{SlurmResources, SlurmSettings};
 use glh_artifacts::config::{DataSettings, MasksSettings, NtkSettings, Pipeline, TrainingSettings};
 use glh_artifacts::store::{EntryState, InputRef};
 use glh_artifacts::{ArtifactStore, Error, Result, schemas};
@@ -29,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(args) => train(&store, args, cli.quiet),
         Command::Report(args) => report(&store, args, cli.quiet),
         Command::Run(args) => run(&store, args, cli.quiet),
+        Command::Job(args) => job(&store, args, cli.quiet),
         Command::Ls(args) => ls(&store, args),
         Command::Gc => gc(&store, cli.quiet),
         Command::Schema(args) => schema(args),
@@ -309,11 +314,16 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
 }
 
 fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
-    let pipelines = args
+    let mut pipelines = args
         .pipelines
         .iter()
         .map(|p| Pipeline::from_file(p))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(seeds) = &args.seeds {
+        for p in &mut pipelines {
+            p.sweep.seeds = seeds.clone();
+        }
+    }
     let settings = glh_reporting::ReportSettings {
         bootstrap: args.bootstrap as usize,
         ..Default::default()
@@ -344,8 +354,18 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
 
 fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
-    let pipeline = Pipeline::from_file(&args.pipeline)?;
+    let mut pipeline = Pipeline::from_file(&args.pipeline)?;
+    if let Some(seeds) = args.seeds.clone() {
+        pipeline.sweep.seeds = seeds;
+    }
     let plan = pipeline::plan(&pipeline)?;
+    if args.executor == Executor::Slurm {
+        return run_on_slurm(store, &pipeline, &args, &plan, quiet);
+    }
+    if let Some(flag) = args.slurm.first_set() {
+        let msg = "applies to --executor slurm only";
+        return Err(Error::config("command line", flag, msg));
+    }
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
@@ -362,7 +382,173 @@ fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The pipeline's `[slurm]` table with the command line's flags over it.
+fn slurm_settings(pipeline: &Pipeline, flags: &SlurmArgs) -> Result<SlurmSettings> {
+    let mut settings = pipeline.slurm.clone().unwrap_or_default();
+    let over = SlurmResources {
+        partition: flags.partition.clone(),
+        time: flags.time.clone(),
+        mem: flags.mem.clone(),
+        cpus_per_task: flags.cpus_per_task,
+        sbatch_args: flags.sbatch_arg.clone(),
+    };
+    over.validate("command line", "slurm")
+        .map_err(|e| match e {
+            // Name the flag, not the pipeline field it stands for.
+            Error::Config {
+                source_name,
+                field,
+                message,
+            } => {
+                let flag = match field.trim_start_matches("slurm.") {
+                    "sbatch_args" => "--sbatch-arg".to_string(),
+                    name => format!("--{}", name.replace('_', "-")),
+                };
+                Error::config(source_name, flag, message)
+            }
+            other => other,
+        })?;
+    let merged = settings.defaults().overridden_by(&over);
+    settings.partition = merged.partition;
+    settings.time = merged.time;
+    settings.mem = merged.mem;
+    settings.cpus_per_task = merged.cpus_per_task;
+    settings.sbatch_args = merged.sbatch_args;
+    settings.max_parallel = flags.max_parallel.or(settings.max_parallel);
+    Ok(settings)
+}
+
+fn run_on_slurm(
+    store: &ArtifactStore,
+    pipeline: &Pipeline,
+    args: &RunArgs,
+    plan: &[pipeline::PlannedJob],
+    quiet: bool,
+) -> Result<()> {
+    if args.jobs.is_some() {
+        let msg = "sets local threads; with --executor slurm use --cpus-per-task";
+        return Err(Error::config("command line", "--jobs", msg));
+    }
+    let glh = match &args.slurm.glh_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(|e| {
+            Error::Unsupported(format!("cannot find this glh binary ({e}); pass --glh-bin"))
+        })?,
+    };
+    let options = SlurmOptions {
+        settings: slurm_settings(pipeline, &args.slurm)?,
+        glh,
+        dry_run: args.slurm.dry_run,
+        force: args.force,
+        wait: args.slurm.wait,
+        quiet,
+    };
+    let dir = slurm::submit(store, pipeline, &args.pipeline, plan, &options)?;
+    if quiet {
+        return Ok(());
+    }
+    let sweeps = sweeps::read_sweeps(store)?;
+    let Some((_, record)) = sweeps.iter().find(|(d, _)| *d == dir) else {
+        return Ok(());
+    };
+    let submitted: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
+    println!(
+        "sweep {}: {submitted} jobs in {} arrays, {} cached (not submitted)",
+        record.id,
+        record.arrays.len(),
+        record.cached.len()
+    );
+    for a in &record.arrays {
+        let after: Vec<String> = a
+            .depends_on
+            .iter()
+            .map(|&d| record.arrays[d].name.clone())
+            .collect();
+        println!(
+            "  {:<22} {:>6} tasks  {:<12} {}",
+            a.name,
+            a.tasks.len(),
+            a.slurm_job_id
+                .as_deref()
+                .map_or_else(|| "-".to_string(), |id| format!("job {id}")),
+            if after.is_empty() {
+                String::new()
+            } else {
+                format!("after {}", after.join(", "))
+            }
+        );
+    }
+    if args.slurm.dry_run {
+        println!(
+            "dry run: scripts in {}/ (not submitted; `bash {}/submit.sh` submits them)",
+            dir.display(),
+            dir.display()
+        );
+    } else {
+        println!(
+            "scripts and logs in {}/; follow it with `glh ls --sweeps`",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn job(store: &ArtifactStore, args: JobArgs, quiet: bool) -> Result<()> {
+    let pipeline = Pipeline::from_file(&args.pipeline)?;
+    let plan = pipeline::plan(&pipeline)?;
+    let index = plan
+        .iter()
+        .position(|j| format!("{}/{}", j.spec.stage, j.spec.key()) == args.job)
+        .ok_or_else(|| {
+            Error::input(
+                &args.pipeline,
+                format!(
+                    "its plan has no job `{}` (expected <stage>/<key> as the sweep scripts list them)",
+                    args.job
+                ),
+            )
+        })?;
+    let options = ExecOptions {
+        force: args.force,
+        jobs: args.jobs as usize,
+        quiet,
+    };
+    let started = Instant::now();
+    let outcome = pipeline::execute_one(store, &plan, index, options)?;
+    if !quiet {
+        println!(
+            "{} {} ({}) in {:.1} s: {}",
+            outcome.status,
+            args.job,
+            plan[index].label,
+            started.elapsed().as_secs_f64(),
+            outcome.dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn ls(store: &ArtifactStore, args: LsArgs) -> Result<()> {
+    let sweeps = sweeps::read_sweeps(store)?;
+    if args.sweeps || args.sweep.is_some() {
+        let chosen: Vec<_> = match &args.sweep {
+            Some(id) => sweeps.into_iter().filter(|(_, r)| r.id == *id).collect(),
+            None => sweeps,
+        };
+        if let (Some(id), true) = (&args.sweep, chosen.is_empty()) {
+            let dir = store.root().join(sweeps::SWEEPS_DIR);
+            return Err(Error::input(
+                dir,
+                format!("no sweep `{id}` (see `glh ls --sweeps`)"),
+            ));
+        }
+        let queue = sweeps::Queue::read();
+        print!(
+            "{}",
+            sweeps::render(store, &chosen, &queue, args.sweep.is_some())?
+        );
+        return Ok(());
+    }
     let entries = store.entries()?;
     println!(
         "{:<10} {:<18} {:<10} {:>8} {:>8}  parameters",
@@ -408,6 +594,13 @@ fn ls(store: &ArtifactStore, args: LsArgs) -> Result<()> {
             }
         }
     }
+    if !sweeps.is_empty() {
+        println!();
+        print!(
+            "{}",
+            sweeps::render(store, &sweeps, &sweeps::Queue::read(), false)?
+        );
+    }
     Ok(())
 }
 
@@ -437,6 +630,26 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 fn gc(store: &ArtifactStore, quiet: bool) -> Result<()> {
+    // A running task's temporary directory looks like an abandoned one: never sweep under a
+    // live Slurm sweep.
+    let sweeps = sweeps::read_sweeps(store)?;
+    if sweeps.iter().any(|(_, r)| r.submitted) {
+        let queue = sweeps::Queue::read();
+        for (dir, record) in &sweeps {
+            let states = sweeps::task_states(store, dir, record, &queue)?;
+            let live = states
+                .iter()
+                .filter(|(_, s)| matches!(s.word(), "running" | "pending" | "unknown"))
+                .count();
+            if live > 0 {
+                return Err(Error::Unsupported(format!(
+                    "sweep {} has {live} jobs queued or running (or Slurm's queue is unreadable); \
+                     gc would delete their work in progress: run it when the sweep has ended",
+                    record.id
+                )));
+            }
+        }
+    }
     let removed = store.remove_incomplete()?;
     if !quiet {
         for dir in &removed {

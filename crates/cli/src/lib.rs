@@ -1,4 +1,5 @@
-//! The `glh` command line: argument parsing ([`args`]), the pipeline runner ([`pipeline`]),
+//! The `glh` command line: argument parsing ([`args`]), the pipeline planner and local
+//! executor ([`pipeline`]), the Slurm executor ([`slurm`]) and its sweep records ([`sweeps`]),
 //! and the commands that wire arguments to the stage libraries ([`commands`]). No numerical
 //! work happens here: every subcommand parses its arguments and calls its stage's library.
 
@@ -6,6 +7,8 @@ pub mod args;
 pub mod commands;
 pub mod pipeline;
 pub mod progress;
+pub mod slurm;
+pub mod sweeps;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -327,11 +327,7 @@ pub fn execute(
     plan: &[PlannedJob],
     options: ExecOptions,
 ) -> Result<Vec<JobReport>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs)
-        .thread_name(|i| format!("glh-job-{i}"))
-        .build()
-        .map_err(|e| Error::Unsupported(format!("cannot start the job pool: {e}")))?;
+    let pool = job_pool(options.jobs)?;
     let levels = levels(plan);
     let multi = progress::multi(options.quiet);
     let bar = multi.add(progress::bar(plan.len() as u64, "jobs", options.quiet));
@@ -363,6 +359,52 @@ pub fn execute(
         .into_iter()
         .map(|r| r.expect("every job ran"))
         .collect())
+}
+
+/// Runs the one job `plan[index]` on a pool of `threads` threads, after checking that every
+/// artifact it reads is complete: what a Slurm array task does (`glh job`).
+pub fn execute_one(
+    store: &ArtifactStore,
+    plan: &[PlannedJob],
+    index: usize,
+    options: ExecOptions,
+) -> Result<JobOutcome> {
+    let job = &plan[index];
+    // Under Slurm an input was published by another node moments ago, and a network
+    // filesystem may cache "not found" for up to its attribute timeout (NFS: 60 s): wait for it.
+    let patience = if std::env::var_os("SLURM_JOB_ID").is_some() {
+        std::time::Duration::from_secs(90)
+    } else {
+        std::time::Duration::ZERO
+    };
+    for &d in &job.depends_on {
+        let input = &plan[d];
+        let waited = Instant::now();
+        while store.find(input.spec.stage, &input.spec.key())?.is_none() {
+            if waited.elapsed() >= patience {
+                return Err(Error::Unsupported(format!(
+                    "{}/{} ({}), an input of this job, is not complete: the job that makes it \
+                     failed or has not run",
+                    input.spec.stage,
+                    input.spec.key(),
+                    input.label
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    }
+    let pool = job_pool(options.jobs)?;
+    let multi = progress::multi(options.quiet);
+    pool.install(|| run_job(store, job, options.force, &multi))
+}
+
+/// The pool jobs run on; stages that parallelise inside a job share its threads.
+fn job_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("glh-job-{i}"))
+        .build()
+        .map_err(|e| Error::Unsupported(format!("cannot start the job pool: {e}")))
 }
 
 /// Runs one job; an iterative pruning job shows its rounds on a bar of its own under the

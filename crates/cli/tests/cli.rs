@@ -490,3 +490,191 @@ fn a_killed_run_resumes_to_the_same_artifacts() {
         assert!(!ls.contains("incomplete"), "{ls}");
     }
 }
+
+/// The sweep directory of the one sweep under `root`.
+fn only_sweep(root: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(root.join(".sweeps"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+#[test]
+fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let out = glh(&local, &["--quiet", "run", "pipelines/smoke.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let root = dir.path().join("slurm");
+    let out = glh(
+        &root,
+        &[
+            "run",
+            "pipelines/smoke.toml",
+            "--executor",
+            "slurm",
+            "--dry-run",
+            "--partition",
+            "debug",
+            "--time",
+            "10:00",
+            "--sbatch-arg=--qos=short",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(summary.contains("0 cached (not submitted)"), "{summary}");
+    assert!(summary.contains("dry run: scripts in"), "{summary}");
+
+    // Play Slurm: every array in submission order, every task with its SLURM_ARRAY_TASK_ID.
+    // The scripts' `#SBATCH` lines are comments to bash; what runs is the scripts' own code.
+    let sweep = only_sweep(&root);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sweep.join("sweep.json")).unwrap()).unwrap();
+    let arrays = record["arrays"].as_array().unwrap();
+    let stages: Vec<&str> = arrays
+        .iter()
+        .map(|a| a["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages.first(), Some(&"data"), "{stages:?}");
+    assert_eq!(stages.last(), Some(&"convergence"), "{stages:?}");
+    let mut tasks = 0;
+    for array in arrays {
+        let script = sweep.join(array["script"].as_str().unwrap());
+        let text = std::fs::read_to_string(&script).unwrap();
+        for line in [
+            "#SBATCH --partition=debug",
+            "#SBATCH --time=10:00",
+            "#SBATCH --qos=short",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in {text}");
+        }
+        for i in 0..array["tasks"].as_array().unwrap().len() {
+            let out = Command::new("bash")
+                .arg(&script)
+                .current_dir(repo_root())
+                .env("SLURM_ARRAY_TASK_ID", i.to_string())
+                .env_remove("SLURM_JOB_ID")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                script.display(),
+                stderr(&out)
+            );
+            tasks += 1;
+        }
+    }
+    assert_eq!(tasks, 70, "smoke plans 70 jobs");
+    assert_eq!(
+        complete_parquet_bytes(&root),
+        complete_parquet_bytes(&local)
+    );
+
+    let ls = glh(&root, &["ls", "--sweeps"]);
+    let ls = String::from_utf8_lossy(&ls.stdout).into_owned();
+    assert!(ls.contains("(dry run, 70 jobs in"), "{ls}");
+    assert!(ls.contains(": 70 done"), "{ls}");
+
+    // A second dry run finds everything complete and writes no arrays.
+    let out = glh(
+        &root,
+        &[
+            "run",
+            "pipelines/smoke.toml",
+            "--executor",
+            "slurm",
+            "--dry-run",
+        ],
+    );
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        summary.contains(": 0 jobs in 0 arrays, 70 cached"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn slurm_flags_and_jobs_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("a");
+    let smoke = "pipelines/smoke.toml";
+    assert_bad_input(
+        &glh(&root, &["run", smoke, "--partition", "cpu"]),
+        "command line: `--partition`: applies to --executor slurm only",
+    );
+    assert_bad_input(
+        &glh(
+            &root,
+            &["run", smoke, "--executor", "slurm", "--time", "1h"],
+        ),
+        "command line: `--time`: must be a Slurm time limit",
+    );
+    assert_bad_input(
+        &glh(&root, &["run", smoke, "--seeds", "3..1"]),
+        "the seed range `3..1` is empty",
+    );
+    assert_bad_input(
+        &glh(&root, &["job", smoke, "--job", "masks/0123456789abcdef"]),
+        "pipelines/smoke.toml: its plan has no job `masks/0123456789abcdef`",
+    );
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(repo_root().join(smoke)).unwrap();
+    std::fs::write(&bad, format!("{text}\n[slurm]\nmem = \"4GB\"\n")).unwrap();
+    assert_bad_input(
+        &glh(
+            &root,
+            &["run", bad.to_str().unwrap(), "--executor", "slurm"],
+        ),
+        "`slurm.mem`: must be a whole number with an optional unit",
+    );
+
+    // Without sbatch: exit 1, one line, and no sweep directory left behind.
+    let out = Command::new(env!("CARGO_BIN_EXE_glh"))
+        .current_dir(repo_root())
+        .env("PATH", "/nonexistent")
+        .args([
+            "--artifacts",
+            root.to_str().unwrap(),
+            "run",
+            smoke,
+            "--executor",
+            "slurm",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot run sbatch"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let left = std::fs::read_dir(root.join(".sweeps")).unwrap().count();
+    assert_eq!(left, 0, "a failed submission left a sweep directory");
+
+    // A job whose input is missing refuses to run and names it.
+    let plan_dry = glh(&root, &["run", smoke, "--executor", "slurm", "--dry-run"]);
+    assert_eq!(plan_dry.status.code(), Some(0), "{}", stderr(&plan_dry));
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(only_sweep(&root).join("sweep.json")).unwrap(),
+    )
+    .unwrap();
+    let graphons = record["arrays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["stage"] == "graphons")
+        .unwrap();
+    let task = &graphons["tasks"][0];
+    let id = format!("graphons/{}", task["key"].as_str().unwrap());
+    let out = glh(&root, &["job", smoke, "--job", &id]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("an input of this job, is not complete"),
+        "{err}"
+    );
+}
