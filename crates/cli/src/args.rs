@@ -411,7 +411,7 @@ pub struct ReportArgs {
     pub out: PathBuf,
     /// Report these run seeds instead of the pipelines' (as `glh run --seeds`): N or A..B.
     #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
-    pub seeds: Option<Vec<u64>>,
+    pub seeds: Option<Seeds>,
     /// Bootstrap resamples per confidence interval.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..))]
     pub bootstrap: u32,
@@ -432,7 +432,7 @@ pub struct RunArgs {
     /// Run seeds instead of the pipeline's: a count N (seeds 0..N) or a range A..B (A to B-1).
     /// `--seeds 100` is the paper's 100 runs per setting.
     #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
-    pub seeds: Option<Vec<u64>>,
+    pub seeds: Option<Seeds>,
     /// Where the jobs run: `local` (this machine) or `slurm` (job arrays on a cluster).
     #[arg(long, value_enum, default_value_t = Executor::Local)]
     pub executor: Executor,
@@ -565,8 +565,12 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
 }
 
+/// Run seeds given on the command line (`--seeds`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seeds(pub Vec<u64>);
+
 /// `N` is seeds `0..N`; `A..B` is seeds `A..B` (B excluded).
-pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
+pub fn parse_seeds(s: &str) -> Result<Seeds, String> {
     let number = |t: &str| {
         t.trim()
             .parse::<u64>()
@@ -579,7 +583,7 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
     if a >= b {
         return Err(format!("the seed range `{s}` is empty"));
     }
-    Ok((a..b).collect())
+    Ok(Seeds((a..b).collect()))
 }
 
 #[cfg(test)]
@@ -593,10 +597,24 @@ mod tests {
     }
 
     #[test]
+    fn seeds_parse_through_clap() {
+        let cli = Cli::try_parse_from(["glh", "run", "p.toml", "--seeds", "2..4"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.seeds, Some(Seeds(vec![2, 3])));
+        let cli = Cli::try_parse_from(["glh", "report", "--seeds", "2"]).unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("not report")
+        };
+        assert_eq!(args.seeds, Some(Seeds(vec![0, 1])));
+    }
+
+    #[test]
     fn seeds_are_a_count_or_a_range() {
-        assert_eq!(parse_seeds("3").unwrap(), [0, 1, 2]);
-        assert_eq!(parse_seeds("10..12").unwrap(), [10, 11]);
-        assert_eq!(parse_seeds("100").unwrap().len(), 100);
+        assert_eq!(parse_seeds("3").unwrap().0, [0, 1, 2]);
+        assert_eq!(parse_seeds("10..12").unwrap().0, [10, 11]);
+        assert_eq!(parse_seeds("100").unwrap().0.len(), 100);
         assert!(parse_seeds("0").unwrap_err().contains("empty"));
         assert!(parse_seeds("5..5").is_err());
         assert!(parse_seeds("x").unwrap_err().contains("got `x`"));

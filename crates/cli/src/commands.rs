@@ -321,7 +321,7 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     if let Some(seeds) = &args.seeds {
         for p in &mut pipelines {
-            p.sweep.seeds = seeds.clone();
+            p.sweep.seeds = seeds.0.clone();
         }
     }
     let settings = glh_reporting::ReportSettings {
@@ -355,8 +355,8 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
 fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let mut pipeline = Pipeline::from_file(&args.pipeline)?;
-    if let Some(seeds) = args.seeds.clone() {
-        pipeline.sweep.seeds = seeds;
+    if let Some(seeds) = &args.seeds {
+        pipeline.sweep.seeds = seeds.0.clone();
     }
     let plan = pipeline::plan(&pipeline)?;
     if args.executor == Executor::Slurm {

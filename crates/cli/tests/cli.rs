@@ -491,15 +491,16 @@ fn a_killed_run_resumes_to_the_same_artifacts() {
     }
 }
 
-/// The sweep directory of the one sweep under `root`.
-fn only_sweep(root: &Path) -> PathBuf {
+/// The directory and the `sweep.json` of the one sweep under `root`.
+fn only_sweep(root: &Path) -> (PathBuf, serde_json::Value) {
     let dirs: Vec<PathBuf> = std::fs::read_dir(root.join(".sweeps"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
+    let text = std::fs::read_to_string(dirs[0].join("sweep.json")).unwrap();
+    (dirs[0].clone(), serde_json::from_str(&text).unwrap())
 }
 
 #[test]
@@ -523,6 +524,8 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
             "--time",
             "10:00",
             "--sbatch-arg=--qos=short",
+            "--seeds",
+            "2",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -532,9 +535,7 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
 
     // Play Slurm: every array in submission order, every task with its SLURM_ARRAY_TASK_ID.
     // The scripts' `#SBATCH` lines are comments to bash; what runs is the scripts' own code.
-    let sweep = only_sweep(&root);
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sweep.join("sweep.json")).unwrap()).unwrap();
+    let (sweep, record) = only_sweep(&root);
     let arrays = record["arrays"].as_array().unwrap();
     let stages: Vec<&str> = arrays
         .iter()
@@ -658,10 +659,7 @@ fn slurm_flags_and_jobs_are_checked() {
     // A job whose input is missing refuses to run and names it.
     let plan_dry = glh(&root, &["run", smoke, "--executor", "slurm", "--dry-run"]);
     assert_eq!(plan_dry.status.code(), Some(0), "{}", stderr(&plan_dry));
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(only_sweep(&root).join("sweep.json")).unwrap(),
-    )
-    .unwrap();
+    let (_, record) = only_sweep(&root);
     let graphons = record["arrays"]
         .as_array()
         .unwrap()
