@@ -83,8 +83,13 @@ drain() {
     fail "jobs still queued after 120 s"
 }
 
+# Seconds since $1 (a `date +%s.%N`), to one decimal.
+seconds_since() { python3 -c "import sys; print(f'{$(date +%s.%N) - float(sys.argv[1]):.1f}')" "$1"; }
+
 echo "slurm-test: the smoke pipeline, local executor"
+start=$(date +%s.%N)
 glh --artifacts "$work/local" --quiet run pipelines/smoke.toml
+local_wall=$(seconds_since "$start")
 digest "$work/local" >"$work/local.sha256"
 jobs=$(wc -l <"$work/local.sha256")
 [[ $jobs -gt 0 ]] || fail "the local run wrote no Parquet files"
@@ -92,14 +97,14 @@ jobs=$(wc -l <"$work/local.sha256")
 echo "slurm-test: the smoke pipeline through --executor slurm --wait"
 start=$(date +%s.%N)
 glh --artifacts "$work/slurm" run pipelines/smoke.toml --executor slurm --wait
-end=$(date +%s.%N)
-wall=$(python3 -c "print(f'{$end - $start:.1f}')")
+wall=$(seconds_since "$start")
 digest "$work/slurm" >"$work/slurm.sha256"
 cmp -s "$work/local.sha256" "$work/slurm.sha256" || {
     diff "$work/local.sha256" "$work/slurm.sha256" | head -n 20 >&2
     fail "the Slurm run's artifacts differ from the local run's"
 }
-echo "slurm-test: ok: $jobs Parquet files byte-identical to the local run; smoke sweep through Slurm took $wall s"
+echo "slurm-test: ok: $jobs Parquet files byte-identical to the local run;" \
+    "smoke through Slurm $wall s, locally $local_wall s"
 glh --artifacts "$work/slurm" ls --sweeps | tee "$work/ls.txt"
 grep -q "failed" "$work/ls.txt" && fail "glh ls reports failed jobs after a clean sweep"
 
@@ -117,7 +122,8 @@ PY
 scancel "${masks_job}_1"
 scontrol release "$all_jobs"
 drain
-glh --artifacts "$root" ls | tee "$work/ls-cancelled.txt"
+glh --artifacts "$root" ls >"$work/ls-cancelled.txt"
+grep -E "^sweep |^  failed +masks " "$work/ls-cancelled.txt" || true
 grep -Eq "^  failed +masks " "$work/ls-cancelled.txt" \
     || fail "glh ls does not show the cancelled masks task as failed"
 done_before=$(digest "$root" | wc -l)
@@ -140,4 +146,4 @@ cmp -s "$work/local.sha256" "$work/resubmitted.sha256" || {
 }
 glh --artifacts "$root" gc --quiet
 echo "slurm-test: ok: cancel + resubmit completed the sweep with the local bytes"
-echo "slurm-test: PASSED (smoke sweep through Slurm: $wall s)"
+echo "slurm-test: PASSED (smoke through Slurm: $wall s; with the local executor: $local_wall s)"

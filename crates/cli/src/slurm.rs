@@ -520,7 +520,7 @@ pub fn wait_for(
             return Ok(());
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(5));
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 
