@@ -4,10 +4,12 @@
 # Starts a one-node cluster on localhost (scripts/slurm-cluster.sh), then:
 #   1. runs the smoke pipeline with the local executor and through `--executor slurm --wait`,
 #      and checks that every Parquet artifact is byte-identical;
-#   2. submits it again to a fresh root with every array held, cancels one masks task with
-#      `scancel`, releases the rest, and checks that the sweep ends with that task failed, its
-#      dependants cancelled and nothing of theirs complete; then runs the same `glh run` again,
-#      checks that only the missing jobs were submitted, and that the bytes are the local ones.
+#   2. submits smoke with longer training runs to a fresh root with every array held, cancels
+#      one queued masks task with `scancel`, releases the rest, and cancels one training task
+#      while it writes; checks that the sweep ends with both failed, the dependants cancelled,
+#      the interrupted run listed as incomplete and nothing of theirs complete; then runs the
+#      same `glh run` again, checks that only the missing jobs were submitted, and that the
+#      bytes are the local executor's.
 #
 # When Slurm cannot be installed or started here (no root, no apt, a container that forbids
 # the daemons) the test is skipped with a message, unless GLH_REQUIRE_SLURM=1 (CI sets it).
@@ -108,9 +110,17 @@ echo "slurm-test: ok: $jobs Parquet files byte-identical to the local run;" \
 glh --artifacts "$work/slurm" ls --sweeps | tee "$work/ls.txt"
 grep -q "failed" "$work/ls.txt" && fail "glh ls reports failed jobs after a clean sweep"
 
-echo "slurm-test: cancel one task, then resubmit"
+echo "slurm-test: cancel a queued task and a running one, then resubmit"
+# Smoke with training runs long enough (~2 s) to be caught while they write.
+long="$work/smoke-long.toml"
+sed -e 's/^steps = 20$/steps = 3000/' -e 's/^eval_every = 10$/eval_every = 1000/' \
+    pipelines/smoke.toml >"$long"
+grep -q "^steps = 3000$" "$long" || fail "could not lengthen smoke's training"
+glh --artifacts "$work/local-long" --quiet run "$long"
+digest "$work/local-long" >"$work/local-long.sha256"
+
 root="$work/cancel"
-glh --artifacts "$root" --quiet run pipelines/smoke.toml --executor slurm --sbatch-arg=--hold
+glh --artifacts "$root" --quiet run "$long" --executor slurm --sbatch-arg=--hold
 record=$(sweep_json "$root")
 read -r masks_job all_jobs < <(python3 - "$record" <<'PY'
 import json, sys
@@ -119,31 +129,63 @@ masks = next(a for a in r["arrays"] if a["stage"] == "masks")
 print(masks["slurm_job_id"], ",".join(a["slurm_job_id"] for a in r["arrays"]))
 PY
 )
+# A queued task: its array's dependants can never run and are cancelled by Slurm.
 scancel "${masks_job}_1"
 scontrol release "$all_jobs"
-drain
-glh --artifacts "$root" ls >"$work/ls-cancelled.txt"
-grep -E "^sweep |^  failed +masks " "$work/ls-cancelled.txt" || true
-grep -Eq "^  failed +masks " "$work/ls-cancelled.txt" \
-    || fail "glh ls does not show the cancelled masks task as failed"
-done_before=$(digest "$root" | wc -l)
-[[ $done_before -lt $jobs ]] || fail "the cancelled sweep left every artifact complete"
-
-glh --artifacts "$root" run pipelines/smoke.toml --executor slurm --wait | tee "$work/resubmit.txt"
-grep -Eq "cached \(not submitted\)" "$work/resubmit.txt" || fail "no summary of the resubmission"
-python3 - "$(sweep_json "$root")" <<'PY' || fail "the resubmission ran jobs that were complete"
+# A running task: the first training run seen writing (its `.tmp-<key>-*` directory exists).
+running=""
+for _ in $(seq 1200); do
+    tmp=$(find "$root/training" -maxdepth 1 -name '.tmp-*' 2>/dev/null | head -n 1 || true)
+    if [[ -n $tmp ]]; then
+        key=$(basename "$tmp" | cut -d- -f2)
+        running=$(python3 - "$record" "$key" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-submitted = sum(len(a["tasks"]) for a in r["arrays"])
+for a in r["arrays"]:
+    for i, t in enumerate(a["tasks"]):
+        if t["stage"] == "training" and t["key"] == sys.argv[2]:
+            print(f'{a["slurm_job_id"]}_{i} {t["key"]}')
+PY
+)
+        break
+    fi
+    sleep 0.05
+done
+[[ -n $running ]] || fail "no training task was seen running within 60 s"
+read -r running_task running_key <<<"$running"
+scancel "$running_task"
+echo "slurm-test: cancelled masks task ${masks_job}_1 (queued) and training task $running_task (running)"
+drain
+[[ -d $root/training/$running_key ]] && fail "the cancelled training run was published"
+compgen -G "$root/training/.tmp-$running_key-*" >/dev/null \
+    || fail "the cancelled training run left no trace (was it still running?)"
+glh --artifacts "$root" ls >"$work/ls-cancelled.txt"
+grep -E "^sweep |^  failed +(masks|training) .*$running_key|^  failed +masks |^training .*incomplete" \
+    "$work/ls-cancelled.txt" || true
+grep -Eq "^  failed +masks " "$work/ls-cancelled.txt" \
+    || fail "glh ls does not show the cancelled masks task as failed"
+grep -Eq "^  failed +training +$running_key " "$work/ls-cancelled.txt" \
+    || fail "glh ls does not show the cancelled training task as failed"
+grep -Eq "^training .* incomplete " "$work/ls-cancelled.txt" \
+    || fail "glh ls does not list the interrupted training run as incomplete"
+
+glh --artifacts "$root" run "$long" --executor slurm --wait | tee "$work/resubmit.txt"
+grep -Eq "cached \(not submitted\)" "$work/resubmit.txt" || fail "no summary of the resubmission"
+python3 - "$(sweep_json "$root")" "$running_key" <<'PY' || fail "the resubmission is not what was missing"
+import json, sys
+r = json.load(open(sys.argv[1]))
+tasks = [t for a in r["arrays"] for t in a["tasks"]]
 assert r["cached"], "nothing was cached"
-assert submitted > 0, "nothing was submitted"
-print(f"slurm-test: resubmitted {submitted} jobs, {len(r['cached'])} cached")
+assert any(t["key"] == sys.argv[2] for t in tasks), "the cancelled training run was not resubmitted"
+assert not any(t["key"] == sys.argv[2] for t in r["cached"])
+print(f"slurm-test: resubmitted {len(tasks)} jobs, {len(r['cached'])} cached")
 PY
 digest "$root" >"$work/resubmitted.sha256"
-cmp -s "$work/local.sha256" "$work/resubmitted.sha256" || {
-    diff "$work/local.sha256" "$work/resubmitted.sha256" | head -n 20 >&2
+cmp -s "$work/local-long.sha256" "$work/resubmitted.sha256" || {
+    diff "$work/local-long.sha256" "$work/resubmitted.sha256" | head -n 20 >&2
     fail "after cancel and resubmit, the artifacts differ from the local run's"
 }
 glh --artifacts "$root" gc --quiet
+compgen -G "$root/training/.tmp-*" >/dev/null && fail "glh gc left the interrupted run behind"
 echo "slurm-test: ok: cancel + resubmit completed the sweep with the local bytes"
 echo "slurm-test: PASSED (smoke through Slurm: $wall s; with the local executor: $local_wall s)"
