@@ -6,6 +6,7 @@
 
 use glh_artifacts::{Error, Result};
 use plotters::coord::Shift;
+use plotters::element::ComposedElement;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,69 @@ const PALETTE: [RGBColor; 6] = [
 /// The colour of series i.
 pub fn series_colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
+}
+
+/// A legend entry in pixel coordinates: a line and a marker polygon, offset together.
+type LegendEntry<DB> =
+    ComposedElement<(i32, i32), DB, PathElement<(i32, i32)>, Polygon<(i32, i32)>>;
+
+/// A legend entry: the series' line with its marker on it, so that two series sharing a
+/// colour (the palette repeats after six) still differ in the legend. Markers are polygons
+/// here (one element type for all four shapes) drawn like the chart's own: a circle, a
+/// triangle, an x and a square, by `i % 4`.
+fn legend_entry<DB: DrawingBackend>(at: (i32, i32), colour: RGBColor, i: usize) -> LegendEntry<DB> {
+    let (cx, cy) = (11.0_f64, 0.0_f64);
+    let at_angles = |r: f64, angles: &[f64]| -> Vec<(i32, i32)> {
+        angles
+            .iter()
+            .map(|a| {
+                (
+                    (cx + r * a.cos()).round() as i32,
+                    (cy + r * a.sin()).round() as i32,
+                )
+            })
+            .collect()
+    };
+    let shape: Vec<(i32, i32)> = match i % 4 {
+        0 => at_angles(
+            4.5,
+            &(0..8)
+                .map(|k| f64::from(k) * std::f64::consts::FRAC_PI_4)
+                .collect::<Vec<_>>(),
+        ),
+        1 => vec![(11, -5), (16, 4), (6, 4)],
+        2 => {
+            // A plus of arm 5 and half-width 1, turned by 45 degrees.
+            let (a, r) = (1.0, 5.0);
+            let plus = [
+                (-a, -r),
+                (a, -r),
+                (a, -a),
+                (r, -a),
+                (r, a),
+                (a, a),
+                (a, r),
+                (-a, r),
+                (-a, a),
+                (-r, a),
+                (-r, -a),
+                (-a, -a),
+            ];
+            let c = std::f64::consts::FRAC_1_SQRT_2;
+            plus.iter()
+                .map(|&(x, y)| {
+                    (
+                        (cx + c * (x - y)).round() as i32,
+                        (cy + c * (x + y)).round() as i32,
+                    )
+                })
+                .collect()
+        }
+        _ => vec![(7, -4), (15, -4), (15, 4), (7, 4)],
+    };
+    EmptyElement::at(at)
+        + PathElement::new(vec![(0, 0), (22, 0)], colour.stroke_width(3))
+        + Polygon::new(shape, colour.filled())
 }
 
 /// White (0) to dark blue (1), luminance falling monotonically, so grey print keeps the order.
@@ -287,9 +351,7 @@ impl Figure for Chart {
             series
                 .map_err(plot_error)?
                 .label(line.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
-                });
+                .legend(move |(x, y)| legend_entry::<DB>((x, y), colour, i));
         }
         chart
             .configure_series_labels()
