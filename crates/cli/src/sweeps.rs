@@ -292,7 +292,10 @@ pub fn render(
     all_jobs: bool,
 ) -> Result<String> {
     let mut out = String::new();
-    if let Queue::Unavailable(why) = queue {
+    // Dry runs need no queue: only say it is unreadable when a submitted sweep needs it.
+    if let Queue::Unavailable(why) = queue
+        && sweeps.iter().any(|(_, r)| r.submitted)
+    {
         out.push_str(&format!("(Slurm's queue unreadable: {why})\n"));
     }
     for (dir, record) in sweeps {
@@ -345,6 +348,103 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glh_artifacts::JobSpec;
+    use serde_json::json;
+
+    fn spec(n: u64) -> JobSpec {
+        JobSpec::new("data", 1, &json!({ "n": n }), vec![])
+    }
+
+    fn task(n: u64) -> TaskRecord {
+        TaskRecord {
+            stage: "data".into(),
+            key: spec(n).key(),
+            label: format!("n={n}"),
+        }
+    }
+
+    #[test]
+    fn states_come_from_the_queue_then_the_store() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::new(root.path());
+        // Job 2 is complete; job 5 was complete at submission.
+        for n in [2, 5] {
+            store.run(&spec(n), false, |_| Ok(())).unwrap();
+        }
+        let dir = root.path().join(SWEEPS_DIR).join("s");
+        let array = ArrayRecord {
+            name: "0-data".into(),
+            level: 0,
+            stage: "data".into(),
+            script: "0-data.sbatch".into(),
+            depends_on: vec![],
+            slurm_job_id: Some("7".into()),
+            tasks: (0..5).map(task).collect(),
+        };
+        let mut record = SweepRecord {
+            id: "s".into(),
+            pipeline: "p".into(),
+            source: "p.toml".into(),
+            created_at: String::new(),
+            submitted: true,
+            arrays: vec![array],
+            cached: vec![task(5)],
+        };
+        fs::create_dir_all(dir.join("logs")).unwrap();
+        fs::write(
+            SweepRecord::log_path(&dir, &record.arrays[0], 3),
+            "started\nerror: out of memory\n\n",
+        )
+        .unwrap();
+        let queue = Queue::Listed(parse_squeue("7_0|RUNNING\n7_1|PENDING\n"));
+        let states = task_states(&store, &dir, &record, &queue).unwrap();
+        let words: Vec<&str> = states.iter().map(|(_, s)| s.word()).collect();
+        assert_eq!(
+            words,
+            ["cached", "running", "pending", "done", "failed", "failed"]
+        );
+        assert_eq!(
+            states[4].1,
+            TaskState::Failed {
+                log: dir.join("logs/0-data.3.log"),
+                last_line: Some("error: out of memory".into()),
+            }
+        );
+        assert!(matches!(
+            &states[5].1,
+            TaskState::Failed {
+                last_line: None,
+                ..
+            }
+        ));
+        let counts = state_counts(&states);
+        assert_eq!(
+            counts,
+            [
+                ("done", 1),
+                ("cached", 1),
+                ("running", 1),
+                ("pending", 1),
+                ("failed", 2)
+            ]
+        );
+
+        // Without a queue, unfinished jobs are unknown, not failed; a dry run is unsubmitted.
+        let unknown = Queue::Unavailable("no squeue".into());
+        let states = task_states(&store, &dir, &record, &unknown).unwrap();
+        assert_eq!(states[1].1, TaskState::Unknown);
+        assert_eq!(states[3].1, TaskState::Done);
+        record.submitted = false;
+        let states = task_states(&store, &dir, &record, &unknown).unwrap();
+        assert_eq!(states[1].1, TaskState::NotSubmitted);
+        let text = render(&store, &[(dir.clone(), record)], &unknown, false).unwrap();
+        assert!(
+            text.starts_with(
+                "sweep s  (dry run, 6 jobs in 1 arrays): 1 done, 1 cached, 4 unsubmitted\n"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn squeue_lines_expand_pending_ranges() {
