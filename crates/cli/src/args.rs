@@ -22,7 +22,10 @@ const AFTER_HELP: &str = "\
 Examples:
   glh data verify                      check the MNIST files against their checksums
   glh run pipelines/smoke.toml         run an experiment; cached runs are skipped
-  glh ls                               list artifacts with their parameters and status
+  glh run pipelines/e1.toml --seeds 100 --executor slurm --dry-run
+                                       the paper's 100 seeds as Slurm job arrays (scripts only)
+  glh ls                               list artifacts with their parameters and status, and
+                                       the state of Slurm sweeps
   glh schema --format markdown         the columns of every Parquet table
 
 Exit codes: 0 success, 1 failure, 2 bad input (argument, config field or input file).";
