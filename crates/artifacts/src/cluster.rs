@@ -141,6 +141,17 @@ impl SlurmSettings {
         }
     }
 
+    /// Puts `over`'s set fields over the default resources (command-line flags over the
+    /// pipeline's table); `sbatch_args` are appended.
+    pub fn override_defaults(&mut self, over: &SlurmResources) {
+        let merged = self.defaults().overridden_by(over);
+        self.partition = merged.partition;
+        self.time = merged.time;
+        self.mem = merged.mem;
+        self.cpus_per_task = merged.cpus_per_task;
+        self.sbatch_args = merged.sbatch_args;
+    }
+
     /// The resources of `stage`'s tasks.
     pub fn resources(&self, stage: &str) -> SlurmResources {
         match self.stages.get(stage) {
@@ -276,6 +287,22 @@ mod tests {
         assert_eq!(training.time.as_deref(), Some("10"));
         assert_eq!(training.sbatch_args, ["--account=lab", "--gres=gpu:1"]);
         assert_eq!(settings.resources("masks"), settings.defaults());
+
+        // Flags over the table: set fields win, unset ones keep the table's, arguments add up.
+        let mut flagged = settings.clone();
+        flagged.override_defaults(&SlurmResources {
+            time: Some("20".into()),
+            sbatch_args: vec!["--qos=short".into()],
+            ..SlurmResources::default()
+        });
+        let masks = flagged.resources("masks");
+        assert_eq!(masks.partition.as_deref(), Some("cpu"));
+        assert_eq!(masks.time.as_deref(), Some("20"));
+        assert_eq!(masks.sbatch_args, ["--account=lab", "--qos=short"]);
+        assert_eq!(
+            flagged.resources("training").partition.as_deref(),
+            Some("gpu")
+        );
     }
 
     #[test]

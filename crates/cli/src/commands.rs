@@ -408,12 +408,7 @@ fn slurm_settings(pipeline: &Pipeline, flags: &SlurmArgs) -> Result<SlurmSetting
             }
             other => other,
         })?;
-    let merged = settings.defaults().overridden_by(&over);
-    settings.partition = merged.partition;
-    settings.time = merged.time;
-    settings.mem = merged.mem;
-    settings.cpus_per_task = merged.cpus_per_task;
-    settings.sbatch_args = merged.sbatch_args;
+    settings.override_defaults(&over);
     settings.max_parallel = flags.max_parallel.or(settings.max_parallel);
     Ok(settings)
 }
@@ -443,14 +438,10 @@ fn run_on_slurm(
         wait: args.slurm.wait,
         quiet,
     };
-    let dir = slurm::submit(store, pipeline, &args.pipeline, plan, &options)?;
+    let (dir, record) = slurm::submit(store, pipeline, &args.pipeline, plan, &options)?;
     if quiet {
         return Ok(());
     }
-    let sweeps = sweeps::read_sweeps(store)?;
-    let Some((_, record)) = sweeps.iter().find(|(d, _)| *d == dir) else {
-        return Ok(());
-    };
     let submitted: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
     println!(
         "sweep {}: {submitted} jobs in {} arrays, {} cached (not submitted)",

@@ -255,14 +255,14 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Plans `pipeline` onto Slurm: writes the sweep directory, and unless `dry_run` submits its
-/// arrays (and with `wait` follows them to the end). Returns the sweep's directory.
+/// arrays (and with `wait` follows them to the end). Returns the sweep's directory and record.
 pub fn submit(
     store: &ArtifactStore,
     pipeline: &Pipeline,
     source: &Path,
     plan: &[PlannedJob],
     options: &SlurmOptions,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, SweepRecord)> {
     let pending: Vec<bool> = plan
         .iter()
         .map(|job| -> Result<bool> {
@@ -316,7 +316,7 @@ pub fn submit(
         return Err(e);
     }
     if options.dry_run || record.arrays.is_empty() {
-        return Ok(dir);
+        return Ok((dir, record));
     }
     if let Err(e) = submit_arrays(&dir, &mut record) {
         let submitted: Vec<String> = record
@@ -341,7 +341,7 @@ pub fn submit(
     if options.wait {
         wait_for(store, &dir, &record, options.quiet)?;
     }
-    Ok(dir)
+    Ok((dir, record))
 }
 
 /// A new directory `<base>` (or `<base>-2`, ...) under `sweeps_dir`; returns its name and path.
