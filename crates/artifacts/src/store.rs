@@ -31,7 +31,7 @@
 //! "not found" for up to its attribute timeout; `glh job` waits for inputs under Slurm).
 
 use crate::key::{ArtifactKey, canonical_json, params_value, sha256_hex};
-use crate::parquet_io::encode_table;
+use crate::parquet_io::{encode_table, read_table};
 use crate::{Error, PRODUCER, Result, TableSchema};
 use arrow::array::ArrayRef;
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,16 @@ pub struct JobOutcome {
     pub manifest: Manifest,
 }
 
+impl JobOutcome {
+    /// This run as the input of a later one (or of a `read_*` function).
+    pub fn as_input(&self) -> InputRef {
+        InputRef {
+            stage: self.manifest.stage.clone(),
+            key: self.manifest.key.clone(),
+        }
+    }
+}
+
 /// State of a directory found under the artifact root.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EntryState {
@@ -213,6 +223,16 @@ impl ArtifactStore {
     pub fn table_path(&self, input: &InputRef, table: &TableSchema) -> PathBuf {
         self.run_dir(&input.stage, &input.key)
             .join(table.file_name())
+    }
+
+    /// All rows of `table` in the run `input`, its schema checked (what every stage's
+    /// `read_*` function of its own artifacts starts with).
+    pub fn read_run_table(
+        &self,
+        input: &InputRef,
+        table: &TableSchema,
+    ) -> Result<arrow::record_batch::RecordBatch> {
+        Ok(read_table(&self.table_path(input, table), table)?.batch)
     }
 
     /// The manifest of the complete run `key` of `stage`, if there is one.

@@ -110,10 +110,7 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
     let outcome = outcome?;
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
-        let input = InputRef {
-            stage: glh_masks::stage::STAGE.to_string(),
-            key: outcome.manifest.key.clone(),
-        };
+        let input = outcome.as_input();
         // The per-layer table, not the whole mask: it is small at any width.
         let layers = glh_masks::stage::read_layer_summary(store, &input)?;
         println!(
@@ -184,10 +181,7 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
     };
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
-        let input = InputRef {
-            stage: glh_graphons::stage::STAGE.to_string(),
-            key: outcome.manifest.key.clone(),
-        };
+        let input = outcome.as_input();
         for (layer, h) in glh_graphons::stage::read_histograms(store, &input)? {
             let mean = h.values.iter().sum::<f64>() / h.values.len() as f64;
             let (lo, hi) = h
@@ -232,10 +226,7 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
     let outcome = outcome?;
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
-        let input = InputRef {
-            stage: glh_ntk::stage::STAGE.to_string(),
-            key: outcome.manifest.key.clone(),
-        };
+        let input = outcome.as_input();
         println!(
             "{:<10} {:>6} {:>12} {:>8} {:>9} {:>10} {:>11} {:>9}",
             "kernel", "blocks", "trace", "top5", "eff.rank", "decay", "/dense", "vs mask"
@@ -291,10 +282,7 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
     let outcome = outcome?;
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
-        let input = InputRef {
-            stage: glh_training::stage::STAGE.to_string(),
-            key: outcome.manifest.key.clone(),
-        };
+        let input = outcome.as_input();
         let history = glh_training::stage::read_history(store, &input)?;
         println!("{:>6} {:>10} {:>10}", "step", "test loss", "accuracy");
         for e in &history.test {

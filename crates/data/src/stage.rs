@@ -9,7 +9,7 @@ use crate::mnist::{CLASSES, MnistSplit, Split, read_checksums};
 use crate::subsets::balanced_subset;
 use arrow::array::{ArrayRef, StringArray, UInt8Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::DataSettings;
-use glh_artifacts::parquet_io::{column, read_table};
+use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::DATA_SUBSETS;
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -146,8 +146,7 @@ impl SubsetRows {
 
 /// The training-set indices of `subset` in the data artifact `input`, in subset order.
 pub fn read_subset(store: &ArtifactStore, input: &InputRef, subset: Subset) -> Result<Vec<u32>> {
-    let path = store.table_path(input, &DATA_SUBSETS);
-    let table = read_table(&path, &DATA_SUBSETS)?.batch;
+    let table = store.read_run_table(input, &DATA_SUBSETS)?;
     let names: &StringArray = column(&table, "subset");
     let index: &UInt32Array = column(&table, "index");
     let chosen: Vec<u32> = (0..table.num_rows())
@@ -156,7 +155,7 @@ pub fn read_subset(store: &ArtifactStore, input: &InputRef, subset: Subset) -> R
         .collect();
     if chosen.is_empty() {
         return Err(Error::input(
-            &path,
+            store.table_path(input, &DATA_SUBSETS),
             format!("no row of subset `{}`", subset.name()),
         ));
     }
@@ -184,10 +183,7 @@ pub fn subset_images(
     subset: Subset,
 ) -> Result<SubsetImages> {
     let outcome = run(store, data, seed, false)?;
-    let input = InputRef {
-        stage: STAGE.to_string(),
-        key: outcome.manifest.key,
-    };
+    let input = outcome.as_input();
     let indices = read_subset(store, &input, subset)?;
     let train = MnistSplit::load(&data.dir, Split::Train)?;
     let pixels = train.inputs(&indices, &crate::mnist::Normalisation::from(data));

@@ -11,7 +11,7 @@ use crate::sas::{degree_order, sas_histogram};
 use crate::step::{StepGraphon, cut_distance, l2_distance};
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{GraphonsSettings, Scope};
-use glh_artifacts::parquet_io::{column, concat_columns, read_table};
+use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
@@ -136,8 +136,8 @@ pub fn read_histograms(
     store: &ArtifactStore,
     input: &InputRef,
 ) -> Result<BTreeMap<u32, StepGraphon>> {
-    let path = store.table_path(input, &GRAPHON_HISTOGRAMS);
-    let batch = read_table(&path, &GRAPHON_HISTOGRAMS)?.batch;
+    let path = store.table_path(input, &GRAPHON_HISTOGRAMS); // named in errors below
+    let batch = store.read_run_table(input, &GRAPHON_HISTOGRAMS)?;
     let layer: &UInt32Array = column(&batch, "layer");
     let kr: &UInt32Array = column(&batch, "k_rows");
     let kc: &UInt32Array = column(&batch, "k_cols");

@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, BinaryArray, Float64Array, StringArray, UInt32Array
 use glh_artifacts::config::{
     DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
 };
-use glh_artifacts::parquet_io::{column, encode_table, read_table};
+use glh_artifacts::parquet_io::{column, encode_table};
 use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -290,8 +290,7 @@ pub struct LayerSummary {
 
 /// The per-layer summary of the stored masks run `input` (its `layers` table).
 pub fn read_layer_summary(store: &ArtifactStore, input: &InputRef) -> Result<Vec<LayerSummary>> {
-    let path = store.table_path(input, &MASKS_LAYERS);
-    let batch = read_table(&path, &MASKS_LAYERS)?.batch;
+    let batch = store.read_run_table(input, &MASKS_LAYERS)?;
     let layer: &UInt32Array = column(&batch, "layer");
     let n_rows: &UInt32Array = column(&batch, "n_rows");
     let n_cols: &UInt32Array = column(&batch, "n_cols");
@@ -342,8 +341,8 @@ pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint,
 
 /// The mask stored in the masks artifact `input`, with its architecture.
 pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architecture, Mask)> {
-    let path = store.table_path(input, &MASKS_ROWS);
-    let batch = read_table(&path, &MASKS_ROWS)?.batch;
+    let path = store.table_path(input, &MASKS_ROWS); // named in errors below
+    let batch = store.read_run_table(input, &MASKS_ROWS)?;
     if batch.num_rows() == 0 {
         return Err(Error::input(&path, "no rows"));
     }

@@ -359,10 +359,7 @@ fn same_seed_same_bytes_other_seed_other_mask() {
                 "{method} {f}"
             );
         }
-        let input = glh_artifacts::store::InputRef {
-            stage: "masks".into(),
-            key: x.manifest.key.clone(),
-        };
+        let input = x.as_input();
         let (arch, stored) = read_mask(&ArtifactStore::new(a.path()), &input).unwrap();
         assert_eq!(arch, p.architecture());
         let recomputed = compute_mask(

@@ -13,7 +13,7 @@ use crate::spectrum::{SpectralMetrics, eigenvalues_descending, spectral_metrics}
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
 use faer::Mat;
 use glh_artifacts::config::{DataSettings, NtkSettings, Scope};
-use glh_artifacts::parquet_io::{column, concat_columns, read_table};
+use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{NTK_KERNELS, NTK_METRICS, NTK_SPECTRA};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
@@ -301,8 +301,7 @@ pub struct KernelMetrics {
 
 /// The metrics rows of the ntk run `input`, in table order.
 pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<KernelMetrics>> {
-    let path = store.table_path(input, &NTK_METRICS);
-    let batch = read_table(&path, &NTK_METRICS)?.batch;
+    let batch = store.read_run_table(input, &NTK_METRICS)?;
     let f = |name: &str| column::<Float64Array>(&batch, name).values().to_vec();
     let u = |name: &str| column::<UInt32Array>(&batch, name).values().to_vec();
     let kernel: &StringArray = column(&batch, "kernel");

@@ -174,9 +174,8 @@ fn summary_columns(
 
 /// The history of the training run `input`: train rows, then test rows, as stored.
 pub fn read_history(store: &ArtifactStore, input: &InputRef) -> Result<History> {
-    use glh_artifacts::parquet_io::{column, read_table};
-    let path = store.table_path(input, &TRAINING_HISTORY);
-    let batch = read_table(&path, &TRAINING_HISTORY)?.batch;
+    use glh_artifacts::parquet_io::column;
+    let batch = store.read_run_table(input, &TRAINING_HISTORY)?;
     let step: &UInt32Array = column(&batch, "step");
     let split: &StringArray = column(&batch, "split");
     let loss: &Float64Array = column(&batch, "loss");
