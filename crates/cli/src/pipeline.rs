@@ -9,7 +9,7 @@ use glh_artifacts::config::{
     DataSettings, GraphonsSettings, MasksSettings, NtkSettings, Pipeline, PruneMethod, Scope,
     TrainingSettings,
 };
-use glh_artifacts::store::JobStatus;
+use glh_artifacts::store::{InputRef, JobStatus};
 use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
 use glh_graphons::stage::GroupMember;
 use glh_masks::stage::MaskPoint;
@@ -185,6 +185,29 @@ fn masks_jobs(jobs: &[PlannedJob]) -> Vec<(usize, MaskPoint)> {
         .collect()
 }
 
+/// Adds one job per masks job: `make` turns the masks run and its sweep point into the job's
+/// spec, kind and the plan indices it reads besides that masks job; labels are
+/// `<prefix> <masks label>`.
+fn add_per_masks_job(
+    jobs: &mut Vec<PlannedJob>,
+    prefix: &str,
+    mut make: impl FnMut(InputRef, MaskPoint) -> Result<(JobSpec, JobKind, Vec<usize>)>,
+) -> Result<()> {
+    for (i, point) in masks_jobs(jobs) {
+        let (spec, kind, also_reads) = make(jobs[i].spec.as_input(), point)?;
+        let label = format!("{prefix} {}", jobs[i].label);
+        let mut depends_on = vec![i];
+        depends_on.extend(also_reads);
+        jobs.push(PlannedJob {
+            spec,
+            kind,
+            label,
+            depends_on,
+        });
+    }
+    Ok(())
+}
+
 /// Adds a training job per masks job.
 fn plan_training(
     jobs: &mut Vec<PlannedJob>,
@@ -192,24 +215,17 @@ fn plan_training(
     data: &DataSettings,
     scope: Scope,
 ) -> Result<()> {
-    for (i, point) in masks_jobs(jobs) {
-        let masks = jobs[i].spec.as_input();
+    add_per_masks_job(jobs, "train", |masks, point| {
         let spec = glh_training::stage::job_spec(settings, data, masks.clone())?;
-        let label = format!("train {}", jobs[i].label);
-        jobs.push(PlannedJob {
-            spec,
-            kind: JobKind::Training {
-                settings: settings.clone(),
-                data: data.clone(),
-                masks,
-                point,
-                scope,
-            },
-            label,
-            depends_on: vec![i],
-        });
-    }
-    Ok(())
+        let kind = JobKind::Training {
+            settings: settings.clone(),
+            data: data.clone(),
+            masks,
+            point,
+            scope,
+        };
+        Ok((spec, kind, vec![]))
+    })
 }
 
 /// Adds a kernel job per masks job; it reads the masks run and the data run of its seed.
@@ -220,24 +236,17 @@ fn plan_ntk(
     scope: Scope,
     data_job: &std::collections::BTreeMap<u64, usize>,
 ) -> Result<()> {
-    for (i, point) in masks_jobs(jobs) {
-        let masks = jobs[i].spec.as_input();
+    add_per_masks_job(jobs, "kernels", |masks, point| {
         let spec = glh_ntk::stage::job_spec(settings, data, masks.clone(), point.seed)?;
-        let label = format!("kernels {}", jobs[i].label);
-        jobs.push(PlannedJob {
-            spec,
-            kind: JobKind::Ntk {
-                settings: settings.clone(),
-                data: data.clone(),
-                masks,
-                point,
-                scope,
-            },
-            label,
-            depends_on: vec![i, data_job[&point.seed]],
-        });
-    }
-    Ok(())
+        let kind = JobKind::Ntk {
+            settings: settings.clone(),
+            data: data.clone(),
+            masks,
+            point,
+            scope,
+        };
+        Ok((spec, kind, vec![data_job[&point.seed]]))
+    })
 }
 
 /// Adds a histogram job per masks job and a convergence job per (method, depth, sparsity).
@@ -518,7 +527,6 @@ pub fn summary(store: &ArtifactStore, reports: &[JobReport], elapsed: Instant) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glh_artifacts::store::InputRef;
     use serde_json::json;
 
     fn job(depends_on: Vec<usize>) -> PlannedJob {
