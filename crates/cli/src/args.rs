@@ -309,10 +309,10 @@ pub struct MasksArgs {
     pub force: bool,
 }
 
-/// `glh graphons`.
+/// The one mask `glh graphons` and `glh ntk` analyse: an edge list or a stored masks run.
 #[derive(Debug, Args)]
-pub struct GraphonsArgs {
-    /// A Parquet edge list (layer, row, col, n_rows, n_cols; any integer types).
+pub struct MaskSourceArgs {
+    /// A Parquet edge list (layer, row, col, n_rows, n_cols; any integer types; layers from 1).
     #[arg(
         long,
         value_name = "FILE",
@@ -323,6 +323,14 @@ pub struct GraphonsArgs {
     /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
     #[arg(long, value_name = "KEY")]
     pub masks: Option<String>,
+}
+
+/// `glh graphons`.
+#[derive(Debug, Args)]
+pub struct GraphonsArgs {
+    /// The mask.
+    #[command(flatten)]
+    pub mask: MaskSourceArgs,
     /// Histogram blocks per side (capped by each layer's size), 1 to 24.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=24))]
     pub k: u32,
@@ -334,17 +342,9 @@ pub struct GraphonsArgs {
 /// `glh ntk`.
 #[derive(Debug, Args)]
 pub struct NtkArgs {
-    /// A Parquet edge list (layer, row, col, n_rows, n_cols) of a 784 -> ... -> 10 network.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "masks",
-        required_unless_present = "masks"
-    )]
-    pub edges: Option<PathBuf>,
-    /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
-    #[arg(long, value_name = "KEY")]
-    pub masks: Option<String>,
+    /// The mask (of a 784 -> ... -> 10 network).
+    #[command(flatten)]
+    pub mask: MaskSourceArgs,
     /// Seed of the kernel subset for an edge list (a masks run uses its own seed).
     #[arg(long, default_value_t = 0, conflicts_with = "masks")]
     pub seed: u64,

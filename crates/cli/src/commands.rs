@@ -2,9 +2,9 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, Executor, ExportArgs, GraphonsArgs, JobArgs, LsArgs, MasksAction,
-    MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs,
-    TrainArgs,
+    Cli, Command, DataCommand, Executor, ExportArgs, GraphonsArgs, JobArgs, LsArgs, MaskSourceArgs,
+    MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SlurmArgs,
+    SubsetsArgs, TrainArgs,
 };
 use crate::pipeline::{self, ExecOptions};
 use crate::progress;
@@ -131,6 +131,34 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
 }
 
 /// The complete masks run named by `run`: a key (as `glh ls` prints it) or a run directory.
+/// The mask `--edges` or `--masks` names.
+enum MaskSource {
+    /// An edge list from any tool.
+    Edges(std::path::PathBuf),
+    /// A complete masks run of this store, with its sweep point and scope.
+    Stored {
+        input: InputRef,
+        point: MaskPoint,
+        scope: glh_artifacts::config::Scope,
+    },
+}
+
+fn mask_source(store: &ArtifactStore, args: &MaskSourceArgs) -> Result<MaskSource> {
+    match (&args.edges, &args.masks) {
+        (Some(path), _) => Ok(MaskSource::Edges(path.clone())),
+        (None, Some(run)) => {
+            let input = masks_run(store, run, "--masks")?;
+            let (point, scope) = glh_masks::stage::read_point(store, &input)?;
+            Ok(MaskSource::Stored {
+                input,
+                point,
+                scope,
+            })
+        }
+        (None, None) => unreachable!("clap requires --edges or --masks"),
+    }
+}
+
 fn masks_run(store: &ArtifactStore, run: &str, flag: &str) -> Result<InputRef> {
     let as_dir = std::path::Path::new(run);
     let key = if as_dir.join(glh_artifacts::store::MANIFEST).is_file() {
@@ -170,14 +198,15 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
 
 fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()> {
     let settings = glh_artifacts::config::GraphonsSettings { k: args.k };
-    let outcome = match (&args.edges, &args.masks) {
-        (Some(path), _) => glh_graphons::stage::run_edges(store, &settings, path, args.force)?,
-        (None, Some(run)) => {
-            let input = masks_run(store, run, "--masks")?;
-            let (point, scope) = glh_masks::stage::read_point(store, &input)?;
-            glh_graphons::stage::run(store, &settings, input, &point, scope, args.force)?
+    let outcome = match mask_source(store, &args.mask)? {
+        MaskSource::Edges(path) => {
+            glh_graphons::stage::run_edges(store, &settings, &path, args.force)?
         }
-        (None, None) => unreachable!("clap requires --edges or --masks"),
+        MaskSource::Stored {
+            input,
+            point,
+            scope,
+        } => glh_graphons::stage::run(store, &settings, input, &point, scope, args.force)?,
     };
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
@@ -211,16 +240,17 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
         kernel_per_class: args.kernel_per_class,
         ..DataSettings::default()
     };
+    let source = mask_source(store, &args.mask)?;
     let spinner = progress::spinner("computing kernels", quiet);
-    let outcome = match (&args.edges, &args.masks) {
-        (Some(path), _) => {
-            glh_ntk::stage::run_edges(store, &settings, &data, path, args.seed, args.force)
+    let outcome = match source {
+        MaskSource::Edges(path) => {
+            glh_ntk::stage::run_edges(store, &settings, &data, &path, args.seed, args.force)
         }
-        (None, Some(run)) => masks_run(store, run, "--masks").and_then(|input| {
-            let (point, scope) = glh_masks::stage::read_point(store, &input)?;
-            glh_ntk::stage::run(store, &settings, &data, input, &point, scope, args.force)
-        }),
-        (None, None) => unreachable!("clap requires --edges or --masks"),
+        MaskSource::Stored {
+            input,
+            point,
+            scope,
+        } => glh_ntk::stage::run(store, &settings, &data, input, &point, scope, args.force),
     };
     spinner.finish_and_clear();
     let outcome = outcome?;
