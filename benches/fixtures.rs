@@ -3,7 +3,9 @@
 //! users run.
 
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{DataSettings, Depth, MasksSettings, PruneMethod, Sparsity, Width};
+use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_data::DataSettings;
+use glh_masks::MasksSettings;
 use glh_masks::stage::{MaskPoint, compute_mask};
 use glh_model::Mask;
 use std::path::{Path, PathBuf};

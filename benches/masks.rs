@@ -5,8 +5,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{DataSettings, Depth, MasksSettings, PruneMethod, Sparsity, Width};
+use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_benches::mnist_dir;
+use glh_data::DataSettings;
+use glh_masks::MasksSettings;
 use glh_masks::stage::{MaskPoint, compute_mask};
 #[global_allocator]
 static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};

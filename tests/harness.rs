@@ -7,9 +7,8 @@
 #[cfg(doctest)]
 pub struct ReadmeSnippets;
 
-use glh_artifacts::config::Pipeline;
 use glh_artifacts::{ArtifactStore, Result};
-use glh_cli::pipeline::{self, ExecOptions, JobReport};
+use glh_pipeline::{ExecOptions, JobReport, Pipeline, Silent};
 use std::path::{Path, PathBuf};
 
 /// The repository root.
@@ -34,13 +33,24 @@ pub fn load_pipeline(name: &str) -> Pipeline {
 /// Runs `pipeline` into the artifact root `root`, quietly, on two threads.
 pub fn run_pipeline(pipeline: &Pipeline, root: &Path, force: bool) -> Result<Vec<JobReport>> {
     let store = ArtifactStore::new(root);
-    let plan = pipeline::plan(pipeline)?;
-    let options = ExecOptions {
-        force,
-        jobs: 2,
-        quiet: true,
-    };
-    pipeline::execute(&store, &plan, options)
+    let plan = glh_pipeline::plan(pipeline)?;
+    let options = ExecOptions { force, jobs: 2 };
+    glh_pipeline::execute(&store, &plan, options, &Silent)
+}
+
+/// What the report needs of `pipeline` (as `glh report` builds it).
+pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
+    glh_reporting::Experiment {
+        name: pipeline.name.clone(),
+        description: pipeline.description.clone(),
+        sweep: pipeline.sweep.clone(),
+        settings_toml: pipeline
+            .to_toml()
+            .expect("a parsed pipeline writes as TOML"),
+        graphons: pipeline.graphons.is_some(),
+        ntk: pipeline.ntk.is_some(),
+        training: pipeline.training.is_some(),
+    }
 }
 
 /// Every Parquet file under `root` that belongs to a complete run, as paths relative to `root`,

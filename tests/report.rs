@@ -3,7 +3,7 @@
 //! one in place.
 
 use glh_reporting::{ReportSettings, write_report};
-use glh_tests::{load_pipeline, run_pipeline};
+use glh_tests::{experiment, load_pipeline, run_pipeline};
 
 #[test]
 fn the_smoke_report_writes_every_figure_and_table() {
@@ -16,7 +16,8 @@ fn the_smoke_report_writes_every_figure_and_table() {
         bootstrap: 200,
         seed: 0,
     };
-    let report = write_report(&store, std::slice::from_ref(&pipeline), &out, &settings).unwrap();
+    let experiments = [experiment(&pipeline)];
+    let report = write_report(&store, &experiments, &out, &settings).unwrap();
 
     // Smoke has depth 3 and one sparsity: 3 heat-map grids, 3 convergence charts, the Random
     // vs c^L x dense spectra, one normalised-spectra chart, one loss chart, one scatter.
@@ -73,9 +74,10 @@ fn the_smoke_report_writes_every_figure_and_table() {
     assert_eq!(report.tables, 5);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
+        assert_eq!(claim.experiment, "smoke");
         assert!(
-            claim[3].starts_with("yes") || claim[3].starts_with("no"),
-            "{claim:?}"
+            md.contains(&format!("| {} |", claim.verdict_text())),
+            "{claim:?} is not in the claims table"
         );
     }
     let html = std::fs::read_to_string(&report.html).unwrap();
@@ -90,6 +92,6 @@ fn the_smoke_report_writes_every_figure_and_table() {
     let before = std::fs::read(&report.markdown).unwrap();
     let blocked = root.path().join("blocked");
     std::fs::write(&blocked, b"a file, not a directory").unwrap();
-    assert!(write_report(&store, &[pipeline], &blocked.join("reports"), &settings).is_err());
+    assert!(write_report(&store, &experiments, &blocked.join("reports"), &settings).is_err());
     assert_eq!(std::fs::read(&report.markdown).unwrap(), before);
 }

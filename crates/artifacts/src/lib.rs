@@ -2,9 +2,11 @@
 //!
 //! This crate owns what two stages must agree on and nothing else:
 //!
-//! - [`config`]: the typed, validated settings of a sweep and of each stage (pipeline files);
-//! - [`cluster`]: the settings of the Slurm executor (a pipeline's `[slurm]` table);
-//! - [`schemas`]: the schema of every Parquet table a stage writes, column by column, with docs;
+//! - [`config`]: the validated values several stages share (the sweep and its axes: methods,
+//!   widths, depths, sparsities, scopes) and one-line TOML errors;
+//! - [`job`]: the [`Job`] and [`Stage`] traits and the [`Plan`] that the executors run;
+//! - [`schemas`]: the schema of every Parquet table a stage writes, column by column, with docs,
+//!   and [`RunColumns`], the values of the run columns that lead them;
 //! - [`key`]: canonical parameters and the content-addressed cache key of a stage run;
 //! - [`store`]: the artifact store (`<root>/<stage>/<key>/`), with atomic publication and a
 //!   `manifest.json` per run;
@@ -12,11 +14,12 @@
 //!   them back with schema validation;
 //! - [`seeding`]: the seeded ChaCha streams, one per purpose, that all randomness comes from.
 //!
-//! It never computes anything numerical and never depends on a stage crate.
+//! It never computes anything numerical and never depends on a stage crate: each stage's
+//! settings live in that stage.
 
-pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod job;
 pub mod key;
 pub mod parquet_io;
 pub mod schema;
@@ -25,8 +28,10 @@ pub mod seeding;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use job::{Job, JobId, Plan, PlannedJob, Stage};
 pub use key::ArtifactKey;
 pub use schema::{Column, ColumnType, TableSchema};
+pub use schemas::RunColumns;
 pub use store::{ArtifactStore, ArtifactWriter, JobOutcome, JobSpec, Manifest};
 
 /// The version of the graphon-lab code that produced an artifact (written into manifests).

@@ -5,7 +5,10 @@
 //! table. ARCHITECTURE.md's schema section is generated from this registry (`glh schema
 //! --format markdown`) and a test keeps the two equal.
 
+use crate::config::{PruneMethod, Scope, Width};
 use crate::schema::{Column, ColumnType, TableSchema};
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array, UInt64Array};
+use std::sync::Arc;
 
 /// `data/<key>/subsets.parquet`: the seeded, class-balanced subsets of MNIST used downstream.
 pub const DATA_SUBSETS: TableSchema = TableSchema {
@@ -76,6 +79,50 @@ macro_rules! run_columns {
             $($rest),*
         ]
     };
+}
+
+/// The values of [`run_columns!`]: which network a per-run table is of. Every stage that
+/// writes them derives them from its masks input (`glh_masks::stage::run_columns`), never from
+/// what its caller says, so a run's bytes follow from its key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunColumns {
+    /// The pruning method; `None` for masks read from an edge list (`external`).
+    pub method: Option<PruneMethod>,
+    /// Number of Linear layers L (an edge list may have a single layer).
+    pub depth: u32,
+    /// Hidden width n (edge list: the output size of layer 1).
+    pub width: Width,
+    /// Fraction of weights removed, over all layers.
+    pub sparsity: f64,
+    /// The ranking scope; `None` for an edge list.
+    pub scope: Option<Scope>,
+    /// Run seed (0 for an edge list).
+    pub seed: u64,
+}
+
+impl RunColumns {
+    /// The method as written in the `method` column.
+    pub fn method_name(&self) -> &'static str {
+        self.method.map_or("external", PruneMethod::name)
+    }
+
+    /// The scope as written in the `scope` column.
+    pub fn scope_name(&self) -> &'static str {
+        self.scope.map_or("external", Scope::name)
+    }
+
+    /// The seven run columns, each repeated `n` times, in schema order.
+    pub fn columns(&self, n: usize) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(StringArray::from(vec![self.method_name(); n])),
+            Arc::new(UInt32Array::from(vec![self.depth; n])),
+            Arc::new(UInt32Array::from(vec![self.width.get(); n])),
+            Arc::new(Float64Array::from(vec![self.sparsity; n])),
+            Arc::new(Float64Array::from(vec![1.0 - self.sparsity; n])),
+            Arc::new(StringArray::from(vec![self.scope_name(); n])),
+            Arc::new(UInt64Array::from(vec![self.seed; n])),
+        ]
+    }
 }
 
 /// The run parameters and the layer's identity that lead every masks table.

@@ -205,7 +205,7 @@ pub enum DataCommand {
 #[derive(Debug, Args)]
 pub struct DataDirArgs {
     /// Directory with the IDX files (`.gz` or raw) and SHA256SUMS.
-    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub dir: PathBuf,
 }
 
@@ -218,10 +218,10 @@ pub struct SubsetsArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Images per class in the SNIP/GraSP scoring batch.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_data::settings::DEFAULT_SCORING_PER_CLASS, value_parser = clap::value_parser!(u32).range(1..))]
     pub scoring_per_class: u32,
     /// Images per class in the NTK kernel data.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_data::settings::DEFAULT_KERNEL_PER_CLASS, value_parser = clap::value_parser!(u32).range(1..))]
     pub kernel_per_class: u32,
     /// Recompute even if the artifact is complete.
     #[arg(long)]
@@ -290,10 +290,10 @@ pub struct MasksArgs {
     #[arg(long, value_parser = parse_scope, default_value = "global")]
     pub scope: Scope,
     /// Rounds of SynFlow's exponential schedule.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_masks::settings::DEFAULT_SYNFLOW_ROUNDS, value_parser = clap::value_parser!(u32).range(1..))]
     pub synflow_rounds: u32,
     /// Temperature dividing the logits in GraSP's loss.
-    #[arg(long, default_value_t = 200.0)]
+    #[arg(long, default_value_t = glh_masks::settings::DEFAULT_GRASP_TEMPERATURE)]
     pub grasp_temperature: f64,
     /// Accept masks that remove every weight of a layer.
     #[arg(long)]
@@ -302,7 +302,7 @@ pub struct MasksArgs {
     #[arg(long)]
     pub no_standardise: bool,
     /// Directory of the MNIST files.
-    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub data_dir: PathBuf,
     /// Recompute even if the artifact is complete.
     #[arg(long)]
@@ -332,7 +332,7 @@ pub struct GraphonsArgs {
     #[command(flatten)]
     pub mask: MaskSourceArgs,
     /// Histogram blocks per side (capped by each layer's size), 1 to 24.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=24))]
+    #[arg(long, default_value_t = glh_graphons::settings::DEFAULT_K, value_parser = clap::value_parser!(u32).range(1..=i64::from(glh_graphons::settings::MAX_K)))]
     pub k: u32,
     /// Recompute even if the artifact is complete.
     #[arg(long)]
@@ -349,19 +349,19 @@ pub struct NtkArgs {
     #[arg(long, default_value_t = 0, conflicts_with = "masks")]
     pub seed: u64,
     /// sigma_w^2 of the NTK parameterisation.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_SIGMA_W2)]
     pub sigma_w2: f64,
     /// Blocks per hidden layer of the histogram-level kernel (capped by the width).
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_HISTOGRAM_K, value_parser = clap::value_parser!(u32).range(1..))]
     pub histogram_k: u32,
     /// Weight draws of the empirical NTK; 0 skips it.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_EMPIRICAL_DRAWS, value_parser = clap::value_parser!(u32).range(0..=i64::from(glh_ntk::settings::MAX_EMPIRICAL_DRAWS)))]
     pub empirical_draws: u32,
     /// Images per class in the kernel data set.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_data::settings::DEFAULT_KERNEL_PER_CLASS, value_parser = clap::value_parser!(u32).range(1..))]
     pub kernel_per_class: u32,
     /// Directory of the MNIST files.
-    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub data_dir: PathBuf,
     /// Recompute even if the artifact is complete.
     #[arg(long)]
@@ -375,28 +375,28 @@ pub struct TrainArgs {
     #[arg(long, value_name = "KEY", required = true)]
     pub masks: Option<String>,
     /// Optimiser steps.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_training::settings::DEFAULT_STEPS, value_parser = clap::value_parser!(u32).range(1..))]
     pub steps: u32,
     /// Examples per step.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_training::settings::DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = glh_training::settings::DEFAULT_LEARNING_RATE)]
     pub learning_rate: f64,
     /// Steps between test-set evaluations.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = glh_training::settings::DEFAULT_EVAL_EVERY, value_parser = clap::value_parser!(u32).range(1..))]
     pub eval_every: u32,
     /// Training loss whose first crossing is reported.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = glh_training::settings::DEFAULT_LOSS_THRESHOLD)]
     pub loss_threshold: f64,
     /// cpu, cuda or metal.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = glh_training::settings::DEFAULT_DEVICE)]
     pub device: String,
     /// Keep pixels in [0, 1] instead of standardising them.
     #[arg(long)]
     pub no_standardise: bool,
     /// Directory of the MNIST files.
-    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub data_dir: PathBuf,
     /// Recompute even if the artifact is complete.
     #[arg(long)]

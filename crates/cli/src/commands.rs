@@ -6,15 +6,17 @@ use crate::args::{
     MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SlurmArgs,
     SubsetsArgs, TrainArgs,
 };
-use crate::pipeline::{self, ExecOptions};
-use crate::progress;
-use crate::slurm::{self, SlurmOptions};
-use crate::sweeps;
-use glh_artifacts::cluster::{SlurmResources, SlurmSettings};
-use glh_artifacts::config::{DataSettings, MasksSettings, NtkSettings, Pipeline, TrainingSettings};
+use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
 use glh_artifacts::{ArtifactStore, Error, Result, schemas};
+use glh_data::DataSettings;
+use glh_masks::MasksSettings;
 use glh_masks::stage::MaskPoint;
+use glh_ntk::NtkSettings;
+use glh_pipeline::cluster::{SlurmResources, SlurmSettings};
+use glh_pipeline::slurm::{self, SlurmOptions};
+use glh_pipeline::{ExecOptions, Pipeline, sweeps};
+use glh_training::TrainingSettings;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -135,26 +137,14 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
 enum MaskSource {
     /// An edge list from any tool.
     Edges(std::path::PathBuf),
-    /// A complete masks run of this store, with its sweep point and scope.
-    Stored {
-        input: InputRef,
-        point: MaskPoint,
-        scope: glh_artifacts::config::Scope,
-    },
+    /// A complete masks run of this store.
+    Stored(InputRef),
 }
 
 fn mask_source(store: &ArtifactStore, args: &MaskSourceArgs) -> Result<MaskSource> {
     match (&args.edges, &args.masks) {
         (Some(path), _) => Ok(MaskSource::Edges(path.clone())),
-        (None, Some(run)) => {
-            let input = masks_run(store, run, "--masks")?;
-            let (point, scope) = glh_masks::stage::read_point(store, &input)?;
-            Ok(MaskSource::Stored {
-                input,
-                point,
-                scope,
-            })
-        }
+        (None, Some(run)) => Ok(MaskSource::Stored(masks_run(store, run, "--masks")?)),
         (None, None) => unreachable!("clap requires --edges or --masks"),
     }
 }
@@ -197,16 +187,12 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
 }
 
 fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()> {
-    let settings = glh_artifacts::config::GraphonsSettings { k: args.k };
+    let settings = glh_graphons::GraphonsSettings { k: args.k };
     let outcome = match mask_source(store, &args.mask)? {
         MaskSource::Edges(path) => {
             glh_graphons::stage::run_edges(store, &settings, &path, args.force)?
         }
-        MaskSource::Stored {
-            input,
-            point,
-            scope,
-        } => glh_graphons::stage::run(store, &settings, input, &point, scope, args.force)?,
+        MaskSource::Stored(input) => glh_graphons::stage::run(store, &settings, input, args.force)?,
     };
     if !quiet {
         println!("{}  {}", outcome.status, outcome.dir.display());
@@ -246,11 +232,9 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
         MaskSource::Edges(path) => {
             glh_ntk::stage::run_edges(store, &settings, &data, &path, args.seed, args.force)
         }
-        MaskSource::Stored {
-            input,
-            point,
-            scope,
-        } => glh_ntk::stage::run(store, &settings, &data, input, &point, scope, args.force),
+        MaskSource::Stored(input) => {
+            glh_ntk::stage::run(store, &settings, &data, input, args.force)
+        }
     };
     spinner.finish_and_clear();
     let outcome = outcome?;
@@ -296,15 +280,12 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
     };
     let run = args.masks.as_deref().expect("clap requires --masks");
     let input = masks_run(store, run, "--masks")?;
-    let (point, scope) = glh_masks::stage::read_point(store, &input)?;
     let bar = progress::bar(u64::from(settings.steps), "steps", quiet);
     let outcome = glh_training::stage::run(
         store,
         &settings,
         &data,
         input,
-        &point,
-        scope,
         args.force,
         &mut |done, _| bar.set_position(done as u64),
     );
@@ -342,21 +323,25 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
             p.sweep.seeds = seeds.0.clone();
         }
     }
+    let experiments = pipelines
+        .iter()
+        .map(experiment)
+        .collect::<Result<Vec<_>>>()?;
     let settings = glh_reporting::ReportSettings {
         bootstrap: args.bootstrap as usize,
         ..Default::default()
     };
     let spinner = progress::spinner("writing the report", quiet);
-    let output = glh_reporting::write_report(store, &pipelines, &args.out, &settings);
+    let output = glh_reporting::write_report(store, &experiments, &args.out, &settings);
     spinner.finish_and_clear();
     let output = output?;
     if !quiet {
         for claim in &output.claims {
             println!(
                 "{:<4} {}  ({})",
-                claim[3].split(' ').next().unwrap_or(""),
-                claim[0],
-                claim[1]
+                claim.verdict,
+                claim.statement.text(),
+                claim.experiment
             );
         }
         println!(
@@ -370,13 +355,26 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// What the report needs of a pipeline.
+pub fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
+    Ok(glh_reporting::Experiment {
+        name: pipeline.name.clone(),
+        description: pipeline.description.clone(),
+        sweep: pipeline.sweep.clone(),
+        settings_toml: pipeline.to_toml()?,
+        graphons: pipeline.graphons.is_some(),
+        ntk: pipeline.ntk.is_some(),
+        training: pipeline.training.is_some(),
+    })
+}
+
 fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let mut pipeline = Pipeline::from_file(&args.pipeline)?;
     if let Some(seeds) = &args.seeds {
         pipeline.sweep.seeds = seeds.0.clone();
     }
-    let plan = pipeline::plan(&pipeline)?;
+    let plan = glh_pipeline::plan(&pipeline)?;
     if args.executor == Executor::Slurm {
         return run_on_slurm(store, &pipeline, &args, &plan, quiet);
     }
@@ -391,11 +389,10 @@ fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     let options = ExecOptions {
         force: args.force,
         jobs,
-        quiet,
     };
-    let reports = pipeline::execute(store, &plan, options)?;
+    let reports = glh_pipeline::execute(store, &plan, options, &Bars::new("jobs", quiet))?;
     if !quiet {
-        print!("{}", pipeline::summary(store, &reports, started));
+        print!("{}", glh_pipeline::local::summary(store, &reports, started));
     }
     Ok(())
 }
@@ -435,7 +432,7 @@ fn run_on_slurm(
     store: &ArtifactStore,
     pipeline: &Pipeline,
     args: &RunArgs,
-    plan: &[pipeline::PlannedJob],
+    plan: &glh_pipeline::Plan,
     quiet: bool,
 ) -> Result<()> {
     if args.jobs.is_some() {
@@ -453,11 +450,13 @@ fn run_on_slurm(
         glh,
         dry_run: args.slurm.dry_run,
         force: args.force,
-        wait: args.slurm.wait,
-        quiet,
     };
     let (dir, record) = slurm::submit(store, pipeline, &args.pipeline, plan, &options)?;
+    let wait = args.slurm.wait && !args.slurm.dry_run && !record.arrays.is_empty();
     if quiet {
+        if wait {
+            slurm::wait_for(store, &dir, &record, &glh_pipeline::Silent)?;
+        }
         return Ok(());
     }
     let submitted: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
@@ -499,15 +498,21 @@ fn run_on_slurm(
             dir.display()
         );
     }
+    if wait {
+        let seconds = slurm::wait_for(store, &dir, &record, &Bars::new("slurm jobs", quiet))?;
+        let total: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
+        eprintln!("sweep {}: {total} jobs done in {seconds:.1} s", record.id);
+    }
     Ok(())
 }
 
 fn job(store: &ArtifactStore, args: JobArgs, quiet: bool) -> Result<()> {
     let pipeline = Pipeline::from_file(&args.pipeline)?;
-    let plan = pipeline::plan(&pipeline)?;
+    let plan = glh_pipeline::plan(&pipeline)?;
     let index = plan
+        .jobs()
         .iter()
-        .position(|j| format!("{}/{}", j.spec.stage, j.spec.key()) == args.job)
+        .position(|j| format!("{}/{}", j.stage(), j.key()) == args.job)
         .ok_or_else(|| {
             Error::input(
                 &args.pipeline,
@@ -520,10 +525,10 @@ fn job(store: &ArtifactStore, args: JobArgs, quiet: bool) -> Result<()> {
     let options = ExecOptions {
         force: args.force,
         jobs: args.jobs as usize,
-        quiet,
     };
     let started = Instant::now();
-    let outcome = pipeline::execute_one(store, &plan, index, options)?;
+    let progress = Bars::new("jobs", quiet);
+    let outcome = glh_pipeline::execute_one(store, &plan, index, options, &progress)?;
     if !quiet {
         println!(
             "{} {} ({}) in {:.1} s: {}",

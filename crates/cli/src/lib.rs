@@ -1,14 +1,10 @@
-//! The `glh` command line: argument parsing ([`args`]), the pipeline planner and local
-//! executor ([`pipeline`]), the Slurm executor ([`slurm`]) and its sweep records ([`sweeps`]),
-//! and the commands that wire arguments to the stage libraries ([`commands`]). No numerical
-//! work happens here: every subcommand parses its arguments and calls its stage's library.
+//! The `glh` command line: argument parsing ([`args`]), one function per command that wires
+//! arguments to the stage libraries and `glh-pipeline` ([`commands`]), and the terminal's
+//! progress bars ([`progress`]). No numerical work and no scheduling happens here.
 
 pub mod args;
 pub mod commands;
-pub mod pipeline;
 pub mod progress;
-pub mod slurm;
-pub mod sweeps;
 
 use clap::Parser;
 use std::ffi::OsString;

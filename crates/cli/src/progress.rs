@@ -1,6 +1,10 @@
-//! Progress bars (indicatif) that `--quiet` silences, drawn on stderr so stdout stays parseable.
+//! Progress bars (indicatif) that `--quiet` silences, drawn on stderr so stdout stays parseable;
+//! [`Bars`] draws what the executors report through `glh_pipeline::Progress`.
 
+use glh_pipeline::{JobId, PlannedJob, Progress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// A bar over `len` items of `what` (hidden when `quiet`).
@@ -35,41 +39,82 @@ pub fn job_bar(len: u64, label: &str, unit: &str) -> ProgressBar {
     bar
 }
 
-/// The bar of one running job under the sweep's bar: created at the first report of progress
-/// (jobs that report none never show one) and removed when dropped.
-pub struct JobBar<'a> {
-    multi: &'a MultiProgress,
-    label: &'a str,
-    unit: &'static str,
-    bar: Option<ProgressBar>,
+/// The executors' progress as bars: one over the jobs (or a followed sweep's Slurm tasks), and
+/// one per running job that reports rounds or steps, created at its first report (jobs that
+/// report none never show one) and removed when it ends.
+pub struct Bars {
+    multi: MultiProgress,
+    what: &'static str,
+    quiet: bool,
+    main: Mutex<Option<ProgressBar>>,
+    jobs: Mutex<HashMap<JobId, ProgressBar>>,
 }
 
-impl<'a> JobBar<'a> {
-    /// A bar for the job `label`, counting `unit` (rounds, steps).
-    pub fn new(multi: &'a MultiProgress, label: &'a str, unit: &'static str) -> Self {
-        JobBar {
-            multi,
-            label,
-            unit,
-            bar: None,
+impl Bars {
+    /// Bars counting `what` (`jobs`, `slurm jobs`); nothing is drawn when `quiet`.
+    pub fn new(what: &'static str, quiet: bool) -> Self {
+        Bars {
+            multi: multi(quiet),
+            what,
+            quiet,
+            main: Mutex::new(None),
+            jobs: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `done` of `total` units are done.
-    pub fn set(&mut self, done: usize, total: usize) {
-        let (multi, label, unit) = (self.multi, self.label, self.unit);
-        self.bar
-            .get_or_insert_with(|| multi.add(job_bar(total as u64, label, unit)))
-            .set_position(done as u64);
+    fn with_main(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(bar) = self.main.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            f(bar);
+        }
     }
 }
 
-impl Drop for JobBar<'_> {
-    fn drop(&mut self) {
-        if let Some(bar) = self.bar.take() {
+impl Progress for Bars {
+    fn started(&self, total: usize) {
+        let bar = self.multi.add(bar(total as u64, self.what, self.quiet));
+        *self.main.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+    }
+
+    fn job_started(&self, _id: JobId, job: &PlannedJob) {
+        self.with_main(|bar| bar.set_message(format!("{} {}", job.stage(), job.label)));
+    }
+
+    fn job_advanced(&self, id: JobId, job: &PlannedJob, done: usize, total: usize) {
+        let unit = job.job.progress_unit().unwrap_or("units");
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.entry(id)
+            .or_insert_with(|| self.multi.add(job_bar(total as u64, &job.label, unit)))
+            .set_position(done as u64);
+    }
+
+    fn job_finished(&self, id: JobId, _job: &PlannedJob) {
+        if let Some(bar) = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id)
+        {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
+        self.with_main(|bar| bar.inc(1));
+    }
+
+    fn sweep_polled(&self, done: usize, status: &str) {
+        self.with_main(|bar| {
+            bar.set_position(done as u64);
+            bar.set_message(status.to_string());
+        });
+    }
+
+    fn finished(&self, ok: bool) {
+        self.with_main(|bar| {
+            if ok {
+                bar.finish_and_clear();
+            } else {
+                bar.abandon();
+            }
+        });
     }
 }
 

@@ -4,7 +4,7 @@
 //! whatever gzip settings produced the archive, and a raw (uncompressed) file passes too.
 
 use crate::idx::{IdxArray, decode_idx, read_maybe_gzip};
-use glh_artifacts::config::DataSettings;
+use crate::settings::DataSettings;
 use glh_artifacts::key::sha256_hex;
 use glh_artifacts::{Error, Result};
 use std::collections::BTreeMap;

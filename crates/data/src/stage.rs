@@ -6,14 +6,15 @@
 //! gives other keys while moving the data directory does not.
 
 use crate::mnist::{CLASSES, MnistSplit, Split, read_checksums};
+use crate::settings::DataSettings;
 use crate::subsets::balanced_subset;
 use arrow::array::{ArrayRef, StringArray, UInt8Array, UInt32Array, UInt64Array};
-use glh_artifacts::config::DataSettings;
+use glh_artifacts::config::Sweep;
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::DATA_SUBSETS;
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
+use glh_artifacts::{ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, Stage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -108,6 +109,69 @@ pub fn run(
         }
         writer.write_table(&DATA_SUBSETS, rows.into_columns(&params))
     })
+}
+
+/// The job that draws the subsets of one seed.
+#[derive(Clone, Debug)]
+pub struct SubsetsJob {
+    settings: DataSettings,
+    seed: u64,
+    spec: JobSpec,
+}
+
+impl SubsetsJob {
+    /// The job of `seed`.
+    pub fn new(settings: &DataSettings, seed: u64) -> Result<Self> {
+        Ok(SubsetsJob {
+            spec: job_spec(settings, seed)?,
+            settings: settings.clone(),
+            seed,
+        })
+    }
+
+    /// Its seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// `seed=0`.
+    pub fn label(&self) -> String {
+        format!("seed={}", self.seed)
+    }
+}
+
+impl Job for SubsetsJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        _progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run(store, &self.settings, self.seed, force)
+    }
+}
+
+/// The `[data]` table: the subsets of every seed of the sweep, whether or not a later stage
+/// reads them (stages that do add the ones they need themselves).
+#[derive(Clone, Debug)]
+pub struct DataStage {
+    /// The stage's settings.
+    pub settings: DataSettings,
+}
+
+impl Stage for DataStage {
+    fn plan(&self, sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        for &seed in &sweep.seeds {
+            let job = SubsetsJob::new(&self.settings, seed)?;
+            let label = job.label();
+            plan.push(job, label, vec![]);
+        }
+        Ok(())
+    }
 }
 
 /// The column buffers of `subsets.parquet`.

@@ -1,8 +1,8 @@
 //! The reader against the real MNIST files and the facts in data/mnist/README.md.
 
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::DataSettings;
 use glh_artifacts::store::JobStatus;
+use glh_data::DataSettings;
 use glh_data::stage::{Subset, read_subset};
 use glh_data::{MnistSplit, Normalisation, Split};
 use std::path::{Path, PathBuf};

@@ -7,13 +7,16 @@
 //! - [`sampling`]: masks sampled from a known graphon `W(u, v)`, for tests and graphon-guided
 //!   pruning;
 //! - [`smoothing`]: total-variation smoothing (Chambolle) of histograms for pictures;
+//! - [`settings`]: [`GraphonsSettings`], the `[graphons]` table;
 //! - [`stage`]: the `graphons` jobs (histograms and degree profiles of one masks run) and the
 //!   `convergence` jobs (distances to the largest width's seed-averaged histogram).
 
 pub mod sampling;
 pub mod sas;
+pub mod settings;
 pub mod smoothing;
 pub mod stage;
 pub mod step;
 
+pub use settings::GraphonsSettings;
 pub use step::StepGraphon;

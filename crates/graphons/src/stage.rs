@@ -8,14 +8,17 @@
 //! of the L2 distance `||H_n - H_ref||_F / K` and of the exact cut distance.
 
 use crate::sas::{degree_order, sas_histogram};
+use crate::settings::GraphonsSettings;
 use crate::step::{StepGraphon, cut_distance, l2_distance};
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt32Array};
-use glh_artifacts::config::{GraphonsSettings, Scope};
+use glh_artifacts::config::{Sweep, Width};
 use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
-use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
+use glh_artifacts::{
+    ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+};
+use glh_masks::stage::{MasksJob, external_run_columns, read_mask, run_columns};
 use glh_model::LayerMask;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,7 +48,12 @@ pub fn job_spec(settings: &GraphonsSettings, masks: InputRef) -> JobSpec {
 }
 
 /// The leading run columns of both tables, repeated `n` times.
-fn run_columns(labels: &RunLabels, layer: u32, shape: (usize, usize), n: usize) -> Vec<ArrayRef> {
+fn layer_run_columns(
+    labels: &RunColumns,
+    layer: u32,
+    shape: (usize, usize),
+    n: usize,
+) -> Vec<ArrayRef> {
     let mut columns = labels.columns(n);
     columns.extend([
         Arc::new(UInt32Array::from(vec![layer; n])) as ArrayRef,
@@ -55,25 +63,19 @@ fn run_columns(labels: &RunLabels, layer: u32, shape: (usize, usize), n: usize) 
     columns
 }
 
-/// Writes the histograms and degree profiles of the masks run `masks` (of sweep point
-/// `point`), unless cached.
+/// Writes the histograms and degree profiles of the masks run `masks`, unless cached; the run
+/// columns come from that run's manifest.
 pub fn run(
     store: &ArtifactStore,
     settings: &GraphonsSettings,
     masks: InputRef,
-    point: &MaskPoint,
-    scope: Scope,
     force: bool,
 ) -> Result<JobOutcome> {
     let spec = job_spec(settings, masks.clone());
     store.run(&spec, force, |writer| {
         let (_, mask) = read_mask(store, &masks)?;
-        write_tables(
-            writer,
-            settings,
-            mask.layers(),
-            &RunLabels::of_point(point, scope),
-        )
+        let labels = run_columns(store, &masks)?;
+        write_tables(writer, settings, mask.layers(), &labels)
     })
 }
 
@@ -82,7 +84,7 @@ fn write_tables(
     writer: &mut ArtifactWriter,
     settings: &GraphonsSettings,
     layers: &[LayerMask],
-    labels: &RunLabels,
+    labels: &RunColumns,
 ) -> Result<()> {
     let k = settings.k as usize;
     let (mut histograms, mut degrees) = (vec![], vec![]);
@@ -90,7 +92,7 @@ fn write_tables(
         let (rows, cols) = (layer.rows(), layer.cols());
         let (kr, kc) = (k.min(rows), k.min(cols));
         let h = sas_histogram(layer, kr, kc).map_err(Error::Unsupported)?;
-        let mut columns = run_columns(labels, l as u32 + 1, (rows, cols), kr * kc);
+        let mut columns = layer_run_columns(labels, l as u32 + 1, (rows, cols), kr * kc);
         columns.extend([
             Arc::new(UInt32Array::from(vec![kr as u32; kr * kc])) as ArrayRef,
             Arc::new(UInt32Array::from(vec![kc as u32; kr * kc])),
@@ -110,7 +112,7 @@ fn write_tables(
         ] {
             let order = degree_order(&degs);
             let n = degs.len();
-            let mut columns = run_columns(labels, l as u32 + 1, (rows, cols), n);
+            let mut columns = layer_run_columns(labels, l as u32 + 1, (rows, cols), n);
             columns.extend([
                 Arc::new(StringArray::from(vec![side; n])) as ArrayRef,
                 Arc::new(UInt32Array::from_iter_values(0..n as u32)),
@@ -164,9 +166,9 @@ pub fn read_histograms(
 pub struct GroupMember {
     /// Its graphons artifact.
     pub histograms: InputRef,
-    /// Its width.
-    pub width: u32,
-    /// Its seed.
+    /// Its width (checked against its masks run when the convergence job runs).
+    pub width: Width,
+    /// Its seed (checked against its masks run when the convergence job runs).
     pub seed: u64,
 }
 
@@ -179,7 +181,7 @@ struct ConvergenceParams {
 
 /// The convergence job of one (method, depth, sparsity) group.
 pub fn convergence_spec(settings: &GraphonsSettings, members: &[GroupMember]) -> JobSpec {
-    let mut widths: Vec<u32> = members.iter().map(|m| m.width).collect();
+    let mut widths: Vec<u32> = members.iter().map(|m| m.width.get()).collect();
     widths.sort_unstable();
     widths.dedup();
     let mut seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
@@ -205,27 +207,71 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
     (mean, sd)
 }
 
-/// Writes the convergence table of one group (all members share method, depth, sparsity and
-/// scope, given by `point`'s and `scope`), unless cached.
+/// The run columns of the masks run that the histograms run `histograms` was taken of.
+fn histograms_run_columns(store: &ArtifactStore, histograms: &InputRef) -> Result<RunColumns> {
+    let dir = store.run_dir(&histograms.stage, &histograms.key);
+    let manifest = store
+        .find(&histograms.stage, &histograms.key)?
+        .ok_or_else(|| Error::input(&dir, "no complete graphons run here"))?;
+    match manifest.inputs.as_slice() {
+        [masks] => run_columns(store, masks),
+        _ => Err(Error::input(
+            dir,
+            "a histograms run of an edge list has no sweep point to group by",
+        )),
+    }
+}
+
+/// The run columns shared by a convergence group, read from its members' masks runs: an error
+/// unless they agree on method, depth, sparsity and scope, and each member's width and seed
+/// are those of its masks run.
+fn group_run_columns(store: &ArtifactStore, members: &[GroupMember]) -> Result<RunColumns> {
+    let mut shared: Option<RunColumns> = None;
+    for m in members {
+        let run = histograms_run_columns(store, &m.histograms)?;
+        let dir = store.run_dir(&m.histograms.stage, &m.histograms.key);
+        if (run.width, run.seed) != (m.width, m.seed) {
+            let msg = format!(
+                "planned as width {} seed {}, but its masks run is width {} seed {}",
+                m.width, m.seed, run.width, run.seed
+            );
+            return Err(Error::input(dir, msg));
+        }
+        if let Some(first) = &shared {
+            let same = (first.method, first.depth, first.sparsity, first.scope)
+                == (run.method, run.depth, run.sparsity, run.scope);
+            if !same {
+                let msg =
+                    "its masks run differs from the group's in method, depth, sparsity or scope";
+                return Err(Error::input(dir, msg));
+            }
+        } else {
+            shared = Some(run);
+        }
+    }
+    shared.ok_or_else(|| Error::Unsupported("a convergence group has no members".into()))
+}
+
+/// Writes the convergence table of one group (its members share method, depth, sparsity and
+/// scope, read from their masks runs), unless cached.
 pub fn run_convergence(
     store: &ArtifactStore,
     settings: &GraphonsSettings,
     members: &[GroupMember],
-    point: &MaskPoint,
-    scope: Scope,
     force: bool,
 ) -> Result<JobOutcome> {
     let spec = convergence_spec(settings, members);
     store.run(&spec, force, |writer| {
+        let group = group_run_columns(store, members)?;
         let reference_width = members
             .iter()
-            .map(|m| m.width)
+            .map(|m| m.width.get())
             .max()
             .expect("a non-empty group");
         let mut by_width: BTreeMap<u32, Vec<BTreeMap<u32, StepGraphon>>> = BTreeMap::new();
         for m in members {
             by_width
-                .entry(m.width)
+                .entry(m.width.get())
                 .or_default()
                 .push(read_histograms(store, &m.histograms)?);
         }
@@ -263,11 +309,11 @@ pub fn run_convergence(
         }
         let n = rows.len();
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec![point.method.name(); n])),
-            Arc::new(UInt32Array::from(vec![point.depth.get(); n])),
-            Arc::new(Float64Array::from(vec![point.sparsity.value(); n])),
-            Arc::new(Float64Array::from(vec![point.sparsity.density(); n])),
-            Arc::new(StringArray::from(vec![scope.name(); n])),
+            Arc::new(StringArray::from(vec![group.method_name(); n])),
+            Arc::new(UInt32Array::from(vec![group.depth; n])),
+            Arc::new(Float64Array::from(vec![group.sparsity; n])),
+            Arc::new(Float64Array::from(vec![1.0 - group.sparsity; n])),
+            Arc::new(StringArray::from(vec![group.scope_name(); n])),
             Arc::new(UInt32Array::from(vec![settings.k; n])),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
@@ -403,6 +449,133 @@ pub fn run_edges(
     let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
     store.run(&spec, force, |writer| {
         let layers = read_edge_list(path)?;
-        write_tables(writer, settings, &layers, &RunLabels::external(&layers))
+        write_tables(
+            writer,
+            settings,
+            &layers,
+            &external_run_columns(&layers, path)?,
+        )
     })
+}
+
+/// The job that takes the histograms and degree profiles of one masks run.
+#[derive(Clone, Debug)]
+pub struct HistogramsJob {
+    settings: GraphonsSettings,
+    masks: InputRef,
+    spec: JobSpec,
+}
+
+impl HistogramsJob {
+    /// The job of the masks run `masks`.
+    pub fn new(settings: &GraphonsSettings, masks: InputRef) -> Self {
+        HistogramsJob {
+            spec: job_spec(settings, masks.clone()),
+            settings: settings.clone(),
+            masks,
+        }
+    }
+}
+
+impl Job for HistogramsJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        _progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run(store, &self.settings, self.masks.clone(), force)
+    }
+}
+
+/// The job that measures one (method, depth, sparsity) group's convergence over widths.
+#[derive(Clone, Debug)]
+pub struct ConvergenceJob {
+    settings: GraphonsSettings,
+    members: Vec<GroupMember>,
+    spec: JobSpec,
+}
+
+impl ConvergenceJob {
+    /// The job of the histogram runs `members`.
+    pub fn new(settings: &GraphonsSettings, members: Vec<GroupMember>) -> Self {
+        ConvergenceJob {
+            spec: convergence_spec(settings, &members),
+            settings: settings.clone(),
+            members,
+        }
+    }
+}
+
+impl Job for ConvergenceJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        _progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run_convergence(store, &self.settings, &self.members, force)
+    }
+}
+
+/// The `[graphons]` table: a histograms job per masks job of the plan, then a convergence job
+/// per (method, depth, sparsity) over all its widths and seeds.
+#[derive(Clone, Debug)]
+pub struct GraphonsStage {
+    /// The stage's settings.
+    pub settings: GraphonsSettings,
+}
+
+impl Stage for GraphonsStage {
+    fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        type GroupKey = (glh_artifacts::config::PruneMethod, u32, u64);
+        let masks: Vec<_> = plan
+            .jobs_of::<MasksJob>()
+            .into_iter()
+            .map(|(id, job)| (id, *job.point(), job.spec().as_input(), job.label()))
+            .collect();
+        let mut groups: BTreeMap<GroupKey, (String, Vec<(usize, GroupMember)>)> = BTreeMap::new();
+        for (id, point, input, label) in masks {
+            let job = HistogramsJob::new(&self.settings, input);
+            let member = GroupMember {
+                histograms: job.spec().as_input(),
+                width: point.width,
+                seed: point.seed,
+            };
+            let histograms = plan.push(job, format!("histograms {label}"), vec![id]);
+            let key = (
+                point.method,
+                point.depth.get(),
+                point.sparsity.value().to_bits(),
+            );
+            let group_label = format!(
+                "{} L={} s={}",
+                point.method,
+                point.depth,
+                point.sparsity.value()
+            );
+            groups
+                .entry(key)
+                .or_insert_with(|| (group_label, Vec::new()))
+                .1
+                .push((histograms, member));
+        }
+        for (label, members) in groups.into_values() {
+            let (depends_on, members): (Vec<usize>, Vec<GroupMember>) = members.into_iter().unzip();
+            plan.push(
+                ConvergenceJob::new(&self.settings, members),
+                label,
+                depends_on,
+            );
+        }
+        Ok(())
+    }
 }

@@ -2,14 +2,15 @@
 //! back, degree profiles are sorted, and the convergence table follows its definition.
 
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{
-    DataSettings, Depth, GraphonsSettings, MasksSettings, PruneMethod, Sparsity, Width,
-};
+use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES};
+use glh_data::DataSettings;
+use glh_graphons::GraphonsSettings;
 use glh_graphons::sas::sas_histogram;
 use glh_graphons::stage::{GroupMember, read_histograms, run, run_convergence};
 use glh_graphons::step::l2_distance;
+use glh_masks::MasksSettings;
 use glh_masks::stage::{MaskPoint, read_mask};
 use std::path::Path;
 
@@ -43,15 +44,7 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
             stage: "masks".into(),
             key: masks.manifest.key,
         };
-        let out = run(
-            &store,
-            &settings,
-            masks_input.clone(),
-            &p,
-            masks_settings.scope,
-            false,
-        )
-        .unwrap();
+        let out = run(&store, &settings, masks_input.clone(), false).unwrap();
         let input = glh_artifacts::store::InputRef {
             stage: "graphons".into(),
             key: out.manifest.key,
@@ -91,19 +84,11 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
         }
         members.push(GroupMember {
             histograms: input,
-            width: width as u32,
+            width: Width::try_from(width).unwrap(),
             seed,
         });
     }
-    let out = run_convergence(
-        &store,
-        &settings,
-        &members,
-        &point(30, 0),
-        masks_settings.scope,
-        false,
-    )
-    .unwrap();
+    let out = run_convergence(&store, &settings, &members, false).unwrap();
     let table = read_table(&out.dir.join("convergence.parquet"), &CONVERGENCE)
         .unwrap()
         .batch;
@@ -205,15 +190,7 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
         stage: "masks".into(),
         key: masks.manifest.key,
     };
-    let own = run(
-        &store,
-        &settings,
-        masks_input.clone(),
-        &p,
-        MasksSettings::default().scope,
-        false,
-    )
-    .unwrap();
+    let own = run(&store, &settings, masks_input.clone(), false).unwrap();
     let (_, mask) = read_mask(&store, &masks_input).unwrap();
     let edges = root.path().join("edges.parquet");
     glh_masks::stage::export_edges(&mask, &masks_input, &edges).unwrap();

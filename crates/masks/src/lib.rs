@@ -6,14 +6,17 @@
 //!   a seeded order;
 //! - [`prune`]: the one pruning loop, single-shot or iterative (SynFlow's exponential schedule);
 //! - [`packing`]: the bit layout of mask rows in Parquet;
-//! - [`stage`]: the stage's jobs, its `masks` and `layers` tables, reading masks back, and the
+//! - [`settings`]: [`MasksSettings`], the `[masks]` table;
+//! - [`stage`]: the stage's jobs ([`stage::MasksJob`], [`stage::MasksStage`]), its `masks` and `layers` tables, reading masks back, and the
 //!   edge-list export.
 
 pub mod packing;
 pub mod prune;
 pub mod scorers;
 pub mod select;
+pub mod settings;
 pub mod stage;
 
 pub use prune::prune;
 pub use scorers::{Scorer, ScoringData, scorer_for};
+pub use settings::MasksSettings;

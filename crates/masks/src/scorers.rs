@@ -1,7 +1,8 @@
 //! The scoring rules of METHOD.md section 2 behind one small trait. Larger scores are kept.
 
+use crate::settings::MasksSettings;
 use faer::Mat;
-use glh_artifacts::config::{MasksSettings, PruneMethod};
+use glh_artifacts::config::PruneMethod;
 use glh_artifacts::seeding::stream;
 use glh_model::backprop::{Network64, hessian_vector_product, loss_gradient};
 use glh_model::mlp::unit_f64;

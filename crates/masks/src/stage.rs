@@ -6,16 +6,18 @@
 use crate::packing::{pack_row, unpack_row};
 use crate::prune::prune;
 use crate::scorers::{ScoringData, scorer_for};
-use arrow::array::{ArrayRef, BinaryArray, Float64Array, StringArray, UInt32Array, UInt64Array};
-use glh_artifacts::config::{
-    DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
-};
+use crate::settings::MasksSettings;
+use arrow::array::{ArrayRef, BinaryArray, Float64Array, UInt32Array, UInt64Array};
+use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::{column, encode_table};
 use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
-use glh_data::stage::{Subset, subset_images};
+use glh_artifacts::{
+    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+};
+use glh_data::DataSettings;
+use glh_data::stage::{Subset, SubsetsJob, subset_images};
 use glh_model::backprop::examples_as_columns;
 use glh_model::{Architecture, LayerMask, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
@@ -157,74 +159,162 @@ pub fn run(
     let spec = job_spec(masks, data, point)?;
     store.run(&spec, force, |writer| {
         let mask = compute_mask(store, masks, data, point, on_round)?;
-        let run = RunLabels::of_point(point, masks.scope);
+        let run = point_run_columns(point, masks.scope);
         writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
         writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))
     })
 }
 
-/// The run columns that lead every masks and graphons table: a sweep point, or `external` for
-/// masks read from an edge list.
+/// The job that prunes one sweep point's network.
 #[derive(Clone, Debug)]
-pub struct RunLabels {
-    /// Pruning method, or `external`.
-    pub method: String,
-    /// Number of layers.
-    pub depth: u32,
-    /// Hidden width (for an edge list: the output size of layer 1).
-    pub width: u32,
-    /// Fraction of weights removed.
-    pub sparsity: f64,
-    /// Ranking scope, or `external`.
-    pub scope: String,
-    /// Run seed (0 for an edge list).
-    pub seed: u64,
+pub struct MasksJob {
+    settings: MasksSettings,
+    data: DataSettings,
+    point: MaskPoint,
+    spec: JobSpec,
 }
 
-impl RunLabels {
-    /// The labels of a sweep point.
-    pub fn of_point(point: &MaskPoint, scope: Scope) -> Self {
-        RunLabels {
-            method: point.method.name().to_string(),
-            depth: point.depth.get(),
-            width: point.width.get(),
-            sparsity: point.sparsity.value(),
-            scope: scope.name().to_string(),
-            seed: point.seed,
+impl MasksJob {
+    /// The job of `point`.
+    pub fn new(settings: &MasksSettings, data: &DataSettings, point: MaskPoint) -> Result<Self> {
+        Ok(MasksJob {
+            spec: job_spec(settings, data, &point)?,
+            settings: settings.clone(),
+            data: data.clone(),
+            point,
+        })
+    }
+
+    /// Its sweep point.
+    pub fn point(&self) -> &MaskPoint {
+        &self.point
+    }
+
+    /// `snip L=4 n=100 s=0.8 seed=0`.
+    pub fn label(&self) -> String {
+        let p = &self.point;
+        format!(
+            "{} L={} n={} s={} seed={}",
+            p.method,
+            p.depth,
+            p.width,
+            p.sparsity.value(),
+            p.seed
+        )
+    }
+}
+
+impl Job for MasksJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn progress_unit(&self) -> Option<&'static str> {
+        Some("rounds")
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run(
+            store,
+            &self.settings,
+            &self.data,
+            &self.point,
+            force,
+            &mut |e, rounds, _| {
+                // Single-shot methods have one round: no bar for them.
+                if rounds > 1 {
+                    progress(e, rounds);
+                }
+            },
+        )
+    }
+}
+
+/// The `[masks]` table: one job per point of the sweep (method, depth, width, sparsity, seed),
+/// each after the data job of its seed when its method scores on data.
+#[derive(Clone, Debug)]
+pub struct MasksStage {
+    /// The stage's settings.
+    pub settings: MasksSettings,
+    /// The pipeline's data settings (SNIP's and GraSP's scoring batch).
+    pub data: DataSettings,
+}
+
+impl Stage for MasksStage {
+    fn plan(&self, sweep: &glh_artifacts::config::Sweep, plan: &mut Plan) -> Result<()> {
+        for &method in &sweep.methods {
+            for &depth in &sweep.depths {
+                for &width in &sweep.widths {
+                    for &sparsity in &sweep.sparsities {
+                        for &seed in &sweep.seeds {
+                            let point = MaskPoint {
+                                method,
+                                width,
+                                sparsity,
+                                depth,
+                                seed,
+                            };
+                            let job = MasksJob::new(&self.settings, &self.data, point)?;
+                            let depends_on = if needs_data(method) {
+                                let data = SubsetsJob::new(&self.data, seed)?;
+                                let label = data.label();
+                                vec![plan.ensure(data, label)]
+                            } else {
+                                vec![]
+                            };
+                            let label = job.label();
+                            plan.push(job, label, depends_on);
+                        }
+                    }
+                }
+            }
         }
-    }
-
-    /// The labels of masks read from an edge list.
-    pub fn external(layers: &[LayerMask]) -> Self {
-        let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
-        let kept: usize = layers.iter().map(LayerMask::kept).sum();
-        RunLabels {
-            method: "external".to_string(),
-            depth: layers.len() as u32,
-            width: layers.first().map_or(0, |m| m.rows() as u32),
-            sparsity: 1.0 - kept as f64 / total as f64,
-            scope: "external".to_string(),
-            seed: 0,
-        }
+        Ok(())
     }
 }
 
-impl RunLabels {
-    /// The seven run columns, each repeated `n` times, in schema order.
-    pub fn columns(&self, n: usize) -> Vec<ArrayRef> {
-        vec![
-            Arc::new(StringArray::from(vec![self.method.as_str(); n])),
-            Arc::new(UInt32Array::from(vec![self.depth; n])),
-            Arc::new(UInt32Array::from(vec![self.width; n])),
-            Arc::new(Float64Array::from(vec![self.sparsity; n])),
-            Arc::new(Float64Array::from(vec![1.0 - self.sparsity; n])),
-            Arc::new(StringArray::from(vec![self.scope.as_str(); n])),
-            Arc::new(UInt64Array::from(vec![self.seed; n])),
-        ]
+/// The run columns of a sweep point, as every table of its masks run writes them.
+pub fn point_run_columns(point: &MaskPoint, scope: Scope) -> RunColumns {
+    RunColumns {
+        method: Some(point.method),
+        depth: point.depth.get(),
+        width: point.width,
+        sparsity: point.sparsity.value(),
+        scope: Some(scope),
+        seed: point.seed,
     }
 }
 
-fn mask_rows(run: &RunLabels, mask: &Mask) -> Vec<ArrayRef> {
+/// The run columns of the stored masks run `input`, from its manifest: what every stage that
+/// reads a masks run writes, so that nothing a caller passes can change them.
+pub fn run_columns(store: &ArtifactStore, input: &InputRef) -> Result<RunColumns> {
+    let (point, scope) = read_point(store, input)?;
+    Ok(point_run_columns(&point, scope))
+}
+
+/// The run columns of masks read from an edge list (`path`): method and scope `external`,
+/// seed 0, width the output size of layer 1.
+pub fn external_run_columns(layers: &[LayerMask], path: &Path) -> Result<RunColumns> {
+    let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
+    let kept: usize = layers.iter().map(LayerMask::kept).sum();
+    let rows = layers.first().map_or(0, |m| m.rows() as u64);
+    let width = Width::try_from(rows).map_err(|e| Error::input(path, format!("layer 1: {e}")))?;
+    Ok(RunColumns {
+        method: None,
+        depth: layers.len() as u32,
+        width,
+        sparsity: 1.0 - kept as f64 / total as f64,
+        scope: None,
+        seed: 0,
+    })
+}
+
+fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
     let (mut layer, mut n_rows, mut n_cols, mut row, mut degree, mut bits) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (l, m) in mask.layers().iter().enumerate() {
@@ -250,7 +340,7 @@ fn mask_rows(run: &RunLabels, mask: &Mask) -> Vec<ArrayRef> {
     columns
 }
 
-fn layer_rows(run: &RunLabels, mask: &Mask) -> Vec<ArrayRef> {
+fn layer_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
     let layers = mask.layers();
     let mut columns = run.columns(layers.len());
     columns.extend([

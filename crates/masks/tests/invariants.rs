@@ -4,10 +4,10 @@
 
 use faer::Mat;
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{
-    DataSettings, Depth, MasksSettings, PruneMethod, Scope, Sparsity, Width,
-};
+use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::seeding::stream;
+use glh_data::DataSettings;
+use glh_masks::MasksSettings;
 use glh_masks::scorers::{GraspScorer, SnipScorer, SynflowScorer};
 use glh_masks::select::select_mask;
 use glh_masks::stage::{MaskPoint, compute_mask, export_edges, read_mask, scoring_data};

@@ -9,15 +9,19 @@
 //! - [`recursion`]: the Graphon NTK recursion on any chain, as blocked matrix products;
 //! - [`empirical`]: the empirical NTK of a masked network in NTK parameterisation, layer by layer;
 //! - [`spectrum`]: eigenvalues (faer) and the spectral metrics;
-//! - [`stage`]: the `ntk` jobs and their three tables.
+//! - [`settings`]: [`NtkSettings`], the `[ntk]` table;
+//! - [`stage`]: the `ntk` jobs ([`stage::KernelsJob`], [`stage::NtkStage`]) and their three
+//!   tables.
 
 pub mod chain;
 pub mod empirical;
 pub mod pairs;
 pub mod recursion;
 pub mod relu;
+pub mod settings;
 pub mod spectrum;
 pub mod stage;
 
 pub use chain::GraphonChain;
 pub use recursion::graphon_ntk;
+pub use settings::NtkSettings;

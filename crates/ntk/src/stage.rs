@@ -9,17 +9,21 @@
 use crate::chain::GraphonChain;
 use crate::empirical::empirical_ntk;
 use crate::recursion::graphon_ntk;
+use crate::settings::NtkSettings;
 use crate::spectrum::{SpectralMetrics, eigenvalues_descending, spectral_metrics};
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
 use faer::Mat;
-use glh_artifacts::config::{DataSettings, NtkSettings, Scope};
+use glh_artifacts::config::Sweep;
 use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{NTK_KERNELS, NTK_METRICS, NTK_SPECTRA};
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, ArtifactWriter, Error, JobOutcome, JobSpec, Result};
+use glh_artifacts::{
+    ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+};
+use glh_data::DataSettings;
 use glh_data::mnist::PIXELS;
-use glh_data::stage::{Subset, SubsetImages, subset_images};
-use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
+use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
+use glh_masks::stage::{external_run_columns, read_mask, run_columns};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
@@ -126,30 +130,28 @@ pub fn density_product(masks: &[LayerMask]) -> f64 {
         .product()
 }
 
-/// Computes and writes the kernels of the masks run `masks` (of sweep point `point`), unless
-/// cached (or `force`).
-#[allow(clippy::too_many_arguments)]
+/// Computes and writes the kernels of the masks run `masks` on the kernel subset of its own
+/// seed, unless cached (or `force`). The seed and the run columns come from the masks run's
+/// manifest, and so does the key's data input.
 pub fn run(
     store: &ArtifactStore,
     settings: &NtkSettings,
     data: &DataSettings,
     masks: InputRef,
-    point: &MaskPoint,
-    scope: Scope,
     force: bool,
 ) -> Result<JobOutcome> {
-    let spec = job_spec(settings, data, masks.clone(), point.seed)?;
+    let labels = run_columns(store, &masks)?;
+    let spec = job_spec(settings, data, masks.clone(), labels.seed)?;
     store.run(&spec, force, |writer| {
         let (_, mask) = read_mask(store, &masks)?;
-        let images = subset_images(store, data, point.seed, Subset::Kernel)?;
-        let labels = RunLabels::of_point(point, scope);
+        let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
         write_run(
             writer,
             settings,
             mask.layers(),
             &images,
             &labels,
-            point.seed,
+            labels.seed,
         )
     })
 }
@@ -183,9 +185,79 @@ pub fn run_edges(
             ));
         }
         let images = subset_images(store, data, seed, Subset::Kernel)?;
-        let labels = RunLabels::external(&layers);
+        let labels = external_run_columns(&layers, path)?;
         write_run(writer, settings, &layers, &images, &labels, seed)
     })
+}
+
+/// The job that computes one masks run's kernels, spectra and metrics.
+#[derive(Clone, Debug)]
+pub struct KernelsJob {
+    settings: NtkSettings,
+    data: DataSettings,
+    masks: InputRef,
+    spec: JobSpec,
+}
+
+impl KernelsJob {
+    /// The job of the masks run `masks`, planned with seed `seed` (the executor checks that the
+    /// run it makes has this job's key, so the seed must be the masks run's own).
+    pub fn new(
+        settings: &NtkSettings,
+        data: &DataSettings,
+        masks: InputRef,
+        seed: u64,
+    ) -> Result<Self> {
+        Ok(KernelsJob {
+            spec: job_spec(settings, data, masks.clone(), seed)?,
+            settings: settings.clone(),
+            data: data.clone(),
+            masks,
+        })
+    }
+}
+
+impl Job for KernelsJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        _progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run(store, &self.settings, &self.data, self.masks.clone(), force)
+    }
+}
+
+/// The `[ntk]` table: a kernels job per masks job of the plan, after that masks job and the
+/// data job of its seed (the kernel subset).
+#[derive(Clone, Debug)]
+pub struct NtkStage {
+    /// The stage's settings.
+    pub settings: NtkSettings,
+    /// The pipeline's data settings (the kernel subset).
+    pub data: DataSettings,
+}
+
+impl Stage for NtkStage {
+    fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        let masks: Vec<_> = plan
+            .jobs_of::<glh_masks::stage::MasksJob>()
+            .into_iter()
+            .map(|(id, job)| (id, job.point().seed, job.spec().as_input(), job.label()))
+            .collect();
+        for (id, seed, input, label) in masks {
+            let data = SubsetsJob::new(&self.data, seed)?;
+            let data_label = data.label();
+            let data_id = plan.ensure(data, data_label);
+            let job = KernelsJob::new(&self.settings, &self.data, input, seed)?;
+            plan.push(job, format!("kernels {label}"), vec![id, data_id]);
+        }
+        Ok(())
+    }
 }
 
 fn write_run(
@@ -193,7 +265,7 @@ fn write_run(
     settings: &NtkSettings,
     layers: &[LayerMask],
     images: &SubsetImages,
-    labels: &RunLabels,
+    labels: &RunColumns,
     seed: u64,
 ) -> Result<()> {
     let x = examples_as_columns(&images.pixels, PIXELS);

@@ -2,16 +2,22 @@
 //! (plotters, PNG and SVG) and a report (Markdown and self-contained HTML) with the claims of
 //! METHOD.md section 6 checked against our numbers.
 //!
+//! - [`experiment`]: what the report knows of an experiment (name, sweep, stages, settings);
 //! - [`tables`]: lazy scans of every complete run's table, restricted to a pipeline's sweep;
 //! - [`stats`]: Pearson, Spearman and bootstrap percentile intervals;
 //! - [`figures`]: heat-map grids and line/scatter charts with an embedded font;
+//! - [`claims`]: the claims as typed [`claims::Claim`]s with a [`claims::Verdict`], each a
+//!   function of a polars frame, tested on synthetic frames;
 //! - [`document`]: the report's blocks, rendered to Markdown and HTML;
 //! - [`report`]: the sections per pipeline and the claims table.
 
+pub mod claims;
 pub mod document;
+pub mod experiment;
 pub mod figures;
 pub mod report;
 pub mod stats;
 pub mod tables;
 
+pub use experiment::Experiment;
 pub use report::{ReportOutput, ReportSettings, write_report};

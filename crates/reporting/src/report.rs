@@ -12,11 +12,12 @@
 //! Everything lands in `<out>/` (figures under `<out>/<pipeline>/`), built in a temporary
 //! directory beside it and renamed into place, so a failed report leaves the old one intact.
 
+use crate::claims::{self, Claim, fmt, interval};
 use crate::document::{Block, html, markdown};
+use crate::experiment::Experiment;
 use crate::figures::{Chart, Grid, HeatmapGrid, Line, save};
-use crate::stats::{Interval, bootstrap, pearson, spearman};
+use crate::stats::{bootstrap, pearson, spearman};
 use crate::tables::{f64s, in_sweep, polars_error, scan, strings};
-use glh_artifacts::config::Pipeline;
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -51,8 +52,8 @@ pub struct ReportOutput {
     pub figures: Vec<PathBuf>,
     /// Tables in the report.
     pub tables: usize,
-    /// The claims table's rows: claim, experiment, our numbers, verdict.
-    pub claims: Vec<[String; 4]>,
+    /// The claims, with their verdicts (the claims table's rows).
+    pub claims: Vec<Claim>,
 }
 
 struct Builder<'a> {
@@ -60,7 +61,7 @@ struct Builder<'a> {
     settings: &'a ReportSettings,
     blocks: Vec<Block>,
     figures: Vec<PathBuf>,
-    claims: Vec<[String; 4]>,
+    claims: Vec<Claim>,
 }
 
 /// `(x, mean, sd)`.
@@ -70,22 +71,6 @@ type Spectrum = (f64, Vec<(f64, f64)>);
 
 const RUN_COLUMNS: [&str; 5] = ["method", "width", "sparsity", "depth", "seed"];
 
-fn fmt(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    let a = v.abs();
-    if a != 0.0 && !(1e-3..1e4).contains(&a) {
-        format!("{v:.3e}")
-    } else {
-        format!("{v:.4}")
-    }
-}
-
-fn interval(i: &Interval) -> String {
-    format!("{} [{}, {}]", fmt(i.estimate), fmt(i.low), fmt(i.high))
-}
-
 fn collect(frame: LazyFrame, what: &str) -> Result<DataFrame> {
     frame.collect().map_err(polars_error(what))
 }
@@ -93,7 +78,7 @@ fn collect(frame: LazyFrame, what: &str) -> Result<DataFrame> {
 /// Writes the report of `pipelines` under `out`.
 pub fn write_report(
     store: &ArtifactStore,
-    pipelines: &[Pipeline],
+    pipelines: &[Experiment],
     out: &Path,
     settings: &ReportSettings,
 ) -> Result<ReportOutput> {
@@ -126,7 +111,7 @@ pub fn write_report(
 
 fn build(
     store: &ArtifactStore,
-    pipelines: &[Pipeline],
+    pipelines: &[Experiment],
     dir: &Path,
     settings: &ReportSettings,
 ) -> Result<ReportOutput> {
@@ -153,16 +138,15 @@ fn build(
             2,
             format!("{}: {}", pipeline.name, pipeline.description),
         ));
-        let text = toml::to_string(pipeline)
-            .map_err(|e| Error::Unsupported(format!("settings of {}: {e}", pipeline.name)))?;
-        b.blocks.push(Block::Code("toml".into(), text));
-        if pipeline.graphons.is_some() {
+        b.blocks
+            .push(Block::Code("toml".into(), pipeline.settings_toml.clone()));
+        if pipeline.graphons {
             b.graphons(pipeline, &fig_dir)?;
         }
-        if pipeline.ntk.is_some() {
+        if pipeline.ntk {
             b.ntk(pipeline, &fig_dir)?;
         }
-        if pipeline.training.is_some() {
+        if pipeline.training {
             b.training(pipeline, &fig_dir)?;
         }
     }
@@ -180,7 +164,7 @@ fn build(
                 "our numbers".into(),
                 "supported?".into(),
             ],
-            b.claims.iter().map(|c| c.to_vec()).collect(),
+            b.claims.iter().map(Claim::row).collect(),
         ));
     }
     let markdown_path = dir.join("report.md");
@@ -220,7 +204,7 @@ impl Builder<'_> {
         &self,
         stage: &str,
         table: &str,
-        pipeline: &Pipeline,
+        pipeline: &Experiment,
         columns: &[&str],
     ) -> Result<Option<LazyFrame>> {
         Ok(scan(self.store, stage, table)?.map(|f| in_sweep(f, &pipeline.sweep, columns)))
@@ -232,7 +216,7 @@ impl Builder<'_> {
         )));
     }
 
-    fn graphons(&mut self, p: &Pipeline, dir: &Path) -> Result<()> {
+    fn graphons(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         self.blocks.push(Block::Heading(
             3,
             "SAS histograms and convergence with width".into(),
@@ -321,7 +305,7 @@ impl Builder<'_> {
         self.convergence(p, dir, &methods)
     }
 
-    fn convergence(&mut self, p: &Pipeline, dir: &Path, methods: &[String]) -> Result<()> {
+    fn convergence(&mut self, p: &Experiment, dir: &Path, methods: &[String]) -> Result<()> {
         let Some(frame) = self.frame(
             "convergence",
             "convergence",
@@ -358,8 +342,6 @@ impl Builder<'_> {
             }
         }
         let mut rows = Vec::new();
-        let mut all_fall = true;
-        let mut evidence = Vec::new();
         for (&l, per_method) in &by_layer {
             let lines = methods
                 .iter()
@@ -384,14 +366,6 @@ impl Builder<'_> {
             )?;
             for m in methods {
                 if let Some(pts) = per_method.get(m) {
-                    let falls = pts.windows(2).all(|w| w[1].1 < w[0].1);
-                    if l > 1 && (l as usize) < by_layer.len() {
-                        all_fall &= falls;
-                        evidence.push(format!(
-                            "{m} L{l}: {}",
-                            pts.iter().map(|x| fmt(x.1)).collect::<Vec<_>>().join(" > ")
-                        ));
-                    }
                     rows.push(
                         [format!("{l}"), m.clone()]
                             .into_iter()
@@ -415,18 +389,11 @@ impl Builder<'_> {
             })
             .collect();
         self.blocks.push(Block::Table(header, rows));
-        if !evidence.is_empty() {
-            self.claims.push([
-                "SAS histograms converge with width: dist(n) to the largest width falls with n (hidden layers)".into(),
-                p.name.clone(),
-                evidence.join("; "),
-                if all_fall { "yes".into() } else { "no (not monotone everywhere)".into() },
-            ]);
-        }
+        self.claims.extend(claims::convergence(&p.name, &df)?);
         Ok(())
     }
 
-    fn ntk(&mut self, p: &Pipeline, dir: &Path) -> Result<()> {
+    fn ntk(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         self.blocks
             .push(Block::Heading(3, "Graphon NTK spectra".into()));
         let Some(frame) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
@@ -507,33 +474,13 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        // The c^L law and scale-free statistics for Random.
-        let random: Vec<usize> = (0..df.height())
-            .filter(|&i| method[i] == "random")
-            .collect();
-        if !random.is_empty() {
-            let worst_err = random.iter().map(|&i| err[i]).fold(0.0, f64::max);
-            let worst_ratio = random
-                .iter()
-                .map(|&i| (ratio[i] / product[i] - 1.0).abs())
-                .fold(0.0, f64::max);
-            self.claims.push([
-                "Random pruning at density c scales the NTK by c^L (mask-level Graphon NTK = c^L x dense)".into(),
-                p.name.clone(),
-                format!(
-                    "max over densities: abs(trace ratio / prod c_l - 1) = {}, rel. Frobenius error {}",
-                    fmt(worst_ratio),
-                    fmt(worst_err)
-                ),
-                if worst_err < 0.05 { "yes (within 5%)".into() } else { "no".into() },
-            ]);
-        }
+        self.claims.extend(claims::power_law(&p.name, &df)?);
         self.spectra(p, dir, &method, &sparsity, &top5)
     }
 
     fn spectra(
         &mut self,
-        p: &Pipeline,
+        p: &Experiment,
         dir: &Path,
         method: &[String],
         sparsity: &[f64],
@@ -650,30 +597,14 @@ impl Builder<'_> {
             };
             self.figure(&chart, dir.join(format!("spectra_s{s_value}")), format!("Normalised eigenvalues of the mask-level Graphon NTK per method at sparsity {}.", fmt(s_value)))?;
         }
-        // Energy concentration of SNIP and SynFlow against Random at each sparsity.
-        let mut diffs = Vec::new();
-        let mut all_higher = true;
-        for i in 0..method.len() {
-            let random =
-                (0..method.len()).find(|&j| method[j] == "random" && sparsity[j] == sparsity[i]);
-            if let (true, Some(r)) = (method[i] == "snip" || method[i] == "synflow", random) {
-                let d = top5[i] - top5[r];
-                all_higher &= d > 0.0;
-                diffs.push(format!("{} s={}: {:+.4}", method[i], fmt(sparsity[i]), d));
-            }
-        }
-        if !diffs.is_empty() {
-            self.claims.push([
-                "SNIP and SynFlow concentrate more energy in the top eigenvalues than Random (top-5 energy, same sparsity)".into(),
-                p.name.clone(),
-                format!("top-5 energy minus Random's: {}", diffs.join("; ")),
-                if all_higher { "yes".into() } else { "no (not for every method and sparsity)".into() },
-            ]);
-        }
+        let frame = df!("method" => method, "sparsity" => sparsity, "top5_energy" => top5)
+            .map_err(polars_error("metrics"))?;
+        self.claims
+            .extend(claims::energy_concentration(&p.name, &frame)?);
         Ok(())
     }
 
-    fn training(&mut self, p: &Pipeline, dir: &Path) -> Result<()> {
+    fn training(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         self.blocks.push(Block::Heading(3, "Training".into()));
         // The sweep, plus sparsity-0 runs of the same widths, depths and seeds as the baseline.
         let Some(history) = scan(self.store, "training", "history")? else {
@@ -763,7 +694,7 @@ impl Builder<'_> {
         self.training_summary(p, dir)
     }
 
-    fn training_summary(&mut self, p: &Pipeline, dir: &Path) -> Result<()> {
+    fn training_summary(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         let Some(summary) = self.frame("training", "summary", p, &RUN_COLUMNS)? else {
             return Ok(());
         };
@@ -820,29 +751,7 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        // Faster early training than Random (paired means per sparsity).
-        let mut evidence = Vec::new();
-        let mut all_faster = true;
-        for ((method, sb), idx) in &groups {
-            let random = groups.get(&("random".to_string(), *sb));
-            if let (true, Some(r)) = (method == "snip" || method == "synflow", random) {
-                let d = mean_of(&mean_loss, idx) - mean_of(&mean_loss, r);
-                all_faster &= d < 0.0;
-                evidence.push(format!(
-                    "{method} s={}: {:+.4}",
-                    fmt(f64::from_bits(*sb)),
-                    d
-                ));
-            }
-        }
-        if !evidence.is_empty() {
-            self.claims.push([
-                "SNIP and SynFlow lose loss faster early than Random at the same sparsity (mean training loss over the run)".into(),
-                p.name.clone(),
-                format!("mean training loss minus Random's: {}", evidence.join("; ")),
-                if all_faster { "yes".into() } else { "no (not for every method and sparsity)".into() },
-            ]);
-        }
+        self.claims.extend(claims::early_speed(&p.name, &s_df)?);
         // Early speed against each spectral metric of the mask-level kernel.
         let Some(metrics) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
             return Ok(());
@@ -891,13 +800,15 @@ impl Builder<'_> {
             let rho = bootstrap(&x, &y, &groups, spearman, b, seed0);
             let r = bootstrap(&x, &y, &groups, pearson, b, seed0);
             if *n == "top5_energy" {
-                let excludes_zero = rho.high < 0.0 || rho.low > 0.0;
-                self.claims.push([
-                    "Top-5 energy of the Graphon NTK predicts early training speed (rank correlation with mean training loss)".into(),
-                    p.name.clone(),
-                    format!("Spearman {} (95% bootstrap over seeds), Pearson {}, {} runs", interval(&rho), interval(&r), x.len()),
-                    if rho.high < 0.0 { "yes (negative: more energy, lower loss)".into() } else if excludes_zero { "no (positive correlation)".into() } else { "no (interval contains 0)".into() },
-                ]);
+                let run_seeds: Vec<f64> = pairs.iter().map(|&(i, _)| seed[i]).collect();
+                let frame = df!(
+                    "top5_energy" => x.as_slice(),
+                    "mean_train_loss" => y.as_slice(),
+                    "seed" => run_seeds,
+                )
+                .map_err(polars_error("metrics"))?;
+                let (claim, _) = claims::energy_predicts_speed(&p.name, &frame, b, seed0)?;
+                self.claims.push(claim);
                 let mut by_method: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
                 for (k, &(i, _)) in pairs.iter().enumerate() {
                     by_method

@@ -9,14 +9,18 @@
 
 use crate::device::device;
 use crate::masked_mlp::MaskedMlp;
+use crate::settings::TrainingSettings;
 use crate::train::{Evaluation, History, MnistTensors, train};
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
-use glh_artifacts::config::{DataSettings, Scope, TrainingSettings};
+use glh_artifacts::config::Sweep;
 use glh_artifacts::parquet_io::concat_columns;
 use glh_artifacts::schemas::{TRAINING_HISTORY, TRAINING_SUMMARY};
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, Error, JobOutcome, JobSpec, Result};
-use glh_masks::stage::{MaskPoint, RunLabels, read_mask};
+use glh_artifacts::{
+    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+};
+use glh_data::DataSettings;
+use glh_masks::stage::{MasksJob, read_mask, run_columns};
 use glh_model::Mlp;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,29 +60,27 @@ fn candle_error(e: candle_core::Error) -> Error {
     Error::Unsupported(format!("training: {e}"))
 }
 
-/// Trains the network of the masks run `masks` (sweep point `point`) and writes its tables,
-/// unless cached (or `force`); `on_step(done, total)` follows the steps.
-#[allow(clippy::too_many_arguments)]
+/// Trains the network of the masks run `masks` and writes its tables, unless cached (or
+/// `force`); `on_step(done, total)` follows the steps. The network starts from the masks run's
+/// own initialisation: its seed, like the run columns, is read from that run's manifest.
 pub fn run(
     store: &ArtifactStore,
     settings: &TrainingSettings,
     data: &DataSettings,
     masks: InputRef,
-    point: &MaskPoint,
-    scope: Scope,
     force: bool,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<JobOutcome> {
     let spec = job_spec(settings, data, masks.clone())?;
     let device = device(&settings.device)?;
     store.run(&spec, force, |writer| {
+        let labels = run_columns(store, &masks)?;
         let (arch, mask) = read_mask(store, &masks)?;
         let model =
-            MaskedMlp::new(&Mlp::init(arch, point.seed), &mask, &device).map_err(candle_error)?;
+            MaskedMlp::new(&Mlp::init(arch, labels.seed), &mask, &device).map_err(candle_error)?;
         let tensors = mnist_on(data, &settings.device, &device)?;
         let history =
-            train(&model, &tensors, settings, point.seed, on_step).map_err(candle_error)?;
-        let labels = RunLabels::of_point(point, scope);
+            train(&model, &tensors, settings, labels.seed, on_step).map_err(candle_error)?;
         writer.write_table(
             &TRAINING_HISTORY,
             history_columns(&labels, settings, &history),
@@ -117,7 +119,7 @@ fn mnist_on(
     Ok(tensors)
 }
 
-fn leading(labels: &RunLabels, settings: &TrainingSettings, n: usize) -> Vec<ArrayRef> {
+fn leading(labels: &RunColumns, settings: &TrainingSettings, n: usize) -> Vec<ArrayRef> {
     let mut columns = labels.columns(n);
     columns.extend([
         Arc::new(Float64Array::from(vec![settings.learning_rate; n])) as ArrayRef,
@@ -129,7 +131,7 @@ fn leading(labels: &RunLabels, settings: &TrainingSettings, n: usize) -> Vec<Arr
 }
 
 fn history_columns(
-    labels: &RunLabels,
+    labels: &RunColumns,
     settings: &TrainingSettings,
     history: &History,
 ) -> Vec<ArrayRef> {
@@ -150,7 +152,7 @@ fn history_columns(
 }
 
 fn summary_columns(
-    labels: &RunLabels,
+    labels: &RunColumns,
     settings: &TrainingSettings,
     history: &History,
 ) -> Vec<ArrayRef> {
@@ -170,6 +172,77 @@ fn summary_columns(
     );
     columns.push(Arc::new(UInt32Array::from(vec![s.steps_to_threshold])));
     columns
+}
+
+/// The job that trains one masks run's network.
+#[derive(Clone, Debug)]
+pub struct TrainingJob {
+    settings: TrainingSettings,
+    data: DataSettings,
+    masks: InputRef,
+    spec: JobSpec,
+}
+
+impl TrainingJob {
+    /// The job of the masks run `masks`.
+    pub fn new(settings: &TrainingSettings, data: &DataSettings, masks: InputRef) -> Result<Self> {
+        Ok(TrainingJob {
+            spec: job_spec(settings, data, masks.clone())?,
+            settings: settings.clone(),
+            data: data.clone(),
+            masks,
+        })
+    }
+}
+
+impl Job for TrainingJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn progress_unit(&self) -> Option<&'static str> {
+        Some("steps")
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run(
+            store,
+            &self.settings,
+            &self.data,
+            self.masks.clone(),
+            force,
+            progress,
+        )
+    }
+}
+
+/// The `[training]` table: a training job per masks job of the plan.
+#[derive(Clone, Debug)]
+pub struct TrainingStage {
+    /// The stage's settings.
+    pub settings: TrainingSettings,
+    /// The pipeline's data settings (normalisation, MNIST directory).
+    pub data: DataSettings,
+}
+
+impl Stage for TrainingStage {
+    fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        let masks: Vec<_> = plan
+            .jobs_of::<MasksJob>()
+            .into_iter()
+            .map(|(id, job)| (id, job.spec().as_input(), job.label()))
+            .collect();
+        for (id, input, label) in masks {
+            let job = TrainingJob::new(&self.settings, &self.data, input)?;
+            plan.push(job, format!("train {label}"), vec![id]);
+        }
+        Ok(())
+    }
 }
 
 /// The history of the training run `input`: train rows, then test rows, as stored.

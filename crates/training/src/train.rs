@@ -2,9 +2,10 @@
 
 use crate::batches::batch_order;
 use crate::masked_mlp::MaskedMlp;
+use crate::settings::TrainingSettings;
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use glh_artifacts::config::{DataSettings, TrainingSettings};
+use glh_data::DataSettings;
 use glh_data::mnist::{MnistSplit, Normalisation, PIXELS, Split};
 
 /// MNIST's training and test sets as tensors on one device.

@@ -3,8 +3,9 @@
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use glh_artifacts::config::{DataSettings, TrainingSettings};
+use glh_data::DataSettings;
 use glh_model::{Architecture, LayerMask, Linear, Mask, Mlp};
+use glh_training::TrainingSettings;
 use glh_training::{MaskedMlp, MnistTensors, train};
 use std::path::Path;
 

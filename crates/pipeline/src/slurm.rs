@@ -9,12 +9,11 @@
 //! publish makes concurrent tasks safe, and the cache makes a resubmission run only what is
 //! missing.
 
-use crate::pipeline::PlannedJob;
-use crate::progress;
+use crate::cluster::{SlurmResources, SlurmSettings};
+use crate::pipeline::Pipeline;
+use crate::progress::Progress;
 use crate::sweeps::{self, ArrayRecord, Queue, SweepRecord, TaskRecord, TaskState};
-use glh_artifacts::cluster::{SlurmResources, SlurmSettings};
-use glh_artifacts::config::Pipeline;
-use glh_artifacts::{ArtifactStore, Error, Result};
+use glh_artifacts::{ArtifactStore, Error, Plan, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,10 +30,6 @@ pub struct SlurmOptions {
     pub dry_run: bool,
     /// Recompute complete jobs too (every task gets `--force`).
     pub force: bool,
-    /// Wait until no job of the sweep is queued or running, showing progress.
-    pub wait: bool,
-    /// Hide progress.
-    pub quiet: bool,
 }
 
 /// One array before submission: plan indices of its jobs and the arrays it waits for.
@@ -54,17 +49,8 @@ pub struct ArrayPlan {
 
 /// Groups the pending jobs (`pending[i]`) of `plan` into arrays, in an order where every array
 /// comes after those it waits for. Inputs that are not pending are complete and impose nothing.
-pub fn arrays(plan: &[PlannedJob], pending: &[bool], array_limit: usize) -> Vec<ArrayPlan> {
-    let mut level = vec![0usize; plan.len()];
-    for (i, job) in plan.iter().enumerate() {
-        level[i] = job
-            .depends_on
-            .iter()
-            .filter(|&&d| pending[d])
-            .map(|&d| level[d] + 1)
-            .max()
-            .unwrap_or(0);
-    }
+pub fn arrays(plan: &Plan, pending: &[bool], array_limit: usize) -> Vec<ArrayPlan> {
+    let level = plan.levels(|d| pending[d]);
     let mut arrays: Vec<ArrayPlan> = Vec::new();
     let mut array_of = vec![usize::MAX; plan.len()];
     let max_level = (0..plan.len())
@@ -75,13 +61,13 @@ pub fn arrays(plan: &[PlannedJob], pending: &[bool], array_limit: usize) -> Vec<
         // Stages in plan order, so that arrays come out data, masks, graphons, ...
         let mut stages: Vec<&'static str> = Vec::new();
         for i in (0..plan.len()).filter(|&i| pending[i] && level[i] == l) {
-            if !stages.contains(&plan[i].spec.stage) {
-                stages.push(plan[i].spec.stage);
+            if !stages.contains(&plan[i].stage()) {
+                stages.push(plan[i].stage());
             }
         }
         for stage in stages {
             let jobs: Vec<usize> = (0..plan.len())
-                .filter(|&i| pending[i] && level[i] == l && plan[i].spec.stage == stage)
+                .filter(|&i| pending[i] && level[i] == l && plan[i].stage() == stage)
                 .collect();
             let parts = jobs.chunks(array_limit.max(1)).count();
             for (part, chunk) in jobs.chunks(array_limit.max(1)).enumerate() {
@@ -255,23 +241,24 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Plans `pipeline` onto Slurm: writes the sweep directory, and unless `dry_run` submits its
-/// arrays (and with `wait` follows them to the end). Returns the sweep's directory and record.
+/// arrays ([`wait_for`] follows them to the end). Returns the sweep's directory and record.
 pub fn submit(
     store: &ArtifactStore,
     pipeline: &Pipeline,
     source: &Path,
-    plan: &[PlannedJob],
+    plan: &Plan,
     options: &SlurmOptions,
 ) -> Result<(PathBuf, SweepRecord)> {
     let pending: Vec<bool> = plan
+        .jobs()
         .iter()
         .map(|job| -> Result<bool> {
-            Ok(options.force || store.find(job.spec.stage, &job.spec.key())?.is_none())
+            Ok(options.force || store.find(job.stage(), &job.key())?.is_none())
         })
         .collect::<Result<_>>()?;
     let task = |i: usize| TaskRecord {
-        stage: plan[i].spec.stage.to_string(),
-        key: plan[i].spec.key(),
+        stage: plan[i].stage().to_string(),
+        key: plan[i].key(),
         label: plan[i].label.clone(),
     };
     let planned = arrays(plan, &pending, options.settings.array_limit as usize);
@@ -338,9 +325,6 @@ pub fn submit(
         };
         return Err(Error::Unsupported(format!("{e}{cancelled}")));
     }
-    if options.wait {
-        wait_for(store, &dir, &record, options.quiet)?;
-    }
     Ok((dir, record))
 }
 
@@ -368,7 +352,7 @@ fn write_sweep(
     root: &Path,
     workdir: &Path,
     pipeline: &Pipeline,
-    plan: &[PlannedJob],
+    plan: &Plan,
     record: &SweepRecord,
     options: &SlurmOptions,
 ) -> Result<()> {
@@ -383,8 +367,8 @@ fn write_sweep(
     );
     let frozen_path = dir.join("pipeline.toml");
     fs::write(&frozen_path, &frozen).map_err(|e| Error::output(&frozen_path, e))?;
-    let replanned = crate::pipeline::plan(&Pipeline::from_file(&frozen_path)?)?;
-    let keys = |p: &[PlannedJob]| p.iter().map(|j| j.spec.key()).collect::<Vec<_>>();
+    let replanned = crate::plan(&Pipeline::from_file(&frozen_path)?)?;
+    let keys = |p: &Plan| p.jobs().iter().map(|j| j.key()).collect::<Vec<_>>();
     if keys(&replanned) != keys(plan) {
         return Err(Error::Unsupported(format!(
             "{}: the frozen pipeline plans other jobs than the original (a bug)",
@@ -463,35 +447,34 @@ fn submit_arrays(dir: &Path, record: &mut SweepRecord) -> Result<()> {
     Ok(())
 }
 
-/// Follows a submitted sweep until none of its jobs is queued or running; an error if any
-/// failed.
+/// Follows a submitted sweep until none of its jobs is queued or running, reporting each poll
+/// to `progress`; an error if any failed. Returns the seconds it followed the sweep.
 pub fn wait_for(
     store: &ArtifactStore,
     dir: &Path,
     record: &SweepRecord,
-    quiet: bool,
-) -> Result<()> {
+    progress: &dyn Progress,
+) -> Result<f64> {
     let total: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
-    let bar = progress::bar(total as u64, "slurm jobs", quiet);
+    progress.started(total);
     let started = Instant::now();
     let mut pause = Duration::from_millis(250);
     loop {
         let queue = Queue::read();
         if let Queue::Unavailable(why) = &queue {
-            bar.abandon();
+            progress.finished(false);
             return Err(Error::Unsupported(why.clone()));
         }
         let states = sweeps::task_states(store, dir, record, &queue)?;
         let count = |w: &str| states.iter().filter(|(_, s)| s.word() == w).count();
-        bar.set_position(count("done") as u64);
-        bar.set_message(format!(
+        let status = format!(
             "{} running, {} pending, {} failed",
             count("running"),
             count("pending"),
             count("failed")
-        ));
+        );
+        progress.sweep_polled(count("done"), &status);
         if count("running") + count("pending") == 0 {
-            bar.finish_and_clear();
             let failed: Vec<String> = states
                 .iter()
                 .filter_map(|(t, s)| match s {
@@ -501,6 +484,7 @@ pub fn wait_for(
                     _ => None,
                 })
                 .collect();
+            progress.finished(failed.is_empty());
             if !failed.is_empty() {
                 return Err(Error::Unsupported(format!(
                     "sweep {}: {} of {total} jobs failed or were cancelled, first {}; \
@@ -510,14 +494,7 @@ pub fn wait_for(
                     failed[0]
                 )));
             }
-            if !quiet {
-                eprintln!(
-                    "sweep {}: {total} jobs done in {:.1} s",
-                    record.id,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            return Ok(());
+            return Ok(started.elapsed().as_secs_f64());
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_secs(2));
@@ -533,35 +510,49 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 mod tests {
     use super::*;
     use glh_artifacts::JobSpec;
-    use glh_artifacts::config::DataSettings;
     use glh_artifacts::store::InputRef;
     use serde_json::json;
 
-    fn job(stage: &'static str, n: u64, depends_on: Vec<usize>) -> PlannedJob {
-        PlannedJob {
-            kind: crate::pipeline::JobKind::DataSubsets {
-                settings: DataSettings::default(),
-                seed: n,
-            },
-            spec: JobSpec::new(stage, 1, &json!({ "n": n }), Vec::<InputRef>::new()),
-            label: format!("{stage} {n}"),
-            depends_on,
+    /// A job that only has a key.
+    #[derive(Debug)]
+    struct Keyed(JobSpec);
+
+    impl glh_artifacts::Job for Keyed {
+        fn spec(&self) -> &JobSpec {
+            &self.0
         }
+        fn run(
+            &self,
+            _: &ArtifactStore,
+            _: bool,
+            _: &mut dyn FnMut(usize, usize),
+        ) -> Result<glh_artifacts::JobOutcome> {
+            unreachable!("never run here")
+        }
+    }
+
+    fn jobs(list: &[(&'static str, u64, Vec<usize>)]) -> Plan {
+        let mut plan = Plan::new();
+        for (stage, n, depends_on) in list {
+            let spec = JobSpec::new(stage, 1, &json!({ "n": n }), Vec::<InputRef>::new());
+            plan.push(Keyed(spec), format!("{stage} {n}"), depends_on.clone());
+        }
+        plan
     }
 
     /// data 0, 1; masks 2 (after 0), 3, 4 (after 1); graphons 5 (after 2), 6 (after 4);
     /// convergence 7 (after 5, 6).
-    fn plan() -> Vec<PlannedJob> {
-        vec![
-            job("data", 0, vec![]),
-            job("data", 1, vec![]),
-            job("masks", 2, vec![0]),
-            job("masks", 3, vec![]),
-            job("masks", 4, vec![1]),
-            job("graphons", 5, vec![2]),
-            job("graphons", 6, vec![4]),
-            job("convergence", 7, vec![5, 6]),
-        ]
+    fn plan() -> Plan {
+        jobs(&[
+            ("data", 0, vec![]),
+            ("data", 1, vec![]),
+            ("masks", 2, vec![0]),
+            ("masks", 3, vec![]),
+            ("masks", 4, vec![1]),
+            ("graphons", 5, vec![2]),
+            ("graphons", 6, vec![4]),
+            ("convergence", 7, vec![5, 6]),
+        ])
     }
 
     #[test]

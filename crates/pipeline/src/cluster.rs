@@ -5,7 +5,7 @@
 //! fails at once with the file and field named, not minutes later in `sbatch`. None of these
 //! settings enters a cache key: where a job runs never changes what it computes.
 
-use crate::{Error, Result};
+use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -196,7 +196,7 @@ impl SlurmSettings {
 /// The stages that write artifacts, in pipeline order.
 pub fn stage_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
-    for table in crate::schemas::ALL_TABLES {
+    for table in glh_artifacts::schemas::ALL_TABLES {
         if !names.contains(&table.stage) {
             names.push(table.stage);
         }

@@ -1,0 +1,39 @@
+//! Settings of the `graphons` stage (METHOD.md section 3): the doc, the default and the
+//! validation in one place; `glh graphons`'s flags take their defaults from here.
+
+use glh_artifacts::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Histogram blocks K per side, by default.
+pub const DEFAULT_K: u32 = 20;
+/// The largest K: the exact cut distance enumerates 2^K sets.
+pub const MAX_K: u32 = 24;
+
+/// Settings of the graphons stage (METHOD.md section 3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphonsSettings {
+    /// Histogram blocks K per side (capped by a layer's size); at most 24, the largest K whose
+    /// exact cut distance stays fast.
+    pub k: u32,
+}
+
+impl Default for GraphonsSettings {
+    fn default() -> Self {
+        GraphonsSettings { k: DEFAULT_K }
+    }
+}
+
+impl GraphonsSettings {
+    /// Checks the fields that types alone cannot.
+    pub fn validate(&self, source_name: &str) -> Result<()> {
+        if !(1..=MAX_K).contains(&self.k) {
+            let msg = format!(
+                "must be in 1..=24 (the exact cut distance enumerates 2^K sets), got {}",
+                self.k
+            );
+            return Err(Error::config(source_name, "graphons.k", msg));
+        }
+        Ok(())
+    }
+}

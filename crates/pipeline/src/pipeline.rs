@@ -1,0 +1,256 @@
+//! Pipeline files: an experiment's sweep and one table per stage it runs, each table parsed
+//! into the settings type its stage crate owns.
+//!
+//! A pipeline file is strict: an unknown key is an error naming the file, line and field, never
+//! silently ignored.
+
+use crate::cluster::SlurmSettings;
+use glh_artifacts::config::{Sweep, toml_error};
+use glh_artifacts::{Error, Result, Stage};
+use glh_data::DataSettings;
+use glh_data::stage::DataStage;
+use glh_graphons::GraphonsSettings;
+use glh_graphons::stage::GraphonsStage;
+use glh_masks::MasksSettings;
+use glh_masks::stage::MasksStage;
+use glh_ntk::NtkSettings;
+use glh_ntk::stage::NtkStage;
+use glh_training::TrainingSettings;
+use glh_training::stage::TrainingStage;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// An experiment: a sweep and the settings of the stages it runs. A stage runs when its table
+/// is present.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Short name of the experiment (used in reports).
+    pub name: String,
+    /// One sentence on what it shows.
+    #[serde(default)]
+    pub description: String,
+    /// The grid.
+    pub sweep: Sweep,
+    /// The data stage (class-balanced subsets); present to run it.
+    pub data: Option<DataSettings>,
+    /// The masks stage; present to run it.
+    pub masks: Option<MasksSettings>,
+    /// The graphons stage (histograms of every mask, and their convergence); needs `masks`.
+    pub graphons: Option<GraphonsSettings>,
+    /// The ntk stage (kernels, spectra and metrics of every mask); needs `masks`.
+    pub ntk: Option<NtkSettings>,
+    /// The training stage (Adam on MNIST from each mask's initialisation); needs `masks`.
+    pub training: Option<TrainingSettings>,
+    /// Where `glh run --executor slurm` submits the jobs (not part of any cache key).
+    pub slurm: Option<SlurmSettings>,
+}
+
+impl Pipeline {
+    /// Reads and validates a pipeline file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, &e))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates pipeline TOML; `source_name` names it in errors.
+    pub fn from_toml(text: &str, source_name: &str) -> Result<Self> {
+        let pipeline: Pipeline =
+            toml::from_str(text).map_err(|e| toml_error(&e, text, source_name))?;
+        pipeline.validate(source_name)?;
+        Ok(pipeline)
+    }
+
+    /// The pipeline as TOML: what the report shows and what a sweep freezes.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| {
+            Error::Unsupported(format!("cannot write pipeline {} as TOML: {e}", self.name))
+        })
+    }
+
+    /// The stages its tables ask for, in pipeline order (data, masks, graphons, ntk, training):
+    /// what [`crate::plan`] plans. A new stage is a table above and one line here.
+    pub fn stages(&self) -> Vec<Box<dyn Stage>> {
+        let data = self.data.clone().unwrap_or_default();
+        let mut stages: Vec<Box<dyn Stage>> = Vec::new();
+        if let Some(settings) = &self.data {
+            stages.push(Box::new(DataStage {
+                settings: settings.clone(),
+            }));
+        }
+        let Some(masks) = &self.masks else {
+            return stages;
+        };
+        stages.push(Box::new(MasksStage {
+            settings: masks.clone(),
+            data: data.clone(),
+        }));
+        if let Some(settings) = &self.graphons {
+            stages.push(Box::new(GraphonsStage {
+                settings: settings.clone(),
+            }));
+        }
+        if let Some(settings) = &self.ntk {
+            stages.push(Box::new(NtkStage {
+                settings: settings.clone(),
+                data: data.clone(),
+            }));
+        }
+        if let Some(settings) = &self.training {
+            stages.push(Box::new(TrainingStage {
+                settings: settings.clone(),
+                data,
+            }));
+        }
+        stages
+    }
+
+    fn validate(&self, source_name: &str) -> Result<()> {
+        let s = &self.sweep;
+        let lists: [(&str, Vec<String>); 5] = [
+            (
+                "sweep.methods",
+                s.methods.iter().map(|v| v.to_string()).collect(),
+            ),
+            (
+                "sweep.widths",
+                s.widths.iter().map(|v| v.to_string()).collect(),
+            ),
+            (
+                "sweep.sparsities",
+                s.sparsities.iter().map(|v| v.value().to_string()).collect(),
+            ),
+            (
+                "sweep.depths",
+                s.depths.iter().map(|v| v.to_string()).collect(),
+            ),
+            (
+                "sweep.seeds",
+                s.seeds.iter().map(|v| v.to_string()).collect(),
+            ),
+        ];
+        for (field, values) in lists {
+            if values.is_empty() {
+                return Err(Error::config(
+                    source_name,
+                    field,
+                    "must list at least one value",
+                ));
+            }
+            for (i, v) in values.iter().enumerate() {
+                if values[..i].contains(v) {
+                    let msg = format!("{v} is listed twice");
+                    return Err(Error::config(source_name, field, msg));
+                }
+            }
+        }
+        if let Some(data) = &self.data {
+            data.validate(source_name)?;
+        }
+        if let Some(masks) = &self.masks {
+            masks.validate(source_name)?;
+        }
+        if let Some(graphons) = &self.graphons {
+            graphons.validate(source_name)?;
+            if self.masks.is_none() {
+                let msg = "needs a [masks] table: histograms are taken of the sweep's masks";
+                return Err(Error::config(source_name, "graphons", msg));
+            }
+        }
+        if let Some(training) = &self.training {
+            training.validate(source_name)?;
+            if self.masks.is_none() {
+                let msg = "needs a [masks] table: the sweep's masks are what is trained";
+                return Err(Error::config(source_name, "training", msg));
+            }
+        }
+        if let Some(slurm) = &self.slurm {
+            slurm.validate(source_name)?;
+        }
+        if let Some(ntk) = &self.ntk {
+            ntk.validate(source_name)?;
+            if self.masks.is_none() {
+                let msg = "needs a [masks] table: kernels are taken of the sweep's masks";
+                return Err(Error::config(source_name, "ntk", msg));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glh_artifacts::config::PruneMethod;
+
+    const GOOD: &str = r#"
+name = "t"
+[sweep]
+methods = ["random", "snip"]
+widths = [16, 32]
+sparsities = [0.8]
+depths = [4]
+seeds = [0, 1]
+
+[data]
+scoring_per_class = 2
+"#;
+
+    fn err(text: &str) -> String {
+        Pipeline::from_toml(text, "p.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_a_pipeline_with_defaults() {
+        let p = Pipeline::from_toml(GOOD, "p.toml").unwrap();
+        assert_eq!(
+            p.sweep.methods,
+            vec![PruneMethod::Random, PruneMethod::Snip]
+        );
+        assert_eq!(p.sweep.sparsities[0].density(), 1.0 - 0.8);
+        let data = p.data.unwrap();
+        assert_eq!(data.scoring_per_class, 2);
+        assert_eq!(data.kernel_per_class, 20);
+        assert!(data.standardise);
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_field() {
+        assert_eq!(
+            err(&GOOD.replace("[0.8]", "[1.5]")),
+            "p.toml:6:14: `sweep.sparsities`: sparsity must be in [0, 1) (the fraction of weights removed), got 1.5"
+        );
+        assert_eq!(
+            err(&GOOD.replace("[16, 32]", "[0, 32]")),
+            "p.toml:5:10: `sweep.widths`: width must be an integer of at least 1, got 0"
+        );
+        let unknown = err(&GOOD.replace("\"snip\"", "\"snipp\""));
+        assert!(
+            unknown.starts_with("p.toml:4:22: `sweep.methods`: unknown variant `snipp`"),
+            "{unknown}"
+        );
+        let typo = err(&GOOD.replace("widths", "widht"));
+        assert!(
+            typo.starts_with("p.toml:5:1: `sweep.widht`: unknown field `widht`"),
+            "{typo}"
+        );
+        let section = err(&format!("{GOOD}\n[maskz]\nx = 1\n"));
+        assert!(
+            section.contains("`maskz`: unknown field `maskz`"),
+            "{section}"
+        );
+        assert_eq!(
+            err(&GOOD.replace("seeds = [0, 1]", "seeds = [1, 1]")),
+            "p.toml: `sweep.seeds`: 1 is listed twice"
+        );
+        assert_eq!(
+            err(&GOOD.replace("scoring_per_class = 2", "scoring_per_class = 0")),
+            "p.toml: `data.scoring_per_class`: must be at least 1"
+        );
+        let malformed = err("name = \"t\"\n[sweep\n");
+        assert!(malformed.starts_with("p.toml:2:"), "{malformed}");
+        for e in [malformed, unknown, typo] {
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The claims of METHOD.md section 6 as typed verdicts: each claim's logic is one function of
+//! the polars frame the report already reads, so it is tested on small synthetic frames (one
+//! where it must hold, one where it must not) apart from any figure.
+
+use crate::stats::{Interval, bootstrap, pearson, spearman};
+use crate::tables::{f64s, strings};
+use glh_artifacts::Result;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a claim says (the paper's, as METHOD.md section 6 words it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statement {
+    /// SAS histograms converge as width grows.
+    Convergence,
+    /// Random pruning scales the NTK by `c^L`.
+    PowerLaw,
+    /// SNIP and SynFlow concentrate more spectral energy than Random.
+    EnergyConcentration,
+    /// SNIP and SynFlow train faster early than Random.
+    EarlySpeed,
+    /// The Graphon NTK's top-5 energy predicts early training speed.
+    EnergyPredictsSpeed,
+}
+
+impl Statement {
+    /// The claim as the report's table words it.
+    pub fn text(self) -> &'static str {
+        match self {
+            Statement::Convergence => {
+                "SAS histograms converge with width: dist(n) to the largest width falls with n (hidden layers)"
+            }
+            Statement::PowerLaw => {
+                "Random pruning at density c scales the NTK by c^L (mask-level Graphon NTK = c^L x dense)"
+            }
+            Statement::EnergyConcentration => {
+                "SNIP and SynFlow concentrate more energy in the top eigenvalues than Random (top-5 energy, same sparsity)"
+            }
+            Statement::EarlySpeed => {
+                "SNIP and SynFlow lose loss faster early than Random at the same sparsity (mean training loss over the run)"
+            }
+            Statement::EnergyPredictsSpeed => {
+                "Top-5 energy of the Graphon NTK predicts early training speed (rank correlation with mean training loss)"
+            }
+        }
+    }
+}
+
+/// Whether our numbers support a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// They do.
+    Supported,
+    /// They contradict it.
+    Refuted,
+    /// They neither support nor contradict it (an interval that contains 0).
+    Inconclusive,
+}
+
+impl Verdict {
+    /// `yes`, `no` or `inconclusive`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Supported => "yes",
+            Verdict::Refuted => "no",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// A claim checked against one experiment's numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// What is claimed.
+    pub statement: Statement,
+    /// The experiment whose runs were read.
+    pub experiment: String,
+    /// Our numbers, as one line.
+    pub evidence: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, in a few words (`within 5%`, `not monotone everywhere`).
+    pub reason: &'static str,
+}
+
+impl Claim {
+    /// The verdict with its reason: `yes (within 5%)`.
+    pub fn verdict_text(&self) -> String {
+        if self.reason.is_empty() {
+            self.verdict.word().to_string()
+        } else {
+            format!("{} ({})", self.verdict, self.reason)
+        }
+    }
+
+    /// The claims table's row: claim, experiment, our numbers, verdict.
+    pub fn row(&self) -> Vec<String> {
+        vec![
+            self.statement.text().to_string(),
+            self.experiment.clone(),
+            self.evidence.clone(),
+            self.verdict_text(),
+        ]
+    }
+}
+
+/// A number as the report prints it: four decimals, scientific outside [1e-3, 1e4).
+pub fn fmt(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Convergence: in every hidden layer (not the first nor the last) and for every method, the
+/// mean L2 distance to the reference falls strictly as the width grows to the reference width.
+/// `df` is the convergence table (`method`, `layer`, `width`, `reference_width`, `l2_mean`).
+/// `None` when no hidden layer has two widths below the reference.
+pub fn convergence(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
+    let (method, layer) = (strings(df, "method")?, f64s(df, "layer")?);
+    let (width, reference, l2) = (
+        f64s(df, "width")?,
+        f64s(df, "reference_width")?,
+        f64s(df, "l2_mean")?,
+    );
+    let mut curves: BTreeMap<(u32, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for i in 0..df.height() {
+        if width[i] < reference[i] {
+            curves
+                .entry((layer[i] as u32, method[i].clone()))
+                .or_default()
+                .push((width[i], l2[i]));
+        }
+    }
+    let layers = curves.keys().map(|(l, _)| *l).max().unwrap_or(0);
+    let (mut all_fall, mut evidence) = (true, Vec::new());
+    for ((l, m), points) in &mut curves {
+        if *l == 1 || *l >= layers {
+            continue;
+        }
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        all_fall &= points.windows(2).all(|w| w[1].1 < w[0].1);
+        let chain: Vec<String> = points.iter().map(|p| fmt(p.1)).collect();
+        evidence.push(format!("{m} L{l}: {}", chain.join(" > ")));
+    }
+    if evidence.is_empty() {
+        return Ok(None);
+    }
+    let (verdict, reason) = if all_fall {
+        (Verdict::Supported, "")
+    } else {
+        (Verdict::Refuted, "not monotone everywhere")
+    };
+    Ok(Some(Claim {
+        statement: Statement::Convergence,
+        experiment: experiment.to_string(),
+        evidence: evidence.join("; "),
+        verdict,
+        reason,
+    }))
+}
+
+/// The `c^L` law: for Random, the mask-level kernel equals `prod c_l` times the dense one
+/// within 5% relative Frobenius error at every sparsity. `df` has one row per (method,
+/// sparsity): `method`, `density_product`, `trace_ratio_to_dense`,
+/// `rel_error_to_scaled_dense`. `None` without Random rows.
+pub fn power_law(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
+    let method = strings(df, "method")?;
+    let (product, ratio, err) = (
+        f64s(df, "density_product")?,
+        f64s(df, "trace_ratio_to_dense")?,
+        f64s(df, "rel_error_to_scaled_dense")?,
+    );
+    let random: Vec<usize> = (0..df.height())
+        .filter(|&i| method[i] == "random")
+        .collect();
+    if random.is_empty() {
+        return Ok(None);
+    }
+    let worst_err = random.iter().map(|&i| err[i]).fold(0.0, f64::max);
+    let worst_ratio = random
+        .iter()
+        .map(|&i| (ratio[i] / product[i] - 1.0).abs())
+        .fold(0.0, f64::max);
+    let (verdict, reason) = if worst_err < 0.05 {
+        (Verdict::Supported, "within 5%")
+    } else {
+        (Verdict::Refuted, "")
+    };
+    Ok(Some(Claim {
+        statement: Statement::PowerLaw,
+        experiment: experiment.to_string(),
+        evidence: format!(
+            "max over densities: abs(trace ratio / prod c_l - 1) = {}, rel. Frobenius error {}",
+            fmt(worst_ratio),
+            fmt(worst_err)
+        ),
+        verdict,
+        reason,
+    }))
+}
+
+/// The pairs (SNIP or SynFlow row, Random row at the same sparsity) of rows `i` of a frame.
+fn against_random(method: &[String], sparsity: &[f64]) -> Vec<(usize, usize)> {
+    (0..method.len())
+        .filter(|&i| method[i] == "snip" || method[i] == "synflow")
+        .filter_map(|i| {
+            (0..method.len())
+                .find(|&j| method[j] == "random" && sparsity[j] == sparsity[i])
+                .map(|j| (i, j))
+        })
+        .collect()
+}
+
+/// Energy concentration: SNIP's and SynFlow's mean top-5 energy exceeds Random's at every
+/// sparsity. `df` has one row per (method, sparsity): `method`, `sparsity`, `top5_energy`.
+/// `None` without a SNIP or SynFlow row beside a Random one.
+pub fn energy_concentration(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
+    let (method, sparsity, top5) = (
+        strings(df, "method")?,
+        f64s(df, "sparsity")?,
+        f64s(df, "top5_energy")?,
+    );
+    let pairs = against_random(&method, &sparsity);
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let all_higher = pairs.iter().all(|&(i, r)| top5[i] > top5[r]);
+    let diffs: Vec<String> = pairs
+        .iter()
+        .map(|&(i, r)| {
+            format!(
+                "{} s={}: {:+.4}",
+                method[i],
+                fmt(sparsity[i]),
+                top5[i] - top5[r]
+            )
+        })
+        .collect();
+    let (verdict, reason) = if all_higher {
+        (Verdict::Supported, "")
+    } else {
+        (Verdict::Refuted, "not for every method and sparsity")
+    };
+    Ok(Some(Claim {
+        statement: Statement::EnergyConcentration,
+        experiment: experiment.to_string(),
+        evidence: format!("top-5 energy minus Random's: {}", diffs.join("; ")),
+        verdict,
+        reason,
+    }))
+}
+
+/// Early speed: SNIP's and SynFlow's mean training loss over the run, averaged over seeds, is
+/// below Random's at every sparsity. `df` is the training summary (`method`, `sparsity`,
+/// `mean_train_loss`, one row per run). `None` without a SNIP or SynFlow run beside a Random one.
+pub fn early_speed(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
+    let (method, sparsity, loss) = (
+        strings(df, "method")?,
+        f64s(df, "sparsity")?,
+        f64s(df, "mean_train_loss")?,
+    );
+    let mut groups: BTreeMap<(String, u64), Vec<f64>> = BTreeMap::new();
+    for i in 0..df.height() {
+        groups
+            .entry((method[i].clone(), sparsity[i].to_bits()))
+            .or_default()
+            .push(loss[i]);
+    }
+    let means: Vec<(String, f64, f64)> = groups
+        .into_iter()
+        .map(|((m, s), v)| (m, f64::from_bits(s), v.iter().sum::<f64>() / v.len() as f64))
+        .collect();
+    let names: Vec<String> = means.iter().map(|g| g.0.clone()).collect();
+    let levels: Vec<f64> = means.iter().map(|g| g.1).collect();
+    let pairs = against_random(&names, &levels);
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let all_faster = pairs.iter().all(|&(i, r)| means[i].2 < means[r].2);
+    let evidence: Vec<String> = pairs
+        .iter()
+        .map(|&(i, r)| {
+            format!(
+                "{} s={}: {:+.4}",
+                names[i],
+                fmt(levels[i]),
+                means[i].2 - means[r].2
+            )
+        })
+        .collect();
+    let (verdict, reason) = if all_faster {
+        (Verdict::Supported, "")
+    } else {
+        (Verdict::Refuted, "not for every method and sparsity")
+    };
+    Ok(Some(Claim {
+        statement: Statement::EarlySpeed,
+        experiment: experiment.to_string(),
+        evidence: format!("mean training loss minus Random's: {}", evidence.join("; ")),
+        verdict,
+        reason,
+    }))
+}
+
+/// Energy predicts speed: the Spearman correlation between the mask-level kernel's top-5
+/// energy and the mean training loss of the same run is negative with a 95% seed-bootstrap
+/// interval below 0 (more energy, lower loss). `df` has one row per pruned run: `top5_energy`,
+/// `mean_train_loss`, `seed` (the bootstrap resamples seeds). Returns the claim and the
+/// Spearman interval.
+pub fn energy_predicts_speed(
+    experiment: &str,
+    df: &DataFrame,
+    resamples: usize,
+    bootstrap_seed: u64,
+) -> Result<(Claim, Interval)> {
+    let (x, y, seed) = (
+        f64s(df, "top5_energy")?,
+        f64s(df, "mean_train_loss")?,
+        f64s(df, "seed")?,
+    );
+    let mut by_seed: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (k, &s) in seed.iter().enumerate() {
+        by_seed.entry(s as u64).or_default().push(k);
+    }
+    let groups: Vec<Vec<usize>> = by_seed.into_values().collect();
+    let rho = bootstrap(&x, &y, &groups, spearman, resamples, bootstrap_seed);
+    let r = bootstrap(&x, &y, &groups, pearson, resamples, bootstrap_seed);
+    let (verdict, reason) = if rho.high < 0.0 {
+        (Verdict::Supported, "negative: more energy, lower loss")
+    } else if rho.low > 0.0 {
+        (Verdict::Refuted, "positive correlation")
+    } else {
+        (Verdict::Inconclusive, "interval contains 0")
+    };
+    let claim = Claim {
+        statement: Statement::EnergyPredictsSpeed,
+        experiment: experiment.to_string(),
+        evidence: format!(
+            "Spearman {} (95% bootstrap over seeds), Pearson {}, {} runs",
+            interval(&rho),
+            interval(&r),
+            x.len()
+        ),
+        verdict,
+        reason,
+    };
+    Ok((claim, rho))
+}
+
+/// `estimate [low, high]`.
+pub fn interval(i: &Interval) -> String {
+    format!("{} [{}, {}]", fmt(i.estimate), fmt(i.low), fmt(i.high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(claim: Result<Option<Claim>>) -> Verdict {
+        claim
+            .unwrap()
+            .expect("the frame has what the claim needs")
+            .verdict
+    }
+
+    /// Convergence tables of depth 3 (layer 2 is the only hidden one) with layer 2's distances.
+    fn convergence_frame(layer2: [f64; 3]) -> DataFrame {
+        df!(
+            "method" => ["snip"; 8],
+            "layer" => [1u32, 1, 2, 2, 2, 3, 3, 2],
+            "width" => [100u32, 500, 100, 500, 1000, 100, 500, 2000],
+            "reference_width" => [2000u32; 8],
+            // Layers 1 and 3 rise: they must not count. The reference width's row is 0.
+            "l2_mean" => [0.1, 0.2, layer2[0], layer2[1], layer2[2], 0.1, 0.3, 0.0],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn convergence_needs_every_hidden_curve_to_fall() {
+        let falls = convergence_frame([0.3, 0.2, 0.1]);
+        assert_eq!(verdict(convergence("e1", &falls)), Verdict::Supported);
+        let rises = convergence_frame([0.3, 0.1, 0.2]);
+        assert_eq!(verdict(convergence("e1", &rises)), Verdict::Refuted);
+        let evidence = convergence("e1", &falls).unwrap().unwrap().evidence;
+        assert_eq!(evidence, "snip L2: 0.3000 > 0.2000 > 0.1000");
+        let no_hidden = falls
+            .filter(&falls.column("layer").unwrap().u32().unwrap().not_equal(2))
+            .unwrap();
+        assert!(convergence("e1", &no_hidden).unwrap().is_none());
+    }
+
+    fn kernels_frame(random_error: f64) -> DataFrame {
+        df!(
+            "method" => ["random", "random", "snip"],
+            "sparsity" => [0.5, 0.9, 0.5],
+            "density_product" => [0.125, 0.001, 0.125],
+            "trace_ratio_to_dense" => [0.125, 0.001, 0.5],
+            "rel_error_to_scaled_dense" => [0.01, random_error, 3.0],
+            "top5_energy" => [0.5, 0.6, 0.7],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_power_law_reads_random_only_and_allows_five_percent() {
+        // SNIP's error of 3.0 is not Random's: it must not count.
+        assert_eq!(
+            verdict(power_law("e2", &kernels_frame(0.049))),
+            Verdict::Supported
+        );
+        assert_eq!(
+            verdict(power_law("e2", &kernels_frame(0.051))),
+            Verdict::Refuted
+        );
+        let no_random = kernels_frame(0.0).slice(2, 1);
+        assert!(power_law("e2", &no_random).unwrap().is_none());
+    }
+
+    #[test]
+    fn energy_concentration_compares_at_the_same_sparsity() {
+        // SNIP at 0.5 (0.7) beats Random at 0.5 (0.5), though not Random at 0.9 (0.6)...
+        assert_eq!(
+            verdict(energy_concentration("e3", &kernels_frame(0.0))),
+            Verdict::Supported
+        );
+        // ... and loses once its energy is below Random's at 0.5.
+        let mut lower = kernels_frame(0.0);
+        lower
+            .replace(
+                "top5_energy",
+                Column::new("top5_energy".into(), [0.5, 0.6, 0.4]),
+            )
+            .unwrap();
+        assert_eq!(
+            verdict(energy_concentration("e3", &lower)),
+            Verdict::Refuted
+        );
+    }
+
+    fn summary_frame(snip_losses: [f64; 2]) -> DataFrame {
+        df!(
+            "method" => ["random", "random", "snip", "snip", "grasp"],
+            "sparsity" => [0.8; 5],
+            "mean_train_loss" => [1.0, 1.2, snip_losses[0], snip_losses[1], 0.1],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn early_speed_compares_seed_means() {
+        // Mean 1.05 < Random's 1.1, though one seed is slower than one of Random's.
+        assert_eq!(
+            verdict(early_speed("e3", &summary_frame([1.15, 0.95]))),
+            Verdict::Supported
+        );
+        assert_eq!(
+            verdict(early_speed("e3", &summary_frame([1.15, 1.1]))),
+            Verdict::Refuted
+        );
+        // GraSP alone beside Random says nothing about SNIP or SynFlow.
+        let grasp_only = summary_frame([0.0, 0.0]).slice(0, 2);
+        assert!(early_speed("e3", &grasp_only).unwrap().is_none());
+    }
+
+    /// Twelve runs over four seeds whose loss falls (`sign = -1`) or rises with the energy.
+    fn speed_frame(sign: f64) -> DataFrame {
+        let energy: Vec<f64> = (0..12).map(|i| 0.1 + 0.05 * i as f64).collect();
+        let loss: Vec<f64> = energy.iter().map(|e| 1.0 + sign * e).collect();
+        let seed: Vec<u64> = (0..12).map(|i| i % 4).collect();
+        df!("top5_energy" => energy, "mean_train_loss" => loss, "seed" => seed).unwrap()
+    }
+
+    #[test]
+    fn energy_predicts_speed_needs_a_negative_interval() {
+        let (claim, rho) = energy_predicts_speed("e3", &speed_frame(-1.0), 200, 0).unwrap();
+        assert_eq!(claim.verdict, Verdict::Supported);
+        assert_eq!(rho.estimate, -1.0);
+        let (claim, _) = energy_predicts_speed("e3", &speed_frame(1.0), 200, 0).unwrap();
+        assert_eq!(claim.verdict, Verdict::Refuted);
+        // No relation: the loss does not depend on the energy's order.
+        let mut flat = speed_frame(-1.0);
+        let zigzag: Vec<f64> = (0..12)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 2.0 })
+            .collect();
+        flat.replace(
+            "mean_train_loss",
+            Column::new("mean_train_loss".into(), zigzag),
+        )
+        .unwrap();
+        let (claim, _) = energy_predicts_speed("e3", &flat, 200, 0).unwrap();
+        assert_eq!(claim.verdict, Verdict::Inconclusive);
+    }
+}
