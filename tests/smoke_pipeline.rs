@@ -80,6 +80,68 @@ fn smoke_runs_caches_and_is_byte_identical() {
     }
 }
 
+/// Golden values of the smoke pipeline, made by `glh --artifacts A run pipelines/smoke.toml`
+/// (then `sha256sum A/masks/2186fb84c6ee41c0/masks.parquet`, and the `loss` column of the first
+/// five `train` rows of `A/training/49d71ca160b7748c/history.parquet`). They pin the seeded
+/// streams, the initialisation, the scorers, the Parquet encoding and the training loop: a
+/// change to any of them must bump a stage version, and fails here first.
+#[test]
+fn smoke_golden_values() {
+    let pipeline = load_pipeline("smoke.toml");
+    let plan = glh_pipeline::plan(&pipeline).unwrap();
+    let key_of = |label: &str| {
+        plan.jobs()
+            .iter()
+            .find(|j| j.label == label)
+            .unwrap_or_else(|| panic!("smoke plans `{label}`"))
+            .key()
+            .to_string()
+    };
+    assert_eq!(key_of("snip L=3 n=16 s=0.8 seed=0"), "2186fb84c6ee41c0");
+    assert_eq!(
+        key_of("train snip L=3 n=16 s=0.8 seed=0"),
+        "49d71ca160b7748c"
+    );
+
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let masks = std::fs::read(root.path().join("masks/2186fb84c6ee41c0/masks.parquet")).unwrap();
+    assert_eq!(
+        glh_artifacts::key::sha256_hex(&masks),
+        "6be2e90e280f4d2021e11511395ed5862b82619e21320a64f69e05d3e5f3923a"
+    );
+    let history = root
+        .path()
+        .join("training/49d71ca160b7748c/history.parquet");
+    let frame = LazyFrame::scan_parquet(
+        PlRefPath::try_from_path(&history).unwrap(),
+        Default::default(),
+    )
+    .unwrap()
+    .filter(col("split").eq(lit("train")))
+    .sort(["step"], SortMultipleOptions::default())
+    .limit(5)
+    .collect()
+    .unwrap();
+    let losses: Vec<f64> = frame
+        .column("loss")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(
+        losses,
+        [
+            2.342893123626709,
+            2.310703754425049,
+            2.31485915184021,
+            2.24269700050354,
+            2.264979362487793
+        ]
+    );
+}
+
 #[test]
 fn every_smoke_artifact_reads_in_polars_with_its_documented_schema() {
     let pipeline = load_pipeline("smoke.toml");

@@ -183,4 +183,15 @@ mod tests {
         assert_eq!(ArtifactKey::parse(".tmp-abc"), None);
         assert_eq!(ArtifactKey::parse("0123456789ABCDEF"), None);
     }
+
+    /// Golden value: the key of the smoke pipeline's histograms job (`k = 8`) of its SNIP mask
+    /// at n = 16, seed 0 (masks key `2186fb84c6ee41c0`), as `glh run pipelines/smoke.toml`
+    /// published it (`glh ls --stage graphons`). A change to the canonical JSON or the hash
+    /// changes every key, and so orphans every store: it must fail here first.
+    #[test]
+    fn golden_key_of_a_smoke_histograms_run() {
+        let masks = ArtifactKey::parse("2186fb84c6ee41c0").unwrap();
+        let key = ArtifactKey::compute("graphons", 1, &json!({ "k": 8 }), &[masks]);
+        assert_eq!(key.as_str(), "8b61da531e3aed8e");
+    }
 }

@@ -159,4 +159,27 @@ mod tests {
             );
         }
     }
+
+    /// Golden values: a change to the initialisation or to the seeded streams would pair every
+    /// cached mask with other weights (training reads the masks run's seed), so it must fail
+    /// here first. Made by `cargo test --release -p glh-model golden` printing
+    /// `Mlp::init(Architecture::mnist(16, 3), 0)`'s first four weights of layer 1, the first
+    /// weight of layer 3 and the last bias of layer 3, as f32 bits.
+    #[test]
+    fn golden_init_of_seed_0() {
+        let net = Mlp::init(Architecture::mnist(16, 3), 0);
+        let got: Vec<u32> = net.layers[0].weight[..4]
+            .iter()
+            .chain([&net.layers[2].weight[0], &net.layers[2].bias[9]])
+            .map(|w| w.to_bits())
+            .collect();
+        let floats: Vec<f32> = got.iter().map(|&b| f32::from_bits(b)).collect();
+        assert_eq!(got, GOLDEN_INIT_BITS, "got {got:?} = {floats:?}");
+    }
+
+    // -0.012638961, -0.028127758, -0.013910558, -0.0109502515 (layer 1), -0.062620215 (layer 3
+    // weight), -0.1115462 (layer 3 bias).
+    const GOLDEN_INIT_BITS: [u32; 6] = [
+        3159298981, 3169217583, 3160664348, 3157485743, 3179298567, 3185865302,
+    ];
 }
