@@ -127,26 +127,28 @@ pub fn fmt(v: f64) -> String {
 /// Convergence: in every hidden layer (not the first nor the last) and for every method, the
 /// mean L2 distance to the reference falls strictly as the width grows to the reference width.
 /// `df` is the convergence table (`method`, `layer`, `width`, `reference_width`, `l2_mean`).
-/// `None` when no hidden layer has two widths below the reference.
-pub fn convergence(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
+/// The evidence lists layers in order, each layer's methods in `methods`' order (the sweep's).
+/// `None` when no hidden layer has a width below the reference.
+pub fn convergence(experiment: &str, df: &DataFrame, methods: &[String]) -> Result<Option<Claim>> {
     let (method, layer) = (strings(df, "method")?, f64s(df, "layer")?);
     let (width, reference, l2) = (
         f64s(df, "width")?,
         f64s(df, "reference_width")?,
         f64s(df, "l2_mean")?,
     );
-    let mut curves: BTreeMap<(u32, String), Vec<(f64, f64)>> = BTreeMap::new();
+    let rank = |m: &str| methods.iter().position(|x| x == m).unwrap_or(methods.len());
+    let mut curves: BTreeMap<(u32, usize, String), Vec<(f64, f64)>> = BTreeMap::new();
     for i in 0..df.height() {
         if width[i] < reference[i] {
             curves
-                .entry((layer[i] as u32, method[i].clone()))
+                .entry((layer[i] as u32, rank(&method[i]), method[i].clone()))
                 .or_default()
                 .push((width[i], l2[i]));
         }
     }
-    let layers = curves.keys().map(|(l, _)| *l).max().unwrap_or(0);
+    let layers = curves.keys().map(|(l, _, _)| *l).max().unwrap_or(0);
     let (mut all_fall, mut evidence) = (true, Vec::new());
-    for ((l, m), points) in &mut curves {
+    for ((l, _, m), points) in &mut curves {
         if *l == 1 || *l >= layers {
             continue;
         }
@@ -379,28 +381,36 @@ mod tests {
     /// Convergence tables of depth 3 (layer 2 is the only hidden one) with layer 2's distances.
     fn convergence_frame(layer2: [f64; 3]) -> DataFrame {
         df!(
-            "method" => ["snip"; 8],
+            "method" => ["snip", "snip", "snip", "snip", "snip", "snip", "snip", "random"],
             "layer" => [1u32, 1, 2, 2, 2, 3, 3, 2],
-            "width" => [100u32, 500, 100, 500, 1000, 100, 500, 2000],
+            "width" => [100u32, 500, 100, 500, 1000, 100, 500, 100],
             "reference_width" => [2000u32; 8],
-            // Layers 1 and 3 rise: they must not count. The reference width's row is 0.
-            "l2_mean" => [0.1, 0.2, layer2[0], layer2[1], layer2[2], 0.1, 0.3, 0.0],
+            // Layers 1 and 3 rise: they must not count.
+            "l2_mean" => [0.1, 0.2, layer2[0], layer2[1], layer2[2], 0.1, 0.3, 0.5],
         )
         .unwrap()
     }
 
     #[test]
     fn convergence_needs_every_hidden_curve_to_fall() {
+        let order = ["random".to_string(), "snip".to_string()];
         let falls = convergence_frame([0.3, 0.2, 0.1]);
-        assert_eq!(verdict(convergence("e1", &falls)), Verdict::Supported);
+        assert_eq!(
+            verdict(convergence("e1", &falls, &order)),
+            Verdict::Supported
+        );
         let rises = convergence_frame([0.3, 0.1, 0.2]);
-        assert_eq!(verdict(convergence("e1", &rises)), Verdict::Refuted);
-        let evidence = convergence("e1", &falls).unwrap().unwrap().evidence;
-        assert_eq!(evidence, "snip L2: 0.3000 > 0.2000 > 0.1000");
+        assert_eq!(verdict(convergence("e1", &rises, &order)), Verdict::Refuted);
+        // Methods in the sweep's order, not the alphabet's.
+        let evidence = convergence("e1", &falls, &order).unwrap().unwrap().evidence;
+        assert_eq!(
+            evidence,
+            "random L2: 0.5000; snip L2: 0.3000 > 0.2000 > 0.1000"
+        );
         let no_hidden = falls
             .filter(&falls.column("layer").unwrap().u32().unwrap().not_equal(2))
             .unwrap();
-        assert!(convergence("e1", &no_hidden).unwrap().is_none());
+        assert!(convergence("e1", &no_hidden, &order).unwrap().is_none());
     }
 
     fn kernels_frame(random_error: f64) -> DataFrame {

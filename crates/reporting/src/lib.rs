@@ -9,13 +9,15 @@
 //! - [`claims`]: the claims as typed [`claims::Claim`]s with a [`claims::Verdict`], each a
 //!   function of a polars frame, tested on synthetic frames;
 //! - [`document`]: the report's blocks, rendered to Markdown and HTML;
-//! - [`report`]: the sections per pipeline and the claims table.
+//! - [`report`]: the report's frame (title, per-experiment sections, the claims table) and its
+//!   atomic write; `sections` holds one module per section (graphons, ntk, training).
 
 pub mod claims;
 pub mod document;
 pub mod experiment;
 pub mod figures;
 pub mod report;
+mod sections;
 pub mod stats;
 pub mod tables;
 

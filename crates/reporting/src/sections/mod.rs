@@ -1,0 +1,7 @@
+//! One module per report section, each an `impl` of the report's builder: what a pipeline's
+//! `[graphons]`, `[ntk]` and `[training]` tables call for. The claims' logic is not here but in
+//! `crate::claims`; a section reads the frame and hands it over.
+
+mod graphons;
+mod ntk;
+mod training;

@@ -1,0 +1,271 @@
+//! The report's `[training]` section: training-loss curves (mean and sd over seeds, the dense
+//! run as baseline where one exists), the accuracy table, early training speed against each
+//! spectral metric with bootstrap intervals over seeds, and the two training claims.
+
+use crate::claims::{self, fmt, interval};
+use crate::document::Block;
+use crate::experiment::Experiment;
+use crate::figures::{Chart, Line};
+use crate::report::{Builder, RUN_COLUMNS, collect};
+use crate::stats::{bootstrap, pearson, spearman};
+use crate::tables::{f64s, in_sweep, polars_error, scan, strings};
+use glh_artifacts::Result;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+impl Builder<'_> {
+    pub(crate) fn training(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
+        self.blocks.push(Block::Heading(3, "Training".into()));
+        // The sweep, plus sparsity-0 runs of the same widths, depths and seeds as the baseline.
+        let Some(history) = scan(self.store, "training", "history")? else {
+            self.missing("training runs");
+            return Ok(());
+        };
+        let mut with_dense = p.sweep.clone();
+        with_dense.methods = vec![glh_artifacts::config::PruneMethod::Random];
+        with_dense.sparsities =
+            vec![glh_artifacts::config::Sparsity::try_from(0.0).expect("0 is a sparsity")];
+        let curves = |frame: LazyFrame| {
+            frame
+                .filter(col("split").eq(lit("train")))
+                .group_by([col("method"), col("sparsity"), col("step")])
+                .agg([
+                    col("loss").mean().alias("mean"),
+                    col("loss").std(1).alias("sd"),
+                ])
+                .sort(
+                    ["sparsity", "method", "step"],
+                    SortMultipleOptions::default(),
+                )
+        };
+        let pruned = collect(
+            curves(in_sweep(history.clone(), &p.sweep, &RUN_COLUMNS)),
+            "history",
+        )?;
+        let dense = collect(
+            curves(in_sweep(history, &with_dense, &RUN_COLUMNS)),
+            "history",
+        )?;
+        let mut by_sparsity: BTreeMap<u64, Vec<Line>> = BTreeMap::new();
+        let mut dense_line = None;
+        for (df, is_dense) in [(&pruned, false), (&dense, true)] {
+            let (m, s, step) = (
+                strings(df, "method")?,
+                f64s(df, "sparsity")?,
+                f64s(df, "step")?,
+            );
+            let (mean, sd) = (f64s(df, "mean")?, f64s(df, "sd")?);
+            let mut lines: BTreeMap<(u64, String), Line> = BTreeMap::new();
+            for i in 0..df.height() {
+                let line = lines
+                    .entry((s[i].to_bits(), m[i].clone()))
+                    .or_insert_with(|| Line {
+                        name: if is_dense {
+                            "dense".into()
+                        } else {
+                            m[i].clone()
+                        },
+                        points: vec![],
+                        band: vec![],
+                    });
+                let sd = if sd[i].is_finite() { sd[i] } else { 0.0 };
+                line.points.push((step[i], mean[i]));
+                line.band.push((step[i], mean[i] - sd, mean[i] + sd));
+            }
+            for ((s_bits, _), line) in lines {
+                if is_dense {
+                    dense_line = Some(line);
+                } else if f64::from_bits(s_bits) > 0.0 {
+                    by_sparsity.entry(s_bits).or_default().push(line);
+                }
+            }
+        }
+        for (s_bits, mut lines) in by_sparsity {
+            if let Some(d) = &dense_line {
+                lines.push(d.clone());
+            }
+            let s = f64::from_bits(s_bits);
+            let chart = Chart {
+                title: format!("{}: training loss at sparsity {}", p.name, fmt(s)),
+                x_label: "Adam step".into(),
+                y_label: "training cross-entropy (mean ± sd over seeds)".into(),
+                lines,
+                points_only: false,
+            };
+            self.figure(
+                &chart,
+                dir.join(format!("training_loss_s{s}")),
+                format!(
+                    "Training loss per step at sparsity {} (band: ± one sd over seeds).",
+                    fmt(s)
+                ),
+            )?;
+        }
+        self.training_summary(p, dir)
+    }
+
+    pub(crate) fn training_summary(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
+        let Some(summary) = self.frame("training", "summary", p, &RUN_COLUMNS)? else {
+            return Ok(());
+        };
+        let s_df = collect(
+            summary.sort(
+                ["method", "sparsity", "seed"],
+                SortMultipleOptions::default(),
+            ),
+            "summary",
+        )?;
+        let (m, s, seed) = (
+            strings(&s_df, "method")?,
+            f64s(&s_df, "sparsity")?,
+            f64s(&s_df, "seed")?,
+        );
+        let (acc, mean_loss, at50) = (
+            f64s(&s_df, "final_test_accuracy")?,
+            f64s(&s_df, "mean_train_loss")?,
+            f64s(&s_df, "train_loss_at_50")?,
+        );
+        // Table: per method and sparsity, mean over seeds.
+        let mut groups: BTreeMap<(String, u64), Vec<usize>> = BTreeMap::new();
+        for i in 0..s_df.height() {
+            groups
+                .entry((m[i].clone(), s[i].to_bits()))
+                .or_default()
+                .push(i);
+        }
+        let mean_of =
+            |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i]).sum::<f64>() / idx.len() as f64;
+        let rows = groups
+            .iter()
+            .map(|((method, sb), idx)| {
+                vec![
+                    method.clone(),
+                    fmt(f64::from_bits(*sb)),
+                    format!("{}", idx.len()),
+                    fmt(mean_of(&acc, idx)),
+                    fmt(mean_of(&mean_loss, idx)),
+                    fmt(mean_of(&at50, idx)),
+                ]
+            })
+            .collect();
+        self.blocks.push(Block::Table(
+            [
+                "method",
+                "sparsity",
+                "seeds",
+                "final test accuracy",
+                "mean training loss",
+                "training loss at step 50",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        ));
+        self.claims.extend(claims::early_speed(&p.name, &s_df)?);
+        // Early speed against each spectral metric of the mask-level kernel.
+        let Some(metrics) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
+            return Ok(());
+        };
+        let k_df = collect(metrics.filter(col("kernel").eq(lit("mask"))), "metrics")?;
+        let (km, ks, kseed) = (
+            strings(&k_df, "method")?,
+            f64s(&k_df, "sparsity")?,
+            f64s(&k_df, "seed")?,
+        );
+        let names = [
+            "top1_energy",
+            "top5_energy",
+            "top10_energy",
+            "effective_rank",
+            "ratio_1_2",
+            "decay_exponent",
+        ];
+        let metric_values: Vec<Vec<f64>> = names
+            .iter()
+            .map(|n| f64s(&k_df, n))
+            .collect::<Result<_>>()?;
+        let key = |method: &str, sparsity: f64, seed: f64| {
+            (method.to_string(), sparsity.to_bits(), seed as u64)
+        };
+        let lookup: BTreeMap<_, usize> = (0..k_df.height())
+            .map(|i| (key(&km[i], ks[i], kseed[i]), i))
+            .collect();
+        let pairs: Vec<(usize, usize)> = (0..s_df.height())
+            .filter(|&i| s[i] > 0.0)
+            .filter_map(|i| lookup.get(&key(&m[i], s[i], seed[i])).map(|&j| (i, j)))
+            .collect();
+        if pairs.len() < 3 {
+            return Ok(());
+        }
+        let y: Vec<f64> = pairs.iter().map(|&(i, _)| mean_loss[i]).collect();
+        let mut seed_groups: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (k, &(i, _)) in pairs.iter().enumerate() {
+            seed_groups.entry(seed[i] as u64).or_default().push(k);
+        }
+        let groups: Vec<Vec<usize>> = seed_groups.into_values().collect();
+        let mut rows = Vec::new();
+        for (n, values) in names.iter().zip(&metric_values) {
+            let x: Vec<f64> = pairs.iter().map(|&(_, j)| values[j]).collect();
+            let (b, seed0) = (self.settings.bootstrap, self.settings.seed);
+            let rho = bootstrap(&x, &y, &groups, spearman, b, seed0);
+            let r = bootstrap(&x, &y, &groups, pearson, b, seed0);
+            if *n == "top5_energy" {
+                let run_seeds: Vec<f64> = pairs.iter().map(|&(i, _)| seed[i]).collect();
+                let frame = df!(
+                    "top5_energy" => x.as_slice(),
+                    "mean_train_loss" => y.as_slice(),
+                    "seed" => run_seeds,
+                )
+                .map_err(polars_error("metrics"))?;
+                let (claim, _) = claims::energy_predicts_speed(&p.name, &frame, b, seed0)?;
+                self.claims.push(claim);
+                let mut by_method: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+                for (k, &(i, _)) in pairs.iter().enumerate() {
+                    by_method
+                        .entry(m[i].clone())
+                        .or_default()
+                        .push((x[k], y[k]));
+                }
+                let chart = Chart {
+                    title: format!(
+                        "{}: early training speed vs top-5 energy (Spearman {})",
+                        p.name,
+                        fmt(rho.estimate)
+                    ),
+                    x_label: "top-5 energy of the mask-level Graphon NTK".into(),
+                    y_label: "mean training loss over the run (lower = faster)".into(),
+                    lines: by_method
+                        .into_iter()
+                        .map(|(name, points)| Line {
+                            name,
+                            points,
+                            band: vec![],
+                        })
+                        .collect(),
+                    points_only: true,
+                };
+                self.figure(
+                    &chart,
+                    dir.join("scatter_top5_vs_loss"),
+                    "Each point is one run (method, sparsity, seed).".into(),
+                )?;
+            }
+            rows.push(vec![n.to_string(), interval(&rho), interval(&r)]);
+        }
+        let _ = dir;
+        self.blocks.push(Block::Paragraph(format!(
+            "Correlation of each spectral metric with the mean training loss over {} runs; \
+             intervals: 2.5% and 97.5% percentiles of {} bootstrap resamples of whole seeds.",
+            y.len(),
+            self.settings.bootstrap
+        )));
+        self.blocks.push(Block::Table(
+            ["spectral metric", "Spearman [95% CI]", "Pearson [95% CI]"]
+                .map(String::from)
+                .to_vec(),
+            rows,
+        ));
+        Ok(())
+    }
+}
