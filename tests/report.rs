@@ -95,3 +95,49 @@ fn the_smoke_report_writes_every_figure_and_table() {
     assert!(write_report(&store, &experiments, &blocked.join("reports"), &settings).is_err());
     assert_eq!(std::fs::read(&report.markdown).unwrap(), before);
 }
+
+#[test]
+fn the_report_replaces_only_its_own_directories() {
+    let root = tempfile::tempdir().unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path().join("artifacts"));
+    let experiments = [experiment(&load_pipeline("smoke.toml"))];
+    let settings = ReportSettings {
+        bootstrap: 100,
+        seed: 0,
+    };
+    // A directory of someone else's files, the artifact store itself, and a file: refused,
+    // untouched, nothing else left beside them.
+    let foreign = root.path().join("notes");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.txt"), b"mine").unwrap();
+    std::fs::create_dir_all(root.path().join("artifacts/masks")).unwrap();
+    let file = root.path().join("a-file");
+    std::fs::write(&file, b"mine").unwrap();
+    for out in [foreign.clone(), root.path().join("artifacts"), file.clone()] {
+        let err = write_report(&store, &experiments, &out, &settings).unwrap_err();
+        assert!(err.is_bad_input(), "{err}");
+        assert!(
+            err.to_string().contains(&out.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(err.to_string().lines().count(), 1);
+    }
+    assert_eq!(std::fs::read(foreign.join("keep.txt")).unwrap(), b"mine");
+    assert!(root.path().join("artifacts/masks").is_dir());
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+    let mut names: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a-file", "artifacts", "notes"]);
+
+    // A new directory, an empty one, and then our own report again: written, marked, replaced.
+    let empty = root.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    for out in [root.path().join("fresh"), empty.clone(), empty] {
+        let report = write_report(&store, &experiments, &out, &settings).unwrap();
+        assert!(report.markdown.is_file());
+        assert!(out.join(glh_reporting::report::REPORT_MARKER).is_file());
+    }
+}

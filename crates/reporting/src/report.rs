@@ -75,13 +75,45 @@ pub(crate) fn collect(frame: LazyFrame, what: &str) -> Result<DataFrame> {
     frame.collect().map_err(polars_error(what))
 }
 
-/// Writes the report of `pipelines` under `out`.
+/// The file that marks a directory as a report of ours, which a later report may replace.
+pub const REPORT_MARKER: &str = ".glh-report";
+
+/// Why `out` may not be replaced by a report, if it may not: only a missing path, an empty
+/// directory or one of our reports (its marker, or the `report.md` and `report.html` of a report
+/// written before markers existed) is ever deleted, so `--out` pointing at an artifact store,
+/// a home directory or `.` loses nothing.
+fn refuse_to_replace(out: &Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(meta) => meta,
+        Err(_) => return None,
+    };
+    if !meta.is_dir() {
+        return Some("exists and is not a directory; choose another output directory".into());
+    }
+    let is_report = out.join(REPORT_MARKER).is_file()
+        || (out.join("report.md").is_file() && out.join("report.html").is_file());
+    let empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none());
+    if is_report || empty {
+        None
+    } else {
+        Some(format!(
+            "is a non-empty directory that holds no report of ours (no {REPORT_MARKER}); the \
+             report replaces its output directory, so choose a new or empty one"
+        ))
+    }
+}
+
+/// Writes the report of `pipelines` under `out`, replacing a previous report there; refuses
+/// (before writing anything) to replace anything else.
 pub fn write_report(
     store: &ArtifactStore,
     pipelines: &[Experiment],
     out: &Path,
     settings: &ReportSettings,
 ) -> Result<ReportOutput> {
+    if let Some(why) = refuse_to_replace(out) {
+        return Err(Error::input(out, why));
+    }
     let parent = out.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
     let name = out
@@ -89,7 +121,15 @@ pub fn write_report(
         .map_or("reports".into(), |n| n.to_string_lossy().into_owned());
     let tmp = parent.join(format!(".tmp-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = build(store, pipelines, &tmp, settings);
+    let result = build(store, pipelines, &tmp, settings).and_then(|output| {
+        let marker = tmp.join(REPORT_MARKER);
+        std::fs::write(
+            &marker,
+            "written by glh report; a later glh report may replace this directory\n",
+        )
+        .map_err(|e| Error::output(&marker, e))?;
+        Ok(output)
+    });
     match result {
         Ok(mut output) => {
             if out.exists() {
