@@ -357,23 +357,37 @@ pub fn read_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
                     message: format!("expected non-null integers, found {}", column.data_type()),
                 });
             }
-            let cast =
-                arrow::compute::cast(column, &DataType::Int64).map_err(|e| Error::Schema {
-                    path: path.to_path_buf(),
-                    column: name.to_string(),
-                    message: format!("not representable as integers: {e}"),
-                })?;
-            let ints = cast
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .expect("cast to Int64");
-            for v in ints.values() {
-                let v = u64::try_from(*v).map_err(|_| Error::Schema {
-                    path: path.to_path_buf(),
-                    column: name.to_string(),
-                    message: format!("negative value {v}"),
-                })?;
-                values.push(v);
+            // Unsigned columns widen to u64 and signed ones to i64, both losslessly: a cast of
+            // UInt64 to Int64 would turn values >= 2^63 into nulls, read back as 0.
+            let unsigned = matches!(
+                column.data_type(),
+                DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64
+            );
+            let target = if unsigned {
+                DataType::UInt64
+            } else {
+                DataType::Int64
+            };
+            let cast = arrow::compute::cast(column, &target).map_err(|e| Error::Schema {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                message: format!("not representable as integers: {e}"),
+            })?;
+            if let Some(ints) = cast.as_any().downcast_ref::<arrow::array::UInt64Array>() {
+                values.extend(ints.values().iter().copied());
+            } else {
+                let ints = cast
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .expect("cast to Int64");
+                for v in ints.values() {
+                    let v = u64::try_from(*v).map_err(|_| Error::Schema {
+                        path: path.to_path_buf(),
+                        column: name.to_string(),
+                        message: format!("negative value {v}"),
+                    })?;
+                    values.push(v);
+                }
             }
         }
     }
@@ -382,7 +396,19 @@ pub fn read_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
         .iter()
         .copied()
         .max()
-        .ok_or_else(|| bad("no edges".into()))? as usize;
+        .ok_or_else(|| bad("no edges".into()))?;
+    // Every layer from 1 to the largest holds an edge, so there are at least as many edges as
+    // layers: checked before anything is sized by the largest layer number.
+    if depth > columns[0].len() as u64 {
+        let present: std::collections::BTreeSet<u64> = columns[0].iter().copied().collect();
+        let missing = (1..)
+            .find(|l| !present.contains(l))
+            .expect("fewer layers than numbers");
+        return Err(bad(format!(
+            "layer {missing} has no edge (layers 1..={depth} must all appear)"
+        )));
+    }
+    let depth = depth as usize;
     let mut shapes: Vec<Option<(usize, usize)>> = vec![None; depth + 1];
     let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); depth + 1];
     // `i` indexes all five columns at once and names the row in errors.

@@ -164,6 +164,36 @@ fn write_edges_i64(path: &Path, rows: &[[i64; 5]]) {
     writer.close().unwrap();
 }
 
+/// UInt64 values of 2^63 and more were cast to Int64 as nulls and read back as 0: `row = 2^64 -
+/// 1` gave the output of `row = 0`. They must be read as the numbers they are (here: outside
+/// the layer).
+#[test]
+fn edge_list_uint64_values_above_2_pow_63_are_read_exactly() {
+    use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("edges.parquet");
+    let column = |v: u64| std::sync::Arc::new(UInt64Array::from(vec![v])) as ArrayRef;
+    let batch = RecordBatch::try_from_iter([
+        ("layer", column(1)),
+        ("row", column(u64::MAX)),
+        ("col", column(0)),
+        ("n_rows", column(2)),
+        ("n_cols", column(3)),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let err = glh_graphons::stage::read_edge_list(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("edge ({}, 0) outside", u64::MAX)),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
     let root = tempfile::tempdir().unwrap();
@@ -224,6 +254,11 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
         ),
         (vec![[1, 0, 3, 2, 3]], "outside layer 1's 2x3"),
         (vec![[2, 0, 0, 2, 3]], "layer 1 has no edge"),
+        // A huge layer number is refused before anything is sized by it.
+        (
+            vec![[1 << 40, 0, 0, 2, 3]],
+            "layer 1 has no edge (layers 1..=1099511627776",
+        ),
         (vec![[1, -1, 0, 2, 3]], "negative value -1"),
         (
             vec![[1, 0, 0, 2, 3], [1, 1, 1, 3, 3]],
@@ -236,5 +271,26 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
             .to_string();
         assert!(err.contains(needle), "{err} lacks {needle}");
         assert!(err.starts_with(&tiny.display().to_string()), "{err}");
+    }
+}
+
+/// Parquet as people write it: pyarrow's default snappy, and gzip, brotli, lz4, zstd and none
+/// (tests/fixtures/README.md says how the files were made); each reads as the same mask.
+#[test]
+fn edge_lists_read_in_every_compression_pyarrow_writes() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for codec in ["snappy", "gzip", "brotli", "lz4", "zstd", "none"] {
+        let path = fixtures.join(format!("edges-pyarrow-{codec}.parquet"));
+        let layers =
+            glh_graphons::stage::read_edge_list(&path).unwrap_or_else(|e| panic!("{codec}: {e}"));
+        let shapes: Vec<(usize, usize)> = layers.iter().map(|l| (l.rows(), l.cols())).collect();
+        assert_eq!(shapes, [(3, 4), (2, 3)], "{codec}");
+        let kept: Vec<usize> = layers.iter().map(|l| l.kept()).collect();
+        assert_eq!(kept, [4, 2], "{codec}");
+        assert!(
+            layers[0].get(0, 3) && layers[0].get(2, 2) && layers[1].get(1, 2),
+            "{codec}"
+        );
+        assert!(!layers[0].get(0, 1), "{codec}");
     }
 }
