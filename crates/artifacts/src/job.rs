@@ -7,7 +7,7 @@
 //! its own crate, and a table in the pipeline file.
 
 use crate::config::Sweep;
-use crate::store::{InputRef, JobOutcome, JobSpec};
+use crate::store::{JobOutcome, JobSpec};
 use crate::{ArtifactKey, ArtifactStore, Result};
 use std::any::Any;
 use std::collections::HashMap;
@@ -131,13 +131,6 @@ impl Plan {
             .collect()
     }
 
-    /// The id of the job that computes `input`, if it is planned.
-    pub fn find(&self, input: &InputRef) -> Option<JobId> {
-        self.jobs
-            .iter()
-            .position(|p| p.stage() == input.stage && p.key() == input.key)
-    }
-
     /// Every job, in plan order.
     pub fn jobs(&self) -> &[PlannedJob] {
         &self.jobs
@@ -217,7 +210,6 @@ mod tests {
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[b].label, "b0");
         assert_eq!(plan.jobs_of::<Fake>().len(), 2);
-        assert_eq!(plan.find(&plan[b].spec().as_input()), Some(b));
     }
 
     #[test]

@@ -356,7 +356,7 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
 }
 
 /// What the report needs of a pipeline.
-pub fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
+fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
     Ok(glh_reporting::Experiment {
         name: pipeline.name.clone(),
         description: pipeline.description.clone(),
@@ -452,13 +452,22 @@ fn run_on_slurm(
         force: args.force,
     };
     let (dir, record) = slurm::submit(store, pipeline, &args.pipeline, plan, &options)?;
-    let wait = args.slurm.wait && !args.slurm.dry_run && !record.arrays.is_empty();
-    if quiet {
-        if wait {
-            slurm::wait_for(store, &dir, &record, &glh_pipeline::Silent)?;
-        }
-        return Ok(());
+    if !quiet {
+        print_sweep(&dir, &record, args.slurm.dry_run);
     }
+    if args.slurm.wait && !args.slurm.dry_run && !record.arrays.is_empty() {
+        let seconds = slurm::wait_for(store, &dir, &record, &Bars::new("slurm jobs", quiet))?;
+        if !quiet {
+            let total: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
+            eprintln!("sweep {}: {total} jobs done in {seconds:.1} s", record.id);
+        }
+    }
+    Ok(())
+}
+
+/// What a submission (or dry run) wrote: the arrays, their Slurm job ids and dependencies, and
+/// where the scripts are.
+fn print_sweep(dir: &std::path::Path, record: &sweeps::SweepRecord, dry_run: bool) {
     let submitted: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
     println!(
         "sweep {}: {submitted} jobs in {} arrays, {} cached (not submitted)",
@@ -486,7 +495,7 @@ fn run_on_slurm(
             }
         );
     }
-    if args.slurm.dry_run {
+    if dry_run {
         println!(
             "dry run: scripts in {}/ (not submitted; `bash {}/submit.sh` submits them)",
             dir.display(),
@@ -498,12 +507,6 @@ fn run_on_slurm(
             dir.display()
         );
     }
-    if wait {
-        let seconds = slurm::wait_for(store, &dir, &record, &Bars::new("slurm jobs", quiet))?;
-        let total: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
-        eprintln!("sweep {}: {total} jobs done in {seconds:.1} s", record.id);
-    }
-    Ok(())
 }
 
 fn job(store: &ArtifactStore, args: JobArgs, quiet: bool) -> Result<()> {
