@@ -134,7 +134,8 @@ macro_rules! bounded_count {
             fn try_from(v: u64) -> Result<Self, String> {
                 match u32::try_from(v) {
                     Ok(v) if v >= $min => Ok($name(v)),
-                    _ => Err(format!("{} must be an integer of at least {}, got {}", $what, $min, v)),
+                    Ok(_) => Err(format!("{} must be an integer of at least {}, got {}", $what, $min, v)),
+                    Err(_) => Err(format!("{} must be at most {}, got {}", $what, u32::MAX, v)),
                 }
             }
         }
@@ -149,7 +150,7 @@ macro_rules! bounded_count {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 let v: u64 = s.trim().parse().map_err(|_| {
-                    format!("{} must be an integer of at least {}, got `{}`", $what, $min, s)
+                    format!("{} must be an integer from {} to {}, got `{}`", $what, $min, u32::MAX, s)
                 })?;
                 $name::try_from(v)
             }
@@ -279,6 +280,10 @@ mod tests {
         assert!("-0.1".parse::<Sparsity>().is_err());
         assert!("NaN".parse::<Sparsity>().is_err());
         assert!("0".parse::<Width>().is_err());
+        assert_eq!(
+            "5000000000".parse::<Width>().unwrap_err(),
+            "width must be at most 4294967295, got 5000000000"
+        );
         assert_eq!("2000".parse::<Width>().unwrap().get(), 2000);
         assert!("1".parse::<Depth>().is_err());
         assert_eq!("grasp".parse::<PruneMethod>().unwrap(), PruneMethod::Grasp);

@@ -12,7 +12,8 @@
 //!   `manifest.json` per run;
 //! - [`parquet_io`]: writing tables (zstd, key-value metadata, deterministic bytes) and reading
 //!   them back with schema validation;
-//! - [`seeding`]: the seeded ChaCha streams, one per purpose, that all randomness comes from.
+//! - [`seeding`]: the seeded ChaCha streams, one per purpose, that all randomness comes from;
+//! - [`memory`]: the memory limit, and the check a job's estimate passes before it allocates.
 //!
 //! It never computes anything numerical and never depends on a stage crate: each stage's
 //! settings live in that stage.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod job;
 pub mod key;
+pub mod memory;
 pub mod parquet_io;
 pub mod schema;
 pub mod schemas;

@@ -12,7 +12,6 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::Path;
 
 /// zstd level of every file: level 3 is zstd's default, fast and within a few percent of the
@@ -85,7 +84,17 @@ pub struct ReadTable {
 
 /// Reads a whole Parquet table and checks it against `schema`.
 pub fn read_table(path: &Path, schema: &TableSchema) -> Result<ReadTable> {
-    let file = File::open(path).map_err(|e| Error::read(path, &e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
+    read_table_bytes(path, bytes.into(), schema)
+}
+
+/// [`read_table`] of bytes already read from `path` (which names them in errors): how the
+/// store decodes a file whose hash it has just checked, without reading it twice.
+pub fn read_table_bytes(
+    path: &Path,
+    file: bytes::Bytes,
+    schema: &TableSchema,
+) -> Result<ReadTable> {
     let not_parquet = |e: parquet::errors::ParquetError| {
         Error::input(path, format!("not a readable Parquet file: {e}"))
     };

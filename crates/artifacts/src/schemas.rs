@@ -555,6 +555,18 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &TRAINING_SUMMARY,
 ];
 
+/// The stage directories of the store, in pipeline order (the stages of [`ALL_TABLES`] that
+/// store a table).
+pub fn stages() -> Vec<&'static str> {
+    let mut stages: Vec<&'static str> = Vec::new();
+    for t in ALL_TABLES.iter().filter(|t| t.stored) {
+        if !stages.contains(&t.stage) {
+            stages.push(t.stage);
+        }
+    }
+    stages
+}
+
 /// The table `name` written by `stage`.
 pub fn find(stage: &str, name: &str) -> Option<&'static TableSchema> {
     ALL_TABLES

@@ -29,9 +29,16 @@
 //! What it does not rely on: file locks (often disabled on NFS), clocks agreeing across hosts,
 //! or a lookup of a just-published directory succeeding at once on another host (NFS may cache
 //! "not found" for up to its attribute timeout; `glh job` waits for inputs under Slurm).
+//!
+//! Nothing published is trusted blindly. A run is *verified* against its manifest (see
+//! [`Verify`]): the manifest names its own stage and key, its parameters and inputs give that
+//! key, and every file it lists is there with the size and SHA-256 it recorded. Listing checks
+//! sizes (fast at any store size); serving a run from cache, reading it as an input and
+//! `glh verify` check hashes. A damaged run is never served: [`ArtifactStore::run`] renames it
+//! to `.damaged-<key>-…` (nothing is deleted) and computes it again.
 
 use crate::key::{ArtifactKey, canonical_json, params_value, sha256_hex};
-use crate::parquet_io::{encode_table, read_table};
+use crate::parquet_io::{encode_table, read_table_bytes};
 use crate::{Error, PRODUCER, Result, TableSchema};
 use arrow::array::ArrayRef;
 use serde::{Deserialize, Serialize};
@@ -46,6 +53,7 @@ use std::time::{Instant, SystemTime};
 pub const MANIFEST: &str = "manifest.json";
 const TMP_PREFIX: &str = ".tmp-";
 const OLD_PREFIX: &str = ".old-";
+const DAMAGED_PREFIX: &str = ".damaged-";
 
 /// A reference to an input artifact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +117,9 @@ pub struct FileEntry {
     pub table: String,
     /// Number of rows.
     pub rows: u64,
+    /// Size in bytes (absent in manifests written before sizes were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     /// SHA-256 of the file's bytes.
     pub sha256: String,
 }
@@ -143,6 +154,9 @@ pub enum JobStatus {
     Cached,
     /// The artifact was computed and published by this call.
     Computed,
+    /// The stored copy was damaged: it was set aside (see [`JobOutcome::set_aside`]) and the
+    /// artifact computed and published again.
+    Repaired,
 }
 
 impl std::fmt::Display for JobStatus {
@@ -150,8 +164,20 @@ impl std::fmt::Display for JobStatus {
         f.write_str(match self {
             JobStatus::Cached => "cached",
             JobStatus::Computed => "computed",
+            JobStatus::Repaired => "repaired",
         })
     }
+}
+
+/// How thoroughly a run directory is checked against its manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verify {
+    /// The manifest (its stage, key, and the key its parameters give) and each file's presence
+    /// and size: what listing does, fast at any store size.
+    Sizes,
+    /// Everything [`Verify::Sizes`] checks, and each file's SHA-256: what serving from cache,
+    /// reading an input and `glh verify` do.
+    Hashes,
 }
 
 /// The result of [`ArtifactStore::run`].
@@ -163,6 +189,9 @@ pub struct JobOutcome {
     pub dir: PathBuf,
     /// The run's manifest.
     pub manifest: Manifest,
+    /// Where the damaged copy this run replaced was moved, and why it was damaged
+    /// ([`JobStatus::Repaired`] only).
+    pub set_aside: Option<(PathBuf, String)>,
 }
 
 impl JobOutcome {
@@ -178,12 +207,19 @@ impl JobOutcome {
 /// State of a directory found under the artifact root.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EntryState {
-    /// A published run with a readable manifest.
+    /// A published run that passed verification.
     Complete(Box<Manifest>),
-    /// A temporary or superseded directory (an interrupted or concurrent run); never read.
+    /// A temporary or superseded directory of a run that is not in progress (interrupted);
+    /// never read, removed by `glh gc`.
     Incomplete,
-    /// A directory named like a key whose manifest is missing or unreadable (tampered with).
+    /// A temporary or superseded directory of a process that is still running on this host,
+    /// or of another host (whose processes this one cannot see); `glh gc` leaves it.
+    InProgress(String),
+    /// A directory named like a key that failed verification (the reason); never read.
     Damaged(String),
+    /// A damaged run that `glh run` moved aside before recomputing it; never read, kept until
+    /// `glh gc --damaged`.
+    SetAside,
 }
 
 /// A directory found under the artifact root.
@@ -225,89 +261,305 @@ impl ArtifactStore {
             .join(table.file_name())
     }
 
-    /// All rows of `table` in the run `input`, its schema checked (what every stage's
-    /// `read_*` function of its own artifacts starts with).
+    /// All rows of `table` in the complete run `input`, its schema checked (what every
+    /// stage's `read_*` function of its own artifacts starts with). The file's bytes are
+    /// checked against the run's manifest (size and SHA-256) before they are decoded.
     pub fn read_run_table(
         &self,
         input: &InputRef,
         table: &TableSchema,
     ) -> Result<arrow::record_batch::RecordBatch> {
-        Ok(read_table(&self.table_path(input, table), table)?.batch)
+        let dir = self.run_dir(&input.stage, &input.key);
+        let path = self.table_path(input, table);
+        let damaged = |why: String| Error::input(&dir, damaged_message(&why));
+        let manifest = check_manifest(&dir, &input.stage, input.key.as_str()).map_err(damaged)?;
+        let entry = manifest
+            .files
+            .iter()
+            .find(|f| f.file == table.file_name())
+            .ok_or_else(|| damaged(format!("its manifest lists no {}", table.file_name())))?;
+        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => damaged(format!("{} is missing", entry.file)),
+            _ => Error::read(&path, &e),
+        })?;
+        check_bytes(entry, &bytes, Verify::Hashes).map_err(damaged)?;
+        Ok(read_table_bytes(&path, bytes.into(), table)?.batch)
     }
 
-    /// The manifest of the complete run `key` of `stage`, if there is one.
+    /// The manifest of the complete run `key` of `stage`, if there is one; its files are
+    /// verified by hash, and a damaged run is an error (it is never read).
     pub fn find(&self, stage: &str, key: &ArtifactKey) -> Result<Option<Manifest>> {
-        let dir = self.run_dir(stage, key);
-        if !dir.is_dir() {
-            return Ok(None);
+        match self.lookup(stage, key)? {
+            Lookup::Missing => Ok(None),
+            Lookup::Complete(m) => Ok(Some(*m)),
+            Lookup::Damaged(why) => Err(Error::input(
+                self.run_dir(stage, key),
+                damaged_message(&why),
+            )),
         }
-        read_manifest(&dir).map(Some)
+    }
+
+    fn lookup(&self, stage: &str, key: &ArtifactKey) -> Result<Lookup> {
+        let dir = self.run_dir(stage, key);
+        match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lookup::Missing),
+            Err(e) => Err(Error::read(&dir, &e)),
+            Ok(_) => Ok(match check_run(&dir, stage, key.as_str(), Verify::Hashes) {
+                Ok(m) => Lookup::Complete(Box::new(m)),
+                Err(why) => Lookup::Damaged(why),
+            }),
+        }
     }
 
     /// Runs `compute` for `spec` unless a complete artifact exists (or `force` is set), and
-    /// publishes what it writes atomically. On error nothing is left behind.
+    /// publishes what it writes atomically. On error nothing is left behind. A damaged stored
+    /// copy is moved aside (renamed `.damaged-<key>-…`, never deleted) and the run computed again.
     pub fn run<F>(&self, spec: &JobSpec, force: bool, compute: F) -> Result<JobOutcome>
     where
         F: FnOnce(&mut ArtifactWriter) -> Result<()>,
     {
         let key = spec.key();
         let dir = self.run_dir(spec.stage, &key);
-        if !force && let Some(manifest) = self.find(spec.stage, &key)? {
-            return Ok(JobOutcome {
-                status: JobStatus::Cached,
-                dir,
-                manifest,
-            });
+        let mut set_aside = None;
+        match self.lookup(spec.stage, &key)? {
+            Lookup::Complete(manifest) if !force => {
+                return Ok(JobOutcome {
+                    status: JobStatus::Cached,
+                    dir,
+                    manifest: *manifest,
+                    set_aside: None,
+                });
+            }
+            Lookup::Damaged(why) => {
+                let aside = self.set_aside(spec.stage, &key)?;
+                set_aside = aside.map(|path| (path, why));
+            }
+            _ => {}
         }
         let mut writer = ArtifactWriter::begin(self, spec.clone(), key)?;
         compute(&mut writer)?;
-        writer.publish(force)
+        let mut outcome = writer.publish(force)?;
+        if set_aside.is_some() && outcome.status == JobStatus::Computed {
+            outcome.status = JobStatus::Repaired;
+            outcome.set_aside = set_aside;
+        }
+        Ok(outcome)
     }
 
-    /// Every run directory under the root, stage by stage, sorted by path.
-    pub fn entries(&self) -> Result<Vec<StoreEntry>> {
+    /// Moves the damaged run `key` of `stage` out of the way; `None` if another process
+    /// already did.
+    fn set_aside(&self, stage: &str, key: &ArtifactKey) -> Result<Option<PathBuf>> {
+        let dir = self.run_dir(stage, key);
+        let aside = self
+            .root
+            .join(stage)
+            .join(format!("{DAMAGED_PREFIX}{key}-{}", unique_suffix()));
+        match fs::rename(&dir, &aside) {
+            Ok(()) => Ok(Some(aside)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::output(&dir, e)),
+        }
+    }
+
+    /// Every run directory under the root, stage by stage, sorted by path, each verified
+    /// with `verify`.
+    pub fn entries_with(&self, verify: Verify) -> Result<Vec<StoreEntry>> {
         let mut out = Vec::new();
         for stage_dir in sorted_subdirs(&self.root)? {
             let stage = file_name(&stage_dir);
             if stage.starts_with('.') {
                 continue;
             }
-            for dir in sorted_subdirs(&stage_dir)? {
-                let name = file_name(&dir);
-                let state = if name.starts_with(TMP_PREFIX) || name.starts_with(OLD_PREFIX) {
-                    EntryState::Incomplete
-                } else if ArtifactKey::parse(&name).is_some() {
-                    match read_manifest(&dir) {
-                        Ok(m) => EntryState::Complete(Box::new(m)),
-                        Err(e) => EntryState::Damaged(e.to_string()),
-                    }
-                } else {
-                    continue;
-                };
-                out.push(StoreEntry {
-                    stage: stage.clone(),
-                    dir,
-                    state,
-                });
-            }
+            out.extend(self.stage_entries(&stage, verify)?);
         }
         Ok(out)
     }
 
-    /// Removes the directories left by interrupted runs; returns what was removed.
-    ///
-    /// Only safe while no other process writes to this root (a running job's temporary
-    /// directory looks the same as an abandoned one).
-    pub fn remove_incomplete(&self) -> Result<Vec<PathBuf>> {
+    /// [`ArtifactStore::entries_with`] at [`Verify::Sizes`]: what `glh ls` shows.
+    pub fn entries(&self) -> Result<Vec<StoreEntry>> {
+        self.entries_with(Verify::Sizes)
+    }
+
+    /// The run directories of one stage, sorted by path, each verified with `verify`.
+    pub fn stage_entries(&self, stage: &str, verify: Verify) -> Result<Vec<StoreEntry>> {
+        let mut out = Vec::new();
+        for dir in sorted_subdirs(&self.root.join(stage))? {
+            let name = file_name(&dir);
+            let state = if name.starts_with(DAMAGED_PREFIX) {
+                EntryState::SetAside
+            } else if name.starts_with(TMP_PREFIX) || name.starts_with(OLD_PREFIX) {
+                match writer_of(&name) {
+                    Writer::Dead => EntryState::Incomplete,
+                    Writer::Alive(why) => EntryState::InProgress(why),
+                }
+            } else if ArtifactKey::parse(&name).is_some() {
+                match check_run(&dir, stage, &name, verify) {
+                    Ok(m) => EntryState::Complete(Box::new(m)),
+                    Err(why) => EntryState::Damaged(why),
+                }
+            } else {
+                continue;
+            };
+            out.push(StoreEntry {
+                stage: stage.to_string(),
+                dir,
+                state,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes the directories left by interrupted runs (and, with `damaged`, the damaged
+    /// runs `glh run` set aside); returns what was removed. A temporary directory whose
+    /// process still runs on this host, or that another host wrote, is left alone.
+    pub fn remove_incomplete(&self, damaged: bool) -> Result<Vec<PathBuf>> {
         let mut removed = Vec::new();
         for entry in self.entries()? {
-            if entry.state == EntryState::Incomplete {
+            let remove = match entry.state {
+                EntryState::Incomplete => true,
+                EntryState::SetAside => damaged,
+                _ => false,
+            };
+            if remove {
                 fs::remove_dir_all(&entry.dir).map_err(|e| Error::output(&entry.dir, e))?;
                 removed.push(entry.dir);
             }
         }
         Ok(removed)
     }
+}
+
+/// What a key's directory holds.
+enum Lookup {
+    Missing,
+    Complete(Box<Manifest>),
+    Damaged(String),
+}
+
+/// The one sentence every damaged-run error ends with.
+fn damaged_message(why: &str) -> String {
+    format!(
+        "damaged run ({why}); it is never read: `glh run` sets it aside and computes it again, \
+         `glh verify` lists every damaged run"
+    )
+}
+
+/// The manifest of `dir`, checked to be the run `key` of `stage`: it says so itself, and its
+/// parameters and inputs give that key (so neither a moved directory nor an edited manifest
+/// passes).
+fn check_manifest(dir: &Path, stage: &str, key: &str) -> std::result::Result<Manifest, String> {
+    let manifest = read_manifest(dir).map_err(|e| match e {
+        Error::Input { path, message } if message == "file not found" => {
+            format!("{} is missing", file_name(&path))
+        }
+        other => other.to_string(),
+    })?;
+    if manifest.stage != stage || manifest.key.as_str() != key {
+        return Err(format!(
+            "its manifest is of {}/{}, not of {stage}/{key}: the directory was renamed or moved",
+            manifest.stage, manifest.key
+        ));
+    }
+    let input_keys: Vec<ArtifactKey> = manifest.inputs.iter().map(|i| i.key.clone()).collect();
+    let recomputed =
+        ArtifactKey::compute(stage, manifest.stage_version, &manifest.params, &input_keys);
+    if recomputed != manifest.key {
+        return Err(format!(
+            "its manifest's parameters and inputs give key {recomputed}, not {key}: the manifest \
+             was edited"
+        ));
+    }
+    Ok(manifest)
+}
+
+/// The run directory `dir` verified as the run `key` of `stage` (see [`Verify`]); the reason
+/// it is damaged otherwise.
+fn check_run(
+    dir: &Path,
+    stage: &str,
+    key: &str,
+    verify: Verify,
+) -> std::result::Result<Manifest, String> {
+    let manifest = check_manifest(dir, stage, key)?;
+    for entry in &manifest.files {
+        let path = dir.join(&entry.file);
+        match verify {
+            Verify::Sizes => {
+                let meta = fs::metadata(&path).map_err(|_| format!("{} is missing", entry.file))?;
+                check_size(entry, meta.len())?;
+            }
+            Verify::Hashes => {
+                let bytes = fs::read(&path).map_err(|_| format!("{} is missing", entry.file))?;
+                check_bytes(entry, &bytes, verify)?;
+            }
+        }
+    }
+    Ok(manifest)
+}
+
+fn check_size(entry: &FileEntry, len: u64) -> std::result::Result<(), String> {
+    match entry.bytes {
+        Some(expected) if expected != len => Err(format!(
+            "{} has {len} bytes, its manifest recorded {expected}",
+            entry.file
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_bytes(entry: &FileEntry, bytes: &[u8], verify: Verify) -> std::result::Result<(), String> {
+    check_size(entry, bytes.len() as u64)?;
+    if verify == Verify::Hashes && sha256_hex(bytes) != entry.sha256 {
+        return Err(format!(
+            "{}'s SHA-256 is not the one its manifest recorded: its bytes changed",
+            entry.file
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the process that named a temporary directory may still be writing it.
+enum Writer {
+    /// It ran on this host and has exited: the directory is abandoned.
+    Dead,
+    /// It still runs here, or ran on another host, or the name does not tell (the reason).
+    Alive(String),
+}
+
+/// Whether the temporary directory (or record) `name`, ending in a [`unique_suffix`], was left
+/// by a process of this host that has exited: safe to remove.
+pub fn abandoned(name: &str) -> bool {
+    matches!(writer_of(name), Writer::Dead)
+}
+
+/// Reads `<prefix><key>-<host>-<pid>-<n>-<ns>` (see [`unique_suffix`]).
+fn writer_of(name: &str) -> Writer {
+    let mut fields = name.rsplitn(4, '-');
+    let (_nanos, _n, pid) = (fields.next(), fields.next(), fields.next());
+    let rest = fields.next().unwrap_or("");
+    let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+        return Writer::Alive("its name does not say which process writes it".into());
+    };
+    let host = rest.rsplit_once('-').map_or(rest, |(_, h)| h);
+    if host != host_name() {
+        return Writer::Alive(format!(
+            "written by host {host}, whose processes this host cannot see"
+        ));
+    }
+    if process_alive(pid) {
+        Writer::Alive(format!("process {pid} is still writing it"))
+    } else {
+        Writer::Dead
+    }
+}
+
+/// Whether process `pid` exists on this host. Where that cannot be told (no `/proc`), it is
+/// assumed to, so that nothing in use is ever removed.
+pub fn process_alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// Builds one run in its temporary directory; see [`ArtifactStore::run`].
@@ -374,6 +626,7 @@ impl ArtifactWriter {
             file,
             table: schema.name.to_string(),
             rows: rows as u64,
+            bytes: Some(bytes.len() as u64),
             sha256: sha256_hex(&bytes),
         });
         Ok(())
@@ -430,6 +683,7 @@ impl ArtifactWriter {
             status,
             dir: target,
             manifest,
+            set_aside: None,
         })
     }
 }
@@ -485,8 +739,9 @@ fn file_name(path: &Path) -> String {
 }
 
 /// A suffix unique among the temporary directories of all processes on all hosts sharing a
-/// root: the host name, the process id, a per-process counter, and the clock's nanoseconds.
-fn unique_suffix() -> String {
+/// root: the host name, the process id, a per-process counter, and the clock's nanoseconds
+/// (`<host>-<pid>-<n>-<ns>`; [`abandoned`] reads it back).
+pub fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
@@ -582,8 +837,14 @@ mod tests {
         let store = ArtifactStore::new(root.path());
         let mut writer = ArtifactWriter::begin(&store, spec(0), spec(0).key()).unwrap();
         write_numbers(&mut writer).unwrap();
-        // Simulate a kill: the process dies before publishing and runs no destructor.
+        // Simulate a kill: the process dies before publishing and runs no destructor, and its
+        // pid is gone (a pid above the kernel's pid_max stands for it).
+        let tmp = writer.tmp.clone();
         std::mem::forget(writer);
+        let name = file_name(&tmp);
+        let pid = std::process::id().to_string();
+        let dead = name.replace(&format!("-{pid}-"), "-4294967295-");
+        fs::rename(&tmp, tmp.with_file_name(dead)).unwrap();
         let entries = store.entries().unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].state, EntryState::Incomplete);
@@ -591,7 +852,7 @@ mod tests {
         // The rerun computes and publishes; gc then removes the leftover.
         let rerun = store.run(&spec(0), false, write_numbers).unwrap();
         assert_eq!(rerun.status, JobStatus::Computed);
-        assert_eq!(store.remove_incomplete().unwrap().len(), 1);
+        assert_eq!(store.remove_incomplete(false).unwrap().len(), 1);
         let entries = store.entries().unwrap();
         assert!(matches!(
             entries[..],
@@ -645,7 +906,7 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_run_is_reported_not_trusted() {
+    fn a_run_without_its_manifest_is_damaged_not_trusted() {
         let root = tempfile::tempdir().unwrap();
         let store = ArtifactStore::new(root.path());
         let out = store.run(&spec(0), false, write_numbers).unwrap();
@@ -653,6 +914,149 @@ mod tests {
         let entries = store.entries().unwrap();
         assert!(matches!(entries[0].state, EntryState::Damaged(_)));
         let err = store.find("test", &spec(0).key()).unwrap_err().to_string();
-        assert!(err.contains("manifest.json: file not found"), "{err}");
+        assert!(err.contains("manifest.json is missing"), "{err}");
+    }
+
+    /// Damages the one published run of `spec(0)` with `damage`, then checks that listing (or,
+    /// with `hashes_only`, only hash verification) sees it, that it is never served, and that
+    /// the next run sets it aside, keeps its bytes, and publishes a good copy.
+    fn damaged_run_is_set_aside_and_recomputed(damage: impl Fn(&Path), hashes_only: bool) {
+        let root = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::new(root.path());
+        let good = store.run(&spec(0), false, write_numbers).unwrap();
+        let table = good.dir.join("numbers.parquet");
+        let good_bytes = fs::read(&table).unwrap();
+        damage(&good.dir);
+        let listed = &store.entries().unwrap()[0].state;
+        assert_eq!(
+            matches!(listed, EntryState::Damaged(_)),
+            !hashes_only,
+            "{listed:?}"
+        );
+        let verified = &store.entries_with(Verify::Hashes).unwrap()[0].state;
+        assert!(matches!(verified, EntryState::Damaged(_)), "{verified:?}");
+        assert!(store.find("test", &spec(0).key()).is_err());
+        let input = good.as_input();
+        let err = store
+            .read_run_table(&input, &TABLE)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("damaged run"), "{err}");
+
+        let damaged_bytes = fs::read(&table).ok();
+        let rerun = store.run(&spec(0), false, write_numbers).unwrap();
+        assert_eq!(rerun.status, JobStatus::Repaired);
+        assert_eq!(fs::read(&table).unwrap(), good_bytes);
+        let (aside, why) = rerun.set_aside.clone().unwrap();
+        assert!(!why.is_empty());
+        assert_eq!(fs::read(aside.join("numbers.parquet")).ok(), damaged_bytes);
+        let states: Vec<_> = store
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.state)
+            .collect();
+        assert!(
+            matches!(states[..], [EntryState::SetAside, EntryState::Complete(_)]),
+            "{states:?}"
+        );
+        assert_eq!(store.read_run_table(&input, &TABLE).unwrap().num_rows(), 3);
+        // gc keeps what was set aside unless asked.
+        assert!(store.remove_incomplete(false).unwrap().is_empty());
+        assert_eq!(store.remove_incomplete(true).unwrap(), vec![aside]);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_found_by_its_hash() {
+        damaged_run_is_set_aside_and_recomputed(
+            |dir| {
+                let path = dir.join("numbers.parquet");
+                let mut bytes = fs::read(&path).unwrap();
+                bytes[40] ^= 0x01;
+                fs::write(&path, bytes).unwrap();
+            },
+            true,
+        );
+    }
+
+    #[test]
+    fn a_truncated_or_deleted_table_is_found_by_listing() {
+        damaged_run_is_set_aside_and_recomputed(
+            |dir| {
+                let path = dir.join("numbers.parquet");
+                let bytes = fs::read(&path).unwrap();
+                fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+            },
+            false,
+        );
+        damaged_run_is_set_aside_and_recomputed(
+            |dir| fs::remove_file(dir.join("numbers.parquet")).unwrap(),
+            false,
+        );
+    }
+
+    #[test]
+    fn an_edited_manifest_is_found_by_its_key() {
+        damaged_run_is_set_aside_and_recomputed(
+            |dir| {
+                let path = dir.join(MANIFEST);
+                let text = fs::read_to_string(&path).unwrap();
+                fs::write(&path, text.replace("\"seed\": 0", "\"seed\": 1")).unwrap();
+            },
+            false,
+        );
+    }
+
+    #[test]
+    fn a_renamed_run_directory_is_not_the_run_it_names() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::new(root.path());
+        let zero = store.run(&spec(0), false, write_numbers).unwrap();
+        let one = store.run(&spec(1), false, write_numbers).unwrap();
+        // Swap the two directories, as a user tidying up by hand might.
+        let tmp = root.path().join("test/swap");
+        fs::rename(&zero.dir, &tmp).unwrap();
+        fs::rename(&one.dir, &zero.dir).unwrap();
+        fs::rename(&tmp, &one.dir).unwrap();
+        for e in store.entries().unwrap() {
+            let EntryState::Damaged(why) = e.state else {
+                panic!("{e:?}")
+            };
+            assert!(why.contains("renamed or moved"), "{why}");
+        }
+        let err = store.find("test", &spec(0).key()).unwrap_err().to_string();
+        assert!(err.contains("renamed or moved"), "{err}");
+    }
+
+    #[test]
+    fn gc_leaves_the_temporary_directory_of_a_live_process() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::new(root.path());
+        // This process is alive: its writer's directory is in progress, not abandoned.
+        let writer = ArtifactWriter::begin(&store, spec(0), spec(0).key()).unwrap();
+        let entries = store.entries().unwrap();
+        assert!(
+            matches!(&entries[0].state, EntryState::InProgress(why) if why.contains("still writing")),
+            "{entries:?}"
+        );
+        assert!(store.remove_incomplete(true).unwrap().is_empty());
+        assert!(writer.tmp.is_dir());
+        // The same name with a pid that cannot exist (above the kernel's pid_max) is abandoned;
+        // another host's is left alone.
+        let stage = root.path().join("test");
+        let dead = format!(
+            ".tmp-{}-{}-4294967295-0-000000001",
+            spec(0).key(),
+            host_name()
+        );
+        let foreign = format!(".tmp-{}-otherhost-1-0-000000001", spec(0).key());
+        fs::create_dir(stage.join(&dead)).unwrap();
+        fs::create_dir(stage.join(&foreign)).unwrap();
+        assert_eq!(
+            store.remove_incomplete(false).unwrap(),
+            vec![stage.join(&dead)]
+        );
+        assert!(stage.join(&foreign).is_dir());
+        drop(writer);
     }
 }

@@ -47,6 +47,11 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Most memory a job may need (e.g. 16G, 512M): a job whose estimate exceeds it is refused
+    /// before it allocates. Default: $GLH_MEMORY_LIMIT, else this machine's (or cgroup's) memory.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = glh_artifacts::memory::parse_size)]
+    pub memory_limit: Option<u64>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -186,8 +191,19 @@ Example:
     /// List the artifacts under the root with their parameters and status, and the state of
     /// Slurm sweeps.
     Ls(LsArgs),
-    /// Remove the directories that interrupted runs left behind (never a complete artifact).
-    Gc,
+    /// Check every run's files against the sizes and SHA-256 its manifest recorded.
+    #[command(long_about = "\
+Check every run's files against the sizes and SHA-256 its manifest recorded, and that each run's
+directory name is its manifest's key.
+
+`glh ls` checks sizes only (fast at any store size); reading a run as an input or serving it from
+cache checks its hashes. A damaged run is never read: the next `glh run` that needs it moves it
+aside (to `.damaged-<key>-...`, nothing is deleted) and computes it again. Exit code 2 if any run
+is damaged.")]
+    Verify,
+    /// Remove the directories that interrupted runs and reports left behind (never a complete
+    /// artifact, never a run in progress).
+    Gc(GcArgs),
     /// Print the schema of every Parquet table the stages write.
     Schema(SchemaArgs),
 }
@@ -205,8 +221,8 @@ pub enum DataCommand {
 #[derive(Debug, Args)]
 pub struct DataDirArgs {
     /// Directory with the IDX files (`.gz` or raw) and SHA256SUMS.
-    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
-    pub dir: PathBuf,
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR, alias = "dir")]
+    pub data_dir: PathBuf,
 }
 
 /// `glh data subsets`.
@@ -525,7 +541,7 @@ pub struct JobArgs {
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// Only this stage.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(glh_artifacts::schemas::stages()))]
     pub stage: Option<String>,
     /// Only the state of Slurm sweeps (no artifact list).
     #[arg(long)]
@@ -533,6 +549,14 @@ pub struct LsArgs {
     /// Every job of this sweep with its state (the id `glh ls --sweeps` shows).
     #[arg(long, value_name = "ID")]
     pub sweep: Option<String>,
+}
+
+/// `glh gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Also remove the damaged runs that `glh run` set aside (`.damaged-*`).
+    #[arg(long)]
+    pub damaged: bool,
 }
 
 /// `glh schema`.
@@ -568,6 +592,10 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
     s.parse()
 }
 
+/// The most seeds `--seeds` accepts: the sweep of one seed setting is bounded by
+/// `glh_pipeline::pipeline::MAX_SWEEP_POINTS` anyway, and this stops a typo before it allocates.
+pub const MAX_SEEDS: u64 = glh_pipeline::pipeline::MAX_SWEEP_POINTS as u64;
+
 /// Run seeds given on the command line (`--seeds`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seeds(pub Vec<u64>);
@@ -585,6 +613,12 @@ pub fn parse_seeds(s: &str) -> Result<Seeds, String> {
     };
     if a >= b {
         return Err(format!("the seed range `{s}` is empty"));
+    }
+    if b - a > MAX_SEEDS {
+        return Err(format!(
+            "`{s}` asks for {} seeds, more than the {MAX_SEEDS} one sweep may have",
+            b - a
+        ));
     }
     Ok(Seeds((a..b).collect()))
 }

@@ -2,9 +2,9 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, Executor, ExportArgs, GraphonsArgs, JobArgs, LsArgs, MaskSourceArgs,
-    MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SlurmArgs,
-    SubsetsArgs, TrainArgs,
+    Cli, Command, DataCommand, Executor, ExportArgs, GcArgs, GraphonsArgs, JobArgs, LsArgs,
+    MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat,
+    SlurmArgs, SubsetsArgs, TrainArgs,
 };
 use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
@@ -18,13 +18,57 @@ use glh_pipeline::slurm::{self, SlurmOptions};
 use glh_pipeline::{ExecOptions, Pipeline, sweeps};
 use glh_training::TrainingSettings;
 use serde_json::Value;
+use std::io::Write;
 use std::time::Instant;
+
+/// `print!` whose failure (a full disk, a closed file behind `>`) is an error naming standard
+/// output, not a panic. A closed pipe ends the process quietly instead (SIGPIPE, see `main`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_stdout(format_args!($($arg)*))?
+    };
+}
+
+/// `println!` as [`out!`] prints.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
+/// Writes to standard output; see [`out!`].
+fn write_stdout(args: std::fmt::Arguments) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(|e| Error::output("standard output", e))
+}
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<()> {
+    let result = dispatch_command(cli);
+    // What is still buffered must reach its file too, or fail loudly.
+    let flushed = std::io::stdout()
+        .flush()
+        .map_err(|e| Error::output("standard output", e));
+    result.and(flushed)
+}
+
+fn dispatch_command(cli: Cli) -> Result<()> {
+    if let Some(bytes) = cli.memory_limit {
+        glh_artifacts::memory::set_limit(bytes);
+    }
+    if !matches!(
+        cli.command,
+        Command::Schema(_) | Command::Data(DataCommand::Verify(_))
+    ) {
+        check_artifacts_path(&cli.artifacts)?;
+    }
     let store = ArtifactStore::new(&cli.artifacts);
     match cli.command {
-        Command::Data(DataCommand::Verify(args)) => data_verify(&args.dir, cli.quiet),
+        Command::Data(DataCommand::Verify(args)) => data_verify(&args.data_dir, cli.quiet),
         Command::Data(DataCommand::Subsets(args)) => data_subsets(&store, args, cli.quiet),
         Command::Masks(cmd) => match cmd.action {
             Some(MasksAction::Export(args)) => masks_export(&store, args, cli.quiet),
@@ -37,9 +81,55 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(args) => run(&store, args, cli.quiet),
         Command::Job(args) => job(&store, args, cli.quiet),
         Command::Ls(args) => ls(&store, args),
-        Command::Gc => gc(&store, cli.quiet),
+        Command::Verify => verify(&store, cli.quiet),
+        Command::Gc(args) => gc(&store, args, cli.quiet),
         Command::Schema(args) => schema(args),
     }
+}
+
+/// Refuses an `--artifacts` path no command could use (a file, an unreadable directory, or one
+/// that cannot be created), with the same exit code whichever command was asked.
+fn check_artifacts_path(path: &std::path::Path) -> Result<()> {
+    let bad = |why: String| Error::config("command line", "--artifacts", why);
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() => Err(bad(format!("`{shown}` exists and is not a directory"))),
+        Ok(_) => std::fs::read_dir(path)
+            .map(|_| ())
+            .map_err(|e| bad(format!("`{shown}` cannot be read: {e}"))),
+        Err(_) => {
+            // Created on first write: the nearest existing ancestor must be a writable directory.
+            let mut ancestor = path.parent();
+            while let Some(a) = ancestor {
+                let a = if a.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    a
+                };
+                match std::fs::metadata(a) {
+                    Ok(meta) if meta.is_dir() && writable(a) => return Ok(()),
+                    Ok(_) => {
+                        return Err(bad(format!(
+                            "`{shown}` cannot be created: `{}` is not a writable directory",
+                            a.display()
+                        )));
+                    }
+                    Err(_) => ancestor = a.parent(),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether this process may create entries in the directory `dir`.
+fn writable(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
 fn data_verify(dir: &std::path::Path, quiet: bool) -> Result<()> {
@@ -48,7 +138,7 @@ fn data_verify(dir: &std::path::Path, quiet: bool) -> Result<()> {
     spinner.finish_and_clear();
     for f in files? {
         if !quiet {
-            println!(
+            outln!(
                 "ok  {}  {:?}  sha256 {}",
                 f.path.display(),
                 f.dims,
@@ -61,7 +151,7 @@ fn data_verify(dir: &std::path::Path, quiet: bool) -> Result<()> {
 
 fn data_subsets(store: &ArtifactStore, args: SubsetsArgs, quiet: bool) -> Result<()> {
     let settings = DataSettings {
-        dir: args.data.dir,
+        dir: args.data.data_dir,
         scoring_per_class: args.scoring_per_class,
         kernel_per_class: args.kernel_per_class,
         ..DataSettings::default()
@@ -71,7 +161,7 @@ fn data_subsets(store: &ArtifactStore, args: SubsetsArgs, quiet: bool) -> Result
     spinner.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
-        println!("{}  {}", outcome.status, outcome.dir.display());
+        outln!("{}  {}", outcome.status, outcome.dir.display());
     }
     Ok(())
 }
@@ -111,23 +201,29 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
     bar.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
-        println!("{}  {}", outcome.status, outcome.dir.display());
+        outln!("{}  {}", outcome.status, outcome.dir.display());
         let input = outcome.as_input();
         // The per-layer table, not the whole mask: it is small at any width.
         let layers = glh_masks::stage::read_layer_summary(store, &input)?;
-        println!(
+        outln!(
             "{:>5} {:>11} {:>10} {:>9}",
-            "layer", "shape", "kept", "density"
+            "layer",
+            "shape",
+            "kept",
+            "density"
         );
         for l in &layers {
             let shape = format!("{}x{}", l.n_rows, l.n_cols);
-            println!(
+            outln!(
                 "{:>5} {:>11} {:>10} {:>9.4}",
-                l.layer, shape, l.kept, l.density
+                l.layer,
+                shape,
+                l.kept,
+                l.density
             );
         }
         let total: u64 = layers.iter().map(|l| l.kept).sum();
-        println!("{:>5} {:>11} {:>10}", "all", "", total);
+        outln!("{:>5} {:>11} {:>10}", "all", "", total);
     }
     Ok(())
 }
@@ -181,7 +277,7 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
     let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
     let edges = glh_masks::stage::export_edges(&mask, &input, &args.out)?;
     if !quiet {
-        println!("{edges} edges  {}", args.out.display());
+        outln!("{edges} edges  {}", args.out.display());
     }
     Ok(())
 }
@@ -195,7 +291,7 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
         MaskSource::Stored(input) => glh_graphons::stage::run(store, &settings, input, args.force)?,
     };
     if !quiet {
-        println!("{}  {}", outcome.status, outcome.dir.display());
+        outln!("{}  {}", outcome.status, outcome.dir.display());
         let input = outcome.as_input();
         for (layer, h) in glh_graphons::stage::read_histograms(store, &input)? {
             let mean = h.values.iter().sum::<f64>() / h.values.len() as f64;
@@ -205,9 +301,10 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
                     (a.min(v), b.max(v))
                 });
-            println!(
+            outln!(
                 "layer {layer}: {}x{} blocks, density mean {mean:.4}, min {lo:.4}, max {hi:.4}",
-                h.rows, h.cols
+                h.rows,
+                h.cols
             );
         }
     }
@@ -239,14 +336,21 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
     spinner.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
-        println!("{}  {}", outcome.status, outcome.dir.display());
+        outln!("{}  {}", outcome.status, outcome.dir.display());
         let input = outcome.as_input();
-        println!(
+        outln!(
             "{:<10} {:>6} {:>12} {:>8} {:>9} {:>10} {:>11} {:>9}",
-            "kernel", "blocks", "trace", "top5", "eff.rank", "decay", "/dense", "vs mask"
+            "kernel",
+            "blocks",
+            "trace",
+            "top5",
+            "eff.rank",
+            "decay",
+            "/dense",
+            "vs mask"
         );
         for m in glh_ntk::stage::read_metrics(store, &input)? {
-            println!(
+            outln!(
                 "{:<10} {:>6} {:>12.5e} {:>8.4} {:>9.2} {:>10.3} {:>11.4e} {:>9.2e}",
                 m.kernel,
                 m.blocks,
@@ -292,15 +396,15 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
     bar.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
-        println!("{}  {}", outcome.status, outcome.dir.display());
+        outln!("{}  {}", outcome.status, outcome.dir.display());
         let input = outcome.as_input();
         let history = glh_training::stage::read_history(store, &input)?;
-        println!("{:>6} {:>10} {:>10}", "step", "test loss", "accuracy");
+        outln!("{:>6} {:>10} {:>10}", "step", "test loss", "accuracy");
         for e in &history.test {
-            println!("{:>6} {:>10.4} {:>10.4}", e.step, e.loss, e.accuracy);
+            outln!("{:>6} {:>10.4} {:>10.4}", e.step, e.loss, e.accuracy);
         }
         let s = history.summary(settings.loss_threshold);
-        println!(
+        outln!(
             "mean training loss {:.4}; training loss at step 50: {:.4}, at 100: {:.4}; first step <= {}: {}",
             s.mean_train_loss,
             s.train_loss_at_50,
@@ -320,7 +424,7 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     if let Some(seeds) = &args.seeds {
         for p in &mut pipelines {
-            p.sweep.seeds = seeds.0.clone();
+            p.set_seeds(seeds.0.clone())?;
         }
     }
     let experiments = pipelines
@@ -337,14 +441,14 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
     let output = output?;
     if !quiet {
         for claim in &output.claims {
-            println!(
+            outln!(
                 "{:<4} {}  ({})",
                 claim.verdict,
                 claim.statement.text(),
                 claim.experiment
             );
         }
-        println!(
+        outln!(
             "{} figures, {} tables; report: {} (and {})",
             output.figures.len(),
             output.tables,
@@ -372,7 +476,7 @@ fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
     let mut pipeline = Pipeline::from_file(&args.pipeline)?;
     if let Some(seeds) = &args.seeds {
-        pipeline.sweep.seeds = seeds.0.clone();
+        pipeline.set_seeds(seeds.0.clone())?;
     }
     let plan = glh_pipeline::plan(&pipeline)?;
     if args.executor == Executor::Slurm {
@@ -392,7 +496,7 @@ fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {
     };
     let reports = glh_pipeline::execute(store, &plan, options, &Bars::new("jobs", quiet))?;
     if !quiet {
-        print!("{}", glh_pipeline::local::summary(store, &reports, started));
+        out!("{}", glh_pipeline::local::summary(store, &reports, started));
     }
     Ok(())
 }
@@ -453,7 +557,7 @@ fn run_on_slurm(
     };
     let (dir, record) = slurm::submit(store, pipeline, &args.pipeline, plan, &options)?;
     if !quiet {
-        print_sweep(&dir, &record, args.slurm.dry_run);
+        print_sweep(&dir, &record, args.slurm.dry_run)?;
     }
     if args.slurm.wait && !args.slurm.dry_run && !record.arrays.is_empty() {
         let seconds = slurm::wait_for(store, &dir, &record, &Bars::new("slurm jobs", quiet))?;
@@ -467,9 +571,9 @@ fn run_on_slurm(
 
 /// What a submission (or dry run) wrote: the arrays, their Slurm job ids and dependencies, and
 /// where the scripts are.
-fn print_sweep(dir: &std::path::Path, record: &sweeps::SweepRecord, dry_run: bool) {
+fn print_sweep(dir: &std::path::Path, record: &sweeps::SweepRecord, dry_run: bool) -> Result<()> {
     let submitted: usize = record.arrays.iter().map(|a| a.tasks.len()).sum();
-    println!(
+    outln!(
         "sweep {}: {submitted} jobs in {} arrays, {} cached (not submitted)",
         record.id,
         record.arrays.len(),
@@ -481,7 +585,7 @@ fn print_sweep(dir: &std::path::Path, record: &sweeps::SweepRecord, dry_run: boo
             .iter()
             .map(|&d| record.arrays[d].name.clone())
             .collect();
-        println!(
+        outln!(
             "  {:<22} {:>6} tasks  {:<12} {}",
             a.name,
             a.tasks.len(),
@@ -496,17 +600,18 @@ fn print_sweep(dir: &std::path::Path, record: &sweeps::SweepRecord, dry_run: boo
         );
     }
     if dry_run {
-        println!(
+        outln!(
             "dry run: scripts in {}/ (not submitted; `bash {}/submit.sh` submits them)",
             dir.display(),
             dir.display()
         );
     } else {
-        println!(
+        outln!(
             "scripts and logs in {}/; follow it with `glh ls --sweeps`",
             dir.display()
         );
     }
+    Ok(())
 }
 
 fn job(store: &ArtifactStore, args: JobArgs, quiet: bool) -> Result<()> {
@@ -533,7 +638,7 @@ fn job(store: &ArtifactStore, args: JobArgs, quiet: bool) -> Result<()> {
     let progress = Bars::new("jobs", quiet);
     let outcome = glh_pipeline::execute_one(store, &plan, index, options, &progress)?;
     if !quiet {
-        println!(
+        outln!(
             "{} {} ({}) in {:.1} s: {}",
             outcome.status,
             args.job,
@@ -560,16 +665,20 @@ fn ls(store: &ArtifactStore, args: LsArgs) -> Result<()> {
             ));
         }
         let queue = sweeps::Queue::read();
-        print!(
+        out!(
             "{}",
             sweeps::render(store, &chosen, &queue, args.sweep.is_some())?
         );
         return Ok(());
     }
     let entries = store.entries()?;
-    println!(
+    outln!(
         "{:<10} {:<18} {:<10} {:>8} {:>8}  parameters",
-        "stage", "key", "status", "rows", "wall_s"
+        "stage",
+        "key",
+        "status",
+        "rows",
+        "wall_s"
     );
     for e in entries
         .iter()
@@ -583,7 +692,7 @@ fn ls(store: &ArtifactStore, args: LsArgs) -> Result<()> {
         match &e.state {
             EntryState::Complete(m) => {
                 let rows: u64 = m.files.iter().map(|f| f.rows).sum();
-                println!(
+                outln!(
                     "{:<10} {:<18} {:<10} {:>8} {:>8.2}  {}",
                     e.stage,
                     name,
@@ -594,7 +703,7 @@ fn ls(store: &ArtifactStore, args: LsArgs) -> Result<()> {
                 );
             }
             EntryState::Incomplete => {
-                println!(
+                outln!(
                     "{:<10} {:<18} {:<10} {:>8} {:>8}  (interrupted run; `glh gc` removes it)",
                     e.stage,
                     truncate(&name, 18),
@@ -603,17 +712,41 @@ fn ls(store: &ArtifactStore, args: LsArgs) -> Result<()> {
                     "-"
                 );
             }
+            EntryState::InProgress(why) => {
+                outln!(
+                    "{:<10} {:<18} {:<10} {:>8} {:>8}  (a run in progress: {why})",
+                    e.stage,
+                    truncate(&name, 18),
+                    "running",
+                    "-",
+                    "-"
+                );
+            }
             EntryState::Damaged(why) => {
-                println!(
-                    "{:<10} {:<18} {:<10} {:>8} {:>8}  {why}",
-                    e.stage, name, "damaged", "-", "-"
+                outln!(
+                    "{:<10} {:<18} {:<10} {:>8} {:>8}  {why}; `glh run` sets it aside and recomputes it",
+                    e.stage,
+                    name,
+                    "damaged",
+                    "-",
+                    "-"
+                );
+            }
+            EntryState::SetAside => {
+                outln!(
+                    "{:<10} {:<18} {:<10} {:>8} {:>8}  (a damaged copy, kept for inspection; `glh gc --damaged` removes it)",
+                    e.stage,
+                    truncate(&name, 18),
+                    "set-aside",
+                    "-",
+                    "-"
                 );
             }
         }
     }
     if !sweeps.is_empty() {
-        println!();
-        print!(
+        outln!();
+        out!(
             "{}",
             sweeps::render(store, &sweeps, &sweeps::Queue::read(), false)?
         );
@@ -646,7 +779,7 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn gc(store: &ArtifactStore, quiet: bool) -> Result<()> {
+fn gc(store: &ArtifactStore, args: GcArgs, quiet: bool) -> Result<()> {
     // A running task's temporary directory looks like an abandoned one: never sweep under a
     // live Slurm sweep.
     let sweeps = sweeps::read_sweeps(store)?;
@@ -667,19 +800,64 @@ fn gc(store: &ArtifactStore, quiet: bool) -> Result<()> {
             }
         }
     }
-    let removed = store.remove_incomplete()?;
+    let mut removed = store.remove_incomplete(args.damaged)?;
+    removed.extend(glh_reporting::report::remove_abandoned_reports(store)?);
     if !quiet {
         for dir in &removed {
-            println!("removed {}", dir.display());
+            outln!("removed {}", dir.display());
         }
-        println!("{} incomplete directories removed", removed.len());
+        let kept = store
+            .entries()?
+            .into_iter()
+            .filter(|e| matches!(e.state, EntryState::InProgress(_)))
+            .count();
+        outln!(
+            "{} directories removed, {kept} of runs in progress kept",
+            removed.len()
+        );
     }
     Ok(())
 }
 
+/// `glh verify`: every run's files against its manifest's sizes and SHA-256.
+fn verify(store: &ArtifactStore, quiet: bool) -> Result<()> {
+    let spinner = progress::spinner("hashing every artifact", quiet);
+    let entries = store.entries_with(glh_artifacts::store::Verify::Hashes);
+    spinner.finish_and_clear();
+    let entries = entries?;
+    let mut complete = 0;
+    let mut damaged = Vec::new();
+    for e in &entries {
+        match &e.state {
+            EntryState::Complete(_) => complete += 1,
+            EntryState::Damaged(why) => {
+                outln!("damaged  {}  {why}", e.dir.display());
+                damaged.push(e);
+            }
+            _ => {}
+        }
+    }
+    if !quiet {
+        outln!(
+            "{complete} complete runs verified (every file's size and SHA-256), {} damaged",
+            damaged.len()
+        );
+    }
+    match damaged.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::input(
+            &first.dir,
+            format!(
+                "{} damaged runs (listed above); `glh run` sets each aside and computes it again",
+                damaged.len()
+            ),
+        )),
+    }
+}
+
 fn schema(args: SchemaArgs) -> Result<()> {
     match args.format {
-        SchemaFormat::Markdown => print!("{}", schemas::markdown()),
+        SchemaFormat::Markdown => out!("{}", schemas::markdown()),
         SchemaFormat::Json => {
             let tables: Vec<Value> = schemas::ALL_TABLES
                 .iter()
@@ -692,7 +870,7 @@ fn schema(args: SchemaArgs) -> Result<()> {
                     serde_json::json!({"stage": t.stage, "name": t.name, "file": t.file_name(), "columns": columns})
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&tables).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&tables).expect("json"));
         }
     }
     Ok(())

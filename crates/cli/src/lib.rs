@@ -42,8 +42,15 @@ fn report_clap_error(err: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print!("{}", err.render());
-            0
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match write!(out, "{}", err.render()).and_then(|_| out.flush()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: standard output: {e}");
+                    EXIT_FAILURE
+                }
+            }
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprint!("{}", err.render());

@@ -365,7 +365,12 @@ fn data_verify_passes_and_fails_on_one_corrupt_byte() {
     std::fs::write(&labels, bytes).unwrap();
     let out = glh(
         root.path(),
-        &["data", "verify", "--dir", copy.path().to_str().unwrap()],
+        &[
+            "data",
+            "verify",
+            "--data-dir",
+            copy.path().to_str().unwrap(),
+        ],
     );
     assert_bad_input(&out, "t10k-labels-idx1-ubyte.gz: ");
 
@@ -383,7 +388,12 @@ fn data_verify_passes_and_fails_on_one_corrupt_byte() {
     std::fs::write(copy.path().join("t10k-labels-idx1-ubyte"), raw).unwrap();
     let out = glh(
         root.path(),
-        &["data", "verify", "--dir", copy.path().to_str().unwrap()],
+        &[
+            "data",
+            "verify",
+            "--data-dir",
+            copy.path().to_str().unwrap(),
+        ],
     );
     assert_bad_input(
         &out,
@@ -394,7 +404,12 @@ fn data_verify_passes_and_fails_on_one_corrupt_byte() {
     std::fs::remove_file(copy.path().join("train-images-idx3-ubyte.gz")).unwrap();
     let out = glh(
         root.path(),
-        &["data", "verify", "--dir", copy.path().to_str().unwrap()],
+        &[
+            "data",
+            "verify",
+            "--data-dir",
+            copy.path().to_str().unwrap(),
+        ],
     );
     assert_bad_input(
         &out,

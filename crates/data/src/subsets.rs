@@ -15,7 +15,8 @@ pub fn balanced_subset(
     per_class: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<u32>> {
-    let mut out = Vec::with_capacity(per_class * classes);
+    // Sized by what can exist, not by what was asked: `per_class` is unchecked user input.
+    let mut out = Vec::with_capacity(labels.len().min(per_class.saturating_mul(classes)));
     for class in 0..classes {
         let mut pool: Vec<u32> = (0..labels.len() as u32)
             .filter(|&i| usize::from(labels[i as usize]) == class)

@@ -435,13 +435,38 @@ pub fn read_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
         }
         edges[layer].push((row, col));
     }
+    let mut total_weights = 0u64;
+    for layer in 1..=depth {
+        let (rows, cols) = shapes[layer].ok_or_else(|| {
+            bad(format!(
+                "layer {layer} has no edge (layers 1..={depth} must all appear)"
+            ))
+        })?;
+        // Layer l + 1 reads what layer l writes: its inputs (n_cols) are layer l's outputs.
+        if layer > 1
+            && let Some((prev_rows, _)) = shapes[layer - 1]
+            && prev_rows != cols
+        {
+            return Err(bad(format!(
+                "layer {layer} has {cols} inputs (n_cols) but layer {} has {prev_rows} outputs \
+                 (n_rows): the layers do not chain into one network",
+                layer - 1
+            )));
+        }
+        total_weights = total_weights
+            .saturating_add(glh_artifacts::memory::product(&[rows as u64, cols as u64]));
+    }
+    // The masks are held densely (a flag per weight, and about as much again while read).
+    let what = format!("reading {depth} layers of {total_weights} weights");
+    glh_artifacts::memory::check(
+        &path.display().to_string(),
+        "n_rows, n_cols",
+        &what,
+        total_weights.saturating_mul(2),
+    )?;
     (1..=depth)
         .map(|layer| {
-            let (rows, cols) = shapes[layer].ok_or_else(|| {
-                bad(format!(
-                    "layer {layer} has no edge (layers 1..={depth} must all appear)"
-                ))
-            })?;
+            let (rows, cols) = shapes[layer].expect("checked above");
             let mut keep = vec![false; rows * cols];
             for &(r, c) in &edges[layer] {
                 if std::mem::replace(&mut keep[r * cols + c], true) {

@@ -147,6 +147,34 @@ pub fn compute_mask(
     .map_err(|e| Error::Unsupported(format!("{} mask: {e}", point.method)))
 }
 
+/// Bytes per weight in [`memory_estimate`]: its f64 value, its f64 score, an f64 gradient and
+/// Hessian-vector product (SNIP, GraSP), the rank sort's (score, index) pair and the mask flag,
+/// rounded up.
+const BYTES_PER_WEIGHT: u64 = 64;
+/// Bytes per scoring image and neuron: f64 activations of the forward and backward passes.
+const BYTES_PER_ACTIVATION: u64 = 32;
+
+/// An upper sketch of the memory a masks job of `point` needs (see `glh_artifacts::memory`):
+/// [`BYTES_PER_WEIGHT`] per weight of the MLP, and [`BYTES_PER_ACTIVATION`] per neuron of
+/// every layer for each image of the scoring batch.
+pub fn memory_estimate(point: &MaskPoint, data: &DataSettings) -> u64 {
+    use glh_artifacts::memory::product;
+    let n = u64::from(point.width.get());
+    let hidden_pairs = u64::from(point.depth.get()).saturating_sub(2);
+    let pixels = glh_data::mnist::PIXELS as u64;
+    let classes = glh_data::mnist::CLASSES as u64;
+    let weights = product(&[pixels, n])
+        .saturating_add(product(&[hidden_pairs, n, n]))
+        .saturating_add(product(&[n, classes]));
+    let batch = product(&[classes, u64::from(data.scoring_per_class)]);
+    let neurons = product(&[n, u64::from(point.depth.get())]).saturating_add(pixels);
+    product(&[weights, BYTES_PER_WEIGHT]).saturating_add(product(&[
+        batch,
+        neurons,
+        BYTES_PER_ACTIVATION,
+    ]))
+}
+
 /// Prunes and writes the point's artifact, unless it is cached (or `force`).
 pub fn run(
     store: &ArtifactStore,
@@ -158,6 +186,11 @@ pub fn run(
 ) -> Result<JobOutcome> {
     let spec = job_spec(masks, data, point)?;
     store.run(&spec, force, |writer| {
+        let what = format!(
+            "pruning with {} at width {} and depth {}",
+            point.method, point.width, point.depth
+        );
+        glh_artifacts::memory::check("memory", "width", &what, memory_estimate(point, data))?;
         let mask = compute_mask(store, masks, data, point, on_round)?;
         let run = point_run_columns(point, masks.scope);
         writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;

@@ -143,8 +143,11 @@ pub fn run(
     let labels = run_columns(store, &masks)?;
     let spec = job_spec(settings, data, masks.clone(), labels.seed)?;
     store.run(&spec, force, |writer| {
-        let (_, mask) = read_mask(store, &masks)?;
+        // The subset first: more images than a class has is the real cause, not memory.
         let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
+        let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
+        check_memory(&shapes, data, settings)?;
+        let (_, mask) = read_mask(store, &masks)?;
         write_run(
             writer,
             settings,
@@ -154,6 +157,65 @@ pub fn run(
             labels.seed,
         )
     })
+}
+
+/// Bytes per kernel entry in [`memory_estimate`]: the f64 matrix, its rows of
+/// `kernels.parquet` (about twenty 8-byte columns, built in parts and concatenated) and the
+/// eigensolver's workspace, rounded up.
+const BYTES_PER_KERNEL_ENTRY: u64 = 512;
+/// f64 matrices of `positions x CHUNK` a thread holds while it runs one chunk of pairs.
+const CHUNK_MATRICES: u64 = 8;
+
+/// An upper sketch of the memory an ntk job needs (see `glh_artifacts::memory`) for masks of
+/// `shapes` (rows, cols per layer) on `images` kernel images: the mask chain as f64 matrices
+/// (twice, for the empirical kernel's weights), the hidden layers' diagonal variances, each
+/// thread's chunk of pair products, and [`BYTES_PER_KERNEL_ENTRY`] per entry of each kernel.
+pub fn memory_estimate(shapes: &[(u64, u64)], images: u64, settings: &NtkSettings) -> u64 {
+    use glh_artifacts::memory::product;
+    let weights = shapes
+        .iter()
+        .fold(0u64, |acc, &(r, c)| acc.saturating_add(product(&[r, c])));
+    let widest = shapes.iter().map(|&(r, _)| r).max().unwrap_or(0);
+    let kernels = 3 + u64::from(settings.empirical_draws > 0);
+    let threads = rayon::current_num_threads() as u64;
+    product(&[weights, 16])
+        .saturating_add(product(&[shapes.len() as u64, widest, images, 8]))
+        .saturating_add(product(&[
+            threads,
+            crate::pairs::CHUNK as u64,
+            widest,
+            CHUNK_MATRICES,
+            8,
+        ]))
+        .saturating_add(product(&[kernels, images, images, BYTES_PER_KERNEL_ENTRY]))
+}
+
+/// Refuses a kernel job that would not fit in memory.
+fn check_memory(shapes: &[(u64, u64)], data: &DataSettings, settings: &NtkSettings) -> Result<()> {
+    let images = glh_artifacts::memory::product(&[
+        glh_data::mnist::CLASSES as u64,
+        u64::from(data.kernel_per_class),
+    ]);
+    let what = format!(
+        "the kernels of {images} images through {} layers of up to {} neurons",
+        shapes.len(),
+        shapes.iter().map(|s| s.0).max().unwrap_or(0)
+    );
+    let bytes = memory_estimate(shapes, images, settings);
+    glh_artifacts::memory::check("memory", "kernel_per_class", &what, bytes)
+}
+
+/// The (rows, cols) of each layer of an MLP `784 -> width -> ... -> 10` of `depth` layers.
+fn mlp_shapes(width: u64, depth: u32) -> Vec<(u64, u64)> {
+    let pixels = PIXELS as u64;
+    let classes = glh_data::mnist::CLASSES as u64;
+    (0..depth)
+        .map(|l| {
+            let cols = if l == 0 { pixels } else { width };
+            let rows = if l + 1 == depth { classes } else { width };
+            (rows, cols)
+        })
+        .collect()
 }
 
 /// Computes and writes the kernels of the masks in the edge list `path` on the kernel subset
@@ -184,7 +246,12 @@ pub fn run_edges(
                 ),
             ));
         }
+        let shapes: Vec<(u64, u64)> = layers
+            .iter()
+            .map(|m| (m.rows() as u64, m.cols() as u64))
+            .collect();
         let images = subset_images(store, data, seed, Subset::Kernel)?;
+        check_memory(&shapes, data, settings)?;
         let labels = external_run_columns(&layers, path)?;
         write_run(writer, settings, &layers, &images, &labels, seed)
     })

@@ -161,14 +161,31 @@ pub fn summary(store: &ArtifactStore, reports: &[JobReport], elapsed: Instant) -
             r.outcome.dir.display()
         ));
     }
-    let computed = reports
-        .iter()
-        .filter(|r| r.outcome.status == JobStatus::Computed)
-        .count();
+    let count = |status| {
+        reports
+            .iter()
+            .filter(|r| r.outcome.status == status)
+            .count()
+    };
+    let (computed, repaired) = (count(JobStatus::Computed), count(JobStatus::Repaired));
+    for r in reports {
+        if let Some((aside, why)) = &r.outcome.set_aside {
+            out.push_str(&format!(
+                "repaired {}: the stored copy was damaged ({why}); it is kept in {}\n",
+                r.outcome.dir.display(),
+                aside.display()
+            ));
+        }
+    }
+    let repaired_note = if repaired > 0 {
+        format!("{repaired} repaired, ")
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "{} jobs: {computed} computed, {} cached, in {:.1} s; outputs under {}/\n",
+        "{} jobs: {computed} computed, {repaired_note}{} cached, in {:.1} s; outputs under {}/\n",
         reports.len(),
-        reports.len() - computed,
+        reports.len() - computed - repaired,
         elapsed.elapsed().as_secs_f64(),
         store.root().display()
     ));

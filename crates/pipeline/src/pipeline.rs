@@ -61,6 +61,12 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// Replaces the sweep's seeds (`--seeds`) and checks the sweep again.
+    pub fn set_seeds(&mut self, seeds: Vec<u64>) -> Result<()> {
+        self.sweep.seeds = seeds;
+        self.validate("--seeds")
+    }
+
     /// The pipeline as TOML: what the report shows and what a sweep freezes.
     pub fn to_toml(&self) -> Result<String> {
         toml::to_string(self).map_err(|e| {
@@ -106,6 +112,7 @@ impl Pipeline {
     }
 
     fn validate(&self, source_name: &str) -> Result<()> {
+        validate_name(&self.name).map_err(|msg| Error::config(source_name, "name", msg))?;
         let s = &self.sweep;
         let lists: [(&str, Vec<String>); 5] = [
             (
@@ -137,12 +144,28 @@ impl Pipeline {
                     "must list at least one value",
                 ));
             }
-            for (i, v) in values.iter().enumerate() {
-                if values[..i].contains(v) {
-                    let msg = format!("{v} is listed twice");
-                    return Err(Error::config(source_name, field, msg));
-                }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(v) = values.iter().find(|v| !seen.insert(*v)) {
+                let msg = format!("{v} is listed twice");
+                return Err(Error::config(source_name, field, msg));
             }
+        }
+        let points = [
+            s.methods.len(),
+            s.widths.len(),
+            s.sparsities.len(),
+            s.depths.len(),
+            s.seeds.len(),
+        ]
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .unwrap_or(usize::MAX);
+        if points > MAX_SWEEP_POINTS {
+            let msg = format!(
+                "the sweep has {points} points (methods x widths x sparsities x depths x seeds), \
+                 more than the {MAX_SWEEP_POINTS} one plan holds; split it into several pipelines"
+            );
+            return Err(Error::config(source_name, "sweep", msg));
         }
         if let Some(data) = &self.data {
             data.validate(source_name)?;
@@ -174,6 +197,28 @@ impl Pipeline {
                 return Err(Error::config(source_name, "ntk", msg));
             }
         }
+        Ok(())
+    }
+}
+
+/// The most points (methods x widths x sparsities x depths x seeds) one pipeline's sweep may
+/// have: a plan holds a few jobs per point, and a million points is already days of compute.
+pub const MAX_SWEEP_POINTS: usize = 1_000_000;
+
+/// Checks a pipeline's `name`: it names a directory (of sweeps, of report figures), so it is one
+/// plain path component.
+fn validate_name(name: &str) -> std::result::Result<(), String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() {
+        Err("must not be empty".into())
+    } else if name.len() > 64 {
+        Err(format!("must be at most 64 characters, got {}", name.len()))
+    } else if name.starts_with('.') || !name.chars().all(plain) {
+        Err(format!(
+            "`{name}` is not a plain name: use letters, digits, `-`, `_` and `.` (not first), \
+             since it names directories of sweeps and report figures"
+        ))
+    } else {
         Ok(())
     }
 }

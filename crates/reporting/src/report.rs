@@ -17,6 +17,7 @@ use crate::document::{Block, html, markdown};
 use crate::experiment::Experiment;
 use crate::figures::save;
 use crate::tables::{in_sweep, polars_error, scan};
+use glh_artifacts::store::{abandoned, unique_suffix};
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -114,13 +115,19 @@ pub fn write_report(
     if let Some(why) = refuse_to_replace(out) {
         return Err(Error::input(out, why));
     }
-    let parent = out.parent().unwrap_or(Path::new("."));
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     std::fs::create_dir_all(parent).map_err(|e| Error::output(parent, e))?;
     let name = out
         .file_name()
         .map_or("reports".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = parent.join(format!(".tmp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let suffix = unique_suffix();
+    let tmp = parent.join(format!(".tmp-{name}-{suffix}"));
+    // A record in the store names the temporary directory, so that `glh gc` finds it if this
+    // process is killed before it renames or removes it.
+    let record = ReportRecord::write(store, &suffix, &tmp);
     let result = build(store, pipelines, &tmp, settings).and_then(|output| {
         let marker = tmp.join(REPORT_MARKER);
         std::fs::write(
@@ -136,6 +143,7 @@ pub fn write_report(
                 std::fs::remove_dir_all(out).map_err(|e| Error::output(out, e))?;
             }
             std::fs::rename(&tmp, out).map_err(|e| Error::output(out, e))?;
+            record.remove();
             let moved = |p: &PathBuf| out.join(p.strip_prefix(&tmp).unwrap_or(p));
             output.figures = output.figures.iter().map(moved).collect();
             output.markdown = moved(&output.markdown);
@@ -144,9 +152,65 @@ pub fn write_report(
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
+            record.remove();
             Err(e)
         }
     }
+}
+
+/// Where `glh report` records the temporary directories of reports being written.
+const REPORTS_IN_PROGRESS: &str = ".reports-in-progress";
+
+/// The record of one report being written: a file named by its process's unique suffix whose
+/// text is the temporary directory's path. Best effort: a store the user cannot write to
+/// still gets its report, only without the record.
+struct ReportRecord(Option<PathBuf>);
+
+impl ReportRecord {
+    fn write(store: &ArtifactStore, suffix: &str, tmp: &Path) -> Self {
+        let dir = store.root().join(REPORTS_IN_PROGRESS);
+        let path = dir.join(suffix);
+        let tmp = std::path::absolute(tmp).unwrap_or_else(|_| tmp.to_path_buf());
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&path, tmp.to_string_lossy().as_bytes()));
+        ReportRecord(written.ok().map(|_| path))
+    }
+
+    fn remove(&self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Removes the temporary directories of reports whose process was killed (and their records);
+/// returns the directories removed. Reports still being written, or written by another host,
+/// are left alone.
+pub fn remove_abandoned_reports(store: &ArtifactStore) -> Result<Vec<PathBuf>> {
+    let dir = store.root().join(REPORTS_IN_PROGRESS);
+    let Ok(records) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for record in records.filter_map(|r| r.ok()) {
+        let name = record.file_name().to_string_lossy().into_owned();
+        if !abandoned(&name) {
+            continue;
+        }
+        let path = record.path();
+        let tmp =
+            PathBuf::from(std::fs::read_to_string(&path).map_err(|e| Error::read(&path, &e))?);
+        // Only ever a temporary directory of ours, whatever the record says.
+        let ours = tmp.file_name().is_some_and(|n| {
+            n.to_string_lossy().starts_with(".tmp-") && n.to_string_lossy().ends_with(&name)
+        });
+        if ours && tmp.is_dir() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::output(&tmp, e))?;
+            removed.push(tmp);
+        }
+        std::fs::remove_file(&path).map_err(|e| Error::output(&path, e))?;
+    }
+    Ok(removed)
 }
 
 fn build(

@@ -1,12 +1,13 @@
 //! Reading the artifact store with polars: every complete run's copy of a table, as one lazy
 //! frame, restricted to a pipeline's sweep.
 //!
-//! Only complete runs are read (the store's listing; `.tmp-*` directories never are). The
-//! sweep filter is an `or` of equalities per swept column, so a report shows exactly the runs
+//! Only complete runs are read (the store's listing; `.tmp-*` directories never are), each
+//! verified by hash first; a damaged run of the stage is an error naming it, never a row
+//! silently missing from a correlation. The sweep filter is an `or` of equalities per swept column, so a report shows exactly the runs
 //! its pipeline file describes, even when the store holds others.
 
 use glh_artifacts::config::Sweep;
-use glh_artifacts::store::EntryState;
+use glh_artifacts::store::{EntryState, Verify};
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
 
@@ -18,17 +19,29 @@ pub fn polars_error(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
 /// Every complete copy of `<stage>/*/<table>.parquet`, concatenated; `None` if there is none.
 pub fn scan(store: &ArtifactStore, stage: &str, table: &str) -> Result<Option<LazyFrame>> {
     let mut frames = Vec::new();
-    for entry in store.entries()? {
-        if entry.stage != stage || !matches!(entry.state, EntryState::Complete(_)) {
+    let file = format!("{table}.parquet");
+    for entry in store.stage_entries(stage, Verify::Hashes)? {
+        let manifest = match entry.state {
+            EntryState::Complete(manifest) => manifest,
+            EntryState::Damaged(why) => {
+                return Err(Error::input(
+                    &entry.dir,
+                    format!(
+                        "damaged run ({why}): the report would leave it out; `glh run` sets it \
+                         aside and computes it again"
+                    ),
+                ));
+            }
+            _ => continue,
+        };
+        if !manifest.files.iter().any(|f| f.file == file) {
             continue;
         }
-        let path = entry.dir.join(format!("{table}.parquet"));
-        if !path.is_file() {
-            continue;
-        }
+        let path = entry.dir.join(&file);
         let source = PlRefPath::try_from_path(&path).map_err(polars_error(table))?;
         frames.push(
-            LazyFrame::scan_parquet(source, Default::default()).map_err(polars_error(table))?,
+            LazyFrame::scan_parquet(source, Default::default())
+                .map_err(|e| Error::input(&path, format!("not a readable Parquet table: {e}")))?,
         );
     }
     if frames.is_empty() {

@@ -97,6 +97,15 @@ impl TrainingSettings {
                 return Err(Error::config(source_name, field, "must be at least 1"));
             }
         }
+        let train_images = glh_data::mnist::Split::Train.image_count();
+        if self.batch_size as usize > train_images {
+            let msg = format!(
+                "{} is larger than MNIST's training set ({train_images} images): a batch draws \
+                 distinct images of one epoch",
+                self.batch_size
+            );
+            return Err(Error::config(source_name, "training.batch_size", msg));
+        }
         if !["cpu", "cuda", "metal"].contains(&self.device.as_str()) {
             let msg = format!("must be cpu, cuda or metal, got `{}`", self.device);
             return Err(Error::config(source_name, "training.device", msg));

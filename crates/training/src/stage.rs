@@ -75,10 +75,25 @@ pub fn run(
     let device = device(&settings.device)?;
     store.run(&spec, force, |writer| {
         let labels = run_columns(store, &masks)?;
+        let what = format!(
+            "training width {} and depth {} with batches of {}",
+            labels.width, labels.depth, settings.batch_size
+        );
+        let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, settings);
+        glh_artifacts::memory::check("memory", "width", &what, bytes)?;
         let (arch, mask) = read_mask(store, &masks)?;
         let model =
             MaskedMlp::new(&Mlp::init(arch, labels.seed), &mask, &device).map_err(candle_error)?;
         let tensors = mnist_on(data, &settings.device, &device)?;
+        if settings.batch_size as usize > tensors.train_len() {
+            let msg = format!(
+                "{} is larger than the training set of {} ({} images)",
+                settings.batch_size,
+                data.dir.display(),
+                tensors.train_len()
+            );
+            return Err(Error::config("training settings", "batch_size", msg));
+        }
         let history =
             train(&model, &tensors, settings, labels.seed, on_step).map_err(candle_error)?;
         writer.write_table(
@@ -90,6 +105,32 @@ pub fn run(
             summary_columns(&labels, settings, &history),
         )
     })
+}
+
+/// Bytes per weight in [`memory_estimate`]: f32 weight, mask, gradient, Adam's two moments,
+/// and the masked weight and update temporaries of one step, rounded up.
+const BYTES_PER_WEIGHT: u64 = 48;
+/// Bytes per example and neuron: f32 activations, pre-activations and their gradients.
+const BYTES_PER_ACTIVATION: u64 = 32;
+
+/// An upper sketch of the memory a training job needs (see `glh_artifacts::memory`): the
+/// MNIST tensors, [`BYTES_PER_WEIGHT`] per weight, and [`BYTES_PER_ACTIVATION`] per neuron
+/// for each example of a batch and of the test set (evaluated in one pass).
+pub fn memory_estimate(width: u64, depth: u32, settings: &TrainingSettings) -> u64 {
+    use glh_artifacts::memory::product;
+    let pixels = glh_data::mnist::PIXELS as u64;
+    let classes = glh_data::mnist::CLASSES as u64;
+    let hidden_pairs = u64::from(depth).saturating_sub(2);
+    let weights = product(&[pixels, width])
+        .saturating_add(product(&[hidden_pairs, width, width]))
+        .saturating_add(product(&[width, classes]));
+    let neurons = product(&[width, u64::from(depth)]);
+    let test = glh_data::mnist::Split::Test.image_count() as u64;
+    let mnist = product(&[70_000, pixels + 1, 4]);
+    let examples = test.saturating_add(u64::from(settings.batch_size));
+    mnist
+        .saturating_add(product(&[weights, BYTES_PER_WEIGHT]))
+        .saturating_add(product(&[examples, neurons, BYTES_PER_ACTIVATION]))
 }
 
 /// MNIST on `device`, loaded once per process and data settings: a sweep's jobs share it
