@@ -95,6 +95,10 @@ pub fn read_table_bytes(
     file: bytes::Bytes,
     schema: &TableSchema,
 ) -> Result<ReadTable> {
+    guarded(path, || decode_table(path, file, schema))
+}
+
+fn decode_table(path: &Path, file: bytes::Bytes, schema: &TableSchema) -> Result<ReadTable> {
     let not_parquet = |e: parquet::errors::ParquetError| {
         Error::input(path, format!("not a readable Parquet file: {e}"))
     };
@@ -117,6 +121,45 @@ pub fn read_table_bytes(
     let batch = arrow::compute::concat_batches(&arrow_schema, &batches)
         .map_err(|e| Error::input(path, format!("corrupt Parquet data: {e}")))?;
     Ok(ReadTable { batch, metadata })
+}
+
+thread_local! {
+    /// Whether this thread is inside [`guarded`] (its panics are errors, not news).
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `read`, a parquet-crate call on bytes from outside, so that a panic inside that crate
+/// becomes an error naming `path`: on some damaged metadata (a negative column offset, found by
+/// the edge-list fuzz test) it asserts instead of returning an error.
+pub fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    let was = GUARDED.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.set(was);
+    result.unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the reader failed".into());
+        Err(Error::input(
+            path,
+            format!("not a readable Parquet file: damaged metadata ({why})"),
+        ))
+    })
+}
+
+/// Installs a panic hook that keeps quiet about the panics [`guarded`] turns into errors and
+/// reports every other panic as the previous hook did (what the CLI calls first).
+pub fn quiet_guarded_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.get() {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Column `name` of a batch read with [`read_table`], as its Arrow array type `T`.

@@ -20,6 +20,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    glh_artifacts::parquet_io::quiet_guarded_panics();
     let cli = match args::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => return report_clap_error(&err),

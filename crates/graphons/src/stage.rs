@@ -333,6 +333,10 @@ pub fn run_convergence(
 /// other columns are ignored. Every layer from 1 to the largest must appear with one shape; rows
 /// and columns must lie inside it; an edge listed twice is an error.
 pub fn read_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
+    glh_artifacts::parquet_io::guarded(path, || decode_edge_list(path))
+}
+
+fn decode_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
     use arrow::datatypes::DataType;
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, &e))?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
