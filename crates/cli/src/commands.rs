@@ -848,8 +848,9 @@ fn verify(store: &ArtifactStore, quiet: bool) -> Result<()> {
         Some(first) => Err(Error::input(
             &first.dir,
             format!(
-                "{} damaged runs (listed above); `glh run` sets each aside and computes it again",
-                damaged.len()
+                "{} damaged run{} (listed above); `glh run` sets each aside and computes it again",
+                damaged.len(),
+                if damaged.len() == 1 { "" } else { "s" }
             ),
         )),
     }

@@ -110,7 +110,11 @@ fn item_2_a_damaged_artifact_is_never_served_and_is_recomputed() {
 
     // A flipped byte keeps the size: `glh ls` (sizes) cannot see it, everything that reads does.
     flip_byte(&table, good.len() / 2);
-    assert_error(&glh(r, &["verify"]), 2, &[&key, "damaged runs"]);
+    assert_error(
+        &glh(r, &["verify"]),
+        2,
+        &[&key, "1 damaged run (listed above)"],
+    );
     let out = glh(r, &["verify"]);
     assert!(stdout(&out).contains("SHA-256"), "{}", stdout(&out));
     let edges = r.join("edges.parquet");

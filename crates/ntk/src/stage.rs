@@ -197,7 +197,7 @@ fn check_memory(shapes: &[(u64, u64)], data: &DataSettings, settings: &NtkSettin
         u64::from(data.kernel_per_class),
     ]);
     let what = format!(
-        "the kernels of {images} images through {} layers of up to {} neurons",
+        "computing the kernels of {images} images through {} layers of up to {} neurons",
         shapes.len(),
         shapes.iter().map(|s| s.0).max().unwrap_or(0)
     );
