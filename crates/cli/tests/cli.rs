@@ -1,30 +1,11 @@
 //! The `glh` binary as a user meets it: exit codes, one-line errors, data verification, and
 //! interrupted runs that never leave an artifact listed as complete.
 
+mod common;
+
+use common::{glh, repo_root, stderr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Runs `glh` in the repository root with a private artifact root.
-fn glh(artifacts: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_glh"))
-        .current_dir(repo_root())
-        .arg("--artifacts")
-        .arg(artifacts)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Asserts exit code 2 and exactly one `error:` line on stderr containing `needle`.
 fn assert_bad_input(out: &Output, needle: &str) {

@@ -3,37 +3,19 @@
 //! sizes, a failing stdout, edge lists that do not chain, and one exit code per kind of failure.
 //! Each failed on 7e3bb95 (the test names the item).
 
+mod common;
+
 use arrow::array::{ArrayRef, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
+use common::{glh, repo_root, stderr};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn glh(artifacts: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_glh"))
-        .current_dir(repo_root())
-        .arg("--artifacts")
-        .arg(artifacts)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn assert_ok(out: &Output) {
