@@ -11,6 +11,7 @@
 //! - [`stage`]: the `graphons` jobs (histograms and degree profiles of one masks run) and the
 //!   `convergence` jobs (distances to the largest width's seed-averaged histogram).
 
+pub mod cut_bounds;
 pub mod sampling;
 pub mod sas;
 pub mod settings;
