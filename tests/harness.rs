@@ -47,7 +47,7 @@ pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
         settings_toml: pipeline
             .to_toml()
             .expect("a parsed pipeline writes as TOML"),
-        graphons: pipeline.graphons.is_some(),
+        graphons: pipeline.graphons.as_ref().map(|g| g.k),
         ntk: pipeline.ntk.is_some(),
         training: pipeline.training.is_some(),
     }

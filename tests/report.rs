@@ -64,6 +64,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
     let md = std::fs::read_to_string(&report.markdown).unwrap();
     for header in [
         "| layer | method |",
+        "| hidden layer | method | width | Frobenius distance (paper) | cut distance |",
         "| method | sparsity | runs | c^L | prod c_l | trace / dense |",
         "| method | sparsity | seeds | final test accuracy | mean training loss |",
         "| spectral metric | Spearman [95% CI] | Pearson [95% CI] |",
@@ -71,7 +72,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
     ] {
         assert!(md.contains(header), "missing table {header}");
     }
-    assert_eq!(report.tables, 5);
+    assert_eq!(report.tables, 6);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
         assert_eq!(claim.experiment, "smoke");

@@ -300,6 +300,11 @@ pub const CONVERGENCE: TableSchema = TableSchema {
             ColumnType::UInt32,
             "layer index l, 1 = input layer",
         ),
+        col(
+            "hidden",
+            ColumnType::Boolean,
+            "true for hidden-to-hidden layers (2..L-1), the only ones the paper analyses",
+        ),
         col("width", ColumnType::UInt32, "hidden width n"),
         col(
             "reference_width",
@@ -308,9 +313,19 @@ pub const CONVERGENCE: TableSchema = TableSchema {
         ),
         col("seeds", ColumnType::UInt32, "number of seeds averaged"),
         col(
+            "frobenius_mean",
+            ColumnType::Float64,
+            "mean over seeds of ||H_n - H_ref||_F, unnormalised (the paper's distance)",
+        ),
+        col(
+            "frobenius_sd",
+            ColumnType::Float64,
+            "sample standard deviation of the Frobenius distance over seeds (0 for one seed)",
+        ),
+        col(
             "l2_mean",
             ColumnType::Float64,
-            "mean over seeds of ||H_n - H_ref||_F / K",
+            "mean over seeds of the L2 distance of the step graphons, ||H_n - H_ref||_F / K (ours)",
         ),
         col(
             "l2_sd",
@@ -318,14 +333,24 @@ pub const CONVERGENCE: TableSchema = TableSchema {
             "sample standard deviation of the L2 distance over seeds (0 for one seed)",
         ),
         col(
-            "cut_mean",
+            "cut_low_mean",
             ColumnType::Float64,
-            "mean over seeds of the exact cut distance to H_ref",
+            "mean over seeds of a lower bound of the cut distance to H_ref (exact if K <= 24)",
         ),
         col(
-            "cut_sd",
+            "cut_low_sd",
             ColumnType::Float64,
-            "sample standard deviation of the cut distance over seeds",
+            "sample standard deviation of the cut distance's lower bound over seeds",
+        ),
+        col(
+            "cut_high_mean",
+            ColumnType::Float64,
+            "mean over seeds of a certified upper bound of the cut distance (exact if K <= 24)",
+        ),
+        col(
+            "cut_high_sd",
+            ColumnType::Float64,
+            "sample standard deviation of the cut distance's upper bound over seeds",
         ),
     ],
 };

@@ -466,7 +466,7 @@ fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
         description: pipeline.description.clone(),
         sweep: pipeline.sweep.clone(),
         settings_toml: pipeline.to_toml()?,
-        graphons: pipeline.graphons.is_some(),
+        graphons: pipeline.graphons.as_ref().map(|g| g.k),
         ntk: pipeline.ntk.is_some(),
         training: pipeline.training.is_some(),
     })

@@ -195,8 +195,8 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
     );
     assert_eq!(from_masks.lines().count(), 4, "{from_masks}");
     assert_bad_input(
-        &glh(root.path(), &["graphons", "--masks", key, "--k", "25"]),
-        "25 is not in 1..=24",
+        &glh(root.path(), &["graphons", "--masks", key, "--k", "257"]),
+        "257 is not in 1..=256",
     );
     assert_bad_input(
         &glh(root.path(), &["graphons"]),

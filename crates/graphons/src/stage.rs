@@ -7,10 +7,11 @@
 //! width as the reference `H_ref`, and writes per layer and width the mean and spread over seeds
 //! of the L2 distance `||H_n - H_ref||_F / K` and of the exact cut distance.
 
+use crate::cut_bounds::cut_interval;
 use crate::sas::{degree_order, sas_histogram};
 use crate::settings::GraphonsSettings;
-use crate::step::{StepGraphon, cut_distance, l2_distance};
-use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt32Array};
+use crate::step::{StepGraphon, l2_distance};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{Sweep, Width};
 use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
@@ -29,8 +30,13 @@ use std::sync::Arc;
 pub const STAGE: &str = "graphons";
 /// The convergence stage's name.
 pub const CONVERGENCE_STAGE: &str = "convergence";
-/// Bumped whenever the stages' outputs for the same parameters change.
+/// Bumped whenever the histogram stage's outputs for the same parameters change.
 pub const VERSION: u32 = 1;
+/// Bumped whenever the convergence stage's outputs for the same inputs change. 2: the paper's
+/// unnormalised Frobenius distance, a `hidden` flag per layer, and the cut distance as a
+/// certified interval (`cut_low_*`, `cut_high_*`, exact and equal where K <= 24) in place of
+/// `cut_mean`/`cut_sd`, so that K = 64 works.
+pub const CONVERGENCE_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct HistogramParams {
@@ -179,6 +185,18 @@ struct ConvergenceParams {
     seeds: Vec<u64>,
 }
 
+/// One row of the convergence table before it becomes columns.
+struct ConvergenceRow {
+    layer: u32,
+    /// A hidden-to-hidden layer (2..L-1): the only ones the paper analyses.
+    hidden: bool,
+    width: u32,
+    seeds: u32,
+    /// (mean, sd) over seeds of the Frobenius distance, our normalised L2, and the cut
+    /// distance's lower and upper bounds, in the table's column order.
+    stats: [(f64, f64); 4],
+}
+
 /// The convergence job of one (method, depth, sparsity) group.
 pub fn convergence_spec(settings: &GraphonsSettings, members: &[GroupMember]) -> JobSpec {
     let mut widths: Vec<u32> = members.iter().map(|m| m.width.get()).collect();
@@ -193,7 +211,7 @@ pub fn convergence_spec(settings: &GraphonsSettings, members: &[GroupMember]) ->
         seeds,
     };
     let inputs = members.iter().map(|m| m.histograms.clone()).collect();
-    JobSpec::new(CONVERGENCE_STAGE, VERSION, &params, inputs)
+    JobSpec::new(CONVERGENCE_STAGE, CONVERGENCE_VERSION, &params, inputs)
 }
 
 fn mean_sd(xs: &[f64]) -> (f64, f64) {
@@ -293,21 +311,44 @@ pub fn run_convergence(
                 )
             })
             .collect();
-        let mut rows: Vec<(u32, u32, u32, f64, f64, f64, f64)> = Vec::new();
+        let mut rows: Vec<ConvergenceRow> = Vec::new();
         for (&layer, h_ref) in &reference {
+            // The paper's distance is the plain Frobenius norm on the histogram's grid.
+            let cells = ((h_ref.rows * h_ref.cols) as f64).sqrt();
             for (&width, runs) in &by_width {
-                let mut l2 = Vec::new();
-                let mut cut = Vec::new();
+                let (mut l2, mut frobenius, mut cut_low, mut cut_high) =
+                    (vec![], vec![], vec![], vec![]);
                 for run in runs {
                     let h = &run[&layer];
-                    l2.push(l2_distance(h, h_ref));
-                    cut.push(cut_distance(h, h_ref).map_err(Error::Unsupported)?);
+                    let d = l2_distance(h, h_ref);
+                    l2.push(d);
+                    frobenius.push(d * cells);
+                    // Seed 0 for the local search: a pure function of the two histograms.
+                    let cut = cut_interval(h, h_ref, 0).map_err(Error::Unsupported)?;
+                    cut_low.push(cut.low);
+                    cut_high.push(cut.high);
                 }
-                let ((l2m, l2s), (cm, cs)) = (mean_sd(&l2), mean_sd(&cut));
-                rows.push((layer, width, runs.len() as u32, l2m, l2s, cm, cs));
+                rows.push(ConvergenceRow {
+                    layer,
+                    hidden: layer > 1 && layer < group.depth,
+                    width,
+                    seeds: runs.len() as u32,
+                    stats: [
+                        mean_sd(&frobenius),
+                        mean_sd(&l2),
+                        mean_sd(&cut_low),
+                        mean_sd(&cut_high),
+                    ],
+                });
             }
         }
         let n = rows.len();
+        let stat = |which: usize, sd: bool| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| {
+                let (mean, spread) = r.stats[which];
+                if sd { spread } else { mean }
+            })))
+        };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![group.method_name(); n])),
             Arc::new(UInt32Array::from(vec![group.depth; n])),
@@ -315,14 +356,19 @@ pub fn run_convergence(
             Arc::new(Float64Array::from(vec![1.0 - group.sparsity; n])),
             Arc::new(StringArray::from(vec![group.scope_name(); n])),
             Arc::new(UInt32Array::from(vec![settings.k; n])),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.layer))),
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.hidden)))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.width))),
             Arc::new(UInt32Array::from(vec![reference_width; n])),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.2))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.4))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.5))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.6))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.seeds))),
+            stat(0, false),
+            stat(0, true),
+            stat(1, false),
+            stat(1, true),
+            stat(2, false),
+            stat(2, true),
+            stat(3, false),
+            stat(3, true),
         ];
         writer.write_table(&CONVERGENCE, columns)
     })

@@ -111,11 +111,13 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
             .unwrap()
             .clone()
     };
-    let (layer, width, l2_mean, cut_mean) = (
+    let (layer, width, l2_mean, frobenius_mean, cut_low, cut_high) = (
         u32s("layer"),
         u32s("width"),
         f64s("l2_mean"),
-        f64s("cut_mean"),
+        f64s("frobenius_mean"),
+        f64s("cut_low_mean"),
+        f64s("cut_high_mean"),
     );
     // Recompute one row by hand: layer 2, width 30, against the mean of the width-60 histograms.
     let hist = |i: usize| read_histograms(&store, &members[i].histograms).unwrap()[&2].clone();
@@ -135,10 +137,35 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
         .find(|&i| layer.value(i) == 2 && width.value(i) == 30)
         .unwrap();
     assert!((l2_mean.value(row) - expected).abs() < 1e-12);
+    // The paper's distance on the same row: the plain Frobenius norm of the difference.
+    let frobenius = |h: &glh_graphons::StepGraphon| {
+        h.values
+            .iter()
+            .zip(&reference.values)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let expected = (frobenius(&h30a) + frobenius(&h30b)) / 2.0;
+    assert!((frobenius_mean.value(row) - expected).abs() < 1e-12);
+    let hidden = table
+        .column_by_name("hidden")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap()
+        .clone();
     for i in 0..table.num_rows() {
+        // K <= 24 here: the interval is the exact value.
+        assert_eq!(cut_low.value(i), cut_high.value(i));
         assert!(
-            cut_mean.value(i) <= l2_mean.value(i) + 1e-12,
+            cut_low.value(i) <= l2_mean.value(i) + 1e-12,
             "cut <= L1 <= L2 on [0,1]^2"
+        );
+        assert_eq!(
+            hidden.value(i),
+            layer.value(i) == 2,
+            "depth 3: one hidden layer"
         );
     }
 }

@@ -15,8 +15,9 @@ pub struct Experiment {
     pub sweep: Sweep,
     /// Its settings as TOML, shown under its section title.
     pub settings_toml: String,
-    /// It has histograms and convergence runs (a `[graphons]` table).
-    pub graphons: bool,
+    /// The K of its `[graphons]` table, if it has one (histograms and convergence runs): the
+    /// report reads only runs of that K, since one store may hold several.
+    pub graphons: Option<u32>,
     /// It has kernel runs (an `[ntk]` table).
     pub ntk: bool,
     /// It has training runs (a `[training]` table).

@@ -244,8 +244,8 @@ fn build(
         ));
         b.blocks
             .push(Block::Code("toml".into(), pipeline.settings_toml.clone()));
-        if pipeline.graphons {
-            b.graphons(pipeline, &fig_dir)?;
+        if let Some(k) = pipeline.graphons {
+            b.graphons(pipeline, k, &fig_dir)?;
         }
         if pipeline.ntk {
             b.ntk(pipeline, &fig_dir)?;

@@ -91,6 +91,17 @@ pub fn f64s(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
         .collect())
 }
 
+/// A Boolean column (nulls are false).
+pub fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>> {
+    let column = df.column(name).map_err(polars_error(name))?;
+    Ok(column
+        .bool()
+        .map_err(polars_error(name))?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect())
+}
+
 /// A string column.
 pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     let column = df.column(name).map_err(polars_error(name))?;

@@ -7,14 +7,14 @@ use crate::document::Block;
 use crate::experiment::Experiment;
 use crate::figures::{Chart, Grid, HeatmapGrid, Line};
 use crate::report::{Builder, MeanSd, RUN_COLUMNS, collect};
-use crate::tables::{f64s, strings};
+use crate::tables::{bools, f64s, strings};
 use glh_artifacts::Result;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 impl Builder<'_> {
-    pub(crate) fn graphons(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
+    pub(crate) fn graphons(&mut self, p: &Experiment, k: u32, dir: &Path) -> Result<()> {
         self.blocks.push(Block::Heading(
             3,
             "SAS histograms and convergence with width".into(),
@@ -23,6 +23,11 @@ impl Builder<'_> {
             self.missing("histograms");
             return Ok(());
         };
+        // Histograms of this experiment's K: min(K, n_rows) row blocks.
+        let k_rows = when(col("n_rows").lt(lit(k)))
+            .then(col("n_rows"))
+            .otherwise(lit(k));
+        let frame = frame.filter(col("k_rows").eq(k_rows));
         let df = collect(
             frame
                 .group_by([
@@ -100,12 +105,13 @@ impl Builder<'_> {
                 ),
             )?;
         }
-        self.convergence(p, dir, &methods)
+        self.convergence(p, k, dir, &methods)
     }
 
     pub(crate) fn convergence(
         &mut self,
         p: &Experiment,
+        k: u32,
         dir: &Path,
         methods: &[String],
     ) -> Result<()> {
@@ -120,7 +126,9 @@ impl Builder<'_> {
             return Ok(());
         };
         let df = collect(
-            frame.sort(["method", "layer", "width"], SortMultipleOptions::default()),
+            frame
+                .filter(col("k").eq(lit(k)))
+                .sort(["method", "layer", "width"], SortMultipleOptions::default()),
             "convergence",
         )?;
         let (method, layer, width) = (
@@ -192,8 +200,62 @@ impl Builder<'_> {
             })
             .collect();
         self.blocks.push(Block::Table(header, rows));
+        self.paper_distances(&df, methods)?;
         self.claims
             .extend(claims::convergence(&p.name, &df, methods)?);
+        Ok(())
+    }
+
+    /// The paper's measure beside ours: the unnormalised Frobenius distance on the hidden
+    /// layers only, with the cut distance's interval, per layer, method and width.
+    fn paper_distances(&mut self, df: &DataFrame, methods: &[String]) -> Result<()> {
+        let (method, layer, width, reference) = (
+            strings(df, "method")?,
+            f64s(df, "layer")?,
+            f64s(df, "width")?,
+            f64s(df, "reference_width")?,
+        );
+        let hidden = bools(df, "hidden")?;
+        let (frobenius, frobenius_sd, low, high) = (
+            f64s(df, "frobenius_mean")?,
+            f64s(df, "frobenius_sd")?,
+            f64s(df, "cut_low_mean")?,
+            f64s(df, "cut_high_mean")?,
+        );
+        let mut rows = Vec::new();
+        for m in methods {
+            for i in (0..df.height())
+                .filter(|&i| hidden[i] && method[i] == *m && width[i] < reference[i])
+            {
+                rows.push(vec![
+                    format!("{}", layer[i] as u32),
+                    m.clone(),
+                    format!("{}", width[i] as u32),
+                    format!("{} ± {}", fmt(frobenius[i]), fmt(frobenius_sd[i])),
+                    format!("[{}, {}]", fmt(low[i]), fmt(high[i])),
+                ]);
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.blocks.push(Block::Paragraph(
+            "The paper's measure (its section 4.3): the Euclidean distance ||H_n - H_ref||_F of \
+             the hidden-to-hidden layers' histograms, unnormalised, mean ± sd over seeds; the \
+             input and output layers are left out, as the paper leaves them out. Beside it the \
+             cut distance, exact where K <= 24 and otherwise a certified interval [lower, upper]."
+                .into(),
+        ));
+        self.blocks.push(Block::Table(
+            vec![
+                "hidden layer".into(),
+                "method".into(),
+                "width".into(),
+                "Frobenius distance (paper)".into(),
+                "cut distance".into(),
+            ],
+            rows,
+        ));
         Ok(())
     }
 }
