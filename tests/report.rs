@@ -142,3 +142,44 @@ fn the_report_replaces_only_its_own_directories() {
         assert!(out.join(glh_reporting::report::REPORT_MARKER).is_file());
     }
 }
+
+#[test]
+fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
+    // Two depths x two sparsities: four graphons, never averaged into one heat map or curve.
+    let pipeline = glh_pipeline::Pipeline::from_toml(
+        "name = \"grid\"\n[sweep]\nmethods = [\"random\"]\nwidths = [12, 24]\n\
+         sparsities = [0.5, 0.8]\ndepths = [3, 4]\nseeds = [0]\n[masks]\n[graphons]\nk = 4\n",
+        "grid.toml",
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 50,
+        seed: 0,
+    };
+    let out = root.path().join("reports");
+    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    for part in ["L3-s0.5", "L3-s0.8", "L4-s0.5", "L4-s0.8"] {
+        let dir = out.join("grid").join(part);
+        assert!(dir.join("heatmaps_layer2.png").is_file(), "{part}");
+        assert!(dir.join("convergence_layer2.png").is_file(), "{part}");
+    }
+    // Layers 1..=3 at depth 3 and 1..=4 at depth 4, heat maps and curves, per sparsity.
+    assert_eq!(report.figures.len(), 2 * 2 * (3 + 4));
+    let names: Vec<&str> = report
+        .claims
+        .iter()
+        .map(|c| c.experiment.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "grid (L = 3, sparsity 0.5)",
+            "grid (L = 3, sparsity 0.8)",
+            "grid (L = 4, sparsity 0.5)",
+            "grid (L = 4, sparsity 0.8)"
+        ]
+    );
+}

@@ -76,6 +76,30 @@ pub(crate) fn collect(frame: LazyFrame, what: &str) -> Result<DataFrame> {
     frame.collect().map_err(polars_error(what))
 }
 
+/// The experiment split into one part per (depth, sparsity) of its sweep, each with its own
+/// figure directory: histograms and distances of different depths or sparsities are different
+/// graphons and must not be averaged into one heat map or one curve (the paper's figures 1, 4
+/// and 5 are one panel each). A sweep of one depth and one sparsity is one part, as it is.
+fn by_depth_and_sparsity(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, PathBuf)>> {
+    let (depths, sparsities) = (&p.sweep.depths, &p.sweep.sparsities);
+    if depths.len() * sparsities.len() == 1 {
+        return Ok(vec![(p.clone(), dir.to_path_buf())]);
+    }
+    let mut parts = Vec::new();
+    for &depth in depths {
+        for &sparsity in sparsities {
+            let mut part = p.clone();
+            part.name = format!("{} (L = {depth}, sparsity {})", p.name, sparsity.value());
+            part.sweep.depths = vec![depth];
+            part.sweep.sparsities = vec![sparsity];
+            let part_dir = dir.join(format!("L{depth}-s{}", sparsity.value()));
+            std::fs::create_dir_all(&part_dir).map_err(|e| Error::output(&part_dir, e))?;
+            parts.push((part, part_dir));
+        }
+    }
+    Ok(parts)
+}
+
 /// The file that marks a directory as a report of ours, which a later report may replace.
 pub const REPORT_MARKER: &str = ".glh-report";
 
@@ -245,7 +269,9 @@ fn build(
         b.blocks
             .push(Block::Code("toml".into(), pipeline.settings_toml.clone()));
         if let Some(k) = pipeline.graphons {
-            b.graphons(pipeline, k, &fig_dir)?;
+            for (part, part_dir) in by_depth_and_sparsity(pipeline, &fig_dir)? {
+                b.graphons(&part, k, &part_dir)?;
+            }
         }
         if pipeline.ntk {
             b.ntk(pipeline, &fig_dir)?;

@@ -17,7 +17,7 @@ impl Builder<'_> {
     pub(crate) fn graphons(&mut self, p: &Experiment, k: u32, dir: &Path) -> Result<()> {
         self.blocks.push(Block::Heading(
             3,
-            "SAS histograms and convergence with width".into(),
+            format!("SAS histograms and convergence with width: {}", p.name),
         ));
         let Some(frame) = self.frame("graphons", "histograms", p, &RUN_COLUMNS)? else {
             self.missing("histograms");
