@@ -282,31 +282,46 @@ impl ArtifactStore {
             std::io::ErrorKind::NotFound => damaged(format!("{} is missing", entry.file)),
             _ => Error::read(&path, &e),
         })?;
-        check_bytes(entry, &bytes, Verify::Hashes).map_err(damaged)?;
+        check_bytes(entry, &bytes).map_err(damaged)?;
         Ok(read_table_bytes(&path, bytes.into(), table)?.batch)
     }
 
     /// The manifest of the complete run `key` of `stage`, if there is one; its files are
     /// verified by hash, and a damaged run is an error (it is never read).
     pub fn find(&self, stage: &str, key: &ArtifactKey) -> Result<Option<Manifest>> {
-        match self.lookup(stage, key)? {
-            Lookup::Missing => Ok(None),
-            Lookup::Complete(m) => Ok(Some(*m)),
-            Lookup::Damaged(why) => Err(Error::input(
+        self.find_with(stage, key, Verify::Hashes)
+    }
+
+    /// [`ArtifactStore::find`] verified with `verify`: [`Verify::Sizes`] serves a reader that
+    /// needs only the manifest, since [`ArtifactStore::read_run_table`] hashes each table it
+    /// reads anyway.
+    pub fn find_with(
+        &self,
+        stage: &str,
+        key: &ArtifactKey,
+        verify: Verify,
+    ) -> Result<Option<Manifest>> {
+        match self.state(stage, key, verify)? {
+            RunState::Missing => Ok(None),
+            RunState::Complete(m) => Ok(Some(*m)),
+            RunState::Damaged(why) => Err(Error::input(
                 self.run_dir(stage, key),
                 damaged_message(&why),
             )),
         }
     }
 
-    fn lookup(&self, stage: &str, key: &ArtifactKey) -> Result<Lookup> {
+    /// What the directory of the run `key` of `stage` holds, verified with `verify`: for a
+    /// caller that asks whether a run is complete and must treat a damaged one as not
+    /// complete rather than fail (a submission, a sweep's progress).
+    pub fn state(&self, stage: &str, key: &ArtifactKey, verify: Verify) -> Result<RunState> {
         let dir = self.run_dir(stage, key);
         match fs::symlink_metadata(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lookup::Missing),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RunState::Missing),
             Err(e) => Err(Error::read(&dir, &e)),
-            Ok(_) => Ok(match check_run(&dir, stage, key.as_str(), Verify::Hashes) {
-                Ok(m) => Lookup::Complete(Box::new(m)),
-                Err(why) => Lookup::Damaged(why),
+            Ok(_) => Ok(match check_run(&dir, stage, key.as_str(), verify) {
+                Ok(m) => RunState::Complete(Box::new(m)),
+                Err(why) => RunState::Damaged(why),
             }),
         }
     }
@@ -321,8 +336,8 @@ impl ArtifactStore {
         let key = spec.key();
         let dir = self.run_dir(spec.stage, &key);
         let mut set_aside = None;
-        match self.lookup(spec.stage, &key)? {
-            Lookup::Complete(manifest) if !force => {
+        match self.state(spec.stage, &key, Verify::Hashes)? {
+            RunState::Complete(manifest) if !force => {
                 return Ok(JobOutcome {
                     status: JobStatus::Cached,
                     dir,
@@ -330,7 +345,7 @@ impl ArtifactStore {
                     set_aside: None,
                 });
             }
-            Lookup::Damaged(why) => {
+            RunState::Damaged(why) => {
                 let aside = self.set_aside(spec.stage, &key)?;
                 set_aside = aside.map(|path| (path, why));
             }
@@ -429,10 +444,14 @@ impl ArtifactStore {
     }
 }
 
-/// What a key's directory holds.
-enum Lookup {
+/// What a key's directory holds (see [`ArtifactStore::state`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunState {
+    /// No such directory.
     Missing,
+    /// A run that passed verification.
     Complete(Box<Manifest>),
+    /// A run that failed verification (the reason); never read.
     Damaged(String),
 }
 
@@ -490,7 +509,7 @@ fn check_run(
             }
             Verify::Hashes => {
                 let bytes = fs::read(&path).map_err(|_| format!("{} is missing", entry.file))?;
-                check_bytes(entry, &bytes, verify)?;
+                check_bytes(entry, &bytes)?;
             }
         }
     }
@@ -507,9 +526,10 @@ fn check_size(entry: &FileEntry, len: u64) -> std::result::Result<(), String> {
     }
 }
 
-fn check_bytes(entry: &FileEntry, bytes: &[u8], verify: Verify) -> std::result::Result<(), String> {
+/// `bytes` against the size and SHA-256 `entry` recorded.
+fn check_bytes(entry: &FileEntry, bytes: &[u8]) -> std::result::Result<(), String> {
     check_size(entry, bytes.len() as u64)?;
-    if verify == Verify::Hashes && sha256_hex(bytes) != entry.sha256 {
+    if sha256_hex(bytes) != entry.sha256 {
         return Err(format!(
             "{}'s SHA-256 is not the one its manifest recorded: its bytes changed",
             entry.file

@@ -165,6 +165,47 @@ fn item_3_a_report_over_a_damaged_run_fails_naming_it() {
 }
 
 #[test]
+fn item_2_a_slurm_submission_resubmits_a_damaged_run() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let pipeline = r.join("p.toml");
+    fs::write(
+        &pipeline,
+        "name = \"one\"\n[sweep]\nmethods = [\"random\"]\nwidths = [8]\nsparsities = [0.5]\n\
+         depths = [3]\nseeds = [0, 1]\n[masks]\n",
+    )
+    .unwrap();
+    let p = pipeline.to_str().unwrap();
+    assert_ok(&glh(r, &["run", p]));
+    let dry = ["run", p, "--executor", "slurm", "--dry-run"];
+    let out = glh(r, &dry);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("0 jobs in 0 arrays, 2 cached"),
+        "{}",
+        stdout(&out)
+    );
+    let damaged = fs::read_dir(r.join("masks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let table = damaged.join("masks.parquet");
+    flip_byte(&table, fs::metadata(&table).unwrap().len() as usize / 2);
+    // Submitted again (its task repairs it), not an error and not skipped as cached.
+    let out = glh(r, &dry);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("1 jobs in 1 arrays, 1 cached"),
+        "{}",
+        stdout(&out)
+    );
+    // And `glh ls --sweeps` lists it without failing.
+    assert_ok(&glh(r, &["ls", "--sweeps"]));
+}
+
+#[test]
 fn item_5_a_run_directory_is_the_key_its_manifest_names() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();

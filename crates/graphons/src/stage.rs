@@ -15,7 +15,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray, UIn
 use glh_artifacts::config::{Sweep, Width};
 use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
-use glh_artifacts::store::InputRef;
+use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
     ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
@@ -228,8 +228,9 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
 /// The run columns of the masks run that the histograms run `histograms` was taken of.
 fn histograms_run_columns(store: &ArtifactStore, histograms: &InputRef) -> Result<RunColumns> {
     let dir = store.run_dir(&histograms.stage, &histograms.key);
+    // Only the manifest is read here: its tables are hashed when they are read.
     let manifest = store
-        .find(&histograms.stage, &histograms.key)?
+        .find_with(&histograms.stage, &histograms.key, Verify::Sizes)?
         .ok_or_else(|| Error::input(&dir, "no complete graphons run here"))?;
     match manifest.inputs.as_slice() {
         [masks] => run_columns(store, masks),

@@ -12,7 +12,7 @@ use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::{column, encode_table};
 use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
-use glh_artifacts::store::InputRef;
+use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
     ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
@@ -441,12 +441,15 @@ pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint,
         seed: u64,
         scope: Scope,
     }
-    let manifest = store.find(&input.stage, &input.key)?.ok_or_else(|| {
-        Error::input(
-            store.run_dir(&input.stage, &input.key),
-            "no complete masks run here",
-        )
-    })?;
+    // Only the manifest is read here: its tables are hashed when they are read.
+    let manifest = store
+        .find_with(&input.stage, &input.key, Verify::Sizes)?
+        .ok_or_else(|| {
+            Error::input(
+                store.run_dir(&input.stage, &input.key),
+                "no complete masks run here",
+            )
+        })?;
     let path = store
         .run_dir(&input.stage, &input.key)
         .join(glh_artifacts::store::MANIFEST);

@@ -13,6 +13,7 @@ use crate::cluster::{SlurmResources, SlurmSettings};
 use crate::pipeline::Pipeline;
 use crate::progress::Progress;
 use crate::sweeps::{self, ArrayRecord, Queue, SweepRecord, TaskRecord, TaskState};
+use glh_artifacts::store::{RunState, Verify};
 use glh_artifacts::{ArtifactStore, Error, Plan, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -253,7 +254,9 @@ pub fn submit(
         .jobs()
         .iter()
         .map(|job| -> Result<bool> {
-            Ok(options.force || store.find(job.stage(), &job.key())?.is_none())
+            // A damaged run is submitted too: its task sets it aside and computes it again.
+            let state = store.state(job.stage(), &job.key(), Verify::Hashes)?;
+            Ok(options.force || !matches!(state, RunState::Complete(_)))
         })
         .collect::<Result<_>>()?;
     let task = |i: usize| TaskRecord {

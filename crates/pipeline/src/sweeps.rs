@@ -7,6 +7,7 @@
 //! store (complete or not) and Slurm's queue (`squeue`), so it cannot go stale.
 
 use glh_artifacts::ArtifactStore;
+use glh_artifacts::store::{RunState, Verify};
 use glh_artifacts::{ArtifactKey, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -228,7 +229,11 @@ pub fn task_states(
     record: &SweepRecord,
     queue: &Queue,
 ) -> Result<Vec<(TaskRecord, TaskState)>> {
-    let complete = |t: &TaskRecord| -> Result<bool> { Ok(store.find(&t.stage, &t.key)?.is_some()) };
+    // Sizes, as `glh ls` checks them: a damaged run is not complete, and listing stays fast.
+    let complete = |t: &TaskRecord| -> Result<bool> {
+        let state = store.state(&t.stage, &t.key, Verify::Sizes)?;
+        Ok(matches!(state, RunState::Complete(_)))
+    };
     let mut out: Vec<(TaskRecord, TaskState)> = record
         .cached
         .iter()
