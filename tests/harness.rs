@@ -47,7 +47,13 @@ pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
         settings_toml: pipeline
             .to_toml()
             .expect("a parsed pipeline writes as TOML"),
-        graphons: pipeline.graphons.as_ref().map(|g| g.k),
+        graphons: pipeline
+            .graphons
+            .as_ref()
+            .map(|g| glh_reporting::GraphonsRuns {
+                k: g.k,
+                rescale: g.rescale,
+            }),
         ntk: pipeline.ntk.is_some(),
         training: pipeline.training.is_some(),
     }

@@ -68,11 +68,13 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| method | sparsity | runs | c^L | prod c_l | trace / dense |",
         "| method | sparsity | seeds | final test accuracy | mean training loss |",
         "| spectral metric | Spearman [95% CI] | Pearson [95% CI] |",
+        "| hidden layer | method | Frobenius distance by width | falls monotonically? | exceptions |",
+        "| neurons h | method | n = 16 | n = 32 |",
         "| claim | experiment | our numbers | supported? |",
     ] {
         assert!(md.contains(header), "missing table {header}");
     }
-    assert_eq!(report.tables, 6);
+    assert_eq!(report.tables, 8);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
         assert_eq!(claim.experiment, "smoke");
@@ -181,5 +183,98 @@ fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
             "grid (L = 4, sparsity 0.5)",
             "grid (L = 4, sparsity 0.8)"
         ]
+    );
+}
+
+#[test]
+fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
+    let pipeline = glh_pipeline::Pipeline::from_toml(
+        "name = \"sparse\"\n[sweep]\nmethods = [\"random\", \"synflow\"]\nwidths = [16, 36, 64]\n\
+         sparsities = [0.5]\ndensity_laws = [{ c = 2.0, a = 0.5 }]\ndepths = [4]\nseeds = [0, 1]\n\
+         [masks]\nsynflow_rounds = 5\n[graphons]\nk = 4\nrescale = \"layer_density\"\n",
+        "sparse.toml",
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 50,
+        seed: 0,
+    };
+    let out = root.path().join("reports");
+    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    for part in ["L4-s0.5", "L4-d2n-0.5"] {
+        let dir = out.join("sparse").join(part);
+        assert!(dir.join("heatmaps_layer2.png").is_file(), "{part}");
+        assert!(dir.join("convergence_layer3.png").is_file(), "{part}");
+    }
+    // Two parts, each with its verdict on the rescaled histograms: 2 methods x 2 hidden layers.
+    assert_eq!(report.claims.len(), 2);
+    for claim in &report.claims {
+        assert_eq!(
+            claim.statement,
+            glh_reporting::claims::Statement::SparseConvergence
+        );
+        assert!(
+            claim.evidence.contains("of 4 (hidden layer, method) cases"),
+            "{}",
+            claim.evidence
+        );
+    }
+    assert_eq!(
+        report.claims[1].experiment,
+        "sparse (L = 4, density 2 n^-0.5)"
+    );
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    assert!(md.contains("Per method: random: "), "per-method statement");
+    assert!(
+        md.contains("| neurons h | method | n = 16 | n = 36 | n = 64 |"),
+        "hidden neurons"
+    );
+    assert!(md.contains("Layer 2 (hidden): seed-averaged SAS histograms / layer density"));
+}
+
+/// A store kept across an upgrade holds runs of an older stage version whose table has other
+/// columns: the report reads the newest version's runs only, instead of failing to stack them.
+#[test]
+fn the_report_reads_only_the_newest_version_of_a_stage() {
+    use arrow::array::{ArrayRef, StringArray};
+    use glh_artifacts::JobSpec;
+    use glh_artifacts::schema::{Column, ColumnType, TableSchema};
+    let pipeline = load_pipeline("smoke.toml");
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    // A version-1 convergence run with a column the current table lacks.
+    const OLD: TableSchema = TableSchema {
+        stage: "convergence",
+        name: "convergence",
+        row: "an old row",
+        stored: true,
+        columns: &[Column {
+            name: "cut_mean",
+            dtype: ColumnType::String,
+            doc: "gone since version 2",
+        }],
+    };
+    let spec = JobSpec::new("convergence", 1, &serde_json::json!({"old": true}), vec![]);
+    store
+        .run(&spec, false, |w| {
+            let column: ArrayRef = std::sync::Arc::new(StringArray::from(vec!["x"]));
+            w.write_table(&OLD, vec![column])
+        })
+        .unwrap();
+    let settings = ReportSettings {
+        bootstrap: 50,
+        seed: 0,
+    };
+    let out = root.path().join("reports");
+    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    assert!(
+        report
+            .claims
+            .iter()
+            .any(|c| c.statement == glh_reporting::claims::Statement::Convergence)
     );
 }

@@ -1,5 +1,6 @@
 //! The validated values that several stages share: the sweep of an experiment and its axes
-//! ([`PruneMethod`], [`Width`], [`Depth`], [`Sparsity`], [`Scope`]), and the one-line TOML
+//! ([`PruneMethod`], [`Width`], [`Depth`], [`Sparsity`] or a [`DensityLaw`], [`Scope`]), the
+//! histogram scaling [`Rescale`] that the graphons stage applies and the report reads, and the one-line TOML
 //! errors of every settings file. Each stage's own settings live in its crate.
 //!
 //! A value that passes through these types is valid: a [`Sparsity`] lies in `[0, 1)`, a
@@ -186,12 +187,136 @@ pub struct Sweep {
     pub methods: Vec<PruneMethod>,
     /// Hidden widths n.
     pub widths: Vec<Width>,
-    /// Sparsities (fractions removed).
+    /// Sparsities (fractions removed), the same at every width.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sparsities: Vec<Sparsity>,
+    /// Densities that fall with width (the sparse regime): each law is one more level of the
+    /// sweep, beside the fixed sparsities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub density_laws: Vec<DensityLaw>,
     /// Depths L (number of Linear layers).
     pub depths: Vec<Depth>,
     /// Run seeds; each seed is one independent run of every setting.
     pub seeds: Vec<u64>,
+}
+
+impl Sweep {
+    /// The sweep's levels: its fixed sparsities, then its density laws, in file order.
+    pub fn levels(&self) -> Vec<Level> {
+        let fixed = self.sparsities.iter().map(|&s| Level::Fixed(s));
+        fixed
+            .chain(self.density_laws.iter().map(|&l| Level::Law(l)))
+            .collect()
+    }
+}
+
+/// A density that falls with the hidden width n: `density(n) = c * n^(-a)`, the sparse regime
+/// of graph limits (a = 0 is a fixed density c). Written `{ c = 2.0, a = 0.5 }`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DensityLaw {
+    /// The density at n = 1; positive.
+    pub c: f64,
+    /// How fast the density falls with n; finite and at least 0.
+    pub a: f64,
+}
+
+impl DensityLaw {
+    /// `c * n^(-a)`.
+    pub fn density(self, width: Width) -> f64 {
+        self.c * f64::from(width.get()).powf(-self.a)
+    }
+
+    /// The sparsity `1 - c n^(-a)` at `width`; an error unless the density lies in (0, 1].
+    pub fn sparsity(self, width: Width) -> Result<Sparsity, String> {
+        let finite = self.c.is_finite() && self.a.is_finite();
+        if !(finite && self.c > 0.0 && self.a >= 0.0) {
+            return Err(format!(
+                "a density law needs c > 0 and a >= 0, both finite, got c = {}, a = {}",
+                self.c, self.a
+            ));
+        }
+        let density = self.density(width);
+        if density > 1.0 || density <= 0.0 {
+            return Err(format!(
+                "density {} * {}^-{} = {density} at width {width} is not in (0, 1]; raise a or                  lower c, or drop the width",
+                self.c, width, self.a
+            ));
+        }
+        Sparsity::try_from(1.0 - density)
+    }
+}
+
+/// How much of each mask is kept at one level of a sweep: the same sparsity at every width,
+/// or a density law.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Level {
+    /// One sparsity at every width.
+    Fixed(Sparsity),
+    /// `density(n) = c n^(-a)`.
+    Law(DensityLaw),
+}
+
+impl Level {
+    /// The sparsity of the masks at `width` (an error for a law whose density leaves (0, 1]
+    /// there; a validated sweep has none).
+    pub fn sparsity_at(self, width: Width) -> Result<Sparsity, String> {
+        match self {
+            Level::Fixed(s) => Ok(s),
+            Level::Law(law) => law.sparsity(width),
+        }
+    }
+
+    /// The level as a law: a fixed sparsity s is `c = 1 - s`, `a = 0`.
+    pub fn law(self) -> DensityLaw {
+        match self {
+            Level::Fixed(s) => DensityLaw {
+                c: s.density(),
+                a: 0.0,
+            },
+            Level::Law(law) => law,
+        }
+    }
+
+    /// `sparsity 0.8` or `density 2 n^-0.5`, for titles.
+    pub fn label(self) -> String {
+        match self {
+            Level::Fixed(s) => format!("sparsity {}", s.value()),
+            Level::Law(l) => format!("density {} n^-{}", l.c, l.a),
+        }
+    }
+
+    /// `s0.8` or `d2n-0.5`: a directory name.
+    pub fn slug(self) -> String {
+        match self {
+            Level::Fixed(s) => format!("s{}", s.value()),
+            Level::Law(l) => format!("d{}n-{}", l.c, l.a),
+        }
+    }
+}
+
+/// How a histogram is scaled before its distance to the reference is taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rescale {
+    /// Block densities in [0, 1], as stored (METHOD.md section 3; the paper's).
+    #[default]
+    None,
+    /// `H / p`, each layer's histogram divided by the layer's density `p` (kept weights over
+    /// all weights), so that every layer integrates to 1: the normalisation of sparse graph
+    /// limits, under which a density that falls with width can still converge. An empty
+    /// layer (p = 0) stays all zeros.
+    LayerDensity,
+}
+
+impl Rescale {
+    /// The name written in configs and the convergence table's `rescale` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rescale::None => "none",
+            Rescale::LayerDensity => "layer_density",
+        }
+    }
 }
 
 /// How scores are ranked into a mask.
@@ -294,5 +419,37 @@ mod tests {
         for m in PruneMethod::ALL {
             assert_eq!(m.name().parse::<PruneMethod>().unwrap(), m);
         }
+    }
+
+    #[test]
+    fn a_density_law_gives_c_n_to_the_minus_a() {
+        let w = |n: u64| Width::try_from(n).unwrap();
+        let law = DensityLaw { c: 2.0, a: 0.5 };
+        // 2 / sqrt(n): 0.2 at n = 100, 2 / sqrt(2000) = 0.0447... at n = 2000.
+        assert!((law.density(w(100)) - 0.2).abs() < 1e-15);
+        assert!((law.sparsity(w(100)).unwrap().value() - 0.8).abs() < 1e-15);
+        let s2000 = law.sparsity(w(2000)).unwrap().value();
+        assert!((s2000 - (1.0 - 2.0 / 2000f64.sqrt())).abs() < 1e-15);
+        // A fixed sparsity is the law with a = 0, and keeps its exact value.
+        let fixed = Level::Fixed(Sparsity::try_from(0.8).unwrap());
+        assert_eq!(fixed.sparsity_at(w(500)).unwrap().value(), 0.8);
+        assert_eq!(fixed.law().a, 0.0);
+        assert!((fixed.law().c - 0.2).abs() < 1e-15);
+        // Density above 1 (n = 1: 2), or c <= 0, or a < 0, is refused.
+        assert!(law.sparsity(w(1)).unwrap_err().contains("not in (0, 1]"));
+        for bad in [
+            DensityLaw { c: 0.0, a: 0.5 },
+            DensityLaw { c: 1.0, a: -0.1 },
+            DensityLaw {
+                c: f64::NAN,
+                a: 0.5,
+            },
+        ] {
+            assert!(
+                bad.sparsity(w(100)).unwrap_err().contains("c > 0"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(Level::Law(law).slug(), "d2n-0.5");
     }
 }

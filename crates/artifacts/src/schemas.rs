@@ -236,6 +236,49 @@ pub const GRAPHON_HISTOGRAMS: TableSchema = TableSchema {
             ColumnType::Float64,
             "fraction of kept weights in the block, in [0, 1]"
         ),
+        col(
+            "layer_density",
+            ColumnType::Float64,
+            "the layer's density p, kept weights / (n_rows n_cols): block_density / layer_density is the histogram rescaled to integrate to 1 (the sparse regime's H / p)"
+        ),
+    ],
+};
+
+/// `graphons/<key>/hidden_neurons.parquet`: the hidden neurons a mask cuts off, per hidden
+/// layer. Hidden layer h holds the outputs of Linear layer h and the inputs of layer h + 1; a
+/// neuron with no kept weight in, or none out, is removed from the network.
+pub const GRAPHON_HIDDEN_NEURONS: TableSchema = TableSchema {
+    stage: "graphons",
+    name: "hidden_neurons",
+    row: "hidden layer of a mask",
+    stored: true,
+    columns: run_columns![
+        col(
+            "hidden_layer",
+            ColumnType::UInt32,
+            "h in 1..L-1: the outputs of Linear layer h, the inputs of layer h + 1"
+        ),
+        col(
+            "neurons",
+            ColumnType::UInt32,
+            "neurons in the hidden layer (the width n)"
+        ),
+        col(
+            "without_inputs",
+            ColumnType::UInt32,
+            "neurons with no kept weight in (zero row degree in layer h)"
+        ),
+        col(
+            "without_outputs",
+            ColumnType::UInt32,
+            "neurons with no kept weight out (zero column degree in layer h + 1)"
+        ),
+        col(
+            "removed",
+            ColumnType::UInt32,
+            "neurons with no kept weight in or none out"
+        ),
+        col("removed_fraction", ColumnType::Float64, "removed / neurons"),
     ],
 };
 
@@ -274,7 +317,7 @@ pub const GRAPHON_DEGREES: TableSchema = TableSchema {
 pub const CONVERGENCE: TableSchema = TableSchema {
     stage: "convergence",
     name: "convergence",
-    row: "method, depth, sparsity, layer and width",
+    row: "method, depth, level (sparsity or density law), layer and width",
     stored: true,
     columns: &[
         col("method", ColumnType::String, "pruning method"),
@@ -282,9 +325,23 @@ pub const CONVERGENCE: TableSchema = TableSchema {
         col(
             "sparsity",
             ColumnType::Float64,
-            "fraction of weights removed",
+            "fraction of weights removed at this width (the level's sparsity there)",
         ),
-        col("density", ColumnType::Float64, "fraction of weights kept"),
+        col(
+            "density",
+            ColumnType::Float64,
+            "fraction of weights kept at this width",
+        ),
+        col(
+            "density_c",
+            ColumnType::Float64,
+            "the group's density law density(n) = density_c n^(-density_a); a fixed sparsity s is density_c = 1 - s",
+        ),
+        col(
+            "density_a",
+            ColumnType::Float64,
+            "the law's exponent: 0 for a fixed sparsity, > 0 in the sparse regime",
+        ),
         col(
             "scope",
             ColumnType::String,
@@ -294,6 +351,11 @@ pub const CONVERGENCE: TableSchema = TableSchema {
             "k",
             ColumnType::UInt32,
             "histogram blocks K per side (capped by the layer's size)",
+        ),
+        col(
+            "rescale",
+            ColumnType::String,
+            "`none`: histograms compared as they are; `layer_density`: each divided by its layer's density first (H / p)",
         ),
         col(
             "layer",
@@ -572,6 +634,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &EDGE_LIST,
     &GRAPHON_HISTOGRAMS,
     &GRAPHON_DEGREES,
+    &GRAPHON_HIDDEN_NEURONS,
     &CONVERGENCE,
     &NTK_KERNELS,
     &NTK_SPECTRA,

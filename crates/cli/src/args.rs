@@ -150,15 +150,16 @@ spectral metric with Spearman/Pearson correlations and bootstrap intervals over 
 directory is replaced atomically; nothing is recomputed.
 
 Examples:
-  glh report                                    (pipelines/e1.toml e2.toml e3.toml)
+  glh report                       (pipelines/e1.toml e1-sparse.toml e2.toml e3.toml)
   glh report pipelines/smoke.toml --out reports/smoke")]
     Report(ReportArgs),
     /// Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
     #[command(long_about = "\
 Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
 
-A pipeline file (TOML, see pipelines/) names a sweep (methods, widths, sparsities, depths, seeds)
-and one table per stage to run, with its settings. Jobs whose artifacts are complete are reported
+A pipeline file (TOML, see pipelines/) names a sweep (methods, widths, sparsities, depths, seeds;
+`density_laws = [{ c = 2.0, a = 0.5 }]` adds levels whose density c n^-a falls with the width,
+see pipelines/e1-sparse.toml) and one table per stage to run, with its settings. Jobs whose artifacts are complete are reported
 as cached; the others run, independent jobs in parallel on --jobs threads. Unknown keys, empty
 lists and out-of-range values are errors that name the file, line and field.
 
@@ -347,7 +348,8 @@ pub struct GraphonsArgs {
     /// The mask.
     #[command(flatten)]
     pub mask: MaskSourceArgs,
-    /// Histogram blocks per side (capped by each layer's size), 1 to 24.
+    /// Histogram blocks per side (capped by each layer's size), 1 to 256; the paper's is 64.
+    /// The cut distance is exact up to 24 and a certified interval above.
     #[arg(long, default_value_t = glh_graphons::settings::DEFAULT_K, value_parser = clap::value_parser!(u32).range(1..=i64::from(glh_graphons::settings::MAX_K)))]
     pub k: u32,
     /// Recompute even if the artifact is complete.
@@ -423,7 +425,7 @@ pub struct TrainArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Pipeline files whose runs to report, in order.
-    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e2.toml", "pipelines/e3.toml"])]
+    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e2.toml", "pipelines/e3.toml"])]
     pub pipelines: Vec<PathBuf>,
     /// Output directory (replaced).
     #[arg(long, value_name = "DIR", default_value = "reports")]

@@ -283,7 +283,10 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
 }
 
 fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()> {
-    let settings = glh_graphons::GraphonsSettings { k: args.k };
+    let settings = glh_graphons::GraphonsSettings {
+        k: args.k,
+        ..Default::default()
+    };
     let outcome = match mask_source(store, &args.mask)? {
         MaskSource::Edges(path) => {
             glh_graphons::stage::run_edges(store, &settings, &path, args.force)?
@@ -466,7 +469,13 @@ fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
         description: pipeline.description.clone(),
         sweep: pipeline.sweep.clone(),
         settings_toml: pipeline.to_toml()?,
-        graphons: pipeline.graphons.as_ref().map(|g| g.k),
+        graphons: pipeline
+            .graphons
+            .as_ref()
+            .map(|g| glh_reporting::GraphonsRuns {
+                k: g.k,
+                rescale: g.rescale,
+            }),
         ntk: pipeline.ntk.is_some(),
         training: pipeline.training.is_some(),
     })

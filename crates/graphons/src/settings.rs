@@ -1,6 +1,7 @@
 //! Settings of the `graphons` stage (METHOD.md section 3): the doc, the default and the
 //! validation in one place; `glh graphons`'s flags take their defaults from here.
 
+pub use glh_artifacts::config::Rescale;
 use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -18,11 +19,17 @@ pub struct GraphonsSettings {
     /// Histogram blocks K per side (capped by a layer's size); at most [`MAX_K`]. The paper
     /// uses 64; the cut distance is exact up to 24 and a certified interval above.
     pub k: u32,
+    /// What the convergence jobs compare: the histograms as they are, or each divided by its
+    /// layer's density (the sparse regime's normalisation). Histogram runs store both.
+    pub rescale: Rescale,
 }
 
 impl Default for GraphonsSettings {
     fn default() -> Self {
-        GraphonsSettings { k: DEFAULT_K }
+        GraphonsSettings {
+            k: DEFAULT_K,
+            rescale: Rescale::None,
+        }
     }
 }
 

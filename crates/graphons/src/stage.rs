@@ -1,20 +1,25 @@
 //! The `graphons` stage and its `convergence` jobs.
 //!
 //! A `graphons` job reads one masks artifact and writes the SAS histogram (`K_r = min(K,
-//! n_rows)`, `K_c = min(K, n_cols)`, so the 10-row classifier layer gets 10 row blocks) and the
-//! degree profiles of every layer. A `convergence` job reads the `graphons` jobs of one (method,
-//! depth, sparsity) over all widths and seeds, takes the seed-averaged histogram at the largest
-//! width as the reference `H_ref`, and writes per layer and width the mean and spread over seeds
-//! of the L2 distance `||H_n - H_ref||_F / K` and of the exact cut distance.
+//! n_rows)`, `K_c = min(K, n_cols)`, so the 10-row classifier layer gets 10 row blocks) with its
+//! layer's density, the degree profiles of every layer, and the hidden neurons the mask cuts
+//! off. A `convergence` job reads the `graphons` jobs of one (method, depth, level) over all
+//! widths and seeds, where a level is a fixed sparsity or a density law `c n^(-a)`, optionally
+//! divides every histogram by its layer's density (`rescale`), takes the seed-averaged
+//! histogram at the largest width as the reference `H_ref`, and writes per layer and width the
+//! mean and spread over seeds of the paper's Frobenius distance, our L2 distance
+//! `||H_n - H_ref||_F / K` and the cut distance's certified interval.
 
 use crate::cut_bounds::cut_interval;
 use crate::sas::{degree_order, sas_histogram};
-use crate::settings::GraphonsSettings;
+use crate::settings::{GraphonsSettings, Rescale};
 use crate::step::{StepGraphon, l2_distance};
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array};
-use glh_artifacts::config::{Sweep, Width};
+use glh_artifacts::config::{Level, PruneMethod, Sweep, Width};
 use glh_artifacts::parquet_io::{column, concat_columns};
-use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
+use glh_artifacts::schemas::{
+    CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HIDDEN_NEURONS, GRAPHON_HISTOGRAMS,
+};
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
     ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
@@ -30,13 +35,17 @@ use std::sync::Arc;
 pub const STAGE: &str = "graphons";
 /// The convergence stage's name.
 pub const CONVERGENCE_STAGE: &str = "convergence";
-/// Bumped whenever the histogram stage's outputs for the same parameters change.
-pub const VERSION: u32 = 1;
+/// Bumped whenever the histogram stage's outputs for the same parameters change. 2: the
+/// histograms carry their layer's density, and a `hidden_neurons` table counts the neurons
+/// each mask cuts off (the paper's appendix figure 9).
+pub const VERSION: u32 = 2;
 /// Bumped whenever the convergence stage's outputs for the same inputs change. 2: the paper's
 /// unnormalised Frobenius distance, a `hidden` flag per layer, and the cut distance as a
 /// certified interval (`cut_low_*`, `cut_high_*`, exact and equal where K <= 24) in place of
-/// `cut_mean`/`cut_sd`, so that K = 64 works.
-pub const CONVERGENCE_VERSION: u32 = 2;
+/// `cut_mean`/`cut_sd`, so that K = 64 works. 3: groups by level (a fixed sparsity or a
+/// density law, `density_c`, `density_a`), with each width's own sparsity, and the `rescale`
+/// setting.
+pub const CONVERGENCE_VERSION: u32 = 3;
 
 #[derive(Serialize)]
 struct HistogramParams {
@@ -109,6 +118,7 @@ fn write_tables(
                 (0..kr * kc).map(|i| (i % kc) as u32),
             )),
             Arc::new(Float64Array::from(h.values)),
+            Arc::new(Float64Array::from(vec![layer.density(); kr * kc])),
         ]);
         histograms.push(columns);
 
@@ -136,7 +146,69 @@ fn write_tables(
         }
     }
     writer.write_table(&GRAPHON_HISTOGRAMS, concat_columns(&histograms))?;
-    writer.write_table(&GRAPHON_DEGREES, concat_columns(&degrees))
+    writer.write_table(&GRAPHON_DEGREES, concat_columns(&degrees))?;
+    let counts = hidden_neurons(layers);
+    let n = counts.len();
+    let mut columns = labels.columns(n);
+    columns.extend([
+        Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
+        Arc::new(UInt32Array::from_iter_values(
+            counts.iter().map(|c| c.neurons),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            counts.iter().map(|c| c.without_inputs),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            counts.iter().map(|c| c.without_outputs),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            counts.iter().map(|c| c.removed),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            counts.iter().map(|c| c.removed_fraction()),
+        )),
+    ]);
+    writer.write_table(&GRAPHON_HIDDEN_NEURONS, columns)
+}
+
+/// The neurons of one hidden layer that a mask cuts off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HiddenNeurons {
+    /// Neurons in the layer.
+    pub neurons: u32,
+    /// Those with no kept weight in.
+    pub without_inputs: u32,
+    /// Those with no kept weight out.
+    pub without_outputs: u32,
+    /// Those with none in or none out: they take no part in the network's function.
+    pub removed: u32,
+}
+
+impl HiddenNeurons {
+    /// `removed / neurons`.
+    pub fn removed_fraction(&self) -> f64 {
+        f64::from(self.removed) / f64::from(self.neurons)
+    }
+}
+
+/// Per hidden layer h = 1..L-1 (the outputs of Linear layer h, the inputs of layer h + 1): how
+/// many neurons have no kept weight in, none out, or either. A chain of masks whose shapes do
+/// not chain is cut at the first break.
+pub fn hidden_neurons(layers: &[LayerMask]) -> Vec<HiddenNeurons> {
+    layers
+        .windows(2)
+        .take_while(|pair| pair[0].rows() == pair[1].cols())
+        .map(|pair| {
+            let (ins, outs) = (pair[0].row_degrees(), pair[1].col_degrees());
+            let count = |f: &dyn Fn(usize) -> bool| (0..ins.len()).filter(|&j| f(j)).count() as u32;
+            HiddenNeurons {
+                neurons: ins.len() as u32,
+                without_inputs: count(&|j| ins[j] == 0),
+                without_outputs: count(&|j| outs[j] == 0),
+                removed: count(&|j| ins[j] == 0 || outs[j] == 0),
+            }
+        })
+        .collect()
 }
 
 /// The per-layer histograms stored in the graphons run `input`.
@@ -144,18 +216,34 @@ pub fn read_histograms(
     store: &ArtifactStore,
     input: &InputRef,
 ) -> Result<BTreeMap<u32, StepGraphon>> {
+    read_scaled_histograms(store, input, Rescale::None)
+}
+
+/// The per-layer histograms stored in the graphons run `input`, each scaled by `rescale`.
+pub fn read_scaled_histograms(
+    store: &ArtifactStore,
+    input: &InputRef,
+    rescale: Rescale,
+) -> Result<BTreeMap<u32, StepGraphon>> {
     let path = store.table_path(input, &GRAPHON_HISTOGRAMS); // named in errors below
     let batch = store.read_run_table(input, &GRAPHON_HISTOGRAMS)?;
     let layer: &UInt32Array = column(&batch, "layer");
     let kr: &UInt32Array = column(&batch, "k_rows");
     let kc: &UInt32Array = column(&batch, "k_cols");
     let value: &Float64Array = column(&batch, "block_density");
+    let density: &Float64Array = column(&batch, "layer_density");
     let mut values: BTreeMap<u32, (usize, usize, Vec<f64>)> = BTreeMap::new();
     for i in 0..batch.num_rows() {
         let entry = values
             .entry(layer.value(i))
             .or_insert_with(|| (kr.value(i) as usize, kc.value(i) as usize, Vec::new()));
-        entry.2.push(value.value(i));
+        let scaled = match rescale {
+            Rescale::None => value.value(i),
+            // An empty layer has nothing to rescale: it stays all zeros.
+            Rescale::LayerDensity if density.value(i) == 0.0 => 0.0,
+            Rescale::LayerDensity => value.value(i) / density.value(i),
+        };
+        entry.2.push(scaled);
     }
     values
         .into_iter()
@@ -181,6 +269,9 @@ pub struct GroupMember {
 #[derive(Serialize)]
 struct ConvergenceParams {
     k: u32,
+    rescale: Rescale,
+    density_c: f64,
+    density_a: f64,
     widths: Vec<u32>,
     seeds: Vec<u64>,
 }
@@ -197,16 +288,24 @@ struct ConvergenceRow {
     stats: [(f64, f64); 4],
 }
 
-/// The convergence job of one (method, depth, sparsity) group.
-pub fn convergence_spec(settings: &GraphonsSettings, members: &[GroupMember]) -> JobSpec {
+/// The convergence job of one (method, depth, level) group.
+pub fn convergence_spec(
+    settings: &GraphonsSettings,
+    level: Level,
+    members: &[GroupMember],
+) -> JobSpec {
     let mut widths: Vec<u32> = members.iter().map(|m| m.width.get()).collect();
     widths.sort_unstable();
     widths.dedup();
     let mut seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
     seeds.sort_unstable();
     seeds.dedup();
+    let law = level.law();
     let params = ConvergenceParams {
         k: settings.k,
+        rescale: settings.rescale,
+        density_c: law.c,
+        density_a: law.a,
         widths,
         seeds,
     };
@@ -242,9 +341,13 @@ fn histograms_run_columns(store: &ArtifactStore, histograms: &InputRef) -> Resul
 }
 
 /// The run columns shared by a convergence group, read from its members' masks runs: an error
-/// unless they agree on method, depth, sparsity and scope, and each member's width and seed
-/// are those of its masks run.
-fn group_run_columns(store: &ArtifactStore, members: &[GroupMember]) -> Result<RunColumns> {
+/// unless they agree on method, depth and scope, and each member's width, seed and sparsity
+/// are those its masks run was made with (the sparsity the level gives at its width).
+fn group_run_columns(
+    store: &ArtifactStore,
+    level: Level,
+    members: &[GroupMember],
+) -> Result<RunColumns> {
     let mut shared: Option<RunColumns> = None;
     for m in members {
         let run = histograms_run_columns(store, &m.histograms)?;
@@ -256,12 +359,21 @@ fn group_run_columns(store: &ArtifactStore, members: &[GroupMember]) -> Result<R
             );
             return Err(Error::input(dir, msg));
         }
+        let planned = level.sparsity_at(m.width).map_err(Error::Unsupported)?;
+        if planned.value() != run.sparsity {
+            let msg = format!(
+                "planned at sparsity {} ({}), but its masks run has sparsity {}",
+                planned.value(),
+                level.label(),
+                run.sparsity
+            );
+            return Err(Error::input(dir, msg));
+        }
         if let Some(first) = &shared {
-            let same = (first.method, first.depth, first.sparsity, first.scope)
-                == (run.method, run.depth, run.sparsity, run.scope);
+            let same =
+                (first.method, first.depth, first.scope) == (run.method, run.depth, run.scope);
             if !same {
-                let msg =
-                    "its masks run differs from the group's in method, depth, sparsity or scope";
+                let msg = "its masks run differs from the group's in method, depth or scope";
                 return Err(Error::input(dir, msg));
             }
         } else {
@@ -271,17 +383,18 @@ fn group_run_columns(store: &ArtifactStore, members: &[GroupMember]) -> Result<R
     shared.ok_or_else(|| Error::Unsupported("a convergence group has no members".into()))
 }
 
-/// Writes the convergence table of one group (its members share method, depth, sparsity and
+/// Writes the convergence table of one group (its members share method, depth, level and
 /// scope, read from their masks runs), unless cached.
 pub fn run_convergence(
     store: &ArtifactStore,
     settings: &GraphonsSettings,
+    level: Level,
     members: &[GroupMember],
     force: bool,
 ) -> Result<JobOutcome> {
-    let spec = convergence_spec(settings, members);
+    let spec = convergence_spec(settings, level, members);
     store.run(&spec, force, |writer| {
-        let group = group_run_columns(store, members)?;
+        let group = group_run_columns(store, level, members)?;
         let reference_width = members
             .iter()
             .map(|m| m.width.get())
@@ -292,7 +405,11 @@ pub fn run_convergence(
             by_width
                 .entry(m.width.get())
                 .or_default()
-                .push(read_histograms(store, &m.histograms)?);
+                .push(read_scaled_histograms(
+                    store,
+                    &m.histograms,
+                    settings.rescale,
+                )?);
         }
         // H_ref per layer: the mean over seeds at the largest width.
         let refs = &by_width[&reference_width];
@@ -344,6 +461,18 @@ pub fn run_convergence(
             }
         }
         let n = rows.len();
+        let sparsity_at = |width: u32| -> Result<f64> {
+            let width = Width::try_from(u64::from(width)).map_err(Error::Unsupported)?;
+            Ok(level
+                .sparsity_at(width)
+                .map_err(Error::Unsupported)?
+                .value())
+        };
+        let sparsities: Vec<f64> = rows
+            .iter()
+            .map(|r| sparsity_at(r.width))
+            .collect::<Result<_>>()?;
+        let law = level.law();
         let stat = |which: usize, sd: bool| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| {
                 let (mean, spread) = r.stats[which];
@@ -353,10 +482,15 @@ pub fn run_convergence(
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![group.method_name(); n])),
             Arc::new(UInt32Array::from(vec![group.depth; n])),
-            Arc::new(Float64Array::from(vec![group.sparsity; n])),
-            Arc::new(Float64Array::from(vec![1.0 - group.sparsity; n])),
+            Arc::new(Float64Array::from(sparsities.clone())),
+            Arc::new(Float64Array::from_iter_values(
+                sparsities.iter().map(|s| 1.0 - s),
+            )),
+            Arc::new(Float64Array::from(vec![law.c; n])),
+            Arc::new(Float64Array::from(vec![law.a; n])),
             Arc::new(StringArray::from(vec![group.scope_name(); n])),
             Arc::new(UInt32Array::from(vec![settings.k; n])),
+            Arc::new(StringArray::from(vec![settings.rescale.name(); n])),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.layer))),
             Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.hidden)))),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.width))),
@@ -594,20 +728,22 @@ impl Job for HistogramsJob {
     }
 }
 
-/// The job that measures one (method, depth, sparsity) group's convergence over widths.
+/// The job that measures one (method, depth, level) group's convergence over widths.
 #[derive(Clone, Debug)]
 pub struct ConvergenceJob {
     settings: GraphonsSettings,
+    level: Level,
     members: Vec<GroupMember>,
     spec: JobSpec,
 }
 
 impl ConvergenceJob {
-    /// The job of the histogram runs `members`.
-    pub fn new(settings: &GraphonsSettings, members: Vec<GroupMember>) -> Self {
+    /// The job of the histogram runs `members`, all of the level `level`.
+    pub fn new(settings: &GraphonsSettings, level: Level, members: Vec<GroupMember>) -> Self {
         ConvergenceJob {
-            spec: convergence_spec(settings, &members),
+            spec: convergence_spec(settings, level, &members),
             settings: settings.clone(),
+            level,
             members,
         }
     }
@@ -624,12 +760,12 @@ impl Job for ConvergenceJob {
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run_convergence(store, &self.settings, &self.members, force)
+        run_convergence(store, &self.settings, self.level, &self.members, force)
     }
 }
 
 /// The `[graphons]` table: a histograms job per masks job of the plan, then a convergence job
-/// per (method, depth, sparsity) over all its widths and seeds.
+/// per (method, depth, level) of the sweep over all its widths and seeds.
 #[derive(Clone, Debug)]
 pub struct GraphonsStage {
     /// The stage's settings.
@@ -637,46 +773,68 @@ pub struct GraphonsStage {
 }
 
 impl Stage for GraphonsStage {
-    fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
-        type GroupKey = (glh_artifacts::config::PruneMethod, u32, u64);
-        let masks: Vec<_> = plan
+    fn plan(&self, sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        // Each planned masks job, found by its point: (method, depth, width, sparsity, seed).
+        type PointKey = (PruneMethod, u32, u32, u64, u64);
+        let masks: BTreeMap<PointKey, (usize, InputRef, String)> = plan
             .jobs_of::<MasksJob>()
             .into_iter()
-            .map(|(id, job)| (id, *job.point(), job.spec().as_input(), job.label()))
+            .map(|(id, job)| {
+                let p = job.point();
+                let key = (
+                    p.method,
+                    p.depth.get(),
+                    p.width.get(),
+                    p.sparsity.value().to_bits(),
+                    p.seed,
+                );
+                (key, (id, job.spec().as_input(), job.label()))
+            })
             .collect();
-        let mut groups: BTreeMap<GroupKey, (String, Vec<(usize, GroupMember)>)> = BTreeMap::new();
-        for (id, point, input, label) in masks {
-            let job = HistogramsJob::new(&self.settings, input);
-            let member = GroupMember {
-                histograms: job.spec().as_input(),
-                width: point.width,
-                seed: point.seed,
-            };
-            let histograms = plan.push(job, format!("histograms {label}"), vec![id]);
-            let key = (
-                point.method,
-                point.depth.get(),
-                point.sparsity.value().to_bits(),
-            );
-            let group_label = format!(
-                "{} L={} s={}",
-                point.method,
-                point.depth,
-                point.sparsity.value()
-            );
-            groups
-                .entry(key)
-                .or_insert_with(|| (group_label, Vec::new()))
-                .1
-                .push((histograms, member));
-        }
-        for (label, members) in groups.into_values() {
-            let (depends_on, members): (Vec<usize>, Vec<GroupMember>) = members.into_iter().unzip();
-            plan.push(
-                ConvergenceJob::new(&self.settings, members),
-                label,
-                depends_on,
-            );
+        for &method in &sweep.methods {
+            for &depth in &sweep.depths {
+                for level in sweep.levels() {
+                    let (mut depends_on, mut members) = (Vec::new(), Vec::new());
+                    for &width in &sweep.widths {
+                        let sparsity = level
+                            .sparsity_at(width)
+                            .map_err(|msg| Error::config("pipeline", "sweep.density_laws", msg))?;
+                        for &seed in &sweep.seeds {
+                            let key = (
+                                method,
+                                depth.get(),
+                                width.get(),
+                                sparsity.value().to_bits(),
+                                seed,
+                            );
+                            // The masks stage plans every point of the sweep.
+                            let Some((id, input, label)) = masks.get(&key) else {
+                                continue;
+                            };
+                            let job = HistogramsJob::new(&self.settings, input.clone());
+                            members.push(GroupMember {
+                                histograms: job.spec().as_input(),
+                                width,
+                                seed,
+                            });
+                            depends_on.push(plan.push(
+                                job,
+                                format!("histograms {label}"),
+                                vec![*id],
+                            ));
+                        }
+                    }
+                    if members.is_empty() {
+                        continue;
+                    }
+                    let label = format!("{method} L={depth} {}", level.label());
+                    plan.push(
+                        ConvergenceJob::new(&self.settings, level, members),
+                        label,
+                        depends_on,
+                    );
+                }
+            }
         }
         Ok(())
     }

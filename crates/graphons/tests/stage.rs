@@ -2,13 +2,16 @@
 //! back, degree profiles are sorted, and the convergence table follows its definition.
 
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_artifacts::config::{DensityLaw, Depth, Level, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES};
 use glh_data::DataSettings;
 use glh_graphons::GraphonsSettings;
 use glh_graphons::sas::sas_histogram;
-use glh_graphons::stage::{GroupMember, read_histograms, run, run_convergence};
+use glh_graphons::settings::Rescale;
+use glh_graphons::stage::{
+    GroupMember, hidden_neurons, read_histograms, read_scaled_histograms, run, run_convergence,
+};
 use glh_graphons::step::l2_distance;
 use glh_masks::MasksSettings;
 use glh_masks::stage::{MaskPoint, read_mask};
@@ -33,7 +36,10 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
         ..DataSettings::default()
     };
     let masks_settings = MasksSettings::default();
-    let settings = GraphonsSettings { k: 6 };
+    let settings = GraphonsSettings {
+        k: 6,
+        ..GraphonsSettings::default()
+    };
     let mut members = Vec::new();
     for (width, seed) in [(30, 0), (30, 1), (60, 0), (60, 1)] {
         let p = point(width, seed);
@@ -88,7 +94,8 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
             seed,
         });
     }
-    let out = run_convergence(&store, &settings, &members, false).unwrap();
+    let level = Level::Fixed(Sparsity::try_from(0.8).unwrap());
+    let out = run_convergence(&store, &settings, level, &members, false).unwrap();
     let table = read_table(&out.dir.join("convergence.parquet"), &CONVERGENCE)
         .unwrap()
         .batch;
@@ -229,7 +236,10 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
         dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
         ..DataSettings::default()
     };
-    let settings = GraphonsSettings { k: 7 };
+    let settings = GraphonsSettings {
+        k: 7,
+        ..GraphonsSettings::default()
+    };
     let p = MaskPoint {
         method: PruneMethod::Snip,
         ..point(40, 3)
@@ -320,4 +330,182 @@ fn edge_lists_read_in_every_compression_pyarrow_writes() {
         );
         assert!(!layers[0].get(0, 1), "{codec}");
     }
+}
+
+/// Masks of `point`s at `widths` x `seeds`, their histogram runs as group members.
+fn members_of(
+    store: &ArtifactStore,
+    settings: &GraphonsSettings,
+    points: &[MaskPoint],
+) -> Vec<GroupMember> {
+    let data = DataSettings {
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        ..DataSettings::default()
+    };
+    points
+        .iter()
+        .map(|p| {
+            let masks = glh_masks::stage::run(
+                store,
+                &MasksSettings::default(),
+                &data,
+                p,
+                false,
+                &mut |_, _, _| {},
+            )
+            .unwrap();
+            let masks = glh_artifacts::store::InputRef {
+                stage: "masks".into(),
+                key: masks.manifest.key,
+            };
+            GroupMember {
+                histograms: run(store, settings, masks, false).unwrap().as_input(),
+                width: p.width,
+                seed: p.seed,
+            }
+        })
+        .collect()
+}
+
+/// The sparse regime: a density law gives each width its own sparsity, the table says so per
+/// row, and `rescale = layer_density` compares `H / p` (for Random, close to the constant 1).
+#[test]
+fn a_density_law_group_compares_histograms_divided_by_their_layer_density() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let settings = GraphonsSettings {
+        k: 4,
+        rescale: Rescale::LayerDensity,
+    };
+    let law = DensityLaw { c: 2.0, a: 0.5 };
+    let level = Level::Law(law);
+    let points: Vec<MaskPoint> = [(16u64, 0u64), (16, 1), (64, 0), (64, 1)]
+        .iter()
+        .map(|&(w, seed)| {
+            let width = Width::try_from(w).unwrap();
+            MaskPoint {
+                sparsity: law.sparsity(width).unwrap(),
+                width,
+                ..point(w, seed)
+            }
+        })
+        .collect();
+    let members = members_of(&store, &settings, &points);
+    // H / p integrates to 1 on every layer (blocks of nearly equal size: close to 1).
+    for m in &members {
+        for (l, h) in read_scaled_histograms(&store, &m.histograms, Rescale::LayerDensity).unwrap()
+        {
+            let mean = h.values.iter().sum::<f64>() / h.values.len() as f64;
+            assert!((mean - 1.0).abs() < 0.15, "layer {l}: mean {mean}");
+        }
+    }
+    let out = run_convergence(&store, &settings, level, &members, false).unwrap();
+    let table = read_table(&out.dir.join("convergence.parquet"), &CONVERGENCE)
+        .unwrap()
+        .batch;
+    let f64s = |name: &str| {
+        table
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap()
+            .clone()
+    };
+    let width = table
+        .column_by_name("width")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt32Array>()
+        .unwrap()
+        .clone();
+    let (sparsity, c, a) = (f64s("sparsity"), f64s("density_c"), f64s("density_a"));
+    for i in 0..table.num_rows() {
+        // 2 / sqrt(16) = 0.5 kept at n = 16, 2 / sqrt(64) = 0.25 at n = 64.
+        let kept = if width.value(i) == 16 { 0.5 } else { 0.25 };
+        assert!((1.0 - sparsity.value(i) - kept).abs() < 1e-12);
+        assert_eq!((c.value(i), a.value(i)), (2.0, 0.5));
+    }
+    // Layer 2, n = 16, recomputed from the rescaled histograms.
+    let hist = |i: usize| {
+        read_scaled_histograms(&store, &members[i].histograms, Rescale::LayerDensity).unwrap()[&2]
+            .clone()
+    };
+    let (a16, b16, a64, b64) = (hist(0), hist(1), hist(2), hist(3));
+    let reference = glh_graphons::StepGraphon::new(
+        a64.rows,
+        a64.cols,
+        a64.values
+            .iter()
+            .zip(&b64.values)
+            .map(|(x, y)| x / 2.0 + y / 2.0)
+            .collect(),
+    )
+    .unwrap();
+    let expected = (l2_distance(&a16, &reference) + l2_distance(&b16, &reference)) / 2.0;
+    let layer = table
+        .column_by_name("layer")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt32Array>()
+        .unwrap()
+        .clone();
+    let row = (0..table.num_rows())
+        .find(|&i| layer.value(i) == 2 && width.value(i) == 16)
+        .unwrap();
+    assert!((f64s("l2_mean").value(row) - expected).abs() < 1e-12);
+
+    // A member whose masks were made at another sparsity than the law's is refused by name.
+    let fixed = Level::Fixed(Sparsity::try_from(0.5).unwrap());
+    let err = run_convergence(&store, &settings, fixed, &members, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("planned at sparsity 0.5 (sparsity 0.5)"),
+        "{err}"
+    );
+}
+
+/// The hidden-neuron counts against a brute-force reading of a hand-made mask.
+#[test]
+fn hidden_neurons_counts_match_brute_force() {
+    use glh_model::LayerMask;
+    // 784 -> 5 -> 5 -> 2 shaped down to 3 -> 4 -> 4 -> 2 for the test.
+    let bits = |rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> bool| {
+        LayerMask::new(
+            rows,
+            cols,
+            (0..rows * cols).map(|i| f(i / cols, i % cols)).collect(),
+        )
+        .unwrap()
+    };
+    let layers = vec![
+        // Hidden 1: neuron 0 gets no input.
+        bits(4, 3, &|r, c| (r != 0 && (r + c) % 2 == 0) || r == 3),
+        // Hidden 1 neuron 2 sends nothing; hidden 2 neuron 1 gets nothing.
+        bits(4, 4, &|r, c| c != 2 && r != 1),
+        // Hidden 2 neurons 1 and 3 send nothing.
+        bits(2, 4, &|_, c| c == 0 || c == 2),
+    ];
+    let counts = hidden_neurons(&layers);
+    assert_eq!(counts.len(), 2);
+    for (h, count) in counts.iter().enumerate() {
+        let (into, out) = (&layers[h], &layers[h + 1]);
+        let no_in: Vec<bool> = (0..into.rows())
+            .map(|j| (0..into.cols()).all(|c| !into.get(j, c)))
+            .collect();
+        let no_out: Vec<bool> = (0..out.cols())
+            .map(|j| (0..out.rows()).all(|r| !out.get(r, j)))
+            .collect();
+        let n = |v: Vec<bool>| v.into_iter().filter(|&b| b).count() as u32;
+        assert_eq!(count.neurons, 4);
+        assert_eq!(count.without_inputs, n(no_in.clone()), "hidden {}", h + 1);
+        assert_eq!(count.without_outputs, n(no_out.clone()), "hidden {}", h + 1);
+        let either = no_in.iter().zip(&no_out).map(|(a, b)| *a || *b).collect();
+        assert_eq!(count.removed, n(either), "hidden {}", h + 1);
+    }
+    // The hand count: hidden 1 loses neurons 0 (no input) and 2 (no output); hidden 2 loses 1
+    // (no input, no output) and 3 (no output).
+    assert_eq!((counts[0].removed, counts[1].removed), (2, 2));
+    assert_eq!(counts[1].removed_fraction(), 0.5);
 }

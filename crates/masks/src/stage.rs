@@ -268,7 +268,7 @@ impl Job for MasksJob {
     }
 }
 
-/// The `[masks]` table: one job per point of the sweep (method, depth, width, sparsity, seed),
+/// The `[masks]` table: one job per point of the sweep (method, depth, width, level, seed),
 /// each after the data job of its seed when its method scores on data.
 #[derive(Clone, Debug)]
 pub struct MasksStage {
@@ -283,7 +283,12 @@ impl Stage for MasksStage {
         for &method in &sweep.methods {
             for &depth in &sweep.depths {
                 for &width in &sweep.widths {
-                    for &sparsity in &sweep.sparsities {
+                    for level in sweep.levels() {
+                        // A density law's sparsity depends on the width; two levels that give
+                        // the same sparsity share their masks jobs (the plan keys them).
+                        let sparsity = level
+                            .sparsity_at(width)
+                            .map_err(|msg| Error::config("pipeline", "sweep.density_laws", msg))?;
                         for &seed in &sweep.seeds {
                             let point = MaskPoint {
                                 method,

@@ -53,6 +53,14 @@ impl LayerMask {
         self.keep.iter().filter(|&&k| k).count()
     }
 
+    /// Kept weights over all weights, in [0, 1].
+    pub fn density(&self) -> f64 {
+        if self.keep.is_empty() {
+            return 0.0;
+        }
+        self.kept() as f64 / self.keep.len() as f64
+    }
+
     /// Kept weights of row `r` (the out-degree of output neuron `r` towards the inputs).
     pub fn row_degree(&self, r: usize) -> usize {
         self.keep[r * self.cols..(r + 1) * self.cols]

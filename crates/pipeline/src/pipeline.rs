@@ -137,12 +137,16 @@ impl Pipeline {
             ),
         ];
         for (field, values) in lists {
-            if values.is_empty() {
-                return Err(Error::config(
-                    source_name,
-                    field,
-                    "must list at least one value",
-                ));
+            // A sweep's levels are its sparsities and its density laws: either list may be
+            // empty, not both.
+            let other_levels = field == "sweep.sparsities" && !s.density_laws.is_empty();
+            if values.is_empty() && !other_levels {
+                let msg = if field == "sweep.sparsities" {
+                    "must list at least one value, unless `sweep.density_laws` does"
+                } else {
+                    "must list at least one value"
+                };
+                return Err(Error::config(source_name, field, msg));
             }
             let mut seen = std::collections::HashSet::new();
             if let Some(v) = values.iter().find(|v| !seen.insert(*v)) {
@@ -150,10 +154,22 @@ impl Pipeline {
                 return Err(Error::config(source_name, field, msg));
             }
         }
+        let laws: Vec<String> = s.density_laws.iter().map(|l| format!("{l:?}")).collect();
+        if let Some(i) = (0..laws.len()).find(|&i| laws[..i].contains(&laws[i])) {
+            let l = s.density_laws[i];
+            let msg = format!("{{ c = {}, a = {} }} is listed twice", l.c, l.a);
+            return Err(Error::config(source_name, "sweep.density_laws", msg));
+        }
+        for law in &s.density_laws {
+            for &width in &s.widths {
+                law.sparsity(width)
+                    .map_err(|msg| Error::config(source_name, "sweep.density_laws", msg))?;
+            }
+        }
         let points = [
             s.methods.len(),
             s.widths.len(),
-            s.sparsities.len(),
+            s.sparsities.len() + s.density_laws.len(),
             s.depths.len(),
             s.seeds.len(),
         ]
@@ -162,7 +178,7 @@ impl Pipeline {
         .unwrap_or(usize::MAX);
         if points > MAX_SWEEP_POINTS {
             let msg = format!(
-                "the sweep has {points} points (methods x widths x sparsities x depths x seeds), \
+                "the sweep has {points} points (methods x widths x levels x depths x seeds), \
                  more than the {MAX_SWEEP_POINTS} one plan holds; split it into several pipelines"
             );
             return Err(Error::config(source_name, "sweep", msg));
@@ -292,10 +308,44 @@ scoring_per_class = 2
             err(&GOOD.replace("scoring_per_class = 2", "scoring_per_class = 0")),
             "p.toml: `data.scoring_per_class`: must be at least 1"
         );
+        assert_eq!(
+            err(&GOOD.replace("sparsities = [0.8]", "sparsities = []")),
+            "p.toml: `sweep.sparsities`: must list at least one value, unless `sweep.density_laws` does"
+        );
         let malformed = err("name = \"t\"\n[sweep\n");
         assert!(malformed.starts_with("p.toml:2:"), "{malformed}");
         for e in [malformed, unknown, typo] {
             assert_eq!(e.lines().count(), 1, "{e}");
         }
+    }
+
+    #[test]
+    fn density_laws_are_levels_checked_at_every_width() {
+        let sparse = GOOD.replace(
+            "sparsities = [0.8]",
+            "density_laws = [{ c = 2.0, a = 0.5 }]",
+        );
+        let p = Pipeline::from_toml(&sparse, "p.toml").unwrap();
+        assert!(p.sweep.sparsities.is_empty());
+        assert_eq!(p.sweep.levels().len(), 1);
+        // It writes back as it was read (a sweep freezes its pipeline as TOML).
+        let again = Pipeline::from_toml(&p.to_toml().unwrap(), "again").unwrap();
+        assert_eq!(again, p);
+        // 2 / sqrt(16) = 0.5 is fine; at width 1 the density would be 2.
+        let too_dense = err(&sparse.replace("[16, 32]", "[1, 32]"));
+        assert!(
+            too_dense.starts_with("p.toml: `sweep.density_laws`: density 2 * 1^-0.5 = 2"),
+            "{too_dense}"
+        );
+        let twice = err(&sparse.replace(
+            "{ c = 2.0, a = 0.5 }]",
+            "{ c = 2.0, a = 0.5 }, { c = 2.0, a = 0.5 }]",
+        ));
+        assert_eq!(
+            twice,
+            "p.toml: `sweep.density_laws`: { c = 2, a = 0.5 } is listed twice"
+        );
+        let unknown = err(&sparse.replace("a = 0.5", "b = 0.5"));
+        assert!(unknown.contains("unknown field `b`"), "{unknown}");
     }
 }

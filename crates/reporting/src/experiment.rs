@@ -2,7 +2,7 @@
 //! and which stages it ran. The command line builds it from a pipeline file, so the report
 //! depends on no stage crate and no pipeline code.
 
-use glh_artifacts::config::Sweep;
+use glh_artifacts::config::{Rescale, Sweep};
 
 /// One reported experiment.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,11 +15,20 @@ pub struct Experiment {
     pub sweep: Sweep,
     /// Its settings as TOML, shown under its section title.
     pub settings_toml: String,
-    /// The K of its `[graphons]` table, if it has one (histograms and convergence runs): the
-    /// report reads only runs of that K, since one store may hold several.
-    pub graphons: Option<u32>,
+    /// Its `[graphons]` table, if it has one (histograms and convergence runs).
+    pub graphons: Option<GraphonsRuns>,
     /// It has kernel runs (an `[ntk]` table).
     pub ntk: bool,
     /// It has training runs (a `[training]` table).
     pub training: bool,
+}
+
+/// Which histogram and convergence runs an experiment's `[graphons]` table made: the report
+/// reads only those, since one store may hold runs of several settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GraphonsRuns {
+    /// Histogram blocks K per side.
+    pub k: u32,
+    /// What its convergence jobs compared: the histograms, or `H / p`.
+    pub rescale: Rescale,
 }

@@ -17,6 +17,7 @@ use crate::document::{Block, html, markdown};
 use crate::experiment::Experiment;
 use crate::figures::save;
 use crate::tables::{in_sweep, polars_error, scan};
+use glh_artifacts::config::Level;
 use glh_artifacts::store::{abandoned, unique_suffix};
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
@@ -76,23 +77,26 @@ pub(crate) fn collect(frame: LazyFrame, what: &str) -> Result<DataFrame> {
     frame.collect().map_err(polars_error(what))
 }
 
-/// The experiment split into one part per (depth, sparsity) of its sweep, each with its own
-/// figure directory: histograms and distances of different depths or sparsities are different
-/// graphons and must not be averaged into one heat map or one curve (the paper's figures 1, 4
-/// and 5 are one panel each). A sweep of one depth and one sparsity is one part, as it is.
-fn by_depth_and_sparsity(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, PathBuf)>> {
-    let (depths, sparsities) = (&p.sweep.depths, &p.sweep.sparsities);
-    if depths.len() * sparsities.len() == 1 {
+/// The experiment split into one part per (depth, level) of its sweep, each with its own
+/// figure directory: histograms and distances of different depths, sparsities or density laws
+/// are different graphons and must not be averaged into one heat map or one curve (the paper's
+/// figures 1, 4 and 5 are one panel each). A sweep of one depth and one level is one part.
+fn by_depth_and_level(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, PathBuf)>> {
+    let levels = p.sweep.levels();
+    if p.sweep.depths.len() * levels.len() == 1 {
         return Ok(vec![(p.clone(), dir.to_path_buf())]);
     }
     let mut parts = Vec::new();
-    for &depth in depths {
-        for &sparsity in sparsities {
+    for &depth in &p.sweep.depths {
+        for &level in &levels {
             let mut part = p.clone();
-            part.name = format!("{} (L = {depth}, sparsity {})", p.name, sparsity.value());
+            part.name = format!("{} (L = {depth}, {})", p.name, level.label());
             part.sweep.depths = vec![depth];
-            part.sweep.sparsities = vec![sparsity];
-            let part_dir = dir.join(format!("L{depth}-s{}", sparsity.value()));
+            (part.sweep.sparsities, part.sweep.density_laws) = match level {
+                Level::Fixed(s) => (vec![s], vec![]),
+                Level::Law(law) => (vec![], vec![law]),
+            };
+            let part_dir = dir.join(format!("L{depth}-{}", level.slug()));
             std::fs::create_dir_all(&part_dir).map_err(|e| Error::output(&part_dir, e))?;
             parts.push((part, part_dir));
         }
@@ -268,9 +272,9 @@ fn build(
         ));
         b.blocks
             .push(Block::Code("toml".into(), pipeline.settings_toml.clone()));
-        if let Some(k) = pipeline.graphons {
-            for (part, part_dir) in by_depth_and_sparsity(pipeline, &fig_dir)? {
-                b.graphons(&part, k, &part_dir)?;
+        if let Some(runs) = pipeline.graphons {
+            for (part, part_dir) in by_depth_and_level(pipeline, &fig_dir)? {
+                b.graphons(&part, runs, &part_dir)?;
             }
         }
         if pipeline.ntk {

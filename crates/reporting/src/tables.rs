@@ -6,7 +6,7 @@
 //! silently missing from a correlation. The sweep filter is an `or` of equalities per swept column, so a report shows exactly the runs
 //! its pipeline file describes, even when the store holds others.
 
-use glh_artifacts::config::Sweep;
+use glh_artifacts::config::{Level, Sweep};
 use glh_artifacts::store::{EntryState, Verify};
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
@@ -16,9 +16,13 @@ pub fn polars_error(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Unsupported(format!("{context}: {e}"))
 }
 
-/// Every complete copy of `<stage>/*/<table>.parquet`, concatenated; `None` if there is none.
+/// Every complete copy of `<stage>/*/<table>.parquet` of the stage's newest version in the
+/// store, concatenated; `None` if there is none. Runs of an older stage version (a store kept
+/// across an upgrade) are left out: their numbers were made by other code, and their table may
+/// have other columns.
 pub fn scan(store: &ArtifactStore, stage: &str, table: &str) -> Result<Option<LazyFrame>> {
     let mut frames = Vec::new();
+    let mut newest = 0;
     let file = format!("{table}.parquet");
     for entry in store.stage_entries(stage, Verify::Hashes)? {
         let manifest = match entry.state {
@@ -34,8 +38,12 @@ pub fn scan(store: &ArtifactStore, stage: &str, table: &str) -> Result<Option<La
             }
             _ => continue,
         };
-        if !manifest.files.iter().any(|f| f.file == file) {
+        if !manifest.files.iter().any(|f| f.file == file) || manifest.stage_version < newest {
             continue;
+        }
+        if manifest.stage_version > newest {
+            newest = manifest.stage_version;
+            frames.clear();
         }
         let path = entry.dir.join(&file);
         let source = PlRefPath::try_from_path(&path).map_err(polars_error(table))?;
@@ -53,7 +61,8 @@ pub fn scan(store: &ArtifactStore, stage: &str, table: &str) -> Result<Option<La
 }
 
 /// `frame` restricted to the sweep's values of `columns` (any of method, width, sparsity, depth,
-/// seed; a table without seeds, say, is filtered on the others).
+/// seed; a table without seeds, say, is filtered on the others). `sparsity` stands for the
+/// sweep's levels: its sparsities and the sparsities its density laws give each width.
 pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame {
     fn any_of(column: &str, values: Vec<Expr>) -> Expr {
         values
@@ -64,10 +73,13 @@ pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame 
     }
     let mut frame = frame;
     for &column in columns {
+        if column == "sparsity" {
+            frame = frame.filter(in_levels(sweep));
+            continue;
+        }
         let values: Vec<Expr> = match column {
             "method" => sweep.methods.iter().map(|m| lit(m.name())).collect(),
             "width" => sweep.widths.iter().map(|w| lit(w.get())).collect(),
-            "sparsity" => sweep.sparsities.iter().map(|s| lit(s.value())).collect(),
             "depth" => sweep.depths.iter().map(|d| lit(d.get())).collect(),
             "seed" => sweep.seeds.iter().map(|&s| lit(s)).collect(),
             other => panic!("`{other}` is not a sweep column"),
@@ -75,6 +87,31 @@ pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame 
         frame = frame.filter(any_of(column, values));
     }
     frame
+}
+
+/// Rows at one of the sweep's levels: a fixed sparsity at any width, or a density law's
+/// sparsity at the width it gives it (so a law's rows need a `width` column).
+fn in_levels(sweep: &Sweep) -> Expr {
+    sweep
+        .levels()
+        .into_iter()
+        .flat_map(|level| match level {
+            Level::Fixed(s) => vec![col("sparsity").eq(lit(s.value()))],
+            Level::Law(law) => sweep
+                .widths
+                .iter()
+                .filter_map(|&w| {
+                    let s = law.sparsity(w).ok()?;
+                    Some(
+                        col("width")
+                            .eq(lit(w.get()))
+                            .and(col("sparsity").eq(lit(s.value()))),
+                    )
+                })
+                .collect(),
+        })
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false))
 }
 
 /// A column as f64 values (nulls are NaN; integer columns are cast).

@@ -1,33 +1,90 @@
-//! The report's `[graphons]` section: seed-averaged SAS heat maps per layer (rows: methods,
-//! columns: widths), the distance to the largest width against width, and the convergence
-//! claim.
+//! The report's `[graphons]` section, one part per (depth, level) laid out like the paper's
+//! figures 1, 4 and 5: seed-averaged SAS heat maps per layer (rows: methods, columns: widths),
+//! the paper's distance to the largest width against width with its seed spread, the
+//! convergence claim checked per (hidden layer, method) with its exceptions, and the hidden
+//! neurons each method cuts off (the paper's appendix figure 9).
 
-use crate::claims::{self, fmt};
+use crate::claims::{self, ConvergenceCase, Statement, fmt};
 use crate::document::Block;
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, GraphonsRuns};
 use crate::figures::{Chart, Grid, HeatmapGrid, Line};
 use crate::report::{Builder, MeanSd, RUN_COLUMNS, collect};
 use crate::tables::{bools, f64s, strings};
 use glh_artifacts::Result;
+use glh_artifacts::config::Rescale;
 use polars::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// What layer `l` of `depth` is, for titles: only hidden layers are the paper's.
+fn layer_role(l: u32, depth: u32) -> &'static str {
+    if l == 1 {
+        "input layer, not in the paper's analysis"
+    } else if l == depth {
+        "output layer, not in the paper's analysis"
+    } else {
+        "hidden"
+    }
+}
+
 impl Builder<'_> {
-    pub(crate) fn graphons(&mut self, p: &Experiment, k: u32, dir: &Path) -> Result<()> {
+    /// One (depth, level) part: its sweep has one depth and one level.
+    pub(crate) fn graphons(
+        &mut self,
+        p: &Experiment,
+        runs: GraphonsRuns,
+        dir: &Path,
+    ) -> Result<()> {
         self.blocks.push(Block::Heading(
             3,
             format!("SAS histograms and convergence with width: {}", p.name),
         ));
+        if runs.rescale == Rescale::LayerDensity {
+            self.blocks.push(Block::Paragraph(
+                "Ours, beyond the paper: every histogram is divided by its layer's density \
+                 (H / p_n, kept weights over all weights of the layer), the normalisation of \
+                 sparse graph limits, before it is shown and before any distance is taken. A \
+                 Random layer is then the constant 1 at every width."
+                    .into(),
+            ));
+        }
+        let methods: Vec<String> = p
+            .sweep
+            .methods
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        self.heatmaps(p, runs, dir, &methods)?;
+        self.convergence(p, runs, dir, &methods)?;
+        self.hidden_neurons(p, &methods)
+    }
+
+    fn heatmaps(
+        &mut self,
+        p: &Experiment,
+        runs: GraphonsRuns,
+        dir: &Path,
+        methods: &[String],
+    ) -> Result<()> {
         let Some(frame) = self.frame("graphons", "histograms", p, &RUN_COLUMNS)? else {
             self.missing("histograms");
             return Ok(());
         };
         // Histograms of this experiment's K: min(K, n_rows) row blocks.
+        let k = runs.k;
         let k_rows = when(col("n_rows").lt(lit(k)))
             .then(col("n_rows"))
             .otherwise(lit(k));
-        let frame = frame.filter(col("k_rows").eq(k_rows));
+        let value = match runs.rescale {
+            Rescale::None => col("block_density"),
+            // An empty layer stays zero, as in the convergence jobs.
+            Rescale::LayerDensity => when(col("layer_density").eq(lit(0.0)))
+                .then(lit(0.0))
+                .otherwise(col("block_density") / col("layer_density")),
+        };
+        let frame = frame
+            .filter(col("k_rows").eq(k_rows))
+            .with_column(value.alias("shown"));
         let df = collect(
             frame
                 .group_by([
@@ -39,7 +96,7 @@ impl Builder<'_> {
                     col("row_block"),
                     col("col_block"),
                 ])
-                .agg([col("block_density").mean()])
+                .agg([col("shown").mean()])
                 .sort(
                     ["method", "width", "layer", "row_block", "col_block"],
                     SortMultipleOptions::default(),
@@ -54,7 +111,7 @@ impl Builder<'_> {
         let (kr, kc, value) = (
             f64s(&df, "k_rows")?,
             f64s(&df, "k_cols")?,
-            f64s(&df, "block_density")?,
+            f64s(&df, "shown")?,
         );
         let mut grids: BTreeMap<(u32, String, u32), Grid> = BTreeMap::new();
         for i in 0..df.height() {
@@ -67,20 +124,14 @@ impl Builder<'_> {
                 });
             grid.values.push(value[i]);
         }
-        let methods: Vec<String> = p
-            .sweep
-            .methods
-            .iter()
-            .map(|m| m.name().to_string())
-            .collect();
         let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
         widths.sort_unstable();
-        let layers: Vec<u32> = grids
-            .keys()
-            .map(|k| k.0)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let layers: BTreeSet<u32> = grids.keys().map(|k| k.0).collect();
+        let depth = p.sweep.depths[0].get();
+        let what = match runs.rescale {
+            Rescale::None => "SAS histograms",
+            Rescale::LayerDensity => "SAS histograms / layer density",
+        };
         for &l in &layers {
             let cells = methods
                 .iter()
@@ -92,8 +143,12 @@ impl Builder<'_> {
                 })
                 .collect();
             let figure = HeatmapGrid {
-                title: format!("{}: SAS histograms of layer {l}, mean over seeds", p.name),
-                row_labels: methods.clone(),
+                title: format!(
+                    "{}: {what} of layer {l} ({}), mean over seeds",
+                    p.name,
+                    layer_role(l, depth)
+                ),
+                row_labels: methods.to_vec(),
                 col_labels: widths.iter().map(|w| format!("n = {w}")).collect(),
                 cells,
             };
@@ -101,17 +156,18 @@ impl Builder<'_> {
                 &figure,
                 dir.join(format!("heatmaps_layer{l}")),
                 format!(
-                    "Layer {l}: seed-averaged SAS histograms (rows: methods; columns: widths)."
+                    "Layer {l} ({}): seed-averaged {what} (rows: methods; columns: widths).",
+                    layer_role(l, depth)
                 ),
             )?;
         }
-        self.convergence(p, k, dir, &methods)
+        Ok(())
     }
 
-    pub(crate) fn convergence(
+    fn convergence(
         &mut self,
         p: &Experiment,
-        k: u32,
+        runs: GraphonsRuns,
         dir: &Path,
         methods: &[String],
     ) -> Result<()> {
@@ -125,9 +181,17 @@ impl Builder<'_> {
             self.missing("convergence tables");
             return Ok(());
         };
+        // This part's level and settings only: one store may hold groups of several.
+        let law = p.sweep.levels()[0].law();
         let df = collect(
             frame
-                .filter(col("k").eq(lit(k)))
+                .filter(
+                    col("k")
+                        .eq(lit(runs.k))
+                        .and(col("rescale").eq(lit(runs.rescale.name())))
+                        .and(col("density_c").eq(lit(law.c)))
+                        .and(col("density_a").eq(lit(law.a))),
+                )
                 .sort(["method", "layer", "width"], SortMultipleOptions::default()),
             "convergence",
         )?;
@@ -136,22 +200,28 @@ impl Builder<'_> {
             f64s(&df, "layer")?,
             f64s(&df, "width")?,
         );
-        let (mean, sd, reference) = (
+        let (frobenius, frobenius_sd, l2, l2_sd, reference) = (
+            f64s(&df, "frobenius_mean")?,
+            f64s(&df, "frobenius_sd")?,
             f64s(&df, "l2_mean")?,
             f64s(&df, "l2_sd")?,
             f64s(&df, "reference_width")?,
         );
-        let mut by_layer: BTreeMap<u32, BTreeMap<String, Vec<MeanSd>>> = BTreeMap::new();
-        for i in 0..df.height() {
-            if width[i] < reference[i] {
-                by_layer
-                    .entry(layer[i] as u32)
-                    .or_default()
-                    .entry(method[i].clone())
-                    .or_default()
-                    .push((width[i], mean[i], sd[i]));
-            }
+        // Per layer and method: (width, Frobenius mean, sd) and (width, L2 mean, sd).
+        type Curves = BTreeMap<u32, BTreeMap<String, Vec<(MeanSd, MeanSd)>>>;
+        let mut by_layer: Curves = BTreeMap::new();
+        for i in (0..df.height()).filter(|&i| width[i] < reference[i]) {
+            by_layer
+                .entry(layer[i] as u32)
+                .or_default()
+                .entry(method[i].clone())
+                .or_default()
+                .push((
+                    (width[i], frobenius[i], frobenius_sd[i]),
+                    (width[i], l2[i], l2_sd[i]),
+                ));
         }
+        let depth = p.sweep.depths[0].get();
         let mut rows = Vec::new();
         for (&l, per_method) in &by_layer {
             let lines = methods
@@ -159,21 +229,33 @@ impl Builder<'_> {
                 .filter_map(|m| per_method.get(m).map(|pts| (m, pts)))
                 .map(|(m, pts)| Line {
                     name: m.clone(),
-                    points: pts.iter().map(|&(w, y, _)| (w, y)).collect(),
-                    band: pts.iter().map(|&(w, y, s)| (w, y - s, y + s)).collect(),
+                    points: pts.iter().map(|&((w, y, _), _)| (w, y)).collect(),
+                    band: pts
+                        .iter()
+                        .map(|&((w, y, s), _)| (w, y - s, y + s))
+                        .collect(),
                 })
                 .collect();
             let chart = Chart {
-                title: format!("{}: layer {l}, distance to the largest width", p.name),
+                title: format!(
+                    "{}: layer {l} ({}), distance to the largest width",
+                    p.name,
+                    layer_role(l, depth)
+                ),
                 x_label: "hidden width n".into(),
-                y_label: "||H_n - H_ref||_F / K (mean ± sd over seeds)".into(),
+                y_label: "||H_n - H_ref||_F, the paper's distance (mean ± sd over seeds)".into(),
                 lines,
                 points_only: false,
             };
             self.figure(
                 &chart,
                 dir.join(format!("convergence_layer{l}")),
-                format!("Layer {l}: L2 distance of the SAS histogram to the seed-averaged histogram at the largest width."),
+                format!(
+                    "Layer {l} ({}): the paper's distance, the Frobenius norm of the histogram's \
+                     difference to the seed-averaged histogram at the largest width; the band is \
+                     ± one sd over seeds.",
+                    layer_role(l, depth)
+                ),
             )?;
             for m in methods {
                 if let Some(pts) = per_method.get(m) {
@@ -181,14 +263,19 @@ impl Builder<'_> {
                         [format!("{l}"), m.clone()]
                             .into_iter()
                             .chain(
-                                pts.iter()
-                                    .map(|&(w, y, s)| format!("n={w}: {} ± {}", fmt(y), fmt(s))),
+                                pts.iter().map(|&(_, (w, y, s))| {
+                                    format!("n={w}: {} ± {}", fmt(y), fmt(s))
+                                }),
                             )
                             .collect(),
                     );
                 }
             }
         }
+        let cases = claims::convergence_cases(&df, methods)?;
+        self.convergence_verdicts(&cases, methods);
+        self.paper_distances(&df, methods)?;
+        // Ours: the L2 distance of the step graphons on every layer, input and output too.
         let n_cols = rows.iter().map(Vec::len).max().unwrap_or(2);
         let mut header = vec!["layer".to_string(), "method".to_string()];
         header.extend((2..n_cols).map(|i| format!("width {}", i - 1)));
@@ -199,11 +286,81 @@ impl Builder<'_> {
                 r
             })
             .collect();
+        self.blocks.push(Block::Paragraph(
+            "Ours, every layer (input and output too): the L2 distance of the two step \
+             graphons, ||H_n - H_ref||_F / K, mean ± sd over seeds."
+                .into(),
+        ));
         self.blocks.push(Block::Table(header, rows));
-        self.paper_distances(&df, methods)?;
+        let statement = match runs.rescale {
+            Rescale::None => Statement::Convergence,
+            Rescale::LayerDensity => Statement::SparseConvergence,
+        };
         self.claims
-            .extend(claims::convergence(&p.name, &df, methods)?);
+            .extend(claims::convergence(statement, &p.name, &cases));
         Ok(())
+    }
+
+    /// The claim per (hidden layer, method), and per method over its hidden layers.
+    fn convergence_verdicts(&mut self, cases: &[ConvergenceCase], methods: &[String]) {
+        if cases.is_empty() {
+            return;
+        }
+        let rows = cases
+            .iter()
+            .map(|c| {
+                let chain: Vec<String> = c.points.iter().map(|&(_, y, _)| fmt(y)).collect();
+                let widths: Vec<String> = c.points.iter().map(|&(w, _, _)| w.to_string()).collect();
+                vec![
+                    c.layer.to_string(),
+                    c.method.clone(),
+                    format!("{}: {}", widths.join(" / "), chain.join(" / ")),
+                    if c.falls() { "yes" } else { "no" }.into(),
+                    c.exceptions_text(),
+                ]
+            })
+            .collect();
+        self.blocks.push(Block::Paragraph(
+            "Does the distance fall monotonically with width? The paper's claim, checked for \
+             every hidden layer and method on the seed means of the paper's distance; an \
+             exception is a step up in width where the distance does not fall."
+                .into(),
+        ));
+        self.blocks.push(Block::Table(
+            vec![
+                "hidden layer".into(),
+                "method".into(),
+                "Frobenius distance by width".into(),
+                "falls monotonically?".into(),
+                "exceptions".into(),
+            ],
+            rows,
+        ));
+        let per_method: Vec<String> = methods
+            .iter()
+            .filter_map(|m| {
+                let mine: Vec<&ConvergenceCase> = cases.iter().filter(|c| c.method == *m).collect();
+                let first = mine.first()?;
+                let falling = mine.iter().filter(|c| c.falls()).count();
+                let verdict = if falling == mine.len() { "yes" } else { "no" };
+                let (from, to) = (first.points.first()?, first.points.last()?);
+                Some(format!(
+                    "{m}: {verdict}, {falling} of {} hidden layers fall (layer {}: {} at n = {} \
+                     to {} at n = {}, {:.1}x smaller)",
+                    mine.len(),
+                    first.layer,
+                    fmt(from.1),
+                    from.0,
+                    fmt(to.1),
+                    to.0,
+                    from.1 / to.1
+                ))
+            })
+            .collect();
+        self.blocks.push(Block::Paragraph(format!(
+            "Per method: {}.",
+            per_method.join("; ")
+        )));
     }
 
     /// The paper's measure beside ours: the unnormalised Frobenius distance on the hidden
@@ -256,6 +413,90 @@ impl Builder<'_> {
             ],
             rows,
         ));
+        Ok(())
+    }
+
+    /// The fraction of hidden neurons each method cuts off (no kept weight in or out), mean
+    /// over seeds, per hidden layer and width: the paper's appendix figure 9 says SynFlow in
+    /// 5-layer networks removes a large part of them.
+    fn hidden_neurons(&mut self, p: &Experiment, methods: &[String]) -> Result<()> {
+        let Some(frame) = self.frame("graphons", "hidden_neurons", p, &RUN_COLUMNS)? else {
+            return Ok(());
+        };
+        // Histogram runs of other K of the same masks count the same neurons: once each.
+        let keys = [
+            "method",
+            "width",
+            "sparsity",
+            "depth",
+            "seed",
+            "hidden_layer",
+        ];
+        let df = collect(
+            frame
+                .unique(Some(cols(keys)), UniqueKeepStrategy::First)
+                .group_by([col("method"), col("hidden_layer"), col("width")])
+                .agg([
+                    col("removed_fraction").mean().alias("mean"),
+                    col("removed_fraction").max().alias("max"),
+                ])
+                .sort(
+                    ["method", "hidden_layer", "width"],
+                    SortMultipleOptions::default(),
+                ),
+            "hidden neurons",
+        )?;
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let (method, layer, width) = (
+            strings(&df, "method")?,
+            f64s(&df, "hidden_layer")?,
+            f64s(&df, "width")?,
+        );
+        let (mean, max) = (f64s(&df, "mean")?, f64s(&df, "max")?);
+        let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
+        widths.sort_unstable();
+        let mut rows = Vec::new();
+        for m in methods {
+            let layers: BTreeSet<u32> = (0..df.height())
+                .filter(|&i| method[i] == *m)
+                .map(|i| layer[i] as u32)
+                .collect();
+            for l in layers {
+                let mut row = vec![l.to_string(), m.clone()];
+                for &w in &widths {
+                    let cell = (0..df.height())
+                        .find(|&i| method[i] == *m && layer[i] as u32 == l && width[i] as u32 == w)
+                        .map_or(String::new(), |i| {
+                            format!("{:.1}% (max {:.1}%)", 100.0 * mean[i], 100.0 * max[i])
+                        });
+                    row.push(cell);
+                }
+                rows.push(row);
+            }
+        }
+        let worst = (0..df.height()).max_by(|&a, &b| mean[a].total_cmp(&mean[b]));
+        let mut text = "Hidden neurons cut off by the mask (no kept weight in, or none out), as a \
+                        fraction of the width, mean over seeds (the largest over seeds in \
+                        brackets); row h counts the neurons between layers h and h + 1. The \
+                        paper notes that SynFlow in 5-layer networks removes many of them (its \
+                        appendix figure 9)."
+            .to_string();
+        if let Some(i) = worst {
+            text.push_str(&format!(
+                " Most here: {} between layers {} and {} at n = {}, {:.1}%.",
+                method[i],
+                layer[i] as u32,
+                layer[i] as u32 + 1,
+                width[i] as u32,
+                100.0 * mean[i]
+            ));
+        }
+        self.blocks.push(Block::Paragraph(text));
+        let mut header = vec!["neurons h".to_string(), "method".to_string()];
+        header.extend(widths.iter().map(|w| format!("n = {w}")));
+        self.blocks.push(Block::Table(header, rows));
         Ok(())
     }
 }

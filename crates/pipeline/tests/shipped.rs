@@ -1,0 +1,67 @@
+//! Every pipeline file under `pipelines/` parses, validates and plans, and the sparse regime's
+//! plan is the grid its file describes.
+
+use glh_pipeline::{Pipeline, plan};
+use std::path::Path;
+
+/// A shipped pipeline, its data directory made absolute (the tests run in the crate's directory).
+fn load(path: &Path) -> Pipeline {
+    let mut pipeline = Pipeline::from_file(path).unwrap();
+    if let Some(data) = pipeline.data.as_mut() {
+        data.dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(&data.dir);
+    }
+    pipeline
+}
+
+fn shipped() -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_pipeline_plans() {
+    let files = shipped();
+    assert!(files.len() >= 6, "{files:?}");
+    for path in files {
+        let pipeline = load(&path);
+        let planned = plan(&pipeline).unwrap();
+        assert!(!planned.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn the_sparse_regime_plans_one_convergence_group_per_method_and_level() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+    let pipeline = load(&dir.join("e1-sparse.toml"));
+    let planned = plan(&pipeline).unwrap();
+    let count = |stage: &str| {
+        planned
+            .jobs()
+            .iter()
+            .filter(|j| j.job.spec().stage == stage)
+            .count()
+    };
+    // 5 methods x 4 widths x 3 seeds per level, but at n = 100 the law's density 2 / 10 is
+    // E1's 80%: those 15 masks (and their histograms) are one job for both levels.
+    assert_eq!(count("masks"), 5 * 4 * 3 * 2 - 15);
+    assert_eq!(count("graphons"), 5 * 4 * 3 * 2 - 15);
+    assert_eq!(count("convergence"), 5 * 2);
+    let labels: Vec<&str> = planned
+        .jobs()
+        .iter()
+        .filter(|j| j.job.spec().stage == "convergence")
+        .map(|j| j.label.as_str())
+        .collect();
+    assert_eq!(
+        labels[..2],
+        ["random L=4 sparsity 0.8", "random L=4 density 2 n^-0.5"]
+    );
+}
