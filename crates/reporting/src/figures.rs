@@ -140,7 +140,7 @@ pub fn save(figure: &impl Figure, stem: &Path) -> Result<PathBuf> {
     Ok(png)
 }
 
-/// A row-major matrix of values in [0, 1].
+/// A row-major matrix of values in [0, the heat map's `max`].
 #[derive(Clone, Debug)]
 pub struct Grid {
     /// Rows.
@@ -161,6 +161,10 @@ pub struct HeatmapGrid {
     pub col_labels: Vec<String>,
     /// `cells[r][c]`, `None` where nothing was computed.
     pub cells: Vec<Vec<Option<Grid>>>,
+    /// The value drawn darkest (1 for block densities); values above it are drawn as it.
+    pub max: f64,
+    /// What the colour bar shows, from 0 (white) to `max` (dark).
+    pub legend: String,
 }
 
 impl Figure for HeatmapGrid {
@@ -202,7 +206,7 @@ impl Figure for HeatmapGrid {
                     let x1 = 5 + ((b + 1) as f64 * w / grid.cols as f64) as i32;
                     let y0 = 5 + (a as f64 * h / grid.rows as f64) as i32;
                     let y1 = 5 + ((a + 1) as f64 * h / grid.rows as f64) as i32;
-                    let colour = density_colour(grid.values[a * grid.cols + b]);
+                    let colour = density_colour(grid.values[a * grid.cols + b] / self.max);
                     cell.draw(&Rectangle::new([(x0, y0), (x1, y1)], colour.filled()))
                         .map_err(plot_error)?;
                 }
@@ -213,7 +217,7 @@ impl Figure for HeatmapGrid {
             ))
             .map_err(plot_error)?;
         }
-        // Colour bar: block density 0 (white) to 1 (dark).
+        // Colour bar: 0 (white) to `max` (dark).
         for k in 0..100 {
             let x = 10 + k * 3;
             legend
@@ -225,7 +229,7 @@ impl Figure for HeatmapGrid {
         }
         legend
             .draw_text(
-                "block density 0 (white) to 1 (dark); degree-sorted",
+                &self.legend,
                 &TextStyle::from((SANS, 14).into_font()),
                 (320, 10),
             )

@@ -132,6 +132,19 @@ impl Builder<'_> {
             Rescale::None => "SAS histograms",
             Rescale::LayerDensity => "SAS histograms / layer density",
         };
+        // Densities lie in [0, 1]; H / p has mean 1 and, concentrated, values up to 1 / p: its
+        // colour bar runs to the largest value drawn, so that nothing saturates.
+        let (max, legend) = match runs.rescale {
+            Rescale::None => (
+                1.0,
+                "block density 0 (white) to 1 (dark); degree-sorted".to_string(),
+            ),
+            Rescale::LayerDensity => {
+                let max = value.iter().copied().fold(1.0, f64::max);
+                let legend = format!("H / p from 0 (white) to {} (dark); degree-sorted", fmt(max));
+                (max, legend)
+            }
+        };
         for &l in &layers {
             let cells = methods
                 .iter()
@@ -143,20 +156,19 @@ impl Builder<'_> {
                 })
                 .collect();
             let figure = HeatmapGrid {
-                title: format!(
-                    "{}: {what} of layer {l} ({}), mean over seeds",
-                    p.name,
-                    layer_role(l, depth)
-                ),
+                title: format!("{}: layer {l} ({})", p.name, layer_role(l, depth)),
                 row_labels: methods.to_vec(),
                 col_labels: widths.iter().map(|w| format!("n = {w}")).collect(),
                 cells,
+                max,
+                legend: legend.clone(),
             };
             self.figure(
                 &figure,
                 dir.join(format!("heatmaps_layer{l}")),
                 format!(
-                    "Layer {l} ({}): seed-averaged {what} (rows: methods; columns: widths).",
+                    "Layer {l} ({}): seed-averaged {what}, K = {k} (rows: methods; columns: \
+                     widths).",
                     layer_role(l, depth)
                 ),
             )?;
