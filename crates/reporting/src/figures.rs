@@ -161,9 +161,9 @@ pub struct HeatmapGrid {
     pub col_labels: Vec<String>,
     /// `cells[r][c]`, `None` where nothing was computed.
     pub cells: Vec<Vec<Option<Grid>>>,
-    /// The value drawn darkest (1 for block densities); values above it are drawn as it.
-    pub max: f64,
-    /// What the colour bar shows, from 0 (white) to `max` (dark).
+    /// The value drawn darkest in each row (1 for block densities).
+    pub row_max: Vec<f64>,
+    /// What the colour bar shows, from 0 (white) to a row's `row_max` (dark).
     pub legend: String,
 }
 
@@ -206,7 +206,7 @@ impl Figure for HeatmapGrid {
                     let x1 = 5 + ((b + 1) as f64 * w / grid.cols as f64) as i32;
                     let y0 = 5 + (a as f64 * h / grid.rows as f64) as i32;
                     let y1 = 5 + ((a + 1) as f64 * h / grid.rows as f64) as i32;
-                    let colour = density_colour(grid.values[a * grid.cols + b] / self.max);
+                    let colour = density_colour(grid.values[a * grid.cols + b] / self.row_max[r]);
                     cell.draw(&Rectangle::new([(x0, y0), (x1, y1)], colour.filled()))
                         .map_err(plot_error)?;
                 }
@@ -217,7 +217,7 @@ impl Figure for HeatmapGrid {
             ))
             .map_err(plot_error)?;
         }
-        // Colour bar: 0 (white) to `max` (dark).
+        // Colour bar: 0 (white) to a row's largest value (dark).
         for k in 0..100 {
             let x = 10 + k * 3;
             legend

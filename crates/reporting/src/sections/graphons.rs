@@ -132,18 +132,26 @@ impl Builder<'_> {
             Rescale::None => "SAS histograms",
             Rescale::LayerDensity => "SAS histograms / layer density",
         };
-        // Densities lie in [0, 1]; H / p has mean 1 and, concentrated, values up to 1 / p: its
-        // colour bar runs to the largest value drawn, so that nothing saturates.
-        let (max, legend) = match runs.rescale {
-            Rescale::None => (
-                1.0,
-                "block density 0 (white) to 1 (dark); degree-sorted".to_string(),
-            ),
-            Rescale::LayerDensity => {
-                let max = value.iter().copied().fold(1.0, f64::max);
-                let legend = format!("H / p from 0 (white) to {} (dark); degree-sorted", fmt(max));
-                (max, legend)
-            }
+        // Densities lie in [0, 1]. H / p has mean 1 and, where a method concentrates its
+        // weights, values up to 1 / p: one scale for all methods would wash out every method
+        // but the most concentrated, so each row (method) runs to its own largest value.
+        let row_max = |l: u32| -> Vec<f64> {
+            methods
+                .iter()
+                .map(|m| match runs.rescale {
+                    Rescale::None => 1.0,
+                    Rescale::LayerDensity => grids
+                        .iter()
+                        .filter(|((gl, gm, _), _)| *gl == l && gm == m)
+                        .flat_map(|(_, g)| g.values.iter().copied())
+                        .fold(0.0, f64::max)
+                        .max(f64::MIN_POSITIVE),
+                })
+                .collect()
+        };
+        let legend = match runs.rescale {
+            Rescale::None => "block density 0 (white) to 1 (dark); degree-sorted",
+            Rescale::LayerDensity => "H / p from 0 (white) to the row's largest value (dark)",
         };
         for &l in &layers {
             let cells = methods
@@ -160,20 +168,79 @@ impl Builder<'_> {
                 row_labels: methods.to_vec(),
                 col_labels: widths.iter().map(|w| format!("n = {w}")).collect(),
                 cells,
-                max,
-                legend: legend.clone(),
+                row_max: row_max(l),
+                legend: legend.to_string(),
+            };
+            let scales = match runs.rescale {
+                Rescale::None => String::new(),
+                Rescale::LayerDensity => {
+                    let maxima: Vec<String> = methods
+                        .iter()
+                        .zip(&figure.row_max)
+                        .map(|(m, v)| format!("{m} {}", fmt(*v)))
+                        .collect();
+                    format!(" Each row's darkest value: {}.", maxima.join(", "))
+                }
             };
             self.figure(
                 &figure,
                 dir.join(format!("heatmaps_layer{l}")),
                 format!(
                     "Layer {l} ({}): seed-averaged {what}, K = {k} (rows: methods; columns: \
-                     widths).",
+                     widths).{scales}",
                     layer_role(l, depth)
                 ),
             )?;
         }
+        if runs.rescale == Rescale::LayerDensity && layers.contains(&2) {
+            self.rescaled_peaks(p, &grids, methods, &widths);
+        }
         Ok(())
+    }
+
+    /// For rescaled histograms, the largest block of `H / p` per method and width in the first
+    /// hidden layer: a bounded limit graphon keeps it bounded, while kept weights that gather
+    /// on a vanishing block make it grow like `1 / p_n`, so that no bounded graphon is the
+    /// limit however the distance to the largest width falls.
+    fn rescaled_peaks(
+        &mut self,
+        p: &Experiment,
+        grids: &BTreeMap<(u32, String, u32), Grid>,
+        methods: &[String],
+        widths: &[u32],
+    ) {
+        let (Some(&first), Some(&last)) = (widths.first(), widths.last()) else {
+            return;
+        };
+        let law = p.sweep.levels()[0].law();
+        let density = |n: u32| law.c * f64::from(n).powf(-law.a);
+        let peaks: Vec<String> = methods
+            .iter()
+            .map(|m| {
+                let by_width: Vec<String> = widths
+                    .iter()
+                    .map(|&w| {
+                        grids.get(&(2, m.clone(), w)).map_or("-".into(), |g| {
+                            fmt(g.values.iter().copied().fold(0.0, f64::max))
+                        })
+                    })
+                    .collect();
+                format!("{m} {}", by_width.join(" / "))
+            })
+            .collect();
+        self.blocks.push(Block::Paragraph(format!(
+            "Largest block of H / p in layer 2 by width (n = {}): {}. A bounded limit graphon \
+             keeps this bounded; weights that gather on a vanishing block make it grow like \
+             1 / p_n, by {:.1}x from n = {first} to n = {last} here, and then no bounded \
+             graphon is the limit however the distance to the largest width falls.",
+            widths
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" / "),
+            peaks.join("; "),
+            density(first) / density(last)
+        )));
     }
 
     fn convergence(
