@@ -55,6 +55,7 @@ pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
                 rescale: g.rescale,
             }),
         ntk: pipeline.ntk.is_some(),
+        graphon_ntk: pipeline.graphon_ntk.is_some(),
         training: pipeline.training.is_some(),
     }
 }

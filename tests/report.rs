@@ -70,11 +70,12 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| spectral metric | Spearman [95% CI] | Pearson [95% CI] |",
         "| hidden layer | method | Frobenius distance by width | falls monotonically? | exceptions |",
         "| neurons h | method | n = 16 | n = 32 |",
+        "| kernel | sigma_w^2 | L | sparsity | method | top-5 energy (paper) |",
         "| claim | experiment | our numbers | supported? |",
     ] {
         assert!(md.contains(header), "missing table {header}");
     }
-    assert_eq!(report.tables, 8);
+    assert_eq!(report.tables, 9);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
         assert_eq!(claim.experiment, "smoke");

@@ -468,52 +468,44 @@ pub const NTK_SPECTRA: TableSchema = TableSchema {
     ],
 };
 
+/// Calls `$table!` with `$lead`, the spectral-metric columns (`glh_ntk::spectrum`'s
+/// `SpectralMetrics`, in its order) and `$rest`: the metrics tables of both kernel stages share
+/// them.
+macro_rules! with_spectral_columns {
+    ($table:ident; [$($lead:expr),* $(,)?]; [$($rest:expr),* $(,)?]) => {
+        $table![
+            $($lead,)*
+            col("trace", ColumnType::Float64, "sum of the eigenvalues"),
+            col("top1_eigenvalue", ColumnType::Float64, "l_1, the largest eigenvalue (absolute scale)"),
+            col("top5_sum", ColumnType::Float64, "sum of the 5 largest eigenvalues (absolute scale)"),
+            col("top1_energy", ColumnType::Float64, "l_1 / sum l"),
+            col("top5_energy", ColumnType::Float64, "sum of the 5 largest eigenvalues / sum l (the paper's energy concentration)"),
+            col("top10_energy", ColumnType::Float64, "sum of the 10 largest eigenvalues / sum l"),
+            col("effective_rank_entropy", ColumnType::Float64, "exp(-sum p ln p), p = positive eigenvalues / their sum (ours)"),
+            col("effective_rank_trace", ColumnType::Float64, "sum l / l_1 (the paper's effective rank)"),
+            col("ratio_1_2", ColumnType::Float64, "l_1 / l_2 (the paper's spectral gap)"),
+            col("condition_number", ColumnType::Float64, "l_1 / l_N; +inf when l_N <= 0"),
+            col("decay_exponent", ColumnType::Float64, "least-squares slope of ln l_i on ln i over the positive l_i, i <= N/2 (the paper's decay rate alpha is minus this)"),
+            col("negative_count", ColumnType::UInt32, "eigenvalues below zero (numerical noise, reported)"),
+            col("min_eigenvalue", ColumnType::Float64, "l_N"),
+            $($rest),*
+        ]
+    };
+}
+
 /// `ntk/<key>/metrics.parquet`: the spectral metrics of every kernel of one masks run.
 pub const NTK_METRICS: TableSchema = TableSchema {
     stage: "ntk",
     name: "metrics",
     row: "kernel",
     stored: true,
-    columns: kernel_columns![
+    columns: with_spectral_columns!(kernel_columns; [
         col(
             "blocks",
             ColumnType::UInt32,
             "positions per hidden layer the kernel integrates over: 1 (dense), K (histogram), n (mask, empirical)"
         ),
-        col("trace", ColumnType::Float64, "sum of the eigenvalues"),
-        col("top1_energy", ColumnType::Float64, "l_1 / sum l"),
-        col(
-            "top5_energy",
-            ColumnType::Float64,
-            "sum of the 5 largest eigenvalues / sum l"
-        ),
-        col(
-            "top10_energy",
-            ColumnType::Float64,
-            "sum of the 10 largest eigenvalues / sum l"
-        ),
-        col(
-            "effective_rank",
-            ColumnType::Float64,
-            "exp(-sum p ln p), p = positive eigenvalues / their sum"
-        ),
-        col("ratio_1_2", ColumnType::Float64, "l_1 / l_2"),
-        col(
-            "condition_number",
-            ColumnType::Float64,
-            "l_1 / l_N; +inf when l_N <= 0"
-        ),
-        col(
-            "decay_exponent",
-            ColumnType::Float64,
-            "least-squares slope of ln l_i on ln i over the positive l_i, i <= N/2"
-        ),
-        col(
-            "negative_count",
-            ColumnType::UInt32,
-            "eigenvalues below zero (numerical noise, reported)"
-        ),
-        col("min_eigenvalue", ColumnType::Float64, "l_N"),
+    ]; [
         col(
             "density_product",
             ColumnType::Float64,
@@ -534,7 +526,60 @@ pub const NTK_METRICS: TableSchema = TableSchema {
             ColumnType::Float64,
             "||K - K_mask||_F / ||K_mask||_F (0 for the mask kernel itself)"
         ),
+    ]),
+};
+
+/// The configuration, the settings and the kernel's identity that lead every graphon_ntk
+/// table: one kernel of a configuration's graphon (all its seeds' masks averaged).
+macro_rules! graphon_kernel_columns {
+    ($($rest:expr),* $(,)?) => {
+        &[
+            col("method", ColumnType::String, "pruning method"),
+            col("depth", ColumnType::UInt32, "number of Linear layers L"),
+            col("width", ColumnType::UInt32, "hidden width n"),
+            col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),
+            col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
+            col("scope", ColumnType::String, "ranking scope: global or layerwise"),
+            col("seeds", ColumnType::UInt32, "masks runs (seeds) whose histograms were averaged into the graphon"),
+            col("k", ColumnType::UInt32, "blocks K per hidden layer of the graphon (capped by the width)"),
+            col("n_points", ColumnType::UInt32, "N, the kernel's MNIST training images (setting kernel_size)"),
+            col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the NTK parameterisation (the paper's 1 or our 2)"),
+            col("kernel", ColumnType::String, "`graphon` (the recursion on the seed-averaged K-block graphon) or `drawn` (the mask-level kernel of one finite mask drawn from it)"),
+            $($rest),*
+        ]
+    };
+}
+
+/// `graphon_ntk/<key>/spectra.parquet`: all eigenvalues of every kernel of one configuration.
+pub const GRAPHON_NTK_SPECTRA: TableSchema = TableSchema {
+    stage: "graphon_ntk",
+    name: "spectra",
+    row: "kernel, sigma_w^2 and eigenvalue",
+    stored: true,
+    columns: graphon_kernel_columns![
+        col("rank", ColumnType::UInt32, "1 = largest eigenvalue"),
+        col(
+            "eigenvalue",
+            ColumnType::Float64,
+            "eigenvalue of the N x N kernel (f64 symmetric solver; may be slightly negative)"
+        ),
     ],
+};
+
+/// `graphon_ntk/<key>/metrics.parquet`: the spectral metrics of every kernel of one
+/// configuration.
+pub const GRAPHON_NTK_METRICS: TableSchema = TableSchema {
+    stage: "graphon_ntk",
+    name: "metrics",
+    row: "kernel and sigma_w^2",
+    stored: true,
+    columns: with_spectral_columns!(graphon_kernel_columns; []; [
+        col(
+            "rel_error_to_graphon",
+            ColumnType::Float64,
+            "||K - K_graphon||_F / ||K_graphon||_F at the same sigma_w^2 (0 for the graphon kernel)"
+        ),
+    ]),
 };
 
 /// The run parameters and the training settings that lead every training table.
@@ -639,6 +684,8 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &NTK_KERNELS,
     &NTK_SPECTRA,
     &NTK_METRICS,
+    &GRAPHON_NTK_SPECTRA,
+    &GRAPHON_NTK_METRICS,
     &TRAINING_HISTORY,
     &TRAINING_SUMMARY,
 ];

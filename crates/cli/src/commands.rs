@@ -359,7 +359,7 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
                 m.blocks,
                 m.metrics.trace,
                 m.metrics.top5_energy,
-                m.metrics.effective_rank,
+                m.metrics.effective_rank_entropy,
                 m.metrics.decay_exponent,
                 m.trace_ratio_to_dense,
                 m.rel_error_to_mask
@@ -477,6 +477,7 @@ fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
                 rescale: g.rescale,
             }),
         ntk: pipeline.ntk.is_some(),
+        graphon_ntk: pipeline.graphon_ntk.is_some(),
         training: pipeline.training.is_some(),
     })
 }

@@ -477,10 +477,11 @@ fn a_killed_run_resumes_to_the_same_artifacts() {
         assert_eq!(out.status.code(), Some(0));
         let ls = String::from_utf8_lossy(&glh(&killed, &["ls"]).stdout).into_owned();
         // 8 data runs, 4 methods x 2 widths x 8 seeds masks runs, as many histogram, kernel and
-        // training runs, and one convergence run per method.
+        // training runs, one convergence run per method, and one graphon kernel run per method
+        // and width.
         assert_eq!(
             ls.lines().filter(|l| l.contains(" complete ")).count(),
-            8 + 4 * (4 * 2 * 8) + 4,
+            8 + 4 * (4 * 2 * 8) + 4 + 4 * 2,
             "{ls}"
         );
         assert!(!ls.contains("incomplete"), "{ls}");
@@ -567,7 +568,7 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
             tasks += 1;
         }
     }
-    assert_eq!(tasks, 70, "smoke plans 70 jobs");
+    assert_eq!(tasks, 78, "smoke plans 78 jobs");
     assert_eq!(
         complete_parquet_bytes(&root),
         complete_parquet_bytes(&local)
@@ -575,8 +576,8 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
 
     let ls = glh(&root, &["ls", "--sweeps"]);
     let ls = String::from_utf8_lossy(&ls.stdout).into_owned();
-    assert!(ls.contains("(dry run, 70 jobs in"), "{ls}");
-    assert!(ls.contains(": 70 done"), "{ls}");
+    assert!(ls.contains("(dry run, 78 jobs in"), "{ls}");
+    assert!(ls.contains(": 78 done"), "{ls}");
 
     // A second dry run finds everything complete and writes no arrays.
     let out = glh(
@@ -591,7 +592,7 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
     );
     let summary = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        summary.contains(": 0 jobs in 0 arrays, 70 cached"),
+        summary.contains(": 0 jobs in 0 arrays, 78 cached"),
         "{summary}"
     );
 }

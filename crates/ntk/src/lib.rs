@@ -8,13 +8,19 @@
 //!   layer), and constant chains (W = 1 is the dense standard NTK);
 //! - [`recursion`]: the Graphon NTK recursion on any chain, as blocked matrix products;
 //! - [`empirical`]: the empirical NTK of a masked network in NTK parameterisation, layer by layer;
-//! - [`spectrum`]: eigenvalues (faer) and the spectral metrics;
-//! - [`settings`]: [`NtkSettings`], the `[ntk]` table;
+//! - [`spectrum`]: eigenvalues (faer) and the spectral metrics, the paper's and ours;
+//! - [`configuration`]: a configuration's seed-averaged K-block graphon (the paper's E3
+//!   kernel), and finite masks drawn from it;
+//! - [`settings`]: [`NtkSettings`], the `[ntk]` table, and [`settings::GraphonNtkSettings`],
+//!   the `[graphon_ntk]` table;
 //! - [`stage`]: the `ntk` jobs ([`stage::KernelsJob`], [`stage::NtkStage`]) and their three
-//!   tables.
+//!   tables;
+//! - [`graphon_stage`]: the `graphon_ntk` jobs, one per configuration over its seeds.
 
 pub mod chain;
+pub mod configuration;
 pub mod empirical;
+pub mod graphon_stage;
 pub mod pairs;
 pub mod recursion;
 pub mod relu;

@@ -34,19 +34,28 @@ pub fn eigenvalues_descending(k: &Mat<f64>) -> Result<Vec<f64>, String> {
     Ok(values)
 }
 
-/// The spectral metrics of one kernel.
+/// The spectral metrics of one kernel. The paper's four (its section 6) are `top5_energy`,
+/// `effective_rank_trace`, `ratio_1_2` (the spectral gap) and `decay_exponent` (its alpha is
+/// minus this slope); `effective_rank_entropy` is ours. The absolute scale (`trace`,
+/// `top1_eigenvalue`, `top5_sum`) sets how fast gradient descent moves at a fixed learning rate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpectralMetrics {
     /// `sum l_i`, the kernel's trace.
     pub trace: f64,
+    /// `l_1`, the largest eigenvalue.
+    pub top1_eigenvalue: f64,
+    /// `sum_{i<=5} l_i`.
+    pub top5_sum: f64,
     /// `l_1 / sum l`.
     pub top1_energy: f64,
     /// `sum_{i<=5} l_i / sum l`.
     pub top5_energy: f64,
     /// `sum_{i<=10} l_i / sum l`.
     pub top10_energy: f64,
-    /// `exp(-sum p_i ln p_i)` with `p_i = max(l_i, 0) / sum max(l, 0)`.
-    pub effective_rank: f64,
+    /// `exp(-sum p_i ln p_i)` with `p_i = max(l_i, 0) / sum max(l, 0)` (ours).
+    pub effective_rank_entropy: f64,
+    /// `sum l / l_1` (the paper's effective rank).
+    pub effective_rank_trace: f64,
     /// `l_1 / l_2`.
     pub ratio_1_2: f64,
     /// `l_1 / l_N`; infinite when `l_N <= 0`.
@@ -86,10 +95,13 @@ pub fn spectral_metrics(l: &[f64]) -> SpectralMetrics {
         .collect();
     SpectralMetrics {
         trace,
+        top1_eigenvalue: l[0],
+        top5_sum: l.iter().take(5).sum(),
         top1_energy: top(1),
         top5_energy: top(5),
         top10_energy: top(10),
-        effective_rank: entropy.exp(),
+        effective_rank_entropy: entropy.exp(),
+        effective_rank_trace: trace / l[0],
         ratio_1_2: l[0] / l[1],
         condition_number: if last > 0.0 {
             l[0] / last
@@ -166,20 +178,27 @@ mod tests {
         let total: f64 = l.iter().sum();
         assert!((m.top1_energy - 3.0 / total).abs() < 1e-15);
         assert!((m.top5_energy - l[..5].iter().sum::<f64>() / total).abs() < 1e-15);
+        // The two effective ranks differ on a power law: trace / l_1 = sum i^-2 (about 1.635).
+        assert!((m.effective_rank_trace - total / 3.0).abs() < 1e-13);
+        assert!(m.effective_rank_entropy > m.effective_rank_trace);
         assert_eq!(m.negative_count, 0);
     }
 
     #[test]
     fn flat_and_rank_one_spectra() {
         let flat = spectral_metrics(&[2.0; 50]);
-        assert!((flat.effective_rank - 50.0).abs() < 1e-10);
+        assert!((flat.effective_rank_entropy - 50.0).abs() < 1e-10);
+        // trace / l_1: 50 equal eigenvalues give 50 in both readings.
+        assert!((flat.effective_rank_trace - 50.0).abs() < 1e-12);
         assert!((flat.top10_energy - 0.2).abs() < 1e-15);
         assert_eq!((flat.ratio_1_2, flat.condition_number), (1.0, 1.0));
         let mut spike = vec![0.0; 20];
         spike[0] = 7.0;
         spike[19] = -1e-14;
         let s = spectral_metrics(&spike);
-        assert!((s.effective_rank - 1.0).abs() < 1e-12);
+        assert!((s.effective_rank_entropy - 1.0).abs() < 1e-12);
+        assert!((s.effective_rank_trace - (7.0 - 1e-14) / 7.0).abs() < 1e-15);
+        assert_eq!((s.top1_eigenvalue, s.top5_sum), (7.0, 7.0));
         assert_eq!((s.negative_count, s.condition_number), (1, f64::INFINITY));
         assert!((s.top1_energy - 7.0 / (7.0 - 1e-14)).abs() < 1e-15);
     }

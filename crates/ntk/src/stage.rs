@@ -32,8 +32,10 @@ use std::sync::Arc;
 
 /// The stage's name.
 pub const STAGE: &str = "ntk";
-/// Bumped whenever the stage's outputs for the same parameters change.
-pub const VERSION: u32 = 1;
+/// Bumped whenever the stage's outputs for the same parameters change. 2: the metrics table
+/// adds the paper's effective rank (`effective_rank_trace`, trace / l_1) beside ours (renamed
+/// `effective_rank_entropy`) and the absolute scale (`top1_eigenvalue`, `top5_sum`).
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct NtkParams<'a> {
@@ -388,22 +390,10 @@ fn write_run(
 
         let m: SpectralMetrics = spectral_metrics(&eigenvalues);
         let mut columns = leading(kernel.name, 1);
-        let values = [
-            m.trace,
-            m.top1_energy,
-            m.top5_energy,
-            m.top10_energy,
-            m.effective_rank,
-            m.ratio_1_2,
-            m.condition_number,
-            m.decay_exponent,
-        ];
         columns.push(Arc::new(UInt32Array::from(vec![kernel.blocks])));
-        columns.extend(values.map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef));
+        columns.extend(spectral_columns(&m));
         columns.extend([
-            Arc::new(UInt32Array::from(vec![m.negative_count])) as ArrayRef,
-            Arc::new(Float64Array::from(vec![m.min_eigenvalue])),
-            Arc::new(Float64Array::from(vec![scale])),
+            Arc::new(Float64Array::from(vec![scale])) as ArrayRef,
             Arc::new(Float64Array::from(vec![m.trace / dense_trace])),
             Arc::new(Float64Array::from(vec![relative_error(k, &scaled_dense)])),
             Arc::new(Float64Array::from(vec![relative_error(k, mask_level)])),
@@ -413,6 +403,51 @@ fn write_run(
     writer.write_table(&NTK_KERNELS, concat_columns(&kernel_parts))?;
     writer.write_table(&NTK_SPECTRA, concat_columns(&spectrum_parts))?;
     writer.write_table(&NTK_METRICS, concat_columns(&metric_parts))
+}
+
+/// The spectral-metric columns of one kernel's row, in the order of the schemas'
+/// `with_spectral_columns!`.
+pub fn spectral_columns(m: &SpectralMetrics) -> Vec<ArrayRef> {
+    let values = [
+        m.trace,
+        m.top1_eigenvalue,
+        m.top5_sum,
+        m.top1_energy,
+        m.top5_energy,
+        m.top10_energy,
+        m.effective_rank_entropy,
+        m.effective_rank_trace,
+        m.ratio_1_2,
+        m.condition_number,
+        m.decay_exponent,
+    ];
+    let mut columns: Vec<ArrayRef> = values
+        .iter()
+        .map(|&v| Arc::new(Float64Array::from(vec![v])) as ArrayRef)
+        .collect();
+    columns.push(Arc::new(UInt32Array::from(vec![m.negative_count])));
+    columns.push(Arc::new(Float64Array::from(vec![m.min_eigenvalue])));
+    columns
+}
+
+/// The spectral metrics of row `r` of a metrics table.
+pub fn read_spectral_metrics(batch: &arrow::array::RecordBatch, r: usize) -> SpectralMetrics {
+    let f = |name: &str| column::<Float64Array>(batch, name).value(r);
+    SpectralMetrics {
+        trace: f("trace"),
+        top1_eigenvalue: f("top1_eigenvalue"),
+        top5_sum: f("top5_sum"),
+        top1_energy: f("top1_energy"),
+        top5_energy: f("top5_energy"),
+        top10_energy: f("top10_energy"),
+        effective_rank_entropy: f("effective_rank_entropy"),
+        effective_rank_trace: f("effective_rank_trace"),
+        ratio_1_2: f("ratio_1_2"),
+        condition_number: f("condition_number"),
+        decay_exponent: f("decay_exponent"),
+        negative_count: column::<UInt32Array>(batch, "negative_count").value(r),
+        min_eigenvalue: f("min_eigenvalue"),
+    }
 }
 
 fn trace(k: &Mat<f64>) -> f64 {
@@ -442,19 +477,9 @@ pub struct KernelMetrics {
 pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<KernelMetrics>> {
     let batch = store.read_run_table(input, &NTK_METRICS)?;
     let f = |name: &str| column::<Float64Array>(&batch, name).values().to_vec();
-    let u = |name: &str| column::<UInt32Array>(&batch, name).values().to_vec();
     let kernel: &StringArray = column(&batch, "kernel");
-    let (blocks, negative) = (u("blocks"), u("negative_count"));
+    let blocks = column::<UInt32Array>(&batch, "blocks").values().to_vec();
     let cols = [
-        "trace",
-        "top1_energy",
-        "top5_energy",
-        "top10_energy",
-        "effective_rank",
-        "ratio_1_2",
-        "condition_number",
-        "decay_exponent",
-        "min_eigenvalue",
         "density_product",
         "trace_ratio_to_dense",
         "rel_error_to_scaled_dense",
@@ -465,22 +490,11 @@ pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<Kerne
         .map(|r| KernelMetrics {
             kernel: kernel.value(r).to_string(),
             blocks: blocks[r],
-            metrics: SpectralMetrics {
-                trace: cols[0][r],
-                top1_energy: cols[1][r],
-                top5_energy: cols[2][r],
-                top10_energy: cols[3][r],
-                effective_rank: cols[4][r],
-                ratio_1_2: cols[5][r],
-                condition_number: cols[6][r],
-                decay_exponent: cols[7][r],
-                negative_count: negative[r],
-                min_eigenvalue: cols[8][r],
-            },
-            density_product: cols[9][r],
-            trace_ratio_to_dense: cols[10][r],
-            rel_error_to_scaled_dense: cols[11][r],
-            rel_error_to_mask: cols[12][r],
+            metrics: read_spectral_metrics(&batch, r),
+            density_product: cols[0][r],
+            trace_ratio_to_dense: cols[1][r],
+            rel_error_to_scaled_dense: cols[2][r],
+            rel_error_to_mask: cols[3][r],
         })
         .collect())
 }

@@ -103,7 +103,10 @@ fn constant_graphon_is_c_to_the_l_times_dense() {
             (m.top1_energy, dense_metrics.top1_energy),
             (m.top5_energy, dense_metrics.top5_energy),
             (m.top10_energy, dense_metrics.top10_energy),
-            (m.effective_rank, dense_metrics.effective_rank),
+            (
+                m.effective_rank_entropy,
+                dense_metrics.effective_rank_entropy,
+            ),
             (m.ratio_1_2, dense_metrics.ratio_1_2),
             (m.decay_exponent, dense_metrics.decay_exponent),
         ] {

@@ -14,6 +14,8 @@ use glh_graphons::stage::GraphonsStage;
 use glh_masks::MasksSettings;
 use glh_masks::stage::MasksStage;
 use glh_ntk::NtkSettings;
+use glh_ntk::graphon_stage::GraphonNtkStage;
+use glh_ntk::settings::GraphonNtkSettings;
 use glh_ntk::stage::NtkStage;
 use glh_training::TrainingSettings;
 use glh_training::stage::TrainingStage;
@@ -40,6 +42,9 @@ pub struct Pipeline {
     pub graphons: Option<GraphonsSettings>,
     /// The ntk stage (kernels, spectra and metrics of every mask); needs `masks`.
     pub ntk: Option<NtkSettings>,
+    /// The graphon_ntk stage (the paper's E3 kernel: the Graphon NTK of each configuration's
+    /// seed-averaged graphon); needs `masks`.
+    pub graphon_ntk: Option<GraphonNtkSettings>,
     /// The training stage (Adam on MNIST from each mask's initialisation); needs `masks`.
     pub training: Option<TrainingSettings>,
     /// Where `glh run --executor slurm` submits the jobs (not part of any cache key).
@@ -74,7 +79,8 @@ impl Pipeline {
         })
     }
 
-    /// The stages its tables ask for, in pipeline order (data, masks, graphons, ntk, training):
+    /// The stages its tables ask for, in pipeline order (data, masks, graphons, ntk,
+    /// graphon_ntk, training):
     /// what [`crate::plan`] plans. A new stage is a table above and one line here.
     pub fn stages(&self) -> Vec<Box<dyn Stage>> {
         let data = self.data.clone().unwrap_or_default();
@@ -98,6 +104,12 @@ impl Pipeline {
         }
         if let Some(settings) = &self.ntk {
             stages.push(Box::new(NtkStage {
+                settings: settings.clone(),
+                data: data.clone(),
+            }));
+        }
+        if let Some(settings) = &self.graphon_ntk {
+            stages.push(Box::new(GraphonNtkStage {
                 settings: settings.clone(),
                 data: data.clone(),
             }));
@@ -211,6 +223,13 @@ impl Pipeline {
             if self.masks.is_none() {
                 let msg = "needs a [masks] table: kernels are taken of the sweep's masks";
                 return Err(Error::config(source_name, "ntk", msg));
+            }
+        }
+        if let Some(graphon_ntk) = &self.graphon_ntk {
+            graphon_ntk.validate(source_name)?;
+            if self.masks.is_none() {
+                let msg = "needs a [masks] table: the graphons are the sweep's masks averaged";
+                return Err(Error::config(source_name, "graphon_ntk", msg));
             }
         }
         Ok(())

@@ -19,6 +19,8 @@ pub struct Experiment {
     pub graphons: Option<GraphonsRuns>,
     /// It has kernel runs (an `[ntk]` table).
     pub ntk: bool,
+    /// It has graphon kernel runs (a `[graphon_ntk]` table).
+    pub graphon_ntk: bool,
     /// It has training runs (a `[training]` table).
     pub training: bool,
 }

@@ -280,6 +280,9 @@ fn build(
         if pipeline.ntk {
             b.ntk(pipeline, &fig_dir)?;
         }
+        if pipeline.graphon_ntk {
+            b.graphon_ntk(pipeline)?;
+        }
         if pipeline.training {
             b.training(pipeline, &fig_dir)?;
         }

@@ -32,7 +32,8 @@ impl Builder<'_> {
                     col("rel_error_to_scaled_dense").mean(),
                     col("top5_energy").mean(),
                     col("top5_energy").std(1).alias("top5_sd"),
-                    col("effective_rank").mean(),
+                    col("effective_rank_entropy").mean(),
+                    col("effective_rank_trace").mean(),
                     col("decay_exponent").mean(),
                     col("negative_count").max(),
                 ])
@@ -47,10 +48,11 @@ impl Builder<'_> {
             get("trace_ratio_to_dense")?,
             get("rel_error_to_scaled_dense")?,
         );
+        let rank_trace = get("effective_rank_trace")?;
         let (top5, top5_sd, rank, decay, negative) = (
             get("top5_energy")?,
             get("top5_sd")?,
-            get("effective_rank")?,
+            get("effective_rank_entropy")?,
             get("decay_exponent")?,
             get("negative_count")?,
         );
@@ -67,6 +69,7 @@ impl Builder<'_> {
                     fmt(err[i]),
                     format!("{} ± {}", fmt(top5[i]), fmt(top5_sd[i])),
                     fmt(rank[i]),
+                    fmt(rank_trace[i]),
                     fmt(decay[i]),
                     format!("{}", negative[i]),
                 ]
@@ -87,7 +90,8 @@ impl Builder<'_> {
                 "trace / dense",
                 "rel. error vs prod c_l x dense",
                 "top-5 energy",
-                "effective rank",
+                "effective rank (entropy, ours)",
+                "effective rank (trace / l_1, paper)",
                 "decay exponent",
                 "max negative eigenvalues",
             ]

@@ -177,9 +177,13 @@ impl Builder<'_> {
             "top1_energy",
             "top5_energy",
             "top10_energy",
-            "effective_rank",
+            "effective_rank_entropy",
+            "effective_rank_trace",
             "ratio_1_2",
             "decay_exponent",
+            "trace",
+            "top1_eigenvalue",
+            "top5_sum",
         ];
         let metric_values: Vec<Vec<f64>> = names
             .iter()

@@ -1,0 +1,301 @@
+//! The `graphon_ntk` stage: the paper's E3 kernel (METHOD.md section 7). One job per
+//! configuration (method, depth, width, sparsity) reads the masks runs of all its seeds, joins
+//! their seed-averaged K-block histograms into the configuration's graphon
+//! ([`crate::configuration`]), and writes the spectrum and metrics of its Graphon NTK on
+//! `kernel_size` MNIST training images at each `sigma_w2`; with `draw_masks`, also those of the
+//! mask-level kernel of one finite mask drawn from the graphon.
+//!
+//! Its inputs are the masks runs; the kernel images are drawn here from MNIST (their
+//! checksums and the normalisation are in the key), so no data job is needed.
+
+use crate::chain::GraphonChain;
+use crate::configuration::{configuration_chain, draw_masks};
+use crate::recursion::graphon_ntk;
+use crate::settings::GraphonNtkSettings;
+use crate::spectrum::{eigenvalues_descending, spectral_metrics};
+use crate::stage::{relative_error, spectral_columns};
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use faer::Mat;
+use glh_artifacts::config::{PruneMethod, Sweep};
+use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SPECTRA};
+use glh_artifacts::seeding::stream;
+use glh_artifacts::store::InputRef;
+use glh_artifacts::{
+    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+};
+use glh_data::DataSettings;
+use glh_data::mnist::{CLASSES, MnistSplit, Normalisation, PIXELS, Split, read_checksums};
+use glh_data::subsets::sized_subset;
+use glh_masks::stage::{MasksJob, read_mask, run_columns};
+use glh_model::LayerMask;
+use glh_model::backprop::examples_as_columns;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The stage's name.
+pub const STAGE: &str = "graphon_ntk";
+/// Bumped whenever the stage's outputs for the same parameters change.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct GraphonNtkParams<'a> {
+    settings: &'a GraphonNtkSettings,
+    standardise: bool,
+    mean: f64,
+    std: f64,
+    mnist_sha256: BTreeMap<String, String>,
+}
+
+/// The job of the masks runs `masks` (one configuration, all its seeds, in seed order).
+pub fn job_spec(
+    settings: &GraphonNtkSettings,
+    data: &DataSettings,
+    masks: Vec<InputRef>,
+) -> Result<JobSpec> {
+    let norm = Normalisation::from(data);
+    let params = GraphonNtkParams {
+        settings,
+        standardise: norm.standardise,
+        mean: norm.mean,
+        std: norm.std,
+        mnist_sha256: read_checksums(&data.dir)?,
+    };
+    Ok(JobSpec::new(STAGE, VERSION, &params, masks))
+}
+
+/// The run columns shared by a configuration's masks runs: an error unless they agree on
+/// everything but the seed.
+fn configuration_columns(store: &ArtifactStore, masks: &[InputRef]) -> Result<RunColumns> {
+    let mut shared: Option<RunColumns> = None;
+    for input in masks {
+        let run = run_columns(store, input)?;
+        if let Some(first) = &shared {
+            let same = (
+                first.method,
+                first.depth,
+                first.width,
+                first.sparsity,
+                first.scope,
+            ) == (run.method, run.depth, run.width, run.sparsity, run.scope);
+            if !same {
+                let dir = store.run_dir(&input.stage, &input.key);
+                let msg = "its masks run differs from the configuration's in method, depth, \
+                           width, sparsity or scope";
+                return Err(Error::input(dir, msg));
+            }
+        } else {
+            shared = Some(run);
+        }
+    }
+    shared.ok_or_else(|| Error::Unsupported("a configuration has no masks runs".into()))
+}
+
+/// The kernel images: `size` MNIST training images drawn by `seed`, as columns (`784 x N`).
+fn kernel_images(data: &DataSettings, size: u32, seed: u64) -> Result<Mat<f64>> {
+    let train = MnistSplit::load(&data.dir, Split::Train)?;
+    let mut rng = stream(seed, "data/graphon_kernel_set");
+    let indices = sized_subset(&train.labels, CLASSES, size as usize, &mut rng).map_err(|e| {
+        Error::config(
+            "graphon_ntk settings",
+            "graphon_ntk.kernel_size",
+            e.to_string(),
+        )
+    })?;
+    let pixels = train.inputs(&indices, &Normalisation::from(data));
+    Ok(examples_as_columns(&pixels, PIXELS))
+}
+
+/// An upper sketch of a job's memory: the chain, each kernel and its eigensolver workspace,
+/// and the drawn masks' chain when asked.
+fn memory_estimate(settings: &GraphonNtkSettings, shapes: &[(u64, u64)]) -> u64 {
+    use glh_artifacts::memory::product;
+    let n = u64::from(settings.kernel_size);
+    let kernels = 2 * settings.sigma_w2.len() as u64;
+    let drawn: u64 = if settings.draw_masks {
+        shapes
+            .iter()
+            .fold(0, |acc, &(r, c)| acc.saturating_add(product(&[r, c, 16])))
+    } else {
+        0
+    };
+    product(&[kernels, n, n, 64]).saturating_add(drawn)
+}
+
+/// Computes and writes the graphon kernels of one configuration, unless cached.
+pub fn run(
+    store: &ArtifactStore,
+    settings: &GraphonNtkSettings,
+    data: &DataSettings,
+    masks: &[InputRef],
+    force: bool,
+) -> Result<JobOutcome> {
+    let spec = job_spec(settings, data, masks.to_vec())?;
+    store.run(&spec, force, |writer| {
+        let labels = configuration_columns(store, masks)?;
+        let runs: Vec<Vec<LayerMask>> = masks
+            .iter()
+            .map(|m| read_mask(store, m).map(|(_, mask)| mask.layers().to_vec()))
+            .collect::<Result<_>>()?;
+        let shapes: Vec<(u64, u64)> = runs[0]
+            .iter()
+            .map(|m| (m.rows() as u64, m.cols() as u64))
+            .collect();
+        let what = format!(
+            "graphon kernels of {} images at {} sigma_w^2",
+            settings.kernel_size,
+            settings.sigma_w2.len()
+        );
+        glh_artifacts::memory::check(
+            "memory",
+            "graphon_ntk.kernel_size",
+            &what,
+            memory_estimate(settings, &shapes),
+        )?;
+        let unsupported = |e: String| Error::Unsupported(format!("graphon_ntk: {e}"));
+        let chain = configuration_chain(&runs, settings.k as usize).map_err(unsupported)?;
+        let drawn = if settings.draw_masks {
+            let width = labels.width.get() as usize;
+            let masks = draw_masks(&chain, width, settings.draw_seed);
+            Some(GraphonChain::of_masks(&masks).map_err(unsupported)?)
+        } else {
+            None
+        };
+        let x = kernel_images(data, settings.kernel_size, settings.kernel_seed)?;
+        let n = x.ncols();
+        let k_used = (settings.k).min(labels.width.get());
+        let leading = |kernel: &str, sigma_w2: f64, rows: usize| -> Vec<ArrayRef> {
+            vec![
+                Arc::new(StringArray::from(vec![labels.method_name(); rows])) as ArrayRef,
+                Arc::new(UInt32Array::from(vec![labels.depth; rows])),
+                Arc::new(UInt32Array::from(vec![labels.width.get(); rows])),
+                Arc::new(Float64Array::from(vec![labels.sparsity; rows])),
+                Arc::new(Float64Array::from(vec![1.0 - labels.sparsity; rows])),
+                Arc::new(StringArray::from(vec![labels.scope_name(); rows])),
+                Arc::new(UInt32Array::from(vec![masks.len() as u32; rows])),
+                Arc::new(UInt32Array::from(vec![k_used; rows])),
+                Arc::new(UInt32Array::from(vec![n as u32; rows])),
+                Arc::new(Float64Array::from(vec![sigma_w2; rows])),
+                Arc::new(StringArray::from(vec![kernel; rows])),
+            ]
+        };
+        let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
+        for &sigma_w2 in &settings.sigma_w2 {
+            let graphon = graphon_ntk(&chain, &x, sigma_w2);
+            let mut kernels = vec![("graphon", graphon.clone())];
+            if let Some(drawn) = &drawn {
+                kernels.push(("drawn", graphon_ntk(drawn, &x, sigma_w2)));
+            }
+            for (name, k) in &kernels {
+                let eigenvalues = eigenvalues_descending(k)
+                    .map_err(|e| Error::Unsupported(format!("{name} kernel: {e}")))?;
+                let mut columns = leading(name, sigma_w2, n);
+                columns.extend([
+                    Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
+                    Arc::new(Float64Array::from(eigenvalues.clone())),
+                ]);
+                spectra.push(columns);
+                let mut columns = leading(name, sigma_w2, 1);
+                columns.extend(spectral_columns(&spectral_metrics(&eigenvalues)));
+                columns.push(Arc::new(Float64Array::from(vec![relative_error(
+                    k, &graphon,
+                )])));
+                metrics.push(columns);
+            }
+        }
+        use glh_artifacts::parquet_io::concat_columns;
+        writer.write_table(&GRAPHON_NTK_SPECTRA, concat_columns(&spectra))?;
+        writer.write_table(&GRAPHON_NTK_METRICS, concat_columns(&metrics))
+    })
+}
+
+/// The job that computes one configuration's graphon kernels.
+#[derive(Clone, Debug)]
+pub struct GraphonNtkJob {
+    settings: GraphonNtkSettings,
+    data: DataSettings,
+    masks: Vec<InputRef>,
+    spec: JobSpec,
+}
+
+impl GraphonNtkJob {
+    /// The job of one configuration's masks runs, in seed order.
+    pub fn new(
+        settings: &GraphonNtkSettings,
+        data: &DataSettings,
+        masks: Vec<InputRef>,
+    ) -> Result<Self> {
+        Ok(GraphonNtkJob {
+            spec: job_spec(settings, data, masks.clone())?,
+            settings: settings.clone(),
+            data: data.clone(),
+            masks,
+        })
+    }
+}
+
+impl Job for GraphonNtkJob {
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    fn run(
+        &self,
+        store: &ArtifactStore,
+        force: bool,
+        _progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<JobOutcome> {
+        run(store, &self.settings, &self.data, &self.masks, force)
+    }
+}
+
+/// The `[graphon_ntk]` table: one job per configuration (method, depth, width, sparsity) of
+/// the plan's masks jobs, after all its seeds' masks jobs.
+#[derive(Clone, Debug)]
+pub struct GraphonNtkStage {
+    /// The stage's settings.
+    pub settings: GraphonNtkSettings,
+    /// The pipeline's data settings (MNIST and its normalisation).
+    pub data: DataSettings,
+}
+
+impl Stage for GraphonNtkStage {
+    fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        // (method, depth, width, sparsity) -> label and (seed, masks job, its artifact).
+        type Configuration = (PruneMethod, u32, u32, u64);
+        type Members = Vec<(u64, usize, InputRef)>;
+        let mut groups: BTreeMap<Configuration, (String, Members)> = BTreeMap::new();
+        for (id, job) in plan.jobs_of::<MasksJob>() {
+            let p = job.point();
+            let key = (
+                p.method,
+                p.depth.get(),
+                p.width.get(),
+                p.sparsity.value().to_bits(),
+            );
+            let label = format!(
+                "graphon kernels {} L={} n={} s={}",
+                p.method,
+                p.depth,
+                p.width,
+                p.sparsity.value()
+            );
+            groups
+                .entry(key)
+                .or_insert_with(|| (label, Vec::new()))
+                .1
+                .push((p.seed, id, job.spec().as_input()));
+        }
+        for (label, mut members) in groups.into_values() {
+            members.sort_by_key(|m| m.0);
+            let depends_on = members.iter().map(|m| m.1).collect();
+            let inputs = members.into_iter().map(|m| m.2).collect();
+            plan.push(
+                GraphonNtkJob::new(&self.settings, &self.data, inputs)?,
+                label,
+                depends_on,
+            );
+        }
+        Ok(())
+    }
+}

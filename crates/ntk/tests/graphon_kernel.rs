@@ -1,0 +1,177 @@
+//! The paper's E3 kernel: the Graphon NTK of a configuration's seed-averaged graphon, against
+//! the mask-level kernel of finite masks drawn from it (agreement up to O(1/sqrt(n))), the exact
+//! sigma_w^2 scaling of a bias-free ReLU network, and the `graphon_ntk` job end to end.
+
+use faer::Mat;
+use glh_artifacts::ArtifactStore;
+use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_artifacts::parquet_io::read_table;
+use glh_artifacts::schemas::GRAPHON_NTK_METRICS;
+use glh_data::DataSettings;
+use glh_masks::MasksSettings;
+use glh_masks::stage::MaskPoint;
+use glh_model::LayerMask;
+use glh_ntk::chain::GraphonChain;
+use glh_ntk::configuration::{configuration_chain, draw_masks};
+use glh_ntk::recursion::graphon_ntk;
+use glh_ntk::settings::GraphonNtkSettings;
+use glh_ntk::stage::relative_error;
+use rand::RngExt;
+use std::path::Path;
+
+fn inputs(d: usize, n: usize, seed: u64) -> Mat<f64> {
+    let mut rng = glh_artifacts::seeding::stream(seed, "test/inputs");
+    let values: Vec<f64> = (0..d * n)
+        .map(|_| rng.random_range(-1.0..1.0) + 0.3)
+        .collect();
+    Mat::from_fn(d, n, |i, j| values[j * d + i])
+}
+
+/// Masks whose keep probability grows along both sides (a graded graphon, like SNIP's).
+fn graded_masks(shapes: &[(usize, usize)], seed: u64) -> Vec<LayerMask> {
+    let mut rng = glh_artifacts::seeding::stream(seed, "test/graded");
+    shapes
+        .iter()
+        .map(|&(rows, cols)| {
+            let keep = (0..rows * cols)
+                .map(|i| {
+                    let (u, v) = (
+                        (i / cols) as f64 / rows as f64,
+                        (i % cols) as f64 / cols as f64,
+                    );
+                    rng.random::<f64>() < 0.1 + 0.8 * u * v
+                })
+                .collect();
+            LayerMask::new(rows, cols, keep).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn the_kernel_of_a_drawn_mask_tends_to_the_graphon_kernel_like_one_over_sqrt_n() {
+    // The input layer's fan-in stays d while n grows: each neuron's own Bernoulli draw over the
+    // d pixels leaves a bias of order 1/d in the nonlinear recursion that no width removes, so
+    // d is MNIST's 784 here (the paper's setting), where it is far below the 1/sqrt(n) term.
+    let shapes = [(48, 784), (48, 48), (3, 48)];
+    let runs: Vec<Vec<LayerMask>> = (0..2).map(|s| graded_masks(&shapes, s)).collect();
+    let chain = configuration_chain(&runs, 6).unwrap();
+    let x = inputs(784, 12, 1);
+    let graphon = graphon_ntk(&chain, &x, 2.0);
+    let error = |width: usize| -> f64 {
+        // Mean over three draws: one draw's error fluctuates.
+        (0..3)
+            .map(|seed| {
+                let drawn = GraphonChain::of_masks(&draw_masks(&chain, width, seed)).unwrap();
+                relative_error(&graphon_ntk(&drawn, &x, 2.0), &graphon)
+            })
+            .sum::<f64>()
+            / 3.0
+    };
+    let (small, large) = (error(60), error(960));
+    // 16 times the width: 1/sqrt(n) predicts a quarter of the error (measured: 0.0326 at
+    // n = 60, 0.0058 at n = 960); allow up to a third.
+    assert!(large < small / 3.0, "n = 60: {small}, n = 960: {large}");
+    assert!(large < 0.01, "n = 960: {large}");
+    eprintln!("relative error of the drawn mask's kernel: n = 60: {small:.4}, n = 960: {large:.4}");
+}
+
+#[test]
+fn sigma_w2_only_scales_a_bias_free_relu_kernel_by_its_power_l() {
+    // Sigma_l and Theta_l are homogeneous of degree l in sigma_w^2 (ReLU, no biases), so the
+    // kernel at 2 is 2^L times the kernel at 1 and every scale-free metric is the same.
+    let shapes = [(20, 8), (20, 20), (20, 20), (3, 20)];
+    let chain = configuration_chain(&[graded_masks(&shapes, 4)], 5).unwrap();
+    let x = inputs(8, 10, 2);
+    let (one, two) = (graphon_ntk(&chain, &x, 1.0), graphon_ntk(&chain, &x, 2.0));
+    assert!(relative_error(&two, &(&one * faer::Scale(16.0))) < 1e-12);
+}
+
+#[test]
+fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = DataSettings {
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        ..DataSettings::default()
+    };
+    let masks: Vec<_> = (0..2)
+        .map(|seed| {
+            let point = MaskPoint {
+                method: PruneMethod::Random,
+                width: Width::try_from(16).unwrap(),
+                sparsity: Sparsity::try_from(0.8).unwrap(),
+                depth: Depth::try_from(3).unwrap(),
+                seed,
+            };
+            glh_masks::stage::run(
+                &store,
+                &MasksSettings::default(),
+                &data,
+                &point,
+                false,
+                &mut |_, _, _| {},
+            )
+            .unwrap()
+            .as_input()
+        })
+        .collect();
+    let settings = GraphonNtkSettings {
+        k: 4,
+        kernel_size: 23,
+        draw_masks: true,
+        ..GraphonNtkSettings::default()
+    };
+    let out = glh_ntk::graphon_stage::run(&store, &settings, &data, &masks, false).unwrap();
+    let table = read_table(&out.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
+        .unwrap()
+        .batch;
+    assert_eq!(
+        table.num_rows(),
+        2 * 2,
+        "graphon and drawn at sigma_w^2 = 1 and 2"
+    );
+    let f = |name: &str, r: usize| {
+        table
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap()
+            .value(r)
+    };
+    let kernel = table
+        .column_by_name("kernel")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap()
+        .clone();
+    let rows: Vec<(String, f64)> = (0..4)
+        .map(|r| (kernel.value(r).to_string(), f("sigma_w2", r)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("graphon".to_string(), 1.0),
+            ("drawn".to_string(), 1.0),
+            ("graphon".to_string(), 2.0),
+            ("drawn".to_string(), 2.0)
+        ]
+    );
+    assert_eq!(f("rel_error_to_graphon", 0), 0.0);
+    assert!(f("rel_error_to_graphon", 1) > 0.0);
+    // Depth 3: sigma_w^2 = 2 gives 2^3 times the trace, the same effective rank.
+    assert!((f("trace", 2) / f("trace", 0) - 8.0).abs() < 1e-9);
+    assert!((f("effective_rank_trace", 2) - f("effective_rank_trace", 0)).abs() < 1e-9);
+    let n_points = table
+        .column_by_name("n_points")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt32Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(n_points, 23);
+    // Cached the second time, and a masks run of another configuration is refused by name.
+    let again = glh_ntk::graphon_stage::run(&store, &settings, &data, &masks, false).unwrap();
+    assert_eq!(again.status.to_string(), "cached");
+}
