@@ -117,6 +117,26 @@ Examples:
   glh ntk --masks <KEY> --empirical-draws 4 --histogram-k 32
   glh ntk --edges my_mask.parquet --seed 0       (784 -> ... -> 10 masks from any tool)")]
     Ntk(NtkArgs),
+    /// The paper's E3 kernel: the Graphon NTK of one configuration's seed-averaged graphon.
+    #[command(
+        name = "graphon-ntk",
+        long_about = "\
+The paper's E3 kernel: the Graphon NTK of one configuration's seed-averaged graphon.
+
+Give the masks runs of one configuration (method, depth, width, sparsity), one per seed: their
+K-block histograms are averaged into the configuration's graphon (hidden sides sorted by degree
+and joined by rank; the 784 pixels and 10 classes kept; METHOD.md section 7), and its Graphon NTK
+is computed on --kernel-size MNIST training images (as class-balanced as the count allows) at
+each --sigma-w2. With --draw-masks, one finite mask drawn from the graphon gets its mask-level
+kernel too (costly above a few hundred neurons). Writes a `graphon_ntk` artifact:
+spectra.parquet and metrics.parquet (the paper's top-5 energy, trace / l_1, l_1 / l_2 and decay
+beside ours). Sweeps run through `glh run` with a [graphon_ntk] table (see pipelines/e3.toml).
+
+Examples:
+  glh graphon-ntk --masks <KEY0> --masks <KEY1> --masks <KEY2>   (keys: glh ls --stage masks)
+  glh graphon-ntk --masks <KEY0> --sigma-w2 1 --kernel-size 256 --draw-masks"
+    )]
+    GraphonNtk(GraphonNtkArgs),
     /// Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
     #[command(long_about = "\
 Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
@@ -378,6 +398,39 @@ pub struct NtkArgs {
     /// Images per class in the kernel data set.
     #[arg(long, default_value_t = glh_data::settings::DEFAULT_KERNEL_PER_CLASS, value_parser = clap::value_parser!(u32).range(1..))]
     pub kernel_per_class: u32,
+    /// Directory of the MNIST files.
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
+    pub data_dir: PathBuf,
+    /// Recompute even if the artifact is complete.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `glh graphon-ntk`.
+#[derive(Debug, Args)]
+pub struct GraphonNtkArgs {
+    /// A masks run of the configuration (repeat for each seed): its key, as `glh ls --stage
+    /// masks` shows it.
+    #[arg(long, value_name = "KEY", required = true)]
+    pub masks: Vec<String>,
+    /// Blocks per hidden side of the graphon (capped by the width).
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_GRAPHON_K, value_parser = clap::value_parser!(u32).range(1..))]
+    pub k: u32,
+    /// sigma_w^2 values, comma-separated (the paper's 1, our 2).
+    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 2.0])]
+    pub sigma_w2: Vec<f64>,
+    /// Kernel images.
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_KERNEL_SIZE)]
+    pub kernel_size: u32,
+    /// Seed of the draw of the kernel images.
+    #[arg(long, default_value_t = 0)]
+    pub kernel_seed: u64,
+    /// Also the mask-level kernel of one finite mask drawn from the graphon.
+    #[arg(long)]
+    pub draw_masks: bool,
+    /// Seed of the drawn mask.
+    #[arg(long, default_value_t = 0)]
+    pub draw_seed: u64,
     /// Directory of the MNIST files.
     #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub data_dir: PathBuf,

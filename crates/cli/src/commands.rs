@@ -2,9 +2,9 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, Executor, ExportArgs, GcArgs, GraphonsArgs, JobArgs, LsArgs,
-    MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat,
-    SlurmArgs, SubsetsArgs, TrainArgs,
+    Cli, Command, DataCommand, Executor, ExportArgs, GcArgs, GraphonNtkArgs, GraphonsArgs, JobArgs,
+    LsArgs, MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs,
+    SchemaFormat, SlurmArgs, SubsetsArgs, TrainArgs,
 };
 use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
@@ -76,6 +76,7 @@ fn dispatch_command(cli: Cli) -> Result<()> {
         },
         Command::Graphons(args) => graphons(&store, args, cli.quiet),
         Command::Ntk(args) => ntk(&store, args, cli.quiet),
+        Command::GraphonNtk(args) => graphon_ntk(&store, args, cli.quiet),
         Command::Train(args) => train(&store, args, cli.quiet),
         Command::Report(args) => report(&store, args, cli.quiet),
         Command::Run(args) => run(&store, args, cli.quiet),
@@ -308,6 +309,60 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
                 "layer {layer}: {}x{} blocks, density mean {mean:.4}, min {lo:.4}, max {hi:.4}",
                 h.rows,
                 h.cols
+            );
+        }
+    }
+    Ok(())
+}
+
+fn graphon_ntk(store: &ArtifactStore, args: GraphonNtkArgs, quiet: bool) -> Result<()> {
+    let settings = glh_ntk::settings::GraphonNtkSettings {
+        k: args.k,
+        sigma_w2: args.sigma_w2.clone(),
+        kernel_size: args.kernel_size,
+        kernel_seed: args.kernel_seed,
+        draw_masks: args.draw_masks,
+        draw_seed: args.draw_seed,
+    };
+    settings.validate("command line")?;
+    let data = DataSettings {
+        dir: args.data_dir.clone(),
+        ..DataSettings::default()
+    };
+    let masks = args
+        .masks
+        .iter()
+        .map(|run| masks_run(store, run, "--masks"))
+        .collect::<Result<Vec<_>>>()?;
+    let spinner = progress::spinner("computing graphon kernels", quiet);
+    let outcome = glh_ntk::graphon_stage::run(store, &settings, &data, &masks, args.force);
+    spinner.finish_and_clear();
+    let outcome = outcome?;
+    if !quiet {
+        outln!("{}  {}", outcome.status, outcome.dir.display());
+        outln!(
+            "{:<8} {:>9} {:>8} {:>11} {:>9} {:>7} {:>12} {:>11}",
+            "kernel",
+            "sigma_w2",
+            "top5",
+            "trace/l_1",
+            "l_1/l_2",
+            "alpha",
+            "trace",
+            "vs graphon"
+        );
+        for row in glh_ntk::graphon_stage::read_metrics(store, &outcome.as_input())? {
+            let m = &row.metrics;
+            outln!(
+                "{:<8} {:>9} {:>8.4} {:>11.3} {:>9.3} {:>7.3} {:>12.5e} {:>11.2e}",
+                row.kernel,
+                row.sigma_w2,
+                m.top5_energy,
+                m.effective_rank_trace,
+                m.ratio_1_2,
+                -m.decay_exponent,
+                m.trace,
+                row.rel_error_to_graphon
             );
         }
     }

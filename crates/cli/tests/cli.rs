@@ -673,3 +673,72 @@ fn slurm_flags_and_jobs_are_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn graphon_ntk_takes_one_configurations_seeds_and_refuses_a_mixed_set() {
+    let root = tempfile::tempdir().unwrap();
+    let masks = |width: &str, seed: &str| -> String {
+        let out = glh(
+            root.path(),
+            &[
+                "masks",
+                "--method",
+                "random",
+                "--width",
+                width,
+                "--sparsity",
+                "0.8",
+                "--depth",
+                "3",
+                "--seed",
+                seed,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let dir = stdout.split_whitespace().nth(1).unwrap().to_string();
+        dir.rsplit('/').next().unwrap().to_string()
+    };
+    let (a, b, wide) = (masks("16", "0"), masks("16", "1"), masks("24", "0"));
+    let args = |keys: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "graphon-ntk",
+            "--k",
+            "4",
+            "--kernel-size",
+            "30",
+            "--draw-masks",
+        ]
+        .map(String::from)
+        .to_vec();
+        for k in keys {
+            v.extend(["--masks".to_string(), k.to_string()]);
+        }
+        v
+    };
+    let run = |keys: &[&str]| {
+        let a = args(keys);
+        glh(
+            root.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let out = run(&[&a, &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Header, then graphon and drawn at sigma_w^2 = 1 and 2.
+    assert_eq!(stdout.lines().count(), 2 + 4, "{stdout}");
+    assert!(
+        stdout.lines().nth(3).unwrap().starts_with("drawn"),
+        "{stdout}"
+    );
+    // Masks of two widths are two configurations, not one.
+    assert_bad_input(&run(&[&a, &wide]), "differs from the configuration's");
+    assert_bad_input(
+        &glh(
+            root.path(),
+            &["graphon-ntk", "--masks", &a, "--sigma-w2", "0"],
+        ),
+        "graphon_ntk.sigma_w2",
+    );
+}

@@ -209,6 +209,36 @@ pub fn run(
     })
 }
 
+/// One row of a graphon_ntk run's `metrics` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphonKernelMetrics {
+    /// `graphon` or `drawn`.
+    pub kernel: String,
+    /// The sigma_w^2 it was computed at.
+    pub sigma_w2: f64,
+    /// Its spectral metrics.
+    pub metrics: crate::spectrum::SpectralMetrics,
+    /// Relative Frobenius error to the graphon kernel at the same sigma_w^2.
+    pub rel_error_to_graphon: f64,
+}
+
+/// The metrics rows of the graphon_ntk run `input`, in table order.
+pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<GraphonKernelMetrics>> {
+    use glh_artifacts::parquet_io::column;
+    let batch = store.read_run_table(input, &GRAPHON_NTK_METRICS)?;
+    let kernel: &StringArray = column(&batch, "kernel");
+    let sigma: &Float64Array = column(&batch, "sigma_w2");
+    let error: &Float64Array = column(&batch, "rel_error_to_graphon");
+    Ok((0..batch.num_rows())
+        .map(|r| GraphonKernelMetrics {
+            kernel: kernel.value(r).to_string(),
+            sigma_w2: sigma.value(r),
+            metrics: crate::stage::read_spectral_metrics(&batch, r),
+            rel_error_to_graphon: error.value(r),
+        })
+        .collect())
+}
+
 /// The job that computes one configuration's graphon kernels.
 #[derive(Clone, Debug)]
 pub struct GraphonNtkJob {

@@ -1,5 +1,6 @@
 //! The report as a list of blocks, rendered to Markdown and to self-contained HTML (figures
-//! inlined as base64 PNG), so both say exactly the same.
+//! inlined as base64 PNG), so both say exactly the same: headings carry anchors that the
+//! table of contents links to, and settings fold away.
 
 use base64::Engine;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,62 @@ pub enum Block {
     Figure(PathBuf, String),
     /// Verbatim text (a settings file) in the given language.
     Code(String, String),
+    /// Verbatim text folded away under a summary line (HTML `<details>`, which Markdown
+    /// viewers such as GitHub's render too): summary, language, text.
+    Details(String, String, String),
+    /// The table of contents: a link to every heading of levels 2 and 3 after it.
+    Contents,
+}
+
+/// The anchor of a heading: lower-case letters and digits, runs of anything else one `-`.
+pub fn anchor(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// The anchor of every block that is a heading (`None` for the others): [`anchor`] of its
+/// text, made unique by `-2`, `-3`, ... in order, since experiments repeat section titles.
+fn heading_ids(blocks: &[Block]) -> Vec<Option<String>> {
+    let mut seen = std::collections::HashMap::new();
+    blocks
+        .iter()
+        .map(|b| match b {
+            Block::Heading(_, text) => {
+                let base = anchor(text);
+                let count = seen.entry(base.clone()).or_insert(0);
+                *count += 1;
+                Some(if *count == 1 {
+                    base
+                } else {
+                    format!("{base}-{count}")
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The headings of levels 2 and 3 after the contents block, with their anchors, in order.
+fn contents(blocks: &[Block], ids: &[Option<String>]) -> Vec<(u8, String, String)> {
+    let start = blocks
+        .iter()
+        .position(|b| matches!(b, Block::Contents))
+        .unwrap_or(blocks.len());
+    (start..blocks.len())
+        .filter_map(|i| match (&blocks[i], &ids[i]) {
+            (Block::Heading(level, text), Some(id)) if (2..=3).contains(level) => {
+                Some((*level, text.clone(), id.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn relative(path: &Path, base: &Path) -> String {
@@ -29,12 +86,27 @@ fn relative(path: &Path, base: &Path) -> String {
 /// The blocks as Markdown; figure paths relative to `base` (the report's directory).
 pub fn markdown(blocks: &[Block], base: &Path) -> String {
     let mut out = String::new();
-    for block in blocks {
+    let ids = heading_ids(blocks);
+    for (block, id) in blocks.iter().zip(&ids) {
         match block {
-            Block::Heading(level, text) => {
-                out.push_str(&format!("{} {text}\n\n", "#".repeat(*level as usize)))
-            }
+            Block::Heading(level, text) => out.push_str(&format!(
+                "<a id=\"{}\"></a>\n\n{} {text}\n\n",
+                id.as_deref().unwrap_or_default(),
+                "#".repeat(*level as usize)
+            )),
             Block::Paragraph(text) => out.push_str(&format!("{text}\n\n")),
+            Block::Details(summary, language, text) => out.push_str(&format!(
+                "<details><summary>{}</summary>\n\n```{language}\n{}\n```\n\n</details>\n\n",
+                escape(summary),
+                text.trim_end()
+            )),
+            Block::Contents => {
+                for (level, text, id) in contents(blocks, &ids) {
+                    let indent = "  ".repeat(usize::from(level - 2));
+                    out.push_str(&format!("{indent}- [{text}](#{id})\n"));
+                }
+                out.push('\n');
+            }
             Block::Table(header, rows) => {
                 out.push_str(&format!("| {} |\n", header.join(" | ")));
                 out.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
@@ -88,10 +160,33 @@ pub fn html(blocks: &[Block], title: &str) -> std::io::Result<String> {
          th{{background:#eee}}img{{max-width:100%}}figcaption{{font-style:italic}}</style></head><body>\n",
         escape(title)
     );
-    for block in blocks {
+    let ids = heading_ids(blocks);
+    for (block, id) in blocks.iter().zip(&ids) {
         match block {
-            Block::Heading(level, text) => {
-                out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(text)))
+            Block::Heading(level, text) => out.push_str(&format!(
+                "<h{level} id=\"{}\">{}</h{level}>\n",
+                id.as_deref().unwrap_or_default(),
+                inline(text)
+            )),
+            Block::Details(summary, _, text) => out.push_str(&format!(
+                "<details><summary>{}</summary><pre>{}</pre></details>\n",
+                inline(summary),
+                escape(text)
+            )),
+            Block::Contents => {
+                out.push_str("<nav><ul>\n");
+                for (level, text, id) in contents(blocks, &ids) {
+                    let style = if level == 3 {
+                        " style=\"margin-left:1.5em\""
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!(
+                        "<li{style}><a href=\"#{id}\">{}</a></li>\n",
+                        inline(&text)
+                    ));
+                }
+                out.push_str("</ul></nav>\n");
             }
             Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", inline(text))),
             Block::Table(header, rows) => {
@@ -122,4 +217,39 @@ pub fn html(blocks: &[Block], title: &str) -> std::io::Result<String> {
     }
     out.push_str("</body></html>\n");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contents_link_every_later_heading_by_its_anchor() {
+        assert_eq!(
+            anchor("e1 (L = 4, sparsity 0.8): Masks!"),
+            "e1-l-4-sparsity-0-8-masks"
+        );
+        let blocks = vec![
+            Block::Heading(1, "Title".into()),
+            Block::Contents,
+            Block::Heading(2, "Claims".into()),
+            Block::Heading(3, "E1: the grid".into()),
+            Block::Heading(3, "E1: the grid".into()),
+            Block::Details("Settings".into(), "toml".into(), "k = 64\n".into()),
+        ];
+        let md = markdown(&blocks, Path::new("."));
+        assert!(
+            md.contains("- [Claims](#claims)\n  - [E1: the grid](#e1-the-grid)\n"),
+            "{md}"
+        );
+        assert!(md.contains("<a id=\"e1-the-grid\"></a>"), "{md}");
+        // A repeated title gets its own anchor.
+        assert!(md.contains("  - [E1: the grid](#e1-the-grid-2)\n"), "{md}");
+        assert!(md.contains("<details><summary>Settings</summary>\n\n```toml\nk = 64\n```"));
+        assert!(!md.contains("[Title]"), "the title is not listed");
+        let page = html(&blocks, "t").unwrap();
+        assert!(page.contains("<h3 id=\"e1-the-grid\">E1: the grid</h3>"));
+        assert!(page.contains("<a href=\"#claims\">Claims</a>"));
+        assert!(page.contains("<details><summary>Settings</summary><pre>k = 64\n</pre></details>"));
+    }
 }
