@@ -67,7 +67,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| hidden layer | method | width | Frobenius distance (paper) | cut distance |",
         "| method | sparsity | runs | c^L | prod c_l | trace / dense |",
         "| method | sparsity | seeds | final test accuracy | mean training loss |",
-        "| spectral metric | Spearman [95% CI] | Pearson [95% CI] |",
+        "| spectral metric | Spearman, pooled [95% CI] | Pearson, pooled [95% CI] | Spearman at sparsity 0.8 | Spearman within sparsity, pooled [95% CI] |",
         "| hidden layer | method | Frobenius distance by width | falls monotonically? | exceptions |",
         "| neurons h | method | n = 16 | n = 32 |",
         "| kernel | sigma_w^2 | L | sparsity | method | top-5 energy (paper) |",
