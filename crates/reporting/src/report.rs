@@ -288,7 +288,7 @@ fn build(
             b.ntk(pipeline, &fig_dir)?;
         }
         if pipeline.graphon_ntk {
-            b.graphon_ntk(pipeline)?;
+            b.graphon_ntk(pipeline, &fig_dir)?;
         }
         if pipeline.training {
             b.training(pipeline, &fig_dir)?;

@@ -5,13 +5,16 @@
 use crate::claims::fmt;
 use crate::document::Block;
 use crate::experiment::Experiment;
+use crate::figures::{Chart, Line};
 use crate::report::{Builder, collect};
 use crate::tables::{f64s, strings};
 use glh_artifacts::Result;
 use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
 
 impl Builder<'_> {
-    pub(crate) fn graphon_ntk(&mut self, p: &Experiment) -> Result<()> {
+    pub(crate) fn graphon_ntk(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         self.blocks.push(Block::Heading(
             3,
             "The paper's E3 kernel: Graphon NTK of each configuration's graphon".into(),
@@ -96,6 +99,69 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
+        // The paper's figure 3: each metric against sparsity, methods as lines, for the graphon
+        // kernel at the smallest sigma_w^2 (the scale-free metrics do not depend on it) and at
+        // each depth.
+        let sigma0 = sigma.iter().copied().fold(f64::INFINITY, f64::min);
+        let metrics: [(&str, &[f64], &str); 4] = [
+            ("top5_energy", &top5, "top-5 energy"),
+            (
+                "effective_rank_trace",
+                &rank_trace,
+                "effective rank trace / l_1",
+            ),
+            ("ratio_1_2", &gap, "spectral gap l_1 / l_2"),
+            ("decay_alpha", &decay, "decay rate alpha"),
+        ];
+        let depths: Vec<u32> = p.sweep.depths.iter().map(|d| d.get()).collect();
+        for &d in &depths {
+            for (name, values, label) in metrics {
+                let mut lines: BTreeMap<usize, Line> = BTreeMap::new();
+                for i in (0..df.height()).filter(|&i| {
+                    kernel[i] == "graphon" && sigma[i] == sigma0 && depth[i] == f64::from(d)
+                }) {
+                    let rank = p
+                        .sweep
+                        .methods
+                        .iter()
+                        .position(|m| m.name() == method[i])
+                        .unwrap_or(usize::MAX);
+                    let y = if name == "decay_alpha" {
+                        -values[i]
+                    } else {
+                        values[i]
+                    };
+                    lines
+                        .entry(rank)
+                        .or_insert_with(|| Line {
+                            name: method[i].clone(),
+                            points: vec![],
+                            band: vec![],
+                        })
+                        .points
+                        .push((sparsity[i], y));
+                }
+                if lines.is_empty() {
+                    continue;
+                }
+                let chart = Chart {
+                    title: format!("{}: {label} of the graphon kernel (L = {d})", p.name),
+                    x_label: "sparsity".into(),
+                    y_label: format!("{label} (paper's metric)"),
+                    lines: lines.into_values().collect(),
+                    points_only: false,
+                };
+                self.figure(
+                    &chart,
+                    dir.join(format!("graphon_kernel_{name}_L{d}")),
+                    format!(
+                        "The paper's {label} of the Graphon NTK of each configuration's graphon \
+                         against sparsity (L = {d}, sigma_w^2 = {}), one line per method.",
+                        fmt(sigma0)
+                    ),
+                )?;
+            }
+        }
         Ok(())
     }
 }
