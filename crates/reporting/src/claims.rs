@@ -24,6 +24,12 @@ pub enum Statement {
     EarlySpeed,
     /// The Graphon NTK's top-5 energy predicts early training speed.
     EnergyPredictsSpeed,
+    /// (a) of the paper's E3: Random's spectral metrics stay about the same across sparsities.
+    RandomMetricsStable,
+    /// (b): SNIP's and SynFlow's top-5 energy rises with sparsity.
+    ConcentrationRisesWithSparsity,
+    /// (c): SNIP's and SynFlow's effective rank and spectral gap fall with sparsity.
+    RankAndGapFallWithSparsity,
 }
 
 impl Statement {
@@ -47,6 +53,15 @@ impl Statement {
             }
             Statement::EnergyPredictsSpeed => {
                 "Top-5 energy of the Graphon NTK predicts early training speed (rank correlation with mean training loss)"
+            }
+            Statement::RandomMetricsStable => {
+                "(a) Random's spectral metrics stay about the same across sparsities (the paper's graphon kernel: top-5 energy, trace / l_1, l_1 / l_2, alpha within 5%)"
+            }
+            Statement::ConcentrationRisesWithSparsity => {
+                "(b) SNIP's and SynFlow's top-5 energy rises with sparsity (the paper's graphon kernel)"
+            }
+            Statement::RankAndGapFallWithSparsity => {
+                "(c) SNIP's and SynFlow's effective rank (trace / l_1) and spectral gap (l_1 / l_2) fall with sparsity (the paper's graphon kernel)"
             }
         }
     }
@@ -426,6 +441,136 @@ pub fn energy_predicts_speed(
     Ok((claim, rho))
 }
 
+/// The paper's E3 claims (a), (b) and (c) on its graphon kernel. `df` has one row per
+/// configuration of one depth and one sigma_w^2: `method`, `sparsity`, `top5_energy`,
+/// `effective_rank_trace`, `ratio_1_2`, `decay_exponent`. A configuration's graphon averages
+/// its seeds, so each trend is one value per sparsity: (a) holds when each metric's range
+/// over sparsities is within 5% of its mean; (b) when top-5 energy rises strictly from each
+/// sparsity to the next, for SNIP and for SynFlow; (c) when trace / l_1 and l_1 / l_2 both fall
+/// strictly. A claim whose methods are missing, or that has fewer than two sparsities, is left
+/// out.
+pub fn graphon_trends(experiment: &str, df: &DataFrame) -> Result<Vec<Claim>> {
+    let method = strings(df, "method")?;
+    let sparsity = f64s(df, "sparsity")?;
+    let metric = |name: &str| f64s(df, name);
+    let (top5, rank, gap) = (
+        metric("top5_energy")?,
+        metric("effective_rank_trace")?,
+        metric("ratio_1_2")?,
+    );
+    let alpha: Vec<f64> = metric("decay_exponent")?.iter().map(|v| -v).collect();
+    // One method's values of a metric, by sparsity.
+    let curve = |m: &str, values: &[f64]| -> Vec<(f64, f64)> {
+        let mut points: Vec<(f64, f64)> = (0..df.height())
+            .filter(|&i| method[i] == m)
+            .map(|i| (sparsity[i], values[i]))
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points
+    };
+    let chain = |points: &[(f64, f64)]| -> String {
+        points
+            .iter()
+            .map(|&(s, v)| format!("{}: {}", s, fmt(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let claim = |statement, evidence: String, holds: bool, reason| Claim {
+        statement,
+        experiment: experiment.to_string(),
+        evidence,
+        verdict: if holds {
+            Verdict::Supported
+        } else {
+            Verdict::Refuted
+        },
+        reason,
+    };
+    let mut claims = Vec::new();
+    let named: [(&str, &[f64]); 4] = [
+        ("top-5 energy", &top5),
+        ("trace / l_1", &rank),
+        ("l_1 / l_2", &gap),
+        ("alpha", &alpha),
+    ];
+    // A trend needs two sparsities (and one configuration per sparsity: one width, one depth).
+    if curve("random", &top5).len() >= 2 {
+        let mut evidence = Vec::new();
+        let mut stable = true;
+        for (name, values) in named {
+            let points = curve("random", values);
+            let v: Vec<f64> = points.iter().map(|p| p.1).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let range = v.iter().copied().fold(f64::MIN, f64::max)
+                - v.iter().copied().fold(f64::MAX, f64::min);
+            stable &= range <= 0.05 * mean.abs();
+            evidence.push(format!("{name} range / mean {}", fmt(range / mean.abs())));
+        }
+        let reason = if stable {
+            "within 5%"
+        } else {
+            "a range above 5%"
+        };
+        claims.push(claim(
+            Statement::RandomMetricsStable,
+            evidence.join("; "),
+            stable,
+            reason,
+        ));
+    }
+    let pruners: Vec<&str> = ["snip", "synflow"]
+        .into_iter()
+        .filter(|m| curve(m, &top5).len() >= 2)
+        .collect();
+    if pruners.len() == 2 {
+        let rises = |p: &[(f64, f64)]| p.windows(2).all(|w| w[1].1 > w[0].1);
+        let falls = |p: &[(f64, f64)]| p.windows(2).all(|w| w[1].1 < w[0].1);
+        let holds = pruners.iter().all(|m| rises(&curve(m, &top5)));
+        let evidence = pruners
+            .iter()
+            .map(|m| format!("{m} {}", chain(&curve(m, &top5))))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reason = if holds {
+            ""
+        } else {
+            "not rising at every step"
+        };
+        claims.push(claim(
+            Statement::ConcentrationRisesWithSparsity,
+            evidence,
+            holds,
+            reason,
+        ));
+        let holds = pruners
+            .iter()
+            .all(|m| falls(&curve(m, &rank)) && falls(&curve(m, &gap)));
+        let evidence = pruners
+            .iter()
+            .map(|m| {
+                format!(
+                    "{m} trace / l_1 {}; l_1 / l_2 {}",
+                    chain(&curve(m, &rank)),
+                    chain(&curve(m, &gap))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reason = if holds {
+            ""
+        } else {
+            "not falling at every step"
+        };
+        claims.push(claim(
+            Statement::RankAndGapFallWithSparsity,
+            evidence,
+            holds,
+            reason,
+        ));
+    }
+    Ok(claims)
+}
+
 /// `estimate [low, high]`.
 pub fn interval(i: &Interval) -> String {
     format!("{} [{}, {}]", fmt(i.estimate), fmt(i.low), fmt(i.high))
@@ -495,6 +640,83 @@ mod tests {
             .filter(&!falls.column("hidden").unwrap().bool().unwrap())
             .unwrap();
         assert!(claim(&no_hidden).is_none());
+    }
+
+    /// Graphon-kernel metrics of random, snip and synflow at three sparsities; SNIP's and
+    /// SynFlow's top-5 energy `rise` per step, their rank and gap fall.
+    fn graphon_frame(rise: f64) -> DataFrame {
+        let s = [0.5, 0.7, 0.9];
+        let mut method = Vec::new();
+        let (mut sp, mut top5, mut rank, mut gap, mut decay) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (m, moves) in [("random", 0.0), ("snip", 1.0), ("synflow", 1.0)] {
+            for (k, &v) in s.iter().enumerate() {
+                method.push(m);
+                sp.push(v);
+                top5.push(0.4 + moves * rise * k as f64);
+                rank.push(3.0 - moves * 0.1 * k as f64);
+                gap.push(14.0 - moves * 0.5 * k as f64);
+                decay.push(-0.78);
+            }
+        }
+        df!(
+            "method" => method,
+            "sparsity" => sp,
+            "top5_energy" => top5,
+            "effective_rank_trace" => rank,
+            "ratio_1_2" => gap,
+            "decay_exponent" => decay,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_papers_e3_trends_are_checked_one_by_one() {
+        let verdicts = |df: &DataFrame| -> Vec<(Statement, Verdict)> {
+            graphon_trends("e3", df)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.statement, c.verdict))
+                .collect()
+        };
+        assert_eq!(
+            verdicts(&graphon_frame(0.01)),
+            [
+                (Statement::RandomMetricsStable, Verdict::Supported),
+                (
+                    Statement::ConcentrationRisesWithSparsity,
+                    Verdict::Supported
+                ),
+                (Statement::RankAndGapFallWithSparsity, Verdict::Supported),
+            ]
+        );
+        // Flat top-5 energy: (b) fails, the others stand.
+        assert_eq!(
+            verdicts(&graphon_frame(0.0))[1],
+            (Statement::ConcentrationRisesWithSparsity, Verdict::Refuted)
+        );
+        // Random drifting with sparsity (x1.0, x1.2, x1.4) is not "about the same".
+        let drift = graphon_frame(0.01)
+            .lazy()
+            .with_column(
+                when(col("method").eq(lit("random")))
+                    .then(col("top5_energy") * (lit(0.5) + col("sparsity")))
+                    .otherwise(col("top5_energy"))
+                    .alias("top5_energy"),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(
+            verdicts(&drift)[0],
+            (Statement::RandomMetricsStable, Verdict::Refuted)
+        );
+        // Without SynFlow, (b) and (c) are not judged.
+        let no_synflow = graphon_frame(0.01)
+            .lazy()
+            .filter(col("method").neq(lit("synflow")))
+            .collect()
+            .unwrap();
+        assert_eq!(verdicts(&no_synflow).len(), 1);
     }
 
     fn kernels_frame(random_error: f64) -> DataFrame {

@@ -2,7 +2,7 @@
 //! configuration's seed-averaged graphon on its kernel images, with the paper's four spectral
 //! metrics beside ours at each sigma_w^2.
 
-use crate::claims::fmt;
+use crate::claims::{self, fmt};
 use crate::document::Block;
 use crate::experiment::Experiment;
 use crate::figures::{Chart, Line};
@@ -99,10 +99,29 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        // The paper's figure 3: each metric against sparsity, methods as lines, for the graphon
-        // kernel at the smallest sigma_w^2 (the scale-free metrics do not depend on it) and at
-        // each depth.
-        let sigma0 = sigma.iter().copied().fold(f64::INFINITY, f64::min);
+        // The paper's claims (a) to (c) and its figure 3, per depth, on the graphon kernel at
+        // the largest width (the paper's n = 1024 is E3's only one) and the smallest
+        // sigma_w^2 (the scale-free metrics do not depend on it).
+        let sigma_min = sigma.iter().copied().fold(f64::INFINITY, f64::min);
+        let width = get("width")?;
+        let widest = width.iter().copied().fold(0.0, f64::max);
+        for d in p.sweep.depths.iter().map(|d| d.get()) {
+            let part = df
+                .clone()
+                .lazy()
+                .filter(
+                    col("kernel")
+                        .eq(lit("graphon"))
+                        .and(col("sigma_w2").eq(lit(sigma_min)))
+                        .and(col("depth").eq(lit(d)))
+                        .and(col("width").eq(lit(widest as u32))),
+                )
+                .collect()
+                .map_err(crate::tables::polars_error("graphon kernel metrics"))?;
+            let name = format!("{} (L = {d}, n = {widest}, graphon kernel)", p.name);
+            self.claims.extend(claims::graphon_trends(&name, &part)?);
+        }
+        let sigma0 = sigma_min;
         let metrics: [(&str, &[f64], &str); 4] = [
             ("top5_energy", &top5, "top-5 energy"),
             (
@@ -118,7 +137,10 @@ impl Builder<'_> {
             for (name, values, label) in metrics {
                 let mut lines: BTreeMap<usize, Line> = BTreeMap::new();
                 for i in (0..df.height()).filter(|&i| {
-                    kernel[i] == "graphon" && sigma[i] == sigma0 && depth[i] == f64::from(d)
+                    kernel[i] == "graphon"
+                        && sigma[i] == sigma0
+                        && depth[i] == f64::from(d)
+                        && width[i] == widest
                 }) {
                     let rank = p
                         .sweep
@@ -145,7 +167,10 @@ impl Builder<'_> {
                     continue;
                 }
                 let chart = Chart {
-                    title: format!("{}: {label} of the graphon kernel (L = {d})", p.name),
+                    title: format!(
+                        "{}: {label} of the graphon kernel (L = {d}, n = {widest})",
+                        p.name
+                    ),
                     x_label: "sparsity".into(),
                     y_label: format!("{label} (paper's metric)"),
                     lines: lines.into_values().collect(),
@@ -156,7 +181,8 @@ impl Builder<'_> {
                     dir.join(format!("graphon_kernel_{name}_L{d}")),
                     format!(
                         "The paper's {label} of the Graphon NTK of each configuration's graphon \
-                         against sparsity (L = {d}, sigma_w^2 = {}), one line per method.",
+                         against sparsity (L = {d}, n = {widest}, sigma_w^2 = {}), one line per \
+                         method.",
                         fmt(sigma0)
                     ),
                 )?;
