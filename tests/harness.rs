@@ -55,7 +55,13 @@ pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
                 rescale: g.rescale,
             }),
         ntk: pipeline.ntk.is_some(),
-        graphon_ntk: pipeline.graphon_ntk.is_some(),
+        graphon_ntk: pipeline
+            .graphon_ntk
+            .as_ref()
+            .map(|g| glh_reporting::GraphonKernelRuns {
+                k: g.k,
+                kernel_size: g.kernel_size,
+            }),
         training: pipeline.training.is_some(),
     }
 }

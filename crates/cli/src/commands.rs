@@ -532,7 +532,13 @@ fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
                 rescale: g.rescale,
             }),
         ntk: pipeline.ntk.is_some(),
-        graphon_ntk: pipeline.graphon_ntk.is_some(),
+        graphon_ntk: pipeline
+            .graphon_ntk
+            .as_ref()
+            .map(|g| glh_reporting::GraphonKernelRuns {
+                k: g.k,
+                kernel_size: g.kernel_size,
+            }),
         training: pipeline.training.is_some(),
     })
 }

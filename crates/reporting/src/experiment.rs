@@ -19,8 +19,8 @@ pub struct Experiment {
     pub graphons: Option<GraphonsRuns>,
     /// It has kernel runs (an `[ntk]` table).
     pub ntk: bool,
-    /// It has graphon kernel runs (a `[graphon_ntk]` table).
-    pub graphon_ntk: bool,
+    /// Its `[graphon_ntk]` table, if it has one.
+    pub graphon_ntk: Option<GraphonKernelRuns>,
     /// It has training runs (a `[training]` table).
     pub training: bool,
 }
@@ -33,4 +33,14 @@ pub struct GraphonsRuns {
     pub k: u32,
     /// What its convergence jobs compared: the histograms, or `H / p`.
     pub rescale: Rescale,
+}
+
+/// Which graphon kernel runs an experiment's `[graphon_ntk]` table made: the report reads only
+/// those.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GraphonKernelRuns {
+    /// Blocks K per hidden side (the table's `k` is `min(K, width)`).
+    pub k: u32,
+    /// Kernel images (the table's `n_points`).
+    pub kernel_size: u32,
 }

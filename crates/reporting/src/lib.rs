@@ -21,5 +21,5 @@ mod sections;
 pub mod stats;
 pub mod tables;
 
-pub use experiment::{Experiment, GraphonsRuns};
+pub use experiment::{Experiment, GraphonKernelRuns, GraphonsRuns};
 pub use report::{ReportOutput, ReportSettings, write_report};

@@ -287,8 +287,8 @@ fn build(
         if pipeline.ntk {
             b.ntk(pipeline, &fig_dir)?;
         }
-        if pipeline.graphon_ntk {
-            b.graphon_ntk(pipeline, &fig_dir)?;
+        if let Some(runs) = pipeline.graphon_ntk {
+            b.graphon_ntk(pipeline, runs, &fig_dir)?;
         }
         if pipeline.training {
             b.training(pipeline, &fig_dir)?;

@@ -4,7 +4,7 @@
 
 use crate::claims::{self, fmt};
 use crate::document::Block;
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, GraphonKernelRuns};
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, collect};
 use crate::tables::{f64s, strings};
@@ -14,7 +14,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 impl Builder<'_> {
-    pub(crate) fn graphon_ntk(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
+    pub(crate) fn graphon_ntk(
+        &mut self,
+        p: &Experiment,
+        runs: GraphonKernelRuns,
+        dir: &Path,
+    ) -> Result<()> {
         self.blocks.push(Block::Heading(
             3,
             "The paper's E3 kernel: Graphon NTK of each configuration's graphon".into(),
@@ -24,6 +29,15 @@ impl Builder<'_> {
             self.missing("graphon kernels");
             return Ok(());
         };
+        // This experiment's settings only: one store may hold kernels of several.
+        let k_used = when(col("width").lt(lit(runs.k)))
+            .then(col("width"))
+            .otherwise(lit(runs.k));
+        let frame = frame.filter(
+            col("k")
+                .eq(k_used)
+                .and(col("n_points").eq(lit(runs.kernel_size))),
+        );
         let df = collect(
             frame.sort(
                 ["kernel", "sigma_w2", "depth", "sparsity", "method"],
