@@ -1,7 +1,7 @@
 //! The validated values that several stages share: the sweep of an experiment and its axes
 //! ([`PruneMethod`], [`Width`], [`Depth`], [`Sparsity`] or a [`DensityLaw`], [`Scope`]), the
-//! histogram scaling [`Rescale`] that the graphons stage applies and the report reads, and the one-line TOML
-//! errors of every settings file. Each stage's own settings live in its crate.
+//! histogram scaling [`Rescale`] that the graphons stage applies and the report reads, and the
+//! one-line TOML errors of every settings file. Each stage's own settings live in its crate.
 //!
 //! A value that passes through these types is valid: a [`Sparsity`] lies in `[0, 1)`, a
 //! [`Width`] is at least 1, a [`Depth`] at least 2. The same parsers serve pipeline files and
@@ -239,7 +239,8 @@ impl DensityLaw {
         let density = self.density(width);
         if density > 1.0 || density <= 0.0 {
             return Err(format!(
-                "density {} * {}^-{} = {density} at width {width} is not in (0, 1]; raise a or                  lower c, or drop the width",
+                "density {} * {}^-{} = {density} at width {width} is not in (0, 1]; raise a or \
+                 lower c, or drop the width",
                 self.c, width, self.a
             ));
         }

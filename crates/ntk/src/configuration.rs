@@ -16,15 +16,13 @@ use glh_graphons::sas::{block_bounds, block_means, blocks_of, degree_order};
 use glh_model::LayerMask;
 use rand::RngExt;
 
-/// The block of every position of one side of a layer, and the number of blocks: the identity
-/// for pixels and classes, degree-sorted blocks otherwise.
-fn side_blocks(degrees: Vec<usize>, k: usize, keep_identity: bool) -> (Vec<usize>, usize) {
-    let n = degrees.len();
+/// The block of every position of one side of a layer: the identity for pixels and classes,
+/// `min(k, n)` degree-sorted blocks otherwise.
+fn side_blocks(degrees: Vec<usize>, k: usize, keep_identity: bool) -> Vec<usize> {
     if keep_identity {
-        ((0..n).collect(), n)
+        (0..degrees.len()).collect()
     } else {
-        let k = k.min(n);
-        (blocks_of(&degree_order(&degrees), k), k)
+        blocks_of(&degree_order(&degrees), k.min(degrees.len()))
     }
 }
 
@@ -56,8 +54,8 @@ pub fn configuration_chain(runs: &[Vec<LayerMask>], k: usize) -> Result<GraphonC
         let mut sum = vec![0.0; kr * kc];
         for run in runs {
             let mask = &run[l];
-            let (row_block, _) = side_blocks(mask.row_degrees(), k, l + 1 == depth);
-            let (col_block, _) = side_blocks(mask.col_degrees(), k, l == 0);
+            let row_block = side_blocks(mask.row_degrees(), k, l + 1 == depth);
+            let col_block = side_blocks(mask.col_degrees(), k, l == 0);
             for (s, v) in sum
                 .iter_mut()
                 .zip(block_means(mask, &row_block, kr, &col_block, kc))

@@ -13,7 +13,7 @@ use crate::configuration::{configuration_chain, draw_masks};
 use crate::recursion::graphon_ntk;
 use crate::settings::GraphonNtkSettings;
 use crate::spectrum::{eigenvalues_descending, spectral_metrics};
-use crate::stage::{relative_error, spectral_columns};
+use crate::stage::{mlp_shapes, relative_error, spectral_columns};
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
 use faer::Mat;
 use glh_artifacts::config::{PruneMethod, Sweep};
@@ -133,14 +133,8 @@ pub fn run(
     let spec = job_spec(settings, data, masks.to_vec())?;
     store.run(&spec, force, |writer| {
         let labels = configuration_columns(store, masks)?;
-        let runs: Vec<Vec<LayerMask>> = masks
-            .iter()
-            .map(|m| read_mask(store, m).map(|(_, mask)| mask.layers().to_vec()))
-            .collect::<Result<_>>()?;
-        let shapes: Vec<(u64, u64)> = runs[0]
-            .iter()
-            .map(|m| (m.rows() as u64, m.cols() as u64))
-            .collect();
+        // Checked before anything is read: the shapes follow from the masks runs' manifests.
+        let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
         let what = format!(
             "graphon kernels of {} images at {} sigma_w^2",
             settings.kernel_size,
@@ -152,9 +146,13 @@ pub fn run(
             &what,
             memory_estimate(settings, &shapes),
         )?;
+        let runs: Vec<Vec<LayerMask>> = masks
+            .iter()
+            .map(|m| read_mask(store, m).map(|(_, mask)| mask.layers().to_vec()))
+            .collect::<Result<_>>()?;
         let unsupported = |e: String| Error::Unsupported(format!("graphon_ntk: {e}"));
         let chain = configuration_chain(&runs, settings.k as usize).map_err(unsupported)?;
-        let drawn = if settings.draw_masks {
+        let drawn_chain = if settings.draw_masks {
             let width = labels.width.get() as usize;
             let masks = draw_masks(&chain, width, settings.draw_seed);
             Some(GraphonChain::of_masks(&masks).map_err(unsupported)?)
@@ -182,11 +180,10 @@ pub fn run(
         let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
         for &sigma_w2 in &settings.sigma_w2 {
             let graphon = graphon_ntk(&chain, &x, sigma_w2);
-            let mut kernels = vec![("graphon", graphon.clone())];
-            if let Some(drawn) = &drawn {
-                kernels.push(("drawn", graphon_ntk(drawn, &x, sigma_w2)));
-            }
-            for (name, k) in &kernels {
+            let drawn = drawn_chain.as_ref().map(|d| graphon_ntk(d, &x, sigma_w2));
+            let kernels =
+                std::iter::once(("graphon", &graphon)).chain(drawn.as_ref().map(|k| ("drawn", k)));
+            for (name, k) in kernels {
                 let eigenvalues = eigenvalues_descending(k)
                     .map_err(|e| Error::Unsupported(format!("{name} kernel: {e}")))?;
                 let mut columns = leading(name, sigma_w2, n);

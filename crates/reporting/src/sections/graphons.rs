@@ -209,11 +209,12 @@ impl Builder<'_> {
         methods: &[String],
         widths: &[u32],
     ) {
-        let (Some(&first), Some(&last)) = (widths.first(), widths.last()) else {
+        let (Some(&first), Some(&last)) =
+            (p.sweep.widths.iter().min(), p.sweep.widths.iter().max())
+        else {
             return;
         };
         let law = p.sweep.levels()[0].law();
-        let density = |n: u32| law.c * f64::from(n).powf(-law.a);
         let peaks: Vec<String> = methods
             .iter()
             .map(|m| {
@@ -239,7 +240,7 @@ impl Builder<'_> {
                 .collect::<Vec<_>>()
                 .join(" / "),
             peaks.join("; "),
-            density(first) / density(last)
+            law.density(first) / law.density(last)
         )));
     }
 
