@@ -61,6 +61,7 @@ pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
             .map(|g| glh_reporting::GraphonKernelRuns {
                 k: g.k,
                 kernel_size: g.kernel_size,
+                first_sigma_w2: g.sigma_w2[0],
             }),
         training: pipeline.training.is_some(),
     }

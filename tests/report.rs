@@ -5,6 +5,18 @@
 use glh_reporting::{ReportSettings, write_report};
 use glh_tests::{experiment, load_pipeline, run_pipeline};
 
+/// The header of the table of the paper's E3 claims, one column per protocol.
+const E3_CLAIMS_HEADER: &str = "| claim | experiment | statistic | the paper's protocol (graphon kernel; training) | ours (mask-level kernel) |";
+
+/// How a claim shows in its table: its verdict column (`| yes |`), or, for a claim with a
+/// statistic, its cell `| yes: estimate [low, high] |`.
+fn cell(claim: &glh_reporting::claims::Claim) -> String {
+    match &claim.statistic {
+        Some(s) => format!("| {}: {} |", claim.verdict_text(), s.number()),
+        None => format!("| {} |", claim.verdict_text()),
+    }
+}
+
 #[test]
 fn the_smoke_report_writes_every_figure_and_table() {
     let pipeline = load_pipeline("smoke.toml");
@@ -38,6 +50,10 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "heatmaps_layer1",
         "heatmaps_layer2",
         "heatmaps_layer3",
+        "mask_kernel_decay_exponent_L3",
+        "mask_kernel_effective_rank_trace_L3",
+        "mask_kernel_ratio_1_2_L3",
+        "mask_kernel_top5_energy_L3",
         "scatter_top5_vs_loss",
         "spectra_random_vs_scaled_dense",
         "spectra_s0.8",
@@ -76,16 +92,18 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| neurons h | method | n = 16 | n = 32 |",
         "| kernel | sigma_w^2 | L | sparsity | method | top-5 energy (paper) |",
         "| claim | experiment | our numbers | supported? |",
+        E3_CLAIMS_HEADER,
     ] {
         assert!(md.contains(header), "missing table {header}");
     }
-    assert_eq!(report.tables, 9);
+    // The two above, and the E3 claims side by side in the summary and in the section.
+    assert_eq!(report.tables, 11);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
         assert_eq!(claim.experiment, "smoke");
         assert!(
-            md.contains(&format!("| {} |", claim.verdict_text())),
-            "{claim:?} is not in the claims table"
+            md.contains(&cell(claim)),
+            "{claim:?} is not in a claims table"
         );
     }
     let html = std::fs::read_to_string(&report.html).unwrap();
@@ -282,4 +300,86 @@ fn the_report_reads_only_the_newest_version_of_a_stage() {
             .iter()
             .any(|c| c.statement == glh_reporting::claims::Statement::Convergence)
     );
+}
+
+#[test]
+fn an_e3_shaped_sweep_reports_every_claim_of_the_papers_e3_under_both_kernels() {
+    use glh_artifacts::config::{PruneMethod, Sparsity};
+    use glh_reporting::claims::{Reading, Statement};
+    // Smoke's sizes with E3's shape: the paper's three methods at two sparsities, three seeds,
+    // and the dense baseline beside it.
+    let mut e3 = load_pipeline("smoke.toml");
+    e3.name = "e3-tiny".into();
+    e3.graphons = None;
+    e3.sweep.methods = vec![PruneMethod::Random, PruneMethod::Snip, PruneMethod::Synflow];
+    e3.sweep.widths.truncate(1);
+    e3.sweep.sparsities = [0.5, 0.9].map(|s| Sparsity::try_from(s).unwrap()).to_vec();
+    e3.sweep.seeds = vec![0, 1, 2];
+    let mut dense = e3.clone();
+    dense.name = "e3-tiny-dense".into();
+    dense.graphon_ntk = None;
+    dense.sweep.methods = vec![PruneMethod::Random];
+    dense.sweep.sparsities = vec![Sparsity::try_from(0.0).unwrap()];
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&e3, root.path(), false).unwrap();
+    run_pipeline(&dense, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 200,
+        seed: 0,
+    };
+    let out = root.path().join("reports");
+    let report = write_report(&store, &[experiment(&e3)], &out, &settings).unwrap();
+
+    let read = |statement: Statement, reading: Reading| {
+        report
+            .claims
+            .iter()
+            .find(|c| c.statement == statement && c.reading == Some(reading))
+            .unwrap_or_else(|| panic!("no {statement:?} under {reading:?}: {:?}", report.claims))
+    };
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    assert_eq!(
+        md.matches(E3_CLAIMS_HEADER).count(),
+        2,
+        "summary and section"
+    );
+    let kernel_claims = [
+        Statement::RandomMetricsStable,
+        Statement::ConcentrationRisesWithSparsity,
+        Statement::RankAndGapFallWithSparsity,
+    ];
+    for statement in kernel_claims {
+        for reading in [Reading::PaperGraphonKernel, Reading::OurMaskKernel] {
+            let claim = read(statement, reading);
+            let interval = claim.statistic.as_ref().unwrap().interval.unwrap();
+            // Every resample of whole seeds keeps every configuration, so none is undefined.
+            assert_eq!(interval.resamples, 200, "{claim:?}");
+            assert!(interval.low <= interval.high, "{claim:?}");
+            assert!(md.contains(&cell(claim)), "{claim:?}");
+        }
+    }
+    for statement in [
+        Statement::EarlySpeed,
+        Statement::SparsitySlowsTraining,
+        Statement::DenseTrainsFastest,
+        Statement::RandomDegradesMost,
+    ] {
+        let claim = read(statement, Reading::Training);
+        assert!(md.contains(&cell(claim)), "{claim:?}");
+    }
+    // Without its dense runs in the store, (e)'s dense part is left out, nothing else.
+    let alone = tempfile::tempdir().unwrap();
+    run_pipeline(&e3, alone.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(alone.path());
+    let report = write_report(
+        &store,
+        &[experiment(&e3)],
+        &alone.path().join("r"),
+        &settings,
+    )
+    .unwrap();
+    let statements: Vec<Statement> = report.claims.iter().map(|c| c.statement).collect();
+    assert!(!statements.contains(&Statement::DenseTrainsFastest));
+    assert!(statements.contains(&Statement::RandomDegradesMost));
 }

@@ -103,6 +103,15 @@ impl TableSchema {
         Arc::new(Schema::new(fields))
     }
 
+    /// The columns of a table with no rows (a run that has nothing of this kind still writes
+    /// the table, so every run of a stage has the same files).
+    pub fn empty_columns(&self) -> Vec<arrow::array::ArrayRef> {
+        self.columns
+            .iter()
+            .map(|c| arrow::array::new_empty_array(&c.dtype.arrow()))
+            .collect()
+    }
+
     /// Checks that a file's schema has exactly the documented columns, in order, with the
     /// documented types; the error names the file and the first offending column.
     pub fn validate(&self, path: &Path, found: &Schema) -> Result<()> {

@@ -582,6 +582,36 @@ pub const GRAPHON_NTK_METRICS: TableSchema = TableSchema {
     ]),
 };
 
+/// The configuration and settings that lead the graphon_ntk `seed_metrics` table: the kernel
+/// of one seed's own graphon (that seed's masks alone), for seed-bootstrap intervals.
+macro_rules! seed_graphon_columns {
+    ($($rest:expr),* $(,)?) => {
+        &[
+            col("method", ColumnType::String, "pruning method"),
+            col("depth", ColumnType::UInt32, "number of Linear layers L"),
+            col("width", ColumnType::UInt32, "hidden width n"),
+            col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),
+            col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
+            col("scope", ColumnType::String, "ranking scope: global or layerwise"),
+            col("seed", ColumnType::UInt64, "the masks run (seed) whose histograms alone make this graphon"),
+            col("k", ColumnType::UInt32, "blocks K per hidden layer of the graphon (capped by the width)"),
+            col("n_points", ColumnType::UInt32, "N, the kernel's MNIST training images (setting kernel_size)"),
+            col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the NTK parameterisation: the first of the setting's list"),
+            $($rest),*
+        ]
+    };
+}
+
+/// `graphon_ntk/<key>/seed_metrics.parquet`: the spectral metrics of the Graphon NTK of each
+/// seed's own graphon (setting `seed_kernels`; no rows without it).
+pub const GRAPHON_NTK_SEED_METRICS: TableSchema = TableSchema {
+    stage: "graphon_ntk",
+    name: "seed_metrics",
+    row: "seed",
+    stored: true,
+    columns: with_spectral_columns!(seed_graphon_columns; []; []),
+};
+
 /// The run parameters and the training settings that lead every training table.
 macro_rules! training_columns {
     ($($rest:expr),* $(,)?) => {
@@ -686,6 +716,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &NTK_METRICS,
     &GRAPHON_NTK_SPECTRA,
     &GRAPHON_NTK_METRICS,
+    &GRAPHON_NTK_SEED_METRICS,
     &TRAINING_HISTORY,
     &TRAINING_SUMMARY,
 ];

@@ -165,12 +165,15 @@ For each pipeline file, the runs of its sweep are read from the artifact store a
 sections are written: SAS heat-map grids and convergence curves ([graphons]), Graphon NTK spectra
 and the c^L table ([ntk]), training curves, accuracy table and early speed against every
 spectral metric with Spearman/Pearson correlations and bootstrap intervals over seeds
-([training]); then the claims of METHOD.md section 6 with our numbers and a verdict. Output:
-<out>/report.md, <out>/report.html (self-contained) and <out>/<pipeline>/*.png|svg. The
-directory is replaced atomically; nothing is recomputed.
+([training]); for an experiment that trains, the paper's E3 claims (a) to (e), each one
+statistic with a seed-bootstrap interval and a verdict, under the paper's graphon kernel
+([graphon_ntk]) and our mask-level kernel ([ntk]) side by side; then the claims of METHOD.md
+section 6 with our numbers and a verdict. Output: <out>/report.md, <out>/report.html
+(self-contained) and <out>/<pipeline>/*.png|svg. The directory is replaced atomically; nothing
+is recomputed.
 
 Examples:
-  glh report                       (pipelines/e1.toml e1-sparse.toml e2.toml e3.toml)
+  glh report                       (pipelines/e1.toml e1-sparse.toml e2.toml e3.toml e3-l5.toml)
   glh report pipelines/smoke.toml --out reports/smoke")]
     Report(ReportArgs),
     /// Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
@@ -431,6 +434,10 @@ pub struct GraphonNtkArgs {
     /// Seed of the drawn mask.
     #[arg(long, default_value_t = 0)]
     pub draw_seed: u64,
+    /// Also the kernel of each seed's own graphon, at the first --sigma-w2 (written to
+    /// seed_metrics.parquet; the report's seed-bootstrap intervals use it).
+    #[arg(long)]
+    pub seed_kernels: bool,
     /// Directory of the MNIST files.
     #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub data_dir: PathBuf,
@@ -478,7 +485,7 @@ pub struct TrainArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Pipeline files whose runs to report, in order.
-    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e2.toml", "pipelines/e3.toml"])]
+    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e2.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml"])]
     pub pipelines: Vec<PathBuf>,
     /// Output directory (replaced).
     #[arg(long, value_name = "DIR", default_value = "reports")]

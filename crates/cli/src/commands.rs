@@ -323,6 +323,7 @@ fn graphon_ntk(store: &ArtifactStore, args: GraphonNtkArgs, quiet: bool) -> Resu
         kernel_seed: args.kernel_seed,
         draw_masks: args.draw_masks,
         draw_seed: args.draw_seed,
+        seed_kernels: args.seed_kernels,
     };
     settings.validate("command line")?;
     let data = DataSettings {
@@ -538,6 +539,7 @@ fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
             .map(|g| glh_reporting::GraphonKernelRuns {
                 k: g.k,
                 kernel_size: g.kernel_size,
+                first_sigma_w2: g.sigma_w2[0],
             }),
         training: pipeline.training.is_some(),
     })

@@ -3,7 +3,9 @@
 //! their seed-averaged K-block histograms into the configuration's graphon
 //! ([`crate::configuration`]), and writes the spectrum and metrics of its Graphon NTK on
 //! `kernel_size` MNIST training images at each `sigma_w2`; with `draw_masks`, also those of the
-//! mask-level kernel of one finite mask drawn from the graphon.
+//! mask-level kernel of one finite mask drawn from the graphon; with `seed_kernels`, also the
+//! metrics of the kernel of each seed's own graphon (`seed_metrics`), whose spread over seeds
+//! gives the report its seed-bootstrap intervals.
 //!
 //! Its inputs are the masks runs; the kernel images are drawn here from MNIST (their
 //! checksums and the normalisation are in the key), so no data job is needed.
@@ -14,10 +16,10 @@ use crate::recursion::graphon_ntk;
 use crate::settings::GraphonNtkSettings;
 use crate::spectrum::{eigenvalues_descending, spectral_metrics};
 use crate::stage::{mlp_shapes, relative_error, spectral_columns};
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array, UInt64Array};
 use faer::Mat;
 use glh_artifacts::config::{PruneMethod, Sweep};
-use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SPECTRA};
+use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, GRAPHON_NTK_SPECTRA};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
@@ -36,7 +38,8 @@ use std::sync::Arc;
 /// The stage's name.
 pub const STAGE: &str = "graphon_ntk";
 /// Bumped whenever the stage's outputs for the same parameters change.
-pub const VERSION: u32 = 1;
+/// Version 2: `seed_kernels` and the `seed_metrics` table.
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct GraphonNtkParams<'a> {
@@ -64,12 +67,17 @@ pub fn job_spec(
     Ok(JobSpec::new(STAGE, VERSION, &params, masks))
 }
 
-/// The run columns shared by a configuration's masks runs: an error unless they agree on
-/// everything but the seed.
-fn configuration_columns(store: &ArtifactStore, masks: &[InputRef]) -> Result<RunColumns> {
+/// The run columns shared by a configuration's masks runs, and each run's seed: an error
+/// unless they agree on everything but the seed.
+fn configuration_columns(
+    store: &ArtifactStore,
+    masks: &[InputRef],
+) -> Result<(RunColumns, Vec<u64>)> {
     let mut shared: Option<RunColumns> = None;
+    let mut seeds = Vec::with_capacity(masks.len());
     for input in masks {
         let run = run_columns(store, input)?;
+        seeds.push(run.seed);
         if let Some(first) = &shared {
             let same = (
                 first.method,
@@ -88,7 +96,9 @@ fn configuration_columns(store: &ArtifactStore, masks: &[InputRef]) -> Result<Ru
             shared = Some(run);
         }
     }
-    shared.ok_or_else(|| Error::Unsupported("a configuration has no masks runs".into()))
+    let shared =
+        shared.ok_or_else(|| Error::Unsupported("a configuration has no masks runs".into()))?;
+    Ok((shared, seeds))
 }
 
 /// The kernel images: `size` MNIST training images drawn by `seed`, as columns (`784 x N`).
@@ -132,7 +142,7 @@ pub fn run(
 ) -> Result<JobOutcome> {
     let spec = job_spec(settings, data, masks.to_vec())?;
     store.run(&spec, force, |writer| {
-        let labels = configuration_columns(store, masks)?;
+        let (labels, seeds) = configuration_columns(store, masks)?;
         // Checked before anything is read: the shapes follow from the masks runs' manifests.
         let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
         let what = format!(
@@ -200,9 +210,35 @@ pub fn run(
                 metrics.push(columns);
             }
         }
+        // Each seed's own graphon, at the first sigma_w^2 (the scale-free metrics do not
+        // depend on it). Written even when empty, so every run has the same tables.
+        let mut seed_metrics = Vec::new();
+        let seed_sigma_w2 = settings.sigma_w2[0];
+        for (run, &seed) in runs.iter().zip(&seeds).filter(|_| settings.seed_kernels) {
+            let own = configuration_chain(std::slice::from_ref(run), settings.k as usize)
+                .map_err(unsupported)?;
+            let eigenvalues = eigenvalues_descending(&graphon_ntk(&own, &x, seed_sigma_w2))
+                .map_err(|e| Error::Unsupported(format!("seed {seed}'s graphon kernel: {e}")))?;
+            let mut columns = leading("graphon", seed_sigma_w2, 1);
+            columns.truncate(6); // method .. scope; the seed replaces `seeds`
+            columns.extend([
+                Arc::new(UInt64Array::from(vec![seed])) as ArrayRef,
+                Arc::new(UInt32Array::from(vec![k_used])),
+                Arc::new(UInt32Array::from(vec![n as u32])),
+                Arc::new(Float64Array::from(vec![seed_sigma_w2])),
+            ]);
+            columns.extend(spectral_columns(&spectral_metrics(&eigenvalues)));
+            seed_metrics.push(columns);
+        }
         use glh_artifacts::parquet_io::concat_columns;
         writer.write_table(&GRAPHON_NTK_SPECTRA, concat_columns(&spectra))?;
-        writer.write_table(&GRAPHON_NTK_METRICS, concat_columns(&metrics))
+        writer.write_table(&GRAPHON_NTK_METRICS, concat_columns(&metrics))?;
+        let seed_table = if seed_metrics.is_empty() {
+            GRAPHON_NTK_SEED_METRICS.empty_columns()
+        } else {
+            concat_columns(&seed_metrics)
+        };
+        writer.write_table(&GRAPHON_NTK_SEED_METRICS, seed_table)
     })
 }
 

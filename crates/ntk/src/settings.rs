@@ -88,6 +88,12 @@ pub struct GraphonNtkSettings {
     pub draw_masks: bool,
     /// Seed of the drawn masks.
     pub draw_seed: u64,
+    /// Also the Graphon NTK of each seed's own graphon (its masks alone, same K and images),
+    /// at the first sigma_w^2 of the list, into `seed_metrics`: the report's seed-bootstrap
+    /// intervals for the paper's claims need one value per seed. One more kernel per seed; the
+    /// other sigma_w^2 are not repeated, since a bias-free ReLU kernel only scales by
+    /// sigma_w^(2L) and every scale-free metric stays the same.
+    pub seed_kernels: bool,
 }
 
 impl Default for GraphonNtkSettings {
@@ -99,6 +105,7 @@ impl Default for GraphonNtkSettings {
             kernel_seed: 0,
             draw_masks: false,
             draw_seed: 0,
+            seed_kernels: false,
         }
     }
 }

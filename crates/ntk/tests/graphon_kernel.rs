@@ -6,7 +6,8 @@ use faer::Mat;
 use glh_artifacts::ArtifactStore;
 use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
-use glh_artifacts::schemas::GRAPHON_NTK_METRICS;
+use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS};
+use glh_artifacts::store::InputRef;
 use glh_data::DataSettings;
 use glh_masks::MasksSettings;
 use glh_masks::stage::MaskPoint;
@@ -86,16 +87,18 @@ fn sigma_w2_only_scales_a_bias_free_relu_kernel_by_its_power_l() {
     assert!(relative_error(&two, &(&one * faer::Scale(16.0))) < 1e-12);
 }
 
-#[test]
-fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
-    let root = tempfile::tempdir().unwrap();
-    let store = ArtifactStore::new(root.path());
-    let data = DataSettings {
+fn mnist() -> DataSettings {
+    DataSettings {
         dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
         ..DataSettings::default()
-    };
-    let masks: Vec<_> = (0..2)
-        .map(|seed| {
+    }
+}
+
+/// Random masks runs (n = 16, L = 3, 80%) of the given seeds, in `store`.
+fn random_masks_runs(store: &ArtifactStore, data: &DataSettings, seeds: &[u64]) -> Vec<InputRef> {
+    seeds
+        .iter()
+        .map(|&seed| {
             let point = MaskPoint {
                 method: PruneMethod::Random,
                 width: Width::try_from(16).unwrap(),
@@ -104,9 +107,9 @@ fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
                 seed,
             };
             glh_masks::stage::run(
-                &store,
+                store,
                 &MasksSettings::default(),
-                &data,
+                data,
                 &point,
                 false,
                 &mut |_, _, _| {},
@@ -114,7 +117,102 @@ fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
             .unwrap()
             .as_input()
         })
-        .collect();
+        .collect()
+}
+
+/// A Float64 column of a table.
+fn f64_column(table: &arrow::record_batch::RecordBatch, name: &str) -> Vec<f64> {
+    table
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec()
+}
+
+#[test]
+fn each_seed_kernel_is_the_kernel_of_a_configuration_of_that_seed_alone() {
+    // Two independent paths to one number: the seed kernels of a two-seed job, and the pooled
+    // graphon kernel of a one-seed job on each seed (whose graphon is that seed's own).
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = mnist();
+    let masks = random_masks_runs(&store, &data, &[0, 1]);
+    let settings = GraphonNtkSettings {
+        k: 4,
+        kernel_size: 23,
+        seed_kernels: true,
+        ..GraphonNtkSettings::default()
+    };
+    let both = glh_ntk::graphon_stage::run(&store, &settings, &data, &masks, false).unwrap();
+    let seeds = read_table(
+        &both.dir.join("seed_metrics.parquet"),
+        &GRAPHON_NTK_SEED_METRICS,
+    )
+    .unwrap()
+    .batch;
+    let seed_column = seeds
+        .column_by_name("seed")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(seed_column, [0, 1]);
+    assert_eq!(
+        f64_column(&seeds, "sigma_w2"),
+        [1.0, 1.0],
+        "the first sigma_w^2 only"
+    );
+    let pooled_trace = f64_column(
+        &read_table(&both.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
+            .unwrap()
+            .batch,
+        "trace",
+    )[0];
+    for (row, input) in masks.iter().enumerate() {
+        let alone = glh_ntk::graphon_stage::run(
+            &store,
+            &GraphonNtkSettings {
+                seed_kernels: false,
+                ..settings.clone()
+            },
+            &data,
+            std::slice::from_ref(input),
+            false,
+        )
+        .unwrap();
+        let metrics = read_table(&alone.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
+            .unwrap()
+            .batch;
+        for name in ["trace", "top5_energy", "effective_rank_trace", "ratio_1_2"] {
+            assert_eq!(
+                f64_column(&seeds, name)[row],
+                f64_column(&metrics, name)[0],
+                "{name}"
+            );
+        }
+        // A seed's graphon is not the pooled one (independent masks).
+        assert_ne!(f64_column(&seeds, "trace")[row], pooled_trace);
+        let empty = read_table(
+            &alone.dir.join("seed_metrics.parquet"),
+            &GRAPHON_NTK_SEED_METRICS,
+        )
+        .unwrap()
+        .batch;
+        assert_eq!(empty.num_rows(), 0, "no seed kernels unless asked");
+    }
+}
+
+#[test]
+fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = mnist();
+    let masks = random_masks_runs(&store, &data, &[0, 1]);
     let settings = GraphonNtkSettings {
         k: 4,
         kernel_size: 23,

@@ -20,7 +20,7 @@ pub enum Statement {
     PowerLaw,
     /// SNIP and SynFlow concentrate more spectral energy than Random.
     EnergyConcentration,
-    /// SNIP and SynFlow train faster early than Random.
+    /// (d) of the paper's E3: SNIP and SynFlow train faster early than Random.
     EarlySpeed,
     /// The Graphon NTK's top-5 energy predicts early training speed.
     EnergyPredictsSpeed,
@@ -30,6 +30,12 @@ pub enum Statement {
     ConcentrationRisesWithSparsity,
     /// (c): SNIP's and SynFlow's effective rank and spectral gap fall with sparsity.
     RankAndGapFallWithSparsity,
+    /// (e), first part: more sparsity slows training.
+    SparsitySlowsTraining,
+    /// (e), second part: the dense net trains fastest.
+    DenseTrainsFastest,
+    /// (e), third part: Random degrades most with sparsity.
+    RandomDegradesMost,
 }
 
 impl Statement {
@@ -49,20 +55,25 @@ impl Statement {
                 "SNIP and SynFlow concentrate more energy in the top eigenvalues than Random (top-5 energy, same sparsity)"
             }
             Statement::EarlySpeed => {
-                "SNIP and SynFlow lose loss faster early than Random at the same sparsity (mean training loss over the run)"
+                "(d) SNIP and SynFlow lose loss faster early than Random at the same sparsity (mean training loss over the first steps)"
             }
             Statement::EnergyPredictsSpeed => {
                 "Top-5 energy of the Graphon NTK predicts early training speed (rank correlation with mean training loss)"
             }
             Statement::RandomMetricsStable => {
-                "(a) Random's spectral metrics stay about the same across sparsities (the paper's graphon kernel: top-5 energy, trace / l_1, l_1 / l_2, alpha within 5%)"
+                "(a) Random's spectral metrics stay about the same across sparsities (top-5 energy, trace / l_1, l_1 / l_2, alpha within 5%)"
             }
             Statement::ConcentrationRisesWithSparsity => {
-                "(b) SNIP's and SynFlow's top-5 energy rises with sparsity (the paper's graphon kernel)"
+                "(b) SNIP's and SynFlow's top-5 energy rises with sparsity"
             }
             Statement::RankAndGapFallWithSparsity => {
-                "(c) SNIP's and SynFlow's effective rank (trace / l_1) and spectral gap (l_1 / l_2) fall with sparsity (the paper's graphon kernel)"
+                "(c) SNIP's and SynFlow's effective rank (trace / l_1) and spectral gap (l_1 / l_2) fall with sparsity"
             }
+            Statement::SparsitySlowsTraining => {
+                "(e) More sparsity slows training (Random, SNIP and SynFlow each)"
+            }
+            Statement::DenseTrainsFastest => "(e) The dense net trains fastest",
+            Statement::RandomDegradesMost => "(e) Random degrades most with sparsity",
         }
     }
 }
@@ -95,6 +106,51 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// Which protocol a claim's number comes from, where the paper's and ours differ (METHOD.md
+/// section 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reading {
+    /// The paper's E3 kernel: the Graphon NTK of each configuration's seed-averaged K = 64
+    /// graphon on 1024 images, at its sigma_w^2 = 1.
+    PaperGraphonKernel,
+    /// Ours: the exact mask-level Graphon NTK of each actual mask on 200 images, sigma_w^2 = 2.
+    OurMaskKernel,
+    /// The training runs themselves, which both protocols share (no kernel).
+    Training,
+}
+
+impl Reading {
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reading::PaperGraphonKernel => "the paper's graphon kernel",
+            Reading::OurMaskKernel => "our mask-level kernel",
+            Reading::Training => "training runs",
+        }
+    }
+}
+
+/// The number a claim is reduced to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statistic {
+    /// What it is, and on which side of which threshold the claim holds.
+    pub text: &'static str,
+    /// Its value on all the seeds (or on the pooled graphon).
+    pub estimate: f64,
+    /// Its seed-bootstrap interval; `None` where there is one value only (a pooled graphon
+    /// without seed kernels).
+    pub interval: Option<Interval>,
+}
+
+impl Statistic {
+    /// `estimate [low, high]`, or the estimate alone.
+    pub fn number(&self) -> String {
+        self.interval
+            .as_ref()
+            .map_or_else(|| fmt(self.estimate), interval)
+    }
+}
+
 /// A claim checked against one experiment's numbers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Claim {
@@ -102,6 +158,11 @@ pub struct Claim {
     pub statement: Statement,
     /// The experiment whose runs were read.
     pub experiment: String,
+    /// The protocol the number comes from, for claims the paper's protocol and ours read apart;
+    /// `None` for the others.
+    pub reading: Option<Reading>,
+    /// The one number the verdict rests on, for claims reduced to one.
+    pub statistic: Option<Statistic>,
     /// Our numbers, as one line.
     pub evidence: String,
     /// The verdict.
@@ -247,6 +308,8 @@ pub fn convergence(
     Some(Claim {
         statement,
         experiment: experiment.to_string(),
+        reading: None,
+        statistic: None,
         evidence,
         verdict,
         reason,
@@ -283,6 +346,8 @@ pub fn power_law(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
     Ok(Some(Claim {
         statement: Statement::PowerLaw,
         experiment: experiment.to_string(),
+        reading: None,
+        statistic: None,
         evidence: format!(
             "max over densities: abs(trace ratio / prod c_l - 1) = {}, rel. Frobenius error {}",
             fmt(worst_ratio),
@@ -338,59 +403,9 @@ pub fn energy_concentration(experiment: &str, df: &DataFrame) -> Result<Option<C
     Ok(Some(Claim {
         statement: Statement::EnergyConcentration,
         experiment: experiment.to_string(),
+        reading: None,
+        statistic: None,
         evidence: format!("top-5 energy minus Random's: {}", diffs.join("; ")),
-        verdict,
-        reason,
-    }))
-}
-
-/// Early speed: SNIP's and SynFlow's mean training loss over the run, averaged over seeds, is
-/// below Random's at every sparsity. `df` is the training summary (`method`, `sparsity`,
-/// `mean_train_loss`, one row per run). `None` without a SNIP or SynFlow run beside a Random one.
-pub fn early_speed(experiment: &str, df: &DataFrame) -> Result<Option<Claim>> {
-    let (method, sparsity, loss) = (
-        strings(df, "method")?,
-        f64s(df, "sparsity")?,
-        f64s(df, "mean_train_loss")?,
-    );
-    let mut groups: BTreeMap<(String, u64), Vec<f64>> = BTreeMap::new();
-    for i in 0..df.height() {
-        groups
-            .entry((method[i].clone(), sparsity[i].to_bits()))
-            .or_default()
-            .push(loss[i]);
-    }
-    let means: Vec<(String, f64, f64)> = groups
-        .into_iter()
-        .map(|((m, s), v)| (m, f64::from_bits(s), v.iter().sum::<f64>() / v.len() as f64))
-        .collect();
-    let names: Vec<String> = means.iter().map(|g| g.0.clone()).collect();
-    let levels: Vec<f64> = means.iter().map(|g| g.1).collect();
-    let pairs = against_random(&names, &levels);
-    if pairs.is_empty() {
-        return Ok(None);
-    }
-    let all_faster = pairs.iter().all(|&(i, r)| means[i].2 < means[r].2);
-    let evidence: Vec<String> = pairs
-        .iter()
-        .map(|&(i, r)| {
-            format!(
-                "{} s={}: {:+.4}",
-                names[i],
-                fmt(levels[i]),
-                means[i].2 - means[r].2
-            )
-        })
-        .collect();
-    let (verdict, reason) = if all_faster {
-        (Verdict::Supported, "")
-    } else {
-        (Verdict::Refuted, "not for every method and sparsity")
-    };
-    Ok(Some(Claim {
-        statement: Statement::EarlySpeed,
-        experiment: experiment.to_string(),
-        evidence: format!("mean training loss minus Random's: {}", evidence.join("; ")),
         verdict,
         reason,
     }))
@@ -429,6 +444,8 @@ pub fn energy_predicts_speed(
     let claim = Claim {
         statement: Statement::EnergyPredictsSpeed,
         experiment: experiment.to_string(),
+        reading: None,
+        statistic: None,
         evidence: format!(
             "Spearman {} (95% bootstrap over seeds), Pearson {}, {} runs",
             interval(&rho),
@@ -439,136 +456,6 @@ pub fn energy_predicts_speed(
         reason,
     };
     Ok((claim, rho))
-}
-
-/// The paper's E3 claims (a), (b) and (c) on its graphon kernel. `df` has one row per
-/// configuration of one depth and one sigma_w^2: `method`, `sparsity`, `top5_energy`,
-/// `effective_rank_trace`, `ratio_1_2`, `decay_exponent`. A configuration's graphon averages
-/// its seeds, so each trend is one value per sparsity: (a) holds when each metric's range
-/// over sparsities is within 5% of its mean; (b) when top-5 energy rises strictly from each
-/// sparsity to the next, for SNIP and for SynFlow; (c) when trace / l_1 and l_1 / l_2 both fall
-/// strictly. A claim whose methods are missing, or that has fewer than two sparsities, is left
-/// out.
-pub fn graphon_trends(experiment: &str, df: &DataFrame) -> Result<Vec<Claim>> {
-    let method = strings(df, "method")?;
-    let sparsity = f64s(df, "sparsity")?;
-    let metric = |name: &str| f64s(df, name);
-    let (top5, rank, gap) = (
-        metric("top5_energy")?,
-        metric("effective_rank_trace")?,
-        metric("ratio_1_2")?,
-    );
-    let alpha: Vec<f64> = metric("decay_exponent")?.iter().map(|v| -v).collect();
-    // One method's values of a metric, by sparsity.
-    let curve = |m: &str, values: &[f64]| -> Vec<(f64, f64)> {
-        let mut points: Vec<(f64, f64)> = (0..df.height())
-            .filter(|&i| method[i] == m)
-            .map(|i| (sparsity[i], values[i]))
-            .collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        points
-    };
-    let chain = |points: &[(f64, f64)]| -> String {
-        points
-            .iter()
-            .map(|&(s, v)| format!("{}: {}", s, fmt(v)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let claim = |statement, evidence: String, holds: bool, reason| Claim {
-        statement,
-        experiment: experiment.to_string(),
-        evidence,
-        verdict: if holds {
-            Verdict::Supported
-        } else {
-            Verdict::Refuted
-        },
-        reason,
-    };
-    let mut claims = Vec::new();
-    let named: [(&str, &[f64]); 4] = [
-        ("top-5 energy", &top5),
-        ("trace / l_1", &rank),
-        ("l_1 / l_2", &gap),
-        ("alpha", &alpha),
-    ];
-    // A trend needs two sparsities (and one configuration per sparsity: one width, one depth).
-    if curve("random", &top5).len() >= 2 {
-        let mut evidence = Vec::new();
-        let mut stable = true;
-        for (name, values) in named {
-            let points = curve("random", values);
-            let v: Vec<f64> = points.iter().map(|p| p.1).collect();
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            let range = v.iter().copied().fold(f64::MIN, f64::max)
-                - v.iter().copied().fold(f64::MAX, f64::min);
-            stable &= range <= 0.05 * mean.abs();
-            evidence.push(format!("{name} range / mean {}", fmt(range / mean.abs())));
-        }
-        let reason = if stable {
-            "within 5%"
-        } else {
-            "a range above 5%"
-        };
-        claims.push(claim(
-            Statement::RandomMetricsStable,
-            evidence.join("; "),
-            stable,
-            reason,
-        ));
-    }
-    let pruners: Vec<&str> = ["snip", "synflow"]
-        .into_iter()
-        .filter(|m| curve(m, &top5).len() >= 2)
-        .collect();
-    if pruners.len() == 2 {
-        let rises = |p: &[(f64, f64)]| p.windows(2).all(|w| w[1].1 > w[0].1);
-        let falls = |p: &[(f64, f64)]| p.windows(2).all(|w| w[1].1 < w[0].1);
-        let holds = pruners.iter().all(|m| rises(&curve(m, &top5)));
-        let evidence = pruners
-            .iter()
-            .map(|m| format!("{m} {}", chain(&curve(m, &top5))))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let reason = if holds {
-            ""
-        } else {
-            "not rising at every step"
-        };
-        claims.push(claim(
-            Statement::ConcentrationRisesWithSparsity,
-            evidence,
-            holds,
-            reason,
-        ));
-        let holds = pruners
-            .iter()
-            .all(|m| falls(&curve(m, &rank)) && falls(&curve(m, &gap)));
-        let evidence = pruners
-            .iter()
-            .map(|m| {
-                format!(
-                    "{m} trace / l_1 {}; l_1 / l_2 {}",
-                    chain(&curve(m, &rank)),
-                    chain(&curve(m, &gap))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let reason = if holds {
-            ""
-        } else {
-            "not falling at every step"
-        };
-        claims.push(claim(
-            Statement::RankAndGapFallWithSparsity,
-            evidence,
-            holds,
-            reason,
-        ));
-    }
-    Ok(claims)
 }
 
 /// `estimate [low, high]`.
@@ -642,83 +529,6 @@ mod tests {
         assert!(claim(&no_hidden).is_none());
     }
 
-    /// Graphon-kernel metrics of random, snip and synflow at three sparsities; SNIP's and
-    /// SynFlow's top-5 energy `rise` per step, their rank and gap fall.
-    fn graphon_frame(rise: f64) -> DataFrame {
-        let s = [0.5, 0.7, 0.9];
-        let mut method = Vec::new();
-        let (mut sp, mut top5, mut rank, mut gap, mut decay) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for (m, moves) in [("random", 0.0), ("snip", 1.0), ("synflow", 1.0)] {
-            for (k, &v) in s.iter().enumerate() {
-                method.push(m);
-                sp.push(v);
-                top5.push(0.4 + moves * rise * k as f64);
-                rank.push(3.0 - moves * 0.1 * k as f64);
-                gap.push(14.0 - moves * 0.5 * k as f64);
-                decay.push(-0.78);
-            }
-        }
-        df!(
-            "method" => method,
-            "sparsity" => sp,
-            "top5_energy" => top5,
-            "effective_rank_trace" => rank,
-            "ratio_1_2" => gap,
-            "decay_exponent" => decay,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn the_papers_e3_trends_are_checked_one_by_one() {
-        let verdicts = |df: &DataFrame| -> Vec<(Statement, Verdict)> {
-            graphon_trends("e3", df)
-                .unwrap()
-                .into_iter()
-                .map(|c| (c.statement, c.verdict))
-                .collect()
-        };
-        assert_eq!(
-            verdicts(&graphon_frame(0.01)),
-            [
-                (Statement::RandomMetricsStable, Verdict::Supported),
-                (
-                    Statement::ConcentrationRisesWithSparsity,
-                    Verdict::Supported
-                ),
-                (Statement::RankAndGapFallWithSparsity, Verdict::Supported),
-            ]
-        );
-        // Flat top-5 energy: (b) fails, the others stand.
-        assert_eq!(
-            verdicts(&graphon_frame(0.0))[1],
-            (Statement::ConcentrationRisesWithSparsity, Verdict::Refuted)
-        );
-        // Random drifting with sparsity (x1.0, x1.2, x1.4) is not "about the same".
-        let drift = graphon_frame(0.01)
-            .lazy()
-            .with_column(
-                when(col("method").eq(lit("random")))
-                    .then(col("top5_energy") * (lit(0.5) + col("sparsity")))
-                    .otherwise(col("top5_energy"))
-                    .alias("top5_energy"),
-            )
-            .collect()
-            .unwrap();
-        assert_eq!(
-            verdicts(&drift)[0],
-            (Statement::RandomMetricsStable, Verdict::Refuted)
-        );
-        // Without SynFlow, (b) and (c) are not judged.
-        let no_synflow = graphon_frame(0.01)
-            .lazy()
-            .filter(col("method").neq(lit("synflow")))
-            .collect()
-            .unwrap();
-        assert_eq!(verdicts(&no_synflow).len(), 1);
-    }
-
     fn kernels_frame(random_error: f64) -> DataFrame {
         df!(
             "method" => ["random", "random", "snip"],
@@ -765,31 +575,6 @@ mod tests {
             verdict(energy_concentration("e3", &lower)),
             Verdict::Refuted
         );
-    }
-
-    fn summary_frame(snip_losses: [f64; 2]) -> DataFrame {
-        df!(
-            "method" => ["random", "random", "snip", "snip", "grasp"],
-            "sparsity" => [0.8; 5],
-            "mean_train_loss" => [1.0, 1.2, snip_losses[0], snip_losses[1], 0.1],
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn early_speed_compares_seed_means() {
-        // Mean 1.05 < Random's 1.1, though one seed is slower than one of Random's.
-        assert_eq!(
-            verdict(early_speed("e3", &summary_frame([1.15, 0.95]))),
-            Verdict::Supported
-        );
-        assert_eq!(
-            verdict(early_speed("e3", &summary_frame([1.15, 1.1]))),
-            Verdict::Refuted
-        );
-        // GraSP alone beside Random says nothing about SNIP or SynFlow.
-        let grasp_only = summary_frame([0.0, 0.0]).slice(0, 2);
-        assert!(early_speed("e3", &grasp_only).unwrap().is_none());
     }
 
     /// Twelve runs over four seeds whose loss falls (`sign = -1`) or rises with the energy.

@@ -43,4 +43,7 @@ pub struct GraphonKernelRuns {
     pub k: u32,
     /// Kernel images (the table's `n_points`).
     pub kernel_size: u32,
+    /// The first sigma_w^2 of its list: the seed kernels' (`seed_metrics`), and the one the
+    /// claims read the pooled kernel at (scale-free metrics do not depend on it).
+    pub first_sigma_w2: f64,
 }

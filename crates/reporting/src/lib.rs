@@ -8,6 +8,8 @@
 //! - [`figures`]: heat-map grids and line/scatter charts with an embedded font;
 //! - [`claims`]: the claims as typed [`claims::Claim`]s with a [`claims::Verdict`], each a
 //!   function of a polars frame, tested on synthetic frames;
+//! - [`paper_e3`]: the paper's E3 claims (a) to (e), each one statistic with a seed-bootstrap
+//!   interval, under the paper's graphon kernel and our mask-level kernel;
 //! - [`document`]: the report's blocks, rendered to Markdown and HTML;
 //! - [`report`]: the report's frame (title, per-experiment sections, the claims table) and its
 //!   atomic write; `sections` holds one module per section (graphons, ntk, training).
@@ -16,6 +18,7 @@ pub mod claims;
 pub mod document;
 pub mod experiment;
 pub mod figures;
+pub mod paper_e3;
 pub mod report;
 mod sections;
 pub mod stats;

@@ -292,6 +292,7 @@ fn build(
         }
         if pipeline.training {
             b.training(pipeline, &fig_dir)?;
+            b.paper_e3_claims(pipeline, &fig_dir)?;
         }
     }
     // A reader opens the report for its verdicts: the claims table first, then the contents.
@@ -304,15 +305,28 @@ fn build(
             "No experiment with the stages a claim needs was reported.".into(),
         ));
     } else {
-        summary.push(Block::Table(
-            vec![
-                "claim".into(),
-                "experiment".into(),
-                "our numbers".into(),
-                "supported?".into(),
-            ],
-            b.claims.iter().map(Claim::row).collect(),
-        ));
+        let (read_apart, others): (Vec<&Claim>, Vec<&Claim>) =
+            b.claims.iter().partition(|c| c.reading.is_some());
+        if !others.is_empty() {
+            summary.push(Block::Table(
+                vec![
+                    "claim".into(),
+                    "experiment".into(),
+                    "our numbers".into(),
+                    "supported?".into(),
+                ],
+                others.into_iter().map(Claim::row).collect(),
+            ));
+        }
+        if !read_apart.is_empty() {
+            summary.push(Block::Paragraph(
+                "The paper's E3 claims, each reduced to one statistic with its 95% \
+                 seed-bootstrap interval, under the paper's protocol and ours side by side \
+                 (the sections below say how each is read):"
+                    .into(),
+            ));
+            summary.push(crate::sections::side_by_side(&b.claims));
+        }
     }
     summary.push(Block::Heading(2, "Contents".into()));
     summary.push(Block::Contents);

@@ -8,6 +8,7 @@
 
 use glh_artifacts::seeding::stream;
 use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 
 /// Pearson's correlation; NaN if either sample is constant or shorter than 2.
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
@@ -99,20 +100,31 @@ pub fn bootstrap(
     b: usize,
     seed: u64,
 ) -> Interval {
-    let mut rng = stream(seed, "reporting/bootstrap");
-    let mut values = Vec::with_capacity(b);
-    for _ in 0..b {
+    percentile_interval(statistic(x, y), b, seed, |rng| {
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for _ in 0..groups.len() {
             let g = &groups[rng.random_range(0..groups.len())];
             xs.extend(g.iter().map(|&i| x[i]));
             ys.extend(g.iter().map(|&i| y[i]));
         }
-        let v = statistic(&xs, &ys);
-        if v.is_finite() {
-            values.push(v);
-        }
-    }
+        Some(statistic(&xs, &ys))
+    })
+}
+
+/// The 2.5% and 97.5% percentiles of `b` resampled statistics around `estimate`: `resample`
+/// draws one resample from the stream `reporting/bootstrap` of `seed` and returns its statistic
+/// (`None` or a non-finite value when undefined: skipped, and not counted in `resamples`).
+pub fn percentile_interval(
+    estimate: f64,
+    b: usize,
+    seed: u64,
+    mut resample: impl FnMut(&mut ChaCha8Rng) -> Option<f64>,
+) -> Interval {
+    let mut rng = stream(seed, "reporting/bootstrap");
+    let mut values: Vec<f64> = (0..b)
+        .filter_map(|_| resample(&mut rng))
+        .filter(|v| v.is_finite())
+        .collect();
     values.sort_by(f64::total_cmp);
     let pick = |q: f64| {
         if values.is_empty() {
@@ -122,7 +134,7 @@ pub fn bootstrap(
         }
     };
     Interval {
-        estimate: statistic(x, y),
+        estimate,
         low: pick(0.025),
         high: pick(0.975),
         resamples: values.len(),

@@ -2,7 +2,7 @@
 //! configuration's seed-averaged graphon on its kernel images, with the paper's four spectral
 //! metrics beside ours at each sigma_w^2.
 
-use crate::claims::{self, fmt};
+use crate::claims::fmt;
 use crate::document::Block;
 use crate::experiment::{Experiment, GraphonKernelRuns};
 use crate::figures::{Chart, Line};
@@ -12,6 +12,19 @@ use glh_artifacts::Result;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The rows of a graphon_ntk table that an experiment's `[graphon_ntk]` settings made: one
+/// store may hold kernels of several.
+pub(crate) fn of_these_runs(frame: LazyFrame, runs: GraphonKernelRuns) -> LazyFrame {
+    let k_used = when(col("width").lt(lit(runs.k)))
+        .then(col("width"))
+        .otherwise(lit(runs.k));
+    frame.filter(
+        col("k")
+            .eq(k_used)
+            .and(col("n_points").eq(lit(runs.kernel_size))),
+    )
+}
 
 impl Builder<'_> {
     pub(crate) fn graphon_ntk(
@@ -29,15 +42,7 @@ impl Builder<'_> {
             self.missing("graphon kernels");
             return Ok(());
         };
-        // This experiment's settings only: one store may hold kernels of several.
-        let k_used = when(col("width").lt(lit(runs.k)))
-            .then(col("width"))
-            .otherwise(lit(runs.k));
-        let frame = frame.filter(
-            col("k")
-                .eq(k_used)
-                .and(col("n_points").eq(lit(runs.kernel_size))),
-        );
+        let frame = of_these_runs(frame, runs);
         let df = collect(
             frame.sort(
                 ["kernel", "sigma_w2", "depth", "sparsity", "method"],
@@ -113,28 +118,12 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        // The paper's claims (a) to (c) and its figure 3, per depth, on the graphon kernel at
-        // the largest width (the paper's n = 1024 is E3's only one) and the smallest
-        // sigma_w^2 (the scale-free metrics do not depend on it).
+        // The paper's figure 3, per depth, on the graphon kernel at the largest width (the
+        // paper's n = 1024 is E3's only one) and the smallest sigma_w^2 (the scale-free metrics
+        // do not depend on it). Its claims (a) to (c) are `Builder::paper_e3_claims`'.
         let sigma_min = sigma.iter().copied().fold(f64::INFINITY, f64::min);
         let width = get("width")?;
         let widest = width.iter().copied().fold(0.0, f64::max);
-        for d in p.sweep.depths.iter().map(|d| d.get()) {
-            let part = df
-                .clone()
-                .lazy()
-                .filter(
-                    col("kernel")
-                        .eq(lit("graphon"))
-                        .and(col("sigma_w2").eq(lit(sigma_min)))
-                        .and(col("depth").eq(lit(d)))
-                        .and(col("width").eq(lit(widest as u32))),
-                )
-                .collect()
-                .map_err(crate::tables::polars_error("graphon kernel metrics"))?;
-            let name = format!("{} (L = {d}, n = {widest}, graphon kernel)", p.name);
-            self.claims.extend(claims::graphon_trends(&name, &part)?);
-        }
         let sigma0 = sigma_min;
         let metrics: [(&str, &[f64], &str); 4] = [
             ("top5_energy", &top5, "top-5 energy"),

@@ -1,8 +1,12 @@
 //! One module per report section, each an `impl` of the report's builder: what a pipeline's
-//! `[graphons]`, `[ntk]`, `[graphon_ntk]` and `[training]` tables call for. The claims' logic is not here but in
-//! `crate::claims`; a section reads the frame and hands it over.
+//! `[graphons]`, `[ntk]`, `[graphon_ntk]` and `[training]` tables call for, and the paper's E3
+//! claims of an experiment that trains. The claims' logic is not here but in `crate::claims` and
+//! `crate::paper_e3`; a section reads the frame and hands it over.
 
 mod graphon_ntk;
 mod graphons;
 mod ntk;
+mod paper_e3;
 mod training;
+
+pub(crate) use paper_e3::side_by_side;

@@ -163,7 +163,6 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        self.claims.extend(claims::early_speed(&p.name, &s_df)?);
         // Early speed against each spectral metric of the mask-level kernel.
         let Some(metrics) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
             return Ok(());

@@ -1,0 +1,319 @@
+//! The report's section on the paper's E3 claims (a) to (e): it reads what each reading needs
+//! (the paper's graphon kernel, pooled and per seed; our mask-level kernel per run; the training
+//! runs with the dense baseline), hands it to `crate::paper_e3`, and lays the verdicts out
+//! side by side, one column per protocol.
+
+use super::graphon_ntk::of_these_runs;
+use crate::claims::{Claim, Reading, Statement};
+use crate::document::Block;
+use crate::experiment::Experiment;
+use crate::figures::{Chart, Line};
+use crate::paper_e3::{DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims};
+use crate::report::{Builder, RUN_COLUMNS, collect};
+use crate::tables::{f64s, in_sweep, scan, strings};
+use glh_artifacts::Result;
+use glh_artifacts::config::{PruneMethod, Sparsity};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The values of `metrics` per row of `df`, with its method, sparsity and seed (`None`: one
+/// graphon of all seeds, under seed 0).
+fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Result<SeedValues> {
+    let (method, sparsity) = (strings(df, "method")?, f64s(df, "sparsity")?);
+    let seed = if seeded {
+        f64s(df, "seed")?
+    } else {
+        vec![0.0; df.height()]
+    };
+    let columns: Vec<Vec<f64>> = metrics.iter().map(|m| f64s(df, m)).collect::<Result<_>>()?;
+    let mut values = SeedValues::default();
+    for i in 0..df.height() {
+        let row = columns.iter().map(|c| c[i]).collect();
+        values.insert(&method[i], sparsity[i], seed[i] as u64, row);
+    }
+    Ok(values)
+}
+
+impl Builder<'_> {
+    /// A lazy frame of `stage/table` restricted to the experiment's sweep at one depth and its
+    /// widest width (E3 has one; claims compare configurations of one width).
+    fn e3_frame(
+        &self,
+        stage: &str,
+        table: &str,
+        p: &Experiment,
+        depth: u32,
+    ) -> Result<Option<LazyFrame>> {
+        let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
+        Ok(self.frame(stage, table, p, &RUN_COLUMNS[..4])?.map(|f| {
+            f.filter(
+                col("depth")
+                    .eq(lit(depth))
+                    .and(col("width").eq(lit(widest))),
+            )
+        }))
+    }
+
+    /// (a) to (c) on the paper's graphon kernel at one depth: the pooled graphon's metrics as
+    /// the estimate, each seed's own graphon's for the interval.
+    fn graphon_kernel_claims(&self, p: &Experiment, name: &str, depth: u32) -> Result<Vec<Claim>> {
+        let Some(runs) = p.graphon_ntk else {
+            return Ok(Vec::new());
+        };
+        let at_sigma = col("sigma_w2").eq(lit(runs.first_sigma_w2));
+        let Some(pooled) = self.e3_frame("graphon_ntk", "metrics", p, depth)? else {
+            return Ok(Vec::new());
+        };
+        let pooled = of_these_runs(pooled, runs)
+            .filter(at_sigma.clone().and(col("kernel").eq(lit("graphon"))));
+        let point: Means = seed_values(
+            &collect(pooled, "graphon kernel metrics")?,
+            &KERNEL_METRICS,
+            false,
+        )?
+        .means();
+        let sample = match self.e3_frame("graphon_ntk", "seed_metrics", p, depth)? {
+            Some(f) => {
+                let f = in_sweep(of_these_runs(f, runs).filter(at_sigma), &p.sweep, &["seed"]);
+                seed_values(
+                    &collect(f, "graphon seed kernel metrics")?,
+                    &KERNEL_METRICS,
+                    true,
+                )?
+            }
+            None => SeedValues::default(),
+        };
+        let (b, seed) = (self.settings.bootstrap, self.settings.seed);
+        Ok(kernel_claims(
+            name,
+            Reading::PaperGraphonKernel,
+            &sample,
+            &point,
+            b,
+            seed,
+        ))
+    }
+
+    /// (a) to (c) on our mask-level kernel at one depth: one value per masks run. Draws the
+    /// four metrics against sparsity (mean and sd over seeds), as the paper's figure 3 does for
+    /// its kernel.
+    fn mask_kernel_claims(
+        &mut self,
+        p: &Experiment,
+        name: &str,
+        depth: u32,
+        dir: &Path,
+    ) -> Result<Vec<Claim>> {
+        let Some(frame) = self.e3_frame("ntk", "metrics", p, depth)? else {
+            return Ok(Vec::new());
+        };
+        let frame = in_sweep(frame, &p.sweep, &["seed"]).filter(col("kernel").eq(lit("mask")));
+        let sample = seed_values(&collect(frame, "ntk metrics")?, &KERNEL_METRICS, true)?;
+        let (b, seed) = (self.settings.bootstrap, self.settings.seed);
+        let claims = kernel_claims(
+            name,
+            Reading::OurMaskKernel,
+            &sample,
+            &sample.means(),
+            b,
+            seed,
+        );
+        self.mask_kernel_panels(p, &sample, depth, dir)?;
+        Ok(claims)
+    }
+
+    /// One chart per metric of [`KERNEL_METRICS`]: our mask-level kernel's value against
+    /// sparsity, a line per method (the sweep's order) with a band of one sd over seeds.
+    fn mask_kernel_panels(
+        &mut self,
+        p: &Experiment,
+        sample: &SeedValues,
+        depth: u32,
+        dir: &Path,
+    ) -> Result<()> {
+        let stats = sample.mean_sd();
+        let labels = [
+            "top-5 energy",
+            "effective rank trace / l_1",
+            "spectral gap l_1 / l_2",
+            "decay rate alpha",
+        ];
+        for (i, label) in labels.into_iter().enumerate() {
+            // alpha is minus the fitted slope.
+            let sign = if KERNEL_METRICS[i] == "decay_exponent" {
+                -1.0
+            } else {
+                1.0
+            };
+            let lines: Vec<Line> = p
+                .sweep
+                .methods
+                .iter()
+                .filter_map(|m| {
+                    let at: Vec<(f64, f64, f64)> = stats
+                        .iter()
+                        .filter(|((name, _), _)| name == m.name())
+                        .map(|((_, bits), v)| (f64::from_bits(*bits), sign * v[i].0, v[i].1))
+                        .collect();
+                    (!at.is_empty()).then(|| Line {
+                        name: m.name().to_string(),
+                        points: at.iter().map(|&(s, mean, _)| (s, mean)).collect(),
+                        band: at
+                            .iter()
+                            .map(|&(s, mean, sd)| (s, mean - sd, mean + sd))
+                            .collect(),
+                    })
+                })
+                .collect();
+            if lines.is_empty() {
+                continue;
+            }
+            let chart = Chart {
+                title: format!("{}: {label} of the mask-level kernel (L = {depth})", p.name),
+                x_label: "sparsity".into(),
+                y_label: format!("{label} (ours: mean ± sd over seeds)"),
+                lines,
+                points_only: false,
+            };
+            self.figure(
+                &chart,
+                dir.join(format!("mask_kernel_{}_L{depth}", KERNEL_METRICS[i])),
+                format!(
+                    "Our reading beside the paper's figure 3: the {label} of the exact mask-level \
+                     Graphon NTK of each actual mask (the data stage's kernel images, our \
+                     sigma_w^2) against sparsity, L = {depth}; band: ± one sd over seeds."
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// (d) and (e) at one depth: each run's mean training loss, the dense runs (sparsity 0, same
+    /// width, depth and seeds) as the baseline.
+    fn training_claims(&self, p: &Experiment, name: &str, depth: u32) -> Result<Vec<Claim>> {
+        let Some(summary) = scan(self.store, "training", "summary")? else {
+            return Ok(Vec::new());
+        };
+        let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
+        let mut dense_sweep = p.sweep.clone();
+        dense_sweep.methods = vec![PruneMethod::Random];
+        dense_sweep.density_laws = Vec::new();
+        dense_sweep.sparsities = vec![Sparsity::try_from(0.0).expect("0 is a sparsity")];
+        let at = |f: LazyFrame| {
+            f.filter(
+                col("depth")
+                    .eq(lit(depth))
+                    .and(col("width").eq(lit(widest))),
+            )
+        };
+        let pruned = collect(
+            at(in_sweep(summary.clone(), &p.sweep, &RUN_COLUMNS)),
+            "training summary",
+        )?;
+        let dense = collect(
+            at(in_sweep(summary, &dense_sweep, &RUN_COLUMNS)),
+            "training summary",
+        )?;
+        let mut runs = seed_values(&pruned, &["mean_train_loss"], true)?;
+        let (loss, seed) = (f64s(&dense, "mean_train_loss")?, f64s(&dense, "seed")?);
+        for (l, s) in loss.iter().zip(&seed) {
+            runs.insert(DENSE, 0.0, *s as u64, vec![*l]);
+        }
+        let (b, seed) = (self.settings.bootstrap, self.settings.seed);
+        Ok(training_claims(name, &runs, b, seed))
+    }
+
+    /// The paper's E3 claims of an experiment, per depth, under each reading it has; a table of
+    /// them in its section, and the claims into the summary.
+    pub(crate) fn paper_e3_claims(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
+        // The heading, the text and the table go before the figures drawn on the way.
+        let at = self.blocks.len();
+        let mut claims = Vec::new();
+        for depth in p.sweep.depths.iter().map(|d| d.get()) {
+            let name = if p.sweep.depths.len() == 1 {
+                p.name.clone()
+            } else {
+                format!("{} (L = {depth})", p.name)
+            };
+            claims.extend(self.graphon_kernel_claims(p, &name, depth)?);
+            claims.extend(self.mask_kernel_claims(p, &name, depth, dir)?);
+            claims.extend(self.training_claims(p, &name, depth)?);
+        }
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let heading = Block::Heading(3, "The paper's E3 claims (a) to (e), one by one".into());
+        let text = Block::Paragraph(format!(
+            "Each claim of the paper's section 6 (METHOD.md section 7) as one statistic with a 95% \
+             seed-bootstrap interval ({} resamples of whole seeds) and a verdict: yes when the \
+             interval lies on the claim's side of its threshold, no when it lies on the other, \
+             inconclusive when it straddles it. Only the paper's methods enter (Random, SNIP, \
+             SynFlow); GraSP is ours and is shown apart in the tables above. (a) to (c) are read \
+             once on the paper's graphon kernel (estimate: the pooled graphon of all seeds; \
+             interval: the kernel of each seed's own graphon) and once on our mask-level kernel \
+             (each run's exact kernel; estimate: the mean over seeds). (d) and (e) are read off \
+             the training runs, which both protocols share; \"early\" is the mean training loss \
+             over the run's steps.",
+            self.settings.bootstrap
+        ));
+        let table = side_by_side(&claims);
+        self.blocks.splice(at..at, [heading, text, table]);
+        self.claims.extend(claims);
+        Ok(())
+    }
+}
+
+/// The table of claims that carry a reading: one row per (claim, experiment), one column per
+/// reading, each cell `verdict: estimate [low, high]`.
+pub(crate) fn side_by_side(claims: &[Claim]) -> Block {
+    let mut rows: Vec<(Statement, String, &'static str)> = Vec::new();
+    let mut cells: BTreeMap<(usize, Reading), String> = BTreeMap::new();
+    for c in claims {
+        let (Some(reading), Some(statistic)) = (c.reading, &c.statistic) else {
+            continue;
+        };
+        let row = rows
+            .iter()
+            .position(|r| (r.0, &r.1) == (c.statement, &c.experiment))
+            .unwrap_or_else(|| {
+                rows.push((c.statement, c.experiment.clone(), statistic.text));
+                rows.len() - 1
+            });
+        let cell = format!("{}: {}", c.verdict_text(), statistic.number());
+        cells.insert((row, reading), cell);
+    }
+    let cell = |row: usize, reading: Reading| cells.get(&(row, reading)).cloned();
+    let table_rows = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (statement, experiment, statistic))| {
+            let (paper, ours) = match cell(i, Reading::Training) {
+                Some(training) => (training, "the same runs (no kernel)".to_string()),
+                None => (
+                    cell(i, Reading::PaperGraphonKernel).unwrap_or_else(|| "not run".into()),
+                    cell(i, Reading::OurMaskKernel).unwrap_or_else(|| "not run".into()),
+                ),
+            };
+            vec![
+                statement.text().to_string(),
+                experiment.clone(),
+                statistic.to_string(),
+                paper,
+                ours,
+            ]
+        })
+        .collect();
+    Block::Table(
+        [
+            "claim",
+            "experiment",
+            "statistic",
+            "the paper's protocol (graphon kernel; training)",
+            "ours (mask-level kernel)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        table_rows,
+    )
+}
