@@ -529,9 +529,8 @@ pub const NTK_METRICS: TableSchema = TableSchema {
     ]),
 };
 
-/// The configuration, the settings and the kernel's identity that lead every graphon_ntk
-/// table: one kernel of a configuration's graphon (all its seeds' masks averaged).
-macro_rules! graphon_kernel_columns {
+/// A configuration of the graphon_ntk stage: what leads its tables, before their own columns.
+macro_rules! configuration_columns {
     ($($rest:expr),* $(,)?) => {
         &[
             col("method", ColumnType::String, "pruning method"),
@@ -540,6 +539,16 @@ macro_rules! graphon_kernel_columns {
             col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),
             col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
             col("scope", ColumnType::String, "ranking scope: global or layerwise"),
+            $($rest),*
+        ]
+    };
+}
+
+/// The configuration, the settings and the kernel's identity that lead every graphon_ntk
+/// table: one kernel of a configuration's graphon (all its seeds' masks averaged).
+macro_rules! graphon_kernel_columns {
+    ($($rest:expr),* $(,)?) => {
+        configuration_columns![
             col("seeds", ColumnType::UInt32, "masks runs (seeds) whose histograms were averaged into the graphon"),
             col("k", ColumnType::UInt32, "blocks K per hidden layer of the graphon (capped by the width)"),
             col("n_points", ColumnType::UInt32, "N, the kernel's MNIST training images (setting kernel_size)"),
@@ -586,13 +595,7 @@ pub const GRAPHON_NTK_METRICS: TableSchema = TableSchema {
 /// of one seed's own graphon (that seed's masks alone), for seed-bootstrap intervals.
 macro_rules! seed_graphon_columns {
     ($($rest:expr),* $(,)?) => {
-        &[
-            col("method", ColumnType::String, "pruning method"),
-            col("depth", ColumnType::UInt32, "number of Linear layers L"),
-            col("width", ColumnType::UInt32, "hidden width n"),
-            col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),
-            col("density", ColumnType::Float64, "fraction of weights kept, `1 - sparsity`"),
-            col("scope", ColumnType::String, "ranking scope: global or layerwise"),
+        configuration_columns![
             col("seed", ColumnType::UInt64, "the masks run (seed) whose histograms alone make this graphon"),
             col("k", ColumnType::UInt32, "blocks K per hidden layer of the graphon (capped by the width)"),
             col("n_points", ColumnType::UInt32, "N, the kernel's MNIST training images (setting kernel_size)"),

@@ -172,7 +172,8 @@ pub fn run(
         let x = kernel_images(data, settings.kernel_size, settings.kernel_seed)?;
         let n = x.ncols();
         let k_used = (settings.k).min(labels.width.get());
-        let leading = |kernel: &str, sigma_w2: f64, rows: usize| -> Vec<ArrayRef> {
+        // The configuration's columns, which lead every table (`configuration_columns!`).
+        let configuration = |rows: usize| -> Vec<ArrayRef> {
             vec![
                 Arc::new(StringArray::from(vec![labels.method_name(); rows])) as ArrayRef,
                 Arc::new(UInt32Array::from(vec![labels.depth; rows])),
@@ -180,12 +181,18 @@ pub fn run(
                 Arc::new(Float64Array::from(vec![labels.sparsity; rows])),
                 Arc::new(Float64Array::from(vec![1.0 - labels.sparsity; rows])),
                 Arc::new(StringArray::from(vec![labels.scope_name(); rows])),
-                Arc::new(UInt32Array::from(vec![masks.len() as u32; rows])),
+            ]
+        };
+        let leading = |kernel: &str, sigma_w2: f64, rows: usize| -> Vec<ArrayRef> {
+            let mut columns = configuration(rows);
+            columns.extend([
+                Arc::new(UInt32Array::from(vec![masks.len() as u32; rows])) as ArrayRef,
                 Arc::new(UInt32Array::from(vec![k_used; rows])),
                 Arc::new(UInt32Array::from(vec![n as u32; rows])),
                 Arc::new(Float64Array::from(vec![sigma_w2; rows])),
                 Arc::new(StringArray::from(vec![kernel; rows])),
-            ]
+            ]);
+            columns
         };
         let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
         for &sigma_w2 in &settings.sigma_w2 {
@@ -219,8 +226,7 @@ pub fn run(
                 .map_err(unsupported)?;
             let eigenvalues = eigenvalues_descending(&graphon_ntk(&own, &x, seed_sigma_w2))
                 .map_err(|e| Error::Unsupported(format!("seed {seed}'s graphon kernel: {e}")))?;
-            let mut columns = leading("graphon", seed_sigma_w2, 1);
-            columns.truncate(6); // method .. scope; the seed replaces `seeds`
+            let mut columns = configuration(1);
             columns.extend([
                 Arc::new(UInt64Array::from(vec![seed])) as ArrayRef,
                 Arc::new(UInt32Array::from(vec![k_used])),

@@ -228,15 +228,7 @@ fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
         2 * 2,
         "graphon and drawn at sigma_w^2 = 1 and 2"
     );
-    let f = |name: &str, r: usize| {
-        table
-            .column_by_name(name)
-            .unwrap()
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .unwrap()
-            .value(r)
-    };
+    let f = |name: &str, r: usize| f64_column(&table, name)[r];
     let kernel = table
         .column_by_name("kernel")
         .unwrap()

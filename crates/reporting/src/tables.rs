@@ -89,6 +89,17 @@ pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame 
     frame
 }
 
+/// The sweep of a sweep's dense baseline: its widths, depths and seeds, unpruned (Random at
+/// sparsity 0 keeps every weight), as `pipelines/e3-dense.toml` runs it.
+pub fn dense_baseline(sweep: &Sweep) -> Sweep {
+    let mut dense = sweep.clone();
+    dense.methods = vec![glh_artifacts::config::PruneMethod::Random];
+    dense.density_laws = Vec::new();
+    dense.sparsities =
+        vec![glh_artifacts::config::Sparsity::try_from(0.0).expect("0 is a sparsity")];
+    dense
+}
+
 /// Rows at one of the sweep's levels: a fixed sparsity at any width, or a density law's
 /// sparsity at the width it gives it (so a law's rows need a `width` column).
 fn in_levels(sweep: &Sweep) -> Expr {

@@ -10,9 +10,8 @@ use crate::experiment::Experiment;
 use crate::figures::{Chart, Line};
 use crate::paper_e3::{DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{f64s, in_sweep, scan, strings};
+use crate::tables::{dense_baseline, f64s, in_sweep, scan, strings};
 use glh_artifacts::Result;
-use glh_artifacts::config::{PruneMethod, Sparsity};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -196,10 +195,7 @@ impl Builder<'_> {
             return Ok(Vec::new());
         };
         let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
-        let mut dense_sweep = p.sweep.clone();
-        dense_sweep.methods = vec![PruneMethod::Random];
-        dense_sweep.density_laws = Vec::new();
-        dense_sweep.sparsities = vec![Sparsity::try_from(0.0).expect("0 is a sparsity")];
+        let dense_sweep = dense_baseline(&p.sweep);
         let at = |f: LazyFrame| {
             f.filter(
                 col("depth")

@@ -8,7 +8,7 @@ use crate::experiment::Experiment;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
-use crate::tables::{f64s, in_sweep, polars_error, scan, strings};
+use crate::tables::{dense_baseline, f64s, in_sweep, polars_error, scan, strings};
 use glh_artifacts::Result;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -22,11 +22,7 @@ impl Builder<'_> {
             self.missing("training runs");
             return Ok(());
         };
-        let mut with_dense = p.sweep.clone();
-        with_dense.methods = vec![glh_artifacts::config::PruneMethod::Random];
-        with_dense.density_laws = Vec::new();
-        with_dense.sparsities =
-            vec![glh_artifacts::config::Sparsity::try_from(0.0).expect("0 is a sparsity")];
+        let with_dense = dense_baseline(&p.sweep);
         let curves = |frame: LazyFrame| {
             frame
                 .filter(col("split").eq(lit("train")))
