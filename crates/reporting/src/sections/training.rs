@@ -79,6 +79,10 @@ impl Builder<'_> {
             }
         }
         for (s_bits, mut lines) in by_sparsity {
+            // Methods in the sweep's order (the paper's first, then ours), as every other
+            // chart of the report draws them, so a method keeps its colour across figures.
+            let rank = |name: &str| p.sweep.methods.iter().position(|m| m.name() == name);
+            lines.sort_by_key(|l| rank(&l.name));
             if let Some(d) = &dense_line {
                 lines.push(d.clone());
             }
