@@ -16,8 +16,8 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The values of `metrics` per row of `df`, with its method, sparsity and seed (`None`: one
-/// graphon of all seeds, under seed 0).
+/// The values of `metrics` per row of `df`, under its method, sparsity and seed; with `seeded`
+/// false, a table without seeds (one pooled graphon per configuration), each row under seed 0.
 fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Result<SeedValues> {
     let (method, sparsity) = (strings(df, "method")?, f64s(df, "sparsity")?);
     let seed = if seeded {
@@ -34,9 +34,20 @@ fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Result<SeedVal
     Ok(values)
 }
 
+/// The rows of one depth at the experiment's widest width (E3 has one): the claims compare
+/// configurations of one network shape.
+fn at_depth_and_widest(frame: LazyFrame, p: &Experiment, depth: u32) -> LazyFrame {
+    let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
+    frame.filter(
+        col("depth")
+            .eq(lit(depth))
+            .and(col("width").eq(lit(widest))),
+    )
+}
+
 impl Builder<'_> {
     /// A lazy frame of `stage/table` restricted to the experiment's sweep at one depth and its
-    /// widest width (E3 has one; claims compare configurations of one width).
+    /// widest width.
     fn e3_frame(
         &self,
         stage: &str,
@@ -44,14 +55,9 @@ impl Builder<'_> {
         p: &Experiment,
         depth: u32,
     ) -> Result<Option<LazyFrame>> {
-        let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
-        Ok(self.frame(stage, table, p, &RUN_COLUMNS[..4])?.map(|f| {
-            f.filter(
-                col("depth")
-                    .eq(lit(depth))
-                    .and(col("width").eq(lit(widest))),
-            )
-        }))
+        Ok(self
+            .frame(stage, table, p, &RUN_COLUMNS[..4])?
+            .map(|f| at_depth_and_widest(f, p, depth)))
     }
 
     /// (a) to (c) on the paper's graphon kernel at one depth: the pooled graphon's metrics as
@@ -194,15 +200,8 @@ impl Builder<'_> {
         let Some(summary) = scan(self.store, "training", "summary")? else {
             return Ok(Vec::new());
         };
-        let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
         let dense_sweep = dense_baseline(&p.sweep);
-        let at = |f: LazyFrame| {
-            f.filter(
-                col("depth")
-                    .eq(lit(depth))
-                    .and(col("width").eq(lit(widest))),
-            )
-        };
+        let at = |f: LazyFrame| at_depth_and_widest(f, p, depth);
         let pruned = collect(
             at(in_sweep(summary.clone(), &p.sweep, &RUN_COLUMNS)),
             "training summary",
