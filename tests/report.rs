@@ -85,7 +85,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
     for header in [
         "| layer | method |",
         "| hidden layer | method | width | Frobenius distance (paper) | cut distance |",
-        "| method | sparsity | runs | c^L | prod c_l | trace / dense |",
+        "| method | L | sparsity | runs | c^L | prod c_l | trace / dense |",
         "| method | sparsity | seeds | final test accuracy | mean training loss |",
         "| spectral metric | Spearman, pooled [95% CI] | Pearson, pooled [95% CI] | Spearman at sparsity 0.8 | Spearman within sparsity, pooled [95% CI] |",
         "| hidden layer | method | Frobenius distance by width | falls monotonically? | exceptions |",

@@ -37,7 +37,10 @@ impl Builder<'_> {
                     col("decay_exponent").mean(),
                     col("negative_count").max(),
                 ])
-                .sort(["sparsity", "method"], SortMultipleOptions::default()),
+                .sort(
+                    ["depth", "sparsity", "method"],
+                    SortMultipleOptions::default(),
+                ),
             "metrics",
         )?;
         let get = |c: &str| f64s(&df, c);
@@ -61,6 +64,7 @@ impl Builder<'_> {
                 let c = 1.0 - sparsity[i];
                 vec![
                     method[i].clone(),
+                    format!("{}", depth[i]),
                     fmt(sparsity[i]),
                     format!("{}", runs[i]),
                     fmt(c.powf(depth[i])),
@@ -83,6 +87,7 @@ impl Builder<'_> {
         self.blocks.push(Block::Table(
             [
                 "method",
+                "L",
                 "sparsity",
                 "runs",
                 "c^L",
