@@ -343,8 +343,13 @@ fn judge(
     definitions
         .iter()
         .filter_map(|d| {
-            let estimate = (d.statistic)(point)?;
+            // The bootstrap evaluates the statistic at `point` itself; without seed values it
+            // is evaluated here.
             let interval = seed_bootstrap(sample, point, d.statistic, b, seed);
+            let estimate = match &interval {
+                Some(i) => i.estimate,
+                None => (d.statistic)(point)?,
+            };
             let (verdict, reason) = verdict(d.holds, estimate, interval.as_ref());
             let statistic = Statistic {
                 text: d.statistic_text,
