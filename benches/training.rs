@@ -1,55 +1,84 @@
-//! Benchmark of one training step of the training stage: Adam on cross-entropy for the
-//! 784 -> 1024 -> 1024 -> 1024 -> 10 MLP (L = 4) at sparsity 80% (Random mask), batch 128, on
-//! the CPU, exactly as `glh train` runs it (forward on w ⊙ m, backward, AdamW with no decay).
-//! A second case is the dense network, for the cost of masking.
+//! Benchmarks of the training stage on the CPU, for E3's network: the 784 -> 1024 -> 1024 ->
+//! 1024 -> 10 MLP (L = 4) at sparsity 80% (Random mask), batches of 128, exactly as `glh train`
+//! runs it.
+//!
+//! - `train_step_n1024_L4_b128`: one Adam step (forward, hand-written backward, fused Adam),
+//!   masked and dense (masking costs nothing here: weights are kept pruned), and its parts;
+//! - `test_eval_n1024_L4`: one evaluation on MNIST's 10,000 test images;
+//! - `e3_run_n1024_L4`: one whole E3 run, 200 steps with the test set every 20 (`train`).
+//!
+//! `just bench-torch` runs these beside PyTorch twins on the same weights and prints the ratios.
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_model::{Architecture, Mask, Mlp};
-use glh_training::MaskedMlp;
+use glh_training::{MaskedMlp, MnistTensors, TrainingSettings, train};
 use std::time::Duration;
 
 #[global_allocator]
 static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 
+/// The first 128 training images and labels, as the first batch of a run would hold them.
+fn first_batch(data: &MnistTensors) -> (Tensor, Tensor) {
+    (
+        data.train_x.narrow(0, 0, 128).unwrap(),
+        data.train_y.narrow(0, 0, 128).unwrap(),
+    )
+}
+
 fn training_step(c: &mut Criterion) {
-    let (_root, store, data) = glh_benches::scratch_store();
-    let pruned = glh_benches::random_mask_1024(&store, &data);
+    let (_root, store, settings) = glh_benches::scratch_store();
+    let pruned = glh_benches::random_mask_1024(&store, &settings);
+    let data = MnistTensors::load(&settings, &Device::Cpu).unwrap();
     let arch = Architecture::mnist(1024, 4);
     let mlp = Mlp::init(arch, 0);
-    let device = Device::Cpu;
-    let x = Tensor::from_vec(
-        (0..128 * 784)
-            .map(|i| ((i * 37) % 255) as f32 / 255.0)
-            .collect::<Vec<f32>>(),
-        (128, 784),
-        &device,
-    )
-    .unwrap();
-    let y = Tensor::from_vec(
-        (0..128u32).map(|i| i % 10).collect::<Vec<u32>>(),
-        128,
-        &device,
-    )
-    .unwrap();
+    let adam = TrainingSettings::default().adam();
+    let (x, y) = first_batch(&data);
     let mut group = c.benchmark_group("train_step_n1024_L4_b128");
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
-    for (name, mask) in [("random_s0.8", pruned), ("dense", Mask::full(&arch))] {
-        let model = MaskedMlp::new(&mlp, &mask, &device).unwrap();
-        let params = ParamsAdamW {
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        };
-        let mut opt = AdamW::new(model.vars(), params).unwrap();
+    for (name, mask) in [("random_s0.8", &pruned), ("dense", &Mask::full(&arch))] {
+        let mut model = MaskedMlp::new(&mlp, mask, &Device::Cpu).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| {
-                let (loss, _) = model.loss_and_accuracy(&x, &y).unwrap();
-                opt.backward_step(&loss).unwrap();
+                let gradients = model.backward(&x, &y).unwrap();
+                model.adam_step(&adam, &gradients).unwrap();
+                gradients.loss.to_scalar::<f32>().unwrap()
             })
         });
     }
+    // The step's parts, on the pruned net.
+    let mut model = MaskedMlp::new(&mlp, &pruned, &Device::Cpu).unwrap();
+    group.bench_function("random_s0.8/forward", |b| {
+        b.iter(|| model.forward(&x).unwrap())
+    });
+    group.bench_function("random_s0.8/forward_backward", |b| {
+        b.iter(|| model.backward(&x, &y).unwrap())
+    });
+    let gradients = model.backward(&x, &y).unwrap();
+    group.bench_function("random_s0.8/adam", |b| {
+        b.iter(|| model.adam_step(&adam, &gradients).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("test_eval_n1024_L4");
+    group.sample_size(10);
+    group.bench_function("random_s0.8", |b| {
+        b.iter(|| model.loss_and_correct(&data.test_x, &data.test_y).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("e3_run_n1024_L4");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(60));
+    let settings = TrainingSettings::default();
+    group.bench_function("random_s0.8", |b| {
+        b.iter(|| {
+            let mut model = MaskedMlp::new(&mlp, &pruned, &Device::Cpu).unwrap();
+            train(&mut model, &data, &settings, 0, &mut |_, _| {}).unwrap()
+        })
+    });
     group.finish();
 }
 

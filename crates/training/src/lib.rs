@@ -2,13 +2,15 @@
 //!
 //! - [`device`]: `cpu`, `cuda` or `metal`, with a clear error for a backend the build lacks;
 //! - [`batches`]: the seeded order of training examples, epoch by epoch;
-//! - [`masked_mlp`]: the MLP as candle variables, built from `glh-model`'s initialisation, with
-//!   the forward pass on `w ⊙ m`;
+//! - [`masked_mlp`]: the pruned MLP as candle tensors, built from `glh-model`'s initialisation
+//!   and kept pruned, with its backward pass written out (no autograd graph);
+//! - [`adam`]: Adam fused into one in-place pass per parameter (tensor ops off the CPU);
 //! - [`train`]: Adam on cross-entropy, with the loss of every step and test evaluations;
 //! - [`settings`]: [`TrainingSettings`], the `[training]` table;
 //! - [`stage`]: the `training` jobs ([`stage::TrainingJob`], [`stage::TrainingStage`]) and
 //!   their `history` and `summary` tables.
 
+pub mod adam;
 pub mod batches;
 pub mod device;
 pub mod masked_mlp;
@@ -16,6 +18,7 @@ pub mod settings;
 pub mod stage;
 pub mod train;
 
+pub use adam::AdamParams;
 pub use masked_mlp::MaskedMlp;
 pub use settings::TrainingSettings;
 pub use train::{History, MnistTensors, train};

@@ -1,87 +1,184 @@
-//! The MLP as candle variables, trained on `w ⊙ m`.
+//! The pruned MLP on a device: its forward pass, its backward pass written out by hand, and
+//! Adam on its parameters.
 //!
 //! Weights start from exactly the canonical f32 initialisation the masks were scored on
-//! (`glh_model::Mlp::init`, rebuilt from the seed), with pruned entries set to zero. The forward
-//! pass multiplies by the mask, so a pruned weight's gradient is exactly zero; Adam's update of
-//! a zero gradient with zero moments is `0 / (0 + eps) = 0` and weight decay of a zero weight is
-//! zero, so pruned weights stay exactly 0 throughout (tested).
+//! (`glh_model::Mlp::init`, rebuilt from the seed), with pruned entries set to zero, and are
+//! *kept* pruned: the forward pass multiplies by `w` itself, which equals `w ⊙ m`, and the
+//! optimiser skips pruned entries (their gradient `dL/dw ⊙ m` is zero, so Adam would leave them
+//! at 0 anyway: `0 / (0 + eps) = 0`). Pruned weights stay exactly 0 throughout (tested).
+//!
+//! Why not candle's autograd: a step here is a handful of matrix products, and the graph around
+//! them (the mask multiply forward and back, transposed copies, one tensor per Adam operation)
+//! cost more than the products themselves. The backward pass of a ReLU MLP under mean
+//! cross-entropy is short enough to write down (`backward`), and a test holds it to a
+//! hand-computed f64 gradient. ReLU's derivative at 0 is taken as 0, as PyTorch takes it.
 
-use candle_core::{D, DType, Device, Result, Tensor, Var};
+use crate::adam::{AdamParams, AdamState};
+use candle_core::{D, DType, Device, Result, Tensor};
 use glh_model::{Mask, Mlp};
 
-/// A masked MLP on a device.
+/// One layer: its weight and bias with their Adam moments, and its mask.
+#[derive(Debug)]
+pub struct MaskedLinear {
+    /// `w` (shape `(out, in)`, pruned entries 0) and its moments.
+    pub weight: AdamState,
+    /// `b` (shape `(out,)`) and its moments; biases are never pruned.
+    pub bias: AdamState,
+    /// `m` as u8 0/1, shape `(out, in)`.
+    pub mask: Tensor,
+}
+
+/// A pruned MLP on a device, with the Adam state of its parameters.
+#[derive(Debug)]
 pub struct MaskedMlp {
-    /// `w_l`, shape `(out, in)`.
-    pub weights: Vec<Var>,
-    /// `b_l`, shape `(out,)`.
-    pub biases: Vec<Var>,
-    /// `m_l` as 0/1 f32, shape `(out, in)`.
-    pub masks: Vec<Tensor>,
+    /// The layers, input first.
+    pub layers: Vec<MaskedLinear>,
+    /// Adam steps taken.
+    steps_taken: u32,
+}
+
+/// The loss of one batch and the gradients of its parameters.
+#[derive(Debug)]
+pub struct Gradients {
+    /// Mean cross-entropy, as a scalar tensor.
+    pub loss: Tensor,
+    /// Correct predictions in the batch, as a scalar f32 tensor.
+    pub correct: Tensor,
+    /// `dL/dw_l` (unmasked: the optimiser applies the mask) and `dL/db_l`, per layer.
+    pub layers: Vec<(Tensor, Tensor)>,
+}
+
+/// `labels` (u32, `(batch,)`) as a one-hot f32 matrix `(batch, classes)`.
+fn one_hot(labels: &Tensor, classes: usize) -> Result<Tensor> {
+    let batch = labels.dims1()?;
+    let columns = Tensor::arange(0u32, classes as u32, labels.device())?;
+    labels
+        .reshape((batch, 1))?
+        .broadcast_eq(&columns.reshape((1, classes))?)?
+        .to_dtype(DType::F32)
 }
 
 impl MaskedMlp {
     /// The network `mlp` under `mask`, on `device`.
     pub fn new(mlp: &Mlp, mask: &Mask, device: &Device) -> Result<Self> {
-        let mut weights = Vec::new();
-        let mut biases = Vec::new();
-        let mut masks = Vec::new();
-        for (layer, m) in mlp.layers.iter().zip(mask.layers()) {
-            let flags: Vec<f32> = m
-                .as_slice()
-                .iter()
-                .map(|&k| f32::from(u8::from(k)))
-                .collect();
-            let w: Vec<f32> = layer
-                .weight
-                .iter()
-                .zip(&flags)
-                .map(|(w, f)| w * f)
-                .collect();
-            let shape = (layer.rows, layer.cols);
-            weights.push(Var::from_tensor(&Tensor::from_vec(w, shape, device)?)?);
-            biases.push(Var::from_tensor(&Tensor::from_vec(
-                layer.bias.clone(),
-                layer.rows,
-                device,
-            )?)?);
-            masks.push(Tensor::from_vec(flags, shape, device)?);
-        }
+        let layers = mlp
+            .layers
+            .iter()
+            .zip(mask.layers())
+            .map(|(layer, m)| {
+                let keep: Vec<u8> = m.as_slice().iter().map(|&k| u8::from(k)).collect();
+                let w: Vec<f32> = layer
+                    .weight
+                    .iter()
+                    .zip(&keep)
+                    .map(|(&w, &k)| if k == 1 { w } else { 0.0 })
+                    .collect();
+                let shape = (layer.rows, layer.cols);
+                Ok(MaskedLinear {
+                    weight: AdamState::new(&Tensor::from_vec(w, shape, device)?)?,
+                    bias: AdamState::new(&Tensor::from_slice(&layer.bias, layer.rows, device)?)?,
+                    mask: Tensor::from_vec(keep, shape, device)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(MaskedMlp {
-            weights,
-            biases,
-            masks,
+            layers,
+            steps_taken: 0,
         })
     }
 
-    /// Every trainable variable, weights then biases.
-    pub fn vars(&self) -> Vec<Var> {
-        self.weights.iter().chain(&self.biases).cloned().collect()
-    }
-
-    /// The logits of `x` (`(batch, in)`): ReLU after every hidden layer, on `w ⊙ m`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let depth = self.weights.len();
-        let mut h = x.clone();
-        for l in 0..depth {
-            let w = self.weights[l].as_tensor().mul(&self.masks[l])?;
-            let z = h
-                .matmul(&w.t()?)?
-                .broadcast_add(self.biases[l].as_tensor())?;
-            h = if l + 1 < depth { z.relu()? } else { z };
+    /// The pre-activations of every layer for `x` (`(batch, in)`): `z_l = h_(l-1) w_l^T + b_l`
+    /// with `h_0 = x` and `h_l = relu(z_l)`; the last is the logits.
+    fn pre_activations(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut z: Vec<Tensor> = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let h = match z.last() {
+                Some(previous) => previous.relu()?,
+                None => x.clone(),
+            };
+            let next = h
+                .matmul(&layer.weight.theta()?.t()?)?
+                .broadcast_add(&layer.bias.theta()?)?;
+            z.push(next);
         }
-        Ok(h)
+        Ok(z)
     }
 
-    /// Mean cross-entropy and accuracy of the logits of `x` against `labels` (u32).
-    pub fn loss_and_accuracy(&self, x: &Tensor, labels: &Tensor) -> Result<(Tensor, f64)> {
+    /// The logits of `x` (`(batch, in)`).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut z = self.pre_activations(x)?;
+        Ok(z.pop().expect("at least one layer"))
+    }
+
+    /// Mean cross-entropy and the number of correct predictions of `x` against `labels` (u32),
+    /// as scalar tensors (no gradient).
+    pub fn loss_and_correct(&self, x: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor)> {
         let logits = self.forward(x)?;
         let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
-        let correct = logits
-            .argmax(D::Minus1)?
-            .eq(labels)?
-            .to_dtype(DType::F32)?
-            .sum_all()?
-            .to_scalar::<f32>()?;
-        Ok((loss, f64::from(correct) / labels.dims1()? as f64))
+        Ok((loss, correct(&logits, labels)?))
     }
+
+    /// The loss of the batch `(x, labels)` and the gradients of every parameter.
+    ///
+    /// With `delta_l = dL/dz_l`: `delta_L = (softmax(z_L) - onehot(y)) / batch`,
+    /// `dL/dw_l = delta_l^T h_(l-1)`, `dL/db_l = sum over the batch of delta_l`, and
+    /// `delta_(l-1) = (delta_l w_l) ⊙ [z_(l-1) > 0]`.
+    pub fn backward(&self, x: &Tensor, labels: &Tensor) -> Result<Gradients> {
+        let z = self.pre_activations(x)?;
+        let logits = z.last().expect("at least one layer");
+        let (batch, classes) = logits.dims2()?;
+        let loss = candle_nn::loss::cross_entropy(logits, labels)?;
+        let probabilities = candle_nn::ops::softmax_last_dim(logits)?;
+        let mut delta = ((probabilities - one_hot(labels, classes)?)? / batch as f64)?;
+        let mut gradients = Vec::with_capacity(self.layers.len());
+        for l in (0..self.layers.len()).rev() {
+            let input = if l == 0 { x.clone() } else { z[l - 1].relu()? };
+            let weight_gradient = delta.t()?.matmul(&input)?;
+            let bias_gradient = delta.sum(0)?;
+            if l > 0 {
+                let active = z[l - 1].gt(0f32)?.to_dtype(DType::F32)?;
+                delta = delta
+                    .matmul(&self.layers[l].weight.theta()?)?
+                    .mul(&active)?;
+            }
+            gradients.push((weight_gradient, bias_gradient));
+        }
+        gradients.reverse();
+        Ok(Gradients {
+            correct: correct(logits, labels)?,
+            loss,
+            layers: gradients,
+        })
+    }
+
+    /// One Adam step with `gradients`; pruned weights are not touched.
+    pub fn adam_step(&mut self, params: &AdamParams, gradients: &Gradients) -> Result<()> {
+        self.steps_taken += 1;
+        for (layer, (dw, db)) in self.layers.iter().zip(&gradients.layers) {
+            layer
+                .weight
+                .step(params, self.steps_taken, dw, Some(&layer.mask))?;
+            layer.bias.step(params, self.steps_taken, db, None)?;
+        }
+        Ok(())
+    }
+
+    /// Every weight matrix then every bias, as f32 host vectors (tests and exports).
+    pub fn parameters(&self) -> Result<Vec<Vec<f32>>> {
+        let weights = self.layers.iter().map(|l| l.weight.theta());
+        let biases = self.layers.iter().map(|l| l.bias.theta());
+        weights
+            .chain(biases)
+            .map(|t| t?.flatten_all()?.to_vec1::<f32>())
+            .collect()
+    }
+}
+
+/// How many rows of `logits` have their largest entry at the label, as a scalar f32 tensor.
+fn correct(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    logits
+        .argmax(D::Minus1)?
+        .eq(labels)?
+        .to_dtype(DType::F32)?
+        .sum_all()
 }

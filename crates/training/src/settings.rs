@@ -1,6 +1,7 @@
 //! Settings of the `training` stage (METHOD.md section 5): the doc, the default and the
 //! validation of each field in one place; `glh train`'s flags take their defaults from here.
 
+use crate::adam::AdamParams;
 use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,17 @@ impl Default for TrainingSettings {
 }
 
 impl TrainingSettings {
+    /// Adam's hyper-parameters.
+    pub fn adam(&self) -> AdamParams {
+        AdamParams {
+            lr: self.learning_rate,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        }
+    }
+
     /// Checks the fields that types alone cannot.
     pub fn validate(&self, source_name: &str) -> Result<()> {
         let positive = [

@@ -4,7 +4,6 @@ use crate::batches::batch_order;
 use crate::masked_mlp::MaskedMlp;
 use crate::settings::TrainingSettings;
 use candle_core::{Device, Result, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use glh_data::DataSettings;
 use glh_data::mnist::{MnistSplit, Normalisation, PIXELS, Split};
 
@@ -72,55 +71,53 @@ pub struct History {
 /// Trains `model` in place for `settings.steps` Adam steps on batches drawn by `seed`;
 /// `on_step(done, total)` is called after every step.
 pub fn train(
-    model: &MaskedMlp,
+    model: &mut MaskedMlp,
     data: &MnistTensors,
     settings: &TrainingSettings,
     seed: u64,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<History> {
-    let mut optimiser = AdamW::new(
-        model.vars(),
-        ParamsAdamW {
-            lr: settings.learning_rate,
-            beta1: settings.beta1,
-            beta2: settings.beta2,
-            eps: settings.eps,
-            weight_decay: settings.weight_decay,
-        },
-    )?;
+    let adam = settings.adam();
     let steps = settings.steps as usize;
     let batches = batch_order(data.train_len(), settings.batch_size as usize, steps, seed);
     let device = data.train_x.device();
-    let test = |step: u32| -> Result<Evaluation> {
-        let (loss, accuracy) = model.loss_and_accuracy(&data.test_x, &data.test_y)?;
-        Ok(Evaluation {
-            step,
-            loss: f64::from(loss.to_scalar::<f32>()?),
-            accuracy,
-        })
+    let test = |model: &MaskedMlp, step: u32| -> Result<Evaluation> {
+        let (loss, correct) = model.loss_and_correct(&data.test_x, &data.test_y)?;
+        evaluation(step, &loss, &correct, data.test_y.dims1()?)
     };
     let mut history = History {
         train: Vec::with_capacity(steps),
-        test: vec![test(0)?],
+        test: vec![test(model, 0)?],
     };
     for (i, batch) in batches.iter().enumerate() {
         let step = i as u32 + 1;
         let index = Tensor::from_slice(batch, batch.len(), device)?;
         let x = data.train_x.index_select(&index, 0)?;
         let y = data.train_y.index_select(&index, 0)?;
-        let (loss, accuracy) = model.loss_and_accuracy(&x, &y)?;
-        optimiser.backward_step(&loss)?;
-        history.train.push(Evaluation {
+        let gradients = model.backward(&x, &y)?;
+        model.adam_step(&adam, &gradients)?;
+        history.train.push(evaluation(
             step,
-            loss: f64::from(loss.to_scalar::<f32>()?),
-            accuracy,
-        });
+            &gradients.loss,
+            &gradients.correct,
+            batch.len(),
+        )?);
         if step.is_multiple_of(settings.eval_every) || i + 1 == steps {
-            history.test.push(test(step)?);
+            history.test.push(test(model, step)?);
         }
         on_step(i + 1, steps);
     }
     Ok(history)
+}
+
+/// An evaluation from a loss and a count of correct predictions (scalar tensors) of `len`
+/// examples.
+fn evaluation(step: u32, loss: &Tensor, correct: &Tensor, len: usize) -> Result<Evaluation> {
+    Ok(Evaluation {
+        step,
+        loss: f64::from(loss.to_scalar::<f32>()?),
+        accuracy: f64::from(correct.to_scalar::<f32>()?) / len as f64,
+    })
 }
 
 /// The summary numbers of a history (see the `summary` table's schema).
