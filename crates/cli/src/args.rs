@@ -76,7 +76,14 @@ needed). SynFlow prunes in --synflow-rounds rounds with an exponential schedule.
 Examples:
   glh masks --method snip --width 500 --sparsity 0.8 --seed 0
   glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
-  glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)")]
+  glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)
+  glh masks export <KEY> --format safetensors --out snip.safetensors --scoring-batch batch.safetensors
+                                                (the pruned network for PyTorch, see below)
+
+In PyTorch, the safetensors export loads into the same network under torch.nn.utils.prune:
+  net = nn.Sequential(nn.Linear(784, n), nn.ReLU(), ..., nn.Linear(n, 10))
+  for m in net[::2]: prune.identity(m, \"weight\")
+  net.load_state_dict(safetensors.torch.load_file(\"snip.safetensors\"))")]
     Masks(MasksCommand),
     /// SAS histograms and degree profiles of one mask: a stored masks run or an edge list.
     #[command(long_about = "\
@@ -293,12 +300,21 @@ pub struct ExportArgs {
     /// The masks run: its key (as `glh ls` shows it) or its directory.
     pub run: String,
     /// Output format: `edges` is a Parquet edge list (layer, row, col, n_rows, n_cols), one row
-    /// per kept weight, layers numbered from 1.
+    /// per kept weight, layers numbered from 1; `safetensors` is the pruned network as PyTorch's
+    /// `torch.nn.utils.prune` holds it: `<2(l-1)>.weight_orig` (the initial f32 weight, unpruned
+    /// values), `<2(l-1)>.weight_mask` (0/1 f32) and `<2(l-1)>.bias` for layer l.
     #[arg(long, value_enum, default_value_t = ExportFormat::Edges)]
     pub format: ExportFormat,
     /// Output file.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also write the images a SNIP or GraSP run was scored on, as safetensors: `x` (f32,
+    /// (images, 784), normalised as the run normalised them) and `y` (i64 labels).
+    #[arg(long, value_name = "FILE")]
+    pub scoring_batch: Option<PathBuf>,
+    /// MNIST directory the scoring batch's images are read from.
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
+    pub data_dir: PathBuf,
 }
 
 /// Formats of `glh masks export`.
@@ -306,6 +322,8 @@ pub struct ExportArgs {
 pub enum ExportFormat {
     /// Parquet edge list.
     Edges,
+    /// The pruned network for PyTorch.
+    Safetensors,
 }
 
 /// `glh masks`: one pruning configuration.

@@ -2,9 +2,9 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, Executor, ExportArgs, GcArgs, GraphonNtkArgs, GraphonsArgs, JobArgs,
-    LsArgs, MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs,
-    SchemaFormat, SlurmArgs, SubsetsArgs, TrainArgs,
+    Cli, Command, DataCommand, Executor, ExportArgs, ExportFormat, GcArgs, GraphonNtkArgs,
+    GraphonsArgs, JobArgs, LsArgs, MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs,
+    RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs, TrainArgs,
 };
 use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
@@ -275,10 +275,27 @@ fn masks_run(store: &ArtifactStore, run: &str, flag: &str) -> Result<InputRef> {
 
 fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<()> {
     let input = masks_run(store, &args.run, "RUN")?;
-    let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
-    let edges = glh_masks::stage::export_edges(&mask, &input, &args.out)?;
-    if !quiet {
-        outln!("{edges} edges  {}", args.out.display());
+    // The batch first: a run without one fails before anything is written.
+    if let Some(path) = &args.scoring_batch {
+        let images = glh_masks::export::export_scoring_batch(store, &input, &args.data_dir, path)?;
+        if !quiet {
+            outln!("{images} scoring images  {}", path.display());
+        }
+    }
+    match args.format {
+        ExportFormat::Edges => {
+            let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+            let edges = glh_masks::export::export_edges(&mask, &input, &args.out)?;
+            if !quiet {
+                outln!("{edges} edges  {}", args.out.display());
+            }
+        }
+        ExportFormat::Safetensors => {
+            let kept = glh_masks::export::export_safetensors(store, &input, &args.out)?;
+            if !quiet {
+                outln!("{kept} kept weights  {}", args.out.display());
+            }
+        }
     }
     Ok(())
 }

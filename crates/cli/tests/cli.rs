@@ -178,6 +178,37 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
             .unwrap(),
         kept.to_string()
     );
+    // The pruned network for PyTorch, with its scoring batch; a file already there is replaced
+    // whole.
+    let net = root.path().join("net.safetensors");
+    let batch = root.path().join("batch.safetensors");
+    std::fs::write(&net, b"stale").unwrap();
+    let out = glh(
+        root.path(),
+        &[
+            "masks",
+            "export",
+            &dir,
+            "--format",
+            "safetensors",
+            "--out",
+            net.to_str().unwrap(),
+            "--scoring-batch",
+            batch.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("100 scoring images"), "{stdout}");
+    assert!(stdout.contains(&format!("{kept} kept weights")), "{stdout}");
+    let header = std::fs::read(&net).unwrap();
+    let len = u64::from_le_bytes(header[..8].try_into().unwrap()) as usize;
+    let json = String::from_utf8_lossy(&header[8..8 + len]).into_owned();
+    assert!(
+        json.contains("\"4.weight_mask\"") && json.contains("\"0.weight_orig\""),
+        "{json}"
+    );
+    assert!(batch.exists());
     let out = glh(
         root.path(),
         &["graphons", "--edges", edges.to_str().unwrap(), "--k", "10"],

@@ -7,9 +7,12 @@
 //! - [`prune`]: the one pruning loop, single-shot or iterative (SynFlow's exponential schedule);
 //! - [`packing`]: the bit layout of mask rows in Parquet;
 //! - [`settings`]: [`MasksSettings`], the `[masks]` table;
-//! - [`stage`]: the stage's jobs ([`stage::MasksJob`], [`stage::MasksStage`]), its `masks` and `layers` tables, reading masks back, and the
-//!   edge-list export.
+//! - [`stage`]: the stage's jobs ([`stage::MasksJob`], [`stage::MasksStage`]), its `masks` and
+//!   `layers` tables, and reading masks back;
+//! - [`export`]: a stored mask as a Parquet edge list (any tool) or as the pruned network in
+//!   safetensors (PyTorch, named as `torch.nn.utils.prune` names it), with its scoring batch.
 
+pub mod export;
 pub mod packing;
 pub mod prune;
 pub mod scorers;

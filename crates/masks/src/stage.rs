@@ -9,8 +9,8 @@ use crate::scorers::{ScoringData, scorer_for};
 use crate::settings::MasksSettings;
 use arrow::array::{ArrayRef, BinaryArray, Float64Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
-use glh_artifacts::parquet_io::{column, encode_table};
-use glh_artifacts::schemas::{EDGE_LIST, MASKS_LAYERS, MASKS_ROWS};
+use glh_artifacts::parquet_io::column;
+use glh_artifacts::schemas::{MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
@@ -512,48 +512,4 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
         .collect::<Result<Vec<_>>>()?;
     let mask = Mask::from_layers(&arch, layers).map_err(|e| Error::input(&path, e))?;
     Ok((arch, mask))
-}
-
-/// Writes `mask` as an edge list (`layer`, `row`, `col`, `n_rows`, `n_cols`, one row per kept
-/// weight) to `out`, atomically; returns the number of edges.
-pub fn export_edges(mask: &Mask, source: &InputRef, out: &Path) -> Result<usize> {
-    let (mut layer, mut row, mut col, mut n_rows, mut n_cols) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for (l, m) in mask.layers().iter().enumerate() {
-        for r in 0..m.rows() {
-            for c in 0..m.cols() {
-                if m.get(r, c) {
-                    layer.push(l as u32 + 1);
-                    row.push(r as u32);
-                    col.push(c as u32);
-                    n_rows.push(m.rows() as u32);
-                    n_cols.push(m.cols() as u32);
-                }
-            }
-        }
-    }
-    let edges = layer.len();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from(layer)),
-        Arc::new(UInt32Array::from(row)),
-        Arc::new(UInt32Array::from(col)),
-        Arc::new(UInt32Array::from(n_rows)),
-        Arc::new(UInt32Array::from(n_cols)),
-    ];
-    let metadata = vec![
-        ("glh.table".to_string(), EDGE_LIST.name.to_string()),
-        (
-            "glh.source".to_string(),
-            format!("{}/{}", source.stage, source.key),
-        ),
-    ];
-    let (bytes, _) = encode_table(&EDGE_LIST, columns, &metadata)?;
-    let tmp = out.with_extension("parquet.tmp");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|_| std::fs::rename(&tmp, out))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::output(out, e)
-        })?;
-    Ok(edges)
 }
