@@ -19,6 +19,15 @@ pub fn mnist_dir() -> PathBuf {
 /// `#[global_allocator] static ALLOC: Allocator = Allocator;`.
 pub type Allocator = mimalloc::MiMalloc;
 
+/// Never hands freed pages back to the kernel, as `glh` does (`keep_freed_memory` in
+/// crates/cli/src/main.rs, which says why and tests the option's index): each benchmark calls
+/// this first so that it times what users run.
+pub fn keep_freed_memory() {
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets an option value; mimalloc's options may be set at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 /// A temporary artifact store and the repository's data settings, for benchmarks that need
 /// the data stage (the store lives as long as the returned directory).
 pub fn scratch_store() -> (tempfile::TempDir, ArtifactStore, DataSettings) {

@@ -1,21 +1,29 @@
 //! Benchmarks of the masks stage: one mask of each method at widths 1000 and 2000 (L = 4,
 //! sparsity 80%), scored and selected exactly as `glh masks` does, without writing.
 //!
+//! - `mask_L4_s0.8`: the whole computation (initialisation, scoring batch, scoring, selection);
+//! - `score_select_L4_s0.8`: scoring and selection alone, the network and batch in memory: what
+//!   the PyTorch twins of `just bench-torch` time.
+//!
 //! Targets (issue #3): SynFlow (100 rounds) at width 2000 under 10 s, SNIP or GraSP under 3 s.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_artifacts::ArtifactStore;
 use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_artifacts::seeding::stream;
 use glh_benches::mnist_dir;
 use glh_data::DataSettings;
-use glh_masks::MasksSettings;
-use glh_masks::stage::{MaskPoint, compute_mask};
+use glh_masks::stage::{MaskPoint, compute_mask, scoring_data};
+use glh_masks::{MasksSettings, prune, scorer_for};
+use glh_model::Mlp;
+use rand_chacha::rand_core::Rng;
 #[global_allocator]
 static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 
 use std::time::Duration;
 
 fn masks(c: &mut Criterion) {
+    glh_benches::keep_freed_memory();
     let root = tempfile::tempdir().unwrap();
     let store = ArtifactStore::new(root.path());
     let data = DataSettings {
@@ -43,6 +51,43 @@ fn masks(c: &mut Criterion) {
             group.bench_function(format!("{method}/n={width}"), |b| {
                 b.iter(|| {
                     compute_mask(&store, &settings, &data, &point, &mut |_, _, _| {}).unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("score_select_L4_s0.8");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    for width in [1000u64, 2000] {
+        for method in [PruneMethod::Snip, PruneMethod::Grasp, PruneMethod::Synflow] {
+            let point = MaskPoint {
+                method,
+                width: Width::try_from(width).unwrap(),
+                sparsity: Sparsity::try_from(0.8).unwrap(),
+                depth: Depth::try_from(4).unwrap(),
+                seed: 0,
+            };
+            let net = Mlp::init(point.architecture(), 0);
+            let scorer = scorer_for(method, &settings, 0);
+            let batch = scorer
+                .needs_data()
+                .then(|| scoring_data(&store, &data, 0).unwrap());
+            let tie_seed = stream(0, "masks/ties").next_u64();
+            group.bench_function(format!("{method}/n={width}"), |b| {
+                b.iter(|| {
+                    prune(
+                        scorer.as_ref(),
+                        &net,
+                        batch.as_ref(),
+                        0.2,
+                        settings.scope,
+                        tie_seed,
+                        false,
+                        &mut |_, _, _| {},
+                    )
+                    .unwrap()
                 })
             });
         }

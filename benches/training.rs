@@ -27,6 +27,7 @@ fn first_batch(data: &MnistTensors) -> (Tensor, Tensor) {
 }
 
 fn training_step(c: &mut Criterion) {
+    glh_benches::keep_freed_memory();
     let (_root, store, settings) = glh_benches::scratch_store();
     let pruned = glh_benches::random_mask_1024(&store, &settings);
     let data = MnistTensors::load(&settings, &Device::Cpu).unwrap();

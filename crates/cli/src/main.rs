@@ -7,7 +7,22 @@ use mimalloc::MiMalloc;
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e`, mimalloc.h; the sys crate
+/// names no constant for it). A test below reads its default back.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells mimalloc never to hand freed pages back to the kernel. candle allocates every
+/// activation afresh: evaluating the test set frees and reallocates 40 MB buffers per layer, and
+/// with purging each reuse page-faulted them in again: a quarter of a training step and a third
+/// of a test evaluation (issue #18). The price is that memory freed at a peak stays mapped.
+/// `benches/fixtures.rs` does the same for the benchmarks.
+fn keep_freed_memory() {
+    // SAFETY: sets an option value; mimalloc's options may be set at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 fn main() {
+    keep_freed_memory();
     // `glh ls | head` must end quietly when head closes the pipe, as Unix tools do, instead of
     // panicking on the failed write: restore the default SIGPIPE action that Rust's runtime
     // sets to "ignore".
@@ -17,4 +32,22 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     std::process::exit(glh_cli::main_with_args(std::env::args_os()));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_purge_delay_option_is_the_one_we_set() {
+        // mimalloc 3's options.c sets purge_delay's default to 1000 ms; a wrong option index
+        // would read some other option's value.
+        // SAFETY: reads an option value.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(delay, 1000);
+        super::keep_freed_memory();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) },
+            -1
+        );
+    }
 }

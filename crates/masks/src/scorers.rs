@@ -4,7 +4,9 @@ use crate::settings::MasksSettings;
 use faer::Mat;
 use glh_artifacts::config::PruneMethod;
 use glh_artifacts::seeding::stream;
-use glh_model::backprop::{Network64, hessian_vector_product, loss_gradient};
+use glh_model::backprop::{
+    Network64, backprop, hessian_vector_product_at, loss_gradient, weight_gradients,
+};
 use glh_model::mlp::unit_f64;
 use glh_model::{Mask, Mlp};
 use rand_chacha::rand_core::Rng;
@@ -87,22 +89,33 @@ fn data_of<'a>(data: Option<&'a ScoringData>, method: &str) -> &'a ScoringData {
     data.unwrap_or_else(|| panic!("bug: {method} scored without its scoring batch"))
 }
 
-/// `g ⊙ w` for every layer, with `g = dL/dw` of the masked net at temperature T.
+/// Rows of a layer per parallel task of [`gradient_times_weight`].
+const SCORE_ROWS: usize = 32;
+
+/// `f(g ⊙ w)` per layer, row-major (the mask's order). The matrices are column-major, so each
+/// task takes a block of rows and walks it column by column: reads run down columns, and the
+/// block's rows of the output stay in cache while it fills.
 fn gradient_times_weight(
     net: &Network64,
     grads: &[Mat<f64>],
-    f: impl Fn(f64) -> f64,
+    f: impl Fn(f64) -> f64 + Sync,
 ) -> Vec<Vec<f64>> {
     net.weights
         .iter()
         .zip(grads)
         .map(|(w, g)| {
-            let mut out = Vec::with_capacity(w.nrows() * w.ncols());
-            for r in 0..w.nrows() {
-                for c in 0..w.ncols() {
-                    out.push(f(g[(r, c)] * w[(r, c)]));
-                }
-            }
+            let cols = w.ncols();
+            let mut out = vec![0.0; w.nrows() * cols];
+            out.par_chunks_mut(SCORE_ROWS * cols)
+                .enumerate()
+                .for_each(|(b, block)| {
+                    let first = b * SCORE_ROWS;
+                    for c in 0..cols {
+                        for (i, r) in (first..first + block.len() / cols).enumerate() {
+                            block[i * cols + c] = f(g[(r, c)] * w[(r, c)]);
+                        }
+                    }
+                });
             out
         })
         .collect()
@@ -141,8 +154,10 @@ impl Scorer for GraspScorer {
     fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>> {
         let data = data_of(data, "grasp");
         let net64 = Network64::masked(net, mask);
-        let (_, g) = loss_gradient(&net64, &data.x, &data.labels, self.temperature);
-        let hg = hessian_vector_product(&net64, &data.x, &data.labels, self.temperature, &g);
+        // One forward and backward pass serves both the gradient and H g.
+        let passes = backprop(&net64, &data.x, &data.labels, self.temperature);
+        let g = weight_gradients(&passes.acts, &passes.deltas);
+        let hg = hessian_vector_product_at(&net64, &passes, &g);
         gradient_times_weight(&net64, &hg, |v| v)
     }
 }

@@ -6,12 +6,16 @@
 //! ReLU derivative at exactly 0 is 0 (PyTorch's convention). The loss is the mean over the batch
 //! of the cross-entropy of `softmax(z_L / T)` with temperature T (T = 1 for SNIP, 200 for GraSP).
 //!
-//! Every matrix product runs sequentially (`Par::Seq`): the blocking of a parallel product
-//! depends on the thread count, and the scores must not, or masks would depend on `--jobs`.
+//! Products run on rayon over a fixed partition ([`matmul_blocked`]): the output's longer side
+//! is cut into blocks of [`PRODUCT_BLOCK`], each a sequential faer product. faer's own parallel
+//! product blocks by thread count, and the scores must not depend on it, or masks would depend on
+//! `--jobs`; a fixed partition cannot. Each output entry is the same sum in the same order as in
+//! one sequential product (tested to the bit).
 
 use crate::{Mask, Mlp};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
 
 /// An MLP's effective parameters in f64.
 #[derive(Clone, Debug)]
@@ -33,20 +37,31 @@ impl Network64 {
         Self::build(mlp, mask, f64::abs)
     }
 
-    fn build(mlp: &Mlp, mask: &Mask, f: impl Fn(f64) -> f64 + Copy) -> Self {
+    fn build(mlp: &Mlp, mask: &Mask, f: impl Fn(f64) -> f64 + Copy + Sync) -> Self {
         let weights = mlp
             .layers
             .iter()
             .zip(mask.layers())
             .map(|(layer, m)| {
-                Mat::from_fn(layer.rows, layer.cols, |r, c| {
-                    let i = r * layer.cols + c;
-                    if m.as_slice()[i] {
-                        f(f64::from(layer.weight[i]))
-                    } else {
-                        0.0
-                    }
-                })
+                // Row-major f32 into column-major f64: blocks of columns in parallel, each read
+                // row by row in runs of the block's width (a tiled transpose, not a strided one).
+                let keep = m.as_slice();
+                let mut w = Mat::zeros(layer.rows, layer.cols);
+                w.as_mut()
+                    .par_col_chunks_mut(PRODUCT_BLOCK)
+                    .enumerate()
+                    .for_each(|(b, mut block)| {
+                        let first = b * PRODUCT_BLOCK;
+                        for r in 0..layer.rows {
+                            let row = r * layer.cols + first;
+                            for j in 0..block.ncols() {
+                                if keep[row + j] {
+                                    block[(r, j)] = f(f64::from(layer.weight[row + j]));
+                                }
+                            }
+                        }
+                    });
+                w
             })
             .collect();
         let biases = mlp
@@ -95,6 +110,33 @@ pub fn matmul_seq(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     c
 }
 
+/// Output rows or columns per task of [`matmul_blocked`].
+pub const PRODUCT_BLOCK: usize = 128;
+
+/// `a b` on rayon: the output's longer side in blocks of [`PRODUCT_BLOCK`] rows (of `a`) or
+/// columns (of `b`), each block a sequential product. The partition depends on the shapes only.
+pub fn matmul_blocked(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut c = Mat::zeros(a.nrows(), b.ncols());
+    if c.nrows() >= c.ncols() {
+        c.as_mut()
+            .par_row_chunks_mut(PRODUCT_BLOCK)
+            .enumerate()
+            .for_each(|(i, block)| {
+                let rows = a.subrows(i * PRODUCT_BLOCK, block.nrows());
+                matmul(block, Accum::Replace, rows, b, 1.0, Par::Seq);
+            });
+    } else {
+        c.as_mut()
+            .par_col_chunks_mut(PRODUCT_BLOCK)
+            .enumerate()
+            .for_each(|(i, block)| {
+                let cols = b.subcols(i * PRODUCT_BLOCK, block.ncols());
+                matmul(block, Accum::Replace, a, cols, 1.0, Par::Seq);
+            });
+    }
+    c
+}
+
 fn relu_grad(z: f64) -> f64 {
     if z > 0.0 { 1.0 } else { 0.0 }
 }
@@ -105,7 +147,7 @@ pub fn forward(net: &Network64, x: &Mat<f64>) -> Activations {
     let mut inputs = vec![x.clone()];
     let mut pre = Vec::with_capacity(depth);
     for l in 0..depth {
-        let mut z = matmul_seq(net.weights[l].as_ref(), inputs[l].as_ref());
+        let mut z = matmul_blocked(net.weights[l].as_ref(), inputs[l].as_ref());
         let b = &net.biases[l];
         for j in 0..z.ncols() {
             for (i, bi) in b.iter().enumerate() {
@@ -170,7 +212,7 @@ pub fn backward(net: &Network64, acts: &Activations, delta_out: Mat<f64>) -> Vec
     let mut deltas = vec![Mat::zeros(0, 0); depth];
     deltas[depth - 1] = delta_out;
     for l in (0..depth - 1).rev() {
-        let back = matmul_seq(
+        let back = matmul_blocked(
             net.weights[l + 1].as_ref().transpose(),
             deltas[l + 1].as_ref(),
         );
@@ -187,8 +229,34 @@ pub fn weight_gradients(acts: &Activations, deltas: &[Mat<f64>]) -> Vec<Mat<f64>
     deltas
         .iter()
         .zip(&acts.inputs)
-        .map(|(d, h)| matmul_seq(d.as_ref(), h.as_ref().transpose()))
+        .map(|(d, h)| matmul_blocked(d.as_ref(), h.as_ref().transpose()))
         .collect()
+}
+
+/// A forward and a backward pass: what the gradient and the Hessian-vector product share.
+#[derive(Clone, Debug)]
+pub struct Backprop {
+    /// The loss at temperature T.
+    pub loss: f64,
+    /// The temperature T.
+    pub temperature: f64,
+    /// The forward pass.
+    pub acts: Activations,
+    /// `dL/dz_l` for every layer.
+    pub deltas: Vec<Mat<f64>>,
+}
+
+/// The forward and backward passes of the loss on `(x, labels)` at temperature T.
+pub fn backprop(net: &Network64, x: &Mat<f64>, labels: &[u8], temperature: f64) -> Backprop {
+    let acts = forward(net, x);
+    let (loss, delta) = cross_entropy(acts.logits(), labels, temperature);
+    let deltas = backward(net, &acts, delta);
+    Backprop {
+        loss,
+        temperature,
+        acts,
+        deltas,
+    }
 }
 
 /// The loss on `(x, labels)` at temperature T and its gradient with respect to every `W_l`.
@@ -198,10 +266,8 @@ pub fn loss_gradient(
     labels: &[u8],
     temperature: f64,
 ) -> (f64, Vec<Mat<f64>>) {
-    let acts = forward(net, x);
-    let (loss, delta) = cross_entropy(acts.logits(), labels, temperature);
-    let deltas = backward(net, &acts, delta);
-    (loss, weight_gradients(&acts, &deltas))
+    let passes = backprop(net, x, labels, temperature);
+    (passes.loss, weight_gradients(&passes.acts, &passes.deltas))
 }
 
 /// The exact Hessian-vector product `H v` of the loss with respect to the weights, for a
@@ -216,17 +282,27 @@ pub fn hessian_vector_product(
     temperature: f64,
     v: &[Mat<f64>],
 ) -> Vec<Mat<f64>> {
+    hessian_vector_product_at(net, &backprop(net, x, labels, temperature), v)
+}
+
+/// [`hessian_vector_product`] at passes already made (GraSP's gradient made them).
+pub fn hessian_vector_product_at(
+    net: &Network64,
+    passes: &Backprop,
+    v: &[Mat<f64>],
+) -> Vec<Mat<f64>> {
     let depth = net.depth();
     assert_eq!(v.len(), depth, "one direction per layer");
-    let acts = forward(net, x);
+    let (acts, deltas, temperature) = (&passes.acts, &passes.deltas, passes.temperature);
+    let x = &acts.inputs[0];
 
     // Forward R pass: r_inputs[l] = R{h_{l-1}}, r_pre[l] = R{z_l}.
     let mut r_inputs = vec![Mat::zeros(x.nrows(), x.ncols())];
     let mut r_pre = Vec::with_capacity(depth);
     for l in 0..depth {
-        let mut rz = matmul_seq(v[l].as_ref(), acts.inputs[l].as_ref());
+        let mut rz = matmul_blocked(v[l].as_ref(), acts.inputs[l].as_ref());
         if l > 0 {
-            rz += matmul_seq(net.weights[l].as_ref(), r_inputs[l].as_ref());
+            rz += matmul_blocked(net.weights[l].as_ref(), r_inputs[l].as_ref());
         }
         if l + 1 < depth {
             let z = &acts.pre[l];
@@ -240,7 +316,6 @@ pub fn hessian_vector_product(
     // Output: delta_L = (p - y) / (T B), so R{delta_L} = J_softmax R{z_L} / (T^2 B), where
     // J u = p ⊙ u - p (p · u) column by column.
     let logits = acts.logits();
-    let (_, delta_out) = cross_entropy(logits, labels, temperature);
     let p = softmax(logits, temperature);
     let rz = &r_pre[depth - 1];
     let scale = 1.0 / (temperature * temperature * logits.ncols() as f64);
@@ -252,13 +327,12 @@ pub fn hessian_vector_product(
         }
     }
 
-    // Backward pass of delta and R{delta} together.
-    let deltas = backward(net, &acts, delta_out);
+    // Backward pass of R{delta}, beside the deltas of the passes.
     let mut r_deltas = vec![Mat::zeros(0, 0); depth];
     r_deltas[depth - 1] = r_delta_out;
     for l in (0..depth - 1).rev() {
-        let mut back = matmul_seq(v[l + 1].as_ref().transpose(), deltas[l + 1].as_ref());
-        back += matmul_seq(
+        let mut back = matmul_blocked(v[l + 1].as_ref().transpose(), deltas[l + 1].as_ref());
+        back += matmul_blocked(
             net.weights[l + 1].as_ref().transpose(),
             r_deltas[l + 1].as_ref(),
         );
@@ -270,9 +344,9 @@ pub fn hessian_vector_product(
 
     (0..depth)
         .map(|l| {
-            let mut hv = matmul_seq(r_deltas[l].as_ref(), acts.inputs[l].as_ref().transpose());
+            let mut hv = matmul_blocked(r_deltas[l].as_ref(), acts.inputs[l].as_ref().transpose());
             if l > 0 {
-                hv += matmul_seq(deltas[l].as_ref(), r_inputs[l].as_ref().transpose());
+                hv += matmul_blocked(deltas[l].as_ref(), r_inputs[l].as_ref().transpose());
             }
             hv
         })
@@ -285,6 +359,41 @@ mod tests {
     use crate::Architecture;
     use glh_artifacts::seeding::stream;
     use rand_chacha::rand_core::Rng;
+
+    #[test]
+    fn blocked_products_equal_one_sequential_product_to_the_bit() {
+        // The shapes of scoring at widths 1000 and 2000 with 100 images, as the passes take them:
+        // W x (rows split), W^T delta (rows split), delta h^T (columns split), and odd sizes.
+        let mut rng = stream(11, "test/blocked");
+        let mut random = |r: usize, c: usize| {
+            Mat::from_fn(r, c, |_, _| crate::mlp::unit_f64(rng.next_u64()) - 0.5)
+        };
+        for (m, k, n) in [
+            (1000, 784, 100),
+            (2000, 2000, 100),
+            (784, 1000, 100),
+            (1000, 100, 784),
+            (2000, 100, 2000),
+            (10, 2000, 100),
+            (300, 7, 129),
+        ] {
+            let (a, b) = (random(m, k), random(k, n));
+            let (want, got) = (
+                matmul_seq(a.as_ref(), b.as_ref()),
+                matmul_blocked(a.as_ref(), b.as_ref()),
+            );
+            let differ = (0..m)
+                .flat_map(|i| (0..n).map(move |j| (i, j)))
+                .filter(|&(i, j)| want[(i, j)].to_bits() != got[(i, j)].to_bits())
+                .count();
+            assert_eq!(differ, 0, "{m}x{k}x{n}");
+            // Transposed operands, as the backward pass and the weight gradient take them.
+            let (at, bt) = (random(k, m), random(n, k));
+            let want = matmul_seq(at.as_ref().transpose(), bt.as_ref().transpose());
+            let got = matmul_blocked(at.as_ref().transpose(), bt.as_ref().transpose());
+            assert!(want == got, "{m}x{k}x{n} transposed");
+        }
+    }
 
     /// A tiny net `6 -> 5 -> 4 -> 3` with random data, in f64.
     fn tiny() -> (Network64, Mat<f64>, Vec<u8>) {
