@@ -50,6 +50,13 @@ slurm-test: build
 bench *args:
     cargo bench -p glh-benches {{args}}
 
+# Our benchmarks beside PyTorch twins on the same weights, masks and batches, as one table of
+# ratios (scripts/bench-torch.sh). Installs PyTorch from the package registry into its own
+# virtual environment (about 3 GB, kept in ~/.cache/graphon-lab/torch-venv; it runs on the CPU)
+# and takes about 15 minutes. Not part of `just test`.
+bench-torch:
+    scripts/bench-torch.sh
+
 # Build the `glh` binary and the libraries.
 build:
     cargo build --release --workspace

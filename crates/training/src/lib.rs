@@ -4,6 +4,7 @@
 //! - [`batches`]: the seeded order of training examples, epoch by epoch;
 //! - [`masked_mlp`]: the pruned MLP as candle tensors, built from `glh-model`'s initialisation
 //!   and kept pruned, with its backward pass written out (no autograd graph);
+//! - [`products`]: the matrix products (faer's f32 product on the CPU, candle's elsewhere);
 //! - [`adam`]: Adam fused into one in-place pass per parameter (tensor ops off the CPU);
 //! - [`train`]: Adam on cross-entropy, with the loss of every step and test evaluations;
 //! - [`settings`]: [`TrainingSettings`], the `[training]` table;
@@ -14,6 +15,7 @@ pub mod adam;
 pub mod batches;
 pub mod device;
 pub mod masked_mlp;
+pub mod products;
 pub mod settings;
 pub mod stage;
 pub mod train;

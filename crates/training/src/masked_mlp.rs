@@ -14,6 +14,7 @@
 //! hand-computed f64 gradient. ReLU's derivative at 0 is taken as 0, as PyTorch takes it.
 
 use crate::adam::{AdamParams, AdamState};
+use crate::products::matmul_f32;
 use candle_core::{D, DType, Device, Result, Tensor};
 use glh_model::{Mask, Mlp};
 
@@ -96,9 +97,8 @@ impl MaskedMlp {
                 Some(previous) => previous.relu()?,
                 None => x.clone(),
             };
-            let next = h
-                .matmul(&layer.weight.theta()?.t()?)?
-                .broadcast_add(&layer.bias.theta()?)?;
+            let next =
+                matmul_f32(&h, &layer.weight.theta()?.t()?)?.broadcast_add(&layer.bias.theta()?)?;
             z.push(next);
         }
         Ok(z)
@@ -133,7 +133,7 @@ impl MaskedMlp {
         let mut gradients = Vec::with_capacity(self.layers.len());
         for l in (0..self.layers.len()).rev() {
             let input = if l == 0 { x.clone() } else { z[l - 1].relu()? };
-            let weight_gradient = delta.t()?.matmul(&input)?;
+            let weight_gradient = matmul_f32(&delta.t()?, &input)?;
             let bias_gradient = delta.sum(0)?;
             if l > 0 {
                 let active = z[l - 1].gt(0f32)?.to_dtype(DType::F32)?;
