@@ -144,7 +144,9 @@ def mask_comparison(method, export, batch_path, density):
         if batch_path is not None:
             b = load_file(batch_path)
             batch = (b["x"].to(dtype), b["y"])
+        start = time.perf_counter()
         masks, flat, k = scorer_masks(method, weights, biases, batch, density)
+        seconds = time.perf_counter() - start
         theirs = torch.cat([m.flatten() for m in masks]).bool()
         mine = torch.cat([m.flatten() for m in ours]).bool()
         both = (theirs & mine).sum().item()
@@ -152,12 +154,15 @@ def mask_comparison(method, export, batch_path, density):
         differ = theirs ^ mine
         gap = 0.0
         if differ.any():
-            gap = ((flat[differ] - threshold).abs().max() / max(abs(threshold), 1e-300)).item()
+            # In Python floats: a threshold of exactly 0 (GraSP at 50%) would underflow in f32.
+            largest = (flat[differ] - threshold).abs().max().item()
+            gap = largest / abs(threshold) if threshold != 0 else largest
         result[name] = {
             "kept": int(mine.sum().item()),
             "overlap": both / mine.sum().item(),
             "differ": int(differ.sum().item()),
             "max_relative_gap_to_threshold": gap,
+            "seconds_one_run": seconds,
         }
     return result
 
@@ -260,7 +265,9 @@ def grasp_check(fixtures, mnist):
     theirs, _, _ = scorer_masks("grasp", weights, biases, (b["x"].double(), b["y"]), 0.5)
     snip_net = load_network(fixtures / "snip_n1024_s0.5.safetensors")
     _, _, snip = parameters(fixtures / "snip_n1024_s0.5.safetensors", torch.float32)
+    comparison = mask_comparison("grasp", export, fixtures / "grasp_n1024_s0.5_batch.safetensors", 0.5)
     return {
+        "masks": comparison,
         "ours_grasp": initial_test_loss(net, ours, mnist),
         "torch_grasp": initial_test_loss(net, theirs, mnist),
         "ours_snip": initial_test_loss(snip_net, snip, mnist),
