@@ -149,8 +149,8 @@ Examples:
 Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
 
 The network of a stored masks run is rebuilt from its seed (the same f32 weights the mask was
-scored on), pruned weights are set to zero and the forward pass uses w * m, so they stay exactly
-zero. Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay) on cross-entropy, batches of
+scored on), pruned weights are set to zero and stay exactly zero (their gradient is masked and
+Adam skips them), so the net computes with w * m throughout. Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay) on cross-entropy, batches of
 --batch-size drawn by the seed, --steps steps. Writes a `training` artifact: history.parquet
 (every step's batch loss; test loss and accuracy before training, every --eval-every steps and
 at the end) and summary.parquet (final losses and accuracy, loss at steps 50 and 100, mean

@@ -30,9 +30,11 @@ use std::sync::{Arc, Mutex};
 pub const STAGE: &str = "training";
 /// Bumped whenever the stage's outputs for the same parameters change.
 ///
-/// 2: the backward pass is written out and Adam fused (`masked_mlp`, `adam`) instead of
-/// candle's autograd and candle-nn's `AdamW`; gradients round differently (the step still
-/// matches an f64 hand computation to 2e-7), so loss curves move at float precision.
+/// 2: the backward pass is written out, Adam fused and the CPU products are faer's
+/// (`masked_mlp`, `adam`, `products`) instead of candle's autograd, candle-nn's `AdamW` and
+/// candle's matmul; ReLU's derivative at 0 is 0 (it was 1). Gradients round differently (the
+/// step still matches an f64 hand computation to 2e-7), so loss curves move at float
+/// precision: an E3 SNIP run at 80% by at most 2.7e-4 in test loss, 2.6e-3 in batch loss.
 pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
