@@ -22,6 +22,17 @@ static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 
 use std::time::Duration;
 
+/// E1's configuration of `method` at `width`: L = 4, sparsity 80%, seed 0.
+fn e1_point(method: PruneMethod, width: u64) -> MaskPoint {
+    MaskPoint {
+        method,
+        width: Width::try_from(width).unwrap(),
+        sparsity: Sparsity::try_from(0.8).unwrap(),
+        depth: Depth::try_from(4).unwrap(),
+        seed: 0,
+    }
+}
+
 fn masks(c: &mut Criterion) {
     glh_benches::keep_freed_memory();
     let root = tempfile::tempdir().unwrap();
@@ -41,13 +52,7 @@ fn masks(c: &mut Criterion) {
             PruneMethod::Grasp,
             PruneMethod::Synflow,
         ] {
-            let point = MaskPoint {
-                method,
-                width: Width::try_from(width).unwrap(),
-                sparsity: Sparsity::try_from(0.8).unwrap(),
-                depth: Depth::try_from(4).unwrap(),
-                seed: 0,
-            };
+            let point = e1_point(method, width);
             group.bench_function(format!("{method}/n={width}"), |b| {
                 b.iter(|| {
                     compute_mask(&store, &settings, &data, &point, &mut |_, _, _| {}).unwrap()
@@ -62,13 +67,7 @@ fn masks(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(1));
     for width in [1000u64, 2000] {
         for method in [PruneMethod::Snip, PruneMethod::Grasp, PruneMethod::Synflow] {
-            let point = MaskPoint {
-                method,
-                width: Width::try_from(width).unwrap(),
-                sparsity: Sparsity::try_from(0.8).unwrap(),
-                depth: Depth::try_from(4).unwrap(),
-                seed: 0,
-            };
+            let point = e1_point(method, width);
             let net = Mlp::init(point.architecture(), 0);
             let scorer = scorer_for(method, &settings, 0);
             let batch = scorer

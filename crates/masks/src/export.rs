@@ -9,11 +9,11 @@
 //! its header is built from hash maps, so two exports of one run would differ; ours sorts names
 //! and is byte-identical (tested, and read back with the `safetensors` crate).
 
-use crate::stage::{read_mask, read_point};
+use crate::stage::{read_manifest, read_mask, read_point};
 use arrow::array::{ArrayRef, UInt32Array};
 use glh_artifacts::parquet_io::encode_table;
 use glh_artifacts::schemas::EDGE_LIST;
-use glh_artifacts::store::{InputRef, Verify};
+use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, Error, Result};
 use glh_data::mnist::{MnistSplit, Normalisation, Split};
 use glh_model::{Mask, Mlp};
@@ -249,19 +249,7 @@ pub fn scoring_batch(
     struct Stored {
         normalisation: Option<StoredNormalisation>,
     }
-    let manifest = store
-        .find_with(&input.stage, &input.key, Verify::Sizes)?
-        .ok_or_else(|| {
-            Error::input(
-                store.run_dir(&input.stage, &input.key),
-                "no complete masks run here",
-            )
-        })?;
-    let path = store
-        .run_dir(&input.stage, &input.key)
-        .join(glh_artifacts::store::MANIFEST);
-    let stored: Stored = serde_json::from_value(manifest.params)
-        .map_err(|e| Error::input(&path, format!("not the manifest of a masks run: {e}")))?;
+    let (stored, manifest, path): (Stored, _, _) = read_manifest(store, input)?;
     let (Some(norm), Some(data)) = (stored.normalisation, manifest.inputs.first()) else {
         let (point, _) = read_point(store, input)?;
         return Err(Error::input(

@@ -435,18 +435,12 @@ pub fn read_layer_summary(store: &ArtifactStore, input: &InputRef) -> Result<Vec
         .collect())
 }
 
-/// The sweep point and scope of the stored masks run `input`, from its manifest.
-pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint, Scope)> {
-    #[derive(serde::Deserialize)]
-    struct Stored {
-        method: PruneMethod,
-        depth: Depth,
-        width: Width,
-        sparsity: Sparsity,
-        seed: u64,
-        scope: Scope,
-    }
-    // Only the manifest is read here: its tables are hashed when they are read.
+/// The manifest of the masks run `input`, its parameters read as `T`, and its path. Only the
+/// manifest is read: the run's tables are hashed when they are read.
+pub(crate) fn read_manifest<T: serde::de::DeserializeOwned>(
+    store: &ArtifactStore,
+    input: &InputRef,
+) -> Result<(T, glh_artifacts::store::Manifest, std::path::PathBuf)> {
     let manifest = store
         .find_with(&input.stage, &input.key, Verify::Sizes)?
         .ok_or_else(|| {
@@ -458,8 +452,23 @@ pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint,
     let path = store
         .run_dir(&input.stage, &input.key)
         .join(glh_artifacts::store::MANIFEST);
-    let s: Stored = serde_json::from_value(manifest.params)
+    let params = serde_json::from_value(manifest.params.clone())
         .map_err(|e| Error::input(&path, format!("not the manifest of a masks run: {e}")))?;
+    Ok((params, manifest, path))
+}
+
+/// The sweep point and scope of the stored masks run `input`, from its manifest.
+pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint, Scope)> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        method: PruneMethod,
+        depth: Depth,
+        width: Width,
+        sparsity: Sparsity,
+        seed: u64,
+        scope: Scope,
+    }
+    let (s, _, _): (Stored, _, _) = read_manifest(store, input)?;
     let point = MaskPoint {
         method: s.method,
         width: s.width,
