@@ -113,8 +113,9 @@ pub fn run(
     })
 }
 
-/// Bytes per weight in [`memory_estimate`]: f32 weight, mask, gradient, Adam's two moments,
-/// and the masked weight and update temporaries of one step, rounded up.
+/// Bytes per weight in [`memory_estimate`]: the f32 weight and Adam's two moments (one
+/// `(3, ..)` tensor), the u8 mask, the gradient, and (off the CPU) the temporaries of the
+/// tensor-op Adam step, rounded up.
 const BYTES_PER_WEIGHT: u64 = 48;
 /// Bytes per example and neuron: f32 activations, pre-activations and their gradients.
 const BYTES_PER_ACTIVATION: u64 = 32;
