@@ -18,7 +18,7 @@
 //! On other devices the same formula runs as candle tensor ops ([`AdamState::step_with_ops`]),
 //! which a test holds equal to the fused op on the CPU.
 
-use candle_core::{CpuStorage, DType, Device, InplaceOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, DType, Device, InplaceOp3, Layout, Result, Tensor, bail};
 use rayon::prelude::*;
 
 /// Adam's hyper-parameters (decoupled weight decay, as AdamW).
@@ -241,10 +241,5 @@ impl AdamState {
         // no decay, its weight stays 0: the masked and the skipped update agree.
         let next = Tensor::stack(&[next_theta, next_m, next_v], 0)?;
         self.state.slice_set(&next, 0, 0)
-    }
-
-    /// The state's shape, `(3, ..)`.
-    pub fn shape(&self) -> &Shape {
-        self.state.shape()
     }
 }

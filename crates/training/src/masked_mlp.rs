@@ -88,26 +88,24 @@ impl MaskedMlp {
         })
     }
 
-    /// The pre-activations of every layer for `x` (`(batch, in)`): `z_l = h_(l-1) w_l^T + b_l`
-    /// with `h_0 = x` and `h_l = relu(z_l)`; the last is the logits.
-    fn pre_activations(&self, x: &Tensor) -> Result<Vec<Tensor>> {
-        let mut z: Vec<Tensor> = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
-            let h = match z.last() {
-                Some(previous) => previous.relu()?,
-                None => x.clone(),
-            };
-            let next =
-                matmul_f32(&h, &layer.weight.theta()?.t()?)?.broadcast_add(&layer.bias.theta()?)?;
-            z.push(next);
+    /// The forward pass of `x` (`(batch, in)`): every layer's input `h_(l-1)` (`h_0 = x`,
+    /// `h_l = relu(z_l)`) and the logits `z_L`, with `z_l = h_(l-1) w_l^T + b_l`.
+    fn forward_pass(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
+        let mut inputs = vec![x.clone()];
+        for (l, layer) in self.layers.iter().enumerate() {
+            let z = matmul_f32(&inputs[l], &layer.weight.theta()?.t()?)?
+                .broadcast_add(&layer.bias.theta()?)?;
+            if l + 1 == self.layers.len() {
+                return Ok((inputs, z));
+            }
+            inputs.push(z.relu()?);
         }
-        Ok(z)
+        unreachable!("a network has at least one layer")
     }
 
     /// The logits of `x` (`(batch, in)`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut z = self.pre_activations(x)?;
-        Ok(z.pop().expect("at least one layer"))
+        Ok(self.forward_pass(x)?.1)
     }
 
     /// Mean cross-entropy and the number of correct predictions of `x` against `labels` (u32),
@@ -124,19 +122,18 @@ impl MaskedMlp {
     /// `dL/dw_l = delta_l^T h_(l-1)`, `dL/db_l = sum over the batch of delta_l`, and
     /// `delta_(l-1) = (delta_l w_l) ⊙ [z_(l-1) > 0]`.
     pub fn backward(&self, x: &Tensor, labels: &Tensor) -> Result<Gradients> {
-        let z = self.pre_activations(x)?;
-        let logits = z.last().expect("at least one layer");
+        let (inputs, logits) = self.forward_pass(x)?;
         let (batch, classes) = logits.dims2()?;
-        let loss = candle_nn::loss::cross_entropy(logits, labels)?;
-        let probabilities = candle_nn::ops::softmax_last_dim(logits)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
+        let probabilities = candle_nn::ops::softmax_last_dim(&logits)?;
         let mut delta = ((probabilities - one_hot(labels, classes)?)? / batch as f64)?;
         let mut gradients = Vec::with_capacity(self.layers.len());
         for l in (0..self.layers.len()).rev() {
-            let input = if l == 0 { x.clone() } else { z[l - 1].relu()? };
-            let weight_gradient = matmul_f32(&delta.t()?, &input)?;
+            let weight_gradient = matmul_f32(&delta.t()?, &inputs[l])?;
             let bias_gradient = delta.sum(0)?;
             if l > 0 {
-                let active = z[l - 1].gt(0f32)?.to_dtype(DType::F32)?;
+                // relu'(z) = [z > 0] = [h > 0], h = relu(z): the derivative at 0 is 0.
+                let active = inputs[l].gt(0f32)?.to_dtype(DType::F32)?;
                 delta = delta
                     .matmul(&self.layers[l].weight.theta()?)?
                     .mul(&active)?;
@@ -145,7 +142,7 @@ impl MaskedMlp {
         }
         gradients.reverse();
         Ok(Gradients {
-            correct: correct(logits, labels)?,
+            correct: correct(&logits, labels)?,
             loss,
             layers: gradients,
         })
