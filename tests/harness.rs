@@ -64,6 +64,15 @@ pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
                 first_sigma_w2: g.sigma_w2[0],
             }),
         training: pipeline.training.is_some(),
+        dynamics: pipeline
+            .dynamics
+            .as_ref()
+            .zip(pipeline.training.as_ref())
+            .map(|(_, t)| glh_reporting::DynamicsRuns {
+                learning_rate: t.learning_rate,
+                steps: t.steps,
+                sigma_w2: t.sigma_w2,
+            }),
     }
 }
 

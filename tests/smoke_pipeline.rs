@@ -1,5 +1,6 @@
-//! The smoke pipeline end to end: caching, byte-identical reruns, and every artifact it writes
-//! read back with polars (the Rust crate) against the documented schemas.
+//! The smoke pipelines end to end (`smoke`: every stage; `smoke-dynamics`: the NTK regime and
+//! the dynamics stage): caching, byte-identical reruns, and every artifact they write read back
+//! with polars (the Rust crate) against the documented schemas.
 
 use glh_artifacts::ColumnType;
 use glh_artifacts::store::JobStatus;
@@ -32,9 +33,18 @@ fn schema_of(relative: &Path) -> &'static glh_artifacts::TableSchema {
         .unwrap_or_else(|| panic!("{} is not a documented table", relative.display()))
 }
 
+/// The smoke pipelines.
+const SMOKE_PIPELINES: [&str; 2] = ["smoke.toml", "smoke-dynamics.toml"];
+
 #[test]
 fn smoke_runs_caches_and_is_byte_identical() {
-    let pipeline = load_pipeline("smoke.toml");
+    for name in SMOKE_PIPELINES {
+        runs_caches_and_is_byte_identical(name);
+    }
+}
+
+fn runs_caches_and_is_byte_identical(name: &str) {
+    let pipeline = load_pipeline(name);
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
     let first = run_pipeline(&pipeline, a.path(), false).unwrap();
@@ -144,7 +154,13 @@ fn smoke_golden_values() {
 
 #[test]
 fn every_smoke_artifact_reads_in_polars_with_its_documented_schema() {
-    let pipeline = load_pipeline("smoke.toml");
+    for name in SMOKE_PIPELINES {
+        every_artifact_reads_in_polars_with_its_documented_schema(name);
+    }
+}
+
+fn every_artifact_reads_in_polars_with_its_documented_schema(name: &str) {
+    let pipeline = load_pipeline(name);
     let root = tempfile::tempdir().unwrap();
     run_pipeline(&pipeline, root.path(), false).unwrap();
     let files = parquet_files(root.path());

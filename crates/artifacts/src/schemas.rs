@@ -619,8 +619,8 @@ pub const GRAPHON_NTK_SEED_METRICS: TableSchema = TableSchema {
 macro_rules! training_columns {
     ($($rest:expr),* $(,)?) => {
         run_columns![
-            col("learning_rate", ColumnType::Float64, "Adam's learning rate (setting)"),
-            col("batch_size", ColumnType::UInt32, "examples per step (setting)"),
+            col("learning_rate", ColumnType::Float64, "the optimiser's learning rate (setting; gradient descent's eta on the NTK parameters)"),
+            col("batch_size", ColumnType::UInt32, "examples per step (setting; gradient descent: all N kernel images)"),
             col("steps", ColumnType::UInt32, "optimiser steps of the run (setting)"),
             col("device", ColumnType::String, "cpu, cuda or metal"),
             $($rest),*
@@ -643,9 +643,13 @@ pub const TRAINING_HISTORY: TableSchema = TableSchema {
         col(
             "split",
             ColumnType::String,
-            "`train` (the step's mini-batch) or `test` (all 10,000 test images)"
+            "`train` (the step's mini-batch; gradient descent: the N kernel images) or `test` (all 10,000 test images)"
         ),
-        col("loss", ColumnType::Float64, "mean cross-entropy"),
+        col(
+            "loss",
+            ColumnType::Float64,
+            "the training loss (setting): mean cross-entropy, or squared error on one-hot targets summed over outputs, / (2 N)"
+        ),
         col(
             "accuracy",
             ColumnType::Float64,
@@ -704,6 +708,130 @@ pub const TRAINING_SUMMARY: TableSchema = TableSchema {
     ],
 };
 
+/// `training/<key>/outputs.parquet`: the outputs of a gradient-descent run on its training
+/// images (the data stage's kernel subset) after some steps.
+pub const TRAINING_OUTPUTS: TableSchema = TableSchema {
+    stage: "training",
+    name: "outputs",
+    row: "recorded step, training image and output (gradient-descent runs only)",
+    stored: true,
+    columns: training_columns![
+        col(
+            "step",
+            ColumnType::UInt32,
+            "updates done (0 = at initialisation; always 0 and the last step, and the setting output_steps)"
+        ),
+        col(
+            "position",
+            ColumnType::UInt32,
+            "0-based position of the image in the kernel subset (the kernel's row)"
+        ),
+        col(
+            "image",
+            ColumnType::UInt32,
+            "MNIST training-set index of the image"
+        ),
+        col("label", ColumnType::UInt32, "the image's digit"),
+        col("output", ColumnType::UInt32, "the network output k, 0 to 9"),
+        col("value", ColumnType::Float64, "f_k(x) (f32, widened)"),
+        col(
+            "target",
+            ColumnType::Float64,
+            "the one-hot target y_k: 1 if k is the label, else 0"
+        ),
+    ],
+};
+
+/// The run parameters and the gradient-descent settings that lead every dynamics table.
+macro_rules! dynamics_columns {
+    ($($rest:expr),* $(,)?) => {
+        run_columns![
+            col("learning_rate", ColumnType::Float64, "gradient descent's eta on the NTK parameters (training setting)"),
+            col("steps", ColumnType::UInt32, "gradient-descent steps T (training setting)"),
+            col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the NTK parameterisation (training setting)"),
+            col("n_points", ColumnType::UInt32, "N, the training images (the data stage's kernel subset)"),
+            $($rest),*
+        ]
+    };
+}
+
+/// `dynamics/<key>/curves.parquet`: the observed gradient-descent loss curve of one training
+/// run and the curves its kernels predict.
+pub const DYNAMICS_CURVES: TableSchema = TableSchema {
+    stage: "dynamics",
+    name: "curves",
+    row: "step and source (the observed curve, or a kernel's prediction)",
+    stored: true,
+    columns: dynamics_columns![
+        col("step", ColumnType::UInt32, "updates done t, 0 to T"),
+        col(
+            "source",
+            ColumnType::String,
+            "`observed` (the trained network), or the kernel that predicts: `empirical` (the network's own NTK at initialisation, all 10N x 10N entries), `mask` (the mask-level Graphon NTK, per output), `graphon` (the configuration's seed-averaged K-block graphon, per output)"
+        ),
+        col(
+            "loss",
+            ColumnType::Float64,
+            "L_t = |f_t - y|^2 / (2N) over all outputs; predicted: |(I - eta K / N)^t r_0|^2 / (2N) with r_0 the observed initial residual"
+        ),
+    ],
+};
+
+/// `dynamics/<key>/errors.parquet`: how well each kernel predicts one training run.
+pub const DYNAMICS_ERRORS: TableSchema = TableSchema {
+    stage: "dynamics",
+    name: "errors",
+    row: "kernel of a training run",
+    stored: true,
+    columns: dynamics_columns![
+        col(
+            "kernel",
+            ColumnType::String,
+            "`empirical`, `mask` or `graphon` (see curves.source)"
+        ),
+        col(
+            "curve_error",
+            ColumnType::Float64,
+            "max over t of |L_obs(t) - L_pred(t)| / L_obs(0)"
+        ),
+        col(
+            "observed_final",
+            ColumnType::Float64,
+            "L_obs(T), the observed loss after T steps"
+        ),
+        col(
+            "predicted_final",
+            ColumnType::Float64,
+            "L_pred(T), the kernel's predicted loss after T steps"
+        ),
+        col(
+            "observed_area",
+            ColumnType::Float64,
+            "mean over t = 0..T of L_obs(t) / L_obs(0): smaller is faster"
+        ),
+        col(
+            "predicted_area",
+            ColumnType::Float64,
+            "mean over t = 0..T of L_pred(t) / L_pred(0)"
+        ),
+        col(
+            "top_eigenvalue",
+            ColumnType::Float64,
+            "l_1, the kernel's largest eigenvalue (over the outputs' blocks for a per-output kernel)"
+        ),
+        col(
+            "trace",
+            ColumnType::Float64,
+            "the kernel's trace (all outputs' blocks)"
+        ),
+        col(
+            "stable_learning_rate",
+            ColumnType::Float64,
+            "2N / l_1: gradient descent on this kernel is stable below it"
+        ),
+    ],
+};
+
 /// Every table, in pipeline order.
 pub const ALL_TABLES: &[&TableSchema] = &[
     &DATA_SUBSETS,
@@ -722,6 +850,9 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &GRAPHON_NTK_SEED_METRICS,
     &TRAINING_HISTORY,
     &TRAINING_SUMMARY,
+    &TRAINING_OUTPUTS,
+    &DYNAMICS_CURVES,
+    &DYNAMICS_ERRORS,
 ];
 
 /// The stage directories of the store, in pipeline order (the stages of [`ALL_TABLES`] that

@@ -4,6 +4,9 @@
 //!   its seeded initialisation `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (METHOD.md section 1). The
 //!   canonical weights are `f32`, the precision training uses; every other consumer promotes them
 //!   exactly to `f64`.
+//! - [`ntk_init`]: the network of the NTK parameterisation (METHOD.md section 4): `N(0, 1)`
+//!   weights from a seeded stream, scaled by `sigma_w / sqrt(full fan-in)`, no biases; the one
+//!   draw the ntk stage's empirical kernel and the training stage's gradient descent share.
 //! - [`mask`]: the validated binary mask of a network (0/1 only, shapes checked at construction).
 //! - [`backprop`]: the network's math in `f64` on `w ⊙ m`: forward pass, gradients, and the exact
 //!   Hessian-vector product (Pearlmutter's R-operator), all sequential so that results do not
@@ -14,6 +17,7 @@
 pub mod backprop;
 pub mod mask;
 pub mod mlp;
+pub mod ntk_init;
 
 pub use mask::{LayerMask, Mask};
 pub use mlp::{Architecture, Linear, Mlp};

@@ -12,17 +12,15 @@
 //! product per chunk of pairs, so no Jacobian is ever formed and memory is bounded by the chunk
 //! (the deltas of all layers take `sum_l n_l x 10 N` numbers). ReLU'(0) = 0.
 //!
-//! Weight draw t uses the stream `ntk/empirical/draw-t` of the run seed; V is filled layer by
-//! layer, row-major, with `StandardNormal` f64 samples.
+//! Weight draw t is `glh_model::ntk_init::standard_normal_weights` (the stream
+//! `ntk/empirical/draw-t` of the run seed, layer by layer, row-major).
 
 use crate::chain::mask_matrix;
 use crate::pairs::{CHUNK, pair_products, symmetric_from_pairs, upper_pairs};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use glh_artifacts::seeding::stream;
 use glh_model::LayerMask;
-use rand::RngExt;
-use rand_distr::StandardNormal;
+use glh_model::ntk_init::standard_normal_weights;
 use rayon::prelude::*;
 
 /// `a b`, sequentially (parallelism comes from chunks and outputs, never from inside).
@@ -32,17 +30,15 @@ fn product(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> Mat<f64> {
     out
 }
 
-/// The weights `V_l ~ N(0, 1)` of draw `draw`, one matrix per layer in the masks' shapes.
+/// The weights `V_l ~ N(0, 1)` of draw `draw`, one matrix per layer in the masks' shapes
+/// (`glh_model::ntk_init`: draw 0 is the network the training stage trains in NTK
+/// parameterisation).
 pub fn draw_weights(masks: &[LayerMask], seed: u64, draw: u32) -> Vec<Mat<f64>> {
-    let mut rng = stream(seed, &format!("ntk/empirical/draw-{draw}"));
-    masks
-        .iter()
-        .map(|m| {
-            let values: Vec<f64> = (0..m.rows() * m.cols())
-                .map(|_| rng.sample(StandardNormal))
-                .collect();
-            Mat::from_fn(m.rows(), m.cols(), |r, c| values[r * m.cols() + c])
-        })
+    let shapes: Vec<(usize, usize)> = masks.iter().map(|m| (m.rows(), m.cols())).collect();
+    standard_normal_weights(&shapes, seed, draw)
+        .into_iter()
+        .zip(&shapes)
+        .map(|(values, &(rows, cols))| Mat::from_fn(rows, cols, |r, c| values[r * cols + c]))
         .collect()
 }
 
@@ -63,13 +59,15 @@ pub fn empirical_ntk(
     sum * faer::Scale(1.0 / f64::from(draws))
 }
 
-/// The empirical NTK of one network with weights `v` (the masks' shapes) on the columns of `x`.
-pub fn empirical_ntk_of(
-    masks: &[LayerMask],
-    v: &[Mat<f64>],
-    x: &Mat<f64>,
-    sigma_w2: f64,
-) -> Mat<f64> {
+/// What the kernels of one network need: the masks as 0/1 matrices, every layer's input
+/// `h[l]` (`h[0] = x`) and, per output o, `deltas[o][l] = d f_o / d z_(l+1)`.
+struct Passes {
+    m: Vec<Mat<f64>>,
+    h: Vec<Mat<f64>>,
+    deltas: Vec<Vec<Mat<f64>>>,
+}
+
+fn forward_backward(masks: &[LayerMask], v: &[Mat<f64>], x: &Mat<f64>, sigma_w2: f64) -> Passes {
     let depth = masks.len();
     let n = x.ncols();
     let m: Vec<Mat<f64>> = masks.iter().map(mask_matrix).collect();
@@ -112,6 +110,20 @@ pub fn empirical_ntk_of(
             per_layer
         })
         .collect();
+    Passes { m, h, deltas }
+}
+
+/// The empirical NTK of one network with weights `v` (the masks' shapes) on the columns of `x`.
+pub fn empirical_ntk_of(
+    masks: &[LayerMask],
+    v: &[Mat<f64>],
+    x: &Mat<f64>,
+    sigma_w2: f64,
+) -> Mat<f64> {
+    let depth = masks.len();
+    let n = x.ncols();
+    let Passes { m, h, deltas } = forward_backward(masks, v, x, sigma_w2);
+    let outputs = deltas.len();
     let pairs = upper_pairs(n);
     let values: Vec<f64> = pairs
         .par_chunks(CHUNK)
@@ -145,6 +157,67 @@ pub fn empirical_ntk_of(
         })
         .collect();
     symmetric_from_pairs(n, &pairs, &values)
+}
+
+/// The full empirical NTK of one network with weights `v` on the columns of `x`, cross-output
+/// terms included: the `(O N) x (O N)` matrix whose entry `(o N + a, o' N + b)` is
+/// `<d f_o(x_a) / dV, d f_o'(x_b) / dV>` over the kept weights, for O outputs and N points
+/// (output-major, so the diagonal blocks are each output's own kernel and their mean is
+/// [`empirical_ntk_of`]). Layer l contributes `(sigma_w^2 / n_(l-1)) sum_i delta^o_i(a)
+/// delta^o'_i(b) [M_l (h(a) ⊙ h(b))]_i`.
+pub fn empirical_ntk_full(
+    masks: &[LayerMask],
+    v: &[Mat<f64>],
+    x: &Mat<f64>,
+    sigma_w2: f64,
+) -> Mat<f64> {
+    let depth = masks.len();
+    let n = x.ncols();
+    let Passes { m, h, deltas } = forward_backward(masks, v, x, sigma_w2);
+    let outputs = deltas.len();
+    let pairs = upper_pairs(n);
+    // Per chunk, per pair, the O x O block (row-major: o * O + o').
+    let blocks: Vec<Vec<f64>> = pairs
+        .par_chunks(CHUNK)
+        .flat_map_iter(|chunk| {
+            let mut out = vec![vec![0.0; outputs * outputs]; chunk.len()];
+            for l in 0..depth {
+                let ones = vec![1.0; h[l].nrows()];
+                let t = product(m[l].as_ref(), pair_products(&h[l], chunk, &ones).as_ref());
+                let scale = sigma_w2 / m[l].ncols() as f64;
+                let mut weighted = vec![0.0; t.nrows()];
+                for (p, &(a, b)) in chunk.iter().enumerate() {
+                    let t_p = t.col_as_slice(p);
+                    for (o, d_o) in deltas.iter().enumerate() {
+                        for ((w, x), y) in weighted.iter_mut().zip(d_o[l].col_as_slice(a)).zip(t_p)
+                        {
+                            *w = x * y;
+                        }
+                        for (o2, d_o2) in deltas.iter().enumerate() {
+                            let dot: f64 = weighted
+                                .iter()
+                                .zip(d_o2[l].col_as_slice(b))
+                                .map(|(x, y)| x * y)
+                                .sum();
+                            out[p][o * outputs + o2] += scale * dot;
+                        }
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut k = Mat::zeros(outputs * n, outputs * n);
+    for (&(a, b), block) in pairs.iter().zip(&blocks) {
+        for o in 0..outputs {
+            for o2 in 0..outputs {
+                let value = block[o * outputs + o2];
+                k[(o * n + a, o2 * n + b)] = value;
+                k[(o2 * n + b, o * n + a)] = value;
+            }
+        }
+    }
+    k
 }
 
 /// Floating-point operations of the pair products of one draw (as counted for GFLOP/s).

@@ -24,8 +24,8 @@ use rayon::prelude::*;
 
 /// What one chunk of pairs yields.
 struct ChunkOutput {
-    /// `Theta(a, b)` per pair.
-    theta: Vec<f64>,
+    /// `Theta_L(u; a, b)`: one row per output position u, one column per pair.
+    theta: Mat<f64>,
     /// `Sigma_l(.; a, b)` for the hidden layers l = 1..L-1 (kept in the diagonal pass only).
     hidden_sigma: Vec<Mat<f64>>,
 }
@@ -83,8 +83,15 @@ fn propagate(
             sigma = next_sigma;
         }
     }
-    let mu_out = &measures[chain.depth()];
-    let theta = (0..c)
+    ChunkOutput {
+        theta,
+        hidden_sigma,
+    }
+}
+
+/// `Theta(a, b) = sum_u mu_L(u) Theta_L(u; a, b)` of each pair (column) of `theta`.
+fn output_mean(theta: &Mat<f64>, mu_out: &[f64]) -> Vec<f64> {
+    (0..theta.ncols())
         .map(|p| {
             theta
                 .col_as_slice(p)
@@ -93,16 +100,46 @@ fn propagate(
                 .map(|(t, m)| t * m)
                 .sum()
         })
-        .collect();
-    ChunkOutput {
-        theta,
-        hidden_sigma,
-    }
+        .collect()
 }
 
 /// The Graphon NTK `Theta(x_a, x_b)` of `chain` on the columns of `x` (`d x N`), an `N x N`
-/// symmetric matrix. Deterministic for any number of threads.
+/// symmetric matrix: the mean of the output positions' kernels under their measure.
+/// Deterministic for any number of threads.
 pub fn graphon_ntk(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Mat<f64> {
+    let mu_out = &chain.measures()[chain.depth()];
+    let (pairs, chunks) = output_kernels_by_chunk(chain, x, sigma_w2);
+    let values: Vec<f64> = chunks
+        .iter()
+        .flat_map(|theta| output_mean(theta, mu_out))
+        .collect();
+    symmetric_from_pairs(x.ncols(), &pairs, &values)
+}
+
+/// The kernel of every output position u, `Theta_L(u; x_a, x_b)`, on the columns of `x`: one
+/// `N x N` matrix per output (for the mask-level chain, per output neuron; the infinite-width
+/// NTK of a network is block-diagonal over its outputs, with these blocks). Their mean under
+/// the output measure is [`graphon_ntk`], to the bit.
+pub fn graphon_ntk_per_output(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Vec<Mat<f64>> {
+    let outputs = chain.measures()[chain.depth()].len();
+    let (pairs, chunks) = output_kernels_by_chunk(chain, x, sigma_w2);
+    (0..outputs)
+        .map(|u| {
+            let values: Vec<f64> = chunks
+                .iter()
+                .flat_map(|theta| (0..theta.ncols()).map(move |p| theta[(u, p)]))
+                .collect();
+            symmetric_from_pairs(x.ncols(), &pairs, &values)
+        })
+        .collect()
+}
+
+/// The pairs `a <= b` and, per chunk of them, `Theta_L(u; a, b)` (outputs x pairs).
+fn output_kernels_by_chunk(
+    chain: &GraphonChain,
+    x: &Mat<f64>,
+    sigma_w2: f64,
+) -> (Vec<(usize, usize)>, Vec<Mat<f64>>) {
     assert_eq!(
         x.nrows(),
         chain.measures()[0].len(),
@@ -131,11 +168,11 @@ pub fn graphon_ntk(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Mat<f64
         .collect();
     // Pass 2: every pair a <= b.
     let pairs = upper_pairs(n);
-    let values: Vec<f64> = pairs
+    let thetas: Vec<Mat<f64>> = pairs
         .par_chunks(CHUNK)
-        .flat_map_iter(|chunk| propagate(chain, x, chunk, Some(&variances), sigma_w2).theta)
+        .map(|chunk| propagate(chain, x, chunk, Some(&variances), sigma_w2).theta)
         .collect();
-    symmetric_from_pairs(n, &pairs, &values)
+    (pairs, thetas)
 }
 
 /// Floating-point operations of the matrix products of [`graphon_ntk`] on N points (what the

@@ -6,8 +6,8 @@ use faer::Mat;
 use glh_graphons::sampling::sample_mask;
 use glh_model::LayerMask;
 use glh_ntk::chain::GraphonChain;
-use glh_ntk::empirical::{draw_weights, empirical_ntk, empirical_ntk_of};
-use glh_ntk::recursion::graphon_ntk;
+use glh_ntk::empirical::{draw_weights, empirical_ntk, empirical_ntk_full, empirical_ntk_of};
+use glh_ntk::recursion::{graphon_ntk, graphon_ntk_per_output};
 use glh_ntk::spectrum::{eigenvalues_descending, spectral_metrics};
 use glh_ntk::stage::relative_error;
 use rand::RngExt;
@@ -278,4 +278,98 @@ fn kernels_do_not_depend_on_the_thread_count() {
     };
     let (one, three) = (run(1), run(3));
     assert!(one.0 == three.0 && one.1 == three.1);
+}
+
+/// The full empirical kernel against the same finite-difference Jacobian, cross-output terms
+/// included, and its diagonal blocks' mean against `empirical_ntk_of`.
+#[test]
+fn full_empirical_ntk_has_the_jacobians_cross_output_terms() {
+    let masks = random_masks(&[(6, 5), (7, 6), (3, 7)], 0.6, 5);
+    let (n, outputs) = (4, 3);
+    let x = inputs(5, n, 5);
+    let v = draw_weights(&masks, 9, 0);
+    let full = empirical_ntk_full(&masks, &v, &x, 2.0);
+    assert_eq!((full.nrows(), full.ncols()), (outputs * n, outputs * n));
+    // d f_o(x_a) / d V for every kept weight, by central differences in f64.
+    let eps = 1e-6;
+    let mut jac = vec![vec![Vec::new(); n]; outputs];
+    for (l, m) in masks.iter().enumerate() {
+        for i in 0..m.rows() {
+            for j in (0..m.cols()).filter(|&j| m.get(i, j)) {
+                let (mut plus, mut minus) = (v.clone(), v.clone());
+                plus[l][(i, j)] += eps;
+                minus[l][(i, j)] -= eps;
+                let fp = network_output(&masks, &plus, &x, 2.0);
+                let fm = network_output(&masks, &minus, &x, 2.0);
+                for (o, per_output) in jac.iter_mut().enumerate() {
+                    for (a, grads) in per_output.iter_mut().enumerate() {
+                        grads.push((fp[(o, a)] - fm[(o, a)]) / (2.0 * eps));
+                    }
+                }
+            }
+        }
+    }
+    for o in 0..outputs {
+        for o2 in 0..outputs {
+            for a in 0..n {
+                for b in 0..n {
+                    let want: f64 = jac[o][a].iter().zip(&jac[o2][b]).map(|(p, q)| p * q).sum();
+                    let got = full[(o * n + a, o2 * n + b)];
+                    assert!(
+                        (got - want).abs() < 1e-7 * want.abs().max(1e-3),
+                        "({o},{a}),({o2},{b}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+    let mean = empirical_ntk_of(&masks, &v, &x, 2.0);
+    for a in 0..n {
+        for b in 0..n {
+            let blocks: f64 = (0..outputs).map(|o| full[(o * n + a, o * n + b)]).sum();
+            let want = mean[(a, b)];
+            assert!((blocks / outputs as f64 - want).abs() < 1e-12 * want.abs().max(1.0));
+        }
+    }
+}
+
+/// Per-output kernels: their mean is `graphon_ntk` to the bit, and for a dense network every
+/// output's kernel is the standard NTK (so the dense net's mask-level prediction is the
+/// standard NTK's).
+#[test]
+fn per_output_kernels_average_to_the_kernel_and_are_standard_when_dense() {
+    let masks = random_masks(&[(12, 9), (12, 12), (4, 12)], 0.5, 3);
+    let x = inputs(9, 5, 3);
+    let chain = GraphonChain::of_masks(&masks).unwrap();
+    let blocks = graphon_ntk_per_output(&chain, &x, 2.0);
+    let mean = graphon_ntk(&chain, &x, 2.0);
+    assert_eq!(blocks.len(), 4);
+    for a in 0..5 {
+        for b in 0..5 {
+            let sum: f64 = blocks.iter().map(|k| k[(a, b)] * 0.25).sum();
+            assert_eq!(sum.to_bits(), mean[(a, b)].to_bits(), "({a},{b})");
+        }
+    }
+    // Outputs' masks differ, so do their kernels.
+    assert!(relative_error(&blocks[0], &blocks[1]) > 1e-3);
+    let dense_masks = vec![
+        LayerMask::full(12, 9),
+        LayerMask::full(12, 12),
+        LayerMask::full(4, 12),
+    ];
+    let dense_blocks =
+        graphon_ntk_per_output(&GraphonChain::of_masks(&dense_masks).unwrap(), &x, 2.0);
+    for k in &dense_blocks {
+        for a in 0..5 {
+            for b in 0..5 {
+                let col = |i: usize| x.col_as_slice(i).to_vec();
+                let want = standard_ntk(&col(a), &col(b), 3, 2.0);
+                assert!(
+                    (k[(a, b)] - want).abs() < 1e-12 * want.abs(),
+                    "{} vs {want}",
+                    k[(a, b)]
+                );
+            }
+        }
+    }
 }

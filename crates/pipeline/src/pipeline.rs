@@ -9,6 +9,8 @@ use glh_artifacts::config::{Sweep, toml_error};
 use glh_artifacts::{Error, Result, Stage};
 use glh_data::DataSettings;
 use glh_data::stage::DataStage;
+use glh_dynamics::DynamicsSettings;
+use glh_dynamics::stage::{DynamicsStage, check_regime};
 use glh_graphons::GraphonsSettings;
 use glh_graphons::stage::GraphonsStage;
 use glh_masks::MasksSettings;
@@ -45,8 +47,12 @@ pub struct Pipeline {
     /// The graphon_ntk stage (the paper's E3 kernel: the Graphon NTK of each configuration's
     /// seed-averaged graphon); needs `masks`.
     pub graphon_ntk: Option<GraphonNtkSettings>,
-    /// The training stage (Adam on MNIST from each mask's initialisation); needs `masks`.
+    /// The training stage (Adam on MNIST from each mask's initialisation, or gradient descent
+    /// in the NTK regime); needs `masks`.
     pub training: Option<TrainingSettings>,
+    /// The dynamics stage (kernel-predicted against observed gradient descent); needs
+    /// `training` in the NTK regime.
+    pub dynamics: Option<DynamicsSettings>,
     /// Where `glh run --executor slurm` submits the jobs (not part of any cache key).
     pub slurm: Option<SlurmSettings>,
 }
@@ -80,7 +86,7 @@ impl Pipeline {
     }
 
     /// The stages its tables ask for, in pipeline order (data, masks, graphons, ntk,
-    /// graphon_ntk, training):
+    /// graphon_ntk, training, dynamics):
     /// what [`crate::plan`] plans. A new stage is a table above and one line here.
     pub fn stages(&self) -> Vec<Box<dyn Stage>> {
         let data = self.data.clone().unwrap_or_default();
@@ -117,8 +123,15 @@ impl Pipeline {
         if let Some(settings) = &self.training {
             stages.push(Box::new(TrainingStage {
                 settings: settings.clone(),
-                data,
+                data: data.clone(),
             }));
+            if let Some(dynamics) = &self.dynamics {
+                stages.push(Box::new(DynamicsStage {
+                    settings: dynamics.clone(),
+                    training: settings.clone(),
+                    data,
+                }));
+            }
         }
         stages
     }
@@ -214,6 +227,15 @@ impl Pipeline {
                 let msg = "needs a [masks] table: the sweep's masks are what is trained";
                 return Err(Error::config(source_name, "training", msg));
             }
+        }
+        if let Some(dynamics) = &self.dynamics {
+            dynamics.validate(source_name)?;
+            let Some(training) = &self.training else {
+                let msg =
+                    "needs a [training] table in the NTK regime: its runs are what is predicted";
+                return Err(Error::config(source_name, "dynamics", msg));
+            };
+            check_regime(training, source_name)?;
         }
         if let Some(slurm) = &self.slurm {
             slurm.validate(source_name)?;

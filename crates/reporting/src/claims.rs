@@ -36,6 +36,10 @@ pub enum Statement {
     DenseTrainsFastest,
     /// (e), third part: Random degrades most with sparsity.
     RandomDegradesMost,
+    /// E4 (ours): the mask-level Graphon NTK predicts gradient descent, better with width.
+    KernelPredictsTraining,
+    /// E4 (ours): the kernels order the methods' speeds as training does.
+    KernelsRankSpeeds,
 }
 
 impl Statement {
@@ -74,6 +78,12 @@ impl Statement {
             }
             Statement::DenseTrainsFastest => "(e) The dense net trains fastest",
             Statement::RandomDegradesMost => "(e) Random degrades most with sparsity",
+            Statement::KernelPredictsTraining => {
+                "E4 (ours, beyond the paper): the mask-level Graphon NTK predicts gradient-descent training, with an error falling with width"
+            }
+            Statement::KernelsRankSpeeds => {
+                "E4 (ours): the kernels rank the methods' gradient-descent speeds correctly"
+            }
         }
     }
 }

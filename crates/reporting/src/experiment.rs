@@ -23,6 +23,21 @@ pub struct Experiment {
     pub graphon_ntk: Option<GraphonKernelRuns>,
     /// It has training runs (a `[training]` table).
     pub training: bool,
+    /// Its `[dynamics]` table's runs, if it has one (its training is gradient descent in the
+    /// NTK regime, reported by the dynamics section instead of the Adam one).
+    pub dynamics: Option<DynamicsRuns>,
+}
+
+/// Which dynamics runs an experiment made (its `[training]` settings): the report reads only
+/// those.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DynamicsRuns {
+    /// Gradient descent's learning rate eta.
+    pub learning_rate: f64,
+    /// Gradient-descent steps T.
+    pub steps: u32,
+    /// sigma_w^2 of the NTK parameterisation.
+    pub sigma_w2: f64,
 }
 
 /// Which histogram and convergence runs an experiment's `[graphons]` table made: the report

@@ -10,12 +10,16 @@
 //!   function of a polars frame, tested on synthetic frames;
 //! - [`paper_e3`]: the paper's E3 claims (a) to (e), each one statistic with a seed-bootstrap
 //!   interval, under the paper's graphon kernel and our mask-level kernel;
+//! - [`dynamics`]: E4's claims (ours): the mask-level Graphon NTK predicts gradient descent,
+//!   better with width, and the kernels rank the methods' speeds;
 //! - [`document`]: the report's blocks, rendered to Markdown and HTML;
 //! - [`report`]: the report's frame (title, per-experiment sections, the claims table) and its
-//!   atomic write; `sections` holds one module per section (graphons, ntk, training).
+//!   atomic write; `sections` holds one module per section (graphons, ntk, training,
+//!   dynamics).
 
 pub mod claims;
 pub mod document;
+pub mod dynamics;
 pub mod experiment;
 pub mod figures;
 pub mod paper_e3;
@@ -24,5 +28,5 @@ mod sections;
 pub mod stats;
 pub mod tables;
 
-pub use experiment::{Experiment, GraphonKernelRuns, GraphonsRuns};
+pub use experiment::{DynamicsRuns, Experiment, GraphonKernelRuns, GraphonsRuns};
 pub use report::{ReportOutput, ReportSettings, write_report};

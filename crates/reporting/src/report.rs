@@ -7,7 +7,9 @@
 //!   densities), normalised spectra per method and sparsity, the c^L table;
 //! - `[training]`: training-loss curves (mean and sd over seeds, the dense run as baseline where
 //!   one exists), accuracy table, and early training speed against each spectral metric with
-//!   Spearman and Pearson correlations and bootstrap intervals over seeds.
+//!   Spearman and Pearson correlations and bootstrap intervals over seeds;
+//! - `[dynamics]`: observed against kernel-predicted gradient-descent curves, the curve error
+//!   against width with its fitted slope, the speed orders, and E4's two claims.
 //!
 //! Everything lands in `<out>/` (figures under `<out>/<pipeline>/`), built in a temporary
 //! directory beside it and renamed into place, so a failed report leaves the old one intact.
@@ -290,7 +292,9 @@ fn build(
         if let Some(runs) = pipeline.graphon_ntk {
             b.graphon_ntk(pipeline, runs, &fig_dir)?;
         }
-        if pipeline.training {
+        if let Some(runs) = pipeline.dynamics {
+            b.dynamics(pipeline, runs, &fig_dir)?;
+        } else if pipeline.training {
             b.training(pipeline, &fig_dir)?;
             b.paper_e3_claims(pipeline, &fig_dir)?;
         }

@@ -183,6 +183,12 @@ impl AdamState {
         self.state.get(0)
     }
 
+    /// Replaces the parameter by `theta` (same shape), leaving the moments as they are (for
+    /// optimisers other than Adam).
+    pub fn set_theta(&self, theta: &Tensor) -> Result<()> {
+        self.state.slice_set(&theta.unsqueeze(0)?, 0, 0)
+    }
+
     /// The first and second moments (copies).
     pub fn moments(&self) -> Result<(Tensor, Tensor)> {
         Ok((self.state.get(1)?.copy()?, self.state.get(2)?.copy()?))

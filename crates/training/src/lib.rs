@@ -6,7 +6,9 @@
 //!   and kept pruned, with its backward pass written out (no autograd graph);
 //! - [`products`]: the matrix products (faer's f32 product on the CPU, candle's elsewhere);
 //! - [`adam`]: Adam fused into one in-place pass per parameter (tensor ops off the CPU);
-//! - [`train`]: Adam on cross-entropy, with the loss of every step and test evaluations;
+//! - [`train`]: Adam on mini-batches, and full-batch gradient descent on the kernel images (the
+//!   NTK regime, with the outputs on those images), with the loss of every step and test
+//!   evaluations;
 //! - [`settings`]: [`TrainingSettings`], the `[training]` table;
 //! - [`stage`]: the `training` jobs ([`stage::TrainingJob`], [`stage::TrainingStage`]) and
 //!   their `history` and `summary` tables.
@@ -22,5 +24,5 @@ pub mod train;
 
 pub use adam::AdamParams;
 pub use masked_mlp::MaskedMlp;
-pub use settings::TrainingSettings;
-pub use train::{History, MnistTensors, train};
+pub use settings::{Loss, Optimizer, Parameterisation, TrainingSettings};
+pub use train::{History, MnistTensors, Outputs, train, train_full_batch};

@@ -12,9 +12,15 @@
 //! cost more than the products themselves. The backward pass of a ReLU MLP under mean
 //! cross-entropy is short enough to write down (`backward`), and a test holds it to a
 //! hand-computed f64 gradient. ReLU's derivative at 0 is taken as 0, as PyTorch takes it.
+//!
+//! The same network trains in the NTK regime ([`MaskedMlp::ntk`]): squared error instead of
+//! cross-entropy, no bias updates, and plain gradient descent ([`MaskedMlp::gd_step`]) whose
+//! per-layer rate `eta sigma_w^2 / fan_in` makes it gradient descent on the `N(0, 1)` parameters
+//! `V` of the NTK parameterisation (`glh_model::ntk_init`).
 
 use crate::adam::{AdamParams, AdamState};
 use crate::products::matmul_f32;
+use crate::settings::Loss;
 use candle_core::{D, DType, Device, Result, Tensor};
 use glh_model::{Mask, Mlp};
 
@@ -36,6 +42,13 @@ pub struct MaskedMlp {
     pub layers: Vec<MaskedLinear>,
     /// Adam steps taken.
     steps_taken: u32,
+    /// The loss `backward` and `loss_and_correct` compute.
+    loss: Loss,
+    /// Whether the optimisers update the biases (the NTK parameterisation has none).
+    train_biases: bool,
+    /// Per layer, the factor on gradient descent's learning rate (1 in the standard
+    /// parameterisation, `sigma_w^2 / fan_in` in the NTK one).
+    gd_scales: Vec<f64>,
 }
 
 /// The loss of one batch and the gradients of its parameters.
@@ -83,11 +96,34 @@ impl MaskedMlp {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(MaskedMlp {
+            gd_scales: vec![1.0; layers.len()],
             layers,
             steps_taken: 0,
+            loss: Loss::CrossEntropy,
+            train_biases: true,
         })
     }
 
+    /// The NTK-parameterised network `mlp` (from `glh_model::ntk_init::ntk_mlp`: effective
+    /// weights, zero biases) under `mask`, trained on `loss` without biases, with gradient
+    /// descent on its `V` parameters: layer l's rate is `eta sigma_w^2 / fan_in`.
+    pub fn ntk(mlp: &Mlp, mask: &Mask, device: &Device, sigma_w2: f64, loss: Loss) -> Result<Self> {
+        let mut model = Self::new(mlp, mask, device)?;
+        model.gd_scales = mlp
+            .layers
+            .iter()
+            .map(|l| sigma_w2 / l.cols as f64)
+            .collect();
+        model.loss = loss;
+        model.train_biases = false;
+        Ok(model)
+    }
+
+    /// The same network trained on `loss` instead of cross-entropy.
+    pub fn with_loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
     /// The forward pass of `x` (`(batch, in)`): every layer's input `h_(l-1)` (`h_0 = x`,
     /// `h_l = relu(z_l)`) and the logits `z_L`, with `z_l = h_(l-1) w_l^T + b_l`.
     fn forward_pass(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
@@ -108,25 +144,41 @@ impl MaskedMlp {
         Ok(self.forward_pass(x)?.1)
     }
 
-    /// Mean cross-entropy and the number of correct predictions of `x` against `labels` (u32),
-    /// as scalar tensors (no gradient).
+    /// The loss and the number of correct predictions of `x` against `labels` (u32), as scalar
+    /// tensors (no gradient).
     pub fn loss_and_correct(&self, x: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor)> {
         let logits = self.forward(x)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
+        let loss = self.loss_of(&logits, labels)?;
         Ok((loss, correct(&logits, labels)?))
+    }
+
+    /// The model's loss of `logits` against `labels`.
+    fn loss_of(&self, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        match self.loss {
+            Loss::CrossEntropy => candle_nn::loss::cross_entropy(logits, labels),
+            Loss::Mse => {
+                let (batch, classes) = logits.dims2()?;
+                let residual = (logits - one_hot(labels, classes)?)?;
+                residual.sqr()?.sum_all()? / (2 * batch) as f64
+            }
+        }
     }
 
     /// The loss of the batch `(x, labels)` and the gradients of every parameter.
     ///
-    /// With `delta_l = dL/dz_l`: `delta_L = (softmax(z_L) - onehot(y)) / batch`,
+    /// With `delta_l = dL/dz_l`: `delta_L = (softmax(z_L) - onehot(y)) / batch` under
+    /// cross-entropy, `(z_L - onehot(y)) / batch` under squared error,
     /// `dL/dw_l = delta_l^T h_(l-1)`, `dL/db_l = sum over the batch of delta_l`, and
     /// `delta_(l-1) = (delta_l w_l) ⊙ [z_(l-1) > 0]`.
     pub fn backward(&self, x: &Tensor, labels: &Tensor) -> Result<Gradients> {
         let (inputs, logits) = self.forward_pass(x)?;
         let (batch, classes) = logits.dims2()?;
-        let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
-        let probabilities = candle_nn::ops::softmax_last_dim(&logits)?;
-        let mut delta = ((probabilities - one_hot(labels, classes)?)? / batch as f64)?;
+        let loss = self.loss_of(&logits, labels)?;
+        let prediction = match self.loss {
+            Loss::CrossEntropy => candle_nn::ops::softmax_last_dim(&logits)?,
+            Loss::Mse => logits.clone(),
+        };
+        let mut delta = ((prediction - one_hot(labels, classes)?)? / batch as f64)?;
         let mut gradients = Vec::with_capacity(self.layers.len());
         for l in (0..self.layers.len()).rev() {
             let weight_gradient = matmul_f32(&delta.t()?, &inputs[l])?;
@@ -155,7 +207,30 @@ impl MaskedMlp {
             layer
                 .weight
                 .step(params, self.steps_taken, dw, Some(&layer.mask))?;
-            layer.bias.step(params, self.steps_taken, db, None)?;
+            if self.train_biases {
+                layer.bias.step(params, self.steps_taken, db, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One step of gradient descent at rate `eta` with `gradients`: `w -= eta s_l (dL/dw ⊙ m)`
+    /// with layer l's factor `s_l` (see [`MaskedMlp::ntk`]); biases too unless the network has
+    /// none. Pruned weights stay exactly 0.
+    pub fn gd_step(&mut self, eta: f64, gradients: &Gradients) -> Result<()> {
+        for ((layer, (dw, db)), scale) in self
+            .layers
+            .iter()
+            .zip(&gradients.layers)
+            .zip(&self.gd_scales)
+        {
+            let keep = layer.mask.to_dtype(DType::F32)?;
+            let w = (layer.weight.theta()? - (dw.mul(&keep)? * (eta * scale))?)?;
+            layer.weight.set_theta(&w)?;
+            if self.train_biases {
+                let b = (layer.bias.theta()? - (db * (eta * scale))?)?;
+                layer.bias.set_theta(&b)?;
+            }
         }
         Ok(())
     }

@@ -1,5 +1,12 @@
 //! Settings of the `training` stage (METHOD.md section 5): the doc, the default and the
 //! validation of each field in one place; `glh train`'s flags take their defaults from here.
+//!
+//! Two regimes share the stage. The default is the paper's: standard parameterisation, mean
+//! cross-entropy, Adam on mini-batches of all of MNIST. The NTK regime (`parameterisation =
+//! "ntk"`, `loss = "mse"`, `optimizer = "gd"`) is where the Graphon NTK's prediction of the
+//! whole loss curve holds: full-batch gradient descent on the data stage's kernel images. The
+//! fields the NTK regime added are left out of the cache key at their defaults, so the keys of
+//! every run made before them are unchanged.
 
 use crate::adam::AdamParams;
 use glh_artifacts::{Error, Result};
@@ -18,12 +25,87 @@ pub const DEFAULT_LOSS_THRESHOLD: f64 = 0.5;
 /// The device, by default.
 pub const DEFAULT_DEVICE: &str = "cpu";
 
-/// Settings of the training stage (METHOD.md section 5): Adam on cross-entropy, on the masked
-/// MLP from the masks run's own initialisation.
+/// How the network's weights are parameterised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parameterisation {
+    /// The masks run's own initialisation `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, with biases
+    /// (METHOD.md section 1): the weights the masks were scored on.
+    #[default]
+    Standard,
+    /// METHOD.md section 4's network: `N(0, 1)` weights `V` (draw 0 of the ntk stage's stream),
+    /// scaled by `sqrt(sigma_w^2 / full fan-in)`, masked, no biases; gradient descent acts on V.
+    Ntk,
+}
+
+/// The training loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Mean cross-entropy of the logits against the labels.
+    #[default]
+    CrossEntropy,
+    /// Squared error on one-hot targets, `sum over examples and outputs of (f - y)^2 / (2 N)`
+    /// for N examples: the loss of the kernel regime's linear dynamics.
+    Mse,
+}
+
+/// The optimiser, and with it the data each step sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    /// Adam on mini-batches of `batch_size` from all of MNIST's training set.
+    #[default]
+    Adam,
+    /// Full-batch gradient descent on the data stage's kernel images of the run seed (the
+    /// images the kernels are computed on); `batch_size` and Adam's fields are not used.
+    Gd,
+}
+
+impl Optimizer {
+    /// The name in settings and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Adam => "adam",
+            Optimizer::Gd => "gd",
+        }
+    }
+}
+
+/// sigma_w^2 of the NTK parameterisation, by default (the ntk stage's).
+pub const DEFAULT_SIGMA_W2: f64 = 2.0;
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn is_default_sigma_w2(value: &f64) -> bool {
+    *value == DEFAULT_SIGMA_W2
+}
+
+/// Settings of the training stage (METHOD.md section 5): by default Adam on cross-entropy, on
+/// the masked MLP from the masks run's own initialisation; or the NTK regime (see the module).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingSettings {
-    /// Adam's learning rate.
+    /// `standard` (the masks run's initialisation, with biases) or `ntk` (N(0, 1) weights
+    /// scaled by sqrt(sigma_w^2 / fan_in), no biases; needs `optimizer = "gd"`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub parameterisation: Parameterisation,
+    /// `cross_entropy` or `mse` (squared error on one-hot targets, halved, per example).
+    #[serde(skip_serializing_if = "is_default")]
+    pub loss: Loss,
+    /// `adam` (mini-batches of MNIST) or `gd` (full-batch gradient descent on the kernel images).
+    #[serde(skip_serializing_if = "is_default")]
+    pub optimizer: Optimizer,
+    /// sigma_w^2 of the NTK parameterisation (used only with `parameterisation = "ntk"`).
+    #[serde(skip_serializing_if = "is_default_sigma_w2")]
+    pub sigma_w2: f64,
+    /// Steps (updates done) after which the outputs on the training images are written to
+    /// `outputs.parquet`, besides 0 and the last step, which always are (`gd` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_steps: Vec<u32>,
+    /// The learning rate (Adam's, or gradient descent's eta on the parameters V).
     pub learning_rate: f64,
     /// Adam's first-moment decay.
     pub beta1: f64,
@@ -58,11 +140,25 @@ impl Default for TrainingSettings {
             eval_every: DEFAULT_EVAL_EVERY,
             loss_threshold: DEFAULT_LOSS_THRESHOLD,
             device: DEFAULT_DEVICE.to_string(),
+            parameterisation: Parameterisation::default(),
+            loss: Loss::default(),
+            optimizer: Optimizer::default(),
+            sigma_w2: DEFAULT_SIGMA_W2,
+            output_steps: Vec::new(),
         }
     }
 }
 
 impl TrainingSettings {
+    /// The steps whose outputs a `gd` run writes: 0, `output_steps` and the last, ascending.
+    pub fn recorded_output_steps(&self) -> Vec<u32> {
+        let mut steps = vec![0, self.steps];
+        steps.extend(&self.output_steps);
+        steps.sort_unstable();
+        steps.dedup();
+        steps
+    }
+
     /// Adam's hyper-parameters.
     pub fn adam(&self) -> AdamParams {
         AdamParams {
@@ -117,6 +213,24 @@ impl TrainingSettings {
                 self.batch_size
             );
             return Err(Error::config(source_name, "training.batch_size", msg));
+        }
+        if !(self.sigma_w2 > 0.0 && self.sigma_w2.is_finite()) {
+            let msg = format!("must be a positive number, got {}", self.sigma_w2);
+            return Err(Error::config(source_name, "training.sigma_w2", msg));
+        }
+        if self.parameterisation == Parameterisation::Ntk && self.optimizer != Optimizer::Gd {
+            let msg = "`ntk` trains with `optimizer = \"gd\"` only: Adam's step does not scale \
+                       with the parameterisation, so it would not be the NTK regime";
+            return Err(Error::config(source_name, "training.parameterisation", msg));
+        }
+        if !self.output_steps.is_empty() && self.optimizer != Optimizer::Gd {
+            let msg = "outputs are recorded on the kernel images, which only `optimizer = \"gd\"` \
+                       trains on";
+            return Err(Error::config(source_name, "training.output_steps", msg));
+        }
+        if let Some(&s) = self.output_steps.iter().find(|&&s| s > self.steps) {
+            let msg = format!("step {s} is after the last step ({})", self.steps);
+            return Err(Error::config(source_name, "training.output_steps", msg));
         }
         if !["cpu", "cuda", "metal"].contains(&self.device.as_str()) {
             let msg = format!("must be cpu, cuda or metal, got `{}`", self.device);

@@ -1,27 +1,32 @@
 //! The `training` stage: one job per masks run trains its network and writes
 //! `history.parquet` (every step's batch loss, the test set every `eval_every` steps) and
-//! `summary.parquet` (one row). Wall time is in the run's `manifest.json`, not in the Parquet
-//! files, which stay byte-identical for the same key.
+//! `summary.parquet` (one row); a gradient-descent run (the NTK regime) also writes
+//! `outputs.parquet`, the network's outputs on its training images after some steps. Wall time
+//! is in the run's `manifest.json`, not in the Parquet files, which stay byte-identical for the
+//! same key.
 //!
 //! The key covers the settings (device included: GPU kernels round differently), the
-//! normalisation, the MNIST checksums and the masks run; the network is rebuilt from the masks
-//! run's seed, never stored twice.
+//! normalisation, the MNIST checksums and the masks run, and for gradient descent the data run
+//! whose kernel images it trains on; the network is rebuilt from the masks run's seed, never
+//! stored twice.
 
 use crate::device::device;
 use crate::masked_mlp::MaskedMlp;
-use crate::settings::TrainingSettings;
-use crate::train::{Evaluation, History, MnistTensors, train};
+use crate::settings::{Optimizer, Parameterisation, TrainingSettings};
+use crate::train::{Evaluation, History, MnistTensors, Outputs, train, train_full_batch};
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::Sweep;
 use glh_artifacts::parquet_io::concat_columns;
-use glh_artifacts::schemas::{TRAINING_HISTORY, TRAINING_SUMMARY};
+use glh_artifacts::schemas::{TRAINING_HISTORY, TRAINING_OUTPUTS, TRAINING_SUMMARY};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
     ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
 use glh_data::DataSettings;
+use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_masks::stage::{MasksJob, read_mask, run_columns};
 use glh_model::Mlp;
+use glh_model::ntk_init::ntk_mlp;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -46,11 +51,13 @@ struct TrainingParams<'a> {
     mnist_sha256: BTreeMap<String, String>,
 }
 
-/// The job that trains the network of the masks run `masks`.
+/// The job that trains the network of the masks run `masks`, whose seed is `seed` (gradient
+/// descent trains on the kernel images of that seed's data run, an input of its key).
 pub fn job_spec(
     settings: &TrainingSettings,
     data: &DataSettings,
     masks: InputRef,
+    seed: u64,
 ) -> Result<JobSpec> {
     let params = TrainingParams {
         settings,
@@ -59,7 +66,11 @@ pub fn job_spec(
         std: data.std,
         mnist_sha256: glh_data::mnist::read_checksums(&data.dir)?,
     };
-    Ok(JobSpec::new(STAGE, VERSION, &params, vec![masks]))
+    let mut inputs = vec![masks];
+    if settings.optimizer == Optimizer::Gd {
+        inputs.push(glh_data::stage::job_spec(data, seed)?.as_input());
+    }
+    Ok(JobSpec::new(STAGE, VERSION, &params, inputs))
 }
 
 fn candle_error(e: candle_core::Error) -> Error {
@@ -77,38 +88,76 @@ pub fn run(
     force: bool,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<JobOutcome> {
-    let spec = job_spec(settings, data, masks.clone())?;
+    let labels = run_columns(store, &masks)?;
+    let spec = job_spec(settings, data, masks.clone(), labels.seed)?;
     let device = device(&settings.device)?;
     store.run(&spec, force, |writer| {
-        let labels = run_columns(store, &masks)?;
+        let examples = match settings.optimizer {
+            Optimizer::Adam => u64::from(settings.batch_size),
+            Optimizer::Gd => u64::from(data.kernel_per_class) * glh_data::mnist::CLASSES as u64,
+        };
         let what = format!(
-            "training width {} and depth {} with batches of {}",
-            labels.width, labels.depth, settings.batch_size
+            "training width {} and depth {} with batches of {examples}",
+            labels.width, labels.depth
         );
-        let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, settings);
+        let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, examples);
         glh_artifacts::memory::check("memory", "width", &what, bytes)?;
         let (arch, mask) = read_mask(store, &masks)?;
-        let mut model =
-            MaskedMlp::new(&Mlp::init(arch, labels.seed), &mask, &device).map_err(candle_error)?;
         let tensors = mnist_on(data, &settings.device, &device)?;
-        if settings.batch_size as usize > tensors.train_len() {
-            let msg = format!(
-                "{} is larger than the training set of {} ({} images)",
-                settings.batch_size,
-                data.dir.display(),
-                tensors.train_len()
-            );
-            return Err(Error::config("training settings", "batch_size", msg));
+        let mut model = match settings.parameterisation {
+            Parameterisation::Standard => {
+                MaskedMlp::new(&Mlp::init(arch, labels.seed), &mask, &device)
+                    .map(|m| m.with_loss(settings.loss))
+            }
+            Parameterisation::Ntk => MaskedMlp::ntk(
+                &ntk_mlp(arch, labels.seed, settings.sigma_w2),
+                &mask,
+                &device,
+                settings.sigma_w2,
+                settings.loss,
+            ),
         }
-        let history =
-            train(&mut model, &tensors, settings, labels.seed, on_step).map_err(candle_error)?;
+        .map_err(candle_error)?;
+        let history = match settings.optimizer {
+            Optimizer::Adam => {
+                if settings.batch_size as usize > tensors.train_len() {
+                    let msg = format!(
+                        "{} is larger than the training set of {} ({} images)",
+                        settings.batch_size,
+                        data.dir.display(),
+                        tensors.train_len()
+                    );
+                    return Err(Error::config("training settings", "batch_size", msg));
+                }
+                train(&mut model, &tensors, settings, labels.seed, on_step).map_err(candle_error)?
+            }
+            Optimizer::Gd => {
+                let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
+                let n = images.indices.len();
+                let x = candle_core::Tensor::from_slice(
+                    &images.pixels,
+                    (n, glh_data::mnist::PIXELS),
+                    &device,
+                );
+                let labels_of: Vec<u32> = images.labels.iter().map(|&l| u32::from(l)).collect();
+                let y = candle_core::Tensor::from_slice(&labels_of, n, &device);
+                let (x, y) = (x.map_err(candle_error)?, y.map_err(candle_error)?);
+                let (history, outputs) =
+                    train_full_batch(&mut model, &x, &y, &tensors, settings, on_step)?;
+                writer.write_table(
+                    &TRAINING_OUTPUTS,
+                    outputs_columns(&labels, settings, &images, &outputs),
+                )?;
+                history
+            }
+        };
         writer.write_table(
             &TRAINING_HISTORY,
-            history_columns(&labels, settings, &history),
+            history_columns(&labels, settings, examples as u32, &history),
         )?;
         writer.write_table(
             &TRAINING_SUMMARY,
-            summary_columns(&labels, settings, &history),
+            summary_columns(&labels, settings, examples as u32, &history),
         )
     })
 }
@@ -123,7 +172,7 @@ const BYTES_PER_ACTIVATION: u64 = 32;
 /// An upper sketch of the memory a training job needs (see `glh_artifacts::memory`): the
 /// MNIST tensors, [`BYTES_PER_WEIGHT`] per weight, and [`BYTES_PER_ACTIVATION`] per neuron
 /// for each example of a batch and of the test set (evaluated in one pass).
-pub fn memory_estimate(width: u64, depth: u32, settings: &TrainingSettings) -> u64 {
+pub fn memory_estimate(width: u64, depth: u32, batch_size: u64) -> u64 {
     use glh_artifacts::memory::product;
     let pixels = glh_data::mnist::PIXELS as u64;
     let classes = glh_data::mnist::CLASSES as u64;
@@ -134,7 +183,7 @@ pub fn memory_estimate(width: u64, depth: u32, settings: &TrainingSettings) -> u
     let neurons = product(&[width, u64::from(depth)]);
     let test = glh_data::mnist::Split::Test.image_count() as u64;
     let mnist = product(&[70_000, pixels + 1, 4]);
-    let examples = test.saturating_add(u64::from(settings.batch_size));
+    let examples = test.saturating_add(batch_size);
     mnist
         .saturating_add(product(&[weights, BYTES_PER_WEIGHT]))
         .saturating_add(product(&[examples, neurons, BYTES_PER_ACTIVATION]))
@@ -167,11 +216,16 @@ fn mnist_on(
     Ok(tensors)
 }
 
-fn leading(labels: &RunColumns, settings: &TrainingSettings, n: usize) -> Vec<ArrayRef> {
+fn leading(
+    labels: &RunColumns,
+    settings: &TrainingSettings,
+    batch_size: u32,
+    n: usize,
+) -> Vec<ArrayRef> {
     let mut columns = labels.columns(n);
     columns.extend([
         Arc::new(Float64Array::from(vec![settings.learning_rate; n])) as ArrayRef,
-        Arc::new(UInt32Array::from(vec![settings.batch_size; n])),
+        Arc::new(UInt32Array::from(vec![batch_size; n])),
         Arc::new(UInt32Array::from(vec![settings.steps; n])),
         Arc::new(StringArray::from(vec![settings.device.as_str(); n])),
     ]);
@@ -181,11 +235,12 @@ fn leading(labels: &RunColumns, settings: &TrainingSettings, n: usize) -> Vec<Ar
 fn history_columns(
     labels: &RunColumns,
     settings: &TrainingSettings,
+    batch_size: u32,
     history: &History,
 ) -> Vec<ArrayRef> {
     let part = |split: &str, rows: &[Evaluation]| {
         let n = rows.len();
-        let mut columns = leading(labels, settings, n);
+        let mut columns = leading(labels, settings, batch_size, n);
         columns.extend([
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|e| e.step))) as ArrayRef,
             Arc::new(StringArray::from(vec![split; n])),
@@ -202,10 +257,11 @@ fn history_columns(
 fn summary_columns(
     labels: &RunColumns,
     settings: &TrainingSettings,
+    batch_size: u32,
     history: &History,
 ) -> Vec<ArrayRef> {
     let s = history.summary(settings.loss_threshold);
-    let mut columns = leading(labels, settings, 1);
+    let mut columns = leading(labels, settings, batch_size, 1);
     columns.extend(
         [
             s.final_train_loss,
@@ -222,6 +278,51 @@ fn summary_columns(
     columns
 }
 
+/// `outputs.parquet`: one row per recorded step, training image and output.
+fn outputs_columns(
+    labels: &RunColumns,
+    settings: &TrainingSettings,
+    images: &SubsetImages,
+    outputs: &[Outputs],
+) -> Vec<ArrayRef> {
+    let n = images.indices.len();
+    let classes = glh_data::mnist::CLASSES;
+    let parts: Vec<Vec<ArrayRef>> = outputs
+        .iter()
+        .map(|o| {
+            let rows = n * classes;
+            let mut columns = leading(labels, settings, n as u32, rows);
+            let position = (0..n as u32).flat_map(|i| std::iter::repeat_n(i, classes));
+            let image = images
+                .indices
+                .iter()
+                .flat_map(|&i| std::iter::repeat_n(i, classes));
+            let label = images
+                .labels
+                .iter()
+                .flat_map(|&l| std::iter::repeat_n(u32::from(l), classes));
+            let output = (0..n).flat_map(|_| 0..classes as u32);
+            let target = images
+                .labels
+                .iter()
+                .flat_map(|&l| (0..classes).map(move |k| f64::from(u8::from(usize::from(l) == k))));
+            columns.extend([
+                Arc::new(UInt32Array::from(vec![o.step; rows])) as ArrayRef,
+                Arc::new(UInt32Array::from_iter_values(position)),
+                Arc::new(UInt32Array::from_iter_values(image)),
+                Arc::new(UInt32Array::from_iter_values(label)),
+                Arc::new(UInt32Array::from_iter_values(output)),
+                Arc::new(Float64Array::from_iter_values(
+                    o.values.iter().map(|&v| f64::from(v)),
+                )),
+                Arc::new(Float64Array::from_iter_values(target)),
+            ]);
+            columns
+        })
+        .collect();
+    concat_columns(&parts)
+}
+
 /// The job that trains one masks run's network.
 #[derive(Clone, Debug)]
 pub struct TrainingJob {
@@ -232,14 +333,32 @@ pub struct TrainingJob {
 }
 
 impl TrainingJob {
-    /// The job of the masks run `masks`.
-    pub fn new(settings: &TrainingSettings, data: &DataSettings, masks: InputRef) -> Result<Self> {
+    /// The job of the masks run `masks`, planned with its seed `seed` (the executor checks that
+    /// the run it makes has this key, so the seed must be the masks run's own).
+    pub fn new(
+        settings: &TrainingSettings,
+        data: &DataSettings,
+        masks: InputRef,
+        seed: u64,
+    ) -> Result<Self> {
         Ok(TrainingJob {
-            spec: job_spec(settings, data, masks.clone())?,
+            spec: job_spec(settings, data, masks.clone(), seed)?,
             settings: settings.clone(),
             data: data.clone(),
             masks,
         })
+    }
+}
+
+impl TrainingJob {
+    /// Its settings.
+    pub fn settings(&self) -> &TrainingSettings {
+        &self.settings
+    }
+
+    /// The masks run whose network it trains.
+    pub fn masks(&self) -> &InputRef {
+        &self.masks
     }
 }
 
@@ -283,11 +402,17 @@ impl Stage for TrainingStage {
         let masks: Vec<_> = plan
             .jobs_of::<MasksJob>()
             .into_iter()
-            .map(|(id, job)| (id, job.spec().as_input(), job.label()))
+            .map(|(id, job)| (id, job.point().seed, job.spec().as_input(), job.label()))
             .collect();
-        for (id, input, label) in masks {
-            let job = TrainingJob::new(&self.settings, &self.data, input)?;
-            plan.push(job, format!("train {label}"), vec![id]);
+        for (id, seed, input, label) in masks {
+            let mut after = vec![id];
+            if self.settings.optimizer == Optimizer::Gd {
+                let data = SubsetsJob::new(&self.data, seed)?;
+                let data_label = data.label();
+                after.push(plan.ensure(data, data_label));
+            }
+            let job = TrainingJob::new(&self.settings, &self.data, input, seed)?;
+            plan.push(job, format!("train {label}"), after);
         }
         Ok(())
     }
@@ -314,4 +439,85 @@ pub fn read_history(store: &ArtifactStore, input: &InputRef) -> Result<History> 
         }
     }
     Ok(history)
+}
+
+/// The outputs a gradient-descent run recorded on its training images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedOutputs {
+    /// Number of training images N.
+    pub n_points: usize,
+    /// MNIST training-set index of each image, by position.
+    pub images: Vec<u32>,
+    /// `N x 10` one-hot targets, row-major.
+    pub targets: Vec<f64>,
+    /// Per recorded step (ascending), the `N x 10` outputs, row-major.
+    pub outputs: Vec<(u32, Vec<f64>)>,
+}
+
+impl RecordedOutputs {
+    /// The residual `f - y` after `step` updates, if recorded.
+    pub fn residual(&self, step: u32) -> Option<Vec<f64>> {
+        let (_, values) = self.outputs.iter().find(|(s, _)| *s == step)?;
+        Some(
+            values
+                .iter()
+                .zip(&self.targets)
+                .map(|(f, y)| f - y)
+                .collect(),
+        )
+    }
+}
+
+/// The outputs of the gradient-descent training run `input` (an error naming the file for a
+/// run without them, such as an Adam run).
+pub fn read_outputs(store: &ArtifactStore, input: &InputRef) -> Result<RecordedOutputs> {
+    use glh_artifacts::parquet_io::column;
+    let path = store.table_path(input, &TRAINING_OUTPUTS);
+    if !path.exists() {
+        return Err(Error::input(
+            path,
+            "no outputs: only a gradient-descent run (`optimizer = \"gd\"`) records them",
+        ));
+    }
+    let batch = store.read_run_table(input, &TRAINING_OUTPUTS)?;
+    let step: &UInt32Array = column(&batch, "step");
+    let position: &UInt32Array = column(&batch, "position");
+    let image: &UInt32Array = column(&batch, "image");
+    let output: &UInt32Array = column(&batch, "output");
+    let value: &Float64Array = column(&batch, "value");
+    let target: &Float64Array = column(&batch, "target");
+    let classes = glh_data::mnist::CLASSES;
+    let n_points = (0..batch.num_rows())
+        .map(|r| position.value(r) as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut recorded = RecordedOutputs {
+        n_points,
+        images: vec![0; n_points],
+        targets: vec![0.0; n_points * classes],
+        outputs: Vec::new(),
+    };
+    for r in 0..batch.num_rows() {
+        let s = step.value(r);
+        if recorded.outputs.last().is_none_or(|(last, _)| *last != s) {
+            recorded
+                .outputs
+                .push((s, vec![f64::NAN; n_points * classes]));
+        }
+        let (i, k) = (position.value(r) as usize, output.value(r) as usize);
+        if k >= classes {
+            return Err(Error::input(path, format!("output {k} is not a class")));
+        }
+        recorded.images[i] = image.value(r);
+        recorded.targets[i * classes + k] = target.value(r);
+        recorded.outputs.last_mut().expect("pushed above").1[i * classes + k] = value.value(r);
+    }
+    if recorded
+        .outputs
+        .iter()
+        .any(|(_, v)| v.iter().any(|x| x.is_nan()))
+    {
+        return Err(Error::input(path, "a recorded step misses some outputs"));
+    }
+    Ok(recorded)
 }

@@ -1,4 +1,6 @@
-//! Adam on cross-entropy: the training loop, its data on the device, and its history.
+//! The training loops, their data on the device, and their history: Adam on mini-batches of
+//! MNIST ([`train`]), and full-batch gradient descent on a fixed set of images
+//! ([`train_full_batch`], the NTK regime), which also records the network's outputs on that set.
 
 use crate::batches::batch_order;
 use crate::masked_mlp::MaskedMlp;
@@ -108,6 +110,79 @@ pub fn train(
         on_step(i + 1, steps);
     }
     Ok(history)
+}
+
+/// The network's outputs on the training images after some updates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    /// Updates done (0 = at initialisation).
+    pub step: u32,
+    /// `N x classes`, row-major: output k of image i at `values[i * classes + k]`.
+    pub values: Vec<f32>,
+}
+
+/// Full-batch gradient descent: `settings.steps` steps of rate `settings.learning_rate` on all
+/// of `(x, labels)` at once, with the test set of `data` evaluated like [`train`] does and the
+/// outputs on `x` kept after each of `settings.recorded_output_steps()`. History rows: step s's
+/// "batch" loss is the loss on `x` before update s. A loss that stops being finite is an error
+/// naming the learning rate: gradient descent diverged.
+pub fn train_full_batch(
+    model: &mut MaskedMlp,
+    x: &Tensor,
+    labels: &Tensor,
+    test: &MnistTensors,
+    settings: &TrainingSettings,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> glh_artifacts::Result<(History, Vec<Outputs>)> {
+    let candle =
+        |e: candle_core::Error| glh_artifacts::Error::Unsupported(format!("training: {e}"));
+    let steps = settings.steps as usize;
+    let record = settings.recorded_output_steps();
+    let n = labels.dims1().map_err(candle)?;
+    let evaluate_test = |model: &MaskedMlp, step: u32| -> Result<Evaluation> {
+        let (loss, correct) = model.loss_and_correct(&test.test_x, &test.test_y)?;
+        evaluation(step, &loss, &correct, test.test_y.dims1()?)
+    };
+    let outputs_of = |model: &MaskedMlp, step: u32| -> Result<Outputs> {
+        let values = model.forward(x)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Outputs { step, values })
+    };
+    let mut history = History {
+        train: Vec::with_capacity(steps),
+        test: vec![evaluate_test(model, 0).map_err(candle)?],
+    };
+    let mut outputs = vec![outputs_of(model, 0).map_err(candle)?];
+    for i in 0..steps {
+        let step = i as u32 + 1;
+        let gradients = model.backward(x, labels).map_err(candle)?;
+        let loss = evaluation(step, &gradients.loss, &gradients.correct, n).map_err(candle)?;
+        if !loss.loss.is_finite() {
+            let msg = format!(
+                "gradient descent diverged: the training loss is {} at step {step}; choose a \
+                 smaller learning rate than {} (stable below 2 N / l_1 of the network's kernel)",
+                loss.loss, settings.learning_rate
+            );
+            return Err(glh_artifacts::Error::config(
+                "training settings",
+                "learning_rate",
+                msg,
+            ));
+        }
+        history.train.push(loss);
+        model
+            .gd_step(settings.learning_rate, &gradients)
+            .map_err(candle)?;
+        if record.contains(&step) {
+            outputs.push(outputs_of(model, step).map_err(candle)?);
+        }
+        if step.is_multiple_of(settings.eval_every) || i + 1 == steps {
+            history
+                .test
+                .push(evaluate_test(model, step).map_err(candle)?);
+        }
+        on_step(i + 1, steps);
+    }
+    Ok((history, outputs))
 }
 
 /// An evaluation from a loss and a count of correct predictions (scalar tensors) of `len`

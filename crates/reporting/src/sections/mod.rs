@@ -3,6 +3,7 @@
 //! claims of an experiment that trains. The claims' logic is not here but in `crate::claims` and
 //! `crate::paper_e3`; a section reads the frame and hands it over.
 
+mod dynamics;
 mod graphon_ntk;
 mod graphons;
 mod ntk;
