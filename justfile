@@ -29,6 +29,16 @@ reproduce $seeds="": build
     {{glh}} report pipelines/e1.toml pipelines/e1-sparse.toml pipelines/e2.toml pipelines/e3.toml pipelines/e3-l5.toml pipelines/e3-dense.toml --out reports ${seeds:+--seeds "$seeds"}
     @echo "Report: reports/report.md and reports/report.html (figures under reports/<experiment>/)."
 
+# Widths 128 to 2048, the three kernels (the network's own NTK, the mask-level Graphon NTK, the
+# configuration's graphon) and the dense baseline; about an hour on 2 cores, cached when done.
+# E4 (ours): gradient descent in the NTK regime against its kernels' predictions; reports/e4.
+e4: build
+    {{glh}} data verify
+    {{glh}} run pipelines/e4-dense.toml
+    {{glh}} run pipelines/e4-finite-width.toml
+    {{glh}} report pipelines/e4-finite-width.toml --out reports/e4
+    @echo "Report: reports/e4/report.md and reports/e4/report.html."
+
 # The smoke pipeline into artifacts/ (seconds), with its summary.
 smoke:
     {{glh}} run pipelines/smoke.toml
@@ -141,4 +151,6 @@ _smoke-check:
     second="$({{glh}} --artifacts "$root" run pipelines/smoke.toml)"
     echo "$second" | tail -n 1
     echo "$second" | grep -q " 0 computed," || { echo "error: the second smoke run recomputed jobs" >&2; exit 1; }
+    # The NTK regime and the dynamics stage into the same root: their tables join the check.
+    {{glh}} --artifacts "$root" run pipelines/smoke-dynamics.toml | tail -n 1
     just polars-check "$root"

@@ -157,12 +157,22 @@ at the end) and summary.parquet (final losses and accuracy, loss at steps 50 and
 loss, steps to --loss-threshold). Sweeps run through `glh run` with a [training] table (see
 pipelines/e3.toml).
 
+The NTK regime (--parameterisation ntk --loss mse --optimizer gd) trains METHOD.md section 4's
+network instead: N(0, 1) weights (the ntk stage's empirical draw 0 of the seed) scaled by
+sqrt(--sigma-w2 / fan_in), no biases, full-batch gradient descent at rate --learning-rate on
+the data stage's kernel images (--kernel-per-class per digit), and also writes outputs.parquet
+(the outputs on those images at step 0, --output-steps and the last). A loss that stops being
+finite is an error: choose eta below 2N / l_1 of the network's kernel (pipelines/e4-*.toml,
+whose dynamics stage checks it).
+
 --device cuda or metal needs a build with that feature:
   cargo build --release -p glh-cli --features cuda      (or: --features metal)
 
 Examples:
   glh train --masks <KEY>                        (keys: glh ls --stage masks)
-  glh train --masks <KEY> --steps 1000 --eval-every 100")]
+  glh train --masks <KEY> --steps 1000 --eval-every 100
+  glh train --masks <KEY> --parameterisation ntk --loss mse --optimizer gd --learning-rate 0.4 \\
+            --steps 500 --kernel-per-class 25 --output-steps 100")]
     Train(TrainArgs),
     /// Figures and the report of finished experiments (reads the artifacts with polars).
     #[command(long_about = "\
@@ -476,9 +486,30 @@ pub struct TrainArgs {
     /// Examples per step.
     #[arg(long, default_value_t = glh_training::settings::DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
-    /// Adam's learning rate.
+    /// The learning rate (Adam's, or gradient descent's eta on the NTK parameters).
     #[arg(long, default_value_t = glh_training::settings::DEFAULT_LEARNING_RATE)]
     pub learning_rate: f64,
+    /// `standard` (the masks run's own initialisation) or `ntk` (N(0, 1) weights scaled by
+    /// sqrt(sigma_w^2 / fan_in), no biases; needs --optimizer gd).
+    #[arg(long, default_value = "standard", value_parser = ["standard", "ntk"])]
+    pub parameterisation: String,
+    /// `cross-entropy` or `mse` (squared error on one-hot targets, / 2 per example).
+    #[arg(long, default_value = "cross-entropy", value_parser = ["cross-entropy", "mse"])]
+    pub loss: String,
+    /// `adam` (mini-batches of MNIST) or `gd` (full-batch gradient descent on the data stage's
+    /// kernel images of the run's seed; writes the outputs on them too).
+    #[arg(long, default_value = "adam", value_parser = ["adam", "gd"])]
+    pub optimizer: String,
+    /// sigma_w^2 of the NTK parameterisation.
+    #[arg(long, default_value_t = glh_training::settings::DEFAULT_SIGMA_W2)]
+    pub sigma_w2: f64,
+    /// Images per class of the kernel set that `--optimizer gd` trains on.
+    #[arg(long, default_value_t = glh_data::settings::DEFAULT_KERNEL_PER_CLASS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub kernel_per_class: u32,
+    /// Steps after which `--optimizer gd` also writes the outputs (besides 0 and the last),
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub output_steps: Vec<u32>,
     /// Steps between test-set evaluations.
     #[arg(long, default_value_t = glh_training::settings::DEFAULT_EVAL_EVERY, value_parser = clap::value_parser!(u32).range(1..))]
     pub eval_every: u32,

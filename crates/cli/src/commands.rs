@@ -443,7 +443,22 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
 }
 
 fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
+    use glh_training::{Loss, Optimizer, Parameterisation};
     let settings = TrainingSettings {
+        parameterisation: match args.parameterisation.as_str() {
+            "ntk" => Parameterisation::Ntk,
+            _ => Parameterisation::Standard,
+        },
+        loss: match args.loss.as_str() {
+            "mse" => Loss::Mse,
+            _ => Loss::CrossEntropy,
+        },
+        optimizer: match args.optimizer.as_str() {
+            "gd" => Optimizer::Gd,
+            _ => Optimizer::Adam,
+        },
+        sigma_w2: args.sigma_w2,
+        output_steps: args.output_steps.clone(),
         steps: args.steps,
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
@@ -456,6 +471,7 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
     let data = DataSettings {
         dir: args.data_dir.clone(),
         standardise: !args.no_standardise,
+        kernel_per_class: args.kernel_per_class,
         ..DataSettings::default()
     };
     let run = args.masks.as_deref().expect("clap requires --masks");
