@@ -171,7 +171,7 @@ whose dynamics stage checks it).
 Examples:
   glh train --masks <KEY>                        (keys: glh ls --stage masks)
   glh train --masks <KEY> --steps 1000 --eval-every 100
-  glh train --masks <KEY> --parameterisation ntk --loss mse --optimizer gd --learning-rate 0.4 \\
+  glh train --masks <KEY> --parameterisation ntk --loss mse --optimizer gd --learning-rate 0.25 \\
             --steps 500 --kernel-per-class 25 --output-steps 100")]
     Train(TrainArgs),
     /// Figures and the report of finished experiments (reads the artifacts with polars).

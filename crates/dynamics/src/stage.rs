@@ -33,7 +33,7 @@ use glh_ntk::empirical::{draw_weights, empirical_ntk_full};
 use glh_ntk::recursion::graphon_ntk_per_output;
 use glh_training::TrainingSettings;
 use glh_training::settings::{Loss, Optimizer, Parameterisation};
-use glh_training::stage::{TrainingJob, read_history, read_outputs};
+use glh_training::stage::{RecordedOutputs, TrainingJob, read_history, read_outputs};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,9 +98,13 @@ fn unsupported(what: &str) -> impl Fn(String) -> Error + '_ {
 
 /// The observed losses `L_t`, `t = 0..=T`: the history's step t + 1 for t < T (its loss before
 /// update t + 1) and the recorded outputs after T updates.
-fn observed_losses(store: &ArtifactStore, training: &InputRef, steps: u32) -> Result<Vec<f64>> {
+fn observed_losses(
+    store: &ArtifactStore,
+    training: &InputRef,
+    outputs: &RecordedOutputs,
+    steps: u32,
+) -> Result<Vec<f64>> {
     let history = read_history(store, training)?;
-    let outputs = read_outputs(store, training)?;
     let n = outputs.n_points;
     let last = outputs.residual(steps).ok_or_else(|| {
         Error::Unsupported(format!(
@@ -168,8 +172,8 @@ pub fn run(
         let steps = training_settings.steps;
         let eta = training_settings.learning_rate;
         let sigma_w2 = training_settings.sigma_w2;
-        let observed = observed_losses(store, &training, steps)?;
         let recorded = read_outputs(store, &training)?;
+        let observed = observed_losses(store, &training, &recorded, steps)?;
         let r0 = recorded.residual(0).expect("step 0 is always recorded");
         let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
         let n = images.indices.len();
