@@ -16,7 +16,9 @@ use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
 use faer::Mat;
 use glh_artifacts::config::Sweep;
 use glh_artifacts::parquet_io::concat_columns;
-use glh_artifacts::schemas::{DYNAMICS_CURVES, DYNAMICS_ERRORS};
+use glh_artifacts::schemas::{
+    DYNAMICS_CURVES, DYNAMICS_ERRORS, TRAINING_HISTORY, TRAINING_OUTPUTS,
+};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
     ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
@@ -107,16 +109,20 @@ fn observed_losses(
     let history = read_history(store, training)?;
     let n = outputs.n_points;
     let last = outputs.residual(steps).ok_or_else(|| {
-        Error::Unsupported(format!(
-            "training run {training:?} recorded no outputs at step {steps}"
-        ))
+        Error::input(
+            store.table_path(training, &TRAINING_OUTPUTS),
+            format!("no outputs after step {steps}, the run's last"),
+        )
     })?;
     let mut losses: Vec<f64> = history.train.iter().map(|e| e.loss).collect();
     if losses.len() != steps as usize {
-        return Err(Error::Unsupported(format!(
-            "training run {training:?} has {} steps, its settings {steps}",
-            losses.len()
-        )));
+        return Err(Error::input(
+            store.table_path(training, &TRAINING_HISTORY),
+            format!(
+                "{} training steps, but the settings say {steps}",
+                losses.len()
+            ),
+        ));
     }
     losses.push(last.iter().map(|r| r * r).sum::<f64>() / (2 * n) as f64);
     Ok(losses)
@@ -178,9 +184,10 @@ pub fn run(
         let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
         let n = images.indices.len();
         if images.indices != recorded.images {
-            return Err(Error::Unsupported(format!(
-                "training run {training:?} trained on other images than the data run's kernel set"
-            )));
+            return Err(Error::input(
+                store.table_path(&training, &TRAINING_OUTPUTS),
+                "trained on other images than the data run's kernel set",
+            ));
         }
         let x = examples_as_columns(&images.pixels, PIXELS);
         let (_, mask) = read_mask(store, &configuration[own])?;
