@@ -270,14 +270,17 @@ fn kernels_do_not_depend_on_the_thread_count() {
             .build()
             .unwrap();
         pool.install(|| {
+            let chain = GraphonChain::of_masks(&masks).unwrap();
             (
-                graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0),
+                graphon_ntk(&chain, &x, 2.0),
                 empirical_ntk(&masks, &x, 2.0, 1, 3),
+                graphon_ntk_per_output(&chain, &x, 2.0),
+                empirical_ntk_full(&masks, &draw_weights(&masks, 3, 0), &x, 2.0),
             )
         })
     };
     let (one, three) = (run(1), run(3));
-    assert!(one.0 == three.0 && one.1 == three.1);
+    assert!(one.0 == three.0 && one.1 == three.1 && one.2 == three.2 && one.3 == three.3);
 }
 
 /// The full empirical kernel against the same finite-difference Jacobian, cross-output terms
