@@ -526,6 +526,21 @@ pub const NTK_METRICS: TableSchema = TableSchema {
             ColumnType::Float64,
             "||K - K_mask||_F / ||K_mask||_F (0 for the mask kernel itself)"
         ),
+        col(
+            "kernel_target_alignment",
+            ColumnType::Float64,
+            "<K, Y Y^T> / (|K| |Y Y^T|) with Y the one-hot labels of the kernel images"
+        ),
+        col(
+            "predicted_steps",
+            ColumnType::UInt32,
+            "T of predicted_loss_ratio (setting)"
+        ),
+        col(
+            "predicted_loss_ratio",
+            ColumnType::Float64,
+            "L_T / L_0 of linearised gradient descent from zero output on the one-hot labels at eta = N / trace (scale-free; smaller is faster)"
+        ),
     ]),
 };
 

@@ -392,6 +392,7 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
         sigma_w2: args.sigma_w2,
         histogram_k: args.histogram_k,
         empirical_draws: args.empirical_draws,
+        ..NtkSettings::default()
     };
     settings.validate("command line")?;
     let data = DataSettings {

@@ -8,6 +8,9 @@
 //!   layer), and constant chains (W = 1 is the dense standard NTK);
 //! - [`recursion`]: the Graphon NTK recursion on any chain, as blocked matrix products;
 //! - [`empirical`]: the empirical NTK of a masked network in NTK parameterisation, layer by layer;
+//! - [`linearised`]: the loss curve linearised gradient descent follows under a kernel;
+//! - [`alignment`]: a kernel against the labels: kernel-target alignment and the loss it
+//!   predicts after T steps at a trace-normalised rate;
 //! - [`spectrum`]: eigenvalues (faer) and the spectral metrics, the paper's and ours;
 //! - [`configuration`]: a configuration's seed-averaged K-block graphon (the paper's E3
 //!   kernel), and finite masks drawn from it;
@@ -17,10 +20,12 @@
 //!   tables;
 //! - [`graphon_stage`]: the `graphon_ntk` jobs, one per configuration over its seeds.
 
+pub mod alignment;
 pub mod chain;
 pub mod configuration;
 pub mod empirical;
 pub mod graphon_stage;
+pub mod linearised;
 pub mod pairs;
 pub mod recursion;
 pub mod relu;

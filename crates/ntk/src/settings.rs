@@ -10,6 +10,9 @@ pub const DEFAULT_SIGMA_W2: f64 = 2.0;
 pub const DEFAULT_HISTOGRAM_K: u32 = 64;
 /// Weight draws of the empirical NTK, by default (0: not computed).
 pub const DEFAULT_EMPIRICAL_DRAWS: u32 = 0;
+/// Steps T of the trace-normalised gradient descent whose predicted loss ratio the metrics
+/// report, by default (E3's 200 Adam steps).
+pub const DEFAULT_PREDICTED_STEPS: u32 = 200;
 /// The most empirical draws accepted.
 pub const MAX_EMPIRICAL_DRAWS: u32 = 1000;
 
@@ -25,6 +28,9 @@ pub struct NtkSettings {
     pub histogram_k: u32,
     /// Weight draws averaged by the empirical NTK; 0 skips it.
     pub empirical_draws: u32,
+    /// Steps T of the metric `predicted_loss_ratio` (linearised gradient descent at the rate
+    /// `N / trace`, see `ntk::alignment`).
+    pub predicted_steps: u32,
 }
 
 impl Default for NtkSettings {
@@ -33,6 +39,7 @@ impl Default for NtkSettings {
             sigma_w2: DEFAULT_SIGMA_W2,
             histogram_k: DEFAULT_HISTOGRAM_K,
             empirical_draws: DEFAULT_EMPIRICAL_DRAWS,
+            predicted_steps: DEFAULT_PREDICTED_STEPS,
         }
     }
 }
@@ -47,6 +54,10 @@ impl NtkSettings {
         if self.histogram_k == 0 {
             let msg = "must be at least 1";
             return Err(Error::config(source_name, "ntk.histogram_k", msg));
+        }
+        if self.predicted_steps == 0 {
+            let msg = "must be at least 1";
+            return Err(Error::config(source_name, "ntk.predicted_steps", msg));
         }
         if self.empirical_draws > MAX_EMPIRICAL_DRAWS {
             let msg = format!(

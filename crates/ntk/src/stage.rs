@@ -6,6 +6,7 @@
 //! `metrics.parquet` (schemas in `glh_artifacts::schemas`). An edge list (masks from any tool)
 //! is a job too, keyed by the file's SHA-256 and the data run.
 
+use crate::alignment::{kernel_target_alignment, predicted_loss_ratio};
 use crate::chain::GraphonChain;
 use crate::empirical::empirical_ntk;
 use crate::recursion::graphon_ntk;
@@ -35,7 +36,11 @@ pub const STAGE: &str = "ntk";
 /// Bumped whenever the stage's outputs for the same parameters change. 2: the metrics table
 /// adds the paper's effective rank (`effective_rank_trace`, trace / l_1) beside ours (renamed
 /// `effective_rank_entropy`) and the absolute scale (`top1_eigenvalue`, `top5_sum`).
-pub const VERSION: u32 = 2;
+///
+/// 3: the metrics gain `kernel_target_alignment`, `predicted_steps` and
+/// `predicted_loss_ratio` (`crate::alignment`), E3's bridge to the dynamics of issue #17; the
+/// kernels and spectra are unchanged.
+pub const VERSION: u32 = 3;
 
 #[derive(Serialize)]
 struct NtkParams<'a> {
@@ -397,6 +402,20 @@ fn write_run(
             Arc::new(Float64Array::from(vec![m.trace / dense_trace])),
             Arc::new(Float64Array::from(vec![relative_error(k, &scaled_dense)])),
             Arc::new(Float64Array::from(vec![relative_error(k, mask_level)])),
+            Arc::new(Float64Array::from(vec![kernel_target_alignment(
+                k,
+                &images.labels,
+            )])),
+            Arc::new(UInt32Array::from(vec![settings.predicted_steps])),
+            Arc::new(Float64Array::from(vec![
+                predicted_loss_ratio(
+                    k,
+                    &images.labels,
+                    glh_data::mnist::CLASSES,
+                    settings.predicted_steps,
+                )
+                .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.name)))?,
+            ])),
         ]);
         metric_parts.push(columns);
     }

@@ -184,6 +184,8 @@ impl Builder<'_> {
             "trace",
             "top1_eigenvalue",
             "top5_sum",
+            "kernel_target_alignment",
+            "predicted_loss_ratio",
         ];
         let metric_values: Vec<Vec<f64>> = names
             .iter()
@@ -296,7 +298,11 @@ impl Builder<'_> {
              then within each sparsity ({}), then pooled after ranking within each sparsity \
              (controls for sparsity). The metrics are the paper's (top-5 energy, \
              effective_rank_trace, ratio_1_2, decay_exponent), ours (effective_rank_entropy) and \
-             the absolute scale (trace, top1_eigenvalue, top5_sum). Intervals: 2.5% and 97.5% \
+             the absolute scale (trace, top1_eigenvalue, top5_sum), and two that read the \
+             spectrum against the labels (ours, issue #17): kernel_target_alignment, and \
+             predicted_loss_ratio, the loss after T steps of linearised gradient descent at the \
+             rate N / trace (a positive correlation is the right sign for it). Intervals: 2.5% \
+             and 97.5% \
              percentiles of {} bootstrap resamples of whole seeds.",
             y.len(),
             levels.join(", "),
