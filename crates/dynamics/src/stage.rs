@@ -190,8 +190,13 @@ pub fn run(
             ));
         }
         let x = examples_as_columns(&images.pixels, PIXELS);
-        let (_, mask) = read_mask(store, &configuration[own])?;
-        let masks = mask.layers();
+        // Every seed's masks of the configuration (the graphon kernel averages them); this run's
+        // own is one of them.
+        let runs: Vec<Vec<LayerMask>> = configuration
+            .iter()
+            .map(|m| read_mask(store, m).map(|(_, mask)| mask.layers().to_vec()))
+            .collect::<Result<_>>()?;
+        let masks = &runs[own];
         let mut predictions = Vec::new();
         for &kernel in &settings.kernels {
             let blocks = match kernel {
@@ -209,10 +214,6 @@ pub fn run(
                     block_predictions(&graphon_ntk_per_output(&chain, &x, sigma_w2), &r0, n)?
                 }
                 PredictingKernel::Graphon => {
-                    let runs: Vec<Vec<LayerMask>> = configuration
-                        .iter()
-                        .map(|m| read_mask(store, m).map(|(_, mask)| mask.layers().to_vec()))
-                        .collect::<Result<_>>()?;
                     let chain = configuration_chain(&runs, settings.graphon_k as usize)
                         .map_err(unsupported("graphon"))?;
                     block_predictions(&graphon_ntk_per_output(&chain, &x, sigma_w2), &r0, n)?
@@ -391,22 +392,20 @@ impl Stage for DynamicsStage {
                 .or_default()
                 .push((p.seed, id, job.spec().as_input()));
         }
-        let trainings: Vec<(usize, InputRef, InputRef)> = plan
+        // (id, masks input, training input, this job's label).
+        let trainings: Vec<(usize, InputRef, InputRef, String)> = plan
             .jobs_of::<TrainingJob>()
             .into_iter()
-            .map(|(id, job)| (id, job.masks().clone(), job.spec().as_input()))
-            .collect();
-        let labels: BTreeMap<usize, String> = plan
-            .jobs()
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (i, j.label.clone()))
+            .map(|(id, job)| {
+                let label = plan.jobs()[id].label.replacen("train", "dynamics", 1);
+                (id, job.masks().clone(), job.spec().as_input(), label)
+            })
             .collect();
         for members in configurations.values_mut() {
             members.sort_by_key(|m| m.0);
             let inputs: Vec<InputRef> = members.iter().map(|m| m.2.clone()).collect();
             for (own, &(seed, _, ref masks_input)) in members.iter().enumerate() {
-                let Some((training_id, _, training_input)) =
+                let Some((training_id, _, training_input, label)) =
                     trainings.iter().find(|t| t.1 == *masks_input)
                 else {
                     continue;
@@ -434,10 +433,7 @@ impl Stage for DynamicsStage {
                     own,
                     spec,
                 };
-                let label = labels
-                    .get(training_id)
-                    .map_or_else(String::new, |l| l.replacen("train", "dynamics", 1));
-                plan.push(job, label, after);
+                plan.push(job, label.clone(), after);
             }
         }
         Ok(())

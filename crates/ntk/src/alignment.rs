@@ -43,20 +43,17 @@ pub fn predicted_loss_ratio(
         return Err(format!("a kernel of trace {trace} predicts no descent"));
     }
     let eta = n as f64 / trace;
-    let mut losses = vec![0.0; steps as usize + 1];
-    for c in 0..classes {
-        let target: Vec<f64> = labels
-            .iter()
-            .map(|&l| -f64::from(u8::from(usize::from(l) == c)))
-            .collect();
-        let block = KernelPrediction::new(k, &target)?;
-        for (sum, l) in losses
-            .iter_mut()
-            .zip(predicted_losses(&[block], eta, n, steps))
-        {
-            *sum += l;
-        }
-    }
+    let targets: Vec<Vec<f64>> = (0..classes)
+        .map(|c| {
+            labels
+                .iter()
+                .map(|&l| -f64::from(u8::from(usize::from(l) == c)))
+                .collect()
+        })
+        .collect();
+    let columns: Vec<&[f64]> = targets.iter().map(Vec::as_slice).collect();
+    let block = KernelPrediction::of_residuals(k, &columns)?;
+    let losses = predicted_losses(&[block], eta, n, steps);
     Ok(losses[steps as usize] / losses[0])
 }
 

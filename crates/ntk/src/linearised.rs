@@ -31,13 +31,23 @@ pub struct KernelPrediction {
 impl KernelPrediction {
     /// The prediction of symmetric `kernel` for the initial residual `r0` (one entry per row).
     pub fn new(kernel: &Mat<f64>, r0: &[f64]) -> Result<Self, String> {
+        Self::of_residuals(kernel, &[r0])
+    }
+
+    /// The prediction of `kernel` for several residuals that evolve under it independently
+    /// (one per output of the same kernel): one eigendecomposition, their squared projections
+    /// added, so the curve is the sum of theirs.
+    pub fn of_residuals(kernel: &Mat<f64>, residuals: &[&[f64]]) -> Result<Self, String> {
         let m = kernel.nrows();
-        if kernel.ncols() != m || r0.len() != m {
+        if let Some(r) = residuals
+            .iter()
+            .find(|r| kernel.ncols() != m || r.len() != m)
+        {
             return Err(format!(
                 "a {}x{} kernel and a residual of {}",
                 m,
                 kernel.ncols(),
-                r0.len()
+                r.len()
             ));
         }
         let mut s = faer::diag::Diag::<f64>::zeros(m);
@@ -59,8 +69,13 @@ impl KernelPrediction {
         .map_err(|e| format!("the eigensolver did not converge: {e:?}"))?;
         let energies = (0..m)
             .map(|i| {
-                let c: f64 = u.col_as_slice(i).iter().zip(r0).map(|(a, b)| a * b).sum();
-                c * c
+                residuals
+                    .iter()
+                    .map(|r| {
+                        let c: f64 = u.col_as_slice(i).iter().zip(*r).map(|(a, b)| a * b).sum();
+                        c * c
+                    })
+                    .sum()
             })
             .collect();
         Ok(KernelPrediction {
