@@ -224,12 +224,9 @@ impl MaskedMlp {
             .zip(&gradients.layers)
             .zip(&self.gd_scales)
         {
-            let keep = layer.mask.to_dtype(DType::F32)?;
-            let w = (layer.weight.theta()? - (dw.mul(&keep)? * (eta * scale))?)?;
-            layer.weight.set_theta(&w)?;
+            layer.weight.gd_step(eta * scale, dw, Some(&layer.mask))?;
             if self.train_biases {
-                let b = (layer.bias.theta()? - (db * (eta * scale))?)?;
-                layer.bias.set_theta(&b)?;
+                layer.bias.gd_step(eta * scale, db, None)?;
             }
         }
         Ok(())

@@ -192,6 +192,59 @@ fn fused_adam_equals_its_tensor_op_twin_and_skips_pruned_entries() {
     assert_eq!(moved, keep.iter().filter(|&&k| k == 1).count());
 }
 
+#[test]
+fn fused_gradient_descent_equals_its_tensor_op_twin_to_the_bit() {
+    let device = Device::Cpu;
+    let (rows, cols) = (37, 1500); // more than one rayon chunk, not a multiple of it
+    let mut rng = 11;
+    let theta: Vec<f32> = (0..rows * cols)
+        .map(|i| if i % 3 == 0 { 0.0 } else { noise(&mut rng) })
+        .collect();
+    let keep: Vec<u8> = (0..rows * cols).map(|i| u8::from(i % 3 != 0)).collect();
+    let theta = Tensor::from_vec(theta, (rows, cols), &device).unwrap();
+    let mask = Tensor::from_vec(keep.clone(), (rows, cols), &device).unwrap();
+    let bias = Tensor::from_vec(
+        (0..cols).map(|_| noise(&mut rng)).collect::<Vec<_>>(),
+        cols,
+        &device,
+    )
+    .unwrap();
+    let (fused, ops) = (
+        AdamState::new(&theta).unwrap(),
+        AdamState::new(&theta).unwrap(),
+    );
+    let (fused_b, ops_b) = (
+        AdamState::new(&bias).unwrap(),
+        AdamState::new(&bias).unwrap(),
+    );
+    for lr in [0.3, 1.7e-3, 2.5] {
+        let g: Vec<f32> = (0..rows * cols).map(|_| noise(&mut rng)).collect();
+        let g = Tensor::from_vec(g, (rows, cols), &device).unwrap();
+        fused.gd_step(lr, &g, Some(&mask)).unwrap();
+        ops.gd_step_with_ops(lr, &g, Some(&mask)).unwrap();
+        let gb: Vec<f32> = (0..cols).map(|_| noise(&mut rng)).collect();
+        let gb = Tensor::from_vec(gb, cols, &device).unwrap();
+        fused_b.gd_step(lr, &gb, None).unwrap();
+        ops_b.gd_step_with_ops(lr, &gb, None).unwrap();
+    }
+    let bits = |t: Tensor| -> Vec<u32> {
+        t.flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    let got = bits(fused.theta().unwrap());
+    assert_eq!(got, bits(ops.theta().unwrap()));
+    assert_eq!(bits(fused_b.theta().unwrap()), bits(ops_b.theta().unwrap()));
+    // Pruned entries stay +0; the moments are untouched.
+    assert!(keep.iter().zip(&got).all(|(&k, &w)| k == 1 || w == 0));
+    let (m, v) = fused.moments().unwrap();
+    assert!(bits(m).iter().chain(&bits(v)).all(|&b| b == 0));
+}
+
 /// The implementation this stage replaced: candle's autograd through `w ⊙ m` and candle-nn's
 /// `AdamW`, on `Var`s.
 struct AutogradNet {
