@@ -36,7 +36,7 @@ e4: build
     {{glh}} data verify
     {{glh}} run pipelines/e4-dense.toml
     {{glh}} run pipelines/e4-finite-width.toml
-    {{glh}} report pipelines/e4-finite-width.toml --out reports/e4
+    {{glh}} report pipelines/e4-finite-width.toml pipelines/e4-dense.toml --out reports/e4
     @echo "Report: reports/e4/report.md and reports/e4/report.html."
 
 # The smoke pipeline into artifacts/ (seconds), with its summary.

@@ -38,42 +38,9 @@ pub fn run_pipeline(pipeline: &Pipeline, root: &Path, force: bool) -> Result<Vec
     glh_pipeline::execute(&store, &plan, options, &Silent)
 }
 
-/// What the report needs of `pipeline` (as `glh report` builds it).
+/// The report's view of `pipeline`, through the adapter `glh report` uses.
 pub fn experiment(pipeline: &Pipeline) -> glh_reporting::Experiment {
-    glh_reporting::Experiment {
-        name: pipeline.name.clone(),
-        description: pipeline.description.clone(),
-        sweep: pipeline.sweep.clone(),
-        settings_toml: pipeline
-            .to_toml()
-            .expect("a parsed pipeline writes as TOML"),
-        graphons: pipeline
-            .graphons
-            .as_ref()
-            .map(|g| glh_reporting::GraphonsRuns {
-                k: g.k,
-                rescale: g.rescale,
-            }),
-        ntk: pipeline.ntk.is_some(),
-        graphon_ntk: pipeline
-            .graphon_ntk
-            .as_ref()
-            .map(|g| glh_reporting::GraphonKernelRuns {
-                k: g.k,
-                kernel_size: g.kernel_size,
-                first_sigma_w2: g.sigma_w2[0],
-            }),
-        training: pipeline.training.is_some(),
-        dynamics: pipeline
-            .dynamics
-            .as_ref()
-            .zip(pipeline.training.as_ref())
-            .map(|(_, t)| glh_reporting::DynamicsRuns {
-                learning_rate: t.learning_rate,
-                steps: t.steps,
-                sigma_w2: t.sigma_w2,
-            }),
-    }
+    glh_pipeline::report_plan::experiment(pipeline).expect("the pipeline plans")
 }
 
 /// Every Parquet file under `root` that belongs to a complete run, as paths relative to `root`,

@@ -23,10 +23,11 @@ fn the_smoke_report_writes_every_figure_and_table() {
     let root = tempfile::tempdir().unwrap();
     run_pipeline(&pipeline, root.path(), false).unwrap();
     let store = glh_artifacts::ArtifactStore::new(root.path());
-    let out = root.path().join("reports");
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
     let settings = ReportSettings {
         bootstrap: 200,
-        seed: 0,
+        ..Default::default()
     };
     let experiments = [experiment(&pipeline)];
     let report = write_report(&store, &experiments, &out, &settings).unwrap();
@@ -116,7 +117,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
     // A report that fails (a pipeline whose data directory does not exist is fine, but an
     // unwritable output is not) leaves the previous report untouched.
     let before = std::fs::read(&report.markdown).unwrap();
-    let blocked = root.path().join("blocked");
+    let blocked = outside.path().join("blocked");
     std::fs::write(&blocked, b"a file, not a directory").unwrap();
     assert!(write_report(&store, &experiments, &blocked.join("reports"), &settings).is_err());
     assert_eq!(std::fs::read(&report.markdown).unwrap(), before);
@@ -127,19 +128,38 @@ fn the_report_replaces_only_its_own_directories() {
     let root = tempfile::tempdir().unwrap();
     let store = glh_artifacts::ArtifactStore::new(root.path().join("artifacts"));
     let experiments = [experiment(&load_pipeline("smoke.toml"))];
+    // The store is empty: these reports are partial (and say so), which is what is asked.
     let settings = ReportSettings {
         bootstrap: 100,
-        seed: 0,
+        allow_partial: true,
+        ..Default::default()
     };
-    // A directory of someone else's files, the artifact store itself, and a file: refused,
-    // untouched, nothing else left beside them.
+    // A directory of someone else's files, one that holds a report.md and a report.html but no
+    // marker of ours, the artifact store itself, a directory inside it, a file, `.`, a path
+    // through `..` and an ancestor of the working directory: refused, untouched, nothing else
+    // left beside them.
     let foreign = root.path().join("notes");
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("keep.txt"), b"mine").unwrap();
+    let lookalike = root.path().join("lookalike");
+    std::fs::create_dir_all(&lookalike).unwrap();
+    for f in ["report.md", "report.html"] {
+        std::fs::write(lookalike.join(f), b"mine").unwrap();
+    }
     std::fs::create_dir_all(root.path().join("artifacts/masks")).unwrap();
     let file = root.path().join("a-file");
     std::fs::write(&file, b"mine").unwrap();
-    for out in [foreign.clone(), root.path().join("artifacts"), file.clone()] {
+    let cwd = std::env::current_dir().unwrap();
+    for out in [
+        foreign.clone(),
+        lookalike.clone(),
+        root.path().join("artifacts"),
+        root.path().join("artifacts/reports"),
+        file.clone(),
+        std::path::PathBuf::from("."),
+        root.path().join("notes/.."),
+        cwd.parent().unwrap().to_path_buf(),
+    ] {
         let err = write_report(&store, &experiments, &out, &settings).unwrap_err();
         assert!(err.is_bad_input(), "{err}");
         assert!(
@@ -149,6 +169,7 @@ fn the_report_replaces_only_its_own_directories() {
         assert_eq!(err.to_string().lines().count(), 1);
     }
     assert_eq!(std::fs::read(foreign.join("keep.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(lookalike.join("report.md")).unwrap(), b"mine");
     assert!(root.path().join("artifacts/masks").is_dir());
     assert_eq!(std::fs::read(&file).unwrap(), b"mine");
     let mut names: Vec<String> = std::fs::read_dir(root.path())
@@ -156,16 +177,40 @@ fn the_report_replaces_only_its_own_directories() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["a-file", "artifacts", "notes"]);
+    assert_eq!(names, ["a-file", "artifacts", "lookalike", "notes"]);
 
-    // A new directory, an empty one, and then our own report again: written, marked, replaced.
+    // A new directory, an empty one, and then our own report again: written, marked, replaced,
+    // and said to be partial.
     let empty = root.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     for out in [root.path().join("fresh"), empty.clone(), empty] {
         let report = write_report(&store, &experiments, &out, &settings).unwrap();
-        assert!(report.markdown.is_file());
         assert!(out.join(glh_reporting::report::REPORT_MARKER).is_file());
+        let md = std::fs::read_to_string(&report.markdown).unwrap();
+        assert!(md.contains("**Partial report**"), "{md}");
     }
+    // Without --allow-partial, the missing runs are refused by name, and nothing is written.
+    let strict = ReportSettings {
+        bootstrap: 100,
+        ..Default::default()
+    };
+    let out = root.path().join("strict");
+    let err = write_report(&store, &experiments, &out, &strict)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("runs the pipelines plan are missing (first: "),
+        "{err}"
+    );
+    assert!(err.contains("--allow-partial"), "{err}");
+    assert!(!out.exists());
+    // Two pipelines of one name would share their figures' directory: refused.
+    let twice = [experiments[0].clone(), experiments[0].clone()];
+    let err = write_report(&store, &twice, &out, &settings).unwrap_err();
+    assert!(
+        err.to_string().contains("two pipelines are named `smoke`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -182,9 +227,10 @@ fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
     let store = glh_artifacts::ArtifactStore::new(root.path());
     let settings = ReportSettings {
         bootstrap: 50,
-        seed: 0,
+        ..Default::default()
     };
-    let out = root.path().join("reports");
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
     let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
     for part in ["L3-s0.5", "L3-s0.8", "L4-s0.5", "L4-s0.8"] {
         let dir = out.join("grid").join(part);
@@ -223,9 +269,10 @@ fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
     let store = glh_artifacts::ArtifactStore::new(root.path());
     let settings = ReportSettings {
         bootstrap: 50,
-        seed: 0,
+        ..Default::default()
     };
-    let out = root.path().join("reports");
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
     let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
     for part in ["L4-s0.5", "L4-d2n-0.5"] {
         let dir = out.join("sparse").join(part);
@@ -258,17 +305,45 @@ fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
     assert!(md.contains("Layer 2 (hidden): seed-averaged SAS histograms / layer density"));
 }
 
-/// A store kept across an upgrade holds runs of an older stage version whose table has other
-/// columns: the report reads the newest version's runs only, instead of failing to stack them.
+/// A report reads exactly the runs its pipeline plans. Runs of other settings at the same
+/// sweep points (a pipeline that differs in `[masks] scope` or in its learning rate), and a run
+/// of an older stage version, may share the store: the report's bytes do not move.
 #[test]
-fn the_report_reads_only_the_newest_version_of_a_stage() {
+fn the_report_reads_only_its_planned_runs() {
     use arrow::array::{ArrayRef, StringArray};
     use glh_artifacts::JobSpec;
+    use glh_artifacts::config::Scope;
     use glh_artifacts::schema::{Column, ColumnType, TableSchema};
     let pipeline = load_pipeline("smoke.toml");
     let root = tempfile::tempdir().unwrap();
     run_pipeline(&pipeline, root.path(), false).unwrap();
     let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 50,
+        ..Default::default()
+    };
+    let outside = tempfile::tempdir().unwrap();
+    let report = |name: &str| {
+        let out = outside.path().join(name);
+        let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+        let mut files = vec![std::fs::read(&report.markdown).unwrap()];
+        files.extend(report.figures.iter().map(|f| std::fs::read(f).unwrap()));
+        (files, report.claims)
+    };
+    let (alone, claims) = report("alone");
+
+    // The same sweep points with other settings, into the same store.
+    let mut layerwise = pipeline.clone();
+    layerwise.name = "smokelw".into();
+    layerwise.masks.as_mut().unwrap().scope = Scope::Layerwise;
+    run_pipeline(&layerwise, root.path(), false).unwrap();
+    let mut faster = pipeline.clone();
+    faster.name = "smokelr".into();
+    faster.graphons = None;
+    faster.ntk = None;
+    faster.graphon_ntk = None;
+    faster.training.as_mut().unwrap().learning_rate = 0.05;
+    run_pipeline(&faster, root.path(), false).unwrap();
     // A version-1 convergence run with a column the current table lacks.
     const OLD: TableSchema = TableSchema {
         stage: "convergence",
@@ -288,18 +363,22 @@ fn the_report_reads_only_the_newest_version_of_a_stage() {
             w.write_table(&OLD, vec![column])
         })
         .unwrap();
-    let settings = ReportSettings {
-        bootstrap: 50,
-        seed: 0,
-    };
-    let out = root.path().join("reports");
-    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+
+    let (shared, shared_claims) = report("shared");
+    assert_eq!(shared_claims, claims);
     assert!(
-        report
-            .claims
+        alone == shared,
+        "the smoke report moved when other runs joined its store"
+    );
+    assert!(
+        claims
             .iter()
             .any(|c| c.statement == glh_reporting::claims::Statement::Convergence)
     );
+    // The variants' own reports do differ: the test can fail.
+    let out = outside.path().join("variant");
+    let variant = write_report(&store, &[experiment(&layerwise)], &out, &settings).unwrap();
+    assert_ne!(std::fs::read(&variant.markdown).unwrap(), alone[0]);
 }
 
 #[test]
@@ -326,16 +405,21 @@ fn an_e3_shaped_sweep_reports_every_claim_of_the_papers_e3_under_both_kernels() 
     let store = glh_artifacts::ArtifactStore::new(root.path());
     let settings = ReportSettings {
         bootstrap: 200,
-        seed: 0,
+        ..Default::default()
     };
-    let out = root.path().join("reports");
-    let report = write_report(&store, &[experiment(&e3)], &out, &settings).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
+    // The dense baseline is read where its pipeline is reported too.
+    let both = [experiment(&e3), experiment(&dense)];
+    let report = write_report(&store, &both, &out, &settings).unwrap();
 
     let read = |statement: Statement, reading: Reading| {
         report
             .claims
             .iter()
-            .find(|c| c.statement == statement && c.reading == Some(reading))
+            .find(|c| {
+                c.statement == statement && c.reading == Some(reading) && c.experiment == "e3-tiny"
+            })
             .unwrap_or_else(|| panic!("no {statement:?} under {reading:?}: {:?}", report.claims))
     };
     let md = std::fs::read_to_string(&report.markdown).unwrap();
@@ -368,14 +452,18 @@ fn an_e3_shaped_sweep_reports_every_claim_of_the_papers_e3_under_both_kernels() 
         let claim = read(statement, Reading::Training);
         assert!(md.contains(&cell(claim)), "{claim:?}");
     }
-    // Without its dense runs in the store, (e)'s dense part is left out, nothing else.
-    let alone = tempfile::tempdir().unwrap();
-    run_pipeline(&e3, alone.path(), false).unwrap();
-    let store = glh_artifacts::ArtifactStore::new(alone.path());
+    assert!(
+        report
+            .claims
+            .iter()
+            .any(|c| c.statement == Statement::DenseTrainsFastest && c.experiment == "e3-tiny")
+    );
+    // Reported without its dense pipeline, (e)'s dense part is left out, nothing else, though
+    // the dense runs are in the store: the report reads only what its pipelines plan.
     let report = write_report(
         &store,
         &[experiment(&e3)],
-        &alone.path().join("r"),
+        &outside.path().join("r"),
         &settings,
     )
     .unwrap();

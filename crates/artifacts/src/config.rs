@@ -87,7 +87,9 @@ impl TryFrom<f64> for Sparsity {
     type Error = String;
     fn try_from(s: f64) -> Result<Self, String> {
         if (0.0..1.0).contains(&s) {
-            Ok(Sparsity(s))
+            // -0.0 is 0.0: one sparsity, one key (`+ 0.0` turns -0.0 into +0.0 and keeps the
+            // rest).
+            Ok(Sparsity(s + 0.0))
         } else {
             Err(format!(
                 "sparsity must be in [0, 1) (the fraction of weights removed), got {s}"
@@ -404,6 +406,9 @@ mod tests {
         assert_eq!("0.8".parse::<Sparsity>().unwrap().value(), 0.8);
         assert!("1".parse::<Sparsity>().is_err());
         assert!("-0.1".parse::<Sparsity>().is_err());
+        // -0 is the sparsity 0, so `[0.0, -0.0]` is one value listed twice, not two keys.
+        let zero = "-0.0".parse::<Sparsity>().unwrap().value();
+        assert!(zero == 0.0 && zero.is_sign_positive());
         assert!("NaN".parse::<Sparsity>().is_err());
         assert!("0".parse::<Width>().is_err());
         assert_eq!(

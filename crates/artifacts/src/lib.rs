@@ -13,13 +13,16 @@
 //! - [`parquet_io`]: writing tables (zstd, key-value metadata, deterministic bytes) and reading
 //!   them back with schema validation;
 //! - [`seeding`]: the seeded ChaCha streams, one per purpose, that all randomness comes from;
-//! - [`memory`]: the memory limit, and the check a job's estimate passes before it allocates.
+//! - [`memory`]: the memory limit, and the check a job's estimate passes before it allocates;
+//! - [`files`]: a user's input files (regular files only, read once) and output files (one
+//!   safe writer).
 //!
 //! It never computes anything numerical and never depends on a stage crate: each stage's
 //! settings live in that stage.
 
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod job;
 pub mod key;
 pub mod memory;

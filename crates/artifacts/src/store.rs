@@ -278,7 +278,7 @@ impl ArtifactStore {
             .iter()
             .find(|f| f.file == table.file_name())
             .ok_or_else(|| damaged(format!("its manifest lists no {}", table.file_name())))?;
-        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+        let bytes = read_regular(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => damaged(format!("{} is missing", entry.file)),
             _ => Error::read(&path, &e),
         })?;
@@ -504,11 +504,20 @@ fn check_run(
         let path = dir.join(&entry.file);
         match verify {
             Verify::Sizes => {
-                let meta = fs::metadata(&path).map_err(|_| format!("{} is missing", entry.file))?;
+                let meta = fs::symlink_metadata(&path)
+                    .map_err(|_| format!("{} is missing", entry.file))?;
+                if !meta.is_file() {
+                    return Err(format!("{} is not a regular file", entry.file));
+                }
                 check_size(entry, meta.len())?;
             }
             Verify::Hashes => {
-                let bytes = fs::read(&path).map_err(|_| format!("{} is missing", entry.file))?;
+                let bytes = read_regular(&path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::InvalidInput => {
+                        format!("{} is not a regular file", entry.file)
+                    }
+                    _ => format!("{} is missing", entry.file),
+                })?;
                 check_bytes(entry, &bytes)?;
             }
         }
@@ -720,8 +729,23 @@ impl Drop for ArtifactWriter {
 /// The manifest of the run directory `dir`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
-    let text = fs::read_to_string(&path).map_err(|e| Error::read(&path, &e))?;
+    let bytes = read_regular(&path).map_err(|e| Error::read(&path, &e))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::input(&path, "invalid manifest: not UTF-8"))?;
     serde_json::from_str(&text).map_err(|e| Error::input(&path, format!("invalid manifest: {e}")))
+}
+
+/// The bytes of `path` if it is a regular file (not followed through a link); anything else, a
+/// FIFO above all (reading one blocks forever), is an `InvalidInput` error, never opened.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    fs::read(path)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

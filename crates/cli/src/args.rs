@@ -533,17 +533,24 @@ pub struct TrainArgs {
 /// `glh report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Pipeline files whose runs to report, in order.
-    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e2.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml"])]
+    /// Pipeline files whose runs to report, in order. The report reads exactly the runs these
+    /// plan (never other runs of the store at the same sweep points), and a pipeline's dense
+    /// baseline (e3-dense for E3, e4-dense for E4) only where it is one of them.
+    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e2.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml", "pipelines/e3-dense.toml"])]
     pub pipelines: Vec<PathBuf>,
-    /// Output directory (replaced).
+    /// Output directory, replaced whole: a new or empty directory, or an earlier report's
+    /// (never `.`, `..`, the working directory or one of its ancestors, nor the store).
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+    /// Report even though some planned runs are missing from the store; the report's summary
+    /// names them. Without it, a missing run is an error that names it.
+    #[arg(long)]
+    pub allow_partial: bool,
     /// Report these run seeds instead of the pipelines' (as `glh run --seeds`): N or A..B.
     #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
     pub seeds: Option<Seeds>,
-    /// Bootstrap resamples per confidence interval.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..))]
+    /// Bootstrap resamples per confidence interval (100 to 100000).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub bootstrap: u32,
 }
 
@@ -555,9 +562,9 @@ pub struct RunArgs {
     /// Recompute every job, even those whose artifacts are complete.
     #[arg(long)]
     pub force: bool,
-    /// Jobs run at once (default: the number of cores). Stages parallelise inside a job on the
-    /// same threads, so cores are never oversubscribed.
-    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Jobs run at once (default: the number of cores; at most 256). Stages parallelise inside a
+    /// job on the same threads, so cores are never oversubscribed.
+    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..=glh_pipeline::cluster::MAX_THREADS as i64))]
     pub jobs: Option<u32>,
     /// Run seeds instead of the pipeline's: a count N (seeds 0..N) or a range A..B (A to B-1).
     /// `--seeds 100` is the paper's 100 runs per setting.
@@ -599,8 +606,8 @@ pub struct SlurmArgs {
     /// Memory of every task (4G, 500M, ...).
     #[arg(long)]
     pub mem: Option<String>,
-    /// CPUs of every task; the task's job uses as many threads.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// CPUs of every task (at most 256); the task's job uses as many threads.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=glh_pipeline::cluster::MAX_THREADS as i64))]
     pub cpus_per_task: Option<u32>,
     /// At most this many tasks of one array at once.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -640,8 +647,8 @@ pub struct JobArgs {
     /// The job: `<stage>/<key>`, as the sweep scripts list them.
     #[arg(long, value_name = "STAGE/KEY")]
     pub job: String,
-    /// Threads of the job.
-    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Threads of the job (at most 256).
+    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=glh_pipeline::cluster::MAX_THREADS as i64))]
     pub jobs: u32,
     /// Recompute the job even if its artifact is complete.
     #[arg(long)]

@@ -285,7 +285,7 @@ fn masks_export(store: &ArtifactStore, args: ExportArgs, quiet: bool) -> Result<
     match args.format {
         ExportFormat::Edges => {
             let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
-            let edges = glh_masks::export::export_edges(&mask, &input, &args.out)?;
+            let edges = glh_masks::export::export_edges(store, &mask, &input, &args.out)?;
             if !quiet {
                 outln!("{edges} edges  {}", args.out.display());
             }
@@ -522,10 +522,11 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
     }
     let experiments = pipelines
         .iter()
-        .map(experiment)
+        .map(glh_pipeline::report_plan::experiment)
         .collect::<Result<Vec<_>>>()?;
     let settings = glh_reporting::ReportSettings {
         bootstrap: args.bootstrap as usize,
+        allow_partial: args.allow_partial,
         ..Default::default()
     };
     let spinner = progress::spinner("writing the report", quiet);
@@ -550,42 +551,6 @@ fn report(store: &ArtifactStore, args: ReportArgs, quiet: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// What the report needs of a pipeline.
-fn experiment(pipeline: &Pipeline) -> Result<glh_reporting::Experiment> {
-    Ok(glh_reporting::Experiment {
-        name: pipeline.name.clone(),
-        description: pipeline.description.clone(),
-        sweep: pipeline.sweep.clone(),
-        settings_toml: pipeline.to_toml()?,
-        graphons: pipeline
-            .graphons
-            .as_ref()
-            .map(|g| glh_reporting::GraphonsRuns {
-                k: g.k,
-                rescale: g.rescale,
-            }),
-        ntk: pipeline.ntk.is_some(),
-        graphon_ntk: pipeline
-            .graphon_ntk
-            .as_ref()
-            .map(|g| glh_reporting::GraphonKernelRuns {
-                k: g.k,
-                kernel_size: g.kernel_size,
-                first_sigma_w2: g.sigma_w2[0],
-            }),
-        training: pipeline.training.is_some(),
-        dynamics: pipeline
-            .dynamics
-            .as_ref()
-            .zip(pipeline.training.as_ref())
-            .map(|(_, t)| glh_reporting::DynamicsRuns {
-                learning_rate: t.learning_rate,
-                steps: t.steps,
-                sigma_w2: t.sigma_w2,
-            }),
-    })
 }
 
 fn run(store: &ArtifactStore, args: RunArgs, quiet: bool) -> Result<()> {

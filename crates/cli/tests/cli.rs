@@ -165,7 +165,9 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
         .nth(1)
         .unwrap()
         .to_string();
-    let edges = root.path().join("edges.parquet");
+    // Exports go outside the artifact store (a path inside it is refused).
+    let outside = tempfile::tempdir().unwrap();
+    let edges = outside.path().join("edges.parquet");
     let out = glh(
         root.path(),
         &["masks", "export", &dir, "--out", edges.to_str().unwrap()],
@@ -180,8 +182,8 @@ fn masks_runs_one_configuration_and_exports_its_edges() {
     );
     // The pruned network for PyTorch, with its scoring batch; a file already there is replaced
     // whole.
-    let net = root.path().join("net.safetensors");
-    let batch = root.path().join("batch.safetensors");
+    let net = outside.path().join("net.safetensors");
+    let batch = outside.path().join("batch.safetensors");
     std::fs::write(&net, b"stale").unwrap();
     let out = glh(
         root.path(),

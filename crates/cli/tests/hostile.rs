@@ -99,7 +99,8 @@ fn item_2_a_damaged_artifact_is_never_served_and_is_recomputed() {
     );
     let out = glh(r, &["verify"]);
     assert!(stdout(&out).contains("SHA-256"), "{}", stdout(&out));
-    let edges = r.join("edges.parquet");
+    let outside = tempfile::tempdir().unwrap();
+    let edges = outside.path().join("edges.parquet");
     let export = ["masks", "export", &key, "--out", edges.to_str().unwrap()];
     assert_error(&glh(r, &export), 2, &[&key, "damaged run", "SHA-256"]);
     assert_error(&glh(r, &["graphons", "--masks", &key]), 2, &["damaged run"]);
@@ -146,7 +147,8 @@ fn item_3_a_report_over_a_damaged_run_fails_naming_it() {
     .unwrap();
     let p = pipeline.to_str().unwrap();
     assert_ok(&glh(r, &["run", p]));
-    let out_dir = r.join("report");
+    let outside = tempfile::tempdir().unwrap();
+    let out_dir = outside.path().join("report");
     let report = ["report", p, "--out", out_dir.to_str().unwrap()];
     assert_ok(&glh(r, &report));
     let histograms = fs::read_dir(r.join("graphons"))
@@ -412,7 +414,7 @@ fn item_10_sizes_are_estimated_before_allocating() {
             &["run", "pipelines/smoke.toml", "--seeds", "1000000000000"],
         ),
         2,
-        &["--seeds", "more than the 1000000"],
+        &["--seeds", "more than the 100000"],
     );
     let pipeline = r.join("p.toml");
     fs::write(

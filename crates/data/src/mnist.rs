@@ -146,14 +146,17 @@ pub fn verify(dir: &Path) -> Result<Vec<VerifiedFile>> {
     Ok(files)
 }
 
-/// How raw pixels become model inputs: scaled to [0, 1], then standardised if asked.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How raw pixels become model inputs: scaled to [0, 1], then standardised if asked. It reads
+/// back from a manifest whether or not the mean and std were written (see its `Serialize`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 pub struct Normalisation {
     /// Whether to standardise after scaling.
     pub standardise: bool,
     /// Mean subtracted when standardising.
+    #[serde(default)]
     pub mean: f64,
     /// Standard deviation divided when standardising.
+    #[serde(default)]
     pub std: f64,
 }
 
@@ -164,6 +167,25 @@ impl From<&DataSettings> for Normalisation {
             mean: s.mean,
             std: s.std,
         }
+    }
+}
+
+/// In a cache key, a normalisation is what it does to the pixels: `{"standardise": false}` when
+/// pixels stay in [0, 1] (the mean and std it would use then change nothing, so they do not fork
+/// the key), and `{"standardise": true, "mean": m, "std": s}` otherwise. Every stage whose
+/// output depends on the pixels puts this in its key, so that one key never serves two
+/// normalisations.
+impl serde::Serialize for Normalisation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields = if self.standardise { 3 } else { 1 };
+        let mut s = serializer.serialize_struct("Normalisation", fields)?;
+        s.serialize_field("standardise", &self.standardise)?;
+        if self.standardise {
+            s.serialize_field("mean", &self.mean)?;
+            s.serialize_field("std", &self.std)?;
+        }
+        s.end()
     }
 }
 

@@ -514,14 +514,39 @@ pub fn run_convergence(
 /// other columns are ignored. Every layer from 1 to the largest must appear with one shape; rows
 /// and columns must lie inside it; an edge listed twice is an error.
 pub fn read_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
-    glh_artifacts::parquet_io::guarded(path, || decode_edge_list(path))
+    decode_edge_list(path, read_edge_list_bytes(path)?)
 }
 
-fn decode_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
+/// The bytes of the edge list `path`, read once (a regular file within the memory limit): a
+/// job keyed by their hash decodes these bytes with [`decode_edge_list`], never the path again.
+pub fn read_edge_list_bytes(path: &Path) -> Result<bytes::Bytes> {
+    glh_artifacts::files::read_input(path, "edge list")
+}
+
+/// The most layers an edge list may have: deeper networks than any we study, and a bound on
+/// the per-layer buffers (histograms, degree profiles) that no memory estimate of the file's
+/// rows would cover.
+pub const MAX_EDGE_LIST_LAYERS: u64 = 1024;
+
+/// The masks of an edge list's `bytes` (read from `path`, which names them in errors); see
+/// [`read_edge_list`].
+pub fn decode_edge_list(path: &Path, bytes: bytes::Bytes) -> Result<Vec<LayerMask>> {
+    glh_artifacts::parquet_io::guarded(path, || decode_edge_list_unguarded(path, bytes))
+}
+
+fn decode_edge_list_unguarded(path: &Path, file: bytes::Bytes) -> Result<Vec<LayerMask>> {
     use arrow::datatypes::DataType;
-    let file = std::fs::File::open(path).map_err(|e| Error::read(path, &e))?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+    // Rows from the file's metadata, checked before a row is decoded: a few megabytes of zstd
+    // can hold 10^8 rows. Each row is widened to five u64 and kept as an edge (two usize).
+    let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    glh_artifacts::memory::check(
+        &path.display().to_string(),
+        "rows",
+        &format!("decoding an edge list of {rows} rows"),
+        rows.saturating_mul(5 * 8 + 2 * 8),
+    )?;
     let reader = builder
         .build()
         .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
@@ -591,6 +616,11 @@ fn decode_edge_list(path: &Path) -> Result<Vec<LayerMask>> {
             .expect("fewer layers than numbers");
         return Err(bad(format!(
             "layer {missing} has no edge (layers 1..={depth} must all appear)"
+        )));
+    }
+    if depth > MAX_EDGE_LIST_LAYERS {
+        return Err(bad(format!(
+            "{depth} layers; an edge list may have at most {MAX_EDGE_LIST_LAYERS}"
         )));
     }
     let depth = depth as usize;
@@ -677,14 +707,15 @@ pub fn run_edges(
     path: &Path,
     force: bool,
 ) -> Result<JobOutcome> {
-    let bytes = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
+    let bytes = read_edge_list_bytes(path)?;
     let params = EdgeListParams {
         k: settings.k,
         edge_list_sha256: glh_artifacts::key::sha256_hex(&bytes),
     };
     let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
     store.run(&spec, force, |writer| {
-        let layers = read_edge_list(path)?;
+        // The bytes the key hashed, not the path again (it may have been replaced since).
+        let layers = decode_edge_list(path, bytes)?;
         write_tables(
             writer,
             settings,

@@ -259,8 +259,9 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
     };
     let own = run(&store, &settings, masks_input.clone(), false).unwrap();
     let (_, mask) = read_mask(&store, &masks_input).unwrap();
-    let edges = root.path().join("edges.parquet");
-    glh_masks::export::export_edges(&mask, &masks_input, &edges).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let edges = outside.path().join("edges.parquet");
+    glh_masks::export::export_edges(&store, &mask, &masks_input, &edges).unwrap();
     let external = glh_graphons::stage::run_edges(&store, &settings, &edges, false).unwrap();
     let read = |key| {
         read_histograms(

@@ -21,22 +21,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Writes `bytes` to `out` through a temporary file beside it, so a failure leaves nothing.
-fn write_atomically(out: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, out))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::output(out, e)
-        })
+/// Writes `bytes` to the user's file `out` through the one safe writer
+/// ([`glh_artifacts::files::write_output`]): a regular file outside the store, replaced
+/// atomically, so a failure leaves nothing and a device, a FIFO or a run is never replaced.
+fn write_atomically(store: &ArtifactStore, out: &Path, bytes: &[u8]) -> Result<()> {
+    glh_artifacts::files::write_output(out, store.root(), bytes)
 }
 
 /// Writes `mask` as an edge list (`layer`, `row`, `col`, `n_rows`, `n_cols`, one row per kept
 /// weight) to `out`, atomically; returns the number of edges.
-pub fn export_edges(mask: &Mask, source: &InputRef, out: &Path) -> Result<usize> {
+pub fn export_edges(
+    store: &ArtifactStore,
+    mask: &Mask,
+    source: &InputRef,
+    out: &Path,
+) -> Result<usize> {
     let (mut layer, mut row, mut col, mut n_rows, mut n_cols) =
         (vec![], vec![], vec![], vec![], vec![]);
     for (l, m) in mask.layers().iter().enumerate() {
@@ -68,7 +67,7 @@ pub fn export_edges(mask: &Mask, source: &InputRef, out: &Path) -> Result<usize>
         ),
     ];
     let (bytes, _) = encode_table(&EDGE_LIST, columns, &metadata)?;
-    write_atomically(out, &bytes)?;
+    write_atomically(store, out, &bytes)?;
     Ok(edges)
 }
 
@@ -225,6 +224,7 @@ pub fn export_safetensors(store: &ArtifactStore, input: &InputRef, out: &Path) -
         .filter(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) == 1.0)
         .count();
     write_atomically(
+        store,
         out,
         &safetensors_bytes(&tensors, &run_metadata(store, input)?),
     )?;
@@ -240,14 +240,8 @@ pub fn scoring_batch(
     mnist_dir: &Path,
 ) -> Result<BTreeMap<String, SafeTensor>> {
     #[derive(serde::Deserialize)]
-    struct StoredNormalisation {
-        standardise: bool,
-        mean: f64,
-        std: f64,
-    }
-    #[derive(serde::Deserialize)]
     struct Stored {
-        normalisation: Option<StoredNormalisation>,
+        normalisation: Option<Normalisation>,
     }
     let (stored, manifest, path): (Stored, _, _) = read_manifest(store, input)?;
     let (Some(norm), Some(data)) = (stored.normalisation, manifest.inputs.first()) else {
@@ -262,11 +256,6 @@ pub fn scoring_batch(
     };
     let indices = glh_data::stage::read_subset(store, data, glh_data::stage::Subset::Scoring)?;
     let train = MnistSplit::load(mnist_dir, Split::Train)?;
-    let norm = Normalisation {
-        standardise: norm.standardise,
-        mean: norm.mean,
-        std: norm.std,
-    };
     let pixels = train.inputs(&indices, &norm);
     let labels: Vec<i64> = indices
         .iter()
@@ -292,6 +281,7 @@ pub fn export_scoring_batch(
     let batch = scoring_batch(store, input, mnist_dir)?;
     let images = batch["y"].shape[0];
     write_atomically(
+        store,
         out,
         &safetensors_bytes(&batch, &run_metadata(store, input)?),
     )?;

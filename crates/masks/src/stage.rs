@@ -16,8 +16,8 @@ use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
     ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
-use glh_data::DataSettings;
 use glh_data::stage::{Subset, SubsetsJob, subset_images};
+use glh_data::{DataSettings, Normalisation};
 use glh_model::backprop::examples_as_columns;
 use glh_model::{Architecture, LayerMask, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
@@ -52,13 +52,6 @@ impl MaskPoint {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
-struct NormalisationParams {
-    standardise: bool,
-    mean: f64,
-    std: f64,
-}
-
 /// Everything a mask depends on; settings a method does not read are left out of its key.
 #[derive(Clone, Debug, Serialize)]
 struct MaskParams {
@@ -74,7 +67,7 @@ struct MaskParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     grasp_temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    normalisation: Option<NormalisationParams>,
+    normalisation: Option<Normalisation>,
 }
 
 fn needs_data(method: PruneMethod) -> bool {
@@ -94,11 +87,7 @@ pub fn job_spec(masks: &MasksSettings, data: &DataSettings, point: &MaskPoint) -
         allow_empty_layers: masks.allow_empty_layers,
         synflow_rounds: (point.method == PruneMethod::Synflow).then_some(masks.synflow_rounds),
         grasp_temperature: (point.method == PruneMethod::Grasp).then_some(masks.grasp_temperature),
-        normalisation: uses_data.then_some(NormalisationParams {
-            standardise: data.standardise,
-            mean: data.mean,
-            std: data.std,
-        }),
+        normalisation: uses_data.then(|| Normalisation::from(data)),
     };
     let inputs = if uses_data {
         vec![glh_data::stage::job_spec(data, point.seed)?.as_input()]

@@ -26,7 +26,7 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
 #[test]
 fn safetensors_export_holds_the_pruned_network_and_its_scoring_batch() {
     let root = tempfile::tempdir().unwrap();
-    let store = ArtifactStore::new(root.path());
+    let store = ArtifactStore::new(root.path().join("artifacts"));
     let data = DataSettings {
         dir: mnist_dir(),
         ..DataSettings::default()

@@ -372,9 +372,10 @@ fn same_seed_same_bytes_other_seed_other_mask() {
         )
         .unwrap();
         assert_eq!(stored, recomputed, "{method}: the artifact holds the mask");
-        let edges = a.path().join(format!("{method}-edges.parquet"));
+        // Exports go outside the store (b's root is another store's, not a's).
+        let edges = b.path().join(format!("{method}-edges.parquet"));
         assert_eq!(
-            export_edges(&stored, &input, &edges).unwrap(),
+            export_edges(&ArtifactStore::new(a.path()), &stored, &input, &edges).unwrap(),
             stored.kept()
         );
         // Every method depends on the seed: Random and the tie order directly, the others

@@ -44,9 +44,8 @@ pub const VERSION: u32 = 2;
 #[derive(Serialize)]
 struct GraphonNtkParams<'a> {
     settings: &'a GraphonNtkSettings,
-    standardise: bool,
-    mean: f64,
-    std: f64,
+    #[serde(flatten)]
+    normalisation: Normalisation,
     mnist_sha256: BTreeMap<String, String>,
 }
 
@@ -56,19 +55,16 @@ pub fn job_spec(
     data: &DataSettings,
     masks: Vec<InputRef>,
 ) -> Result<JobSpec> {
-    let norm = Normalisation::from(data);
     let params = GraphonNtkParams {
         settings,
-        standardise: norm.standardise,
-        mean: norm.mean,
-        std: norm.std,
+        normalisation: Normalisation::from(data),
         mnist_sha256: read_checksums(&data.dir)?,
     };
     Ok(JobSpec::new(STAGE, VERSION, &params, masks))
 }
 
 /// The run columns shared by a configuration's masks runs, and each run's seed: an error
-/// unless they agree on everything but the seed.
+/// unless they agree on everything but the seed, and their seeds are distinct.
 fn configuration_columns(
     store: &ArtifactStore,
     masks: &[InputRef],
@@ -77,7 +73,7 @@ fn configuration_columns(
     let mut seeds = Vec::with_capacity(masks.len());
     for input in masks {
         let run = run_columns(store, input)?;
-        seeds.push(run.seed);
+        let seed = run.seed;
         if let Some(first) = &shared {
             let same = (
                 first.method,
@@ -95,6 +91,15 @@ fn configuration_columns(
         } else {
             shared = Some(run);
         }
+        if seeds.contains(&seed) {
+            // The same run twice (or two runs of one seed) would count one seed as two.
+            let dir = store.run_dir(&input.stage, &input.key);
+            let msg = format!(
+                "a second masks run of seed {seed} in one configuration; each seed's run enters once"
+            );
+            return Err(Error::input(dir, msg));
+        }
+        seeds.push(seed);
     }
     let shared =
         shared.ok_or_else(|| Error::Unsupported("a configuration has no masks runs".into()))?;

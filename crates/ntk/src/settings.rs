@@ -33,6 +33,10 @@ pub struct NtkSettings {
     pub predicted_steps: u32,
 }
 
+/// The most steps `predicted_loss_ratio` predicts: far past where any kernel's curve has
+/// flattened at the rate `N / trace`, and a bound on the curve it holds.
+pub const MAX_PREDICTED_STEPS: u32 = 100_000;
+
 impl Default for NtkSettings {
     fn default() -> Self {
         NtkSettings {
@@ -55,8 +59,11 @@ impl NtkSettings {
             let msg = "must be at least 1";
             return Err(Error::config(source_name, "ntk.histogram_k", msg));
         }
-        if self.predicted_steps == 0 {
-            let msg = "must be at least 1";
+        if !(1..=MAX_PREDICTED_STEPS).contains(&self.predicted_steps) {
+            let msg = format!(
+                "must be 1 to {MAX_PREDICTED_STEPS} (the predicted curve is held in memory), got {}",
+                self.predicted_steps
+            );
             return Err(Error::config(source_name, "ntk.predicted_steps", msg));
         }
         if self.empirical_draws > MAX_EMPIRICAL_DRAWS {

@@ -21,9 +21,9 @@ use glh_artifacts::store::InputRef;
 use glh_artifacts::{
     ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
-use glh_data::DataSettings;
-use glh_data::mnist::PIXELS;
+use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
+use glh_data::{DataSettings, Normalisation};
 use glh_masks::stage::{external_run_columns, read_mask, run_columns};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
@@ -45,6 +45,9 @@ pub const VERSION: u32 = 3;
 #[derive(Serialize)]
 struct NtkParams<'a> {
     settings: &'a NtkSettings,
+    /// The kernel images' pixels (the data run names only which images).
+    #[serde(flatten)]
+    normalisation: Normalisation,
     #[serde(skip_serializing_if = "Option::is_none")]
     edge_list_sha256: Option<String>,
 }
@@ -60,6 +63,7 @@ pub fn job_spec(
     let data_input = glh_data::stage::job_spec(data, seed)?.as_input();
     let params = NtkParams {
         settings,
+        normalisation: Normalisation::from(data),
         edge_list_sha256: None,
     };
     Ok(JobSpec::new(
@@ -198,6 +202,24 @@ pub fn memory_estimate(shapes: &[(u64, u64)], images: u64, settings: &NtkSetting
 }
 
 /// Refuses a kernel job that would not fit in memory.
+/// Refuses an edge list that is not an MNIST network, `784 -> ... -> 10`: the kernel's data are
+/// MNIST images and its output the mean over the 10 class rows.
+fn check_mnist_shape(layers: &[LayerMask], path: &Path) -> Result<()> {
+    let (first, last) = (&layers[0], &layers[layers.len() - 1]);
+    if first.cols() != PIXELS || last.rows() != CLASSES {
+        return Err(Error::input(
+            path,
+            format!(
+                "the network is {} -> ... -> {}; the kernel needs an MNIST network, {PIXELS} -> \
+                 ... -> {CLASSES} (layer 1's n_cols, the last layer's n_rows)",
+                first.cols(),
+                last.rows()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_memory(shapes: &[(u64, u64)], data: &DataSettings, settings: &NtkSettings) -> Result<()> {
     let images = glh_artifacts::memory::product(&[
         glh_data::mnist::CLASSES as u64,
@@ -235,24 +257,18 @@ pub fn run_edges(
     seed: u64,
     force: bool,
 ) -> Result<JobOutcome> {
-    let bytes = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
+    let bytes = glh_graphons::stage::read_edge_list_bytes(path)?;
     let params = NtkParams {
         settings,
+        normalisation: Normalisation::from(data),
         edge_list_sha256: Some(glh_artifacts::key::sha256_hex(&bytes)),
     };
     let data_input = glh_data::stage::job_spec(data, seed)?.as_input();
     let spec = JobSpec::new(STAGE, VERSION, &params, vec![data_input]);
     store.run(&spec, force, |writer| {
-        let layers = glh_graphons::stage::read_edge_list(path)?;
-        if layers[0].cols() != PIXELS {
-            return Err(Error::input(
-                path,
-                format!(
-                    "layer 1 has {} inputs; the kernel data are MNIST images with {PIXELS}",
-                    layers[0].cols()
-                ),
-            ));
-        }
+        // The bytes the key hashed, not the path again (it may have been replaced since).
+        let layers = glh_graphons::stage::decode_edge_list(path, bytes)?;
+        check_mnist_shape(&layers, path)?;
         let shapes: Vec<(u64, u64)> = layers
             .iter()
             .map(|m| (m.rows() as u64, m.cols() as u64))

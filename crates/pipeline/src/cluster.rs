@@ -9,6 +9,11 @@ use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The most threads glh runs one job or one pipeline on (`--jobs`, a task's `cpus_per_task`):
+/// past it a thread pool costs more than it gives, and an unbounded count would be allocated as
+/// threads before any job starts.
+pub const MAX_THREADS: u32 = 256;
+
 /// The largest array index Slurm accepts by default (`MaxArraySize = 1001`): bigger levels are
 /// split into several arrays.
 pub const DEFAULT_ARRAY_LIMIT: u32 = 1000;
@@ -73,12 +78,23 @@ impl SlurmResources {
                 format!("must be a whole number with an optional unit K, M, G or T, got `{m}`");
             return Err(Error::config(source_name, field("mem"), msg));
         }
-        if self.cpus_per_task == Some(0) {
+        if let Some(cpus) = self.cpus_per_task
+            && !(1..=MAX_THREADS).contains(&cpus)
+        {
             return Err(Error::config(
                 source_name,
                 field("cpus_per_task"),
-                "must be at least 1",
+                format!("must be 1 to {MAX_THREADS}, got {cpus}"),
             ));
+        }
+        if let Some(p) = &self.partition
+            && (p.is_empty()
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.,".contains(c)))
+        {
+            let msg = format!("must be Slurm partition names (letters, digits, `-_.,`), got {p:?}");
+            return Err(Error::config(source_name, field("partition"), msg));
         }
         for arg in &self.sbatch_args {
             if !arg.starts_with('-') || arg.contains(['\n', '\r']) {

@@ -1,7 +1,7 @@
 //! graphon-lab's pipelines: a pipeline file ([`pipeline`]) becomes a [`Plan`] of stage jobs
 //! ([`plan`]), which the local executor ([`local`]) runs on a thread pool or the Slurm executor
 //! ([`slurm`]) submits as job arrays, recorded as sweeps ([`sweeps`]) with their resources
-//! ([`cluster`]).
+//! ([`cluster`]); [`report_plan`] gives the report a pipeline's exact planned runs.
 //!
 //! Nothing here knows a stage: each stage crate implements [`glh_artifacts::Stage`] (how its
 //! jobs are planned) and [`glh_artifacts::Job`] (its key and how it runs); the executors order
@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod local;
 pub mod pipeline;
 pub mod progress;
+pub mod report_plan;
 pub mod slurm;
 pub mod sweeps;
 

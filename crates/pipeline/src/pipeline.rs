@@ -216,6 +216,20 @@ impl Pipeline {
         }
         if let Some(graphons) = &self.graphons {
             graphons.validate(source_name)?;
+            // A hidden side of n < K neurons has an n-block histogram: widths on both sides of
+            // K would give histograms on different grids, which no distance compares.
+            let k = graphons.k;
+            let below = s.widths.iter().map(|w| w.get()).filter(|&w| w < k).min();
+            if let Some(narrow) = below
+                && s.widths.iter().any(|w| w.get() != narrow)
+            {
+                let msg = format!(
+                    "{k} is above the width {narrow} but not above every width of the sweep, so \
+                     the widths' histograms would lie on different grids; set `graphons.k` to at \
+                     most {narrow}"
+                );
+                return Err(Error::config(source_name, "graphons.k", msg));
+            }
             if self.masks.is_none() {
                 let msg = "needs a [masks] table: histograms are taken of the sweep's masks";
                 return Err(Error::config(source_name, "graphons", msg));
@@ -259,8 +273,10 @@ impl Pipeline {
 }
 
 /// The most points (methods x widths x sparsities x depths x seeds) one pipeline's sweep may
-/// have: a plan holds a few jobs per point, and a million points is already days of compute.
-pub const MAX_SWEEP_POINTS: usize = 1_000_000;
+/// have: a plan holds a few jobs per point, each with its parameters (about 8 KB a point in
+/// all, so 800 MB at the cap), and 100,000 points is already weeks of compute on one machine
+/// (the paper's E1 with its 100 seeds is 12,000).
+pub const MAX_SWEEP_POINTS: usize = 100_000;
 
 /// Checks a pipeline's `name`: it names a directory (of sweeps, of report figures), so it is one
 /// plain path component.

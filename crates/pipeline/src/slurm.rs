@@ -219,6 +219,24 @@ pub fn render_submit_script(sweep_id: &str, arrays: &[ArrayRecord]) -> String {
     s
 }
 
+/// Refuses a path the generated scripts could not hold safely: a control character (a newline
+/// would end an `#SBATCH` line and start a shell command) or a double quote (it would end the
+/// quoted `#SBATCH` value). Everything else is quoted where it is written.
+fn check_script_path(field: &str, path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if let Some(c) = text.chars().find(|&c| c.is_control() || c == '"') {
+        return Err(Error::config(
+            "command line",
+            field,
+            format!(
+                "the path {text:?} holds {c:?}, which the Slurm scripts cannot quote; use a \
+                 path without control characters or double quotes"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A path as an `#SBATCH` value: double-quoted when it holds blanks (sbatch splits on them).
 fn directive_path(path: &Path) -> String {
     let s = path.display().to_string();
@@ -279,9 +297,16 @@ pub fn submit(
         .collect();
     let cached: Vec<TaskRecord> = (0..plan.len()).filter(|&i| !pending[i]).map(task).collect();
 
+    let workdir = std::env::current_dir().map_err(|e| Error::output(".", e))?;
+    for (field, path) in [
+        ("--artifacts", store.root()),
+        ("the working directory", workdir.as_path()),
+        ("--glh-bin", options.glh.as_path()),
+    ] {
+        check_script_path(field, path)?;
+    }
     fs::create_dir_all(store.root()).map_err(|e| Error::output(store.root(), e))?;
     let root = absolute(store.root())?;
-    let workdir = std::env::current_dir().map_err(|e| Error::output(".", e))?;
     let created = std::time::SystemTime::now();
     let created_at = humantime::format_rfc3339_seconds(created).to_string();
     let stamp: String = created_at

@@ -1,8 +1,72 @@
-//! What the report needs to know of an experiment: its name, its sweep, its settings as text
-//! and which stages it ran. The command line builds it from a pipeline file, so the report
-//! depends on no stage crate and no pipeline code.
+//! What the report needs to know of an experiment: its name, its sweep, its settings as text,
+//! which stages it ran and the exact runs its plan names ([`PlannedRuns`]). `glh-pipeline`
+//! builds it from a pipeline file (`glh_pipeline::report_plan`), so the report depends on no
+//! stage crate and no pipeline code.
 
+use glh_artifacts::ArtifactKey;
 use glh_artifacts::config::{Rescale, Sweep};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Stage runs named by their stage and key: the jobs of a plan. The report reads these runs
+/// and no others, so a store shared with other pipelines (other settings at the same sweep
+/// points) never changes a report's numbers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlannedRuns(BTreeMap<String, BTreeSet<ArtifactKey>>);
+
+impl PlannedRuns {
+    /// No runs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the run `key` of `stage`.
+    pub fn insert(&mut self, stage: &str, key: ArtifactKey) {
+        self.0.entry(stage.to_string()).or_default().insert(key);
+    }
+
+    /// The keys of `stage`, in key order.
+    pub fn keys(&self, stage: &str) -> impl Iterator<Item = &ArtifactKey> {
+        self.0.get(stage).into_iter().flatten()
+    }
+
+    /// Every `(stage, key)`, stage by stage.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ArtifactKey)> {
+        self.0
+            .iter()
+            .flat_map(|(stage, keys)| keys.iter().map(move |k| (stage.as_str(), k)))
+    }
+
+    /// The number of runs.
+    pub fn len(&self) -> usize {
+        self.0.values().map(BTreeSet::len).sum()
+    }
+
+    /// Whether there is no run.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `key` of `stage` is one of these runs.
+    pub fn contains(&self, stage: &str, key: &ArtifactKey) -> bool {
+        self.0.get(stage).is_some_and(|keys| keys.contains(key))
+    }
+
+    /// Adds every run of `other`.
+    pub fn extend(&mut self, other: &PlannedRuns) {
+        for (stage, key) in other.iter() {
+            self.insert(stage, key.clone());
+        }
+    }
+
+    /// The runs of `self` that `other` holds too.
+    pub fn intersection(&self, other: &PlannedRuns) -> PlannedRuns {
+        let mut out = PlannedRuns::new();
+        for (stage, key) in self.iter().filter(|(s, k)| other.contains(s, k)) {
+            out.insert(stage, key.clone());
+        }
+        out
+    }
+}
 
 /// One reported experiment.
 #[derive(Clone, Debug, PartialEq)]
@@ -11,8 +75,15 @@ pub struct Experiment {
     pub name: String,
     /// One sentence on what it shows.
     pub description: String,
-    /// Its sweep: the report reads only runs inside it.
+    /// Its sweep: sections split and label the runs by it.
     pub sweep: Sweep,
+    /// The runs its plan names: the report reads these and no others, and refuses to report
+    /// while one is missing (unless asked for a partial report).
+    pub runs: PlannedRuns,
+    /// The runs of its dense baseline: the same plan at sparsity 0 with Random (so every mask
+    /// is full) at its widths, depths and seeds. Read only where another reported pipeline
+    /// plans them too (`pipelines/e3-dense.toml` for E3, `e4-dense.toml` for E4).
+    pub dense_runs: PlannedRuns,
     /// Its settings as TOML, shown under its section title.
     pub settings_toml: String,
     /// Its `[graphons]` table, if it has one (histograms and convergence runs).

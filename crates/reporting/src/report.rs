@@ -16,14 +16,16 @@
 
 use crate::claims::Claim;
 use crate::document::{Block, html, markdown};
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, PlannedRuns};
 use crate::figures::save;
 use crate::tables::{in_sweep, polars_error, scan};
 use glh_artifacts::config::Level;
+use glh_artifacts::files::resolve;
+use glh_artifacts::store::Verify;
 use glh_artifacts::store::{abandoned, unique_suffix};
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Settings of a report.
 #[derive(Clone, Debug)]
@@ -32,13 +34,21 @@ pub struct ReportSettings {
     pub bootstrap: usize,
     /// Seed of the bootstrap stream.
     pub seed: u64,
+    /// Report even though planned runs are missing (the summary then says which); without it a
+    /// report with a missing run is refused.
+    pub allow_partial: bool,
 }
+
+/// The most bootstrap resamples a report takes: 100,000 resamples already put a 95% interval's
+/// ends within about 0.1% of their limit, and each costs a pass over the seeds.
+pub const MAX_BOOTSTRAP: usize = 100_000;
 
 impl Default for ReportSettings {
     fn default() -> Self {
         ReportSettings {
             bootstrap: 2000,
             seed: 0,
+            allow_partial: false,
         }
     }
 }
@@ -62,6 +72,8 @@ pub struct ReportOutput {
 /// (`crate::sections`).
 pub(crate) struct Builder<'a> {
     pub(crate) store: &'a ArtifactStore,
+    /// Every run the reported pipelines plan: a dense baseline is read only among these.
+    pub(crate) planned: PlannedRuns,
     pub(crate) settings: &'a ReportSettings,
     pub(crate) blocks: Vec<Block>,
     pub(crate) figures: Vec<PathBuf>,
@@ -109,11 +121,41 @@ fn by_depth_and_level(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, Pat
 /// The file that marks a directory as a report of ours, which a later report may replace.
 pub const REPORT_MARKER: &str = ".glh-report";
 
-/// Why `out` may not be replaced by a report, if it may not: only a missing path, an empty
-/// directory or one of our reports (its marker, or the `report.md` and `report.html` of a report
-/// written before markers existed) is ever deleted, so `--out` pointing at an artifact store,
+/// Why `out` may not be a report's output directory, if it may not. A report replaces its
+/// output directory whole, so only a missing path, an empty directory or a directory holding
+/// our marker qualifies, and never `.`, `..`, the working directory or one of its ancestors, the
+/// store, a directory inside it or one of its ancestors: `--out` pointing at an artifact store,
 /// a home directory or `.` loses nothing.
-fn refuse_to_replace(out: &Path) -> Option<String> {
+fn refuse_to_replace(out: &Path, store: &ArtifactStore) -> Option<String> {
+    if out.as_os_str().is_empty()
+        || out
+            .components()
+            .any(|c| matches!(c, Component::CurDir | Component::ParentDir))
+    {
+        return Some(
+            "contains `.` or `..`; name the report's directory by a plain path (it replaces \
+             the directory whole)"
+                .into(),
+        );
+    }
+    let resolved = resolve(out);
+    if let Ok(cwd) = std::env::current_dir().map(|d| resolve(&d))
+        && cwd.starts_with(&resolved)
+    {
+        return Some(
+            "is the working directory or one of its ancestors; the report replaces its output \
+             directory whole, so choose a new or empty one"
+                .into(),
+        );
+    }
+    let root = resolve(store.root());
+    if root.starts_with(&resolved) || resolved.starts_with(&root) {
+        return Some(format!(
+            "is the artifact store {} or inside it, or one of its ancestors; choose a directory \
+             outside the store",
+            store.root().display()
+        ));
+    }
     let meta = match std::fs::symlink_metadata(out) {
         Ok(meta) => meta,
         Err(_) => return None,
@@ -121,8 +163,7 @@ fn refuse_to_replace(out: &Path) -> Option<String> {
     if !meta.is_dir() {
         return Some("exists and is not a directory; choose another output directory".into());
     }
-    let is_report = out.join(REPORT_MARKER).is_file()
-        || (out.join("report.md").is_file() && out.join("report.html").is_file());
+    let is_report = std::fs::symlink_metadata(out.join(REPORT_MARKER)).is_ok_and(|m| m.is_file());
     let empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none());
     if is_report || empty {
         None
@@ -134,16 +175,89 @@ fn refuse_to_replace(out: &Path) -> Option<String> {
     }
 }
 
+/// The planned runs of `pipelines` that the store does not hold complete, as `stage/key`; a
+/// damaged run is an error naming it.
+pub fn missing_runs(store: &ArtifactStore, pipelines: &[Experiment]) -> Result<Vec<String>> {
+    let mut planned = PlannedRuns::new();
+    for p in pipelines {
+        planned.extend(&p.runs);
+    }
+    let mut missing = Vec::new();
+    for (stage, key) in planned.iter() {
+        if store.find_with(stage, key, Verify::Sizes)?.is_none() {
+            missing.push(format!("{stage}/{key}"));
+        }
+    }
+    Ok(missing)
+}
+
+/// Refuses two pipelines of one name: their figures would share a directory.
+fn check_names(pipelines: &[Experiment]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for p in pipelines {
+        if !seen.insert(p.name.as_str()) {
+            return Err(Error::config(
+                "command line",
+                "pipelines",
+                format!(
+                    "two pipelines are named `{}`; their figures would share one directory, so \
+                     report them apart or rename one (its `name` field)",
+                    p.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Writes the report of `pipelines` under `out`, replacing a previous report there; refuses
-/// (before writing anything) to replace anything else.
+/// (before writing anything) to replace anything else, and to report while a planned run is
+/// missing unless `settings.allow_partial`.
 pub fn write_report(
     store: &ArtifactStore,
     pipelines: &[Experiment],
     out: &Path,
     settings: &ReportSettings,
 ) -> Result<ReportOutput> {
-    if let Some(why) = refuse_to_replace(out) {
+    check_names(pipelines)?;
+    if let Some(why) = refuse_to_replace(out, store) {
         return Err(Error::input(out, why));
+    }
+    if settings.bootstrap == 0 || settings.bootstrap > MAX_BOOTSTRAP {
+        return Err(Error::config(
+            "command line",
+            "bootstrap",
+            format!(
+                "must be 1 to {MAX_BOOTSTRAP} resamples, got {}",
+                settings.bootstrap
+            ),
+        ));
+    }
+    if !store.root().is_dir() {
+        return Err(Error::input(
+            store.root(),
+            "no artifact store here: run the pipelines first (`glh run <pipeline>`), or name \
+             the store with --artifacts",
+        ));
+    }
+    let missing = missing_runs(store, pipelines)?;
+    if !missing.is_empty() && !settings.allow_partial {
+        let planned: usize = pipelines.iter().map(|p| p.runs.len()).sum();
+        return Err(Error::input(
+            store.root(),
+            format!(
+                "{} of the {planned} runs the pipelines plan are missing (first: {}); run the \
+                 pipelines with the same --seeds first, or pass --allow-partial for a report \
+                 marked partial",
+                missing.len(),
+                missing
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -158,7 +272,7 @@ pub fn write_report(
     // A record in the store names the temporary directory, so that `glh gc` finds it if this
     // process is killed before it renames or removes it.
     let record = ReportRecord::write(store, &suffix, &tmp);
-    let result = build(store, pipelines, &tmp, settings).and_then(|output| {
+    let result = build(store, pipelines, &missing, &tmp, settings).and_then(|output| {
         let marker = tmp.join(REPORT_MARKER);
         std::fs::write(
             &marker,
@@ -167,13 +281,13 @@ pub fn write_report(
         .map_err(|e| Error::output(&marker, e))?;
         Ok(output)
     });
+    let result = result.and_then(|output| {
+        replace_dir(&tmp, out, &parent.join(format!(".old-{name}-{suffix}")))?;
+        Ok(output)
+    });
+    record.remove();
     match result {
         Ok(mut output) => {
-            if out.exists() {
-                std::fs::remove_dir_all(out).map_err(|e| Error::output(out, e))?;
-            }
-            std::fs::rename(&tmp, out).map_err(|e| Error::output(out, e))?;
-            record.remove();
             let moved = |p: &PathBuf| out.join(p.strip_prefix(&tmp).unwrap_or(p));
             output.figures = output.figures.iter().map(moved).collect();
             output.markdown = moved(&output.markdown);
@@ -182,10 +296,28 @@ pub fn write_report(
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
-            record.remove();
             Err(e)
         }
     }
+}
+
+/// Puts the directory `new` at `out`: a previous `out` is renamed to `aside` first and removed
+/// only once `new` is in place (it is put back if that fails), so a failure loses nothing.
+fn replace_dir(new: &Path, out: &Path, aside: &Path) -> Result<()> {
+    let had_old = std::fs::symlink_metadata(out).is_ok();
+    if had_old {
+        std::fs::rename(out, aside).map_err(|e| Error::output(out, e))?;
+    }
+    if let Err(e) = std::fs::rename(new, out) {
+        if had_old {
+            let _ = std::fs::rename(aside, out);
+        }
+        return Err(Error::output(out, e));
+    }
+    if had_old {
+        std::fs::remove_dir_all(aside).map_err(|e| Error::output(aside, e))?;
+    }
+    Ok(())
 }
 
 /// Where `glh report` records the temporary directories of reports being written.
@@ -246,12 +378,18 @@ pub fn remove_abandoned_reports(store: &ArtifactStore) -> Result<Vec<PathBuf>> {
 fn build(
     store: &ArtifactStore,
     pipelines: &[Experiment],
+    missing: &[String],
     dir: &Path,
     settings: &ReportSettings,
 ) -> Result<ReportOutput> {
     std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+    let mut planned = PlannedRuns::new();
+    for p in pipelines {
+        planned.extend(&p.runs);
+    }
     let mut b = Builder {
         store,
+        planned,
         settings,
         blocks: vec![Block::Heading(
             1,
@@ -304,6 +442,18 @@ fn build(
         2,
         "Summary: the claims and our verdicts".into(),
     )];
+    if !missing.is_empty() {
+        summary.push(Block::Paragraph(format!(
+            "**Partial report** (`--allow-partial`): {} planned runs are missing from the store \
+             and every number below leaves them out: {}.",
+            missing.len(),
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     if b.claims.is_empty() {
         summary.push(Block::Paragraph(
             "No experiment with the stages a claim needs was reported.".into(),
@@ -375,7 +525,24 @@ impl Builder<'_> {
         pipeline: &Experiment,
         columns: &[&str],
     ) -> Result<Option<LazyFrame>> {
-        Ok(scan(self.store, stage, table)?.map(|f| in_sweep(f, &pipeline.sweep, columns)))
+        Ok(scan(self.store, stage, table, &pipeline.runs)?
+            .map(|f| in_sweep(f, &pipeline.sweep, columns)))
+    }
+
+    /// The dense baseline's copies of `table`: the runs of `pipeline.dense_runs` that a
+    /// reported pipeline plans.
+    pub(crate) fn dense_frame(
+        &self,
+        stage: &str,
+        table: &str,
+        pipeline: &Experiment,
+    ) -> Result<Option<LazyFrame>> {
+        scan(
+            self.store,
+            stage,
+            table,
+            &pipeline.dense_runs.intersection(&self.planned),
+        )
     }
 
     pub(crate) fn missing(&mut self, what: &str) {

@@ -1,13 +1,15 @@
-//! Reading the artifact store with polars: every complete run's copy of a table, as one lazy
-//! frame, restricted to a pipeline's sweep.
+//! Reading the artifact store with polars: the planned runs' copies of a table, as one lazy
+//! frame, and filters on a sweep's values within them.
 //!
-//! Only complete runs are read (the store's listing; `.tmp-*` directories never are), each
-//! verified by hash first; a damaged run of the stage is an error naming it, never a row
-//! silently missing from a correlation. The sweep filter is an `or` of equalities per swept column, so a report shows exactly the runs
-//! its pipeline file describes, even when the store holds others.
+//! A report reads exactly the runs its pipelines plan ([`crate::experiment::PlannedRuns`]),
+//! never every run of the store that matches a column filter: a store shared with pipelines of
+//! other settings at the same sweep points would otherwise change its numbers. Each run is
+//! verified by hash first; a damaged run is an error naming it, never a row silently missing
+//! from a correlation. The sweep filter ([`in_sweep`]) only splits a pipeline's own runs into
+//! parts (a depth, a level, the dense baseline).
 
+use crate::experiment::PlannedRuns;
 use glh_artifacts::config::{Level, Sweep};
-use glh_artifacts::store::{EntryState, Verify};
 use glh_artifacts::{ArtifactStore, Error, Result};
 use polars::prelude::*;
 
@@ -16,36 +18,26 @@ pub fn polars_error(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Unsupported(format!("{context}: {e}"))
 }
 
-/// Every complete copy of `<stage>/*/<table>.parquet` of the stage's newest version in the
-/// store, concatenated; `None` if there is none. Runs of an older stage version (a store kept
-/// across an upgrade) are left out: their numbers were made by other code, and their table may
-/// have other columns.
-pub fn scan(store: &ArtifactStore, stage: &str, table: &str) -> Result<Option<LazyFrame>> {
+/// The `<stage>/<key>/<table>.parquet` of every run of `stage` in `runs` that is complete in the
+/// store and has that table, concatenated in key order; `None` if there is none. A damaged run
+/// is an error; a missing one is left out (the report checks its plan is complete before it
+/// reads, see `crate::report::missing_runs`).
+pub fn scan(
+    store: &ArtifactStore,
+    stage: &str,
+    table: &str,
+    runs: &PlannedRuns,
+) -> Result<Option<LazyFrame>> {
     let mut frames = Vec::new();
-    let mut newest = 0;
     let file = format!("{table}.parquet");
-    for entry in store.stage_entries(stage, Verify::Hashes)? {
-        let manifest = match entry.state {
-            EntryState::Complete(manifest) => manifest,
-            EntryState::Damaged(why) => {
-                return Err(Error::input(
-                    &entry.dir,
-                    format!(
-                        "damaged run ({why}): the report would leave it out; `glh run` sets it \
-                         aside and computes it again"
-                    ),
-                ));
-            }
-            _ => continue,
+    for key in runs.keys(stage) {
+        let Some(manifest) = store.find(stage, key)? else {
+            continue;
         };
-        if !manifest.files.iter().any(|f| f.file == file) || manifest.stage_version < newest {
+        if !manifest.files.iter().any(|f| f.file == file) {
             continue;
         }
-        if manifest.stage_version > newest {
-            newest = manifest.stage_version;
-            frames.clear();
-        }
-        let path = entry.dir.join(&file);
+        let path = store.run_dir(stage, key).join(&file);
         let source = PlRefPath::try_from_path(&path).map_err(polars_error(table))?;
         frames.push(
             LazyFrame::scan_parquet(source, Default::default())

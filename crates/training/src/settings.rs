@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_LEARNING_RATE: f64 = 1e-3;
 /// Examples per step, by default.
 pub const DEFAULT_BATCH_SIZE: u32 = 128;
+/// The most optimiser steps a run takes: a million Adam steps of E3's network take about a day
+/// on 2 cores, and the history of every step is held in memory.
+pub const MAX_STEPS: u32 = 1_000_000;
+
 /// Optimiser steps, by default.
 pub const DEFAULT_STEPS: u32 = 200;
 /// Steps between test-set evaluations, by default.
@@ -182,6 +186,37 @@ impl TrainingSettings {
                 let msg = format!("must be a positive number, got {v}");
                 return Err(Error::config(source_name, field, msg));
             }
+        }
+        // Training computes in f32: a value must survive the conversion (1e-320 is 0 in f32,
+        // 1e39 is infinite), and stay a normal number so that it does not lose its digits.
+        for (field, v) in [
+            ("training.learning_rate", self.learning_rate),
+            ("training.eps", self.eps),
+            ("training.sigma_w2", self.sigma_w2),
+        ] {
+            let single = v as f32;
+            if v > 0.0 && !(single.is_normal() && single.is_finite()) {
+                let msg = format!(
+                    "{v} is outside f32's normal range ({:e} to {:e}), in which training computes",
+                    f32::MIN_POSITIVE,
+                    f32::MAX
+                );
+                return Err(Error::config(source_name, field, msg));
+            }
+        }
+        if self.weight_decay > f64::from(f32::MAX) {
+            let msg = format!(
+                "{} is infinite in f32, in which training computes",
+                self.weight_decay
+            );
+            return Err(Error::config(source_name, "training.weight_decay", msg));
+        }
+        if self.steps > MAX_STEPS {
+            let msg = format!(
+                "must be at most {MAX_STEPS} (its history is held in memory), got {}",
+                self.steps
+            );
+            return Err(Error::config(source_name, "training.steps", msg));
         }
         for (field, v) in [
             ("training.beta1", self.beta1),

@@ -22,8 +22,8 @@ use glh_artifacts::store::InputRef;
 use glh_artifacts::{
     ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
-use glh_data::DataSettings;
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
+use glh_data::{DataSettings, Normalisation};
 use glh_masks::stage::{MasksJob, read_mask, run_columns};
 use glh_model::Mlp;
 use glh_model::ntk_init::ntk_mlp;
@@ -45,9 +45,8 @@ pub const VERSION: u32 = 2;
 #[derive(Serialize)]
 struct TrainingParams<'a> {
     settings: &'a TrainingSettings,
-    standardise: bool,
-    mean: f64,
-    std: f64,
+    #[serde(flatten)]
+    normalisation: Normalisation,
     mnist_sha256: BTreeMap<String, String>,
 }
 
@@ -61,9 +60,7 @@ pub fn job_spec(
 ) -> Result<JobSpec> {
     let params = TrainingParams {
         settings,
-        standardise: data.standardise,
-        mean: data.mean,
-        std: data.std,
+        normalisation: Normalisation::from(data),
         mnist_sha256: glh_data::mnist::read_checksums(&data.dir)?,
     };
     let mut inputs = vec![masks];
@@ -129,7 +126,10 @@ pub fn run(
                     );
                     return Err(Error::config("training settings", "batch_size", msg));
                 }
-                train(&mut model, &tensors, settings, labels.seed, on_step).map_err(candle_error)?
+                let history = train(&mut model, &tensors, settings, labels.seed, on_step)
+                    .map_err(candle_error)?;
+                check_finite(settings, &history, &[])?;
+                history
             }
             Optimizer::Gd => {
                 let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
@@ -144,6 +144,7 @@ pub fn run(
                 let (x, y) = (x.map_err(candle_error)?, y.map_err(candle_error)?);
                 let (history, outputs) =
                     train_full_batch(&mut model, &x, &y, &tensors, settings, on_step)?;
+                check_finite(settings, &history, &outputs)?;
                 writer.write_table(
                     &TRAINING_OUTPUTS,
                     outputs_columns(&labels, settings, &images, &outputs),
@@ -160,6 +161,30 @@ pub fn run(
             summary_columns(&labels, settings, examples as u32, &history),
         )
     })
+}
+
+/// Refuses to publish a run that diverged: every loss and accuracy of `history` and every
+/// recorded output must be finite (a NaN run, once cached, would enter every later
+/// correlation). Checked after the last update too, which no in-loop check sees.
+fn check_finite(settings: &TrainingSettings, history: &History, outputs: &[Outputs]) -> Result<()> {
+    let evaluations = history.train.iter().map(|e| ("training", e));
+    let bad = evaluations
+        .chain(history.test.iter().map(|e| ("test", e)))
+        .find(|(_, e)| !(e.loss.is_finite() && e.accuracy.is_finite()));
+    let output = outputs
+        .iter()
+        .find(|o| o.values.iter().any(|v| !v.is_finite()));
+    let at = match (bad, output) {
+        (Some((split, e)), _) => format!("the {split} loss is {} at step {}", e.loss, e.step),
+        (None, Some(o)) => format!("an output is not finite after step {}", o.step),
+        (None, None) => return Ok(()),
+    };
+    let msg = format!(
+        "training diverged ({at}); nothing was published: choose a smaller learning rate than \
+         {}",
+        settings.learning_rate
+    );
+    Err(Error::config("training settings", "learning_rate", msg))
 }
 
 /// Bytes per weight in [`memory_estimate`]: the f32 weight and Adam's two moments (one

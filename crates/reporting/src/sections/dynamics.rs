@@ -13,7 +13,7 @@ use crate::dynamics::{
 use crate::experiment::{DynamicsRuns, Experiment};
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{dense_baseline, f64s, in_sweep, scan, strings};
+use crate::tables::{f64s, strings};
 use glh_artifacts::Result;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -30,16 +30,22 @@ impl Builder<'_> {
         runs: DynamicsRuns,
         table: &str,
     ) -> Result<Option<LazyFrame>> {
-        let Some(frame) = scan(self.store, "dynamics", table)? else {
+        let Some(pruned) = self.frame("dynamics", table, p, &RUN_COLUMNS)? else {
             return Ok(None);
         };
-        let ours = frame
-            .filter(col("learning_rate").eq(lit(runs.learning_rate)))
-            .filter(col("steps").eq(lit(runs.steps)))
-            .filter(col("sigma_w2").eq(lit(runs.sigma_w2)));
-        let pruned = in_sweep(ours.clone(), &p.sweep, &RUN_COLUMNS);
-        let dense = in_sweep(ours, &dense_baseline(&p.sweep), &RUN_COLUMNS)
-            .with_column(lit("dense").alias("method"));
+        let ours = |frame: LazyFrame| {
+            frame
+                .filter(col("learning_rate").eq(lit(runs.learning_rate)))
+                .filter(col("steps").eq(lit(runs.steps)))
+                .filter(col("sigma_w2").eq(lit(runs.sigma_w2)))
+        };
+        let Some(dense) = self.dense_frame("dynamics", table, p)? else {
+            return Ok(Some(ours(pruned)));
+        };
+        let (pruned, dense) = (
+            ours(pruned),
+            ours(dense).with_column(lit("dense").alias("method")),
+        );
         let both = concat([pruned, dense], UnionArgs::default())
             .map_err(crate::tables::polars_error("dynamics"))?;
         Ok(Some(both))

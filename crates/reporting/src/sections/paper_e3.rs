@@ -10,7 +10,7 @@ use crate::experiment::Experiment;
 use crate::figures::{Chart, Line};
 use crate::paper_e3::{DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{dense_baseline, f64s, in_sweep, scan, strings};
+use crate::tables::{f64s, in_sweep, strings};
 use glh_artifacts::Result;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -197,23 +197,18 @@ impl Builder<'_> {
     /// (d) and (e) at one depth: each run's mean training loss, the dense runs (sparsity 0, same
     /// width, depth and seeds) as the baseline.
     fn training_claims(&self, p: &Experiment, name: &str, depth: u32) -> Result<Vec<Claim>> {
-        let Some(summary) = scan(self.store, "training", "summary")? else {
+        let Some(summary) = self.frame("training", "summary", p, &RUN_COLUMNS)? else {
             return Ok(Vec::new());
         };
-        let dense_sweep = dense_baseline(&p.sweep);
         let at = |f: LazyFrame| at_depth_and_widest(f, p, depth);
-        let pruned = collect(
-            at(in_sweep(summary.clone(), &p.sweep, &RUN_COLUMNS)),
-            "training summary",
-        )?;
-        let dense = collect(
-            at(in_sweep(summary, &dense_sweep, &RUN_COLUMNS)),
-            "training summary",
-        )?;
+        let pruned = collect(at(summary), "training summary")?;
         let mut runs = seed_values(&pruned, &["mean_train_loss"], true)?;
-        let (loss, seed) = (f64s(&dense, "mean_train_loss")?, f64s(&dense, "seed")?);
-        for (l, s) in loss.iter().zip(&seed) {
-            runs.insert(DENSE, 0.0, *s as u64, vec![*l]);
+        if let Some(dense) = self.dense_frame("training", "summary", p)? {
+            let dense = collect(at(dense), "training summary")?;
+            let (loss, seed) = (f64s(&dense, "mean_train_loss")?, f64s(&dense, "seed")?);
+            for (l, s) in loss.iter().zip(&seed) {
+                runs.insert(DENSE, 0.0, *s as u64, vec![*l]);
+            }
         }
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
         Ok(training_claims(name, &runs, b, seed))

@@ -8,7 +8,7 @@ use crate::experiment::Experiment;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
-use crate::tables::{dense_baseline, f64s, in_sweep, polars_error, scan, strings};
+use crate::tables::{f64s, polars_error, strings};
 use glh_artifacts::Result;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -17,12 +17,12 @@ use std::path::Path;
 impl Builder<'_> {
     pub(crate) fn training(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         self.blocks.push(Block::Heading(3, "Training".into()));
-        // The sweep, plus sparsity-0 runs of the same widths, depths and seeds as the baseline.
-        let Some(history) = scan(self.store, "training", "history")? else {
+        // The sweep's runs, and its dense baseline's (sparsity 0, same widths, depths, seeds
+        // and settings) where a reported pipeline plans them.
+        let Some(history) = self.frame("training", "history", p, &RUN_COLUMNS)? else {
             self.missing("training runs");
             return Ok(());
         };
-        let with_dense = dense_baseline(&p.sweep);
         let curves = |frame: LazyFrame| {
             frame
                 .filter(col("split").eq(lit("train")))
@@ -36,17 +36,14 @@ impl Builder<'_> {
                     SortMultipleOptions::default(),
                 )
         };
-        let pruned = collect(
-            curves(in_sweep(history.clone(), &p.sweep, &RUN_COLUMNS)),
-            "history",
-        )?;
-        let dense = collect(
-            curves(in_sweep(history, &with_dense, &RUN_COLUMNS)),
-            "history",
-        )?;
+        let mut frames = vec![(collect(curves(history), "history")?, false)];
+        if let Some(dense) = self.dense_frame("training", "history", p)? {
+            frames.push((collect(curves(dense), "history")?, true));
+        }
         let mut by_sparsity: BTreeMap<u64, Vec<Line>> = BTreeMap::new();
         let mut dense_line = None;
-        for (df, is_dense) in [(&pruned, false), (&dense, true)] {
+        for (df, is_dense) in &frames {
+            let (df, is_dense) = (df, *is_dense);
             let (m, s, step) = (
                 strings(df, "method")?,
                 f64s(df, "sparsity")?,

@@ -1,0 +1,391 @@
+//! The `glh` binary against the defects of issue #26 (found by a hostile pass on e7b7c64), one
+//! test per defect or class: keys that miss a setting, reports that mix in runs or leave some
+//! out silently, diverged runs published, outputs written over devices, FIFOs and the store,
+//! numbers that size allocations unchecked, and Slurm scripts a path could break. Each failed on
+//! e7b7c64 (the test names the item). The report's own cases (a variant pipeline in the same
+//! store, duplicate names, `.` and `..` as `--out`) are in `tests/report.rs`; the generic key
+//! completeness test is `tests/keys.rs`.
+
+mod common;
+
+use arrow::array::{ArrayRef, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use common::{glh, stderr};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_ok(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
+}
+
+/// Exit code 2 and exactly one `error:` line on stderr containing every needle.
+fn assert_refused(out: &Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
+    for needle in needles {
+        assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The key (first line's second word) of a stage command's output.
+fn key_in(out: &Output) -> String {
+    let text = stdout(out);
+    let dir = text
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap();
+    Path::new(dir)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A Random masks run at width 24, depth 3; its key.
+fn random_masks(root: &Path, seed: &str) -> String {
+    let out = glh(
+        root,
+        &[
+            "masks",
+            "--method",
+            "random",
+            "--width",
+            "24",
+            "--sparsity",
+            "0.5",
+            "--depth",
+            "3",
+            "--seed",
+            seed,
+        ],
+    );
+    assert_ok(&out);
+    key_in(&out)
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Writes an edge list (`layer`, `row`, `col`, `n_rows`, `n_cols`, UInt32) of `edges`.
+fn edge_list(path: &Path, edges: &[[u32; 5]]) {
+    let names = ["layer", "row", "col", "n_rows", "n_cols"];
+    let fields: Vec<Field> = names
+        .iter()
+        .map(|n| Field::new(*n, DataType::UInt32, false))
+        .collect();
+    let columns: Vec<ArrayRef> = (0..5)
+        .map(|c| Arc::new(UInt32Array::from_iter_values(edges.iter().map(|e| e[c]))) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let file = fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn item_2_the_kernels_key_covers_the_pixels_normalisation() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("artifacts");
+    // One sweep point whose kernels are taken of standardised pixels, then of [0, 1] pixels,
+    // then with another mean: three kernels runs, where e7b7c64 kept one for all three.
+    for (name, data) in [
+        ("standardised", "standardise = true"),
+        ("raw", "standardise = false"),
+        ("shifted", "standardise = true\nmean = 0.5"),
+    ] {
+        let path = root.path().join(format!("{name}.toml"));
+        fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\n[sweep]\nmethods = [\"random\"]\nwidths = [16]\n\
+                 sparsities = [0.5]\ndepths = [3]\nseeds = [0]\n[data]\n{data}\n\
+                 kernel_per_class = 2\n[masks]\n[ntk]\nhistogram_k = 4\n"
+            ),
+        )
+        .unwrap();
+        assert_ok(&glh(&store, &["run", path.to_str().unwrap()]));
+    }
+    let kernels = fs::read_dir(store.join("ntk")).unwrap().count();
+    assert_eq!(kernels, 3, "one key served several normalisations");
+    // The masks (Random: no data) are one run for all three.
+    assert_eq!(fs::read_dir(store.join("masks")).unwrap().count(), 1);
+}
+
+#[test]
+fn item_3_an_edge_list_is_parsed_from_the_bytes_its_key_hashed() {
+    let root = tempfile::tempdir().unwrap();
+    let good = root.path().join("good.parquet");
+    edge_list(&good, &[[1, 0, 0, 2, 3], [2, 1, 1, 4, 2]]);
+    let bytes = glh_graphons::stage::read_edge_list_bytes(&good).unwrap();
+    // Replace the file after it was read: the decoded masks are the bytes', not the new file's.
+    edge_list(&good, &[[1, 0, 0, 5, 5]]);
+    let layers = glh_graphons::stage::decode_edge_list(&good, bytes).unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!((layers[1].rows(), layers[1].cols()), (4, 2));
+}
+
+#[test]
+fn item_4_a_report_missing_planned_runs_is_refused_unless_partial() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("artifacts");
+    let pipeline = root.path().join("p.toml");
+    fs::write(
+        &pipeline,
+        "name = \"tiny\"\n[sweep]\nmethods = [\"random\"]\nwidths = [8, 16]\nsparsities = [0.5]\n\
+         depths = [3]\nseeds = [0, 1]\n[masks]\n[graphons]\nk = 4\n",
+    )
+    .unwrap();
+    let p = pipeline.to_str().unwrap();
+    assert_ok(&glh(&store, &["run", p]));
+    let out = root.path().join("report");
+    let o = out.to_str().unwrap();
+    assert_ok(&glh(
+        &store,
+        &["report", p, "--out", o, "--bootstrap", "100"],
+    ));
+    // Seeds 0..5 of a store holding 0 and 1: refused, naming the missing runs.
+    let partial = [
+        "report",
+        p,
+        "--out",
+        o,
+        "--seeds",
+        "5",
+        "--bootstrap",
+        "100",
+    ];
+    assert_refused(
+        &glh(&store, &partial),
+        &["are missing (first: ", "--allow-partial"],
+    );
+    let out_allowed = glh(&store, &[&partial[..], &["--allow-partial"]].concat());
+    assert_ok(&out_allowed);
+    let md = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("**Partial report**"), "{md}");
+    // A report of a store that does not exist neither runs nor creates it.
+    let nowhere = root.path().join("nowhere");
+    assert_refused(
+        &glh(&nowhere, &["report", p, "--out", o]),
+        &["no artifact store here"],
+    );
+    assert!(!nowhere.exists());
+}
+
+#[test]
+fn item_5_diverged_runs_are_refused_not_published() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let masks = random_masks(r, "0");
+    let before = fs::read_dir(r).unwrap().count();
+    // Gradient descent that blows up at its last update (no loss is computed after it).
+    let gd = [
+        "train",
+        "--masks",
+        &masks,
+        "--parameterisation",
+        "ntk",
+        "--loss",
+        "mse",
+        "--optimizer",
+        "gd",
+        "--kernel-per-class",
+        "2",
+        "--steps",
+        "2",
+        "--learning-rate",
+        "1e6",
+    ];
+    assert_refused(&glh(r, &gd), &["learning_rate", "diverged"]);
+    // Adam at an absurd rate.
+    let adam = [
+        "train",
+        "--masks",
+        &masks,
+        "--steps",
+        "3",
+        "--learning-rate",
+        "1e30",
+    ];
+    assert_refused(&glh(r, &adam), &["learning_rate"]);
+    // Nothing was published.
+    assert!(!r.join("training").exists() || fs::read_dir(r.join("training")).unwrap().count() == 0);
+    assert!(fs::read_dir(r).unwrap().count() <= before + 2);
+    // Values that are 0 or infinite in f32, in which training computes.
+    let pipeline = r.join("eps.toml");
+    fs::write(
+        &pipeline,
+        "name = \"eps\"\n[sweep]\nmethods = [\"random\"]\nwidths = [8]\nsparsities = [0.5]\n\
+         depths = [3]\nseeds = [0]\n[masks]\n[training]\neps = 1e-320\n",
+    )
+    .unwrap();
+    assert_refused(
+        &glh(r, &["run", pipeline.to_str().unwrap()]),
+        &["training.eps", "f32"],
+    );
+    // One masks run named twice is one seed, not two.
+    let twice = [
+        "graphon-ntk",
+        "--masks",
+        &masks,
+        "--masks",
+        &masks,
+        "--kernel-size",
+        "20",
+    ];
+    assert_refused(&glh(r, &twice), &["seed 0"]);
+}
+
+#[test]
+fn item_7_an_export_writes_only_over_a_regular_file_outside_the_store() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().join("artifacts");
+    let masks = random_masks(&r, "0");
+    let outside = tempfile::tempdir().unwrap();
+    let fifo = outside.path().join("fifo");
+    mkfifo(&fifo);
+    let dir = outside.path().join("a-directory");
+    fs::create_dir_all(&dir).unwrap();
+    let inside = r.join("masks").join(&masks).join("masks.parquet");
+    let before = fs::read(&inside).unwrap();
+    for (out, needle) in [
+        (PathBuf::from("/dev/null"), "a device"),
+        (fifo.clone(), "a FIFO"),
+        (dir.clone(), "a directory"),
+        (inside.clone(), "inside the artifact store"),
+        (r.join("edges.parquet"), "inside the artifact store"),
+    ] {
+        let export = ["masks", "export", &masks, "--out", out.to_str().unwrap()];
+        assert_refused(&glh(&r, &export), &[needle]);
+    }
+    assert_eq!(fs::read(&inside).unwrap(), before);
+    assert!(!r.join("edges.parquet").exists());
+    // A user's file named like the old temporary survives an export beside it.
+    let out = outside.path().join("edges.parquet");
+    let users = outside.path().join("edges.parquet.tmp");
+    fs::write(&users, b"mine").unwrap();
+    assert_ok(&glh(
+        &r,
+        &["masks", "export", &masks, "--out", out.to_str().unwrap()],
+    ));
+    assert_eq!(fs::read(&users).unwrap(), b"mine");
+    assert!(out.is_file());
+}
+
+#[test]
+fn item_8_numbers_that_size_allocations_are_bounded() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let masks = random_masks(r, "0");
+    let pipeline = |name: &str, tables: &str| {
+        let path = r.join(format!("{name}.toml"));
+        fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\n[sweep]\nmethods = [\"random\"]\nwidths = [8]\n\
+                 sparsities = [0.5]\ndepths = [3]\nseeds = [0]\n[masks]\n{tables}"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let steps = pipeline("steps", "[ntk]\npredicted_steps = 4294967295\n");
+    assert_refused(&glh(r, &["run", &steps]), &["ntk.predicted_steps"]);
+    let cpus = pipeline("cpus", "[slurm]\ncpus_per_task = 4294967295\n");
+    assert_refused(&glh(r, &["run", &cpus]), &["cpus_per_task", "1 to 256"]);
+    assert_refused(
+        &glh(r, &["train", "--masks", &masks, "--steps", "4294967295"]),
+        &["training.steps", "at most"],
+    );
+    for args in [
+        &["run", &steps, "-j", "5000"][..],
+        &["report", &steps, "--bootstrap", "4294967295"][..],
+    ] {
+        let out = glh(r, args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    }
+    // An edge list of many one-edge layers is refused by its layer count before it is sized.
+    let deep = r.join("deep.parquet");
+    let edges: Vec<[u32; 5]> = (1..=2000).map(|l| [l, 0, 0, 1, 1]).collect();
+    edge_list(&deep, &edges);
+    assert_refused(
+        &glh(r, &["graphons", "--edges", deep.to_str().unwrap()]),
+        &["2000 layers", "at most 1024"],
+    );
+    // A FIFO as an input is refused, not read (reading it would block forever).
+    let fifo = r.join("edges-fifo");
+    mkfifo(&fifo);
+    assert_refused(
+        &glh(r, &["graphons", "--edges", fifo.to_str().unwrap()]),
+        &["regular file", "FIFO"],
+    );
+}
+
+#[test]
+fn item_9_a_histogram_grid_that_would_differ_between_widths_is_refused_when_planned() {
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("k.toml");
+    fs::write(
+        &path,
+        "name = \"k\"\n[sweep]\nmethods = [\"random\"]\nwidths = [48, 96]\nsparsities = [0.5]\n\
+         depths = [3]\nseeds = [0]\n[masks]\n[graphons]\nk = 64\n",
+    )
+    .unwrap();
+    let out = glh(root.path(), &["run", path.to_str().unwrap()]);
+    assert_refused(&out, &["graphons.k", "at most 48"]);
+    assert!(!root.path().join("masks").exists(), "nothing ran");
+}
+
+#[test]
+fn item_10_a_control_character_in_a_script_path_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("art\nifacts");
+    let out = glh(
+        &store,
+        &[
+            "run",
+            "pipelines/smoke.toml",
+            "--executor",
+            "slurm",
+            "--dry-run",
+        ],
+    );
+    assert_refused(&out, &["--artifacts", "control characters"]);
+    assert!(!store.exists());
+}
+
+#[test]
+fn item_11_an_edge_list_that_is_not_an_mnist_network_gets_no_kernel() {
+    let root = tempfile::tempdir().unwrap();
+    let edges = root.path().join("e.parquet");
+    // 784 -> 4 -> 3: three outputs, not MNIST's ten classes.
+    edge_list(&edges, &[[1, 0, 0, 4, 784], [2, 0, 0, 3, 4]]);
+    let out = glh(
+        &root.path().join("artifacts"),
+        &[
+            "ntk",
+            "--edges",
+            edges.to_str().unwrap(),
+            "--kernel-per-class",
+            "2",
+        ],
+    );
+    assert_refused(&out, &["784 -> ... -> 3", "MNIST network"]);
+}
