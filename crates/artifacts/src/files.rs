@@ -30,7 +30,7 @@ pub fn read_input(path: &Path, field: &str) -> Result<bytes::Bytes> {
     crate::memory::check(
         &path.display().to_string(),
         field,
-        &format!("reading a {field} of {} bytes", meta.len()),
+        &format!("reading its {} bytes", meta.len()),
         meta.len(),
     )?;
     let mut file = fs::File::open(path).map_err(|e| Error::read(path, &e))?;

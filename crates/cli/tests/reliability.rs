@@ -329,12 +329,35 @@ fn item_8_numbers_that_size_allocations_are_bounded() {
         &glh(r, &["graphons", "--edges", deep.to_str().unwrap()]),
         &["2000 layers", "at most 1024"],
     );
-    // A FIFO as an input is refused, not read (reading it would block forever).
+    // Ten million rows in a few kilobytes: refused from the file's metadata, before decoding.
+    let long = r.join("long.parquet");
+    let edges = vec![[1, 0, 0, 1, 1]; 10_000_000];
+    edge_list(&long, &edges);
+    assert!(fs::metadata(&long).unwrap().len() < 1 << 20);
+    let limited = [
+        "--memory-limit",
+        "400M",
+        "graphons",
+        "--edges",
+        long.to_str().unwrap(),
+    ];
+    assert_refused(&glh(r, &limited), &["10000000 rows", "400.0 MiB"]);
+    // A FIFO as an input is refused, not read (reading it would block forever): an edge list,
+    // a pipeline file, and a table inside a run of the store.
     let fifo = r.join("edges-fifo");
     mkfifo(&fifo);
     assert_refused(
         &glh(r, &["graphons", "--edges", fifo.to_str().unwrap()]),
         &["regular file", "FIFO"],
+    );
+    assert_refused(&glh(r, &["run", fifo.to_str().unwrap()]), &["FIFO"]);
+    let table = r.join("masks").join(&masks).join("masks.parquet");
+    fs::remove_file(&table).unwrap();
+    mkfifo(&table);
+    assert_refused(&glh(r, &["verify"]), &["1 damaged run"]);
+    assert_refused(
+        &glh(r, &["graphons", "--masks", &masks]),
+        &["not a regular file"],
     );
 }
 

@@ -28,7 +28,7 @@ impl IdxArray {
 
 /// Reads a file's bytes, decompressing it when it is gzip.
 pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::read(path, &e))?;
+    let raw = glh_artifacts::files::read_input(path, "MNIST file")?;
     if raw.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::with_capacity(raw.len() * 5);
         GzDecoder::new(&raw[..])
@@ -36,7 +36,7 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
             .map_err(|e| Error::input(path, format!("corrupt gzip stream: {e}")))?;
         Ok(out)
     } else {
-        Ok(raw)
+        Ok(raw.into())
     }
 }
 

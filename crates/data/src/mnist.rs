@@ -65,7 +65,8 @@ pub struct VerifiedFile {
 /// The expected checksums, read from `<dir>/SHA256SUMS` (`<hex>  <name>` per line).
 pub fn read_checksums(dir: &Path) -> Result<BTreeMap<String, String>> {
     let path = dir.join(CHECKSUMS);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, &e))?;
+    let bytes = glh_artifacts::files::read_input(&path, "checksum file")?;
+    let text = String::from_utf8_lossy(&bytes);
     let mut sums = BTreeMap::new();
     for (i, line) in text
         .lines()

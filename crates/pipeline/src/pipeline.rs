@@ -60,8 +60,10 @@ pub struct Pipeline {
 impl Pipeline {
     /// Reads and validates a pipeline file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, &e))?;
-        Self::from_toml(&text, &path.display().to_string())
+        let bytes = glh_artifacts::files::read_input(path, "pipeline file")?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::input(path, "a pipeline file is TOML, which is UTF-8"))?;
+        Self::from_toml(text, &path.display().to_string())
     }
 
     /// Parses and validates pipeline TOML; `source_name` names it in errors.
