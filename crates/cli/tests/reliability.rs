@@ -240,6 +240,20 @@ fn item_5_diverged_runs_are_refused_not_published() {
         &glh(r, &["run", pipeline.to_str().unwrap()]),
         &["training.eps", "f32"],
     );
+    // A kernel whose scale overflows f64 is refused, naming the setting.
+    let huge = r.join("huge.toml");
+    fs::write(
+        &huge,
+        "name = \"huge\"\n[sweep]\nmethods = [\"random\"]\nwidths = [8]\nsparsities = [0.5]\n\
+         depths = [3]\nseeds = [0]\n[data]\nkernel_per_class = 2\n[masks]\n[ntk]\n\
+         sigma_w2 = 1e200\nhistogram_k = 2\n",
+    )
+    .unwrap();
+    assert_refused(
+        &glh(r, &["run", huge.to_str().unwrap()]),
+        &["ntk.sigma_w2", "not finite"],
+    );
+    assert!(!r.join("ntk").exists() || fs::read_dir(r.join("ntk")).unwrap().count() == 0);
     // One masks run named twice is one seed, not two.
     let twice = [
         "graphon-ntk",

@@ -206,6 +206,7 @@ pub fn run(
             let kernels =
                 std::iter::once(("graphon", &graphon)).chain(drawn.as_ref().map(|k| ("drawn", k)));
             for (name, k) in kernels {
+                crate::spectrum::require_finite(k, name, "graphon_ntk.sigma_w2")?;
                 let eigenvalues = eigenvalues_descending(k)
                     .map_err(|e| Error::Unsupported(format!("{name} kernel: {e}")))?;
                 let mut columns = leading(name, sigma_w2, n);

@@ -13,6 +13,23 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
 use faer::{Mat, Par};
 
+/// Refuses a kernel with an entry that is not finite (its scale `sigma_w^2` to the depth's
+/// power overflowed f64): nothing is published from it. `field` names the setting to lower.
+pub fn require_finite(k: &Mat<f64>, what: &str, field: &str) -> Result<(), glh_artifacts::Error> {
+    let finite = (0..k.ncols()).all(|j| k.col(j).iter().all(|v| v.is_finite()));
+    if finite {
+        return Ok(());
+    }
+    Err(glh_artifacts::Error::config(
+        "kernel settings",
+        field,
+        format!(
+            "the {what} kernel has entries that are not finite in f64; nothing was published: \
+             lower `{field}`"
+        ),
+    ))
+}
+
 /// All eigenvalues of the symmetric matrix `k`, largest first.
 pub fn eigenvalues_descending(k: &Mat<f64>) -> Result<Vec<f64>, String> {
     let n = k.nrows();

@@ -360,6 +360,9 @@ fn write_run(
 ) -> Result<()> {
     let x = examples_as_columns(&images.pixels, PIXELS);
     let kernels = compute_kernels(layers, &x, settings, seed)?;
+    for kernel in &kernels {
+        crate::spectrum::require_finite(&kernel.matrix, kernel.name, "ntk.sigma_w2")?;
+    }
     let n = x.ncols();
     let leading = |kernel: &str, rows: usize| -> Vec<ArrayRef> {
         let mut columns = labels.columns(rows);
