@@ -491,15 +491,16 @@ pub struct TrainArgs {
     pub learning_rate: f64,
     /// `standard` (the masks run's own initialisation) or `ntk` (N(0, 1) weights scaled by
     /// sqrt(sigma_w^2 / fan_in), no biases; needs --optimizer gd).
-    #[arg(long, default_value = "standard", value_parser = ["standard", "ntk"])]
-    pub parameterisation: String,
-    /// `cross-entropy` or `mse` (squared error on one-hot targets, / 2 per example).
-    #[arg(long, default_value = "cross-entropy", value_parser = ["cross-entropy", "mse"])]
-    pub loss: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub parameterisation: glh_training::Parameterisation,
+    /// `cross_entropy` or `mse` (squared error on one-hot targets, / 2 per example), as in a
+    /// pipeline's `[training] loss` (`cross-entropy` is accepted too).
+    #[arg(long, value_enum, default_value_t)]
+    pub loss: glh_training::Loss,
     /// `adam` (mini-batches of MNIST) or `gd` (full-batch gradient descent on the data stage's
     /// kernel images of the run's seed; writes the outputs on them too).
-    #[arg(long, default_value = "adam", value_parser = ["adam", "gd"])]
-    pub optimizer: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub optimizer: glh_training::Optimizer,
     /// sigma_w^2 of the NTK parameterisation.
     #[arg(long, default_value_t = glh_training::settings::DEFAULT_SIGMA_W2)]
     pub sigma_w2: f64,
@@ -516,9 +517,9 @@ pub struct TrainArgs {
     /// Training loss whose first crossing is reported.
     #[arg(long, default_value_t = glh_training::settings::DEFAULT_LOSS_THRESHOLD)]
     pub loss_threshold: f64,
-    /// cpu, cuda or metal.
-    #[arg(long, default_value = glh_training::settings::DEFAULT_DEVICE)]
-    pub device: String,
+    /// Where it trains: cpu, or cuda or metal in a build with that cargo feature.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: glh_training::Device,
     /// Keep pixels in [0, 1] instead of standardising them.
     #[arg(long)]
     pub no_standardise: bool,

@@ -444,20 +444,10 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
 }
 
 fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
-    use glh_training::{Loss, Optimizer, Parameterisation};
     let settings = TrainingSettings {
-        parameterisation: match args.parameterisation.as_str() {
-            "ntk" => Parameterisation::Ntk,
-            _ => Parameterisation::Standard,
-        },
-        loss: match args.loss.as_str() {
-            "mse" => Loss::Mse,
-            _ => Loss::CrossEntropy,
-        },
-        optimizer: match args.optimizer.as_str() {
-            "gd" => Optimizer::Gd,
-            _ => Optimizer::Adam,
-        },
+        parameterisation: args.parameterisation,
+        loss: args.loss,
+        optimizer: args.optimizer,
         sigma_w2: args.sigma_w2,
         output_steps: args.output_steps.clone(),
         steps: args.steps,
@@ -465,7 +455,7 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
         learning_rate: args.learning_rate,
         eval_every: args.eval_every,
         loss_threshold: args.loss_threshold,
-        device: args.device.clone(),
+        device: args.device,
         ..TrainingSettings::default()
     };
     settings.validate("command line")?;

@@ -1,32 +1,64 @@
-//! The compute device named in the settings.
+//! The compute device a training run uses: a closed set, spelled `cpu`, `cuda` and `metal` in
+//! pipeline files, on the command line and in the `device` column.
 
-use candle_core::Device;
 use glh_artifacts::{Error, Result};
+use serde::{Deserialize, Serialize};
 
-/// The device `name` (`cpu`, `cuda` or `metal`); a backend this build was compiled without is
-/// a configuration error naming the cargo feature to enable.
-pub fn device(name: &str) -> Result<Device> {
-    let missing = |feature: &str| {
-        Error::config(
-            "settings",
-            "training.device",
-            format!(
-                "`{name}` needs a build with the `{feature}` feature \
-                 (cargo build --release -p glh-cli --features {feature})"
-            ),
-        )
-    };
-    let failed = |e: candle_core::Error| Error::Unsupported(format!("cannot open {name}: {e}"));
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" if cfg!(feature = "cuda") => Device::new_cuda(0).map_err(failed),
-        "cuda" => Err(missing("cuda")),
-        "metal" if cfg!(feature = "metal") => Device::new_metal(0).map_err(failed),
-        "metal" => Err(missing("metal")),
-        other => Err(Error::config(
-            "settings",
-            "training.device",
-            format!("must be cpu, cuda or metal, got `{other}`"),
-        )),
+/// Where a network trains. Part of the training key: f32 products differ across backends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Device {
+    /// This machine's CPU (faer's f32 products on rayon).
+    #[default]
+    Cpu,
+    /// The first CUDA GPU (a build with the `cuda` feature).
+    Cuda,
+    /// The first Metal GPU (a build with the `metal` feature).
+    Metal,
+}
+
+impl Device {
+    /// The name in settings and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::Metal => "metal",
+        }
+    }
+
+    /// candle's device; a backend this build was compiled without is a configuration error
+    /// naming the cargo feature to enable.
+    pub fn open(self) -> Result<candle_core::Device> {
+        let name = self.name();
+        let missing = |feature: &str| {
+            Error::config(
+                "settings",
+                "training.device",
+                format!(
+                    "`{name}` needs a build with the `{feature}` feature \
+                     (cargo build --release -p glh-cli --features {feature})"
+                ),
+            )
+        };
+        let failed = |e: candle_core::Error| Error::Unsupported(format!("cannot open {name}: {e}"));
+        match self {
+            Device::Cpu => Ok(candle_core::Device::Cpu),
+            Device::Cuda if cfg!(feature = "cuda") => {
+                candle_core::Device::new_cuda(0).map_err(failed)
+            }
+            Device::Cuda => Err(missing("cuda")),
+            Device::Metal if cfg!(feature = "metal") => {
+                candle_core::Device::new_metal(0).map_err(failed)
+            }
+            Device::Metal => Err(missing("metal")),
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }

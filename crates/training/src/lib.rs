@@ -23,6 +23,7 @@ pub mod stage;
 pub mod train;
 
 pub use adam::AdamParams;
+pub use device::Device;
 pub use masked_mlp::MaskedMlp;
 pub use settings::{Loss, Optimizer, Parameterisation, TrainingSettings};
 pub use train::{History, MnistTensors, Outputs, train, train_full_batch};

@@ -9,6 +9,7 @@
 //! every run made before them are unchanged.
 
 use crate::adam::AdamParams;
+use crate::device::Device;
 use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -26,12 +27,11 @@ pub const DEFAULT_STEPS: u32 = 200;
 pub const DEFAULT_EVAL_EVERY: u32 = 20;
 /// The training loss whose first crossing is reported, by default.
 pub const DEFAULT_LOSS_THRESHOLD: f64 = 0.5;
-/// The device, by default.
-pub const DEFAULT_DEVICE: &str = "cpu";
 
 /// How the network's weights are parameterised.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Parameterisation {
     /// The masks run's own initialisation `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, with biases
     /// (METHOD.md section 1): the weights the masks were scored on.
@@ -43,11 +43,13 @@ pub enum Parameterisation {
 }
 
 /// The training loss.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Loss {
     /// Mean cross-entropy of the logits against the labels.
     #[default]
+    #[value(alias = "cross-entropy")]
     CrossEntropy,
     /// Squared error on one-hot targets, `sum over examples and outputs of (f - y)^2 / (2 N)`
     /// for N examples: the loss of the kernel regime's linear dynamics.
@@ -55,8 +57,9 @@ pub enum Loss {
 }
 
 /// The optimiser, and with it the data each step sees.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Optimizer {
     /// Adam on mini-batches of `batch_size` from all of MNIST's training set.
     #[default]
@@ -128,7 +131,7 @@ pub struct TrainingSettings {
     /// Training loss whose first crossing is reported as `steps_to_threshold`.
     pub loss_threshold: f64,
     /// `cpu`, `cuda` or `metal` (the latter two need a build with that cargo feature).
-    pub device: String,
+    pub device: Device,
 }
 
 impl Default for TrainingSettings {
@@ -143,7 +146,7 @@ impl Default for TrainingSettings {
             steps: DEFAULT_STEPS,
             eval_every: DEFAULT_EVAL_EVERY,
             loss_threshold: DEFAULT_LOSS_THRESHOLD,
-            device: DEFAULT_DEVICE.to_string(),
+            device: Device::default(),
             parameterisation: Parameterisation::default(),
             loss: Loss::default(),
             optimizer: Optimizer::default(),
@@ -267,10 +270,40 @@ impl TrainingSettings {
             let msg = format!("step {s} is after the last step ({})", self.steps);
             return Err(Error::config(source_name, "training.output_steps", msg));
         }
-        if !["cpu", "cuda", "metal"].contains(&self.device.as_str()) {
-            let msg = format!("must be cpu, cuda or metal, got `{}`", self.device);
-            return Err(Error::config(source_name, "training.device", msg));
-        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    /// Every closed set is spelled the same in a pipeline file and on the command line.
+    #[test]
+    fn closed_sets_are_spelled_alike_in_toml_and_on_the_command_line() {
+        fn same<T: ValueEnum + Serialize>() {
+            for v in T::value_variants() {
+                let toml_name = serde_json::to_value(v).unwrap();
+                let cli_name = v.to_possible_value().unwrap().get_name().to_string();
+                assert_eq!(toml_name, serde_json::Value::String(cli_name));
+            }
+        }
+        same::<Parameterisation>();
+        same::<Loss>();
+        same::<Optimizer>();
+        same::<Device>();
+        assert_eq!(
+            Loss::from_str("cross-entropy", false),
+            Ok(Loss::CrossEntropy)
+        );
+        assert_eq!(Device::from_str("cuda", false), Ok(Device::Cuda));
+        assert!(Device::from_str("gpu", false).is_err());
+        let bad: Result<TrainingSettings, _> = toml::from_str("device = \"gpu\"");
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("unknown variant `gpu`")
+        );
     }
 }

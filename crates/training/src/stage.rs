@@ -10,7 +10,6 @@
 //! whose kernel images it trains on; the network is rebuilt from the masks run's seed, never
 //! stored twice.
 
-use crate::device::device;
 use crate::masked_mlp::MaskedMlp;
 use crate::settings::{Optimizer, Parameterisation, TrainingSettings};
 use crate::train::{Evaluation, History, MnistTensors, Outputs, train, train_full_batch};
@@ -87,7 +86,7 @@ pub fn run(
 ) -> Result<JobOutcome> {
     let labels = run_columns(store, &masks)?;
     let spec = job_spec(settings, data, masks.clone(), labels.seed)?;
-    let device = device(&settings.device)?;
+    let device = settings.device.open()?;
     store.run(&spec, force, |writer| {
         let examples = match settings.optimizer {
             Optimizer::Adam => u64::from(settings.batch_size),
@@ -100,7 +99,7 @@ pub fn run(
         let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, examples);
         glh_artifacts::memory::check("memory", "width", &what, bytes)?;
         let (arch, mask) = read_mask(store, &masks)?;
-        let tensors = mnist_on(data, &settings.device, &device)?;
+        let tensors = mnist_on(data, settings.device.name(), &device)?;
         let mut model = match settings.parameterisation {
             Parameterisation::Standard => {
                 MaskedMlp::new(&Mlp::init(arch, labels.seed), &mask, &device)
@@ -252,7 +251,7 @@ fn leading(
         Arc::new(Float64Array::from(vec![settings.learning_rate; n])) as ArrayRef,
         Arc::new(UInt32Array::from(vec![batch_size; n])),
         Arc::new(UInt32Array::from(vec![settings.steps; n])),
-        Arc::new(StringArray::from(vec![settings.device.as_str(); n])),
+        Arc::new(StringArray::from(vec![settings.device.name(); n])),
     ]);
     columns
 }
