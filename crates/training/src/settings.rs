@@ -200,7 +200,7 @@ impl TrainingSettings {
             let single = v as f32;
             if v > 0.0 && !(single.is_normal() && single.is_finite()) {
                 let msg = format!(
-                    "{v} is outside f32's normal range ({:e} to {:e}), in which training computes",
+                    "{v:e} is outside f32's normal range ({:e} to {:e}), in which training computes",
                     f32::MIN_POSITIVE,
                     f32::MAX
                 );
