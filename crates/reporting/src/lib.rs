@@ -2,8 +2,9 @@
 //! (plotters, PNG and SVG) and a report (Markdown and self-contained HTML) with the claims of
 //! METHOD.md section 6 checked against our numbers.
 //!
-//! - [`experiment`]: what the report knows of an experiment (name, sweep, stages, settings);
-//! - [`tables`]: lazy scans of every complete run's table, restricted to a pipeline's sweep;
+//! - [`experiment`]: what the report knows of an experiment (name, sweep, stages, settings,
+//!   and the runs its plan names: the only runs the report reads);
+//! - [`tables`]: lazy scans of a table in the planned runs, and filters on a sweep's values;
 //! - [`stats`]: Pearson, Spearman and bootstrap percentile intervals;
 //! - [`figures`]: heat-map grids and line/scatter charts with an embedded font;
 //! - [`claims`]: the claims as typed [`claims::Claim`]s with a [`claims::Verdict`], each a
