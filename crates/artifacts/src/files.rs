@@ -27,12 +27,20 @@ pub fn read_input(path: &Path, field: &str) -> Result<bytes::Bytes> {
             format!("the {field} must be a regular file, not {}", kind(&meta)),
         ));
     }
-    crate::memory::check(
-        &path.display().to_string(),
-        field,
-        &format!("reading its {} bytes", meta.len()),
-        meta.len(),
-    )?;
+    // The file alone against the limit (no process base: a small file is always read; what
+    // its decoding needs is each caller's estimate).
+    let limit = crate::memory::limit()?;
+    if meta.len() > limit.bytes {
+        return Err(Error::input(
+            path,
+            format!(
+                "the {field} has {}, more than the memory limit of {} ({})",
+                crate::memory::human(meta.len()),
+                crate::memory::human(limit.bytes),
+                limit.source
+            ),
+        ));
+    }
     let mut file = fs::File::open(path).map_err(|e| Error::read(path, &e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut bytes)
