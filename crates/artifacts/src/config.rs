@@ -322,6 +322,45 @@ impl Rescale {
     }
 }
 
+/// Which kernel a row of a kernel table holds (the `kernel` column of the ntk, graphon_ntk and
+/// dynamics tables): written by the stages, read by the report, one spelling for both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelKind {
+    /// The dense network's Graphon NTK (W = 1).
+    Dense,
+    /// The mask-level Graphon NTK: the step graphon of the actual mask.
+    Mask,
+    /// The Graphon NTK of the mask's K-block SAS histograms.
+    Histogram,
+    /// The empirical NTK of the finite masked network.
+    Empirical,
+    /// The Graphon NTK of a configuration's seed-averaged graphon (the paper's E3 kernel).
+    Graphon,
+    /// The mask-level kernel of a finite mask drawn from a configuration's graphon.
+    Drawn,
+}
+
+impl KernelKind {
+    /// The name in tables and settings.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelKind::Dense => "dense",
+            KernelKind::Mask => "mask",
+            KernelKind::Histogram => "histogram",
+            KernelKind::Empirical => "empirical",
+            KernelKind::Graphon => "graphon",
+            KernelKind::Drawn => "drawn",
+        }
+    }
+}
+
+impl std::fmt::Display for KernelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How scores are ranked into a mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -32,11 +32,6 @@ impl Network64 {
         Self::build(mlp, mask, |x| x)
     }
 
-    /// `|w_l| ⊙ m_l` and `|b_l|`: the linearised network of SynFlow.
-    pub fn masked_abs(mlp: &Mlp, mask: &Mask) -> Self {
-        Self::build(mlp, mask, f64::abs)
-    }
-
     fn build(mlp: &Mlp, mask: &Mask, f: impl Fn(f64) -> f64 + Copy + Sync) -> Self {
         let weights = mlp
             .layers

@@ -18,7 +18,7 @@ use crate::spectrum::{eigenvalues_descending, spectral_metrics};
 use crate::stage::{mlp_shapes, relative_error, spectral_columns};
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array, UInt64Array};
 use faer::Mat;
-use glh_artifacts::config::{PruneMethod, Sweep};
+use glh_artifacts::config::{KernelKind, PruneMethod, Sweep};
 use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, GRAPHON_NTK_SPECTRA};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -203,9 +203,10 @@ pub fn run(
         for &sigma_w2 in &settings.sigma_w2 {
             let graphon = graphon_ntk(&chain, &x, sigma_w2);
             let drawn = drawn_chain.as_ref().map(|d| graphon_ntk(d, &x, sigma_w2));
-            let kernels =
-                std::iter::once(("graphon", &graphon)).chain(drawn.as_ref().map(|k| ("drawn", k)));
-            for (name, k) in kernels {
+            let kernels = std::iter::once((KernelKind::Graphon, &graphon))
+                .chain(drawn.as_ref().map(|k| (KernelKind::Drawn, k)));
+            for (kind, k) in kernels {
+                let name = kind.name();
                 crate::spectrum::require_finite(k, name, "graphon_ntk.sigma_w2")?;
                 let eigenvalues = eigenvalues_descending(k)
                     .map_err(|e| Error::Unsupported(format!("{name} kernel: {e}")))?;

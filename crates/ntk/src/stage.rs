@@ -14,7 +14,7 @@ use crate::settings::NtkSettings;
 use crate::spectrum::{SpectralMetrics, eigenvalues_descending, spectral_metrics};
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
 use faer::Mat;
-use glh_artifacts::config::Sweep;
+use glh_artifacts::config::{KernelKind, Sweep};
 use glh_artifacts::parquet_io::{column, concat_columns};
 use glh_artifacts::schemas::{NTK_KERNELS, NTK_METRICS, NTK_SPECTRA};
 use glh_artifacts::store::InputRef;
@@ -77,8 +77,8 @@ pub fn job_spec(
 /// One kernel matrix and what it integrates over.
 #[derive(Clone, Debug)]
 pub struct NamedKernel {
-    /// `dense`, `mask`, `histogram` or `empirical`.
-    pub name: &'static str,
+    /// Dense, mask-level, histogram-level or empirical.
+    pub kind: KernelKind,
     /// Positions per hidden layer (1, K, or n).
     pub blocks: u32,
     /// The `N x N` matrix.
@@ -103,24 +103,24 @@ pub fn compute_kernels(
     let histogram = GraphonChain::of_histograms(masks, k).map_err(unsupported)?;
     let mut kernels = vec![
         NamedKernel {
-            name: "dense",
+            kind: KernelKind::Dense,
             blocks: 1,
             matrix: graphon_ntk(&dense, x, s2),
         },
         NamedKernel {
-            name: "mask",
+            kind: KernelKind::Mask,
             blocks: width,
             matrix: graphon_ntk(&mask_level, x, s2),
         },
         NamedKernel {
-            name: "histogram",
+            kind: KernelKind::Histogram,
             blocks: (k as u32).min(width),
             matrix: graphon_ntk(&histogram, x, s2),
         },
     ];
     if settings.empirical_draws > 0 {
         kernels.push(NamedKernel {
-            name: "empirical",
+            kind: KernelKind::Empirical,
             blocks: width,
             matrix: empirical_ntk(masks, x, s2, settings.empirical_draws, seed),
         });
@@ -361,7 +361,7 @@ fn write_run(
     let x = examples_as_columns(&images.pixels, PIXELS);
     let kernels = compute_kernels(layers, &x, settings, seed)?;
     for kernel in &kernels {
-        crate::spectrum::require_finite(&kernel.matrix, kernel.name, "ntk.sigma_w2")?;
+        crate::spectrum::require_finite(&kernel.matrix, kernel.kind.name(), "ntk.sigma_w2")?;
     }
     let n = x.ncols();
     let leading = |kernel: &str, rows: usize| -> Vec<ArrayRef> {
@@ -383,7 +383,7 @@ fn write_run(
     let (mut kernel_parts, mut spectrum_parts, mut metric_parts) = (vec![], vec![], vec![]);
     for kernel in &kernels {
         let k = &kernel.matrix;
-        let mut columns = leading(kernel.name, n * n);
+        let mut columns = leading(kernel.kind.name(), n * n);
         columns.extend([
             Arc::new(UInt32Array::from_iter_values(
                 (0..n * n).map(|p| (p / n) as u32),
@@ -404,8 +404,8 @@ fn write_run(
         kernel_parts.push(columns);
 
         let eigenvalues = eigenvalues_descending(k)
-            .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.name)))?;
-        let mut columns = leading(kernel.name, n);
+            .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?;
+        let mut columns = leading(kernel.kind.name(), n);
         columns.extend([
             Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
             Arc::new(Float64Array::from(eigenvalues.clone())),
@@ -413,7 +413,7 @@ fn write_run(
         spectrum_parts.push(columns);
 
         let m: SpectralMetrics = spectral_metrics(&eigenvalues);
-        let mut columns = leading(kernel.name, 1);
+        let mut columns = leading(kernel.kind.name(), 1);
         columns.push(Arc::new(UInt32Array::from(vec![kernel.blocks])));
         columns.extend(spectral_columns(&m));
         columns.extend([
@@ -433,7 +433,7 @@ fn write_run(
                     glh_data::mnist::CLASSES,
                     settings.predicted_steps,
                 )
-                .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.name)))?,
+                .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?,
             ])),
         ]);
         metric_parts.push(columns);

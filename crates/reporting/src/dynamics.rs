@@ -15,6 +15,7 @@
 //!   every kernel.
 
 use crate::claims::{Claim, Statement, Verdict, fmt};
+use glh_artifacts::config::KernelKind;
 use std::collections::BTreeMap;
 
 /// The curve error below which a kernel is said to predict training: 5% of the initial loss.
@@ -110,7 +111,7 @@ pub fn predicts_training(
     rows: &[PredictionRow],
     methods: &[String],
 ) -> Option<Claim> {
-    let slopes = error_slopes(rows, "mask", methods);
+    let slopes = error_slopes(rows, KernelKind::Mask.name(), methods);
     if slopes.is_empty() {
         return None;
     }
@@ -173,7 +174,7 @@ pub fn speed_orders(rows: &[PredictionRow], kernel: &str) -> Vec<(f64, Vec<Strin
 /// The claim that the kernels rank the methods' speeds; `None` without mask rows of two
 /// methods.
 pub fn ranks_speeds(experiment: &str, rows: &[PredictionRow]) -> Option<Claim> {
-    let mask = speed_orders(rows, "mask");
+    let mask = speed_orders(rows, KernelKind::Mask.name());
     if mask.iter().all(|(_, o, _)| o.len() < 2) {
         return None;
     }

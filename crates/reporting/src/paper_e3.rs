@@ -14,7 +14,7 @@
 //! lies wholly on the other side, and "inconclusive" otherwise; without seed values (a graphon
 //! kernel without `seed_kernels`) the point estimate decides, and the reason says so.
 
-use crate::claims::{Claim, Reading, Statement, Statistic, Verdict, fmt};
+use crate::claims::{Claim, Reading, Statement, Statistic, Verdict};
 use crate::stats::{Interval, percentile_interval};
 use rand::RngExt;
 use std::collections::BTreeMap;
@@ -396,15 +396,6 @@ pub fn training_claims(experiment: &str, runs: &SeedValues, b: usize, seed: u64)
         b,
         seed,
     )
-}
-
-/// `first → last` of a method's curve of metric `i`, for the report's tables.
-pub fn trend_text(m: &Means, method: &str, i: usize) -> String {
-    curve(m, method, i)
-        .iter()
-        .map(|&(s, v)| format!("{}: {}", fmt(s), fmt(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

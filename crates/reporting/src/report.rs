@@ -18,7 +18,8 @@ use crate::claims::Claim;
 use crate::document::{Block, html, markdown};
 use crate::experiment::{Experiment, PlannedRuns};
 use crate::figures::save;
-use crate::tables::{in_sweep, polars_error, scan};
+pub(crate) use crate::tables::RUN_COLUMNS;
+use crate::tables::{SweepColumn, in_sweep, polars_error, scan};
 use glh_artifacts::config::Level;
 use glh_artifacts::files::resolve;
 use glh_artifacts::store::Verify;
@@ -84,8 +85,6 @@ pub(crate) struct Builder<'a> {
 pub(crate) type MeanSd = (f64, f64, f64);
 /// A run's depth and its `(rank, eigenvalue)` points.
 pub(crate) type Spectrum = (f64, Vec<(f64, f64)>);
-
-pub(crate) const RUN_COLUMNS: [&str; 5] = ["method", "width", "sparsity", "depth", "seed"];
 
 pub(crate) fn collect(frame: LazyFrame, what: &str) -> Result<DataFrame> {
     frame.collect().map_err(polars_error(what))
@@ -523,7 +522,7 @@ impl Builder<'_> {
         stage: &str,
         table: &str,
         pipeline: &Experiment,
-        columns: &[&str],
+        columns: &[SweepColumn],
     ) -> Result<Option<LazyFrame>> {
         Ok(scan(self.store, stage, table, &pipeline.runs)?
             .map(|f| in_sweep(f, &pipeline.sweep, columns)))

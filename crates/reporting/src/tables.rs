@@ -52,10 +52,34 @@ pub fn scan(
     ))
 }
 
-/// `frame` restricted to the sweep's values of `columns` (any of method, width, sparsity, depth,
-/// seed; a table without seeds, say, is filtered on the others). `sparsity` stands for the
-/// sweep's levels: its sparsities and the sparsities its density laws give each width.
-pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame {
+/// A swept column of the run tables: the closed set [`in_sweep`] filters on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepColumn {
+    /// `method`.
+    Method,
+    /// `width`.
+    Width,
+    /// `sparsity`: stands for the sweep's levels (see [`in_sweep`]).
+    Sparsity,
+    /// `depth`.
+    Depth,
+    /// `seed`.
+    Seed,
+}
+
+/// Every swept column, in the run columns' order.
+pub const RUN_COLUMNS: [SweepColumn; 5] = [
+    SweepColumn::Method,
+    SweepColumn::Width,
+    SweepColumn::Sparsity,
+    SweepColumn::Depth,
+    SweepColumn::Seed,
+];
+
+/// `frame` restricted to the sweep's values of `columns` (a table without seeds, say, is
+/// filtered on the others). `Sparsity` stands for the sweep's levels: its sparsities and the
+/// sparsities its density laws give each width.
+pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[SweepColumn]) -> LazyFrame {
     fn any_of(column: &str, values: Vec<Expr>) -> Expr {
         values
             .into_iter()
@@ -65,18 +89,20 @@ pub fn in_sweep(frame: LazyFrame, sweep: &Sweep, columns: &[&str]) -> LazyFrame 
     }
     let mut frame = frame;
     for &column in columns {
-        if column == "sparsity" {
-            frame = frame.filter(in_levels(sweep));
-            continue;
-        }
-        let values: Vec<Expr> = match column {
-            "method" => sweep.methods.iter().map(|m| lit(m.name())).collect(),
-            "width" => sweep.widths.iter().map(|w| lit(w.get())).collect(),
-            "depth" => sweep.depths.iter().map(|d| lit(d.get())).collect(),
-            "seed" => sweep.seeds.iter().map(|&s| lit(s)).collect(),
-            other => panic!("`{other}` is not a sweep column"),
+        let (name, values): (&str, Vec<Expr>) = match column {
+            SweepColumn::Sparsity => {
+                frame = frame.filter(in_levels(sweep));
+                continue;
+            }
+            SweepColumn::Method => (
+                "method",
+                sweep.methods.iter().map(|m| lit(m.name())).collect(),
+            ),
+            SweepColumn::Width => ("width", sweep.widths.iter().map(|w| lit(w.get())).collect()),
+            SweepColumn::Depth => ("depth", sweep.depths.iter().map(|d| lit(d.get())).collect()),
+            SweepColumn::Seed => ("seed", sweep.seeds.iter().map(|&s| lit(s)).collect()),
         };
-        frame = frame.filter(any_of(column, values));
+        frame = frame.filter(any_of(name, values));
     }
     frame
 }

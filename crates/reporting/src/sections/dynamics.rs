@@ -15,12 +15,18 @@ use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{f64s, strings};
 use glh_artifacts::Result;
+use glh_artifacts::config::KernelKind;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The sources of a curve, in drawing order.
-const SOURCES: [&str; 4] = ["observed", "empirical", "mask", "graphon"];
+const SOURCES: [&str; 4] = [
+    "observed",
+    KernelKind::Empirical.name(),
+    KernelKind::Mask.name(),
+    KernelKind::Graphon.name(),
+];
 
 impl Builder<'_> {
     /// A dynamics table of the experiment's runs and of its dense baseline (method `dense`).

@@ -6,9 +6,10 @@ use crate::claims::fmt;
 use crate::document::Block;
 use crate::experiment::{Experiment, GraphonKernelRuns};
 use crate::figures::{Chart, Line};
-use crate::report::{Builder, collect};
+use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{f64s, strings};
 use glh_artifacts::Result;
+use glh_artifacts::config::KernelKind;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,8 +38,7 @@ impl Builder<'_> {
             3,
             "The paper's E3 kernel: Graphon NTK of each configuration's graphon".into(),
         ));
-        let columns = ["method", "width", "sparsity", "depth"];
-        let Some(frame) = self.frame("graphon_ntk", "metrics", p, &columns)? else {
+        let Some(frame) = self.frame("graphon_ntk", "metrics", p, &RUN_COLUMNS[..4])? else {
             self.missing("graphon kernels");
             return Ok(());
         };
@@ -140,7 +140,7 @@ impl Builder<'_> {
             for (name, values, label) in metrics {
                 let mut lines: BTreeMap<usize, Line> = BTreeMap::new();
                 for i in (0..df.height()).filter(|&i| {
-                    kernel[i] == "graphon"
+                    kernel[i] == KernelKind::Graphon.name()
                         && sigma[i] == sigma0
                         && depth[i] == f64::from(d)
                         && width[i] == widest

@@ -251,13 +251,7 @@ impl Builder<'_> {
         dir: &Path,
         methods: &[String],
     ) -> Result<()> {
-        let Some(frame) = self.frame(
-            "convergence",
-            "convergence",
-            p,
-            &["method", "width", "sparsity", "depth"],
-        )?
-        else {
+        let Some(frame) = self.frame("convergence", "convergence", p, &RUN_COLUMNS[..4])? else {
             self.missing("convergence tables");
             return Ok(());
         };

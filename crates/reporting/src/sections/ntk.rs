@@ -9,6 +9,7 @@ use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, Spectrum, collect};
 use crate::tables::{f64s, polars_error, strings};
 use glh_artifacts::Result;
+use glh_artifacts::config::KernelKind;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +24,7 @@ impl Builder<'_> {
         };
         let df = collect(
             frame
-                .filter(col("kernel").eq(lit("mask")))
+                .filter(col("kernel").eq(lit(KernelKind::Mask.name())))
                 .group_by([col("method"), col("sparsity"), col("depth")])
                 .agg([
                     len().alias("runs"),
@@ -123,8 +124,8 @@ impl Builder<'_> {
             frame
                 .filter(
                     col("kernel")
-                        .eq(lit("mask"))
-                        .or(col("kernel").eq(lit("dense"))),
+                        .eq(lit(KernelKind::Mask.name()))
+                        .or(col("kernel").eq(lit(KernelKind::Dense.name()))),
                 )
                 .group_by([
                     col("method"),
@@ -158,7 +159,7 @@ impl Builder<'_> {
         // Random: eigenvalues beside c^L x the dense ones, per density.
         let mut lines = Vec::new();
         for ((s_bits, m, k), (depth, pts)) in &curves {
-            if m != "random" || k != "mask" {
+            if m != "random" || k != KernelKind::Mask.name() {
                 continue;
             }
             let c = 1.0 - f64::from_bits(*s_bits);
@@ -172,7 +173,9 @@ impl Builder<'_> {
                     .collect(),
                 band: vec![],
             });
-            if let Some((_, dense)) = curves.get(&(*s_bits, m.clone(), "dense".into())) {
+            if let Some((_, dense)) =
+                curves.get(&(*s_bits, m.clone(), KernelKind::Dense.name().into()))
+            {
                 lines.push(Line {
                     name: format!("c^L x dense, c = {}", fmt(c)),
                     points: dense
@@ -199,7 +202,7 @@ impl Builder<'_> {
         for s_bits in sparsities {
             let lines: Vec<Line> = curves
                 .iter()
-                .filter(|((sb, _, k), _)| *sb == s_bits && k == "mask")
+                .filter(|((sb, _, k), _)| *sb == s_bits && k == KernelKind::Mask.name())
                 .map(|((_, m, _), (_, pts))| {
                     let total: f64 = pts.iter().map(|q| q.1).sum();
                     Line {

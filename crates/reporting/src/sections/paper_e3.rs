@@ -10,8 +10,9 @@ use crate::experiment::Experiment;
 use crate::figures::{Chart, Line};
 use crate::paper_e3::{DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{f64s, in_sweep, strings};
+use crate::tables::{SweepColumn, f64s, in_sweep, strings};
 use glh_artifacts::Result;
+use glh_artifacts::config::KernelKind;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -70,8 +71,11 @@ impl Builder<'_> {
         let Some(pooled) = self.e3_frame("graphon_ntk", "metrics", p, depth)? else {
             return Ok(Vec::new());
         };
-        let pooled = of_these_runs(pooled, runs)
-            .filter(at_sigma.clone().and(col("kernel").eq(lit("graphon"))));
+        let pooled = of_these_runs(pooled, runs).filter(
+            at_sigma
+                .clone()
+                .and(col("kernel").eq(lit(KernelKind::Graphon.name()))),
+        );
         let point: Means = seed_values(
             &collect(pooled, "graphon kernel metrics")?,
             &KERNEL_METRICS,
@@ -80,7 +84,11 @@ impl Builder<'_> {
         .means();
         let sample = match self.e3_frame("graphon_ntk", "seed_metrics", p, depth)? {
             Some(f) => {
-                let f = in_sweep(of_these_runs(f, runs).filter(at_sigma), &p.sweep, &["seed"]);
+                let f = in_sweep(
+                    of_these_runs(f, runs).filter(at_sigma),
+                    &p.sweep,
+                    &[SweepColumn::Seed],
+                );
                 seed_values(
                     &collect(f, "graphon seed kernel metrics")?,
                     &KERNEL_METRICS,
@@ -113,7 +121,8 @@ impl Builder<'_> {
         let Some(frame) = self.e3_frame("ntk", "metrics", p, depth)? else {
             return Ok(Vec::new());
         };
-        let frame = in_sweep(frame, &p.sweep, &["seed"]).filter(col("kernel").eq(lit("mask")));
+        let frame = in_sweep(frame, &p.sweep, &[SweepColumn::Seed])
+            .filter(col("kernel").eq(lit(KernelKind::Mask.name())));
         let sample = seed_values(&collect(frame, "ntk metrics")?, &KERNEL_METRICS, true)?;
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
         let claims = kernel_claims(

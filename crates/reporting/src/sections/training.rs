@@ -10,6 +10,7 @@ use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
 use crate::tables::{f64s, polars_error, strings};
 use glh_artifacts::Result;
+use glh_artifacts::config::KernelKind;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -164,7 +165,10 @@ impl Builder<'_> {
         let Some(metrics) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
             return Ok(());
         };
-        let k_df = collect(metrics.filter(col("kernel").eq(lit("mask"))), "metrics")?;
+        let k_df = collect(
+            metrics.filter(col("kernel").eq(lit(KernelKind::Mask.name()))),
+            "metrics",
+        )?;
         let (km, ks, kseed) = (
             strings(&k_df, "method")?,
             f64s(&k_df, "sparsity")?,
@@ -284,7 +288,6 @@ impl Builder<'_> {
                 interval(&partial),
             ]);
         }
-        let _ = dir;
         let levels: Vec<String> = sparsities
             .iter()
             .map(|&b| f64::from_bits(b).to_string())
