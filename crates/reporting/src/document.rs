@@ -136,7 +136,7 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Inline `code` spans of a Markdown line as HTML.
+/// Inline `code` spans and `**strong**` text (outside code) of a Markdown line as HTML.
 fn inline(text: &str) -> String {
     escape(text)
         .split('`')
@@ -145,10 +145,25 @@ fn inline(text: &str) -> String {
             if i % 2 == 1 {
                 format!("<code>{part}</code>")
             } else {
-                part.to_string()
+                strong(part)
             }
         })
         .collect()
+}
+
+/// `**text**` as `<strong>text</strong>`; an unpaired `**` stays as written.
+fn strong(text: &str) -> String {
+    let parts: Vec<&str> = text.split("**").collect();
+    let paired = parts.len() % 2 == 1;
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        match (i % 2 == 1, paired || i + 1 < parts.len()) {
+            (true, true) => out.push_str(&format!("<strong>{part}</strong>")),
+            (true, false) => out.push_str(&format!("**{part}")),
+            (false, _) => out.push_str(part),
+        }
+    }
+    out
 }
 
 /// The blocks as one HTML file with every figure embedded.
@@ -222,6 +237,16 @@ pub fn html(blocks: &[Block], title: &str) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strong_text_and_code_spans_become_html() {
+        assert_eq!(
+            inline("**Partial report** (`--allow-partial`): `a**b`"),
+            "<strong>Partial report</strong> (<code>--allow-partial</code>): <code>a**b</code>"
+        );
+        assert_eq!(inline("2 ** 3"), "2 ** 3");
+        assert_eq!(inline("x < y"), "x &lt; y");
+    }
 
     #[test]
     fn contents_link_every_later_heading_by_its_anchor() {

@@ -442,12 +442,18 @@ fn build(
         "Summary: the claims and our verdicts".into(),
     )];
     if !missing.is_empty() {
+        const LISTED: usize = 12;
+        let more = match missing.len().saturating_sub(LISTED) {
+            0 => String::new(),
+            n => format!(" and {n} more (`glh run` on the pipelines with the same --seeds)"),
+        };
         summary.push(Block::Paragraph(format!(
             "**Partial report** (`--allow-partial`): {} planned runs are missing from the store \
-             and every number below leaves them out: {}.",
+             and every number below leaves them out: {}{more}.",
             missing.len(),
             missing
                 .iter()
+                .take(LISTED)
                 .map(|m| format!("`{m}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
