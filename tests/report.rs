@@ -473,3 +473,30 @@ fn an_e3_shaped_sweep_reports_every_claim_of_the_papers_e3_under_both_kernels() 
     assert!(!statements.contains(&Statement::DenseTrainsFastest));
     assert!(statements.contains(&Statement::RandomDegradesMost));
 }
+
+/// The shipped pipelines' dense baselines are found: the training (and dynamics) runs of each
+/// pruned pipeline's dense plan are runs its dense pipeline plans, so `just reproduce` and
+/// `just e4` report them.
+#[test]
+fn the_shipped_dense_pipelines_plan_the_baselines_their_experiments_read() {
+    for (pruned, dense) in [
+        ("e3.toml", "e3-dense.toml"),
+        ("e3-l5.toml", "e3-dense.toml"),
+        ("e4-finite-width.toml", "e4-dense.toml"),
+    ] {
+        let wanted = experiment(&load_pipeline(pruned)).dense_runs;
+        let planned = experiment(&load_pipeline(dense)).runs;
+        for stage in ["training", "dynamics"] {
+            let keys: Vec<_> = wanted.keys(stage).collect();
+            if stage == "training" {
+                assert!(!keys.is_empty(), "{pruned}");
+            }
+            for key in keys {
+                assert!(
+                    planned.contains(stage, key),
+                    "{pruned}: its dense {stage} run {key} is not planned by {dense}"
+                );
+            }
+        }
+    }
+}
