@@ -87,6 +87,11 @@ pub fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// Whether `path` is `dir` or lies inside it, both resolved ([`resolve`]).
+pub fn within(path: &Path, dir: &Path) -> bool {
+    resolve(path).starts_with(resolve(dir))
+}
+
 /// Why `out` may not be an output file, if it may not: it exists and is not a regular file, or
 /// it lies inside the artifact store rooted at `store_root`.
 pub fn refuse_output(out: &Path, store_root: &Path) -> Option<String> {
@@ -103,8 +108,7 @@ pub fn refuse_output(out: &Path, store_root: &Path) -> Option<String> {
             ));
         }
     }
-    let (out, root) = (resolve(out), resolve(store_root));
-    if out.starts_with(&root) {
+    if within(out, store_root) {
         return Some(format!(
             "is inside the artifact store {}; write outputs outside it",
             store_root.display()

@@ -502,24 +502,13 @@ fn check_run(
     let manifest = check_manifest(dir, stage, key)?;
     for entry in &manifest.files {
         let path = dir.join(&entry.file);
+        let why = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::InvalidInput => format!("{} is not a regular file", entry.file),
+            _ => format!("{} is missing", entry.file),
+        };
         match verify {
-            Verify::Sizes => {
-                let meta = fs::symlink_metadata(&path)
-                    .map_err(|_| format!("{} is missing", entry.file))?;
-                if !meta.is_file() {
-                    return Err(format!("{} is not a regular file", entry.file));
-                }
-                check_size(entry, meta.len())?;
-            }
-            Verify::Hashes => {
-                let bytes = read_regular(&path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::InvalidInput => {
-                        format!("{} is not a regular file", entry.file)
-                    }
-                    _ => format!("{} is missing", entry.file),
-                })?;
-                check_bytes(entry, &bytes)?;
-            }
+            Verify::Sizes => check_size(entry, regular_metadata(&path).map_err(why)?.len())?,
+            Verify::Hashes => check_bytes(entry, &read_regular(&path).map_err(why)?)?,
         }
     }
     Ok(manifest)
@@ -735,9 +724,9 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     serde_json::from_str(&text).map_err(|e| Error::input(&path, format!("invalid manifest: {e}")))
 }
 
-/// The bytes of `path` if it is a regular file (not followed through a link); anything else, a
-/// FIFO above all (reading one blocks forever), is an `InvalidInput` error, never opened.
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+/// The metadata of `path` if it is a regular file (not followed through a link); anything
+/// else, a FIFO above all (reading one blocks forever), is an `InvalidInput` error.
+fn regular_metadata(path: &Path) -> std::io::Result<fs::Metadata> {
     let meta = fs::symlink_metadata(path)?;
     if !meta.is_file() {
         return Err(std::io::Error::new(
@@ -745,6 +734,13 @@ fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
             "not a regular file",
         ));
     }
+    Ok(meta)
+}
+
+/// The bytes of `path` if it is a regular file ([`regular_metadata`]); anything else is never
+/// opened.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    regular_metadata(path)?;
     fs::read(path)
 }
 

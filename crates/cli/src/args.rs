@@ -551,7 +551,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
     pub seeds: Option<Seeds>,
     /// Bootstrap resamples per confidence interval (100 to 100000).
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=glh_reporting::report::MAX_BOOTSTRAP as i64))]
     pub bootstrap: u32,
 }
 

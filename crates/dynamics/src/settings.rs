@@ -1,5 +1,6 @@
 //! Settings of the `dynamics` stage: which kernels predict, and the graphon's resolution.
 
+use glh_artifacts::config::KernelKind;
 use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -18,13 +19,18 @@ pub enum PredictingKernel {
 }
 
 impl PredictingKernel {
-    /// The name in settings and tables.
-    pub fn name(self) -> &'static str {
+    /// The kernel it is, as the kernel tables name it.
+    pub fn kind(self) -> KernelKind {
         match self {
-            PredictingKernel::Empirical => "empirical",
-            PredictingKernel::Mask => "mask",
-            PredictingKernel::Graphon => "graphon",
+            PredictingKernel::Empirical => KernelKind::Empirical,
+            PredictingKernel::Mask => KernelKind::Mask,
+            PredictingKernel::Graphon => KernelKind::Graphon,
         }
+    }
+
+    /// The name in settings and tables: its [`KernelKind`]'s.
+    pub fn name(self) -> &'static str {
+        self.kind().name()
     }
 }
 

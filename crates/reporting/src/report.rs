@@ -21,7 +21,7 @@ use crate::figures::save;
 pub(crate) use crate::tables::RUN_COLUMNS;
 use crate::tables::{SweepColumn, in_sweep, polars_error, scan};
 use glh_artifacts::config::Level;
-use glh_artifacts::files::resolve;
+use glh_artifacts::files::within;
 use glh_artifacts::store::Verify;
 use glh_artifacts::store::{abandoned, unique_suffix};
 use glh_artifacts::{ArtifactStore, Error, Result};
@@ -42,7 +42,7 @@ pub struct ReportSettings {
 
 /// The most bootstrap resamples a report takes: 100,000 resamples already put a 95% interval's
 /// ends within about 0.1% of their limit, and each costs a pass over the seeds.
-pub const MAX_BOOTSTRAP: usize = 100_000;
+pub const MAX_BOOTSTRAP: u32 = 100_000;
 
 impl Default for ReportSettings {
     fn default() -> Self {
@@ -137,9 +137,8 @@ fn refuse_to_replace(out: &Path, store: &ArtifactStore) -> Option<String> {
                 .into(),
         );
     }
-    let resolved = resolve(out);
-    if let Ok(cwd) = std::env::current_dir().map(|d| resolve(&d))
-        && cwd.starts_with(&resolved)
+    if let Ok(cwd) = std::env::current_dir()
+        && within(&cwd, out)
     {
         return Some(
             "is the working directory or one of its ancestors; the report replaces its output \
@@ -147,8 +146,7 @@ fn refuse_to_replace(out: &Path, store: &ArtifactStore) -> Option<String> {
                 .into(),
         );
     }
-    let root = resolve(store.root());
-    if root.starts_with(&resolved) || resolved.starts_with(&root) {
+    if within(store.root(), out) || within(out, store.root()) {
         return Some(format!(
             "is the artifact store {} or inside it, or one of its ancestors; choose a directory \
              outside the store",
@@ -174,13 +172,18 @@ fn refuse_to_replace(out: &Path, store: &ArtifactStore) -> Option<String> {
     }
 }
 
-/// The planned runs of `pipelines` that the store does not hold complete, as `stage/key`; a
-/// damaged run is an error naming it.
-pub fn missing_runs(store: &ArtifactStore, pipelines: &[Experiment]) -> Result<Vec<String>> {
+/// Every run the pipelines plan.
+fn all_planned(pipelines: &[Experiment]) -> PlannedRuns {
     let mut planned = PlannedRuns::new();
     for p in pipelines {
         planned.extend(&p.runs);
     }
+    planned
+}
+
+/// The runs of `planned` that the store does not hold complete, as `stage/key`; a damaged run
+/// is an error naming it.
+pub fn missing_runs(store: &ArtifactStore, planned: &PlannedRuns) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     for (stage, key) in planned.iter() {
         if store.find_with(stage, key, Verify::Sizes)?.is_none() {
@@ -222,7 +225,7 @@ pub fn write_report(
     if let Some(why) = refuse_to_replace(out, store) {
         return Err(Error::input(out, why));
     }
-    if settings.bootstrap == 0 || settings.bootstrap > MAX_BOOTSTRAP {
+    if settings.bootstrap == 0 || settings.bootstrap > MAX_BOOTSTRAP as usize {
         return Err(Error::config(
             "command line",
             "bootstrap",
@@ -239,16 +242,17 @@ pub fn write_report(
              the store with --artifacts",
         ));
     }
-    let missing = missing_runs(store, pipelines)?;
+    let planned = all_planned(pipelines);
+    let missing = missing_runs(store, &planned)?;
     if !missing.is_empty() && !settings.allow_partial {
-        let planned: usize = pipelines.iter().map(|p| p.runs.len()).sum();
         return Err(Error::input(
             store.root(),
             format!(
-                "{} of the {planned} runs the pipelines plan are missing (first: {}); run the \
+                "{} of the {} runs the pipelines plan are missing (first: {}); run the \
                  pipelines with the same --seeds first, or pass --allow-partial for a report \
                  marked partial",
                 missing.len(),
+                planned.len(),
                 missing
                     .iter()
                     .take(3)
@@ -271,7 +275,7 @@ pub fn write_report(
     // A record in the store names the temporary directory, so that `glh gc` finds it if this
     // process is killed before it renames or removes it.
     let record = ReportRecord::write(store, &suffix, &tmp);
-    let result = build(store, pipelines, &missing, &tmp, settings).and_then(|output| {
+    let result = build(store, pipelines, planned, &missing, &tmp, settings).and_then(|output| {
         let marker = tmp.join(REPORT_MARKER);
         std::fs::write(
             &marker,
@@ -377,15 +381,12 @@ pub fn remove_abandoned_reports(store: &ArtifactStore) -> Result<Vec<PathBuf>> {
 fn build(
     store: &ArtifactStore,
     pipelines: &[Experiment],
+    planned: PlannedRuns,
     missing: &[String],
     dir: &Path,
     settings: &ReportSettings,
 ) -> Result<ReportOutput> {
     std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
-    let mut planned = PlannedRuns::new();
-    for p in pipelines {
-        planned.extend(&p.runs);
-    }
     let mut b = Builder {
         store,
         planned,

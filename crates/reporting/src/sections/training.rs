@@ -43,8 +43,7 @@ impl Builder<'_> {
         }
         let mut by_sparsity: BTreeMap<u64, Vec<Line>> = BTreeMap::new();
         let mut dense_line = None;
-        for (df, is_dense) in &frames {
-            let (df, is_dense) = (df, *is_dense);
+        for (df, is_dense) in frames.iter().map(|(df, dense)| (df, *dense)) {
             let (m, s, step) = (
                 strings(df, "method")?,
                 f64s(df, "sparsity")?,
