@@ -5,65 +5,13 @@
 
 mod common;
 
-use arrow::array::{ArrayRef, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
-use common::{glh, repo_root, stderr};
+use common::{
+    RANDOM_MASK, assert_error, assert_ok, edge_list, glh, key_of, random_masks, repo_root, stderr,
+    stdout,
+};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
-}
-
-/// Exit code `code` and exactly one `error:` line on stderr containing every needle.
-fn assert_error(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
-    assert!(err.starts_with("error: "), "{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "{err:?} lacks {needle:?}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-const RANDOM_MASK: [&str; 9] = [
-    "masks",
-    "--method",
-    "random",
-    "--width",
-    "24",
-    "--sparsity",
-    "0.5",
-    "--depth",
-    "3",
-];
-
-/// A Random masks run (no data needed) with `seed`; its directory.
-fn random_masks(root: &Path, seed: &str) -> PathBuf {
-    let out = glh(root, &[&RANDOM_MASK[..], &["--seed", seed]].concat());
-    assert_ok(&out);
-    PathBuf::from(
-        stdout(&out)
-            .lines()
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap(),
-    )
-}
-
-fn key_of(dir: &Path) -> String {
-    dir.file_name().unwrap().to_string_lossy().into_owned()
-}
+use std::process::{Command, Stdio};
 
 fn flip_byte(path: &Path, at: usize) {
     let mut bytes = fs::read(path).unwrap();
@@ -344,25 +292,6 @@ fn item_9_a_batch_larger_than_the_training_set_is_refused() {
         2,
         &["p.toml", "training.batch_size"],
     );
-}
-
-/// Writes an edge list with one row per `(layer, row, col, n_rows, n_cols)`.
-fn edge_list(path: &Path, rows: &[[u64; 5]]) {
-    let names = ["layer", "row", "col", "n_rows", "n_cols"];
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| Field::new(*n, DataType::UInt64, false))
-            .collect::<Vec<_>>(),
-    ));
-    let columns: Vec<ArrayRef> = (0..5)
-        .map(|c| Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r[c]))) as ArrayRef)
-        .collect();
-    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let file = fs::File::create(path).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
 }
 
 #[test]

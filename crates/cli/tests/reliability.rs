@@ -8,96 +8,19 @@
 
 mod common;
 
-use arrow::array::{ArrayRef, UInt32Array};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
-use common::{glh, stderr};
+use common::{assert_error, assert_ok, edge_list, glh, key_of, mkfifo, random_masks, stderr};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
-}
-
-/// Exit code 2 and exactly one `error:` line on stderr containing every needle.
+/// Exit code 2 and one `error:` line on stderr containing every needle.
 fn assert_refused(out: &Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
-    for needle in needles {
-        assert!(err.contains(needle), "{err:?} lacks {needle:?}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
+    assert_error(out, 2, needles);
 }
 
-/// The key (first line's second word) of a stage command's output.
-fn key_in(out: &Output) -> String {
-    let text = stdout(out);
-    let dir = text
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap();
-    Path::new(dir)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A Random masks run at width 24, depth 3; its key.
-fn random_masks(root: &Path, seed: &str) -> String {
-    let out = glh(
-        root,
-        &[
-            "masks",
-            "--method",
-            "random",
-            "--width",
-            "24",
-            "--sparsity",
-            "0.5",
-            "--depth",
-            "3",
-            "--seed",
-            seed,
-        ],
-    );
-    assert_ok(&out);
-    key_in(&out)
-}
-
-fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Writes an edge list (`layer`, `row`, `col`, `n_rows`, `n_cols`, UInt32) of `edges`.
-fn edge_list(path: &Path, edges: &[[u32; 5]]) {
-    let names = ["layer", "row", "col", "n_rows", "n_cols"];
-    let fields: Vec<Field> = names
-        .iter()
-        .map(|n| Field::new(*n, DataType::UInt32, false))
-        .collect();
-    let columns: Vec<ArrayRef> = (0..5)
-        .map(|c| Arc::new(UInt32Array::from_iter_values(edges.iter().map(|e| e[c]))) as ArrayRef)
-        .collect();
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
-    let file = fs::File::create(path).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+/// The key of a Random masks run with `seed`.
+fn random_mask_key(root: &Path, seed: &str) -> String {
+    key_of(&random_masks(root, seed))
 }
 
 #[test]
@@ -193,7 +116,7 @@ fn item_4_a_report_missing_planned_runs_is_refused_unless_partial() {
 fn item_5_diverged_runs_are_refused_not_published() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let masks = random_masks(r, "0");
+    let masks = random_mask_key(r, "0");
     let before = fs::read_dir(r).unwrap().count();
     // Gradient descent that blows up at its last update (no loss is computed after it).
     let gd = [
@@ -271,7 +194,7 @@ fn item_5_diverged_runs_are_refused_not_published() {
 fn item_7_an_export_writes_only_over_a_regular_file_outside_the_store() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path().join("artifacts");
-    let masks = random_masks(&r, "0");
+    let masks = random_mask_key(&r, "0");
     let outside = tempfile::tempdir().unwrap();
     let fifo = outside.path().join("fifo");
     mkfifo(&fifo);
@@ -307,7 +230,7 @@ fn item_7_an_export_writes_only_over_a_regular_file_outside_the_store() {
 fn item_8_numbers_that_size_allocations_are_bounded() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let masks = random_masks(r, "0");
+    let masks = random_mask_key(r, "0");
     let pipeline = |name: &str, tables: &str| {
         let path = r.join(format!("{name}.toml"));
         fs::write(
@@ -337,7 +260,7 @@ fn item_8_numbers_that_size_allocations_are_bounded() {
     }
     // An edge list of many one-edge layers is refused by its layer count before it is sized.
     let deep = r.join("deep.parquet");
-    let edges: Vec<[u32; 5]> = (1..=2000).map(|l| [l, 0, 0, 1, 1]).collect();
+    let edges: Vec<[u64; 5]> = (1..=2000).map(|l| [l, 0, 0, 1, 1]).collect();
     edge_list(&deep, &edges);
     assert_refused(
         &glh(r, &["graphons", "--edges", deep.to_str().unwrap()]),
