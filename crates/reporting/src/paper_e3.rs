@@ -565,6 +565,83 @@ mod tests {
         );
     }
 
+    /// Kernel metrics over three seeds, per method `(name, rise, fall)`: top-5 energy rising
+    /// by `rise` per sparsity step, trace / l_1 and l_1 / l_2 falling by `fall` times 0.1 and
+    /// 0.5 per step.
+    fn moving_sample(methods: &[(&str, f64, f64)]) -> SeedValues {
+        let mut s = SeedValues::default();
+        for seed in 0..3u64 {
+            for &(m, rise, fall) in methods {
+                for (k, &sp) in SPARSITIES.iter().enumerate() {
+                    let k = k as f64;
+                    let v = vec![
+                        0.4 + rise * k,
+                        3.0 - 0.1 * fall * k,
+                        14.0 - 0.5 * fall * k,
+                        -0.78,
+                    ];
+                    s.insert(m, sp, seed, v);
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn each_kernel_claim_is_refuted_by_a_sample_against_it() {
+        let judge = |s: &SeedValues| {
+            verdicts(&kernel_claims(
+                "e3",
+                Reading::OurMaskKernel,
+                s,
+                &s.means(),
+                500,
+                0,
+            ))
+        };
+        let holding = [
+            ("random", 0.0, 0.0),
+            ("snip", 0.01, 1.0),
+            ("synflow", 0.01, 1.0),
+        ];
+        assert!(
+            judge(&moving_sample(&holding))
+                .iter()
+                .all(|(_, v)| *v == Verdict::Supported)
+        );
+        // (a): Random's trace / l_1 falls 3.0 -> 2.8, a spread of 6.9% of its mean (> 5%).
+        let mut random_moves = holding;
+        random_moves[0] = ("random", 0.0, 1.0);
+        assert_eq!(
+            judge(&moving_sample(&random_moves))[0],
+            (Statement::RandomMetricsStable, Verdict::Refuted)
+        );
+        // (c): SynFlow's rank and gap rise with sparsity.
+        let mut rank_rises = holding;
+        rank_rises[2] = ("synflow", 0.01, -1.0);
+        assert_eq!(
+            judge(&moving_sample(&rank_rises))[2],
+            (Statement::RankAndGapFallWithSparsity, Verdict::Refuted)
+        );
+    }
+
+    #[test]
+    fn sparsity_that_speeds_training_refutes_the_slowdown_claim() {
+        // Every method's loss falls from 50% to 90%: (e)'s first part is refuted.
+        let faster = training_sample(
+            &[
+                ("random", [1.9, 1.3, 1.0]),
+                ("snip", [1.2, 1.0, 0.9]),
+                ("synflow", [1.3, 1.05, 0.95]),
+            ],
+            0.8,
+        );
+        assert_eq!(
+            verdicts(&training_claims("e3", &faster, 500, 0))[1],
+            (Statement::SparsitySlowsTraining, Verdict::Refuted)
+        );
+    }
+
     #[test]
     fn a_bootstrap_resamples_whole_seeds_across_configurations() {
         // Seed 1 makes every configuration +1: the resampled means move together, so a

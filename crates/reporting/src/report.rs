@@ -438,6 +438,33 @@ fn build(
         }
     }
     // A reader opens the report for its verdicts: the claims table first, then the contents.
+    let mut summary = summary_blocks(&b.claims, missing);
+    summary.push(Block::Heading(2, "Contents".into()));
+    summary.push(Block::Contents);
+    b.blocks.splice(summary_at..summary_at, summary);
+    let markdown_path = dir.join("report.md");
+    let html_path = dir.join("report.html");
+    std::fs::write(&markdown_path, markdown(&b.blocks, dir))
+        .map_err(|e| Error::output(&markdown_path, e))?;
+    let page = html(&b.blocks, "graphon-lab report").map_err(|e| Error::output(&html_path, e))?;
+    std::fs::write(&html_path, page).map_err(|e| Error::output(&html_path, e))?;
+    let tables = b
+        .blocks
+        .iter()
+        .filter(|x| matches!(x, Block::Table(..)))
+        .count();
+    Ok(ReportOutput {
+        markdown: markdown_path,
+        html: html_path,
+        figures: b.figures,
+        tables,
+        claims: b.claims,
+    })
+}
+
+/// The summary's blocks: the partial notice (when runs are missing), the claims table and the
+/// paper's E3 claims side by side.
+fn summary_blocks(claims: &[Claim], missing: &[String]) -> Vec<Block> {
     let mut summary = vec![Block::Heading(
         2,
         "Summary: the claims and our verdicts".into(),
@@ -460,13 +487,13 @@ fn build(
                 .join(", ")
         )));
     }
-    if b.claims.is_empty() {
+    if claims.is_empty() {
         summary.push(Block::Paragraph(
             "No experiment with the stages a claim needs was reported.".into(),
         ));
     } else {
         let (read_apart, others): (Vec<&Claim>, Vec<&Claim>) =
-            b.claims.iter().partition(|c| c.reading.is_some());
+            claims.iter().partition(|c| c.reading.is_some());
         if !others.is_empty() {
             summary.push(Block::Table(
                 vec![
@@ -485,30 +512,10 @@ fn build(
                  (the sections below say how each is read):"
                     .into(),
             ));
-            summary.push(crate::sections::side_by_side(&b.claims));
+            summary.push(crate::sections::side_by_side(claims));
         }
     }
-    summary.push(Block::Heading(2, "Contents".into()));
-    summary.push(Block::Contents);
-    b.blocks.splice(summary_at..summary_at, summary);
-    let markdown_path = dir.join("report.md");
-    let html_path = dir.join("report.html");
-    std::fs::write(&markdown_path, markdown(&b.blocks, dir))
-        .map_err(|e| Error::output(&markdown_path, e))?;
-    let page = html(&b.blocks, "graphon-lab report").map_err(|e| Error::output(&html_path, e))?;
-    std::fs::write(&html_path, page).map_err(|e| Error::output(&html_path, e))?;
-    let tables = b
-        .blocks
-        .iter()
-        .filter(|x| matches!(x, Block::Table(..)))
-        .count();
-    Ok(ReportOutput {
-        markdown: markdown_path,
-        html: html_path,
-        figures: b.figures,
-        tables,
-        claims: b.claims,
-    })
+    summary
 }
 
 impl Builder<'_> {

@@ -83,29 +83,7 @@ impl Builder<'_> {
             self.missing("dynamics runs");
             return Ok(());
         };
-        let df = collect(errors, "dynamics errors")?;
-        let (method, width, seed, kernel) = (
-            strings(&df, "method")?,
-            f64s(&df, "width")?,
-            f64s(&df, "seed")?,
-            strings(&df, "kernel")?,
-        );
-        let (err, obs, pred) = (
-            f64s(&df, "curve_error")?,
-            f64s(&df, "observed_area")?,
-            f64s(&df, "predicted_area")?,
-        );
-        let rows: Vec<PredictionRow> = (0..df.height())
-            .map(|i| PredictionRow {
-                method: method[i].clone(),
-                width: width[i],
-                seed: seed[i] as u64,
-                kernel: kernel[i].clone(),
-                curve_error: err[i],
-                observed_area: obs[i],
-                predicted_area: pred[i],
-            })
-            .collect();
+        let rows = prediction_rows(&collect(errors, "dynamics errors")?)?;
         let mut methods: Vec<String> = p
             .sweep
             .methods
@@ -133,70 +111,9 @@ impl Builder<'_> {
             .filter(|k| rows.iter().any(|r| r.kernel == *k))
             .collect();
         for &k in &kernels {
-            let means = by_method_and_width(&rows, k, |r| r.curve_error);
-            let lines = methods
-                .iter()
-                .filter_map(|m| {
-                    let pts: Vec<(f64, f64, f64)> = means
-                        .iter()
-                        .filter(|((method, _), _)| method == m)
-                        .map(|((_, w), (mean, sd))| (f64::from_bits(*w), *mean, *sd))
-                        .collect();
-                    (!pts.is_empty()).then(|| Line {
-                        name: m.clone(),
-                        points: pts
-                            .iter()
-                            .map(|&(w, e, _)| (w.log10(), e.log10()))
-                            .collect(),
-                        band: pts
-                            .iter()
-                            .map(|&(w, e, sd)| {
-                                (w.log10(), (e - sd).max(e / 10.0).log10(), (e + sd).log10())
-                            })
-                            .collect(),
-                    })
-                })
-                .collect();
-            let chart = Chart {
-                title: format!("{}: curve error of the {k} kernel against width", p.name),
-                x_label: "log10 width n".into(),
-                y_label: "log10 max_t |L_obs - L_pred| / L_obs(0) (mean ± sd over seeds)".into(),
-                lines,
-                points_only: false,
-            };
-            self.figure(
-                &chart,
-                dir.join(format!("curve_error_{k}")),
-                format!(
-                    "Curve error of the {k} kernel's prediction against width, log-log (band: ± \
-                     one sd over seeds). A slope of -1/2 is an O(1/sqrt(n)) finite-width gap."
-                ),
-            )?;
+            self.curve_error_chart(p, dir, &rows, &methods, k)?;
         }
-        // Slopes and errors per method and kernel.
-        let mut table = Vec::new();
-        for &k in &kernels {
-            let means = by_method_and_width(&rows, k, |r| r.curve_error);
-            for (m, slope, _) in error_slopes(&rows, k, &methods) {
-                let per_width: Vec<String> = widths
-                    .iter()
-                    .map(|w| {
-                        means
-                            .get(&(m.clone(), w.to_bits()))
-                            .map_or("–".into(), |(e, sd)| {
-                                format!("{} ± {}", fmt(*e), fmt(*sd))
-                            })
-                    })
-                    .collect();
-                let mut row = vec![k.to_string(), m.clone()];
-                row.extend(per_width);
-                row.push(fmt(slope));
-                table.push(row);
-            }
-        }
-        let mut header = vec!["kernel".to_string(), "method".to_string()];
-        header.extend(widths.iter().map(|w| format!("n = {w}")));
-        header.push("log-log slope".into());
+        let (header, table) = slope_table(&rows, &kernels, &methods, &widths);
         self.blocks.push(Block::Paragraph(format!(
             "Curve error (mean ± sd over seeds) per kernel, method and width, and the \
              least-squares slope of ln(mean error) on ln(width). The claim below reads the \
@@ -205,19 +122,7 @@ impl Builder<'_> {
             fmt(PREDICTS_WITHIN)
         )));
         self.blocks.push(Block::Table(header, table));
-        // Speed orders.
-        let mut order_rows = Vec::new();
-        for &k in &kernels {
-            for (w, observed, predicted) in speed_orders(&rows, k) {
-                order_rows.push(vec![
-                    k.to_string(),
-                    format!("{w}"),
-                    observed.join(" > "),
-                    predicted.join(" > "),
-                    if observed == predicted { "yes" } else { "no" }.to_string(),
-                ]);
-            }
-        }
+        let order_rows = order_rows(&rows, &kernels);
         self.blocks.push(Block::Paragraph(
             "The methods ordered by speed, fastest first: by the mean over seeds of the relative \
              area mean_t L_t / L_0, observed and as each kernel predicts it."
@@ -237,6 +142,56 @@ impl Builder<'_> {
             .extend(predicts_training(&p.name, &rows, &methods));
         self.claims.extend(ranks_speeds(&p.name, &rows));
         Ok(())
+    }
+
+    /// The curve error of kernel `k`'s predictions against width, log-log, a line per method.
+    fn curve_error_chart(
+        &mut self,
+        p: &Experiment,
+        dir: &Path,
+        rows: &[PredictionRow],
+        methods: &[String],
+        k: &str,
+    ) -> Result<()> {
+        let means = by_method_and_width(rows, k, |r| r.curve_error);
+        let lines = methods
+            .iter()
+            .filter_map(|m| {
+                let pts: Vec<(f64, f64, f64)> = means
+                    .iter()
+                    .filter(|((method, _), _)| method == m)
+                    .map(|((_, w), (mean, sd))| (f64::from_bits(*w), *mean, *sd))
+                    .collect();
+                (!pts.is_empty()).then(|| Line {
+                    name: m.clone(),
+                    points: pts
+                        .iter()
+                        .map(|&(w, e, _)| (w.log10(), e.log10()))
+                        .collect(),
+                    band: pts
+                        .iter()
+                        .map(|&(w, e, sd)| {
+                            (w.log10(), (e - sd).max(e / 10.0).log10(), (e + sd).log10())
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        let chart = Chart {
+            title: format!("{}: curve error of the {k} kernel against width", p.name),
+            x_label: "log10 width n".into(),
+            y_label: "log10 max_t |L_obs - L_pred| / L_obs(0) (mean ± sd over seeds)".into(),
+            lines,
+            points_only: false,
+        };
+        self.figure(
+            &chart,
+            dir.join(format!("curve_error_{k}")),
+            format!(
+                "Curve error of the {k} kernel's prediction against width, log-log (band: ± \
+                 one sd over seeds). A slope of -1/2 is an O(1/sqrt(n)) finite-width gap."
+            ),
+        )
     }
 
     /// One chart per method at width `shown`: the observed curve and each kernel's prediction,
@@ -312,4 +267,81 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// The rows of a dynamics `errors` frame.
+fn prediction_rows(df: &DataFrame) -> Result<Vec<PredictionRow>> {
+    let (method, width, seed, kernel) = (
+        strings(df, "method")?,
+        f64s(df, "width")?,
+        f64s(df, "seed")?,
+        strings(df, "kernel")?,
+    );
+    let (err, obs, pred) = (
+        f64s(df, "curve_error")?,
+        f64s(df, "observed_area")?,
+        f64s(df, "predicted_area")?,
+    );
+    Ok((0..df.height())
+        .map(|i| PredictionRow {
+            method: method[i].clone(),
+            width: width[i],
+            seed: seed[i] as u64,
+            kernel: kernel[i].clone(),
+            curve_error: err[i],
+            observed_area: obs[i],
+            predicted_area: pred[i],
+        })
+        .collect())
+}
+
+/// Per kernel and method: the curve error (mean ± sd over seeds) at each width, and its
+/// log-log slope on width; the table's header and rows.
+fn slope_table(
+    rows: &[PredictionRow],
+    kernels: &[&str],
+    methods: &[String],
+    widths: &[f64],
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut table = Vec::new();
+    for &k in kernels {
+        let means = by_method_and_width(rows, k, |r| r.curve_error);
+        for (m, slope, _) in error_slopes(rows, k, methods) {
+            let per_width: Vec<String> = widths
+                .iter()
+                .map(|w| {
+                    means
+                        .get(&(m.clone(), w.to_bits()))
+                        .map_or("–".into(), |(e, sd)| {
+                            format!("{} ± {}", fmt(*e), fmt(*sd))
+                        })
+                })
+                .collect();
+            let mut row = vec![k.to_string(), m.clone()];
+            row.extend(per_width);
+            row.push(fmt(slope));
+            table.push(row);
+        }
+    }
+    let mut header = vec!["kernel".to_string(), "method".to_string()];
+    header.extend(widths.iter().map(|w| format!("n = {w}")));
+    header.push("log-log slope".into());
+    (header, table)
+}
+
+/// Per kernel and width: the observed and predicted speed orders, and whether they agree.
+fn order_rows(rows: &[PredictionRow], kernels: &[&str]) -> Vec<Vec<String>> {
+    let mut order_rows = Vec::new();
+    for &k in kernels {
+        for (w, observed, predicted) in speed_orders(rows, k) {
+            order_rows.push(vec![
+                k.to_string(),
+                format!("{w}"),
+                observed.join(" > "),
+                predicted.join(" > "),
+                if observed == predicted { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+    }
+    order_rows
 }

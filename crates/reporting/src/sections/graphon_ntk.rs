@@ -50,42 +50,8 @@ impl Builder<'_> {
             ),
             "graphon kernel metrics",
         )?;
-        let (method, kernel) = (strings(&df, "method")?, strings(&df, "kernel")?);
         let get = |c: &str| f64s(&df, c);
-        let (depth, sparsity, sigma, seeds, k, n) = (
-            get("depth")?,
-            get("sparsity")?,
-            get("sigma_w2")?,
-            get("seeds")?,
-            get("k")?,
-            get("n_points")?,
-        );
-        let (top5, rank_trace, gap, decay, rank_entropy, trace) = (
-            get("top5_energy")?,
-            get("effective_rank_trace")?,
-            get("ratio_1_2")?,
-            get("decay_exponent")?,
-            get("effective_rank_entropy")?,
-            get("trace")?,
-        );
-        let rows = (0..df.height())
-            .map(|i| {
-                vec![
-                    kernel[i].clone(),
-                    fmt(sigma[i]),
-                    format!("{}", depth[i]),
-                    fmt(sparsity[i]),
-                    method[i].clone(),
-                    fmt(top5[i]),
-                    fmt(rank_trace[i]),
-                    fmt(gap[i]),
-                    fmt(-decay[i]),
-                    fmt(rank_entropy[i]),
-                    fmt(trace[i]),
-                ]
-            })
-            .collect();
-        let first = |v: &[f64]| v.first().copied().unwrap_or(f64::NAN);
+        let first = |v: Vec<f64>| v.first().copied().unwrap_or(f64::NAN);
         self.blocks.push(Block::Paragraph(format!(
             "The paper's protocol (its section 6, METHOD.md section 7): each configuration's \
              graphon is the mean over its {} seeds of its masks' K = {} block histograms (hidden \
@@ -96,31 +62,27 @@ impl Builder<'_> {
              then ours, the entropy effective rank, and the trace (the absolute scale). A \
              bias-free ReLU kernel is homogeneous of degree L in sigma_w^2, so the paper's 1 \
              and our 2 give the same scale-free metrics and traces 2^L apart.",
-            first(&seeds),
-            first(&k),
-            first(&n)
+            first(get("seeds")?),
+            first(get("k")?),
+            first(get("n_points")?)
         )));
-        self.blocks.push(Block::Table(
-            [
-                "kernel",
-                "sigma_w^2",
-                "L",
-                "sparsity",
-                "method",
-                "top-5 energy (paper)",
-                "effective rank trace / l_1 (paper)",
-                "spectral gap l_1 / l_2 (paper)",
-                "decay alpha (paper)",
-                "effective rank, entropy (ours)",
-                "trace",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
-        ));
-        // The paper's figure 3, per depth, on the graphon kernel at the largest width (the
-        // paper's n = 1024 is E3's only one) and the smallest sigma_w^2 (the scale-free metrics
-        // do not depend on it). Its claims (a) to (c) are `Builder::paper_e3_claims`'.
+        self.blocks.push(metrics_table(&df)?);
+        self.paper_figure_3(p, dir, &df)
+    }
+
+    /// The paper's figure 3, per depth and metric, on the graphon kernel at the largest width
+    /// (the paper's n = 1024 is E3's only one) and the smallest sigma_w^2 (the scale-free
+    /// metrics do not depend on it). Its claims (a) to (c) are `Builder::paper_e3_claims`'.
+    fn paper_figure_3(&mut self, p: &Experiment, dir: &Path, df: &DataFrame) -> Result<()> {
+        let (method, kernel) = (strings(df, "method")?, strings(df, "kernel")?);
+        let get = |c: &str| f64s(df, c);
+        let (depth, sparsity, sigma) = (get("depth")?, get("sparsity")?, get("sigma_w2")?);
+        let (top5, rank_trace, gap, decay) = (
+            get("top5_energy")?,
+            get("effective_rank_trace")?,
+            get("ratio_1_2")?,
+            get("decay_exponent")?,
+        );
         let sigma_min = sigma.iter().copied().fold(f64::INFINITY, f64::min);
         let width = get("width")?;
         let widest = width.iter().copied().fold(0.0, f64::max);
@@ -193,4 +155,55 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// One row per kernel, sigma_w^2, depth, sparsity and method: the paper's four metrics, then
+/// ours and the trace.
+fn metrics_table(df: &DataFrame) -> Result<Block> {
+    let (method, kernel) = (strings(df, "method")?, strings(df, "kernel")?);
+    let get = |c: &str| f64s(df, c);
+    let (depth, sparsity, sigma) = (get("depth")?, get("sparsity")?, get("sigma_w2")?);
+    let (top5, rank_trace, gap, decay, rank_entropy, trace) = (
+        get("top5_energy")?,
+        get("effective_rank_trace")?,
+        get("ratio_1_2")?,
+        get("decay_exponent")?,
+        get("effective_rank_entropy")?,
+        get("trace")?,
+    );
+    let rows = (0..df.height())
+        .map(|i| {
+            vec![
+                kernel[i].clone(),
+                fmt(sigma[i]),
+                format!("{}", depth[i]),
+                fmt(sparsity[i]),
+                method[i].clone(),
+                fmt(top5[i]),
+                fmt(rank_trace[i]),
+                fmt(gap[i]),
+                fmt(-decay[i]),
+                fmt(rank_entropy[i]),
+                fmt(trace[i]),
+            ]
+        })
+        .collect();
+    Ok(Block::Table(
+        [
+            "kernel",
+            "sigma_w^2",
+            "L",
+            "sparsity",
+            "method",
+            "top-5 energy (paper)",
+            "effective rank trace / l_1 (paper)",
+            "spectral gap l_1 / l_2 (paper)",
+            "decay alpha (paper)",
+            "effective rank, entropy (ours)",
+            "trace",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    ))
 }

@@ -70,60 +70,8 @@ impl Builder<'_> {
             self.missing("histograms");
             return Ok(());
         };
-        // Histograms of this experiment's K: min(K, n_rows) row blocks.
+        let grids = seed_mean_grids(frame, runs)?;
         let k = runs.k;
-        let k_rows = when(col("n_rows").lt(lit(k)))
-            .then(col("n_rows"))
-            .otherwise(lit(k));
-        let value = match runs.rescale {
-            Rescale::None => col("block_density"),
-            // An empty layer stays zero, as in the convergence jobs.
-            Rescale::LayerDensity => when(col("layer_density").eq(lit(0.0)))
-                .then(lit(0.0))
-                .otherwise(col("block_density") / col("layer_density")),
-        };
-        let frame = frame
-            .filter(col("k_rows").eq(k_rows))
-            .with_column(value.alias("shown"));
-        let df = collect(
-            frame
-                .group_by([
-                    col("method"),
-                    col("width"),
-                    col("layer"),
-                    col("k_rows"),
-                    col("k_cols"),
-                    col("row_block"),
-                    col("col_block"),
-                ])
-                .agg([col("shown").mean()])
-                .sort(
-                    ["method", "width", "layer", "row_block", "col_block"],
-                    SortMultipleOptions::default(),
-                ),
-            "histograms",
-        )?;
-        let (method, width, layer) = (
-            strings(&df, "method")?,
-            f64s(&df, "width")?,
-            f64s(&df, "layer")?,
-        );
-        let (kr, kc, value) = (
-            f64s(&df, "k_rows")?,
-            f64s(&df, "k_cols")?,
-            f64s(&df, "shown")?,
-        );
-        let mut grids: BTreeMap<(u32, String, u32), Grid> = BTreeMap::new();
-        for i in 0..df.height() {
-            let grid = grids
-                .entry((layer[i] as u32, method[i].clone(), width[i] as u32))
-                .or_insert_with(|| Grid {
-                    rows: kr[i] as usize,
-                    cols: kc[i] as usize,
-                    values: Vec::new(),
-                });
-            grid.values.push(value[i]);
-        }
         let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
         widths.sort_unstable();
         let layers: BTreeSet<u32> = grids.keys().map(|k| k.0).collect();
@@ -269,68 +217,10 @@ impl Builder<'_> {
                 .sort(["method", "layer", "width"], SortMultipleOptions::default()),
             "convergence",
         )?;
-        let (method, layer, width) = (
-            strings(&df, "method")?,
-            f64s(&df, "layer")?,
-            f64s(&df, "width")?,
-        );
-        let (frobenius, frobenius_sd, l2, l2_sd, reference) = (
-            f64s(&df, "frobenius_mean")?,
-            f64s(&df, "frobenius_sd")?,
-            f64s(&df, "l2_mean")?,
-            f64s(&df, "l2_sd")?,
-            f64s(&df, "reference_width")?,
-        );
-        // Per layer and method: (width, Frobenius mean, sd) and (width, L2 mean, sd).
-        type Curves = BTreeMap<u32, BTreeMap<String, Vec<(MeanSd, MeanSd)>>>;
-        let mut by_layer: Curves = BTreeMap::new();
-        for i in (0..df.height()).filter(|&i| width[i] < reference[i]) {
-            by_layer
-                .entry(layer[i] as u32)
-                .or_default()
-                .entry(method[i].clone())
-                .or_default()
-                .push((
-                    (width[i], frobenius[i], frobenius_sd[i]),
-                    (width[i], l2[i], l2_sd[i]),
-                ));
-        }
-        let depth = p.sweep.depths[0].get();
+        let by_layer = distance_curves(&df)?;
         let mut rows = Vec::new();
         for (&l, per_method) in &by_layer {
-            let lines = methods
-                .iter()
-                .filter_map(|m| per_method.get(m).map(|pts| (m, pts)))
-                .map(|(m, pts)| Line {
-                    name: m.clone(),
-                    points: pts.iter().map(|&((w, y, _), _)| (w, y)).collect(),
-                    band: pts
-                        .iter()
-                        .map(|&((w, y, s), _)| (w, y - s, y + s))
-                        .collect(),
-                })
-                .collect();
-            let chart = Chart {
-                title: format!(
-                    "{}: layer {l} ({}), distance to the largest width",
-                    p.name,
-                    layer_role(l, depth)
-                ),
-                x_label: "hidden width n".into(),
-                y_label: "||H_n - H_ref||_F, the paper's distance (mean ± sd over seeds)".into(),
-                lines,
-                points_only: false,
-            };
-            self.figure(
-                &chart,
-                dir.join(format!("convergence_layer{l}")),
-                format!(
-                    "Layer {l} ({}): the paper's distance, the Frobenius norm of the histogram's \
-                     difference to the seed-averaged histogram at the largest width; the band is \
-                     ± one sd over seeds.",
-                    layer_role(l, depth)
-                ),
-            )?;
+            self.convergence_chart(p, dir, l, per_method, methods)?;
             for m in methods {
                 if let Some(pts) = per_method.get(m) {
                     rows.push(
@@ -373,6 +263,52 @@ impl Builder<'_> {
         self.claims
             .extend(claims::convergence(statement, &p.name, &cases));
         Ok(())
+    }
+
+    /// The paper's distance to the largest width against width, for layer `l`, a line per
+    /// method.
+    fn convergence_chart(
+        &mut self,
+        p: &Experiment,
+        dir: &Path,
+        l: u32,
+        per_method: &BTreeMap<String, Vec<(MeanSd, MeanSd)>>,
+        methods: &[String],
+    ) -> Result<()> {
+        let depth = p.sweep.depths[0].get();
+        let lines = methods
+            .iter()
+            .filter_map(|m| per_method.get(m).map(|pts| (m, pts)))
+            .map(|(m, pts)| Line {
+                name: m.clone(),
+                points: pts.iter().map(|&((w, y, _), _)| (w, y)).collect(),
+                band: pts
+                    .iter()
+                    .map(|&((w, y, s), _)| (w, y - s, y + s))
+                    .collect(),
+            })
+            .collect();
+        let chart = Chart {
+            title: format!(
+                "{}: layer {l} ({}), distance to the largest width",
+                p.name,
+                layer_role(l, depth)
+            ),
+            x_label: "hidden width n".into(),
+            y_label: "||H_n - H_ref||_F, the paper's distance (mean ± sd over seeds)".into(),
+            lines,
+            points_only: false,
+        };
+        self.figure(
+            &chart,
+            dir.join(format!("convergence_layer{l}")),
+            format!(
+                "Layer {l} ({}): the paper's distance, the Frobenius norm of the histogram's \
+                 difference to the seed-averaged histogram at the largest width; the band is \
+                 ± one sd over seeds.",
+                layer_role(l, depth)
+            ),
+        )
     }
 
     /// The claim per (hidden layer, method), and per method over its hidden layers.
@@ -573,4 +509,100 @@ impl Builder<'_> {
         self.blocks.push(Block::Table(header, rows));
         Ok(())
     }
+}
+
+/// The seed-averaged histograms of the experiment's K (min(K, n_rows) row blocks), scaled as
+/// `runs.rescale` says, as grids by (layer, method, width).
+fn seed_mean_grids(
+    frame: LazyFrame,
+    runs: GraphonsRuns,
+) -> Result<BTreeMap<(u32, String, u32), Grid>> {
+    // Histograms of this experiment's K: min(K, n_rows) row blocks.
+    let k = runs.k;
+    let k_rows = when(col("n_rows").lt(lit(k)))
+        .then(col("n_rows"))
+        .otherwise(lit(k));
+    let value = match runs.rescale {
+        Rescale::None => col("block_density"),
+        // An empty layer stays zero, as in the convergence jobs.
+        Rescale::LayerDensity => when(col("layer_density").eq(lit(0.0)))
+            .then(lit(0.0))
+            .otherwise(col("block_density") / col("layer_density")),
+    };
+    let frame = frame
+        .filter(col("k_rows").eq(k_rows))
+        .with_column(value.alias("shown"));
+    let df = collect(
+        frame
+            .group_by([
+                col("method"),
+                col("width"),
+                col("layer"),
+                col("k_rows"),
+                col("k_cols"),
+                col("row_block"),
+                col("col_block"),
+            ])
+            .agg([col("shown").mean()])
+            .sort(
+                ["method", "width", "layer", "row_block", "col_block"],
+                SortMultipleOptions::default(),
+            ),
+        "histograms",
+    )?;
+    let (method, width, layer) = (
+        strings(&df, "method")?,
+        f64s(&df, "width")?,
+        f64s(&df, "layer")?,
+    );
+    let (kr, kc, value) = (
+        f64s(&df, "k_rows")?,
+        f64s(&df, "k_cols")?,
+        f64s(&df, "shown")?,
+    );
+    let mut grids: BTreeMap<(u32, String, u32), Grid> = BTreeMap::new();
+    for i in 0..df.height() {
+        let grid = grids
+            .entry((layer[i] as u32, method[i].clone(), width[i] as u32))
+            .or_insert_with(|| Grid {
+                rows: kr[i] as usize,
+                cols: kc[i] as usize,
+                values: Vec::new(),
+            });
+        grid.values.push(value[i]);
+    }
+    Ok(grids)
+}
+
+/// Per layer and method: (width, Frobenius mean, sd) and (width, L2 mean, sd).
+type Curves = BTreeMap<u32, BTreeMap<String, Vec<(MeanSd, MeanSd)>>>;
+
+/// The distance curves of a convergence frame, below the reference width.
+fn distance_curves(df: &DataFrame) -> Result<Curves> {
+    let (method, layer, width) = (
+        strings(df, "method")?,
+        f64s(df, "layer")?,
+        f64s(df, "width")?,
+    );
+    let (frobenius, frobenius_sd, l2, l2_sd, reference) = (
+        f64s(df, "frobenius_mean")?,
+        f64s(df, "frobenius_sd")?,
+        f64s(df, "l2_mean")?,
+        f64s(df, "l2_sd")?,
+        f64s(df, "reference_width")?,
+    );
+    // Per layer and method: (width, Frobenius mean, sd) and (width, L2 mean, sd).
+    let mut by_layer: Curves = BTreeMap::new();
+    for i in (0..df.height()).filter(|&i| width[i] < reference[i]) {
+        by_layer
+            .entry(layer[i] as u32)
+            .or_default()
+            .entry(method[i].clone())
+            .or_default()
+            .push((
+                (width[i], frobenius[i], frobenius_sd[i]),
+                (width[i], l2[i], l2_sd[i]),
+            ));
+    }
+    Ok(by_layer)
 }

@@ -141,52 +141,8 @@ impl Builder<'_> {
                 ),
             "spectra",
         )?;
-        let (m, s, d, k) = (
-            strings(&df, "method")?,
-            f64s(&df, "sparsity")?,
-            f64s(&df, "depth")?,
-            strings(&df, "kernel")?,
-        );
-        let (rank, value) = (f64s(&df, "rank")?, f64s(&df, "eigenvalue")?);
-        let mut curves: BTreeMap<(u64, String, String), Spectrum> = BTreeMap::new();
-        for i in 0..df.height() {
-            curves
-                .entry((s[i].to_bits(), m[i].clone(), k[i].clone()))
-                .or_insert_with(|| (d[i], Vec::new()))
-                .1
-                .push((rank[i], value[i]));
-        }
-        // Random: eigenvalues beside c^L x the dense ones, per density.
-        let mut lines = Vec::new();
-        for ((s_bits, m, k), (depth, pts)) in &curves {
-            if m != "random" || k != KernelKind::Mask.name() {
-                continue;
-            }
-            let c = 1.0 - f64::from_bits(*s_bits);
-            let scale = c.powf(*depth);
-            lines.push(Line {
-                name: format!("Random, c = {}", fmt(c)),
-                points: pts
-                    .iter()
-                    .filter(|q| q.1 > 0.0)
-                    .map(|&(r, v)| (r.log10(), v.log10()))
-                    .collect(),
-                band: vec![],
-            });
-            if let Some((_, dense)) =
-                curves.get(&(*s_bits, m.clone(), KernelKind::Dense.name().into()))
-            {
-                lines.push(Line {
-                    name: format!("c^L x dense, c = {}", fmt(c)),
-                    points: dense
-                        .iter()
-                        .filter(|q| q.1 > 0.0)
-                        .map(|&(r, v)| (r.log10(), (scale * v).log10()))
-                        .collect(),
-                    band: vec![],
-                });
-            }
-        }
+        let curves = mean_spectra(&df)?;
+        let lines = random_against_scaled_dense(&curves);
         if !lines.is_empty() {
             let chart = Chart {
                 title: format!("{}: Random-pruned Graphon NTK vs c^L x dense", p.name),
@@ -236,4 +192,62 @@ impl Builder<'_> {
             .extend(claims::energy_concentration(&p.name, &frame)?);
         Ok(())
     }
+}
+
+/// Mean spectra by (sparsity bits, method, kernel): the depth and the (rank, eigenvalue)
+/// points.
+type Spectra = BTreeMap<(u64, String, String), Spectrum>;
+
+/// The mean spectra of a grouped spectra frame.
+fn mean_spectra(df: &DataFrame) -> Result<Spectra> {
+    let (m, s, d, k) = (
+        strings(df, "method")?,
+        f64s(df, "sparsity")?,
+        f64s(df, "depth")?,
+        strings(df, "kernel")?,
+    );
+    let (rank, value) = (f64s(df, "rank")?, f64s(df, "eigenvalue")?);
+    let mut curves = Spectra::new();
+    for i in 0..df.height() {
+        curves
+            .entry((s[i].to_bits(), m[i].clone(), k[i].clone()))
+            .or_insert_with(|| (d[i], Vec::new()))
+            .1
+            .push((rank[i], value[i]));
+    }
+    Ok(curves)
+}
+
+/// Random's mask-level spectrum beside c^L times the dense one, per density, log-log.
+fn random_against_scaled_dense(curves: &Spectra) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for ((s_bits, m, k), (depth, pts)) in curves {
+        if m != "random" || k != KernelKind::Mask.name() {
+            continue;
+        }
+        let c = 1.0 - f64::from_bits(*s_bits);
+        let scale = c.powf(*depth);
+        lines.push(Line {
+            name: format!("Random, c = {}", fmt(c)),
+            points: pts
+                .iter()
+                .filter(|q| q.1 > 0.0)
+                .map(|&(r, v)| (r.log10(), v.log10()))
+                .collect(),
+            band: vec![],
+        });
+        if let Some((_, dense)) = curves.get(&(*s_bits, m.clone(), KernelKind::Dense.name().into()))
+        {
+            lines.push(Line {
+                name: format!("c^L x dense, c = {}", fmt(c)),
+                points: dense
+                    .iter()
+                    .filter(|q| q.1 > 0.0)
+                    .map(|&(r, v)| (r.log10(), (scale * v).log10()))
+                    .collect(),
+                band: vec![],
+            });
+        }
+    }
+    lines
 }

@@ -41,40 +41,7 @@ impl Builder<'_> {
         if let Some(dense) = self.dense_frame("training", "history", p)? {
             frames.push((collect(curves(dense), "history")?, true));
         }
-        let mut by_sparsity: BTreeMap<u64, Vec<Line>> = BTreeMap::new();
-        let mut dense_line = None;
-        for (df, is_dense) in frames.iter().map(|(df, dense)| (df, *dense)) {
-            let (m, s, step) = (
-                strings(df, "method")?,
-                f64s(df, "sparsity")?,
-                f64s(df, "step")?,
-            );
-            let (mean, sd) = (f64s(df, "mean")?, f64s(df, "sd")?);
-            let mut lines: BTreeMap<(u64, String), Line> = BTreeMap::new();
-            for i in 0..df.height() {
-                let line = lines
-                    .entry((s[i].to_bits(), m[i].clone()))
-                    .or_insert_with(|| Line {
-                        name: if is_dense {
-                            "dense".into()
-                        } else {
-                            m[i].clone()
-                        },
-                        points: vec![],
-                        band: vec![],
-                    });
-                let sd = if sd[i].is_finite() { sd[i] } else { 0.0 };
-                line.points.push((step[i], mean[i]));
-                line.band.push((step[i], mean[i] - sd, mean[i] + sd));
-            }
-            for ((s_bits, _), line) in lines {
-                if is_dense {
-                    dense_line = Some(line);
-                } else if f64::from_bits(s_bits) > 0.0 {
-                    by_sparsity.entry(s_bits).or_default().push(line);
-                }
-            }
-        }
+        let (by_sparsity, dense_line) = loss_lines(&frames)?;
         for (s_bits, mut lines) in by_sparsity {
             // Methods in the sweep's order (the paper's first, then ours), as every other
             // chart of the report draws them, so a method keeps its colour across figures.
@@ -103,6 +70,7 @@ impl Builder<'_> {
         self.training_summary(p, dir)
     }
 
+    /// The accuracy table, and early training speed against each spectral metric.
     pub(crate) fn training_summary(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         let Some(summary) = self.frame("training", "summary", p, &RUN_COLUMNS)? else {
             return Ok(());
@@ -124,42 +92,8 @@ impl Builder<'_> {
             f64s(&s_df, "mean_train_loss")?,
             f64s(&s_df, "train_loss_at_50")?,
         );
-        // Table: per method and sparsity, mean over seeds.
-        let mut groups: BTreeMap<(String, u64), Vec<usize>> = BTreeMap::new();
-        for i in 0..s_df.height() {
-            groups
-                .entry((m[i].clone(), s[i].to_bits()))
-                .or_default()
-                .push(i);
-        }
-        let mean_of =
-            |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i]).sum::<f64>() / idx.len() as f64;
-        let rows = groups
-            .iter()
-            .map(|((method, sb), idx)| {
-                vec![
-                    method.clone(),
-                    fmt(f64::from_bits(*sb)),
-                    format!("{}", idx.len()),
-                    fmt(mean_of(&acc, idx)),
-                    fmt(mean_of(&mean_loss, idx)),
-                    fmt(mean_of(&at50, idx)),
-                ]
-            })
-            .collect();
-        self.blocks.push(Block::Table(
-            [
-                "method",
-                "sparsity",
-                "seeds",
-                "final test accuracy",
-                "mean training loss",
-                "training loss at step 50",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
-        ));
+        self.blocks
+            .push(accuracy_table(&m, &s, &acc, &mean_loss, &at50));
         // Early speed against each spectral metric of the mask-level kernel.
         let Some(metrics) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
             return Ok(());
@@ -204,30 +138,53 @@ impl Builder<'_> {
         if pairs.len() < 3 {
             return Ok(());
         }
-        let y: Vec<f64> = pairs.iter().map(|&(i, _)| mean_loss[i]).collect();
+        let runs = SpeedRuns {
+            method: pairs.iter().map(|&(i, _)| m[i].clone()).collect(),
+            sparsity: pairs.iter().map(|&(i, _)| s[i].to_bits()).collect(),
+            seed: pairs.iter().map(|&(i, _)| seed[i]).collect(),
+            loss: pairs.iter().map(|&(i, _)| mean_loss[i]).collect(),
+        };
+        let metrics: Vec<(&str, Vec<f64>)> = names
+            .iter()
+            .zip(&metric_values)
+            .map(|(n, values)| (*n, pairs.iter().map(|&(_, j)| values[j]).collect()))
+            .collect();
+        self.speed_correlations(p, dir, &runs, &metrics)
+    }
+
+    /// The correlation of each spectral metric (`metrics`, one value per run of `runs`) with
+    /// the runs' mean training loss: pooled, per sparsity and within sparsity; the energy
+    /// claim and its scatter plot.
+    fn speed_correlations(
+        &mut self,
+        p: &Experiment,
+        dir: &Path,
+        runs: &SpeedRuns,
+        metrics: &[(&str, Vec<f64>)],
+    ) -> Result<()> {
+        let y = &runs.loss;
         let mut seed_groups: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        for (k, &(i, _)) in pairs.iter().enumerate() {
-            seed_groups.entry(seed[i] as u64).or_default().push(k);
+        for (k, &seed) in runs.seed.iter().enumerate() {
+            seed_groups.entry(seed as u64).or_default().push(k);
         }
         let groups: Vec<Vec<usize>> = seed_groups.into_values().collect();
         // Methods are compared at equal sparsity, as the paper compares them: per sparsity, and
         // pooled over sparsities after ranking within each (a partial rank correlation that
         // controls for sparsity, which otherwise drives both the metric and the speed).
-        let strata: Vec<u64> = pairs.iter().map(|&(i, _)| s[i].to_bits()).collect();
+        let strata = &runs.sparsity;
         let sparsities: Vec<u64> = strata
             .iter()
             .copied()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let y_within = centred_ranks_within(&y, &strata);
+        let y_within = centred_ranks_within(y, strata);
+        let (b, seed0) = (self.settings.bootstrap, self.settings.seed);
         let mut rows = Vec::new();
-        for (n, values) in names.iter().zip(&metric_values) {
-            let x: Vec<f64> = pairs.iter().map(|&(_, j)| values[j]).collect();
-            let (b, seed0) = (self.settings.bootstrap, self.settings.seed);
-            let rho = bootstrap(&x, &y, &groups, spearman, b, seed0);
-            let r = bootstrap(&x, &y, &groups, pearson, b, seed0);
-            let x_within = centred_ranks_within(&x, &strata);
+        for (n, x) in metrics {
+            let rho = bootstrap(x, y, &groups, spearman, b, seed0);
+            let r = bootstrap(x, y, &groups, pearson, b, seed0);
+            let x_within = centred_ranks_within(x, strata);
             let partial = bootstrap(&x_within, &y_within, &groups, pearson, b, seed0);
             let per_sparsity: Vec<String> = sparsities
                 .iter()
@@ -239,45 +196,7 @@ impl Builder<'_> {
                 })
                 .collect();
             if *n == "top5_energy" {
-                let run_seeds: Vec<f64> = pairs.iter().map(|&(i, _)| seed[i]).collect();
-                let frame = df!(
-                    "top5_energy" => x.as_slice(),
-                    "mean_train_loss" => y.as_slice(),
-                    "seed" => run_seeds,
-                )
-                .map_err(polars_error("metrics"))?;
-                let (claim, _) = claims::energy_predicts_speed(&p.name, &frame, b, seed0)?;
-                self.claims.push(claim);
-                let mut by_method: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-                for (k, &(i, _)) in pairs.iter().enumerate() {
-                    by_method
-                        .entry(m[i].clone())
-                        .or_default()
-                        .push((x[k], y[k]));
-                }
-                let chart = Chart {
-                    title: format!(
-                        "{}: early training speed vs top-5 energy (Spearman {})",
-                        p.name,
-                        fmt(rho.estimate)
-                    ),
-                    x_label: "top-5 energy of the mask-level Graphon NTK".into(),
-                    y_label: "mean training loss over the run (lower = faster)".into(),
-                    lines: by_method
-                        .into_iter()
-                        .map(|(name, points)| Line {
-                            name,
-                            points,
-                            band: vec![],
-                        })
-                        .collect(),
-                    points_only: true,
-                };
-                self.figure(
-                    &chart,
-                    dir.join("scatter_top5_vs_loss"),
-                    "Each point is one run (method, sparsity, seed).".into(),
-                )?;
+                self.energy_claim_and_scatter(p, dir, runs, x, rho.estimate)?;
             }
             rows.push(vec![
                 n.to_string(),
@@ -320,4 +239,147 @@ impl Builder<'_> {
         ));
         Ok(())
     }
+
+    /// The claim that top-5 energy predicts early speed, and the scatter of `energy` against
+    /// the runs' loss.
+    fn energy_claim_and_scatter(
+        &mut self,
+        p: &Experiment,
+        dir: &Path,
+        runs: &SpeedRuns,
+        energy: &[f64],
+        spearman_estimate: f64,
+    ) -> Result<()> {
+        let (b, seed0) = (self.settings.bootstrap, self.settings.seed);
+        let frame = df!(
+            "top5_energy" => energy,
+            "mean_train_loss" => runs.loss.as_slice(),
+            "seed" => runs.seed.as_slice(),
+        )
+        .map_err(polars_error("metrics"))?;
+        let (claim, _) = claims::energy_predicts_speed(&p.name, &frame, b, seed0)?;
+        self.claims.push(claim);
+        let mut by_method: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for (k, method) in runs.method.iter().enumerate() {
+            by_method
+                .entry(method.clone())
+                .or_default()
+                .push((energy[k], runs.loss[k]));
+        }
+        let chart = Chart {
+            title: format!(
+                "{}: early training speed vs top-5 energy (Spearman {})",
+                p.name,
+                fmt(spearman_estimate)
+            ),
+            x_label: "top-5 energy of the mask-level Graphon NTK".into(),
+            y_label: "mean training loss over the run (lower = faster)".into(),
+            lines: by_method
+                .into_iter()
+                .map(|(name, points)| Line {
+                    name,
+                    points,
+                    band: vec![],
+                })
+                .collect(),
+            points_only: true,
+        };
+        self.figure(
+            &chart,
+            dir.join("scatter_top5_vs_loss"),
+            "Each point is one run (method, sparsity, seed).".into(),
+        )
+    }
+}
+
+/// The pruned runs that have both a training summary and mask-level kernel metrics.
+struct SpeedRuns {
+    method: Vec<String>,
+    /// Sparsity bits: the strata of the within-sparsity correlation.
+    sparsity: Vec<u64>,
+    seed: Vec<f64>,
+    /// Mean training loss over the run.
+    loss: Vec<f64>,
+}
+
+/// The training-loss lines per sparsity bits, from curve frames (`method`, `sparsity`, `step`,
+/// `mean`, `sd`; the flag marks the dense baseline's), and the dense line.
+#[allow(clippy::type_complexity)]
+fn loss_lines(frames: &[(DataFrame, bool)]) -> Result<(BTreeMap<u64, Vec<Line>>, Option<Line>)> {
+    let mut by_sparsity: BTreeMap<u64, Vec<Line>> = BTreeMap::new();
+    let mut dense_line = None;
+    for (df, is_dense) in frames.iter().map(|(df, dense)| (df, *dense)) {
+        let (m, s, step) = (
+            strings(df, "method")?,
+            f64s(df, "sparsity")?,
+            f64s(df, "step")?,
+        );
+        let (mean, sd) = (f64s(df, "mean")?, f64s(df, "sd")?);
+        let mut lines: BTreeMap<(u64, String), Line> = BTreeMap::new();
+        for i in 0..df.height() {
+            let line = lines
+                .entry((s[i].to_bits(), m[i].clone()))
+                .or_insert_with(|| Line {
+                    name: if is_dense {
+                        "dense".into()
+                    } else {
+                        m[i].clone()
+                    },
+                    points: vec![],
+                    band: vec![],
+                });
+            let sd = if sd[i].is_finite() { sd[i] } else { 0.0 };
+            line.points.push((step[i], mean[i]));
+            line.band.push((step[i], mean[i] - sd, mean[i] + sd));
+        }
+        for ((s_bits, _), line) in lines {
+            if is_dense {
+                dense_line = Some(line);
+            } else if f64::from_bits(s_bits) > 0.0 {
+                by_sparsity.entry(s_bits).or_default().push(line);
+            }
+        }
+    }
+    Ok((by_sparsity, dense_line))
+}
+
+/// Per method and sparsity, the mean over seeds of the final test accuracy, the mean training
+/// loss and the training loss at step 50.
+fn accuracy_table(m: &[String], s: &[f64], acc: &[f64], mean_loss: &[f64], at50: &[f64]) -> Block {
+    // Table: per method and sparsity, mean over seeds.
+    let mut groups: BTreeMap<(String, u64), Vec<usize>> = BTreeMap::new();
+    for i in 0..m.len() {
+        groups
+            .entry((m[i].clone(), s[i].to_bits()))
+            .or_default()
+            .push(i);
+    }
+    let mean_of =
+        |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i]).sum::<f64>() / idx.len() as f64;
+    let rows = groups
+        .iter()
+        .map(|((method, sb), idx)| {
+            vec![
+                method.clone(),
+                fmt(f64::from_bits(*sb)),
+                format!("{}", idx.len()),
+                fmt(mean_of(acc, idx)),
+                fmt(mean_of(mean_loss, idx)),
+                fmt(mean_of(at50, idx)),
+            ]
+        })
+        .collect();
+    Block::Table(
+        [
+            "method",
+            "sparsity",
+            "seeds",
+            "final test accuracy",
+            "mean training loss",
+            "training loss at step 50",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    )
 }
