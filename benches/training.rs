@@ -11,6 +11,7 @@
 
 use candle_core::{Device, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
+use glh_data::mnist::{CLASSES, PIXELS};
 use glh_model::{Architecture, Mask, Mlp};
 use glh_training::{MaskedMlp, MnistTensors, TrainingSettings, train};
 use std::time::Duration;
@@ -31,7 +32,7 @@ fn training_step(c: &mut Criterion) {
     let (_root, store, settings) = glh_benches::scratch_store();
     let pruned = glh_benches::random_mask_1024(&store, &settings);
     let data = MnistTensors::load(&settings, &Device::Cpu).unwrap();
-    let arch = Architecture::mnist(1024, 4);
+    let arch = Architecture::mlp(PIXELS, 1024, 4, CLASSES);
     let mlp = Mlp::init(arch, 0);
     let adam = TrainingSettings::default().adam();
     let (x, y) = first_batch(&data);

@@ -3,11 +3,6 @@
 use glh_artifacts::seeding::stream;
 use rand_chacha::rand_core::Rng;
 
-/// Input size of MNIST (28 x 28 pixels).
-pub const MNIST_INPUT: usize = 784;
-/// Number of MNIST classes.
-pub const MNIST_CLASSES: usize = 10;
-
 /// The shape of an MLP: `input -> width -> ... -> width -> classes`, `depth` Linear layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Architecture {
@@ -22,13 +17,14 @@ pub struct Architecture {
 }
 
 impl Architecture {
-    /// The MNIST MLP `784 -> width -> ... -> 10` with `depth` Linear layers.
-    pub fn mnist(width: usize, depth: usize) -> Self {
+    /// The MLP `input -> width -> ... -> width -> classes` with `depth` Linear layers. The
+    /// dataset says `input` and `classes` (MNIST's: `glh_data::mnist::{PIXELS, CLASSES}`).
+    pub fn mlp(input: usize, width: usize, depth: usize, classes: usize) -> Self {
         Architecture {
-            input: MNIST_INPUT,
+            input,
             width,
             depth,
-            classes: MNIST_CLASSES,
+            classes,
         }
     }
 
@@ -50,8 +46,21 @@ impl Architecture {
 
     /// Total number of weights (biases excluded).
     pub fn weight_count(&self) -> usize {
-        self.shapes().iter().map(|(o, i)| o * i).sum()
+        let [input, width, depth, classes] =
+            [self.input, self.width, self.depth, self.classes].map(|v| v as u64);
+        weight_count(input, width, depth, classes) as usize
     }
+}
+
+/// The weights of the MLP `input -> width -> ... -> width -> classes` of `depth` Linear layers
+/// (biases excluded), saturating at `u64::MAX`: the one count, for [`Architecture`] and for the
+/// memory estimates that bound a user's width before anything is allocated.
+pub fn weight_count(input: u64, width: u64, depth: u64, classes: u64) -> u64 {
+    let product = |a: u64, b: u64| a.saturating_mul(b);
+    let hidden_pairs = depth.saturating_sub(2);
+    product(input, width)
+        .saturating_add(product(hidden_pairs, product(width, width)))
+        .saturating_add(product(width, classes))
 }
 
 /// One Linear layer, `y = W x + b`, with `W` of shape `(rows, cols) = (out, in)`, row-major.
@@ -124,7 +133,7 @@ mod tests {
 
     #[test]
     fn shapes_follow_the_architecture() {
-        let arch = Architecture::mnist(100, 4);
+        let arch = Architecture::mlp(784, 100, 4, 10);
         assert_eq!(
             arch.shapes(),
             vec![(100, 784), (100, 100), (100, 100), (10, 100)]
@@ -134,7 +143,7 @@ mod tests {
 
     #[test]
     fn init_is_seeded_and_within_bounds() {
-        let arch = Architecture::mnist(50, 3);
+        let arch = Architecture::mlp(784, 50, 3, 10);
         let a = Mlp::init(arch, 1);
         assert_eq!(a, Mlp::init(arch, 1));
         assert_ne!(a, Mlp::init(arch, 2));
@@ -163,11 +172,11 @@ mod tests {
     /// Golden values: a change to the initialisation or to the seeded streams would pair every
     /// cached mask with other weights (training reads the masks run's seed), so it must fail
     /// here first. Made by `cargo test --release -p glh-model golden` printing
-    /// `Mlp::init(Architecture::mnist(16, 3), 0)`'s first four weights of layer 1, the first
+    /// `Mlp::init(Architecture::mlp(784, 16, 3, 10), 0)`'s first four weights of layer 1, the first
     /// weight of layer 3 and the last bias of layer 3, as f32 bits.
     #[test]
     fn golden_init_of_seed_0() {
-        let net = Mlp::init(Architecture::mnist(16, 3), 0);
+        let net = Mlp::init(Architecture::mlp(784, 16, 3, 10), 0);
         let got: Vec<u32> = net.layers[0].weight[..4]
             .iter()
             .chain([&net.layers[2].weight[0], &net.layers[2].bias[9]])

@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn ntk_mlp_scales_draw_0_by_the_full_fan_in() {
-        let arch = Architecture::mnist(8, 3);
+        let arch = Architecture::mlp(784, 8, 3, 10);
         let net = ntk_mlp(arch, 5, 2.0);
         let v = standard_normal_weights(&arch.shapes(), 5, 0);
         for (layer, v) in net.layers.iter().zip(&v) {

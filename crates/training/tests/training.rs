@@ -6,6 +6,7 @@
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use glh_data::DataSettings;
+use glh_data::mnist::{CLASSES, PIXELS};
 use glh_model::{Architecture, LayerMask, Linear, Mask, Mlp};
 use glh_training::adam::AdamState;
 use glh_training::{AdamParams, TrainingSettings};
@@ -311,7 +312,7 @@ fn hand_written_backward_and_fused_adam_follow_candle_autograd_and_adamw() {
     // both implementations agree to 1e-5 relative and the weights to 2e-6 absolute; the first
     // step's loss is the same forward pass, so it agrees to the bit.
     let data = mnist();
-    let arch = Architecture::mnist(128, 3);
+    let arch = Architecture::mlp(PIXELS, 128, 3, CLASSES);
     let mlp = Mlp::init(arch, 3);
     let layers = arch
         .shapes()
@@ -407,7 +408,7 @@ fn weights(model: &MaskedMlp) -> Vec<Vec<f32>> {
 #[test]
 fn mnist_training_learns_keeps_pruned_weights_zero_and_repeats_bit_for_bit() {
     let data = mnist();
-    let arch = Architecture::mnist(64, 3);
+    let arch = Architecture::mlp(PIXELS, 64, 3, CLASSES);
     let mlp = Mlp::init(arch, 5);
 
     // Dense: a sensible test accuracy within a few hundred steps.
