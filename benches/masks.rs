@@ -13,8 +13,9 @@ use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_artifacts::seeding::stream;
 use glh_benches::mnist_dir;
 use glh_data::DataSettings;
+use glh_masks::MasksSettings;
+use glh_masks::methods::{Pruning, method_for};
 use glh_masks::stage::{MaskPoint, compute_mask, scoring_data};
-use glh_masks::{MasksSettings, prune, scorer_for};
 use glh_model::Mlp;
 use rand_chacha::rand_core::Rng;
 #[global_allocator]
@@ -69,24 +70,22 @@ fn masks(c: &mut Criterion) {
         for method in [PruneMethod::Snip, PruneMethod::Grasp, PruneMethod::Synflow] {
             let point = e1_point(method, width);
             let net = Mlp::init(point.architecture(), 0);
-            let scorer = scorer_for(method, &settings, 0);
-            let batch = scorer
+            let pruning = method_for(method, &settings, 0);
+            let batch = pruning
                 .needs_data()
                 .then(|| scoring_data(&store, &data, 0).unwrap());
-            let tie_seed = stream(0, "masks/ties").next_u64();
+            let how = Pruning {
+                density: 0.2,
+                scope: settings.scope,
+                seed: 0,
+                tie_seed: stream(0, "masks/ties").next_u64(),
+                allow_empty_layers: false,
+            };
             group.bench_function(format!("{method}/n={width}"), |b| {
                 b.iter(|| {
-                    prune(
-                        scorer.as_ref(),
-                        &net,
-                        batch.as_ref(),
-                        0.2,
-                        settings.scope,
-                        tie_seed,
-                        false,
-                        &mut |_, _, _| {},
-                    )
-                    .unwrap()
+                    pruning
+                        .prune(&net, batch.as_ref(), &how, &mut |_, _, _| {})
+                        .unwrap()
                 })
             });
         }

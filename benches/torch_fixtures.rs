@@ -11,6 +11,7 @@
 
 use candle_core::Device;
 use glh_artifacts::ArtifactStore;
+use glh_artifacts::Job;
 use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_data::mnist::{MnistSplit, Normalisation, Split};
 use glh_masks::MasksSettings;
@@ -92,16 +93,11 @@ fn main() {
             depth: Depth::try_from(4).unwrap(),
             seed: 0,
         };
-        let run = glh_masks::stage::run(
-            &store,
-            &MasksSettings::default(),
-            &data,
-            &point,
-            false,
-            &mut |_, _, _| {},
-        )
-        .expect("a masks run")
-        .as_input();
+        let run = glh_masks::stage::MasksJob::new(&MasksSettings::default(), &data, point)
+            .unwrap()
+            .run(&store, false, &mut |_, _| {})
+            .expect("a masks run")
+            .as_input();
         let name = format!("{method}_n{width}_s{sparsity}");
         export_safetensors(&store, &run, &out.join(format!("{name}.safetensors"))).unwrap();
         if matches!(method, PruneMethod::Snip | PruneMethod::Grasp) {

@@ -310,7 +310,7 @@ fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
 /// of an older stage version, may share the store: the report's bytes do not move.
 #[test]
 fn the_report_reads_only_its_planned_runs() {
-    use arrow::array::{ArrayRef, StringArray};
+    use arrow::array::StringArray;
     use glh_artifacts::JobSpec;
     use glh_artifacts::config::Scope;
     use glh_artifacts::schema::{Column, ColumnType, TableSchema};
@@ -359,8 +359,9 @@ fn the_report_reads_only_its_planned_runs() {
     let spec = JobSpec::new("convergence", 1, &serde_json::json!({"old": true}), vec![]);
     store
         .run(&spec, false, |w| {
-            let column: ArrayRef = std::sync::Arc::new(StringArray::from(vec!["x"]));
-            w.write_table(&OLD, vec![column])
+            let columns =
+                glh_artifacts::Columns::new().with("cut_mean", StringArray::from(vec!["x"]));
+            w.write_table(&OLD, columns)
         })
         .unwrap();
 

@@ -94,7 +94,8 @@ fn runs_caches_and_is_byte_identical(name: &str) {
 /// (then `sha256sum A/masks/2186fb84c6ee41c0/masks.parquet`, and the `loss` column of the first
 /// five `train` rows of `A/training/6d5af8977e22119d/history.parquet`). They pin the seeded
 /// streams, the initialisation, the scorers, the Parquet encoding and the training loop: a
-/// change to any of them must bump a stage version, and fails here first.
+/// change to any of them must bump a stage version, and fails here first. The keys and the
+/// mask's hash are exact; the losses hold within [`GOLDEN_LOSS_TOLERANCE`].
 #[test]
 fn smoke_golden_values() {
     let pipeline = load_pipeline("smoke.toml");
@@ -140,17 +141,28 @@ fn smoke_golden_values() {
         .unwrap()
         .into_no_null_iter()
         .collect();
-    assert_eq!(
-        losses,
-        [
-            2.342893123626709,
-            2.310703754425049,
-            2.31485915184021,
-            2.24269700050354,
-            2.264979362487793
-        ]
-    );
+    let golden = [
+        2.342893123626709,
+        2.310703754425049,
+        2.31485915184021,
+        2.24269700050354,
+        2.264979362487793,
+    ];
+    for (step, (&loss, want)) in losses.iter().zip(golden).enumerate() {
+        assert!(
+            (loss - want).abs() <= GOLDEN_LOSS_TOLERANCE * want,
+            "train loss at step {step}: {loss}, golden {want}"
+        );
+    }
 }
+
+/// The relative tolerance of the golden training losses. Training runs in f32 and faer picks
+/// its f32 kernels at run time (AVX2 or AVX-512), whose sums associate differently: the
+/// losses of one build differ across CPUs in their last bits (about 1e-7 relative per
+/// product), never by 1e-4 after five steps. Anything the golden values guard (a seed, the
+/// initialisation, the batch order, the update rule) moves a loss by more than 1e-3. Keys and
+/// mask hashes stay exact: they involve no float arithmetic that depends on the CPU.
+const GOLDEN_LOSS_TOLERANCE: f64 = 1e-4;
 
 #[test]
 fn every_smoke_artifact_reads_in_polars_with_its_documented_schema() {

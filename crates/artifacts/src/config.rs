@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A pruning-at-initialisation method (METHOD.md section 2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A pruning-at-initialisation method (METHOD.md section 2), or a control built on one.
+///
+/// Written as its name in configs, on the command line and in the `method` column; a control
+/// names the method it is built on (`shuffled:snip`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PruneMethod {
     /// I.i.d. random scores.
     Random,
@@ -26,23 +28,78 @@ pub enum PruneMethod {
     Grasp,
     /// Iterative synaptic flow, data-free (Tanaka et al. 2020).
     Synflow,
+    /// A control (ours): the mask of a scoring method with each layer's kept entries moved to
+    /// uniformly random places of that layer, so it keeps the method's per-layer densities
+    /// and nothing else of its structure.
+    Shuffled(&'static PruneMethod),
 }
 
 impl PruneMethod {
-    /// Every method, in a fixed order.
-    pub const ALL: [PruneMethod; 5] = [
+    /// The scoring methods, in a fixed order.
+    pub const SCORED: [PruneMethod; 5] = [
         PruneMethod::Random,
         PruneMethod::Magnitude,
         PruneMethod::Snip,
         PruneMethod::Grasp,
         PruneMethod::Synflow,
     ];
-    /// Their names, as written in configs and on the command line.
-    pub const NAMES: [&'static str; 5] = ["random", "magnitude", "snip", "grasp", "synflow"];
+    /// Every method: the scoring ones, then the shuffled control of each.
+    pub const ALL: [PruneMethod; 10] = [
+        PruneMethod::Random,
+        PruneMethod::Magnitude,
+        PruneMethod::Snip,
+        PruneMethod::Grasp,
+        PruneMethod::Synflow,
+        PruneMethod::Shuffled(&Self::SCORED[0]),
+        PruneMethod::Shuffled(&Self::SCORED[1]),
+        PruneMethod::Shuffled(&Self::SCORED[2]),
+        PruneMethod::Shuffled(&Self::SCORED[3]),
+        PruneMethod::Shuffled(&Self::SCORED[4]),
+    ];
+    /// Their names, as written in configs, on the command line and in tables.
+    pub const NAMES: [&'static str; 10] = [
+        "random",
+        "magnitude",
+        "snip",
+        "grasp",
+        "synflow",
+        "shuffled:random",
+        "shuffled:magnitude",
+        "shuffled:snip",
+        "shuffled:grasp",
+        "shuffled:synflow",
+    ];
 
     /// The method's name.
     pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+        let i = Self::ALL
+            .iter()
+            .position(|&m| m == self)
+            .expect("a control is built on a scoring method");
+        Self::NAMES[i]
+    }
+}
+
+impl Serialize for PruneMethod {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for PruneMethod {
+    /// From its name; a bad name is an error at the value itself (TOML's line and column).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = PruneMethod;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a method name: {}", PruneMethod::NAMES.join(", "))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PruneMethod, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Name)
     }
 }
 
@@ -55,9 +112,10 @@ impl fmt::Display for PruneMethod {
 impl FromStr for PruneMethod {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
+        Self::NAMES
+            .iter()
+            .position(|&n| n == s)
+            .map(|i| Self::ALL[i])
             .ok_or_else(|| {
                 format!(
                     "unknown method `{s}`, expected one of: {}",
@@ -459,7 +517,17 @@ mod tests {
         assert_eq!("grasp".parse::<PruneMethod>().unwrap(), PruneMethod::Grasp);
         assert_eq!(
             "prune".parse::<PruneMethod>().unwrap_err(),
-            "unknown method `prune`, expected one of: random, magnitude, snip, grasp, synflow"
+            "unknown method `prune`, expected one of: random, magnitude, snip, grasp, synflow, \
+             shuffled:random, shuffled:magnitude, shuffled:snip, shuffled:grasp, shuffled:synflow"
+        );
+        assert_eq!(
+            "shuffled:snip".parse::<PruneMethod>().unwrap(),
+            PruneMethod::Shuffled(&PruneMethod::Snip)
+        );
+        // Serialised as its name: the keys of the scoring methods are those of before.
+        assert_eq!(
+            serde_json::to_string(&PruneMethod::Snip).unwrap(),
+            "\"snip\""
         );
         for m in PruneMethod::ALL {
             assert_eq!(m.name().parse::<PruneMethod>().unwrap(), m);

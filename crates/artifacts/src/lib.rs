@@ -10,6 +10,7 @@
 //! - [`key`]: canonical parameters and the content-addressed cache key of a stage run;
 //! - [`store`]: the artifact store (`<root>/<stage>/<key>/`), with atomic publication and a
 //!   `manifest.json` per run;
+//! - [`columns`]: a table's columns by name, placed by the writer under the schema's names;
 //! - [`parquet_io`]: writing tables (zstd, key-value metadata, deterministic bytes) and reading
 //!   them back with schema validation;
 //! - [`seeding`]: the seeded ChaCha streams, one per purpose, that all randomness comes from;
@@ -20,6 +21,7 @@
 //! It never computes anything numerical and never depends on a stage crate: each stage's
 //! settings live in that stage.
 
+pub mod columns;
 pub mod config;
 pub mod error;
 pub mod files;
@@ -32,6 +34,7 @@ pub mod schemas;
 pub mod seeding;
 pub mod store;
 
+pub use columns::Columns;
 pub use error::{Error, Result};
 pub use job::{Job, JobId, Plan, PlannedJob, Stage};
 pub use key::ArtifactKey;

@@ -4,8 +4,8 @@
 //! (`glh.stage`, `glh.stage_version`, `glh.key`, `glh.params`, `glh.inputs`), never a timestamp, so
 //! the same run always gives the same bytes. Timings live in `manifest.json` instead.
 
-use crate::{Error, Result, TableSchema};
-use arrow::array::{ArrayRef, RecordBatch};
+use crate::{Columns, Error, Result, TableSchema};
+use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
@@ -18,36 +18,17 @@ use std::path::Path;
 /// best ratio on our integer-heavy tables.
 const ZSTD_LEVEL: i32 = 3;
 
-/// The columns of several same-schema parts, concatenated part after part (how a stage builds
-/// one table from per-layer or per-kernel pieces).
-pub fn concat_columns(parts: &[Vec<ArrayRef>]) -> Vec<ArrayRef> {
-    let width = parts.first().map_or(0, Vec::len);
-    (0..width)
-        .map(|c| {
-            let arrays: Vec<&dyn arrow::array::Array> =
-                parts.iter().map(|p| p[c].as_ref()).collect();
-            arrow::compute::concat(&arrays).expect("parts share one schema")
-        })
-        .collect()
-}
-
-/// Encodes one table as Parquet bytes after checking the columns against `schema`.
+/// Encodes one table as Parquet bytes after placing its named columns under the schema's
+/// columns of those names ([`Columns::in_schema_order`]).
 ///
 /// `metadata` is written as the file's key-value metadata, in the given order.
 pub fn encode_table(
     schema: &TableSchema,
-    columns: Vec<ArrayRef>,
+    columns: Columns,
     metadata: &[(String, String)],
 ) -> Result<(Vec<u8>, usize)> {
     let arrow_schema = schema.arrow_schema();
-    if columns.len() != schema.columns.len() {
-        return Err(Error::Unsupported(format!(
-            "bug: table `{}` built with {} columns, its schema has {}",
-            schema.name,
-            columns.len(),
-            schema.columns.len()
-        )));
-    }
+    let columns = columns.in_schema_order(schema)?;
     let batch = RecordBatch::try_new(arrow_schema.clone(), columns).map_err(|e| {
         Error::Unsupported(format!(
             "bug: table `{}` does not match its schema: {e}",
@@ -183,7 +164,6 @@ mod tests {
     use super::*;
     use crate::{Column, ColumnType};
     use arrow::array::{StringArray, UInt32Array};
-    use std::sync::Arc;
 
     const TABLE: TableSchema = TableSchema {
         stage: "test",
@@ -204,11 +184,10 @@ mod tests {
         ],
     };
 
-    fn columns() -> Vec<ArrayRef> {
-        vec![
-            Arc::new(UInt32Array::from(vec![1, 2, 3])),
-            Arc::new(StringArray::from(vec!["a", "b", "c"])),
-        ]
+    fn columns() -> Columns {
+        Columns::new()
+            .with("i", UInt32Array::from(vec![1, 2, 3]))
+            .with("name", StringArray::from(vec!["a", "b", "c"]))
     }
 
     #[test]
@@ -240,10 +219,9 @@ mod tests {
 
     #[test]
     fn wrong_columns_are_refused_before_writing() {
-        let bad: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec!["x"])),
-            Arc::new(StringArray::from(vec!["a"])),
-        ];
+        let bad = Columns::new()
+            .with("i", StringArray::from(vec!["x"]))
+            .with("name", StringArray::from(vec!["a"]));
         assert!(encode_table(&TABLE, bad, &[]).is_err());
     }
 

@@ -105,11 +105,12 @@ impl TableSchema {
 
     /// The columns of a table with no rows (a run that has nothing of this kind still writes
     /// the table, so every run of a stage has the same files).
-    pub fn empty_columns(&self) -> Vec<arrow::array::ArrayRef> {
-        self.columns
-            .iter()
-            .map(|c| arrow::array::new_empty_array(&c.dtype.arrow()))
-            .collect()
+    pub fn empty_columns(&self) -> crate::Columns {
+        let mut columns = crate::Columns::new();
+        for c in self.columns {
+            columns.add_array(c.name, arrow::array::new_empty_array(&c.dtype.arrow()));
+        }
+        columns
     }
 
     /// Checks that a file's schema has exactly the documented columns, in order, with the

@@ -5,10 +5,10 @@
 //! table. ARCHITECTURE.md's schema section is generated from this registry (`glh schema
 //! --format markdown`) and a test keeps the two equal.
 
+use crate::Columns;
 use crate::config::{PruneMethod, Scope, Width};
 use crate::schema::{Column, ColumnType, TableSchema};
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array, UInt64Array};
-use std::sync::Arc;
+use arrow::array::{Float64Array, StringArray, UInt32Array, UInt64Array};
 
 /// `data/<key>/subsets.parquet`: the seeded, class-balanced subsets of MNIST used downstream.
 pub const DATA_SUBSETS: TableSchema = TableSchema {
@@ -69,7 +69,7 @@ const fn col(name: &'static str, dtype: ColumnType, doc: &'static str) -> Column
 macro_rules! run_columns {
     ($($rest:expr),* $(,)?) => {
         &[
-            col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow; `external` for an edge list"),
+            col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow, or the control `shuffled:<method>` (its mask, each layer's kept entries placed uniformly at random); `external` for an edge list"),
             col("depth", ColumnType::UInt32, "number of Linear layers L"),
             col("width", ColumnType::UInt32, "hidden width n (edge list: output size of layer 1)"),
             col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),
@@ -111,17 +111,16 @@ impl RunColumns {
         self.scope.map_or("external", Scope::name)
     }
 
-    /// The seven run columns, each repeated `n` times, in schema order.
-    pub fn columns(&self, n: usize) -> Vec<ArrayRef> {
-        vec![
-            Arc::new(StringArray::from(vec![self.method_name(); n])),
-            Arc::new(UInt32Array::from(vec![self.depth; n])),
-            Arc::new(UInt32Array::from(vec![self.width.get(); n])),
-            Arc::new(Float64Array::from(vec![self.sparsity; n])),
-            Arc::new(Float64Array::from(vec![1.0 - self.sparsity; n])),
-            Arc::new(StringArray::from(vec![self.scope_name(); n])),
-            Arc::new(UInt64Array::from(vec![self.seed; n])),
-        ]
+    /// The seven run columns, each repeated `n` times.
+    pub fn columns(&self, n: usize) -> Columns {
+        Columns::new()
+            .with("method", StringArray::from(vec![self.method_name(); n]))
+            .with("depth", UInt32Array::from(vec![self.depth; n]))
+            .with("width", UInt32Array::from(vec![self.width.get(); n]))
+            .with("sparsity", Float64Array::from(vec![self.sparsity; n]))
+            .with("density", Float64Array::from(vec![1.0 - self.sparsity; n]))
+            .with("scope", StringArray::from(vec![self.scope_name(); n]))
+            .with("seed", UInt64Array::from(vec![self.seed; n]))
     }
 }
 

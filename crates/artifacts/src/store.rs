@@ -39,8 +39,7 @@
 
 use crate::key::{ArtifactKey, canonical_json, params_value, sha256_hex};
 use crate::parquet_io::{encode_table, read_table_bytes};
-use crate::{Error, PRODUCER, Result, TableSchema};
-use arrow::array::ArrayRef;
+use crate::{Columns, Error, PRODUCER, Result, TableSchema};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fs::{self, File};
@@ -622,7 +621,7 @@ impl ArtifactWriter {
     }
 
     /// Writes one table (`<schema.name>.parquet`) into the run.
-    pub fn write_table(&mut self, schema: &TableSchema, columns: Vec<ArrayRef>) -> Result<()> {
+    pub fn write_table(&mut self, schema: &TableSchema, columns: Columns) -> Result<()> {
         let metadata = vec![
             ("glh.stage".to_string(), self.spec.stage.to_string()),
             (
@@ -815,7 +814,6 @@ mod tests {
     use crate::{Column, ColumnType};
     use arrow::array::UInt32Array;
     use serde_json::json;
-    use std::sync::Arc;
 
     const TABLE: TableSchema = TableSchema {
         stage: "test",
@@ -834,7 +832,10 @@ mod tests {
     }
 
     fn write_numbers(w: &mut ArtifactWriter) -> Result<()> {
-        w.write_table(&TABLE, vec![Arc::new(UInt32Array::from(vec![1, 2, 3]))])
+        w.write_table(
+            &TABLE,
+            Columns::new().with("n", UInt32Array::from(vec![1, 2, 3])),
+        )
     }
 
     #[test]

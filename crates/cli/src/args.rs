@@ -71,11 +71,14 @@ The network 784 -> n -> ... -> n -> 10 is initialised from --seed (U(-1/sqrt(fan
 1/sqrt(fan_in))); the method scores every weight and exactly round((1 - sparsity) * total)
 weights with the largest scores are kept (ties broken by a seeded order). SNIP and GraSP score
 on 100 MNIST training images, 10 per class, drawn by the seed (the data stage runs first if
-needed). SynFlow prunes in --synflow-rounds rounds with an exponential schedule.
+needed). SynFlow prunes in --synflow-rounds rounds with an exponential schedule. The control
+shuffled:<method> takes that method's mask and places each layer's kept weights uniformly at
+random in the layer (seeded): the same per-layer densities, none of the method's structure.
 
 Examples:
   glh masks --method snip --width 500 --sparsity 0.8 --seed 0
   glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
+  glh masks --method shuffled:synflow --width 1000 --sparsity 0.9
   glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)
   glh masks export <KEY> --format safetensors --out snip.safetensors --scoring-batch batch.safetensors
                                                 (the pruned network for PyTorch, see below)
@@ -339,8 +342,8 @@ pub enum ExportFormat {
 /// `glh masks`: one pruning configuration.
 #[derive(Debug, Args)]
 pub struct MasksArgs {
-    /// Pruning method.
-    #[arg(long, required = true, value_parser = parse_method, value_name = "random|magnitude|snip|grasp|synflow")]
+    /// Pruning method, or the control `shuffled:<method>`.
+    #[arg(long, required = true, value_parser = method_parser())]
     pub method: Option<PruneMethod>,
     /// Hidden width n (at least 1).
     #[arg(long, required = true, value_parser = parse_width)]
@@ -695,8 +698,11 @@ pub enum SchemaFormat {
     Json,
 }
 
-fn parse_method(s: &str) -> Result<PruneMethod, String> {
-    s.parse()
+/// A method by one of `PruneMethod::NAMES`, which `--help` lists.
+fn method_parser() -> impl clap::builder::TypedValueParser<Value = PruneMethod> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(PruneMethod::NAMES)
+        .try_map(|name| name.parse::<PruneMethod>())
 }
 fn parse_width(s: &str) -> Result<Width, String> {
     s.parse()

@@ -13,6 +13,7 @@ use glh_data::DataSettings;
 use glh_masks::MasksSettings;
 use glh_masks::stage::MaskPoint;
 use glh_ntk::NtkSettings;
+use glh_ntk::stage::KernelsJob;
 use glh_pipeline::cluster::{SlurmResources, SlurmSettings};
 use glh_pipeline::slurm::{self, SlurmOptions};
 use glh_pipeline::{ExecOptions, Pipeline, sweeps};
@@ -150,6 +151,17 @@ fn data_verify(dir: &std::path::Path, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// Runs one stage job through the executor's single-job path, on all the machine's cores.
+fn run_job(
+    store: &ArtifactStore,
+    job: &dyn glh_artifacts::Job,
+    force: bool,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<glh_artifacts::JobOutcome> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    glh_pipeline::execute_job(store, job, force, threads, progress)
+}
+
 fn data_subsets(store: &ArtifactStore, args: SubsetsArgs, quiet: bool) -> Result<()> {
     let settings = DataSettings {
         dir: args.data.data_dir,
@@ -158,7 +170,8 @@ fn data_subsets(store: &ArtifactStore, args: SubsetsArgs, quiet: bool) -> Result
         ..DataSettings::default()
     };
     let spinner = progress::spinner("drawing subsets", quiet);
-    let outcome = glh_data::stage::run(store, &settings, args.seed, args.force);
+    let job = glh_data::stage::SubsetsJob::new(&settings, args.seed)?;
+    let outcome = run_job(store, &job, args.force, &mut |_, _| {});
     spinner.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
@@ -188,17 +201,11 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
         seed: args.seed,
     };
     let bar = progress::bar(0, &format!("{} rounds", point.method), quiet);
-    let outcome = glh_masks::stage::run(
-        store,
-        &settings,
-        &data,
-        &point,
-        args.force,
-        &mut |e, rounds, _| {
-            bar.set_length(rounds as u64);
-            bar.set_position(e as u64);
-        },
-    );
+    let job = glh_masks::stage::MasksJob::new(&settings, &data, point)?;
+    let outcome = run_job(store, &job, args.force, &mut |e, rounds| {
+        bar.set_length(rounds as u64);
+        bar.set_position(e as u64);
+    });
     bar.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
@@ -305,12 +312,11 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
         k: args.k,
         ..Default::default()
     };
-    let outcome = match mask_source(store, &args.mask)? {
-        MaskSource::Edges(path) => {
-            glh_graphons::stage::run_edges(store, &settings, &path, args.force)?
-        }
-        MaskSource::Stored(input) => glh_graphons::stage::run(store, &settings, input, args.force)?,
+    let job = match mask_source(store, &args.mask)? {
+        MaskSource::Edges(path) => glh_graphons::stage::HistogramsJob::of_edges(&settings, &path)?,
+        MaskSource::Stored(input) => glh_graphons::stage::HistogramsJob::new(&settings, input),
     };
+    let outcome = run_job(store, &job, args.force, &mut |_, _| {})?;
     if !quiet {
         outln!("{}  {}", outcome.status, outcome.dir.display());
         let input = outcome.as_input();
@@ -352,8 +358,9 @@ fn graphon_ntk(store: &ArtifactStore, args: GraphonNtkArgs, quiet: bool) -> Resu
         .iter()
         .map(|run| masks_run(store, run, "--masks"))
         .collect::<Result<Vec<_>>>()?;
+    let job = glh_ntk::graphon_stage::GraphonNtkJob::new(&settings, &data, masks)?;
     let spinner = progress::spinner("computing graphon kernels", quiet);
-    let outcome = glh_ntk::graphon_stage::run(store, &settings, &data, &masks, args.force);
+    let outcome = run_job(store, &job, args.force, &mut |_, _| {});
     spinner.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
@@ -400,16 +407,12 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
         kernel_per_class: args.kernel_per_class,
         ..DataSettings::default()
     };
-    let source = mask_source(store, &args.mask)?;
-    let spinner = progress::spinner("computing kernels", quiet);
-    let outcome = match source {
-        MaskSource::Edges(path) => {
-            glh_ntk::stage::run_edges(store, &settings, &data, &path, args.seed, args.force)
-        }
-        MaskSource::Stored(input) => {
-            glh_ntk::stage::run(store, &settings, &data, input, args.force)
-        }
+    let job = match mask_source(store, &args.mask)? {
+        MaskSource::Edges(path) => KernelsJob::of_edges(&settings, &data, &path, args.seed)?,
+        MaskSource::Stored(input) => KernelsJob::of_stored(store, &settings, &data, input)?,
     };
+    let spinner = progress::spinner("computing kernels", quiet);
+    let outcome = run_job(store, &job, args.force, &mut |_, _| {});
     spinner.finish_and_clear();
     let outcome = outcome?;
     if !quiet {
@@ -468,14 +471,10 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
     let run = args.masks.as_deref().expect("clap requires --masks");
     let input = masks_run(store, run, "--masks")?;
     let bar = progress::bar(u64::from(settings.steps), "steps", quiet);
-    let outcome = glh_training::stage::run(
-        store,
-        &settings,
-        &data,
-        input,
-        args.force,
-        &mut |done, _| bar.set_position(done as u64),
-    );
+    let job = glh_training::stage::TrainingJob::of_stored(store, &settings, &data, input)?;
+    let outcome = run_job(store, &job, args.force, &mut |done, _| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     let outcome = outcome?;
     if !quiet {

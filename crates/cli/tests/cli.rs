@@ -95,7 +95,7 @@ fn bad_pipeline_files_are_one_line_and_exit_2() {
         ),
         (
             smoke.replace("\"snip\"", "\"snap\""),
-            "`sweep.methods`: unknown variant `snap`",
+            "`sweep.methods`: unknown method `snap`",
         ),
         (
             smoke.replace("seeds = [0, 1]", "seeds = []"),

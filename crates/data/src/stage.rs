@@ -8,16 +8,15 @@
 use crate::mnist::{CLASSES, MnistSplit, Split, read_checksums};
 use crate::settings::DataSettings;
 use crate::subsets::balanced_subset;
-use arrow::array::{ArrayRef, StringArray, UInt8Array, UInt32Array, UInt64Array};
+use arrow::array::{StringArray, UInt8Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::Sweep;
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::DATA_SUBSETS;
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, Stage};
+use glh_artifacts::{ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, Stage};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The stage's name: its directory under the artifact root.
 pub const STAGE: &str = "data";
@@ -75,68 +74,33 @@ fn subset_params(settings: &DataSettings, seed: u64) -> Result<SubsetParams> {
     })
 }
 
-/// The job that draws the subsets of `seed` (reads only the checksum file, not the data).
-pub fn job_spec(settings: &DataSettings, seed: u64) -> Result<JobSpec> {
-    Ok(JobSpec::new(
-        STAGE,
-        VERSION,
-        &subset_params(settings, seed)?,
-        vec![],
-    ))
-}
-
-/// Draws and writes the subsets of `seed`, unless they are cached (or `force`).
-pub fn run(
-    store: &ArtifactStore,
-    settings: &DataSettings,
-    seed: u64,
-    force: bool,
-) -> Result<JobOutcome> {
-    let params = subset_params(settings, seed)?;
-    let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
-    store.run(&spec, force, |writer| {
-        let train = MnistSplit::load(&settings.dir, Split::Train)?;
-        let mut rows = SubsetRows::default();
-        for subset in Subset::ALL {
-            let per_class = subset.per_class(&params) as usize;
-            let mut rng = stream(seed, &format!("data/subset/{}", subset.name()));
-            let indices =
-                balanced_subset(&train.labels, CLASSES, per_class, &mut rng).map_err(|e| {
-                    let field = format!("data.{}_per_class", subset.name());
-                    Error::config("data settings", field, e.to_string())
-                })?;
-            rows.push(subset, &indices, &train.labels);
-        }
-        writer.write_table(&DATA_SUBSETS, rows.into_columns(&params))
-    })
-}
-
-/// The job that draws the subsets of one seed.
+/// The job that draws the subsets of one seed: the one door to a data run.
 #[derive(Clone, Debug)]
 pub struct SubsetsJob {
     settings: DataSettings,
-    seed: u64,
+    params: SubsetParams,
     spec: JobSpec,
 }
 
 impl SubsetsJob {
-    /// The job of `seed`.
+    /// The job of `seed` (reads only the checksum file, not the data).
     pub fn new(settings: &DataSettings, seed: u64) -> Result<Self> {
+        let params = subset_params(settings, seed)?;
         Ok(SubsetsJob {
-            spec: job_spec(settings, seed)?,
+            spec: JobSpec::new(STAGE, VERSION, &params, vec![]),
             settings: settings.clone(),
-            seed,
+            params,
         })
     }
 
     /// Its seed.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.params.seed
     }
 
     /// `seed=0`.
     pub fn label(&self) -> String {
-        format!("seed={}", self.seed)
+        format!("seed={}", self.params.seed)
     }
 }
 
@@ -145,13 +109,29 @@ impl Job for SubsetsJob {
         &self.spec
     }
 
+    /// Draws and writes the subsets, unless they are cached (or `force`).
     fn run(
         &self,
         store: &ArtifactStore,
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(store, &self.settings, self.seed, force)
+        let params = &self.params;
+        store.run(&self.spec, force, |writer| {
+            let train = MnistSplit::load(&self.settings.dir, Split::Train)?;
+            let mut rows = SubsetRows::default();
+            for subset in Subset::ALL {
+                let per_class = subset.per_class(params) as usize;
+                let mut rng = stream(params.seed, &format!("data/subset/{}", subset.name()));
+                let indices = balanced_subset(&train.labels, CLASSES, per_class, &mut rng)
+                    .map_err(|e| {
+                        let field = format!("data.{}_per_class", subset.name());
+                        Error::config("data settings", field, e.to_string())
+                    })?;
+                rows.push(subset, &indices, &train.labels);
+            }
+            writer.write_table(&DATA_SUBSETS, rows.into_columns(params))
+        })
     }
 }
 
@@ -193,18 +173,23 @@ impl SubsetRows {
         }
     }
 
-    fn into_columns(self, params: &SubsetParams) -> Vec<ArrayRef> {
+    fn into_columns(self, params: &SubsetParams) -> Columns {
         let n = self.index.len();
-        vec![
-            Arc::new(UInt64Array::from(vec![params.seed; n])),
-            Arc::new(UInt32Array::from(vec![params.scoring_per_class; n])),
-            Arc::new(UInt32Array::from(vec![params.kernel_per_class; n])),
-            Arc::new(StringArray::from(self.subset)),
-            Arc::new(StringArray::from(vec![Split::Train.name(); n])),
-            Arc::new(UInt32Array::from(self.position)),
-            Arc::new(UInt32Array::from(self.index)),
-            Arc::new(UInt8Array::from(self.label)),
-        ]
+        Columns::new()
+            .with("seed", UInt64Array::from(vec![params.seed; n]))
+            .with(
+                "scoring_per_class",
+                UInt32Array::from(vec![params.scoring_per_class; n]),
+            )
+            .with(
+                "kernel_per_class",
+                UInt32Array::from(vec![params.kernel_per_class; n]),
+            )
+            .with("subset", StringArray::from(self.subset))
+            .with("split", StringArray::from(vec![Split::Train.name(); n]))
+            .with("position", UInt32Array::from(self.position))
+            .with("index", UInt32Array::from(self.index))
+            .with("label", UInt8Array::from(self.label))
     }
 }
 
@@ -246,7 +231,7 @@ pub fn subset_images(
     seed: u64,
     subset: Subset,
 ) -> Result<SubsetImages> {
-    let outcome = run(store, data, seed, false)?;
+    let outcome = SubsetsJob::new(data, seed)?.run(store, false, &mut |_, _| {})?;
     let input = outcome.as_input();
     let indices = read_subset(store, &input, subset)?;
     let train = MnistSplit::load(&data.dir, Split::Train)?;

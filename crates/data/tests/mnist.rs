@@ -1,9 +1,9 @@
 //! The reader against the real MNIST files and the facts in data/mnist/README.md.
 
-use glh_artifacts::ArtifactStore;
 use glh_artifacts::store::JobStatus;
+use glh_artifacts::{ArtifactStore, Job};
 use glh_data::DataSettings;
-use glh_data::stage::{Subset, read_subset};
+use glh_data::stage::{Subset, SubsetsJob, read_subset};
 use glh_data::{MnistSplit, Normalisation, Split};
 use std::path::{Path, PathBuf};
 
@@ -63,13 +63,19 @@ fn the_data_stage_writes_balanced_subsets_once() {
         kernel_per_class: 20,
         ..DataSettings::default()
     };
-    let first = glh_data::stage::run(&store, &settings, 3, false).unwrap();
+    let first = SubsetsJob::new(&settings, 3)
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     assert_eq!(first.status, JobStatus::Computed);
     assert_eq!(first.manifest.files[0].rows, 300);
-    let again = glh_data::stage::run(&store, &settings, 3, false).unwrap();
+    let again = SubsetsJob::new(&settings, 3)
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     assert_eq!(again.status, JobStatus::Cached);
 
-    let spec = glh_data::stage::job_spec(&settings, 3).unwrap();
+    let spec = SubsetsJob::new(&settings, 3).unwrap().spec().clone();
     let train = MnistSplit::load(&mnist_dir(), Split::Train).unwrap();
     for (subset, per_class) in [(Subset::Scoring, 10), (Subset::Kernel, 20)] {
         let indices = read_subset(&store, &spec.as_input(), subset).unwrap();
@@ -79,7 +85,7 @@ fn the_data_stage_writes_balanced_subsets_once() {
             assert_eq!(labels.iter().filter(|&&l| l == class).count(), per_class);
         }
     }
-    let other_seed = glh_data::stage::job_spec(&settings, 4).unwrap();
+    let other_seed = SubsetsJob::new(&settings, 4).unwrap().spec().clone();
     assert_ne!(spec.key(), other_seed.key());
 }
 
@@ -91,8 +97,10 @@ fn too_large_a_subset_is_a_config_error() {
         kernel_per_class: 6000,
         ..DataSettings::default()
     };
-    let err =
-        glh_data::stage::run(&ArtifactStore::new(root.path()), &settings, 0, false).unwrap_err();
+    let err = SubsetsJob::new(&settings, 0)
+        .unwrap()
+        .run(&ArtifactStore::new(root.path()), false, &mut |_, _| {})
+        .unwrap_err();
     assert!(err.is_bad_input());
     assert_eq!(
         err.to_string(),

@@ -12,16 +12,15 @@ use crate::prediction::{
     KernelPrediction, curve_error, predicted_losses, relative_area, stable_learning_rate,
 };
 use crate::settings::{DynamicsSettings, PredictingKernel};
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use arrow::array::{Float64Array, StringArray, UInt32Array};
 use faer::Mat;
 use glh_artifacts::config::Sweep;
-use glh_artifacts::parquet_io::concat_columns;
 use glh_artifacts::schemas::{
     DYNAMICS_CURVES, DYNAMICS_ERRORS, TRAINING_HISTORY, TRAINING_OUTPUTS,
 };
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
-    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
 use glh_data::DataSettings;
 use glh_data::mnist::{CLASSES, PIXELS};
@@ -38,7 +37,6 @@ use glh_training::settings::{Loss, Optimizer, Parameterisation};
 use glh_training::stage::{RecordedOutputs, TrainingJob, read_history, read_outputs};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The stage's name.
 pub const STAGE: &str = "dynamics";
@@ -53,9 +51,9 @@ struct DynamicsParams<'a> {
     own: usize,
 }
 
-/// The job of the training run `training` whose network is `configuration[own]`'s, trained on
+/// The run of the training run `training` whose network is `configuration[own]`'s, trained on
 /// the kernel images of `data`.
-pub fn job_spec(
+fn dynamics_spec(
     settings: &DynamicsSettings,
     training: InputRef,
     data: InputRef,
@@ -150,21 +148,12 @@ fn block_predictions(blocks: &[Mat<f64>], r0: &[f64], n: usize) -> Result<Vec<Ke
 }
 
 /// Computes and writes the predictions for one training run, unless cached (or `force`).
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    store: &ArtifactStore,
-    settings: &DynamicsSettings,
-    training_settings: &TrainingSettings,
-    data: &DataSettings,
-    training: InputRef,
-    data_run: InputRef,
-    configuration: &[InputRef],
-    own: usize,
-    force: bool,
-) -> Result<JobOutcome> {
+fn run_dynamics(store: &ArtifactStore, job: &DynamicsJob, force: bool) -> Result<JobOutcome> {
+    let (settings, training_settings) = (&job.settings, &job.training_settings);
+    let (data, configuration, own) = (&job.data, &job.configuration, job.own);
+    let training = &job.training;
     check_regime(training_settings, "training settings")?;
-    let spec = job_spec(settings, training.clone(), data_run, configuration, own);
-    store.run(&spec, force, |writer| {
+    store.run(&job.spec, force, |writer| {
         let labels = run_columns(store, &configuration[own])?;
         let n_images = u64::from(data.kernel_per_class) * CLASSES as u64;
         let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, n_images);
@@ -178,14 +167,14 @@ pub fn run(
         let steps = training_settings.steps;
         let eta = training_settings.learning_rate;
         let sigma_w2 = training_settings.sigma_w2;
-        let recorded = read_outputs(store, &training)?;
-        let observed = observed_losses(store, &training, &recorded, steps)?;
+        let recorded = read_outputs(store, training)?;
+        let observed = observed_losses(store, training, &recorded, steps)?;
         let r0 = recorded.residual(0).expect("step 0 is always recorded");
         let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
         let n = images.indices.len();
         if images.indices != recorded.images {
             return Err(Error::input(
-                store.table_path(&training, &TRAINING_OUTPUTS),
+                store.table_path(training, &TRAINING_OUTPUTS),
                 "trained on other images than the data run's kernel set",
             ));
         }
@@ -250,14 +239,14 @@ pub fn run(
             });
         }
         let leading = |rows: usize| leading_columns(&labels, training_settings, n, rows);
-        let curve = |source: &str, losses: &[f64]| -> Vec<ArrayRef> {
-            let mut columns = leading(losses.len());
-            columns.extend([
-                Arc::new(UInt32Array::from_iter_values(0..losses.len() as u32)) as ArrayRef,
-                Arc::new(StringArray::from(vec![source; losses.len()])),
-                Arc::new(Float64Array::from(losses.to_vec())),
-            ]);
-            columns
+        let curve = |source: &str, losses: &[f64]| -> Columns {
+            leading(losses.len())
+                .with(
+                    "step",
+                    UInt32Array::from_iter_values(0..losses.len() as u32),
+                )
+                .with("source", StringArray::from(vec![source; losses.len()]))
+                .with("loss", Float64Array::from(losses.to_vec()))
         };
         let mut curves = vec![curve("observed", &observed)];
         curves.extend(
@@ -265,29 +254,25 @@ pub fn run(
                 .iter()
                 .map(|p| curve(p.kernel.name(), &p.losses)),
         );
-        writer.write_table(&DYNAMICS_CURVES, concat_columns(&curves))?;
-        let errors: Vec<Vec<ArrayRef>> = predictions
+        writer.write_table(&DYNAMICS_CURVES, Columns::concat(curves)?)?;
+        let one = |v: f64| Float64Array::from(vec![v]);
+        let errors: Vec<Columns> = predictions
             .iter()
             .map(|p| {
-                let mut columns = leading(1);
-                columns.push(Arc::new(StringArray::from(vec![p.kernel.name()])) as ArrayRef);
-                columns.extend(
-                    [
-                        curve_error(&observed, &p.losses),
-                        *observed.last().expect("T + 1 losses"),
-                        *p.losses.last().expect("T + 1 losses"),
-                        relative_area(&observed),
-                        relative_area(&p.losses),
-                        p.top_eigenvalue,
-                        p.trace,
-                        p.stable_learning_rate,
-                    ]
-                    .map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef),
-                );
-                columns
+                let last = |losses: &[f64]| *losses.last().expect("T + 1 losses");
+                leading(1)
+                    .with("kernel", StringArray::from(vec![p.kernel.name()]))
+                    .with("curve_error", one(curve_error(&observed, &p.losses)))
+                    .with("observed_final", one(last(&observed)))
+                    .with("predicted_final", one(last(&p.losses)))
+                    .with("observed_area", one(relative_area(&observed)))
+                    .with("predicted_area", one(relative_area(&p.losses)))
+                    .with("top_eigenvalue", one(p.top_eigenvalue))
+                    .with("trace", one(p.trace))
+                    .with("stable_learning_rate", one(p.stable_learning_rate))
             })
             .collect();
-        writer.write_table(&DYNAMICS_ERRORS, concat_columns(&errors))
+        writer.write_table(&DYNAMICS_ERRORS, Columns::concat(errors)?)
     })
 }
 
@@ -296,15 +281,19 @@ fn leading_columns(
     training: &TrainingSettings,
     n_points: usize,
     rows: usize,
-) -> Vec<ArrayRef> {
-    let mut columns = labels.columns(rows);
-    columns.extend([
-        Arc::new(Float64Array::from(vec![training.learning_rate; rows])) as ArrayRef,
-        Arc::new(UInt32Array::from(vec![training.steps; rows])),
-        Arc::new(Float64Array::from(vec![training.sigma_w2; rows])),
-        Arc::new(UInt32Array::from(vec![n_points as u32; rows])),
-    ]);
-    columns
+) -> Columns {
+    labels
+        .columns(rows)
+        .with(
+            "learning_rate",
+            Float64Array::from(vec![training.learning_rate; rows]),
+        )
+        .with("steps", UInt32Array::from(vec![training.steps; rows]))
+        .with(
+            "sigma_w2",
+            Float64Array::from(vec![training.sigma_w2; rows]),
+        )
+        .with("n_points", UInt32Array::from(vec![n_points as u32; rows]))
 }
 
 /// An upper sketch of a dynamics job's memory: the network's f64 weights, masks and effective
@@ -314,9 +303,7 @@ pub fn memory_estimate(width: u64, depth: u32, images: u64) -> u64 {
     use glh_artifacts::memory::product;
     let pixels = PIXELS as u64;
     let classes = CLASSES as u64;
-    let weights = product(&[pixels, width])
-        .saturating_add(product(&[u64::from(depth).saturating_sub(2), width, width]))
-        .saturating_add(product(&[width, classes]));
+    let weights = glh_model::mlp::weight_count(pixels, width, u64::from(depth), classes);
     let activations = product(&[width, u64::from(depth), images, classes + 2]);
     let side = product(&[images, classes]);
     product(&[weights, 4 * 8])
@@ -324,17 +311,54 @@ pub fn memory_estimate(width: u64, depth: u32, images: u64) -> u64 {
         .saturating_add(product(&[side, side, 4 * 8]))
 }
 
-/// The job that predicts one training run's curve.
+/// The job that predicts one training run's curve: the one door to a dynamics run. Built from
+/// the training job it reads, so its learning rate, steps, sigma_w^2 and images are that
+/// run's.
 #[derive(Clone, Debug)]
 pub struct DynamicsJob {
     settings: DynamicsSettings,
     training_settings: TrainingSettings,
     data: DataSettings,
     training: InputRef,
-    data_run: InputRef,
     configuration: Vec<InputRef>,
     own: usize,
     spec: JobSpec,
+}
+
+impl DynamicsJob {
+    /// The prediction of `training`'s curve, whose network is `configuration[own]`'s (the
+    /// configuration's masks runs in seed order).
+    pub fn of(
+        settings: &DynamicsSettings,
+        training: &TrainingJob,
+        configuration: Vec<InputRef>,
+        own: usize,
+    ) -> Result<Self> {
+        if configuration.get(own) != Some(training.masks()) {
+            return Err(Error::Unsupported(
+                "bug: a dynamics job's own masks run is not its training run's".into(),
+            ));
+        }
+        let data_run = SubsetsJob::new(training.data(), training.seed())?
+            .spec()
+            .as_input();
+        let training_input = training.spec().as_input();
+        Ok(DynamicsJob {
+            spec: dynamics_spec(
+                settings,
+                training_input.clone(),
+                data_run,
+                &configuration,
+                own,
+            ),
+            settings: settings.clone(),
+            training_settings: training.settings().clone(),
+            data: training.data().clone(),
+            training: training_input,
+            configuration,
+            own,
+        })
+    }
 }
 
 impl Job for DynamicsJob {
@@ -348,17 +372,7 @@ impl Job for DynamicsJob {
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(
-            store,
-            &self.settings,
-            &self.training_settings,
-            &self.data,
-            self.training.clone(),
-            self.data_run.clone(),
-            &self.configuration,
-            self.own,
-            force,
-        )
+        run_dynamics(store, self, force)
     }
 }
 
@@ -392,47 +406,30 @@ impl Stage for DynamicsStage {
                 .or_default()
                 .push((p.seed, id, job.spec().as_input()));
         }
-        // (id, masks input, training input, this job's label).
-        let trainings: Vec<(usize, InputRef, InputRef, String)> = plan
+        // (id, training job, this job's label).
+        let trainings: Vec<(usize, TrainingJob, String)> = plan
             .jobs_of::<TrainingJob>()
             .into_iter()
             .map(|(id, job)| {
                 let label = plan.jobs()[id].label.replacen("train", "dynamics", 1);
-                (id, job.masks().clone(), job.spec().as_input(), label)
+                (id, job.clone(), label)
             })
             .collect();
         for members in configurations.values_mut() {
             members.sort_by_key(|m| m.0);
             let inputs: Vec<InputRef> = members.iter().map(|m| m.2.clone()).collect();
             for (own, &(seed, _, ref masks_input)) in members.iter().enumerate() {
-                let Some((training_id, _, training_input, label)) =
-                    trainings.iter().find(|t| t.1 == *masks_input)
+                let Some((training_id, training, label)) =
+                    trainings.iter().find(|t| t.1.masks() == masks_input)
                 else {
                     continue;
                 };
-                let data = SubsetsJob::new(&self.data, seed)?;
-                let data_input = data.spec().as_input();
+                let job = DynamicsJob::of(&self.settings, training, inputs.clone(), own)?;
+                let data = SubsetsJob::new(training.data(), seed)?;
                 let data_label = data.label();
                 let data_id = plan.ensure(data, data_label);
                 let mut after = vec![*training_id, data_id];
                 after.extend(members.iter().map(|m| m.1));
-                let spec = job_spec(
-                    &self.settings,
-                    training_input.clone(),
-                    data_input.clone(),
-                    &inputs,
-                    own,
-                );
-                let job = DynamicsJob {
-                    settings: self.settings.clone(),
-                    training_settings: self.training.clone(),
-                    data: self.data.clone(),
-                    training: training_input.clone(),
-                    data_run: data_input,
-                    configuration: inputs.clone(),
-                    own,
-                    spec,
-                };
                 plan.push(job, label.clone(), after);
             }
         }

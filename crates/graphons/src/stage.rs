@@ -14,22 +14,23 @@ use crate::cut_bounds::cut_interval;
 use crate::sas::{degree_order, sas_histogram};
 use crate::settings::{GraphonsSettings, Rescale};
 use crate::step::{StepGraphon, l2_distance};
-use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array};
+use arrow::array::{Array, BooleanArray, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{Level, PruneMethod, Sweep, Width};
-use glh_artifacts::parquet_io::{column, concat_columns};
+use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{
     CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HIDDEN_NEURONS, GRAPHON_HISTOGRAMS,
 };
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
-    ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactStore, ArtifactWriter, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result,
+    RunColumns, Stage,
 };
 use glh_masks::stage::{MasksJob, external_run_columns, read_mask, run_columns};
 use glh_model::LayerMask;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The histogram stage's name.
 pub const STAGE: &str = "graphons";
@@ -47,51 +48,13 @@ pub const VERSION: u32 = 2;
 /// setting.
 pub const CONVERGENCE_VERSION: u32 = 3;
 
-#[derive(Serialize)]
-struct HistogramParams {
-    k: u32,
-}
-
-/// The histogram job of the masks run `masks`.
-pub fn job_spec(settings: &GraphonsSettings, masks: InputRef) -> JobSpec {
-    JobSpec::new(
-        STAGE,
-        VERSION,
-        &HistogramParams { k: settings.k },
-        vec![masks],
-    )
-}
-
 /// The leading run columns of both tables, repeated `n` times.
-fn layer_run_columns(
-    labels: &RunColumns,
-    layer: u32,
-    shape: (usize, usize),
-    n: usize,
-) -> Vec<ArrayRef> {
-    let mut columns = labels.columns(n);
-    columns.extend([
-        Arc::new(UInt32Array::from(vec![layer; n])) as ArrayRef,
-        Arc::new(UInt32Array::from(vec![shape.0 as u32; n])),
-        Arc::new(UInt32Array::from(vec![shape.1 as u32; n])),
-    ]);
-    columns
-}
-
-/// Writes the histograms and degree profiles of the masks run `masks`, unless cached; the run
-/// columns come from that run's manifest.
-pub fn run(
-    store: &ArtifactStore,
-    settings: &GraphonsSettings,
-    masks: InputRef,
-    force: bool,
-) -> Result<JobOutcome> {
-    let spec = job_spec(settings, masks.clone());
-    store.run(&spec, force, |writer| {
-        let (_, mask) = read_mask(store, &masks)?;
-        let labels = run_columns(store, &masks)?;
-        write_tables(writer, settings, mask.layers(), &labels)
-    })
+fn layer_run_columns(labels: &RunColumns, layer: u32, shape: (usize, usize), n: usize) -> Columns {
+    labels
+        .columns(n)
+        .with("layer", UInt32Array::from(vec![layer; n]))
+        .with("n_rows", UInt32Array::from(vec![shape.0 as u32; n]))
+        .with("n_cols", UInt32Array::from(vec![shape.1 as u32; n]))
 }
 
 /// Writes the histograms and degree profiles of `layers`.
@@ -107,19 +70,23 @@ fn write_tables(
         let (rows, cols) = (layer.rows(), layer.cols());
         let (kr, kc) = (k.min(rows), k.min(cols));
         let h = sas_histogram(layer, kr, kc).map_err(Error::Unsupported)?;
-        let mut columns = layer_run_columns(labels, l as u32 + 1, (rows, cols), kr * kc);
-        columns.extend([
-            Arc::new(UInt32Array::from(vec![kr as u32; kr * kc])) as ArrayRef,
-            Arc::new(UInt32Array::from(vec![kc as u32; kr * kc])),
-            Arc::new(UInt32Array::from_iter_values(
-                (0..kr * kc).map(|i| (i / kc) as u32),
-            )),
-            Arc::new(UInt32Array::from_iter_values(
-                (0..kr * kc).map(|i| (i % kc) as u32),
-            )),
-            Arc::new(Float64Array::from(h.values)),
-            Arc::new(Float64Array::from(vec![layer.density(); kr * kc])),
-        ]);
+        let cells = kr * kc;
+        let columns = layer_run_columns(labels, l as u32 + 1, (rows, cols), cells)
+            .with("k_rows", UInt32Array::from(vec![kr as u32; cells]))
+            .with("k_cols", UInt32Array::from(vec![kc as u32; cells]))
+            .with(
+                "row_block",
+                UInt32Array::from_iter_values((0..cells).map(|i| (i / kc) as u32)),
+            )
+            .with(
+                "col_block",
+                UInt32Array::from_iter_values((0..cells).map(|i| (i % kc) as u32)),
+            )
+            .with("block_density", Float64Array::from(h.values))
+            .with(
+                "layer_density",
+                Float64Array::from(vec![layer.density(); cells]),
+            );
         histograms.push(columns);
 
         for (side, degs, other) in [
@@ -128,46 +95,42 @@ fn write_tables(
         ] {
             let order = degree_order(&degs);
             let n = degs.len();
-            let mut columns = layer_run_columns(labels, l as u32 + 1, (rows, cols), n);
-            columns.extend([
-                Arc::new(StringArray::from(vec![side; n])) as ArrayRef,
-                Arc::new(UInt32Array::from_iter_values(0..n as u32)),
-                Arc::new(Float64Array::from_iter_values(
-                    (0..n).map(|r| (r as f64 + 0.5) / n as f64),
-                )),
-                Arc::new(UInt32Array::from_iter_values(
-                    order.iter().map(|&i| degs[i] as u32),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    order.iter().map(|&i| degs[i] as f64 / other as f64),
-                )),
-            ]);
+            let columns = layer_run_columns(labels, l as u32 + 1, (rows, cols), n)
+                .with("side", StringArray::from(vec![side; n]))
+                .with("rank", UInt32Array::from_iter_values(0..n as u32))
+                .with(
+                    "position",
+                    Float64Array::from_iter_values((0..n).map(|r| (r as f64 + 0.5) / n as f64)),
+                )
+                .with(
+                    "degree",
+                    UInt32Array::from_iter_values(order.iter().map(|&i| degs[i] as u32)),
+                )
+                .with(
+                    "normalised_degree",
+                    Float64Array::from_iter_values(
+                        order.iter().map(|&i| degs[i] as f64 / other as f64),
+                    ),
+                );
             degrees.push(columns);
         }
     }
-    writer.write_table(&GRAPHON_HISTOGRAMS, concat_columns(&histograms))?;
-    writer.write_table(&GRAPHON_DEGREES, concat_columns(&degrees))?;
+    writer.write_table(&GRAPHON_HISTOGRAMS, Columns::concat(histograms)?)?;
+    writer.write_table(&GRAPHON_DEGREES, Columns::concat(degrees)?)?;
     let counts = hidden_neurons(layers);
     let n = counts.len();
-    let mut columns = labels.columns(n);
-    columns.extend([
-        Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
-        Arc::new(UInt32Array::from_iter_values(
-            counts.iter().map(|c| c.neurons),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            counts.iter().map(|c| c.without_inputs),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            counts.iter().map(|c| c.without_outputs),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            counts.iter().map(|c| c.removed),
-        )),
-        Arc::new(Float64Array::from_iter_values(
-            counts.iter().map(|c| c.removed_fraction()),
-        )),
-    ]);
+    let count = |f: fn(&HiddenNeurons) -> u32| UInt32Array::from_iter_values(counts.iter().map(f));
+    let columns = labels
+        .columns(n)
+        .with("hidden_layer", UInt32Array::from_iter_values(1..=n as u32))
+        .with("neurons", count(|c| c.neurons))
+        .with("without_inputs", count(|c| c.without_inputs))
+        .with("without_outputs", count(|c| c.without_outputs))
+        .with("removed", count(|c| c.removed))
+        .with(
+            "removed_fraction",
+            Float64Array::from_iter_values(counts.iter().map(HiddenNeurons::removed_fraction)),
+        );
     writer.write_table(&GRAPHON_HIDDEN_NEURONS, columns)
 }
 
@@ -288,12 +251,8 @@ struct ConvergenceRow {
     stats: [(f64, f64); 4],
 }
 
-/// The convergence job of one (method, depth, level) group.
-pub fn convergence_spec(
-    settings: &GraphonsSettings,
-    level: Level,
-    members: &[GroupMember],
-) -> JobSpec {
+/// The convergence run of one (method, depth, level) group.
+fn convergence_spec(settings: &GraphonsSettings, level: Level, members: &[GroupMember]) -> JobSpec {
     let mut widths: Vec<u32> = members.iter().map(|m| m.width.get()).collect();
     widths.sort_unstable();
     widths.dedup();
@@ -385,15 +344,15 @@ fn group_run_columns(
 
 /// Writes the convergence table of one group (its members share method, depth, level and
 /// scope, read from their masks runs), unless cached.
-pub fn run_convergence(
+fn run_convergence(
     store: &ArtifactStore,
+    spec: &JobSpec,
     settings: &GraphonsSettings,
     level: Level,
     members: &[GroupMember],
     force: bool,
 ) -> Result<JobOutcome> {
-    let spec = convergence_spec(settings, level, members);
-    store.run(&spec, force, |writer| {
+    store.run(spec, force, |writer| {
         let group = group_run_columns(store, level, members)?;
         let reference_width = members
             .iter()
@@ -473,38 +432,49 @@ pub fn run_convergence(
             .map(|r| sparsity_at(r.width))
             .collect::<Result<_>>()?;
         let law = level.law();
-        let stat = |which: usize, sd: bool| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| {
-                let (mean, spread) = r.stats[which];
-                if sd { spread } else { mean }
-            })))
-        };
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec![group.method_name(); n])),
-            Arc::new(UInt32Array::from(vec![group.depth; n])),
-            Arc::new(Float64Array::from(sparsities.clone())),
-            Arc::new(Float64Array::from_iter_values(
-                sparsities.iter().map(|s| 1.0 - s),
-            )),
-            Arc::new(Float64Array::from(vec![law.c; n])),
-            Arc::new(Float64Array::from(vec![law.a; n])),
-            Arc::new(StringArray::from(vec![group.scope_name(); n])),
-            Arc::new(UInt32Array::from(vec![settings.k; n])),
-            Arc::new(StringArray::from(vec![settings.rescale.name(); n])),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.layer))),
-            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.hidden)))),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.width))),
-            Arc::new(UInt32Array::from(vec![reference_width; n])),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.seeds))),
-            stat(0, false),
-            stat(0, true),
-            stat(1, false),
-            stat(1, true),
-            stat(2, false),
-            stat(2, true),
-            stat(3, false),
-            stat(3, true),
+        let per_row =
+            |f: fn(&ConvergenceRow) -> u32| UInt32Array::from_iter_values(rows.iter().map(f));
+        let mut columns = Columns::new()
+            .with("method", StringArray::from(vec![group.method_name(); n]))
+            .with("depth", UInt32Array::from(vec![group.depth; n]))
+            .with(
+                "density",
+                Float64Array::from_iter_values(sparsities.iter().map(|s| 1.0 - s)),
+            )
+            .with("sparsity", Float64Array::from(sparsities))
+            .with("density_c", Float64Array::from(vec![law.c; n]))
+            .with("density_a", Float64Array::from(vec![law.a; n]))
+            .with("scope", StringArray::from(vec![group.scope_name(); n]))
+            .with("k", UInt32Array::from(vec![settings.k; n]))
+            .with(
+                "rescale",
+                StringArray::from(vec![settings.rescale.name(); n]),
+            )
+            .with("layer", per_row(|r| r.layer))
+            .with(
+                "hidden",
+                BooleanArray::from_iter(rows.iter().map(|r| Some(r.hidden))),
+            )
+            .with("width", per_row(|r| r.width))
+            .with(
+                "reference_width",
+                UInt32Array::from(vec![reference_width; n]),
+            )
+            .with("seeds", per_row(|r| r.seeds));
+        // The distances' (mean, sd) in `ConvergenceRow::stats` order.
+        let stats = [
+            ("frobenius_mean", "frobenius_sd"),
+            ("l2_mean", "l2_sd"),
+            ("cut_low_mean", "cut_low_sd"),
+            ("cut_high_mean", "cut_high_sd"),
         ];
+        for (which, (mean, sd)) in stats.into_iter().enumerate() {
+            let stat = |pick: fn((f64, f64)) -> f64| {
+                Float64Array::from_iter_values(rows.iter().map(|r| pick(r.stats[which])))
+            };
+            columns.add(mean, stat(|(m, _)| m));
+            columns.add(sd, stat(|(_, s)| s));
+        }
         writer.write_table(&CONVERGENCE, columns)
     })
 }
@@ -693,54 +663,70 @@ fn decode_edge_list_unguarded(path: &Path, file: bytes::Bytes) -> Result<Vec<Lay
         .collect()
 }
 
+/// Where a histograms job's masks come from.
+#[derive(Clone)]
+enum MaskSource {
+    /// A masks run of this store.
+    Stored(InputRef),
+    /// An edge list from any tool: its path (for messages) and the bytes its key hashed.
+    EdgeList(PathBuf, bytes::Bytes),
+}
+
+impl fmt::Debug for MaskSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MaskSource::Stored(input) => write!(f, "Stored({input:?})"),
+            MaskSource::EdgeList(path, bytes) => {
+                write!(f, "EdgeList({}, {} bytes)", path.display(), bytes.len())
+            }
+        }
+    }
+}
+
 #[derive(Serialize)]
-struct EdgeListParams {
+struct HistogramParams {
     k: u32,
-    edge_list_sha256: String,
+    /// For an edge list: SHA-256 of its bytes, not its path (a stored run is an input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edge_list_sha256: Option<String>,
 }
 
-/// Writes the histograms and degree profiles of the masks in the edge list `path`, unless
-/// cached. The run's key covers the file's bytes (SHA-256), not its path.
-pub fn run_edges(
-    store: &ArtifactStore,
-    settings: &GraphonsSettings,
-    path: &Path,
-    force: bool,
-) -> Result<JobOutcome> {
-    let bytes = read_edge_list_bytes(path)?;
-    let params = EdgeListParams {
-        k: settings.k,
-        edge_list_sha256: glh_artifacts::key::sha256_hex(&bytes),
-    };
-    let spec = JobSpec::new(STAGE, VERSION, &params, vec![]);
-    store.run(&spec, force, |writer| {
-        // The bytes the key hashed, not the path again (it may have been replaced since).
-        let layers = decode_edge_list(path, bytes)?;
-        write_tables(
-            writer,
-            settings,
-            &layers,
-            &external_run_columns(&layers, path)?,
-        )
-    })
-}
-
-/// The job that takes the histograms and degree profiles of one masks run.
+/// The job that takes the histograms and degree profiles of one mask: the one door to a
+/// graphons run.
 #[derive(Clone, Debug)]
 pub struct HistogramsJob {
     settings: GraphonsSettings,
-    masks: InputRef,
+    source: MaskSource,
     spec: JobSpec,
 }
 
 impl HistogramsJob {
-    /// The job of the masks run `masks`.
+    /// The job of the masks run `masks`; the run columns come from that run's manifest.
     pub fn new(settings: &GraphonsSettings, masks: InputRef) -> Self {
+        let params = HistogramParams {
+            k: settings.k,
+            edge_list_sha256: None,
+        };
         HistogramsJob {
-            spec: job_spec(settings, masks.clone()),
+            spec: JobSpec::new(STAGE, VERSION, &params, vec![masks.clone()]),
             settings: settings.clone(),
-            masks,
+            source: MaskSource::Stored(masks),
         }
+    }
+
+    /// The job of the masks in the edge list `path`, read once here: the key covers these
+    /// bytes, and the run decodes these bytes, not the path again (it may be replaced since).
+    pub fn of_edges(settings: &GraphonsSettings, path: &Path) -> Result<Self> {
+        let bytes = read_edge_list_bytes(path)?;
+        let params = HistogramParams {
+            k: settings.k,
+            edge_list_sha256: Some(glh_artifacts::key::sha256_hex(&bytes)),
+        };
+        Ok(HistogramsJob {
+            spec: JobSpec::new(STAGE, VERSION, &params, vec![]),
+            settings: settings.clone(),
+            source: MaskSource::EdgeList(path.to_path_buf(), bytes),
+        })
     }
 }
 
@@ -749,13 +735,25 @@ impl Job for HistogramsJob {
         &self.spec
     }
 
+    /// Writes the histograms and degree profiles, unless cached (or `force`).
     fn run(
         &self,
         store: &ArtifactStore,
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(store, &self.settings, self.masks.clone(), force)
+        store.run(&self.spec, force, |writer| match &self.source {
+            MaskSource::Stored(masks) => {
+                let (_, mask) = read_mask(store, masks)?;
+                let labels = run_columns(store, masks)?;
+                write_tables(writer, &self.settings, mask.layers(), &labels)
+            }
+            MaskSource::EdgeList(path, bytes) => {
+                let layers = decode_edge_list(path, bytes.clone())?;
+                let labels = external_run_columns(&layers, path)?;
+                write_tables(writer, &self.settings, &layers, &labels)
+            }
+        })
     }
 }
 
@@ -791,7 +789,14 @@ impl Job for ConvergenceJob {
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run_convergence(store, &self.settings, self.level, &self.members, force)
+        run_convergence(
+            store,
+            &self.spec,
+            &self.settings,
+            self.level,
+            &self.members,
+            force,
+        )
     }
 }
 

@@ -2,6 +2,7 @@
 //! back, degree profiles are sorted, and the convergence table follows its definition.
 
 use glh_artifacts::ArtifactStore;
+use glh_artifacts::Job;
 use glh_artifacts::config::{DensityLaw, Depth, Level, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
 use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES};
@@ -10,7 +11,7 @@ use glh_graphons::GraphonsSettings;
 use glh_graphons::sas::sas_histogram;
 use glh_graphons::settings::Rescale;
 use glh_graphons::stage::{
-    GroupMember, hidden_neurons, read_histograms, read_scaled_histograms, run, run_convergence,
+    ConvergenceJob, GroupMember, hidden_neurons, read_histograms, read_scaled_histograms,
 };
 use glh_graphons::step::l2_distance;
 use glh_masks::MasksSettings;
@@ -43,14 +44,17 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
     let mut members = Vec::new();
     for (width, seed) in [(30, 0), (30, 1), (60, 0), (60, 1)] {
         let p = point(width, seed);
-        let masks =
-            glh_masks::stage::run(&store, &masks_settings, &data, &p, false, &mut |_, _, _| {})
-                .unwrap();
+        let masks = glh_masks::stage::MasksJob::new(&masks_settings, &data, p)
+            .unwrap()
+            .run(&store, false, &mut |_, _| {})
+            .unwrap();
         let masks_input = glh_artifacts::store::InputRef {
             stage: "masks".into(),
             key: masks.manifest.key,
         };
-        let out = run(&store, &settings, masks_input.clone(), false).unwrap();
+        let out = glh_graphons::stage::HistogramsJob::new(&settings, masks_input.clone())
+            .run(&store, false, &mut |_, _| {})
+            .unwrap();
         let input = glh_artifacts::store::InputRef {
             stage: "graphons".into(),
             key: out.manifest.key,
@@ -95,7 +99,9 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
         });
     }
     let level = Level::Fixed(Sparsity::try_from(0.8).unwrap());
-    let out = run_convergence(&store, &settings, level, &members, false).unwrap();
+    let out = ConvergenceJob::new(&settings, level, members.clone())
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let table = read_table(&out.dir.join("convergence.parquet"), &CONVERGENCE)
         .unwrap()
         .batch;
@@ -244,25 +250,25 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
         method: PruneMethod::Snip,
         ..point(40, 3)
     };
-    let masks = glh_masks::stage::run(
-        &store,
-        &MasksSettings::default(),
-        &data,
-        &p,
-        false,
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    let masks = glh_masks::stage::MasksJob::new(&MasksSettings::default(), &data, p)
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let masks_input = glh_artifacts::store::InputRef {
         stage: "masks".into(),
         key: masks.manifest.key,
     };
-    let own = run(&store, &settings, masks_input.clone(), false).unwrap();
+    let own = glh_graphons::stage::HistogramsJob::new(&settings, masks_input.clone())
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let (_, mask) = read_mask(&store, &masks_input).unwrap();
     let outside = tempfile::tempdir().unwrap();
     let edges = outside.path().join("edges.parquet");
     glh_masks::export::export_edges(&store, &mask, &masks_input, &edges).unwrap();
-    let external = glh_graphons::stage::run_edges(&store, &settings, &edges, false).unwrap();
+    let external = glh_graphons::stage::HistogramsJob::of_edges(&settings, &edges)
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let read = |key| {
         read_histograms(
             &store,
@@ -346,21 +352,19 @@ fn members_of(
     points
         .iter()
         .map(|p| {
-            let masks = glh_masks::stage::run(
-                store,
-                &MasksSettings::default(),
-                &data,
-                p,
-                false,
-                &mut |_, _, _| {},
-            )
-            .unwrap();
+            let masks = glh_masks::stage::MasksJob::new(&MasksSettings::default(), &data, *p)
+                .unwrap()
+                .run(store, false, &mut |_, _| {})
+                .unwrap();
             let masks = glh_artifacts::store::InputRef {
                 stage: "masks".into(),
                 key: masks.manifest.key,
             };
             GroupMember {
-                histograms: run(store, settings, masks, false).unwrap().as_input(),
+                histograms: glh_graphons::stage::HistogramsJob::new(settings, masks)
+                    .run(store, false, &mut |_, _| {})
+                    .unwrap()
+                    .as_input(),
                 width: p.width,
                 seed: p.seed,
             }
@@ -400,7 +404,9 @@ fn a_density_law_group_compares_histograms_divided_by_their_layer_density() {
             assert!((mean - 1.0).abs() < 0.15, "layer {l}: mean {mean}");
         }
     }
-    let out = run_convergence(&store, &settings, level, &members, false).unwrap();
+    let out = ConvergenceJob::new(&settings, level, members.clone())
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let table = read_table(&out.dir.join("convergence.parquet"), &CONVERGENCE)
         .unwrap()
         .batch;
@@ -458,7 +464,8 @@ fn a_density_law_group_compares_histograms_divided_by_their_layer_density() {
 
     // A member whose masks were made at another sparsity than the law's is refused by name.
     let fixed = Level::Fixed(Sparsity::try_from(0.5).unwrap());
-    let err = run_convergence(&store, &settings, fixed, &members, false)
+    let err = ConvergenceJob::new(&settings, fixed, members.clone())
+        .run(&store, false, &mut |_, _| {})
         .unwrap_err()
         .to_string();
     assert!(

@@ -10,16 +10,15 @@
 //! and is byte-identical (tested, and read back with the `safetensors` crate).
 
 use crate::stage::{read_manifest, read_mask, read_point};
-use arrow::array::{ArrayRef, UInt32Array};
+use arrow::array::UInt32Array;
 use glh_artifacts::parquet_io::encode_table;
 use glh_artifacts::schemas::EDGE_LIST;
 use glh_artifacts::store::InputRef;
-use glh_artifacts::{ArtifactStore, Error, Result};
+use glh_artifacts::{ArtifactStore, Columns, Error, Result};
 use glh_data::mnist::{MnistSplit, Normalisation, Split};
 use glh_model::{Mask, Mlp};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Writes `bytes` to the user's file `out` through the one safe writer
 /// ([`glh_artifacts::files::write_output`]): a regular file outside the store, replaced
@@ -52,13 +51,12 @@ pub fn export_edges(
         }
     }
     let edges = layer.len();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from(layer)),
-        Arc::new(UInt32Array::from(row)),
-        Arc::new(UInt32Array::from(col)),
-        Arc::new(UInt32Array::from(n_rows)),
-        Arc::new(UInt32Array::from(n_cols)),
-    ];
+    let columns = Columns::new()
+        .with("layer", UInt32Array::from(layer))
+        .with("row", UInt32Array::from(row))
+        .with("col", UInt32Array::from(col))
+        .with("n_rows", UInt32Array::from(n_rows))
+        .with("n_cols", UInt32Array::from(n_cols));
     let metadata = vec![
         ("glh.table".to_string(), EDGE_LIST.name.to_string()),
         (

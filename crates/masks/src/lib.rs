@@ -2,6 +2,8 @@
 //!
 //! - [`scorers`]: the [`Scorer`] trait and its five methods (Random, Magnitude, SNIP, GraSP with
 //!   an exact Hessian-gradient product, SynFlow in f64);
+//! - [`methods`]: what the stage asks of a method ([`PruningMethod`]: its scoring batch, its
+//!   key settings, its mask) and [`method_for`], the one registry; the shuffled control;
 //! - [`select`]: scores to a mask with an exact kept count, global or layer-wise, ties broken by
 //!   a seeded order;
 //! - [`prune`]: the one pruning loop, single-shot or iterative (SynFlow's exponential schedule);
@@ -13,6 +15,7 @@
 //!   safetensors (PyTorch, named as `torch.nn.utils.prune` names it), with its scoring batch.
 
 pub mod export;
+pub mod methods;
 pub mod packing;
 pub mod prune;
 pub mod scorers;
@@ -20,6 +23,7 @@ pub mod select;
 pub mod settings;
 pub mod stage;
 
+pub use methods::{PruningMethod, method_for};
 pub use prune::prune;
-pub use scorers::{Scorer, ScoringData, scorer_for};
+pub use scorers::{Scorer, ScoringData};
 pub use settings::MasksSettings;

@@ -1,8 +1,7 @@
 //! The scoring rules of METHOD.md section 2 behind one small trait. Larger scores are kept.
 
-use crate::settings::MasksSettings;
+use crate::methods::KeySettings;
 use faer::Mat;
-use glh_artifacts::config::PruneMethod;
 use glh_artifacts::seeding::stream;
 use glh_model::backprop::{
     Network64, backprop, hessian_vector_product_at, loss_gradient, weight_gradients,
@@ -33,24 +32,14 @@ pub trait Scorer: Sync {
         false
     }
 
+    /// Its settings that enter the run's key (none by default).
+    fn key_settings(&self) -> KeySettings {
+        KeySettings::new()
+    }
+
     /// The score of every weight of `net` under the current `mask`, layer by layer, row-major.
     /// Weights the mask has pruned may get any score: they are never candidates again.
     fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>>;
-}
-
-/// The scorer of `method` with the stage's settings; `seed` drives Random's scores.
-pub fn scorer_for(method: PruneMethod, settings: &MasksSettings, seed: u64) -> Box<dyn Scorer> {
-    match method {
-        PruneMethod::Random => Box::new(RandomScorer { seed }),
-        PruneMethod::Magnitude => Box::new(MagnitudeScorer),
-        PruneMethod::Snip => Box::new(SnipScorer),
-        PruneMethod::Grasp => Box::new(GraspScorer {
-            temperature: settings.grasp_temperature,
-        }),
-        PruneMethod::Synflow => Box::new(SynflowScorer {
-            rounds: settings.synflow_rounds as usize,
-        }),
-    }
 }
 
 /// I.i.d. uniform scores from the stream `masks/random` of the seed.
@@ -151,6 +140,10 @@ impl Scorer for GraspScorer {
         true
     }
 
+    fn key_settings(&self) -> KeySettings {
+        KeySettings::from([("grasp_temperature", self.temperature.into())])
+    }
+
     fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>> {
         let data = data_of(data, "grasp");
         let net64 = Network64::masked(net, mask);
@@ -178,6 +171,10 @@ pub struct SynflowScorer {
 impl Scorer for SynflowScorer {
     fn rounds(&self) -> usize {
         self.rounds
+    }
+
+    fn key_settings(&self) -> KeySettings {
+        KeySettings::from([("synflow_rounds", self.rounds.into())])
     }
 
     fn score(&self, net: &Mlp, mask: &Mask, _: Option<&ScoringData>) -> Vec<Vec<f64>> {

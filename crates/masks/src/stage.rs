@@ -3,19 +3,20 @@
 //! (per-layer counts). The network is rebuilt from the seed, never stored: `glh-model`'s
 //! initialisation is part of the contract.
 
+use crate::methods::{KeySettings, Pruning, method_for};
 use crate::packing::{pack_row, unpack_row};
-use crate::prune::prune;
-use crate::scorers::{ScoringData, scorer_for};
+use crate::scorers::ScoringData;
 use crate::settings::MasksSettings;
-use arrow::array::{ArrayRef, BinaryArray, Float64Array, UInt32Array, UInt64Array};
+use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
-    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
+use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
 use glh_model::backprop::examples_as_columns;
@@ -23,7 +24,6 @@ use glh_model::{Architecture, LayerMask, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
 use serde::Serialize;
 use std::path::Path;
-use std::sync::Arc;
 
 /// The stage's name: its directory under the artifact root.
 pub const STAGE: &str = "masks";
@@ -48,7 +48,8 @@ pub struct MaskPoint {
 impl MaskPoint {
     /// The network's architecture.
     pub fn architecture(&self) -> Architecture {
-        Architecture::mnist(self.width.get() as usize, self.depth.get() as usize)
+        let (width, depth) = (self.width.get() as usize, self.depth.get() as usize);
+        Architecture::mlp(PIXELS, width, depth, CLASSES)
     }
 }
 
@@ -62,52 +63,24 @@ struct MaskParams {
     scope: Scope,
     seed: u64,
     allow_empty_layers: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    synflow_rounds: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grasp_temperature: Option<f64>,
+    /// The method's own settings ([`crate::methods::PruningMethod::key_settings`]).
+    #[serde(flatten)]
+    method_settings: KeySettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     normalisation: Option<Normalisation>,
-}
-
-fn needs_data(method: PruneMethod) -> bool {
-    matches!(method, PruneMethod::Snip | PruneMethod::Grasp)
-}
-
-/// The job of one point, with the data job it reads (SNIP and GraSP only).
-pub fn job_spec(masks: &MasksSettings, data: &DataSettings, point: &MaskPoint) -> Result<JobSpec> {
-    let uses_data = needs_data(point.method);
-    let params = MaskParams {
-        method: point.method,
-        depth: point.depth.get(),
-        width: point.width.get(),
-        sparsity: point.sparsity.value(),
-        scope: masks.scope,
-        seed: point.seed,
-        allow_empty_layers: masks.allow_empty_layers,
-        synflow_rounds: (point.method == PruneMethod::Synflow).then_some(masks.synflow_rounds),
-        grasp_temperature: (point.method == PruneMethod::Grasp).then_some(masks.grasp_temperature),
-        normalisation: uses_data.then(|| Normalisation::from(data)),
-    };
-    let inputs = if uses_data {
-        vec![glh_data::stage::job_spec(data, point.seed)?.as_input()]
-    } else {
-        vec![]
-    };
-    Ok(JobSpec::new(STAGE, VERSION, &params, inputs))
 }
 
 /// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing).
 pub fn scoring_data(store: &ArtifactStore, data: &DataSettings, seed: u64) -> Result<ScoringData> {
     let images = subset_images(store, data, seed, Subset::Scoring)?;
-    let d = glh_data::mnist::PIXELS;
+    let d = PIXELS;
     Ok(ScoringData {
         x: examples_as_columns(&images.pixels, d),
         labels: images.labels,
     })
 }
 
-/// Computes the mask of `point` with the scorer, without writing anything.
+/// Computes the mask of `point` with its method, without writing anything.
 pub fn compute_mask(
     store: &ArtifactStore,
     masks: &MasksSettings,
@@ -116,24 +89,22 @@ pub fn compute_mask(
     on_round: &mut dyn FnMut(usize, usize, &Mask),
 ) -> Result<Mask> {
     let net = Mlp::init(point.architecture(), point.seed);
-    let scorer = scorer_for(point.method, masks, point.seed);
-    let batch = if scorer.needs_data() {
+    let method = method_for(point.method, masks, point.seed);
+    let batch = if method.needs_data() {
         Some(scoring_data(store, data, point.seed)?)
     } else {
         None
     };
-    let tie_seed = stream(point.seed, "masks/ties").next_u64();
-    prune(
-        scorer.as_ref(),
-        &net,
-        batch.as_ref(),
-        point.sparsity.density(),
-        masks.scope,
-        tie_seed,
-        masks.allow_empty_layers,
-        on_round,
-    )
-    .map_err(|e| Error::Unsupported(format!("{} mask: {e}", point.method)))
+    let how = Pruning {
+        density: point.sparsity.density(),
+        scope: masks.scope,
+        seed: point.seed,
+        tie_seed: stream(point.seed, "masks/ties").next_u64(),
+        allow_empty_layers: masks.allow_empty_layers,
+    };
+    method
+        .prune(&net, batch.as_ref(), &how, on_round)
+        .map_err(|e| Error::Unsupported(format!("{} mask: {e}", point.method)))
 }
 
 /// Bytes per weight in [`memory_estimate`]: its f64 value, its f64 score, an f64 gradient and
@@ -149,12 +120,8 @@ const BYTES_PER_ACTIVATION: u64 = 32;
 pub fn memory_estimate(point: &MaskPoint, data: &DataSettings) -> u64 {
     use glh_artifacts::memory::product;
     let n = u64::from(point.width.get());
-    let hidden_pairs = u64::from(point.depth.get()).saturating_sub(2);
-    let pixels = glh_data::mnist::PIXELS as u64;
-    let classes = glh_data::mnist::CLASSES as u64;
-    let weights = product(&[pixels, n])
-        .saturating_add(product(&[hidden_pairs, n, n]))
-        .saturating_add(product(&[n, classes]));
+    let (pixels, classes) = (PIXELS as u64, CLASSES as u64);
+    let weights = glh_model::mlp::weight_count(pixels, n, u64::from(point.depth.get()), classes);
     let batch = product(&[classes, u64::from(data.scoring_per_class)]);
     let neurons = product(&[n, u64::from(point.depth.get())]).saturating_add(pixels);
     product(&[weights, BYTES_PER_WEIGHT]).saturating_add(product(&[
@@ -164,52 +131,57 @@ pub fn memory_estimate(point: &MaskPoint, data: &DataSettings) -> u64 {
     ]))
 }
 
-/// Prunes and writes the point's artifact, unless it is cached (or `force`).
-pub fn run(
-    store: &ArtifactStore,
-    masks: &MasksSettings,
-    data: &DataSettings,
-    point: &MaskPoint,
-    force: bool,
-    on_round: &mut dyn FnMut(usize, usize, &Mask),
-) -> Result<JobOutcome> {
-    let spec = job_spec(masks, data, point)?;
-    store.run(&spec, force, |writer| {
-        let what = format!(
-            "pruning with {} at width {} and depth {}",
-            point.method, point.width, point.depth
-        );
-        glh_artifacts::memory::check("memory", "width", &what, memory_estimate(point, data))?;
-        let mask = compute_mask(store, masks, data, point, on_round)?;
-        let run = point_run_columns(point, masks.scope);
-        writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
-        writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))
-    })
-}
-
-/// The job that prunes one sweep point's network.
+/// The job that prunes one sweep point's network: the one door to a masks run (the planner,
+/// `glh masks` and the tests build it and call [`Job::run`]).
 #[derive(Clone, Debug)]
 pub struct MasksJob {
     settings: MasksSettings,
     data: DataSettings,
     point: MaskPoint,
+    /// The data job of the scoring batch, for the methods that read it.
+    scoring: Option<SubsetsJob>,
     spec: JobSpec,
 }
 
 impl MasksJob {
-    /// The job of `point`.
+    /// The job of `point`. Its method says whether it reads the scoring batch (and so whether
+    /// the key has the data run as an input) and which of its settings enter the key.
     pub fn new(settings: &MasksSettings, data: &DataSettings, point: MaskPoint) -> Result<Self> {
+        let method = method_for(point.method, settings, point.seed);
+        let scoring = if method.needs_data() {
+            Some(SubsetsJob::new(data, point.seed)?)
+        } else {
+            None
+        };
+        let params = MaskParams {
+            method: point.method,
+            depth: point.depth.get(),
+            width: point.width.get(),
+            sparsity: point.sparsity.value(),
+            scope: settings.scope,
+            seed: point.seed,
+            allow_empty_layers: settings.allow_empty_layers,
+            method_settings: method.key_settings(),
+            normalisation: scoring.as_ref().map(|_| Normalisation::from(data)),
+        };
+        let inputs = scoring.iter().map(|s| s.spec().as_input()).collect();
         Ok(MasksJob {
-            spec: job_spec(settings, data, &point)?,
+            spec: JobSpec::new(STAGE, VERSION, &params, inputs),
             settings: settings.clone(),
             data: data.clone(),
             point,
+            scoring,
         })
     }
 
     /// Its sweep point.
     pub fn point(&self) -> &MaskPoint {
         &self.point
+    }
+
+    /// The data job whose scoring batch it reads, if its method reads one.
+    pub fn scoring_job(&self) -> Option<&SubsetsJob> {
+        self.scoring.as_ref()
     }
 
     /// `snip L=4 n=100 s=0.8 seed=0`.
@@ -241,19 +213,25 @@ impl Job for MasksJob {
         force: bool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(
-            store,
-            &self.settings,
-            &self.data,
-            &self.point,
-            force,
-            &mut |e, rounds, _| {
-                // Single-shot methods have one round: no bar for them.
+        let point = &self.point;
+        store.run(&self.spec, force, |writer| {
+            let what = format!(
+                "pruning with {} at width {} and depth {}",
+                point.method, point.width, point.depth
+            );
+            let estimate = memory_estimate(point, &self.data);
+            glh_artifacts::memory::check("memory", "width", &what, estimate)?;
+            // Single-shot methods have one round: no bar for them.
+            let mut on_round = |e: usize, rounds: usize, _: &Mask| {
                 if rounds > 1 {
                     progress(e, rounds);
                 }
-            },
-        )
+            };
+            let mask = compute_mask(store, &self.settings, &self.data, point, &mut on_round)?;
+            let run = point_run_columns(point, self.settings.scope);
+            writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
+            writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))
+        })
     }
 }
 
@@ -287,12 +265,9 @@ impl Stage for MasksStage {
                                 seed,
                             };
                             let job = MasksJob::new(&self.settings, &self.data, point)?;
-                            let depends_on = if needs_data(method) {
-                                let data = SubsetsJob::new(&self.data, seed)?;
-                                let label = data.label();
-                                vec![plan.ensure(data, label)]
-                            } else {
-                                vec![]
+                            let depends_on = match job.scoring_job() {
+                                Some(data) => vec![plan.ensure(data.clone(), data.label())],
+                                None => vec![],
                             };
                             let label = job.label();
                             plan.push(job, label, depends_on);
@@ -341,7 +316,7 @@ pub fn external_run_columns(layers: &[LayerMask], path: &Path) -> Result<RunColu
     })
 }
 
-fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
+fn mask_rows(run: &RunColumns, mask: &Mask) -> Columns {
     let (mut layer, mut n_rows, mut n_cols, mut row, mut degree, mut bits) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (l, m) in mask.layers().iter().enumerate() {
@@ -355,39 +330,35 @@ fn mask_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
             bits.push(pack_row(flags));
         }
     }
-    let mut columns = run.columns(layer.len());
-    columns.extend([
-        Arc::new(UInt32Array::from(layer)) as ArrayRef,
-        Arc::new(UInt32Array::from(n_rows)),
-        Arc::new(UInt32Array::from(n_cols)),
-        Arc::new(UInt32Array::from(row)),
-        Arc::new(UInt32Array::from(degree)),
-        Arc::new(BinaryArray::from_iter_values(bits)),
-    ]);
-    columns
+    run.columns(layer.len())
+        .with("layer", UInt32Array::from(layer))
+        .with("n_rows", UInt32Array::from(n_rows))
+        .with("n_cols", UInt32Array::from(n_cols))
+        .with("row", UInt32Array::from(row))
+        .with("degree", UInt32Array::from(degree))
+        .with("bits", BinaryArray::from_iter_values(bits))
 }
 
-fn layer_rows(run: &RunColumns, mask: &Mask) -> Vec<ArrayRef> {
+fn layer_rows(run: &RunColumns, mask: &Mask) -> Columns {
     let layers = mask.layers();
-    let mut columns = run.columns(layers.len());
-    columns.extend([
-        Arc::new(UInt32Array::from_iter_values(1..=layers.len() as u32)) as ArrayRef,
-        Arc::new(UInt32Array::from_iter_values(
-            layers.iter().map(|m| m.rows() as u32),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            layers.iter().map(|m| m.cols() as u32),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            layers.iter().map(|m| m.kept() as u64),
-        )),
-        Arc::new(Float64Array::from_iter_values(
-            layers
-                .iter()
-                .map(|m| m.kept() as f64 / (m.rows() * m.cols()) as f64),
-        )),
-    ]);
-    columns
+    let shapes = |f: fn(&LayerMask) -> usize| {
+        UInt32Array::from_iter_values(layers.iter().map(|m| f(m) as u32))
+    };
+    run.columns(layers.len())
+        .with(
+            "layer",
+            UInt32Array::from_iter_values(1..=layers.len() as u32),
+        )
+        .with("n_rows", shapes(LayerMask::rows))
+        .with("n_cols", shapes(LayerMask::cols))
+        .with(
+            "kept",
+            UInt64Array::from_iter_values(layers.iter().map(|m| m.kept() as u64)),
+        )
+        .with(
+            "layer_density",
+            Float64Array::from_iter_values(layers.iter().map(LayerMask::density)),
+        )
 }
 
 /// One row of a run's `layers` table.
@@ -477,7 +448,7 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
     }
     let depth = column::<UInt32Array>(&batch, "depth").value(0) as usize;
     let width = column::<UInt32Array>(&batch, "width").value(0) as usize;
-    let arch = Architecture::mnist(width, depth);
+    let arch = Architecture::mlp(PIXELS, width, depth, CLASSES);
     let layer: &UInt32Array = column(&batch, "layer");
     let row: &UInt32Array = column(&batch, "row");
     let bits: &BinaryArray = column(&batch, "bits");

@@ -3,6 +3,7 @@
 //! scored on; two exports are byte-identical; a run without data has no scoring batch.
 
 use glh_artifacts::ArtifactStore;
+use glh_artifacts::Job;
 use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_data::DataSettings;
 use glh_masks::MasksSettings;
@@ -39,16 +40,11 @@ fn safetensors_export_holds_the_pruned_network_and_its_scoring_batch() {
         seed: 4,
     };
     let run = |method| {
-        glh_masks::stage::run(
-            &store,
-            &MasksSettings::default(),
-            &data,
-            &point(method),
-            false,
-            &mut |_, _, _| {},
-        )
-        .unwrap()
-        .as_input()
+        glh_masks::stage::MasksJob::new(&MasksSettings::default(), &data, point(method))
+            .unwrap()
+            .run(&store, false, &mut |_, _| {})
+            .unwrap()
+            .as_input()
     };
     let snip = run(PruneMethod::Snip);
     let (arch, mask) = read_mask(&store, &snip).unwrap();

@@ -4,15 +4,17 @@
 
 use faer::Mat;
 use glh_artifacts::ArtifactStore;
+use glh_artifacts::Job;
 use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::seeding::stream;
 use glh_data::DataSettings;
 use glh_masks::MasksSettings;
 use glh_masks::export::export_edges;
+use glh_masks::methods::{Pruning, method_for};
 use glh_masks::scorers::{GraspScorer, SnipScorer, SynflowScorer};
 use glh_masks::select::select_mask;
 use glh_masks::stage::{MaskPoint, compute_mask, read_mask, scoring_data};
-use glh_masks::{Scorer, ScoringData, prune, scorer_for};
+use glh_masks::{Scorer, ScoringData, prune};
 use glh_model::backprop::{Network64, loss_gradient};
 use glh_model::mlp::unit_f64;
 use glh_model::{Architecture, Mask, Mlp};
@@ -62,35 +64,26 @@ fn every_method_keeps_an_exact_count_in_both_scopes() {
         ..MasksSettings::default()
     };
     for method in PruneMethod::ALL {
-        let scorer = scorer_for(method, &settings, 3);
+        let pruning = method_for(method, &settings, 3);
         for density in [0.5, 0.2, 0.07] {
-            let m = prune(
-                scorer.as_ref(),
-                &net,
-                Some(&data),
+            let how = |scope| Pruning {
                 density,
-                Scope::Global,
-                9,
-                true,
-                &mut |_, _, _| {},
-            )
-            .unwrap();
+                scope,
+                seed: 3,
+                tie_seed: 9,
+                allow_empty_layers: true,
+            };
+            let m = pruning
+                .prune(&net, Some(&data), &how(Scope::Global), &mut |_, _, _| {})
+                .unwrap();
             assert_eq!(
                 m.kept(),
                 (density * arch.weight_count() as f64).round() as usize,
                 "{method} {density}"
             );
-            let m = prune(
-                scorer.as_ref(),
-                &net,
-                Some(&data),
-                density,
-                Scope::Layerwise,
-                9,
-                true,
-                &mut |_, _, _| {},
-            )
-            .unwrap();
+            let m = pruning
+                .prune(&net, Some(&data), &how(Scope::Layerwise), &mut |_, _, _| {})
+                .unwrap();
             for layer in m.layers() {
                 let n = (layer.rows() * layer.cols()) as f64;
                 assert_eq!(
@@ -342,15 +335,10 @@ fn same_seed_same_bytes_other_seed_other_mask() {
     for method in PruneMethod::ALL {
         let p = point(method, 24, 0.8, 3, 2);
         let run = |root: &Path, p: &MaskPoint| {
-            glh_masks::stage::run(
-                &ArtifactStore::new(root),
-                &settings,
-                &data,
-                p,
-                false,
-                &mut |_, _, _| {},
-            )
-            .unwrap()
+            glh_masks::stage::MasksJob::new(&settings, &data, *p)
+                .unwrap()
+                .run(&ArtifactStore::new(root), false, &mut |_, _| {})
+                .unwrap()
         };
         let (x, y) = (run(a.path(), &p), run(b.path(), &p));
         for f in ["masks.parquet", "layers.parquet"] {
@@ -422,4 +410,82 @@ fn masks_do_not_depend_on_the_thread_count() {
         };
         assert_eq!(with_threads(1), with_threads(3), "{method}");
     }
+}
+
+/// The variance of a layer's row degrees.
+fn row_degree_variance(layer: &glh_model::LayerMask) -> f64 {
+    let d: Vec<f64> = layer.row_degrees().iter().map(|&v| v as f64).collect();
+    let mean = d.iter().sum::<f64>() / d.len() as f64;
+    d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d.len() as f64
+}
+
+#[test]
+fn shuffled_keeps_each_layers_count_and_nothing_else_of_its_method() {
+    let arch = Architecture {
+        input: 60,
+        width: 60,
+        depth: 3,
+        classes: 10,
+    };
+    let net = Mlp::init(arch, 5);
+    let settings = MasksSettings {
+        synflow_rounds: 20,
+        ..MasksSettings::default()
+    };
+    let how = |seed| Pruning {
+        density: 0.1,
+        scope: Scope::Global,
+        seed,
+        tie_seed: 9,
+        allow_empty_layers: true,
+    };
+    let synflow = PruneMethod::Synflow;
+    let control = PruneMethod::Shuffled(&PruneMethod::Synflow);
+    let mask = |method, seed| {
+        method_for(method, &settings, seed)
+            .prune(&net, None, &how(seed), &mut |_, _, _| {})
+            .unwrap()
+    };
+    let (base, shuffled) = (mask(synflow, 5), mask(control, 5));
+    for (b, s) in base.layers().iter().zip(shuffled.layers()) {
+        assert_eq!(b.kept(), s.kept());
+    }
+    assert_ne!(base, shuffled);
+    assert_eq!(mask(control, 5), shuffled, "one seed, one mask");
+    assert_ne!(mask(control, 6), shuffled, "another seed, another mask");
+    // The hidden layer: SynFlow concentrates its kept weights on few rows; shuffled, a row's
+    // degree is hypergeometric, of variance at most cols p (1 - p) with p the layer's density.
+    let (b, s) = (&base.layers()[1], &shuffled.layers()[1]);
+    let p = s.density();
+    let hypergeometric = s.cols() as f64 * p * (1.0 - p);
+    let (vb, vs) = (row_degree_variance(b), row_degree_variance(s));
+    assert!(
+        vs < 2.0 * hypergeometric,
+        "shuffled: {vs} vs {hypergeometric}"
+    );
+    assert!(
+        vb > 2.0 * hypergeometric,
+        "synflow {vb} vs {hypergeometric}"
+    );
+}
+
+#[test]
+fn a_control_reads_data_and_keys_settings_as_its_method_does() {
+    let settings = MasksSettings::default();
+    for (i, base) in PruneMethod::SCORED.into_iter().enumerate() {
+        let control = PruneMethod::Shuffled(&PruneMethod::SCORED[i]);
+        let (b, c) = (
+            method_for(base, &settings, 0),
+            method_for(control, &settings, 0),
+        );
+        assert_eq!(b.needs_data(), c.needs_data(), "{base}");
+        assert_eq!(b.key_settings(), c.key_settings(), "{base}");
+    }
+    assert!(method_for(PruneMethod::Snip, &settings, 0).needs_data());
+    assert!(!method_for(PruneMethod::Synflow, &settings, 0).needs_data());
+    let synflow = method_for(PruneMethod::Synflow, &settings, 0).key_settings();
+    assert_eq!(
+        synflow.keys().copied().collect::<Vec<_>>(),
+        ["synflow_rounds"]
+    );
 }

@@ -15,15 +15,15 @@ use crate::configuration::{configuration_chain, draw_masks};
 use crate::recursion::graphon_ntk;
 use crate::settings::GraphonNtkSettings;
 use crate::spectrum::{eigenvalues_descending, spectral_metrics};
-use crate::stage::{mlp_shapes, relative_error, spectral_columns};
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array, UInt64Array};
+use crate::stage::{mlp_shapes, relative_error};
+use arrow::array::{Float64Array, StringArray, UInt32Array, UInt64Array};
 use faer::Mat;
 use glh_artifacts::config::{KernelKind, PruneMethod, Sweep};
 use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, GRAPHON_NTK_SPECTRA};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
-    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
 use glh_data::DataSettings;
 use glh_data::mnist::{CLASSES, MnistSplit, Normalisation, PIXELS, Split, read_checksums};
@@ -33,7 +33,6 @@ use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The stage's name.
 pub const STAGE: &str = "graphon_ntk";
@@ -49,8 +48,8 @@ struct GraphonNtkParams<'a> {
     mnist_sha256: BTreeMap<String, String>,
 }
 
-/// The job of the masks runs `masks` (one configuration, all its seeds, in seed order).
-pub fn job_spec(
+/// The run of the masks runs `masks` (one configuration, all its seeds, in seed order).
+fn graphon_ntk_spec(
     settings: &GraphonNtkSettings,
     data: &DataSettings,
     masks: Vec<InputRef>,
@@ -137,16 +136,17 @@ fn memory_estimate(settings: &GraphonNtkSettings, shapes: &[(u64, u64)]) -> u64 
     product(&[kernels, n, n, 64]).saturating_add(drawn)
 }
 
-/// Computes and writes the graphon kernels of one configuration, unless cached.
-pub fn run(
+/// Computes and writes the graphon kernels of one configuration (the run `spec`), unless
+/// cached.
+fn run_graphon_ntk(
     store: &ArtifactStore,
+    spec: &JobSpec,
     settings: &GraphonNtkSettings,
     data: &DataSettings,
     masks: &[InputRef],
     force: bool,
 ) -> Result<JobOutcome> {
-    let spec = job_spec(settings, data, masks.to_vec())?;
-    store.run(&spec, force, |writer| {
+    store.run(spec, force, |writer| {
         let (labels, seeds) = configuration_columns(store, masks)?;
         // Checked before anything is read: the shapes follow from the masks runs' manifests.
         let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
@@ -178,26 +178,28 @@ pub fn run(
         let n = x.ncols();
         let k_used = (settings.k).min(labels.width.get());
         // The configuration's columns, which lead every table (`configuration_columns!`).
-        let configuration = |rows: usize| -> Vec<ArrayRef> {
-            vec![
-                Arc::new(StringArray::from(vec![labels.method_name(); rows])) as ArrayRef,
-                Arc::new(UInt32Array::from(vec![labels.depth; rows])),
-                Arc::new(UInt32Array::from(vec![labels.width.get(); rows])),
-                Arc::new(Float64Array::from(vec![labels.sparsity; rows])),
-                Arc::new(Float64Array::from(vec![1.0 - labels.sparsity; rows])),
-                Arc::new(StringArray::from(vec![labels.scope_name(); rows])),
-            ]
+        let configuration = |rows: usize| -> Columns {
+            Columns::new()
+                .with(
+                    "method",
+                    StringArray::from(vec![labels.method_name(); rows]),
+                )
+                .with("depth", UInt32Array::from(vec![labels.depth; rows]))
+                .with("width", UInt32Array::from(vec![labels.width.get(); rows]))
+                .with("sparsity", Float64Array::from(vec![labels.sparsity; rows]))
+                .with(
+                    "density",
+                    Float64Array::from(vec![1.0 - labels.sparsity; rows]),
+                )
+                .with("scope", StringArray::from(vec![labels.scope_name(); rows]))
+                .with("k", UInt32Array::from(vec![k_used; rows]))
+                .with("n_points", UInt32Array::from(vec![n as u32; rows]))
         };
-        let leading = |kernel: &str, sigma_w2: f64, rows: usize| -> Vec<ArrayRef> {
-            let mut columns = configuration(rows);
-            columns.extend([
-                Arc::new(UInt32Array::from(vec![masks.len() as u32; rows])) as ArrayRef,
-                Arc::new(UInt32Array::from(vec![k_used; rows])),
-                Arc::new(UInt32Array::from(vec![n as u32; rows])),
-                Arc::new(Float64Array::from(vec![sigma_w2; rows])),
-                Arc::new(StringArray::from(vec![kernel; rows])),
-            ]);
-            columns
+        let leading = |kernel: &str, sigma_w2: f64, rows: usize| -> Columns {
+            configuration(rows)
+                .with("seeds", UInt32Array::from(vec![masks.len() as u32; rows]))
+                .with("sigma_w2", Float64Array::from(vec![sigma_w2; rows]))
+                .with("kernel", StringArray::from(vec![kernel; rows]))
         };
         let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
         for &sigma_w2 in &settings.sigma_w2 {
@@ -210,17 +212,16 @@ pub fn run(
                 crate::spectrum::require_finite(k, name, "graphon_ntk.sigma_w2")?;
                 let eigenvalues = eigenvalues_descending(k)
                     .map_err(|e| Error::Unsupported(format!("{name} kernel: {e}")))?;
-                let mut columns = leading(name, sigma_w2, n);
-                columns.extend([
-                    Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
-                    Arc::new(Float64Array::from(eigenvalues.clone())),
-                ]);
-                spectra.push(columns);
-                let mut columns = leading(name, sigma_w2, 1);
-                columns.extend(spectral_columns(&spectral_metrics(&eigenvalues)));
-                columns.push(Arc::new(Float64Array::from(vec![relative_error(
-                    k, &graphon,
-                )])));
+                spectra.push(
+                    leading(name, sigma_w2, n)
+                        .with("rank", UInt32Array::from_iter_values(1..=n as u32))
+                        .with("eigenvalue", Float64Array::from(eigenvalues.clone())),
+                );
+                let mut columns = leading(name, sigma_w2, 1).with(
+                    "rel_error_to_graphon",
+                    Float64Array::from(vec![relative_error(k, &graphon)]),
+                );
+                spectral_metrics(&eigenvalues).add_columns(&mut columns);
                 metrics.push(columns);
             }
         }
@@ -233,23 +234,18 @@ pub fn run(
                 .map_err(unsupported)?;
             let eigenvalues = eigenvalues_descending(&graphon_ntk(&own, &x, seed_sigma_w2))
                 .map_err(|e| Error::Unsupported(format!("seed {seed}'s graphon kernel: {e}")))?;
-            let mut columns = configuration(1);
-            columns.extend([
-                Arc::new(UInt64Array::from(vec![seed])) as ArrayRef,
-                Arc::new(UInt32Array::from(vec![k_used])),
-                Arc::new(UInt32Array::from(vec![n as u32])),
-                Arc::new(Float64Array::from(vec![seed_sigma_w2])),
-            ]);
-            columns.extend(spectral_columns(&spectral_metrics(&eigenvalues)));
+            let mut columns = configuration(1)
+                .with("seed", UInt64Array::from(vec![seed]))
+                .with("sigma_w2", Float64Array::from(vec![seed_sigma_w2]));
+            spectral_metrics(&eigenvalues).add_columns(&mut columns);
             seed_metrics.push(columns);
         }
-        use glh_artifacts::parquet_io::concat_columns;
-        writer.write_table(&GRAPHON_NTK_SPECTRA, concat_columns(&spectra))?;
-        writer.write_table(&GRAPHON_NTK_METRICS, concat_columns(&metrics))?;
+        writer.write_table(&GRAPHON_NTK_SPECTRA, Columns::concat(spectra)?)?;
+        writer.write_table(&GRAPHON_NTK_METRICS, Columns::concat(metrics)?)?;
         let seed_table = if seed_metrics.is_empty() {
             GRAPHON_NTK_SEED_METRICS.empty_columns()
         } else {
-            concat_columns(&seed_metrics)
+            Columns::concat(seed_metrics)?
         };
         writer.write_table(&GRAPHON_NTK_SEED_METRICS, seed_table)
     })
@@ -279,13 +275,14 @@ pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<Graph
         .map(|r| GraphonKernelMetrics {
             kernel: kernel.value(r).to_string(),
             sigma_w2: sigma.value(r),
-            metrics: crate::stage::read_spectral_metrics(&batch, r),
+            metrics: crate::spectrum::SpectralMetrics::read(&batch, r),
             rel_error_to_graphon: error.value(r),
         })
         .collect())
 }
 
-/// The job that computes one configuration's graphon kernels.
+/// The job that computes one configuration's graphon kernels: the one door to a graphon_ntk
+/// run.
 #[derive(Clone, Debug)]
 pub struct GraphonNtkJob {
     settings: GraphonNtkSettings,
@@ -302,7 +299,7 @@ impl GraphonNtkJob {
         masks: Vec<InputRef>,
     ) -> Result<Self> {
         Ok(GraphonNtkJob {
-            spec: job_spec(settings, data, masks.clone())?,
+            spec: graphon_ntk_spec(settings, data, masks.clone())?,
             settings: settings.clone(),
             data: data.clone(),
             masks,
@@ -321,7 +318,14 @@ impl Job for GraphonNtkJob {
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(store, &self.settings, &self.data, &self.masks, force)
+        run_graphon_ntk(
+            store,
+            &self.spec,
+            &self.settings,
+            &self.data,
+            &self.masks,
+            force,
+        )
     }
 }
 

@@ -8,10 +8,13 @@
 //! when the smallest eigenvalue is not positive, and the decay exponent fits only positive
 //! eigenvalues among the first N/2.
 
+use arrow::array::{Float64Array, RecordBatch, UInt32Array};
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
 use faer::{Mat, Par};
+use glh_artifacts::Columns;
+use glh_artifacts::parquet_io::column;
 
 /// Refuses a kernel with an entry that is not finite (its scale `sigma_w^2` to the depth's
 /// power overflowed f64): nothing is published from it. `field` names the setting to lower.
@@ -84,6 +87,36 @@ pub struct SpectralMetrics {
     /// `l_N`, the smallest eigenvalue.
     pub min_eigenvalue: f64,
 }
+
+/// The metrics' columns, each named as its field: the one list the writers of the metrics
+/// tables (ntk, graphon_ntk) and their reader use. A new metric is a field, its formula in
+/// [`spectral_metrics`], its name here and its column in the schemas' `with_spectral_columns!`.
+macro_rules! metric_columns {
+    (f64: $($float:ident),* ; u32: $($count:ident),*) => {
+        impl SpectralMetrics {
+            /// Adds each metric as a one-row column of its name.
+            pub fn add_columns(&self, columns: &mut Columns) {
+                $(columns.add(stringify!($float), Float64Array::from(vec![self.$float]));)*
+                $(columns.add(stringify!($count), UInt32Array::from(vec![self.$count]));)*
+            }
+
+            /// The metrics of row `r` of a metrics table, read by name.
+            pub fn read(batch: &RecordBatch, r: usize) -> Self {
+                SpectralMetrics {
+                    $($float: column::<Float64Array>(batch, stringify!($float)).value(r),)*
+                    $($count: column::<UInt32Array>(batch, stringify!($count)).value(r),)*
+                }
+            }
+        }
+    };
+}
+
+metric_columns!(
+    f64: trace, top1_eigenvalue, top5_sum, top1_energy, top5_energy, top10_energy,
+        effective_rank_entropy, effective_rank_trace, ratio_1_2, condition_number,
+        decay_exponent, min_eigenvalue;
+    u32: negative_count
+);
 
 /// The metrics of the eigenvalues `l` (largest first, at least two).
 pub fn spectral_metrics(l: &[f64]) -> SpectralMetrics {

@@ -12,24 +12,24 @@ use crate::empirical::empirical_ntk;
 use crate::recursion::graphon_ntk;
 use crate::settings::NtkSettings;
 use crate::spectrum::{SpectralMetrics, eigenvalues_descending, spectral_metrics};
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use arrow::array::{Float64Array, StringArray, UInt32Array};
 use faer::Mat;
 use glh_artifacts::config::{KernelKind, Sweep};
-use glh_artifacts::parquet_io::{column, concat_columns};
+use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{NTK_KERNELS, NTK_METRICS, NTK_SPECTRA};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
-    ArtifactStore, ArtifactWriter, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactStore, ArtifactWriter, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result,
+    RunColumns, Stage,
 };
 use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
-use glh_masks::stage::{external_run_columns, read_mask, run_columns};
+use glh_masks::stage::{MasksJob, external_run_columns, read_mask, run_columns};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 /// The stage's name.
 pub const STAGE: &str = "ntk";
@@ -50,28 +50,6 @@ struct NtkParams<'a> {
     normalisation: Normalisation,
     #[serde(skip_serializing_if = "Option::is_none")]
     edge_list_sha256: Option<String>,
-}
-
-/// The job of the masks run `masks` whose seed is `seed` (the data run of that seed is its
-/// second input).
-pub fn job_spec(
-    settings: &NtkSettings,
-    data: &DataSettings,
-    masks: InputRef,
-    seed: u64,
-) -> Result<JobSpec> {
-    let data_input = glh_data::stage::job_spec(data, seed)?.as_input();
-    let params = NtkParams {
-        settings,
-        normalisation: Normalisation::from(data),
-        edge_list_sha256: None,
-    };
-    Ok(JobSpec::new(
-        STAGE,
-        VERSION,
-        &params,
-        vec![masks, data_input],
-    ))
 }
 
 /// One kernel matrix and what it integrates over.
@@ -139,35 +117,6 @@ pub fn density_product(masks: &[LayerMask]) -> f64 {
         .iter()
         .map(|m| m.kept() as f64 / (m.rows() * m.cols()) as f64)
         .product()
-}
-
-/// Computes and writes the kernels of the masks run `masks` on the kernel subset of its own
-/// seed, unless cached (or `force`). The seed and the run columns come from the masks run's
-/// manifest, and so does the key's data input.
-pub fn run(
-    store: &ArtifactStore,
-    settings: &NtkSettings,
-    data: &DataSettings,
-    masks: InputRef,
-    force: bool,
-) -> Result<JobOutcome> {
-    let labels = run_columns(store, &masks)?;
-    let spec = job_spec(settings, data, masks.clone(), labels.seed)?;
-    store.run(&spec, force, |writer| {
-        // The subset first: more images than a class has is the real cause, not memory.
-        let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
-        let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
-        check_memory(&shapes, data, settings)?;
-        let (_, mask) = read_mask(store, &masks)?;
-        write_run(
-            writer,
-            settings,
-            mask.layers(),
-            &images,
-            &labels,
-            labels.seed,
-        )
-    })
 }
 
 /// Bytes per kernel entry in [`memory_estimate`]: the f64 matrix, its rows of
@@ -247,63 +196,90 @@ pub(crate) fn mlp_shapes(width: u64, depth: u32) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Computes and writes the kernels of the masks in the edge list `path` on the kernel subset
-/// of data seed `seed`, unless cached. The key covers the file's bytes, not its path.
-pub fn run_edges(
-    store: &ArtifactStore,
-    settings: &NtkSettings,
-    data: &DataSettings,
-    path: &Path,
-    seed: u64,
-    force: bool,
-) -> Result<JobOutcome> {
-    let bytes = glh_graphons::stage::read_edge_list_bytes(path)?;
-    let params = NtkParams {
-        settings,
-        normalisation: Normalisation::from(data),
-        edge_list_sha256: Some(glh_artifacts::key::sha256_hex(&bytes)),
-    };
-    let data_input = glh_data::stage::job_spec(data, seed)?.as_input();
-    let spec = JobSpec::new(STAGE, VERSION, &params, vec![data_input]);
-    store.run(&spec, force, |writer| {
-        // The bytes the key hashed, not the path again (it may have been replaced since).
-        let layers = glh_graphons::stage::decode_edge_list(path, bytes)?;
-        check_mnist_shape(&layers, path)?;
-        let shapes: Vec<(u64, u64)> = layers
-            .iter()
-            .map(|m| (m.rows() as u64, m.cols() as u64))
-            .collect();
-        let images = subset_images(store, data, seed, Subset::Kernel)?;
-        check_memory(&shapes, data, settings)?;
-        let labels = external_run_columns(&layers, path)?;
-        write_run(writer, settings, &layers, &images, &labels, seed)
-    })
+/// Where a kernels job's masks come from.
+#[derive(Clone, Debug)]
+enum MaskSource {
+    /// A masks run of this store.
+    Stored(InputRef),
+    /// An edge list from any tool: its path (for messages) and the bytes its key hashed.
+    EdgeList(PathBuf, bytes::Bytes),
 }
 
-/// The job that computes one masks run's kernels, spectra and metrics.
+/// The job that computes one mask's kernels, spectra and metrics on the kernel subset of a
+/// data seed: the one door to an ntk run.
 #[derive(Clone, Debug)]
 pub struct KernelsJob {
     settings: NtkSettings,
-    data: DataSettings,
-    masks: InputRef,
+    data: SubsetsJob,
+    data_settings: DataSettings,
+    source: MaskSource,
     spec: JobSpec,
 }
 
 impl KernelsJob {
-    /// The job of the masks run `masks`, planned with seed `seed` (the executor checks that the
-    /// run it makes has this job's key, so the seed must be the masks run's own).
-    pub fn new(
+    fn with_source(
+        settings: &NtkSettings,
+        data: &DataSettings,
+        source: MaskSource,
+        seed: u64,
+    ) -> Result<Self> {
+        let data_job = SubsetsJob::new(data, seed)?;
+        let params = NtkParams {
+            settings,
+            normalisation: Normalisation::from(data),
+            edge_list_sha256: match &source {
+                MaskSource::Stored(_) => None,
+                MaskSource::EdgeList(_, bytes) => Some(glh_artifacts::key::sha256_hex(bytes)),
+            },
+        };
+        let mut inputs: Vec<InputRef> = match &source {
+            MaskSource::Stored(masks) => vec![masks.clone()],
+            MaskSource::EdgeList(..) => vec![],
+        };
+        inputs.push(data_job.spec().as_input());
+        Ok(KernelsJob {
+            spec: JobSpec::new(STAGE, VERSION, &params, inputs),
+            settings: settings.clone(),
+            data: data_job,
+            data_settings: data.clone(),
+            source,
+        })
+    }
+
+    /// The kernels of the masks `masks` will write, on the kernel subset of its seed.
+    pub fn of(settings: &NtkSettings, data: &DataSettings, masks: &MasksJob) -> Result<Self> {
+        let source = MaskSource::Stored(masks.spec().as_input());
+        Self::with_source(settings, data, source, masks.point().seed)
+    }
+
+    /// The kernels of the stored masks run `masks`, on the kernel subset of its seed (read
+    /// from its manifest).
+    pub fn of_stored(
+        store: &ArtifactStore,
         settings: &NtkSettings,
         data: &DataSettings,
         masks: InputRef,
+    ) -> Result<Self> {
+        let seed = run_columns(store, &masks)?.seed;
+        Self::with_source(settings, data, MaskSource::Stored(masks), seed)
+    }
+
+    /// The kernels of the masks in the edge list `path` (read once here: the key covers these
+    /// bytes and the run decodes them), on the kernel subset of data seed `seed`.
+    pub fn of_edges(
+        settings: &NtkSettings,
+        data: &DataSettings,
+        path: &Path,
         seed: u64,
     ) -> Result<Self> {
-        Ok(KernelsJob {
-            spec: job_spec(settings, data, masks.clone(), seed)?,
-            settings: settings.clone(),
-            data: data.clone(),
-            masks,
-        })
+        let bytes = glh_graphons::stage::read_edge_list_bytes(path)?;
+        let source = MaskSource::EdgeList(path.to_path_buf(), bytes);
+        Self::with_source(settings, data, source, seed)
+    }
+
+    /// The data job of its kernel images.
+    pub fn data_job(&self) -> &SubsetsJob {
+        &self.data
     }
 }
 
@@ -312,13 +288,44 @@ impl Job for KernelsJob {
         &self.spec
     }
 
+    /// Computes and writes the kernels, unless cached (or `force`). A stored mask's run
+    /// columns come from its manifest; an edge list's are `external`.
     fn run(
         &self,
         store: &ArtifactStore,
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(store, &self.settings, &self.data, self.masks.clone(), force)
+        let (settings, data, seed) = (&self.settings, &self.data_settings, self.data.seed());
+        store.run(&self.spec, force, |writer| match &self.source {
+            MaskSource::Stored(masks) => {
+                let labels = run_columns(store, masks)?;
+                if labels.seed != seed {
+                    return Err(Error::Unsupported(format!(
+                        "bug: kernels of seed {} planned on the images of seed {seed}",
+                        labels.seed
+                    )));
+                }
+                // The subset first: more images than a class has is the real cause, not memory.
+                let images = subset_images(store, data, seed, Subset::Kernel)?;
+                let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
+                check_memory(&shapes, data, settings)?;
+                let (_, mask) = read_mask(store, masks)?;
+                write_run(writer, settings, mask.layers(), &images, &labels, seed)
+            }
+            MaskSource::EdgeList(path, bytes) => {
+                let layers = glh_graphons::stage::decode_edge_list(path, bytes.clone())?;
+                check_mnist_shape(&layers, path)?;
+                let shapes: Vec<(u64, u64)> = layers
+                    .iter()
+                    .map(|m| (m.rows() as u64, m.cols() as u64))
+                    .collect();
+                let images = subset_images(store, data, seed, Subset::Kernel)?;
+                check_memory(&shapes, data, settings)?;
+                let labels = external_run_columns(&layers, path)?;
+                write_run(writer, settings, &layers, &images, &labels, seed)
+            }
+        })
     }
 }
 
@@ -334,17 +341,20 @@ pub struct NtkStage {
 
 impl Stage for NtkStage {
     fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
-        let masks: Vec<_> = plan
-            .jobs_of::<glh_masks::stage::MasksJob>()
+        let masks: Vec<(usize, MasksJob)> = plan
+            .jobs_of::<MasksJob>()
             .into_iter()
-            .map(|(id, job)| (id, job.point().seed, job.spec().as_input(), job.label()))
+            .map(|(id, job)| (id, job.clone()))
             .collect();
-        for (id, seed, input, label) in masks {
-            let data = SubsetsJob::new(&self.data, seed)?;
-            let data_label = data.label();
-            let data_id = plan.ensure(data, data_label);
-            let job = KernelsJob::new(&self.settings, &self.data, input, seed)?;
-            plan.push(job, format!("kernels {label}"), vec![id, data_id]);
+        for (id, masks_job) in masks {
+            let job = KernelsJob::of(&self.settings, &self.data, &masks_job)?;
+            let data = job.data_job().clone();
+            let data_id = plan.ensure(data.clone(), data.label());
+            plan.push(
+                job,
+                format!("kernels {}", masks_job.label()),
+                vec![id, data_id],
+            );
         }
         Ok(())
     }
@@ -364,16 +374,23 @@ fn write_run(
         crate::spectrum::require_finite(&kernel.matrix, kernel.kind.name(), "ntk.sigma_w2")?;
     }
     let n = x.ncols();
-    let leading = |kernel: &str, rows: usize| -> Vec<ArrayRef> {
-        let mut columns = labels.columns(rows);
-        columns.extend([
-            Arc::new(Float64Array::from(vec![settings.sigma_w2; rows])) as ArrayRef,
-            Arc::new(UInt32Array::from(vec![settings.histogram_k; rows])),
-            Arc::new(UInt32Array::from(vec![settings.empirical_draws; rows])),
-            Arc::new(StringArray::from(vec![kernel; rows])),
-            Arc::new(UInt32Array::from(vec![n as u32; rows])),
-        ]);
-        columns
+    let leading = |kernel: &str, rows: usize| -> Columns {
+        labels
+            .columns(rows)
+            .with(
+                "sigma_w2",
+                Float64Array::from(vec![settings.sigma_w2; rows]),
+            )
+            .with(
+                "histogram_k",
+                UInt32Array::from(vec![settings.histogram_k; rows]),
+            )
+            .with(
+                "empirical_draws",
+                UInt32Array::from(vec![settings.empirical_draws; rows]),
+            )
+            .with("kernel", StringArray::from(vec![kernel; rows]))
+            .with("n_points", UInt32Array::from(vec![n as u32; rows]))
     };
     let dense = &kernels[0].matrix;
     let mask_level = &kernels[1].matrix;
@@ -383,109 +400,60 @@ fn write_run(
     let (mut kernel_parts, mut spectrum_parts, mut metric_parts) = (vec![], vec![], vec![]);
     for kernel in &kernels {
         let k = &kernel.matrix;
-        let mut columns = leading(kernel.kind.name(), n * n);
-        columns.extend([
-            Arc::new(UInt32Array::from_iter_values(
-                (0..n * n).map(|p| (p / n) as u32),
-            )) as ArrayRef,
-            Arc::new(UInt32Array::from_iter_values(
-                (0..n * n).map(|p| (p % n) as u32),
-            )),
-            Arc::new(UInt32Array::from_iter_values(
-                (0..n * n).map(|p| images.indices[p / n]),
-            )),
-            Arc::new(UInt32Array::from_iter_values(
-                (0..n * n).map(|p| images.indices[p % n]),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                (0..n * n).map(|p| k[(p / n, p % n)]),
-            )),
-        ]);
+        let pairs = |f: &dyn Fn(usize, usize) -> u32| {
+            UInt32Array::from_iter_values((0..n * n).map(|p| f(p / n, p % n)))
+        };
+        let columns = leading(kernel.kind.name(), n * n)
+            .with("i", pairs(&|i, _| i as u32))
+            .with("j", pairs(&|_, j| j as u32))
+            .with("image_i", pairs(&|i, _| images.indices[i]))
+            .with("image_j", pairs(&|_, j| images.indices[j]))
+            .with(
+                "value",
+                Float64Array::from_iter_values((0..n * n).map(|p| k[(p / n, p % n)])),
+            );
         kernel_parts.push(columns);
 
         let eigenvalues = eigenvalues_descending(k)
             .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?;
-        let mut columns = leading(kernel.kind.name(), n);
-        columns.extend([
-            Arc::new(UInt32Array::from_iter_values(1..=n as u32)) as ArrayRef,
-            Arc::new(Float64Array::from(eigenvalues.clone())),
-        ]);
+        let columns = leading(kernel.kind.name(), n)
+            .with("rank", UInt32Array::from_iter_values(1..=n as u32))
+            .with("eigenvalue", Float64Array::from(eigenvalues.clone()));
         spectrum_parts.push(columns);
 
         let m: SpectralMetrics = spectral_metrics(&eigenvalues);
-        let mut columns = leading(kernel.kind.name(), 1);
-        columns.push(Arc::new(UInt32Array::from(vec![kernel.blocks])));
-        columns.extend(spectral_columns(&m));
-        columns.extend([
-            Arc::new(Float64Array::from(vec![scale])) as ArrayRef,
-            Arc::new(Float64Array::from(vec![m.trace / dense_trace])),
-            Arc::new(Float64Array::from(vec![relative_error(k, &scaled_dense)])),
-            Arc::new(Float64Array::from(vec![relative_error(k, mask_level)])),
-            Arc::new(Float64Array::from(vec![kernel_target_alignment(
-                k,
-                &images.labels,
-            )])),
-            Arc::new(UInt32Array::from(vec![settings.predicted_steps])),
-            Arc::new(Float64Array::from(vec![
-                predicted_loss_ratio(
-                    k,
-                    &images.labels,
-                    glh_data::mnist::CLASSES,
-                    settings.predicted_steps,
-                )
-                .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?,
-            ])),
-        ]);
+        let loss_ratio = predicted_loss_ratio(
+            k,
+            &images.labels,
+            glh_data::mnist::CLASSES,
+            settings.predicted_steps,
+        )
+        .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?;
+        let one = |v: f64| Float64Array::from(vec![v]);
+        let mut columns = leading(kernel.kind.name(), 1)
+            .with("blocks", UInt32Array::from(vec![kernel.blocks]))
+            .with("density_product", one(scale))
+            .with("trace_ratio_to_dense", one(m.trace / dense_trace))
+            .with(
+                "rel_error_to_scaled_dense",
+                one(relative_error(k, &scaled_dense)),
+            )
+            .with("rel_error_to_mask", one(relative_error(k, mask_level)))
+            .with(
+                "kernel_target_alignment",
+                one(kernel_target_alignment(k, &images.labels)),
+            )
+            .with(
+                "predicted_steps",
+                UInt32Array::from(vec![settings.predicted_steps]),
+            )
+            .with("predicted_loss_ratio", one(loss_ratio));
+        m.add_columns(&mut columns);
         metric_parts.push(columns);
     }
-    writer.write_table(&NTK_KERNELS, concat_columns(&kernel_parts))?;
-    writer.write_table(&NTK_SPECTRA, concat_columns(&spectrum_parts))?;
-    writer.write_table(&NTK_METRICS, concat_columns(&metric_parts))
-}
-
-/// The spectral-metric columns of one kernel's row, in the order of the schemas'
-/// `with_spectral_columns!`.
-pub fn spectral_columns(m: &SpectralMetrics) -> Vec<ArrayRef> {
-    let values = [
-        m.trace,
-        m.top1_eigenvalue,
-        m.top5_sum,
-        m.top1_energy,
-        m.top5_energy,
-        m.top10_energy,
-        m.effective_rank_entropy,
-        m.effective_rank_trace,
-        m.ratio_1_2,
-        m.condition_number,
-        m.decay_exponent,
-    ];
-    let mut columns: Vec<ArrayRef> = values
-        .iter()
-        .map(|&v| Arc::new(Float64Array::from(vec![v])) as ArrayRef)
-        .collect();
-    columns.push(Arc::new(UInt32Array::from(vec![m.negative_count])));
-    columns.push(Arc::new(Float64Array::from(vec![m.min_eigenvalue])));
-    columns
-}
-
-/// The spectral metrics of row `r` of a metrics table.
-pub fn read_spectral_metrics(batch: &arrow::array::RecordBatch, r: usize) -> SpectralMetrics {
-    let f = |name: &str| column::<Float64Array>(batch, name).value(r);
-    SpectralMetrics {
-        trace: f("trace"),
-        top1_eigenvalue: f("top1_eigenvalue"),
-        top5_sum: f("top5_sum"),
-        top1_energy: f("top1_energy"),
-        top5_energy: f("top5_energy"),
-        top10_energy: f("top10_energy"),
-        effective_rank_entropy: f("effective_rank_entropy"),
-        effective_rank_trace: f("effective_rank_trace"),
-        ratio_1_2: f("ratio_1_2"),
-        condition_number: f("condition_number"),
-        decay_exponent: f("decay_exponent"),
-        negative_count: column::<UInt32Array>(batch, "negative_count").value(r),
-        min_eigenvalue: f("min_eigenvalue"),
-    }
+    writer.write_table(&NTK_KERNELS, Columns::concat(kernel_parts)?)?;
+    writer.write_table(&NTK_SPECTRA, Columns::concat(spectrum_parts)?)?;
+    writer.write_table(&NTK_METRICS, Columns::concat(metric_parts)?)
 }
 
 fn trace(k: &Mat<f64>) -> f64 {
@@ -528,7 +496,7 @@ pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<Kerne
         .map(|r| KernelMetrics {
             kernel: kernel.value(r).to_string(),
             blocks: blocks[r],
-            metrics: read_spectral_metrics(&batch, r),
+            metrics: SpectralMetrics::read(&batch, r),
             density_product: cols[0][r],
             trace_ratio_to_dense: cols[1][r],
             rel_error_to_scaled_dense: cols[2][r],

@@ -4,6 +4,7 @@
 
 use faer::Mat;
 use glh_artifacts::ArtifactStore;
+use glh_artifacts::Job;
 use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
 use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS};
@@ -106,16 +107,11 @@ fn random_masks_runs(store: &ArtifactStore, data: &DataSettings, seeds: &[u64]) 
                 depth: Depth::try_from(3).unwrap(),
                 seed,
             };
-            glh_masks::stage::run(
-                store,
-                &MasksSettings::default(),
-                data,
-                &point,
-                false,
-                &mut |_, _, _| {},
-            )
-            .unwrap()
-            .as_input()
+            glh_masks::stage::MasksJob::new(&MasksSettings::default(), data, point)
+                .unwrap()
+                .run(store, false, &mut |_, _| {})
+                .unwrap()
+                .as_input()
         })
         .collect()
 }
@@ -146,7 +142,10 @@ fn each_seed_kernel_is_the_kernel_of_a_configuration_of_that_seed_alone() {
         seed_kernels: true,
         ..GraphonNtkSettings::default()
     };
-    let both = glh_ntk::graphon_stage::run(&store, &settings, &data, &masks, false).unwrap();
+    let both = glh_ntk::graphon_stage::GraphonNtkJob::new(&settings, &data, masks.clone())
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let seeds = read_table(
         &both.dir.join("seed_metrics.parquet"),
         &GRAPHON_NTK_SEED_METRICS,
@@ -174,16 +173,16 @@ fn each_seed_kernel_is_the_kernel_of_a_configuration_of_that_seed_alone() {
         "trace",
     )[0];
     for (row, input) in masks.iter().enumerate() {
-        let alone = glh_ntk::graphon_stage::run(
-            &store,
+        let alone = glh_ntk::graphon_stage::GraphonNtkJob::new(
             &GraphonNtkSettings {
                 seed_kernels: false,
                 ..settings.clone()
             },
             &data,
-            std::slice::from_ref(input),
-            false,
+            vec![input.clone()],
         )
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
         .unwrap();
         let metrics = read_table(&alone.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
             .unwrap()
@@ -219,7 +218,10 @@ fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
         draw_masks: true,
         ..GraphonNtkSettings::default()
     };
-    let out = glh_ntk::graphon_stage::run(&store, &settings, &data, &masks, false).unwrap();
+    let out = glh_ntk::graphon_stage::GraphonNtkJob::new(&settings, &data, masks.clone())
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     let table = read_table(&out.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
         .unwrap()
         .batch;
@@ -262,6 +264,9 @@ fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
         .value(0);
     assert_eq!(n_points, 23);
     // Cached the second time, and a masks run of another configuration is refused by name.
-    let again = glh_ntk::graphon_stage::run(&store, &settings, &data, &masks, false).unwrap();
+    let again = glh_ntk::graphon_stage::GraphonNtkJob::new(&settings, &data, masks.clone())
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
     assert_eq!(again.status.to_string(), "cached");
 }

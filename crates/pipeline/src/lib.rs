@@ -17,7 +17,7 @@ pub mod slurm;
 pub mod sweeps;
 
 pub use glh_artifacts::{Job, JobId, Plan, PlannedJob, Stage};
-pub use local::{ExecOptions, JobReport, execute, execute_one};
+pub use local::{ExecOptions, JobReport, execute, execute_job, execute_one};
 pub use pipeline::Pipeline;
 pub use progress::{Progress, Silent};
 

@@ -6,7 +6,9 @@
 
 use crate::progress::Progress;
 use glh_artifacts::store::JobStatus;
-use glh_artifacts::{ArtifactStore, Error, JobId, JobOutcome, Plan, PlannedJob, Result};
+use glh_artifacts::{
+    ArtifactKey, ArtifactStore, Error, Job, JobId, JobOutcome, Plan, PlannedJob, Result,
+};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -102,6 +104,34 @@ pub fn execute_one(
     outcome
 }
 
+/// Runs one job built outside a plan (what a stage command, `glh masks` or `glh ntk`, does)
+/// on a pool of `threads` threads, through the same [`Job::run`] and key check as a planned
+/// job; `progress(done, total)` follows its inner work.
+pub fn execute_job(
+    store: &ArtifactStore,
+    job: &dyn Job,
+    force: bool,
+    threads: usize,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<JobOutcome> {
+    let outcome = job_pool(threads)?.install(|| job.run(store, force, progress))?;
+    check_key(&outcome, job.spec().stage, &job.spec().key(), "the command")?;
+    Ok(outcome)
+}
+
+/// Checks that the run `outcome` published is the one keyed before it ran: a stage derives a
+/// run's identity from its inputs, so a mismatch is a bug in that stage's job, never something
+/// to cache.
+fn check_key(outcome: &JobOutcome, stage: &str, key: &ArtifactKey, label: &str) -> Result<()> {
+    if outcome.manifest.key != *key {
+        return Err(Error::Unsupported(format!(
+            "{stage} ({label}): planned as key {key} but ran as {} (a bug in the stage's job)",
+            outcome.manifest.key
+        )));
+    }
+    Ok(())
+}
+
 /// The pool jobs run on; stages that parallelise inside a job share its threads.
 fn job_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
@@ -128,15 +158,7 @@ fn run_planned(
     });
     progress.job_finished(id, planned);
     let outcome = outcome?;
-    let planned_key = planned.key();
-    if outcome.manifest.key != planned_key {
-        return Err(Error::Unsupported(format!(
-            "{} ({}): planned as key {planned_key} but ran as {} (a bug in the stage's job)",
-            planned.stage(),
-            planned.label,
-            outcome.manifest.key
-        )));
-    }
+    check_key(&outcome, planned.stage(), &planned.key(), &planned.label)?;
     Ok(outcome)
 }
 

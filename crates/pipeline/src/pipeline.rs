@@ -346,7 +346,7 @@ scoring_per_class = 2
         );
         let unknown = err(&GOOD.replace("\"snip\"", "\"snipp\""));
         assert!(
-            unknown.starts_with("p.toml:4:22: `sweep.methods`: unknown variant `snipp`"),
+            unknown.starts_with("p.toml:4:22: `sweep.methods`: unknown method `snipp`"),
             "{unknown}"
         );
         let typo = err(&GOOD.replace("widths", "widht"));

@@ -13,13 +13,12 @@
 use crate::masked_mlp::MaskedMlp;
 use crate::settings::{Optimizer, Parameterisation, TrainingSettings};
 use crate::train::{Evaluation, History, MnistTensors, Outputs, train, train_full_batch};
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use arrow::array::{Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::Sweep;
-use glh_artifacts::parquet_io::concat_columns;
 use glh_artifacts::schemas::{TRAINING_HISTORY, TRAINING_OUTPUTS, TRAINING_SUMMARY};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
-    ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
@@ -49,9 +48,9 @@ struct TrainingParams<'a> {
     mnist_sha256: BTreeMap<String, String>,
 }
 
-/// The job that trains the network of the masks run `masks`, whose seed is `seed` (gradient
+/// The run that trains the network of the masks run `masks`, whose seed is `seed` (gradient
 /// descent trains on the kernel images of that seed's data run, an input of its key).
-pub fn job_spec(
+fn training_spec(
     settings: &TrainingSettings,
     data: &DataSettings,
     masks: InputRef,
@@ -64,7 +63,7 @@ pub fn job_spec(
     };
     let mut inputs = vec![masks];
     if settings.optimizer == Optimizer::Gd {
-        inputs.push(glh_data::stage::job_spec(data, seed)?.as_input());
+        inputs.push(SubsetsJob::new(data, seed)?.spec().as_input());
     }
     Ok(JobSpec::new(STAGE, VERSION, &params, inputs))
 }
@@ -73,21 +72,25 @@ fn candle_error(e: candle_core::Error) -> Error {
     Error::Unsupported(format!("training: {e}"))
 }
 
-/// Trains the network of the masks run `masks` and writes its tables, unless cached (or
+/// Trains the network of the masks run `job.masks` and writes its tables, unless cached (or
 /// `force`); `on_step(done, total)` follows the steps. The network starts from the masks run's
 /// own initialisation: its seed, like the run columns, is read from that run's manifest.
-pub fn run(
+fn run_training(
     store: &ArtifactStore,
-    settings: &TrainingSettings,
-    data: &DataSettings,
-    masks: InputRef,
+    job: &TrainingJob,
     force: bool,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<JobOutcome> {
-    let labels = run_columns(store, &masks)?;
-    let spec = job_spec(settings, data, masks.clone(), labels.seed)?;
+    let (settings, data, masks) = (&job.settings, &job.data, &job.masks);
+    let labels = run_columns(store, masks)?;
+    if labels.seed != job.seed {
+        return Err(Error::Unsupported(format!(
+            "bug: training of seed {} planned with seed {}",
+            labels.seed, job.seed
+        )));
+    }
     let device = settings.device.open()?;
-    store.run(&spec, force, |writer| {
+    store.run(&job.spec, force, |writer| {
         let examples = match settings.optimizer {
             Optimizer::Adam => u64::from(settings.batch_size),
             Optimizer::Gd => u64::from(data.kernel_per_class) * glh_data::mnist::CLASSES as u64,
@@ -98,7 +101,7 @@ pub fn run(
         );
         let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, examples);
         glh_artifacts::memory::check("memory", "width", &what, bytes)?;
-        let (arch, mask) = read_mask(store, &masks)?;
+        let (arch, mask) = read_mask(store, masks)?;
         let tensors = mnist_on(data, settings.device.name(), &device)?;
         let mut model = match settings.parameterisation {
             Parameterisation::Standard => {
@@ -146,14 +149,14 @@ pub fn run(
                 check_finite(settings, &history, &outputs)?;
                 writer.write_table(
                     &TRAINING_OUTPUTS,
-                    outputs_columns(&labels, settings, &images, &outputs),
+                    outputs_columns(&labels, settings, &images, &outputs)?,
                 )?;
                 history
             }
         };
         writer.write_table(
             &TRAINING_HISTORY,
-            history_columns(&labels, settings, examples as u32, &history),
+            history_columns(&labels, settings, examples as u32, &history)?,
         )?;
         writer.write_table(
             &TRAINING_SUMMARY,
@@ -200,10 +203,7 @@ pub fn memory_estimate(width: u64, depth: u32, batch_size: u64) -> u64 {
     use glh_artifacts::memory::product;
     let pixels = glh_data::mnist::PIXELS as u64;
     let classes = glh_data::mnist::CLASSES as u64;
-    let hidden_pairs = u64::from(depth).saturating_sub(2);
-    let weights = product(&[pixels, width])
-        .saturating_add(product(&[hidden_pairs, width, width]))
-        .saturating_add(product(&[width, classes]));
+    let weights = glh_model::mlp::weight_count(pixels, width, u64::from(depth), classes);
     let neurons = product(&[width, u64::from(depth)]);
     let test = glh_data::mnist::Split::Test.image_count() as u64;
     let mnist = product(&[70_000, pixels + 1, 4]);
@@ -240,20 +240,16 @@ fn mnist_on(
     Ok(tensors)
 }
 
-fn leading(
-    labels: &RunColumns,
-    settings: &TrainingSettings,
-    batch_size: u32,
-    n: usize,
-) -> Vec<ArrayRef> {
-    let mut columns = labels.columns(n);
-    columns.extend([
-        Arc::new(Float64Array::from(vec![settings.learning_rate; n])) as ArrayRef,
-        Arc::new(UInt32Array::from(vec![batch_size; n])),
-        Arc::new(UInt32Array::from(vec![settings.steps; n])),
-        Arc::new(StringArray::from(vec![settings.device.name(); n])),
-    ]);
-    columns
+fn leading(labels: &RunColumns, settings: &TrainingSettings, batch_size: u32, n: usize) -> Columns {
+    labels
+        .columns(n)
+        .with(
+            "learning_rate",
+            Float64Array::from(vec![settings.learning_rate; n]),
+        )
+        .with("batch_size", UInt32Array::from(vec![batch_size; n]))
+        .with("steps", UInt32Array::from(vec![settings.steps; n]))
+        .with("device", StringArray::from(vec![settings.device.name(); n]))
 }
 
 fn history_columns(
@@ -261,21 +257,28 @@ fn history_columns(
     settings: &TrainingSettings,
     batch_size: u32,
     history: &History,
-) -> Vec<ArrayRef> {
+) -> Result<Columns> {
     let part = |split: &str, rows: &[Evaluation]| {
         let n = rows.len();
-        let mut columns = leading(labels, settings, batch_size, n);
-        columns.extend([
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|e| e.step))) as ArrayRef,
-            Arc::new(StringArray::from(vec![split; n])),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|e| e.loss))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|e| e.accuracy),
-            )),
-        ]);
-        columns
+        leading(labels, settings, batch_size, n)
+            .with(
+                "step",
+                UInt32Array::from_iter_values(rows.iter().map(|e| e.step)),
+            )
+            .with("split", StringArray::from(vec![split; n]))
+            .with(
+                "loss",
+                Float64Array::from_iter_values(rows.iter().map(|e| e.loss)),
+            )
+            .with(
+                "accuracy",
+                Float64Array::from_iter_values(rows.iter().map(|e| e.accuracy)),
+            )
     };
-    concat_columns(&[part("train", &history.train), part("test", &history.test)])
+    Columns::concat(vec![
+        part("train", &history.train),
+        part("test", &history.test),
+    ])
 }
 
 fn summary_columns(
@@ -283,23 +286,21 @@ fn summary_columns(
     settings: &TrainingSettings,
     batch_size: u32,
     history: &History,
-) -> Vec<ArrayRef> {
+) -> Columns {
     let s = history.summary(settings.loss_threshold);
-    let mut columns = leading(labels, settings, batch_size, 1);
-    columns.extend(
-        [
-            s.final_train_loss,
-            s.final_test_loss,
-            s.final_test_accuracy,
-            s.train_loss_at_50,
-            s.train_loss_at_100,
-            s.mean_train_loss,
-            settings.loss_threshold,
-        ]
-        .map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef),
-    );
-    columns.push(Arc::new(UInt32Array::from(vec![s.steps_to_threshold])));
-    columns
+    let one = |v: f64| Float64Array::from(vec![v]);
+    leading(labels, settings, batch_size, 1)
+        .with("final_train_loss", one(s.final_train_loss))
+        .with("final_test_loss", one(s.final_test_loss))
+        .with("final_test_accuracy", one(s.final_test_accuracy))
+        .with("train_loss_at_50", one(s.train_loss_at_50))
+        .with("train_loss_at_100", one(s.train_loss_at_100))
+        .with("mean_train_loss", one(s.mean_train_loss))
+        .with("loss_threshold", one(settings.loss_threshold))
+        .with(
+            "steps_to_threshold",
+            UInt32Array::from(vec![s.steps_to_threshold]),
+        )
 }
 
 /// `outputs.parquet`: one row per recorded step, training image and output.
@@ -308,14 +309,13 @@ fn outputs_columns(
     settings: &TrainingSettings,
     images: &SubsetImages,
     outputs: &[Outputs],
-) -> Vec<ArrayRef> {
+) -> Result<Columns> {
     let n = images.indices.len();
     let classes = glh_data::mnist::CLASSES;
-    let parts: Vec<Vec<ArrayRef>> = outputs
+    let parts: Vec<Columns> = outputs
         .iter()
         .map(|o| {
             let rows = n * classes;
-            let mut columns = leading(labels, settings, n as u32, rows);
             let position = (0..n as u32).flat_map(|i| std::iter::repeat_n(i, classes));
             let image = images
                 .indices
@@ -330,47 +330,63 @@ fn outputs_columns(
                 .labels
                 .iter()
                 .flat_map(|&l| (0..classes).map(move |k| f64::from(u8::from(usize::from(l) == k))));
-            columns.extend([
-                Arc::new(UInt32Array::from(vec![o.step; rows])) as ArrayRef,
-                Arc::new(UInt32Array::from_iter_values(position)),
-                Arc::new(UInt32Array::from_iter_values(image)),
-                Arc::new(UInt32Array::from_iter_values(label)),
-                Arc::new(UInt32Array::from_iter_values(output)),
-                Arc::new(Float64Array::from_iter_values(
-                    o.values.iter().map(|&v| f64::from(v)),
-                )),
-                Arc::new(Float64Array::from_iter_values(target)),
-            ]);
-            columns
+            leading(labels, settings, n as u32, rows)
+                .with("step", UInt32Array::from(vec![o.step; rows]))
+                .with("position", UInt32Array::from_iter_values(position))
+                .with("image", UInt32Array::from_iter_values(image))
+                .with("label", UInt32Array::from_iter_values(label))
+                .with("output", UInt32Array::from_iter_values(output))
+                .with(
+                    "value",
+                    Float64Array::from_iter_values(o.values.iter().map(|&v| f64::from(v))),
+                )
+                .with("target", Float64Array::from_iter_values(target))
         })
         .collect();
-    concat_columns(&parts)
+    Columns::concat(parts)
 }
 
-/// The job that trains one masks run's network.
+/// The job that trains one masks run's network: the one door to a training run.
 #[derive(Clone, Debug)]
 pub struct TrainingJob {
     settings: TrainingSettings,
     data: DataSettings,
     masks: InputRef,
+    /// The masks run's seed (its network's initialisation, and gd's kernel images).
+    seed: u64,
     spec: JobSpec,
 }
 
 impl TrainingJob {
-    /// The job of the masks run `masks`, planned with its seed `seed` (the executor checks that
-    /// the run it makes has this key, so the seed must be the masks run's own).
-    pub fn new(
+    fn with_masks(
         settings: &TrainingSettings,
         data: &DataSettings,
         masks: InputRef,
         seed: u64,
     ) -> Result<Self> {
         Ok(TrainingJob {
-            spec: job_spec(settings, data, masks.clone(), seed)?,
+            spec: training_spec(settings, data, masks.clone(), seed)?,
             settings: settings.clone(),
             data: data.clone(),
             masks,
+            seed,
         })
+    }
+
+    /// The training of the network `masks` will prune.
+    pub fn of(settings: &TrainingSettings, data: &DataSettings, masks: &MasksJob) -> Result<Self> {
+        Self::with_masks(settings, data, masks.spec().as_input(), masks.point().seed)
+    }
+
+    /// The training of the stored masks run `masks` (its seed read from its manifest).
+    pub fn of_stored(
+        store: &ArtifactStore,
+        settings: &TrainingSettings,
+        data: &DataSettings,
+        masks: InputRef,
+    ) -> Result<Self> {
+        let seed = run_columns(store, &masks)?.seed;
+        Self::with_masks(settings, data, masks, seed)
     }
 }
 
@@ -380,9 +396,19 @@ impl TrainingJob {
         &self.settings
     }
 
+    /// Its data settings (MNIST, normalisation, the kernel images of gd).
+    pub fn data(&self) -> &DataSettings {
+        &self.data
+    }
+
     /// The masks run whose network it trains.
     pub fn masks(&self) -> &InputRef {
         &self.masks
+    }
+
+    /// That masks run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 }
 
@@ -401,14 +427,7 @@ impl Job for TrainingJob {
         force: bool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        run(
-            store,
-            &self.settings,
-            &self.data,
-            self.masks.clone(),
-            force,
-            progress,
-        )
+        run_training(store, self, force, progress)
     }
 }
 
@@ -423,20 +442,20 @@ pub struct TrainingStage {
 
 impl Stage for TrainingStage {
     fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
-        let masks: Vec<_> = plan
+        let masks: Vec<(usize, MasksJob)> = plan
             .jobs_of::<MasksJob>()
             .into_iter()
-            .map(|(id, job)| (id, job.point().seed, job.spec().as_input(), job.label()))
+            .map(|(id, job)| (id, job.clone()))
             .collect();
-        for (id, seed, input, label) in masks {
+        for (id, masks_job) in masks {
             let mut after = vec![id];
             if self.settings.optimizer == Optimizer::Gd {
-                let data = SubsetsJob::new(&self.data, seed)?;
+                let data = SubsetsJob::new(&self.data, masks_job.point().seed)?;
                 let data_label = data.label();
                 after.push(plan.ensure(data, data_label));
             }
-            let job = TrainingJob::new(&self.settings, &self.data, input, seed)?;
-            plan.push(job, format!("train {label}"), after);
+            let job = TrainingJob::of(&self.settings, &self.data, &masks_job)?;
+            plan.push(job, format!("train {}", masks_job.label()), after);
         }
         Ok(())
     }

@@ -1,0 +1,115 @@
+//! The pruning methods, as the masks stage sees them: whether a method reads the scoring batch,
+//! which of its settings enter a run's key, and how it prunes. The stage asks these questions
+//! of [`method_for`]'s answer and of nothing else, so the key, the planned data job and the
+//! batch the method reads cannot disagree.
+//!
+//! A scoring rule is a [`Scorer`] (`crate::scorers`) pruned by the one loop of `crate::prune`;
+//! a method that is not a score (the shuffled control) implements [`PruningMethod`] in its own
+//! file here. Adding a method is its variant in `glh_artifacts::config::PruneMethod`, its file
+//! and its arm in [`method_for`].
+
+mod shuffled;
+
+use crate::prune::prune;
+use crate::scorers::{
+    GraspScorer, MagnitudeScorer, RandomScorer, Scorer, ScoringData, SnipScorer, SynflowScorer,
+};
+use crate::settings::MasksSettings;
+use glh_artifacts::config::{PruneMethod, Scope};
+use glh_model::{Mask, Mlp};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A method's own settings that enter the masks key, by name (flattened into the key's
+/// parameters; settings a method does not read stay out of its key).
+pub type KeySettings = BTreeMap<&'static str, Value>;
+
+/// How much to keep and how: what every method is given.
+#[derive(Clone, Copy, Debug)]
+pub struct Pruning {
+    /// Fraction of weights kept.
+    pub density: f64,
+    /// Global or layer-wise ranking.
+    pub scope: Scope,
+    /// The run seed (initialisation, scoring batch, controls' draws).
+    pub seed: u64,
+    /// Seed of the order that breaks ties between equal scores.
+    pub tie_seed: u64,
+    /// Accept a layer that keeps no weight.
+    pub allow_empty_layers: bool,
+}
+
+/// A pruning method.
+pub trait PruningMethod: Sync {
+    /// Whether it reads the scoring batch: sets the key's data input, the planned data job
+    /// and whether the batch is loaded.
+    fn needs_data(&self) -> bool;
+
+    /// Its settings that enter the run's key.
+    fn key_settings(&self) -> KeySettings;
+
+    /// The mask of `net` (`data` is the scoring batch when [`Self::needs_data`]);
+    /// `on_round(e, rounds, mask)` sees every round's mask.
+    fn prune(
+        &self,
+        net: &Mlp,
+        data: Option<&ScoringData>,
+        how: &Pruning,
+        on_round: &mut dyn FnMut(usize, usize, &Mask),
+    ) -> Result<Mask, String>;
+}
+
+/// The method of `method` with the stage's settings.
+pub fn method_for(
+    method: PruneMethod,
+    settings: &MasksSettings,
+    seed: u64,
+) -> Box<dyn PruningMethod> {
+    let scored = |scorer: Box<dyn Scorer>| -> Box<dyn PruningMethod> { Box::new(Scored(scorer)) };
+    match method {
+        PruneMethod::Random => scored(Box::new(RandomScorer { seed })),
+        PruneMethod::Magnitude => scored(Box::new(MagnitudeScorer)),
+        PruneMethod::Snip => scored(Box::new(SnipScorer)),
+        PruneMethod::Grasp => scored(Box::new(GraspScorer {
+            temperature: settings.grasp_temperature,
+        })),
+        PruneMethod::Synflow => scored(Box::new(SynflowScorer {
+            rounds: settings.synflow_rounds as usize,
+        })),
+        PruneMethod::Shuffled(base) => Box::new(shuffled::Shuffled {
+            base: method_for(*base, settings, seed),
+        }),
+    }
+}
+
+/// A scoring rule, pruned by the one loop of `crate::prune`.
+struct Scored(Box<dyn Scorer>);
+
+impl PruningMethod for Scored {
+    fn needs_data(&self) -> bool {
+        self.0.needs_data()
+    }
+
+    fn key_settings(&self) -> KeySettings {
+        self.0.key_settings()
+    }
+
+    fn prune(
+        &self,
+        net: &Mlp,
+        data: Option<&ScoringData>,
+        how: &Pruning,
+        on_round: &mut dyn FnMut(usize, usize, &Mask),
+    ) -> Result<Mask, String> {
+        prune(
+            self.0.as_ref(),
+            net,
+            data,
+            how.density,
+            how.scope,
+            how.tie_seed,
+            how.allow_empty_layers,
+            on_round,
+        )
+    }
+}
