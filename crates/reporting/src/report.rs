@@ -24,7 +24,7 @@ use glh_artifacts::config::Level;
 use glh_artifacts::files::within;
 use glh_artifacts::store::Verify;
 use glh_artifacts::store::{abandoned, unique_suffix};
-use glh_artifacts::{ArtifactStore, Error, Result};
+use glh_artifacts::{ArtifactStore, Error, Result, TableSchema};
 use polars::prelude::*;
 use std::path::{Component, Path, PathBuf};
 
@@ -533,26 +533,22 @@ impl Builder<'_> {
 
     pub(crate) fn frame(
         &self,
-        stage: &str,
-        table: &str,
+        table: &TableSchema,
         pipeline: &Experiment,
         columns: &[SweepColumn],
     ) -> Result<Option<LazyFrame>> {
-        Ok(scan(self.store, stage, table, &pipeline.runs)?
-            .map(|f| in_sweep(f, &pipeline.sweep, columns)))
+        Ok(scan(self.store, table, &pipeline.runs)?.map(|f| in_sweep(f, &pipeline.sweep, columns)))
     }
 
     /// The dense baseline's copies of `table`: the runs of `pipeline.dense_runs` that a
     /// reported pipeline plans.
     pub(crate) fn dense_frame(
         &self,
-        stage: &str,
-        table: &str,
+        table: &TableSchema,
         pipeline: &Experiment,
     ) -> Result<Option<LazyFrame>> {
         scan(
             self.store,
-            stage,
             table,
             &pipeline.dense_runs.intersection(&self.planned),
         )

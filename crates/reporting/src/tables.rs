@@ -10,7 +10,7 @@
 
 use crate::experiment::PlannedRuns;
 use glh_artifacts::config::{Level, Sweep};
-use glh_artifacts::{ArtifactStore, Error, Result};
+use glh_artifacts::{ArtifactStore, Error, Result, TableSchema};
 use polars::prelude::*;
 
 /// Turns a polars error into ours (an artifact that does not read is a damaged input).
@@ -24,12 +24,12 @@ pub fn polars_error(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
 /// reads, see `crate::report::missing_runs`).
 pub fn scan(
     store: &ArtifactStore,
-    stage: &str,
-    table: &str,
+    schema: &TableSchema,
     runs: &PlannedRuns,
 ) -> Result<Option<LazyFrame>> {
+    let (stage, table) = (schema.stage, schema.name);
     let mut frames = Vec::new();
-    let file = format!("{table}.parquet");
+    let file = schema.file_name();
     for key in runs.keys(stage) {
         let Some(manifest) = store.find(stage, key)? else {
             continue;

@@ -14,8 +14,9 @@ use crate::experiment::{DynamicsRuns, Experiment};
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{f64s, strings};
-use glh_artifacts::Result;
 use glh_artifacts::config::KernelKind;
+use glh_artifacts::schemas::{DYNAMICS_CURVES, DYNAMICS_ERRORS};
+use glh_artifacts::{Result, TableSchema};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,9 +35,9 @@ impl Builder<'_> {
         &self,
         p: &Experiment,
         runs: DynamicsRuns,
-        table: &str,
+        table: &TableSchema,
     ) -> Result<Option<LazyFrame>> {
-        let Some(pruned) = self.frame("dynamics", table, p, &RUN_COLUMNS)? else {
+        let Some(pruned) = self.frame(table, p, &RUN_COLUMNS)? else {
             return Ok(None);
         };
         let ours = |frame: LazyFrame| {
@@ -45,7 +46,7 @@ impl Builder<'_> {
                 .filter(col("steps").eq(lit(runs.steps)))
                 .filter(col("sigma_w2").eq(lit(runs.sigma_w2)))
         };
-        let Some(dense) = self.dense_frame("dynamics", table, p)? else {
+        let Some(dense) = self.dense_frame(table, p)? else {
             return Ok(Some(ours(pruned)));
         };
         let (pruned, dense) = (
@@ -79,7 +80,7 @@ impl Builder<'_> {
              error is max_t |L_obs - L_pred| / L_obs(0).",
             runs.sigma_w2, runs.learning_rate, runs.steps
         )));
-        let Some(errors) = self.dynamics_frame(p, runs, "errors")? else {
+        let Some(errors) = self.dynamics_frame(p, runs, &DYNAMICS_ERRORS)? else {
             self.missing("dynamics runs");
             return Ok(());
         };
@@ -204,7 +205,7 @@ impl Builder<'_> {
         methods: &[String],
         shown: f64,
     ) -> Result<()> {
-        let Some(curves) = self.dynamics_frame(p, runs, "curves")? else {
+        let Some(curves) = self.dynamics_frame(p, runs, &DYNAMICS_CURVES)? else {
             return Ok(());
         };
         let df = collect(

@@ -10,6 +10,7 @@ use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{f64s, strings};
 use glh_artifacts::Result;
 use glh_artifacts::config::KernelKind;
+use glh_artifacts::schemas::GRAPHON_NTK_METRICS;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,7 +39,7 @@ impl Builder<'_> {
             3,
             "The paper's E3 kernel: Graphon NTK of each configuration's graphon".into(),
         ));
-        let Some(frame) = self.frame("graphon_ntk", "metrics", p, &RUN_COLUMNS[..4])? else {
+        let Some(frame) = self.frame(&GRAPHON_NTK_METRICS, p, &RUN_COLUMNS[..4])? else {
             self.missing("graphon kernels");
             return Ok(());
         };

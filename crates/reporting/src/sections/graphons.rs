@@ -12,6 +12,7 @@ use crate::report::{Builder, MeanSd, RUN_COLUMNS, collect};
 use crate::tables::{bools, f64s, strings};
 use glh_artifacts::Result;
 use glh_artifacts::config::Rescale;
+use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_HIDDEN_NEURONS, GRAPHON_HISTOGRAMS};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -66,7 +67,7 @@ impl Builder<'_> {
         dir: &Path,
         methods: &[String],
     ) -> Result<()> {
-        let Some(frame) = self.frame("graphons", "histograms", p, &RUN_COLUMNS)? else {
+        let Some(frame) = self.frame(&GRAPHON_HISTOGRAMS, p, &RUN_COLUMNS)? else {
             self.missing("histograms");
             return Ok(());
         };
@@ -199,7 +200,7 @@ impl Builder<'_> {
         dir: &Path,
         methods: &[String],
     ) -> Result<()> {
-        let Some(frame) = self.frame("convergence", "convergence", p, &RUN_COLUMNS[..4])? else {
+        let Some(frame) = self.frame(&CONVERGENCE, p, &RUN_COLUMNS[..4])? else {
             self.missing("convergence tables");
             return Ok(());
         };
@@ -430,7 +431,7 @@ impl Builder<'_> {
     /// over seeds, per hidden layer and width: the paper's appendix figure 9 says SynFlow in
     /// 5-layer networks removes a large part of them.
     fn hidden_neurons(&mut self, p: &Experiment, methods: &[String]) -> Result<()> {
-        let Some(frame) = self.frame("graphons", "hidden_neurons", p, &RUN_COLUMNS)? else {
+        let Some(frame) = self.frame(&GRAPHON_HIDDEN_NEURONS, p, &RUN_COLUMNS)? else {
             return Ok(());
         };
         // Histogram runs of other K of the same masks count the same neurons: once each.

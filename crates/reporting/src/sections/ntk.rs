@@ -10,6 +10,7 @@ use crate::report::{Builder, RUN_COLUMNS, Spectrum, collect};
 use crate::tables::{f64s, polars_error, strings};
 use glh_artifacts::Result;
 use glh_artifacts::config::KernelKind;
+use glh_artifacts::schemas::{NTK_METRICS, NTK_SPECTRA};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +19,7 @@ impl Builder<'_> {
     pub(crate) fn ntk(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
         self.blocks
             .push(Block::Heading(3, "Graphon NTK spectra".into()));
-        let Some(frame) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
+        let Some(frame) = self.frame(&NTK_METRICS, p, &RUN_COLUMNS)? else {
             self.missing("kernel metrics");
             return Ok(());
         };
@@ -117,7 +118,7 @@ impl Builder<'_> {
         sparsity: &[f64],
         top5: &[f64],
     ) -> Result<()> {
-        let Some(frame) = self.frame("ntk", "spectra", p, &RUN_COLUMNS)? else {
+        let Some(frame) = self.frame(&NTK_SPECTRA, p, &RUN_COLUMNS)? else {
             return Ok(());
         };
         let df = collect(

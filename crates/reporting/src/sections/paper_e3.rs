@@ -11,8 +11,11 @@ use crate::figures::{Chart, Line};
 use crate::paper_e3::{DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{SweepColumn, f64s, in_sweep, strings};
-use glh_artifacts::Result;
 use glh_artifacts::config::KernelKind;
+use glh_artifacts::schemas::{
+    GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, NTK_METRICS, TRAINING_SUMMARY,
+};
+use glh_artifacts::{Result, TableSchema};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,13 +54,12 @@ impl Builder<'_> {
     /// widest width.
     fn e3_frame(
         &self,
-        stage: &str,
-        table: &str,
+        table: &TableSchema,
         p: &Experiment,
         depth: u32,
     ) -> Result<Option<LazyFrame>> {
         Ok(self
-            .frame(stage, table, p, &RUN_COLUMNS[..4])?
+            .frame(table, p, &RUN_COLUMNS[..4])?
             .map(|f| at_depth_and_widest(f, p, depth)))
     }
 
@@ -68,7 +70,7 @@ impl Builder<'_> {
             return Ok(Vec::new());
         };
         let at_sigma = col("sigma_w2").eq(lit(runs.first_sigma_w2));
-        let Some(pooled) = self.e3_frame("graphon_ntk", "metrics", p, depth)? else {
+        let Some(pooled) = self.e3_frame(&GRAPHON_NTK_METRICS, p, depth)? else {
             return Ok(Vec::new());
         };
         let pooled = of_these_runs(pooled, runs).filter(
@@ -82,7 +84,7 @@ impl Builder<'_> {
             false,
         )?
         .means();
-        let sample = match self.e3_frame("graphon_ntk", "seed_metrics", p, depth)? {
+        let sample = match self.e3_frame(&GRAPHON_NTK_SEED_METRICS, p, depth)? {
             Some(f) => {
                 let f = in_sweep(
                     of_these_runs(f, runs).filter(at_sigma),
@@ -118,7 +120,7 @@ impl Builder<'_> {
         depth: u32,
         dir: &Path,
     ) -> Result<Vec<Claim>> {
-        let Some(frame) = self.e3_frame("ntk", "metrics", p, depth)? else {
+        let Some(frame) = self.e3_frame(&NTK_METRICS, p, depth)? else {
             return Ok(Vec::new());
         };
         let frame = in_sweep(frame, &p.sweep, &[SweepColumn::Seed])
@@ -206,13 +208,13 @@ impl Builder<'_> {
     /// (d) and (e) at one depth: each run's mean training loss, the dense runs (sparsity 0, same
     /// width, depth and seeds) as the baseline.
     fn training_claims(&self, p: &Experiment, name: &str, depth: u32) -> Result<Vec<Claim>> {
-        let Some(summary) = self.frame("training", "summary", p, &RUN_COLUMNS)? else {
+        let Some(summary) = self.frame(&TRAINING_SUMMARY, p, &RUN_COLUMNS)? else {
             return Ok(Vec::new());
         };
         let at = |f: LazyFrame| at_depth_and_widest(f, p, depth);
         let pruned = collect(at(summary), "training summary")?;
         let mut runs = seed_values(&pruned, &["mean_train_loss"], true)?;
-        if let Some(dense) = self.dense_frame("training", "summary", p)? {
+        if let Some(dense) = self.dense_frame(&TRAINING_SUMMARY, p)? {
             let dense = collect(at(dense), "training summary")?;
             let (loss, seed) = (f64s(&dense, "mean_train_loss")?, f64s(&dense, "seed")?);
             for (l, s) in loss.iter().zip(&seed) {

@@ -11,6 +11,7 @@ use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
 use crate::tables::{f64s, polars_error, strings};
 use glh_artifacts::Result;
 use glh_artifacts::config::KernelKind;
+use glh_artifacts::schemas::{NTK_METRICS, TRAINING_HISTORY, TRAINING_SUMMARY};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +21,7 @@ impl Builder<'_> {
         self.blocks.push(Block::Heading(3, "Training".into()));
         // The sweep's runs, and its dense baseline's (sparsity 0, same widths, depths, seeds
         // and settings) where a reported pipeline plans them.
-        let Some(history) = self.frame("training", "history", p, &RUN_COLUMNS)? else {
+        let Some(history) = self.frame(&TRAINING_HISTORY, p, &RUN_COLUMNS)? else {
             self.missing("training runs");
             return Ok(());
         };
@@ -38,7 +39,7 @@ impl Builder<'_> {
                 )
         };
         let mut frames = vec![(collect(curves(history), "history")?, false)];
-        if let Some(dense) = self.dense_frame("training", "history", p)? {
+        if let Some(dense) = self.dense_frame(&TRAINING_HISTORY, p)? {
             frames.push((collect(curves(dense), "history")?, true));
         }
         let (by_sparsity, dense_line) = loss_lines(&frames)?;
@@ -72,7 +73,7 @@ impl Builder<'_> {
 
     /// The accuracy table, and early training speed against each spectral metric.
     pub(crate) fn training_summary(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
-        let Some(summary) = self.frame("training", "summary", p, &RUN_COLUMNS)? else {
+        let Some(summary) = self.frame(&TRAINING_SUMMARY, p, &RUN_COLUMNS)? else {
             return Ok(());
         };
         let s_df = collect(
@@ -95,7 +96,7 @@ impl Builder<'_> {
         self.blocks
             .push(accuracy_table(&m, &s, &acc, &mean_loss, &at50));
         // Early speed against each spectral metric of the mask-level kernel.
-        let Some(metrics) = self.frame("ntk", "metrics", p, &RUN_COLUMNS)? else {
+        let Some(metrics) = self.frame(&NTK_METRICS, p, &RUN_COLUMNS)? else {
             return Ok(());
         };
         let k_df = collect(
