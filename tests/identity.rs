@@ -62,7 +62,8 @@ fn a_downstream_job_takes_its_masks_runs_seed_and_a_misplanned_key_is_refused() 
     }))
     .unwrap();
     // A stored masks run's kernels read its seed from its manifest: the same job.
-    let stored = KernelsJob::of_stored(&store, &ntk, &data, masks_input.clone()).unwrap();
+    let source = glh_ntk::stage::MaskSource::Stored(masks_input.clone());
+    let stored = KernelsJob::of_source(&store, &ntk, &data, source, 99).unwrap();
     assert_eq!(stored.spec().key(), kernels.spec().key());
     let kernels = &reports.last().unwrap().outcome;
     let metrics = glh_ntk::stage::read_metrics(&store, &kernels.as_input()).unwrap();

@@ -10,6 +10,7 @@ use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
 use glh_artifacts::{ArtifactStore, Error, Result, schemas};
 use glh_data::DataSettings;
+use glh_graphons::stage::MaskSource;
 use glh_masks::MasksSettings;
 use glh_masks::stage::MaskPoint;
 use glh_ntk::NtkSettings;
@@ -237,17 +238,10 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
 }
 
 /// The complete masks run named by `run`: a key (as `glh ls` prints it) or a run directory.
-/// The mask `--edges` or `--masks` names.
-enum MaskSource {
-    /// An edge list from any tool.
-    Edges(std::path::PathBuf),
-    /// A complete masks run of this store.
-    Stored(InputRef),
-}
-
+/// The mask `--edges` (read now) or `--masks` names.
 fn mask_source(store: &ArtifactStore, args: &MaskSourceArgs) -> Result<MaskSource> {
     match (&args.edges, &args.masks) {
-        (Some(path), _) => Ok(MaskSource::Edges(path.clone())),
+        (Some(path), _) => MaskSource::edge_list(path),
         (None, Some(run)) => Ok(MaskSource::Stored(masks_run(store, run, "--masks")?)),
         (None, None) => unreachable!("clap requires --edges or --masks"),
     }
@@ -312,10 +306,7 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
         k: args.k,
         ..Default::default()
     };
-    let job = match mask_source(store, &args.mask)? {
-        MaskSource::Edges(path) => glh_graphons::stage::HistogramsJob::of_edges(&settings, &path)?,
-        MaskSource::Stored(input) => glh_graphons::stage::HistogramsJob::new(&settings, input),
-    };
+    let job = glh_graphons::stage::HistogramsJob::new(&settings, mask_source(store, &args.mask)?);
     let outcome = run_job(store, &job, args.force, &mut |_, _| {})?;
     if !quiet {
         outln!("{}  {}", outcome.status, outcome.dir.display());
@@ -407,10 +398,8 @@ fn ntk(store: &ArtifactStore, args: NtkArgs, quiet: bool) -> Result<()> {
         kernel_per_class: args.kernel_per_class,
         ..DataSettings::default()
     };
-    let job = match mask_source(store, &args.mask)? {
-        MaskSource::Edges(path) => KernelsJob::of_edges(&settings, &data, &path, args.seed)?,
-        MaskSource::Stored(input) => KernelsJob::of_stored(store, &settings, &data, input)?,
-    };
+    let source = mask_source(store, &args.mask)?;
+    let job = KernelsJob::of_source(store, &settings, &data, source, args.seed)?;
     let spinner = progress::spinner("computing kernels", quiet);
     let outcome = run_job(store, &job, args.force, &mut |_, _| {});
     spinner.finish_and_clear();
@@ -895,9 +884,18 @@ fn verify(store: &ArtifactStore, quiet: bool) -> Result<()> {
     let entries = store.entries_with(glh_artifacts::store::Verify::Hashes);
     spinner.finish_and_clear();
     let entries = entries?;
+    // Only the stages this version writes are runs; another folder of the root (a user's
+    // backup with key-named directories) is reported, not judged.
+    let stages: std::collections::BTreeSet<&str> =
+        schemas::ALL_TABLES.iter().map(|t| t.stage).collect();
+    let mut foreign = std::collections::BTreeSet::new();
     let mut complete = 0;
     let mut damaged = Vec::new();
     for e in &entries {
+        if !stages.contains(e.stage.as_str()) {
+            foreign.insert(store.root().join(&e.stage));
+            continue;
+        }
         match &e.state {
             EntryState::Complete(_) => complete += 1,
             EntryState::Damaged(why) => {
@@ -908,6 +906,9 @@ fn verify(store: &ArtifactStore, quiet: bool) -> Result<()> {
         }
     }
     if !quiet {
+        for dir in &foreign {
+            outln!("skipped  {}  not a stage of this store", dir.display());
+        }
         outln!(
             "{complete} complete runs verified (every file's size and SHA-256), {} damaged",
             damaged.len()

@@ -50,7 +50,7 @@ fn bad_arguments_are_one_line_and_exit_2() {
                 "0.5",
             ],
         ),
-        "unknown method `prune`, expected one of: random, magnitude, snip, grasp, synflow",
+        "invalid value 'prune' for '--method <METHOD>' [possible values: random, magnitude, snip, grasp, synflow, shuffled:random,",
     );
     assert_bad_input(&masks(&["--sparsity", "1.0"]), "sparsity must be in [0, 1)");
     assert_bad_input(

@@ -70,6 +70,19 @@ fn item_2_a_damaged_artifact_is_never_served_and_is_recomputed() {
     assert_ok(&glh(r, &["verify"]));
     assert_ok(&glh(r, &export));
 
+    // A folder of the root that is no stage (a user's copy of a run) is skipped, not damaged.
+    let copy = r.join("backup").join(&key);
+    fs::create_dir_all(&copy).unwrap();
+    fs::write(copy.join("masks.parquet"), b"not ours").unwrap();
+    let out = glh(r, &["verify"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("not a stage of this store"),
+        "{}",
+        stdout(&out)
+    );
+    fs::remove_dir_all(r.join("backup")).unwrap();
+
     // A truncated or deleted table is damaged in the listing itself.
     fs::write(&table, &good[..good.len() / 3]).unwrap();
     assert!(ls_line(r, &key).contains("damaged"));

@@ -663,13 +663,49 @@ fn decode_edge_list_unguarded(path: &Path, file: bytes::Bytes) -> Result<Vec<Lay
         .collect()
 }
 
-/// Where a histograms job's masks come from.
+/// Where a job's masks come from: a stored masks run, or an edge list from any tool read once
+/// (the histograms and the kernels jobs take either).
 #[derive(Clone)]
-enum MaskSource {
+pub enum MaskSource {
     /// A masks run of this store.
     Stored(InputRef),
-    /// An edge list from any tool: its path (for messages) and the bytes its key hashed.
+    /// An edge list: its path (for messages) and the bytes its key hashed.
     EdgeList(PathBuf, bytes::Bytes),
+}
+
+impl MaskSource {
+    /// The edge list at `path`, read now (regular file, within the memory limit).
+    pub fn edge_list(path: &Path) -> Result<Self> {
+        Ok(MaskSource::EdgeList(
+            path.to_path_buf(),
+            read_edge_list_bytes(path)?,
+        ))
+    }
+
+    /// The stored masks run, an input of the job's key; `None` for an edge list.
+    pub fn input(&self) -> Option<&InputRef> {
+        match self {
+            MaskSource::Stored(input) => Some(input),
+            MaskSource::EdgeList(..) => None,
+        }
+    }
+
+    /// SHA-256 of an edge list's bytes (its part of the job's key); `None` for a stored run.
+    pub fn edge_list_sha256(&self) -> Option<String> {
+        match self {
+            MaskSource::Stored(_) => None,
+            MaskSource::EdgeList(_, bytes) => Some(glh_artifacts::key::sha256_hex(bytes)),
+        }
+    }
+
+    /// The mask's layers: a stored run's, or the edge list's bytes decoded (not the path
+    /// again: it may have been replaced since the key hashed it).
+    pub fn layers(&self, store: &ArtifactStore) -> Result<Vec<LayerMask>> {
+        match self {
+            MaskSource::Stored(input) => Ok(read_mask(store, input)?.1.layers().to_vec()),
+            MaskSource::EdgeList(path, bytes) => decode_edge_list(path, bytes.clone()),
+        }
+    }
 }
 
 impl fmt::Debug for MaskSource {
@@ -701,32 +737,18 @@ pub struct HistogramsJob {
 }
 
 impl HistogramsJob {
-    /// The job of the masks run `masks`; the run columns come from that run's manifest.
-    pub fn new(settings: &GraphonsSettings, masks: InputRef) -> Self {
+    /// The job of the masks in `source`; a stored run's run columns come from its manifest.
+    pub fn new(settings: &GraphonsSettings, source: MaskSource) -> Self {
         let params = HistogramParams {
             k: settings.k,
-            edge_list_sha256: None,
+            edge_list_sha256: source.edge_list_sha256(),
         };
+        let inputs = source.input().into_iter().cloned().collect();
         HistogramsJob {
-            spec: JobSpec::new(STAGE, VERSION, &params, vec![masks.clone()]),
+            spec: JobSpec::new(STAGE, VERSION, &params, inputs),
             settings: settings.clone(),
-            source: MaskSource::Stored(masks),
+            source,
         }
-    }
-
-    /// The job of the masks in the edge list `path`, read once here: the key covers these
-    /// bytes, and the run decodes these bytes, not the path again (it may be replaced since).
-    pub fn of_edges(settings: &GraphonsSettings, path: &Path) -> Result<Self> {
-        let bytes = read_edge_list_bytes(path)?;
-        let params = HistogramParams {
-            k: settings.k,
-            edge_list_sha256: Some(glh_artifacts::key::sha256_hex(&bytes)),
-        };
-        Ok(HistogramsJob {
-            spec: JobSpec::new(STAGE, VERSION, &params, vec![]),
-            settings: settings.clone(),
-            source: MaskSource::EdgeList(path.to_path_buf(), bytes),
-        })
     }
 }
 
@@ -742,17 +764,13 @@ impl Job for HistogramsJob {
         force: bool,
         _progress: &mut dyn FnMut(usize, usize),
     ) -> Result<JobOutcome> {
-        store.run(&self.spec, force, |writer| match &self.source {
-            MaskSource::Stored(masks) => {
-                let (_, mask) = read_mask(store, masks)?;
-                let labels = run_columns(store, masks)?;
-                write_tables(writer, &self.settings, mask.layers(), &labels)
-            }
-            MaskSource::EdgeList(path, bytes) => {
-                let layers = decode_edge_list(path, bytes.clone())?;
-                let labels = external_run_columns(&layers, path)?;
-                write_tables(writer, &self.settings, &layers, &labels)
-            }
+        store.run(&self.spec, force, |writer| {
+            let layers = self.source.layers(store)?;
+            let labels = match &self.source {
+                MaskSource::Stored(masks) => run_columns(store, masks)?,
+                MaskSource::EdgeList(path, _) => external_run_columns(&layers, path)?,
+            };
+            write_tables(writer, &self.settings, &layers, &labels)
         })
     }
 }
@@ -847,7 +865,10 @@ impl Stage for GraphonsStage {
                             let Some((id, input, label)) = masks.get(&key) else {
                                 continue;
                             };
-                            let job = HistogramsJob::new(&self.settings, input.clone());
+                            let job = HistogramsJob::new(
+                                &self.settings,
+                                MaskSource::Stored(input.clone()),
+                            );
                             members.push(GroupMember {
                                 histograms: job.spec().as_input(),
                                 width,

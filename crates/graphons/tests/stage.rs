@@ -11,7 +11,8 @@ use glh_graphons::GraphonsSettings;
 use glh_graphons::sas::sas_histogram;
 use glh_graphons::settings::Rescale;
 use glh_graphons::stage::{
-    ConvergenceJob, GroupMember, hidden_neurons, read_histograms, read_scaled_histograms,
+    ConvergenceJob, GroupMember, MaskSource, hidden_neurons, read_histograms,
+    read_scaled_histograms,
 };
 use glh_graphons::step::l2_distance;
 use glh_masks::MasksSettings;
@@ -52,9 +53,12 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
             stage: "masks".into(),
             key: masks.manifest.key,
         };
-        let out = glh_graphons::stage::HistogramsJob::new(&settings, masks_input.clone())
-            .run(&store, false, &mut |_, _| {})
-            .unwrap();
+        let out = glh_graphons::stage::HistogramsJob::new(
+            &settings,
+            MaskSource::Stored(masks_input.clone()),
+        )
+        .run(&store, false, &mut |_, _| {})
+        .unwrap();
         let input = glh_artifacts::store::InputRef {
             stage: "graphons".into(),
             key: out.manifest.key,
@@ -258,17 +262,18 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
         stage: "masks".into(),
         key: masks.manifest.key,
     };
-    let own = glh_graphons::stage::HistogramsJob::new(&settings, masks_input.clone())
-        .run(&store, false, &mut |_, _| {})
-        .unwrap();
+    let own =
+        glh_graphons::stage::HistogramsJob::new(&settings, MaskSource::Stored(masks_input.clone()))
+            .run(&store, false, &mut |_, _| {})
+            .unwrap();
     let (_, mask) = read_mask(&store, &masks_input).unwrap();
     let outside = tempfile::tempdir().unwrap();
     let edges = outside.path().join("edges.parquet");
     glh_masks::export::export_edges(&store, &mask, &masks_input, &edges).unwrap();
-    let external = glh_graphons::stage::HistogramsJob::of_edges(&settings, &edges)
-        .unwrap()
-        .run(&store, false, &mut |_, _| {})
-        .unwrap();
+    let external =
+        glh_graphons::stage::HistogramsJob::new(&settings, MaskSource::edge_list(&edges).unwrap())
+            .run(&store, false, &mut |_, _| {})
+            .unwrap();
     let read = |key| {
         read_histograms(
             &store,
@@ -361,10 +366,13 @@ fn members_of(
                 key: masks.manifest.key,
             };
             GroupMember {
-                histograms: glh_graphons::stage::HistogramsJob::new(settings, masks)
-                    .run(store, false, &mut |_, _| {})
-                    .unwrap()
-                    .as_input(),
+                histograms: glh_graphons::stage::HistogramsJob::new(
+                    settings,
+                    MaskSource::Stored(masks),
+                )
+                .run(store, false, &mut |_, _| {})
+                .unwrap()
+                .as_input(),
                 width: p.width,
                 seed: p.seed,
             }

@@ -25,11 +25,12 @@ use glh_artifacts::{
 use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
+pub use glh_graphons::stage::MaskSource;
 use glh_masks::stage::{MasksJob, external_run_columns, read_mask, run_columns};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The stage's name.
 pub const STAGE: &str = "ntk";
@@ -196,15 +197,6 @@ pub(crate) fn mlp_shapes(width: u64, depth: u32) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Where a kernels job's masks come from.
-#[derive(Clone, Debug)]
-enum MaskSource {
-    /// A masks run of this store.
-    Stored(InputRef),
-    /// An edge list from any tool: its path (for messages) and the bytes its key hashed.
-    EdgeList(PathBuf, bytes::Bytes),
-}
-
 /// The job that computes one mask's kernels, spectra and metrics on the kernel subset of a
 /// data seed: the one door to an ntk run.
 #[derive(Clone, Debug)]
@@ -227,15 +219,9 @@ impl KernelsJob {
         let params = NtkParams {
             settings,
             normalisation: Normalisation::from(data),
-            edge_list_sha256: match &source {
-                MaskSource::Stored(_) => None,
-                MaskSource::EdgeList(_, bytes) => Some(glh_artifacts::key::sha256_hex(bytes)),
-            },
+            edge_list_sha256: source.edge_list_sha256(),
         };
-        let mut inputs: Vec<InputRef> = match &source {
-            MaskSource::Stored(masks) => vec![masks.clone()],
-            MaskSource::EdgeList(..) => vec![],
-        };
+        let mut inputs: Vec<InputRef> = source.input().into_iter().cloned().collect();
         inputs.push(data_job.spec().as_input());
         Ok(KernelsJob {
             spec: JobSpec::new(STAGE, VERSION, &params, inputs),
@@ -252,28 +238,19 @@ impl KernelsJob {
         Self::with_source(settings, data, source, masks.point().seed)
     }
 
-    /// The kernels of the stored masks run `masks`, on the kernel subset of its seed (read
-    /// from its manifest).
-    pub fn of_stored(
+    /// The kernels of the masks in `source` on the kernel subset of a seed: a stored masks
+    /// run's own (read from its manifest), or `edge_list_seed` for an edge list.
+    pub fn of_source(
         store: &ArtifactStore,
         settings: &NtkSettings,
         data: &DataSettings,
-        masks: InputRef,
+        source: MaskSource,
+        edge_list_seed: u64,
     ) -> Result<Self> {
-        let seed = run_columns(store, &masks)?.seed;
-        Self::with_source(settings, data, MaskSource::Stored(masks), seed)
-    }
-
-    /// The kernels of the masks in the edge list `path` (read once here: the key covers these
-    /// bytes and the run decodes them), on the kernel subset of data seed `seed`.
-    pub fn of_edges(
-        settings: &NtkSettings,
-        data: &DataSettings,
-        path: &Path,
-        seed: u64,
-    ) -> Result<Self> {
-        let bytes = glh_graphons::stage::read_edge_list_bytes(path)?;
-        let source = MaskSource::EdgeList(path.to_path_buf(), bytes);
+        let seed = match &source {
+            MaskSource::Stored(masks) => run_columns(store, masks)?.seed,
+            MaskSource::EdgeList(..) => edge_list_seed,
+        };
         Self::with_source(settings, data, source, seed)
     }
 
@@ -313,8 +290,8 @@ impl Job for KernelsJob {
                 let (_, mask) = read_mask(store, masks)?;
                 write_run(writer, settings, mask.layers(), &images, &labels, seed)
             }
-            MaskSource::EdgeList(path, bytes) => {
-                let layers = glh_graphons::stage::decode_edge_list(path, bytes.clone())?;
+            MaskSource::EdgeList(path, _) => {
+                let layers = self.source.layers(store)?;
                 check_mnist_shape(&layers, path)?;
                 let shapes: Vec<(u64, u64)> = layers
                     .iter()

@@ -1,16 +1,16 @@
 //! The report's `[dynamics]` section (E4, ours): observed against kernel-predicted
 //! gradient-descent curves per method at one width, the curve error against width on log-log
 //! axes with its fitted slope per method and kernel, the methods' speed orders, and E4's two
-//! claims (`crate::dynamics`). The dense baseline is read from the store's sparsity-0 runs of
+//! claims (`crate::experiments::e4`). The dense baseline is read from the store's sparsity-0 runs of
 //! the same widths, depths, seeds and training settings (its own pipeline, `e4-dense`).
 
 use crate::claims::fmt;
 use crate::document::Block;
-use crate::dynamics::{
+use crate::experiment::{DynamicsRuns, Experiment};
+use crate::experiments::e4::{
     PREDICTS_WITHIN, PredictionRow, by_method_and_width, error_slopes, predicts_training,
     ranks_speeds, speed_orders,
 };
-use crate::experiment::{DynamicsRuns, Experiment};
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{f64s, strings};

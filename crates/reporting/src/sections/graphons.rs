@@ -4,9 +4,10 @@
 //! convergence claim checked per (hidden layer, method) with its exceptions, and the hidden
 //! neurons each method cuts off (the paper's appendix figure 9).
 
-use crate::claims::{self, ConvergenceCase, Statement, fmt};
+use crate::claims::{Statement, fmt};
 use crate::document::Block;
 use crate::experiment::{Experiment, GraphonsRuns};
+use crate::experiments::e1::{self, ConvergenceCase};
 use crate::figures::{Chart, Grid, HeatmapGrid, Line};
 use crate::report::{Builder, MeanSd, RUN_COLUMNS, collect};
 use crate::tables::{bools, f64s, strings};
@@ -237,7 +238,7 @@ impl Builder<'_> {
                 }
             }
         }
-        let cases = claims::convergence_cases(&df, methods)?;
+        let cases = e1::convergence_cases(&df, methods)?;
         self.convergence_verdicts(&cases, methods);
         self.paper_distances(&df, methods)?;
         // Ours: the L2 distance of the step graphons on every layer, input and output too.
@@ -262,7 +263,7 @@ impl Builder<'_> {
             Rescale::LayerDensity => Statement::SparseConvergence,
         };
         self.claims
-            .extend(claims::convergence(statement, &p.name, &cases));
+            .extend(e1::convergence(statement, &p.name, &cases));
         Ok(())
     }
 

@@ -2,9 +2,10 @@
 //! the dense NTK's scaled by the product of layer densities, normalised spectra per method and
 //! sparsity, and the c^L and energy-concentration claims.
 
-use crate::claims::{self, fmt};
+use crate::claims::fmt;
 use crate::document::Block;
 use crate::experiment::Experiment;
+use crate::experiments::e2;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, Spectrum, collect};
 use crate::tables::{f64s, polars_error, strings};
@@ -106,7 +107,7 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        self.claims.extend(claims::power_law(&p.name, &df)?);
+        self.claims.extend(e2::power_law(&p.name, &df)?);
         self.spectra(p, dir, &method, &sparsity, &top5)
     }
 
@@ -190,7 +191,7 @@ impl Builder<'_> {
         let frame = df!("method" => method, "sparsity" => sparsity, "top5_energy" => top5)
             .map_err(polars_error("metrics"))?;
         self.claims
-            .extend(claims::energy_concentration(&p.name, &frame)?);
+            .extend(e2::energy_concentration(&p.name, &frame)?);
         Ok(())
     }
 }

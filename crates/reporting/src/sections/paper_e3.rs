@@ -7,8 +7,10 @@ use super::graphon_ntk::of_these_runs;
 use crate::claims::{Claim, Reading, Statement};
 use crate::document::Block;
 use crate::experiment::Experiment;
+use crate::experiments::e3::paper::{
+    DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims,
+};
 use crate::figures::{Chart, Line};
-use crate::paper_e3::{DENSE, KERNEL_METRICS, Means, SeedValues, kernel_claims, training_claims};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::tables::{SweepColumn, f64s, in_sweep, strings};
 use glh_artifacts::config::KernelKind;

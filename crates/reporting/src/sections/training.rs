@@ -2,9 +2,10 @@
 //! run as baseline where one exists), the accuracy table, early training speed against each
 //! spectral metric with bootstrap intervals over seeds, and the two training claims.
 
-use crate::claims::{self, fmt, interval};
+use crate::claims::{fmt, interval};
 use crate::document::Block;
 use crate::experiment::Experiment;
+use crate::experiments::e3;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
@@ -258,7 +259,7 @@ impl Builder<'_> {
             "seed" => runs.seed.as_slice(),
         )
         .map_err(polars_error("metrics"))?;
-        let (claim, _) = claims::energy_predicts_speed(&p.name, &frame, b, seed0)?;
+        let (claim, _) = e3::energy_predicts_speed(&p.name, &frame, b, seed0)?;
         self.claims.push(claim);
         let mut by_method: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for (k, method) in runs.method.iter().enumerate() {
