@@ -468,8 +468,8 @@ pub const NTK_SPECTRA: TableSchema = TableSchema {
 };
 
 /// Calls `$table!` with `$lead`, the spectral-metric columns (`glh_ntk::spectrum`'s
-/// `SpectralMetrics`, in its order) and `$rest`: the metrics tables of both kernel stages share
-/// them.
+/// `SpectralMetrics`, written and read by these names) and `$rest`: the metrics tables of both
+/// kernel stages share them.
 macro_rules! with_spectral_columns {
     ($table:ident; [$($lead:expr),* $(,)?]; [$($rest:expr),* $(,)?]) => {
         $table![
