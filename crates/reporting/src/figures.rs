@@ -167,18 +167,27 @@ pub struct HeatmapGrid {
     pub legend: String,
 }
 
+impl HeatmapGrid {
+    /// The width of the row labels' column: 110 pixels, or more for a label longer than a
+    /// method's name (`shuffled:synflow`; 16 px sans is under 9 px a character).
+    fn label_width(&self) -> u32 {
+        let longest = self.row_labels.iter().map(|l| l.chars().count()).max();
+        (24 + 9 * longest.unwrap_or(0) as u32).max(110)
+    }
+}
+
 impl Figure for HeatmapGrid {
     fn size(&self) -> (u32, u32) {
         // At least 840 wide so the title and the colour bar's legend fit.
         (
-            (130 + 170 * self.col_labels.len() as u32).max(840),
+            (20 + self.label_width() + 170 * self.col_labels.len() as u32).max(840),
             110 + 170 * self.row_labels.len() as u32,
         )
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
         let title = area.titled(&self.title, (SANS, 22)).map_err(plot_error)?;
-        let (left, body) = title.split_horizontally(110);
+        let (left, body) = title.split_horizontally(self.label_width());
         let (top, body) = body.split_vertically(30);
         let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - 40);
         let cells = body.split_evenly((self.row_labels.len(), self.col_labels.len()));
