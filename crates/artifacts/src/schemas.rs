@@ -413,6 +413,26 @@ pub const CONVERGENCE: TableSchema = TableSchema {
             ColumnType::Float64,
             "sample standard deviation of the cut distance's upper bound over seeds",
         ),
+        col(
+            "noise_floor",
+            ColumnType::Float64,
+            "mean over pairs of seeds at this width of the Frobenius distance between their histograms (NaN with one seed): the distance that noise alone gives",
+        ),
+        col(
+            "expected_sq_distance",
+            ColumnType::Float64,
+            "unbiased estimate of the squared Frobenius distance between the expected histograms at this width and at the reference width: the squared distance of the seed means less each side's seed variance over its seeds; may be negative (a difference below the noise); NaN at the reference width or with one seed",
+        ),
+        col(
+            "expected_sq_distance_low",
+            ColumnType::Float64,
+            "2.5% end of its seed-bootstrap interval (each side's seeds resampled, 1000 resamples, spread placed at the estimate)",
+        ),
+        col(
+            "expected_sq_distance_high",
+            ColumnType::Float64,
+            "97.5% end of that interval",
+        ),
     ],
 };
 

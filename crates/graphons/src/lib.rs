@@ -6,12 +6,15 @@
 //!   and the exact cut-norm distance of two K-block step graphons;
 //! - [`sampling`]: masks sampled from a known graphon `W(u, v)`, for tests and graphon-guided
 //!   pruning;
+//! - [`noise`]: the noise floor of a histogram distance (seed to seed) and the bias-corrected
+//!   squared distance between expected histograms, with a seed-bootstrap interval;
 //! - [`smoothing`]: total-variation smoothing (Chambolle) of histograms for pictures;
 //! - [`settings`]: [`GraphonsSettings`], the `[graphons]` table;
 //! - [`stage`]: the `graphons` jobs (histograms and degree profiles of one masks run) and the
 //!   `convergence` jobs (distances to the largest width's seed-averaged histogram).
 
 pub mod cut_bounds;
+pub mod noise;
 pub mod sampling;
 pub mod sas;
 pub mod settings;

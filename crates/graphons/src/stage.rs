@@ -11,6 +11,7 @@
 //! `||H_n - H_ref||_F / K` and the cut distance's certified interval.
 
 use crate::cut_bounds::cut_interval;
+use crate::noise::{corrected_sq_distance, noise_floor};
 use crate::sas::{degree_order, sas_histogram};
 use crate::settings::{GraphonsSettings, Rescale};
 use crate::step::{StepGraphon, l2_distance};
@@ -45,8 +46,9 @@ pub const VERSION: u32 = 2;
 /// certified interval (`cut_low_*`, `cut_high_*`, exact and equal where K <= 24) in place of
 /// `cut_mean`/`cut_sd`, so that K = 64 works. 3: groups by level (a fixed sparsity or a
 /// density law, `density_c`, `density_a`), with each width's own sparsity, and the `rescale`
-/// setting.
-pub const CONVERGENCE_VERSION: u32 = 3;
+/// setting. 4: the noise floor (seed-to-seed distance) and the bias-corrected squared distance
+/// between expected histograms with its interval (`crate::noise`, issue #28).
+pub const CONVERGENCE_VERSION: u32 = 4;
 
 /// The leading run columns of both tables, repeated `n` times.
 fn layer_run_columns(labels: &RunColumns, layer: u32, shape: (usize, usize), n: usize) -> Columns {
@@ -249,6 +251,11 @@ struct ConvergenceRow {
     /// (mean, sd) over seeds of the Frobenius distance, our normalised L2, and the cut
     /// distance's lower and upper bounds, in the table's column order.
     stats: [(f64, f64); 4],
+    /// The mean Frobenius distance between two seeds' histograms at this width.
+    noise_floor: f64,
+    /// The bias-corrected squared distance of the expected histograms to the reference
+    /// width's, and its interval (NaN at the reference width).
+    expected_sq: (f64, f64, f64),
 }
 
 /// The convergence run of one (method, depth, level) group.
@@ -405,11 +412,20 @@ fn run_convergence(
                     cut_low.push(cut.low);
                     cut_high.push(cut.high);
                 }
+                let at_width: Vec<&StepGraphon> = runs.iter().map(|r| &r[&layer]).collect();
+                let expected_sq = if width == reference_width {
+                    (f64::NAN, f64::NAN, f64::NAN)
+                } else {
+                    let at_ref: Vec<&StepGraphon> = refs.iter().map(|r| &r[&layer]).collect();
+                    corrected_sq_distance(&at_width, &at_ref)
+                };
                 rows.push(ConvergenceRow {
                     layer,
                     hidden: layer > 1 && layer < group.depth,
                     width,
                     seeds: runs.len() as u32,
+                    noise_floor: noise_floor(&at_width),
+                    expected_sq,
                     stats: [
                         mean_sd(&frobenius),
                         mean_sd(&l2),
@@ -475,6 +491,13 @@ fn run_convergence(
             columns.add(mean, stat(|(m, _)| m));
             columns.add(sd, stat(|(_, s)| s));
         }
+        let per_row =
+            |f: fn(&ConvergenceRow) -> f64| Float64Array::from_iter_values(rows.iter().map(f));
+        columns
+            .add("noise_floor", per_row(|r| r.noise_floor))
+            .add("expected_sq_distance", per_row(|r| r.expected_sq.0))
+            .add("expected_sq_distance_low", per_row(|r| r.expected_sq.1))
+            .add("expected_sq_distance_high", per_row(|r| r.expected_sq.2));
         writer.write_table(&CONVERGENCE, columns)
     })
 }

@@ -165,6 +165,41 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
     };
     let expected = (frobenius(&h30a) + frobenius(&h30b)) / 2.0;
     assert!((frobenius_mean.value(row) - expected).abs() < 1e-12);
+    // The noise floor: the two seeds' distance at width 30. The corrected squared distance:
+    // the seed means' squared distance less each side's variance over its seeds, which for
+    // two seeds is ||x_1 - x_2||^2 / 4 a side.
+    let sq = |a: &glh_graphons::StepGraphon, b: &glh_graphons::StepGraphon| {
+        a.values
+            .iter()
+            .zip(&b.values)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+    };
+    assert!((f64s("noise_floor").value(row) - sq(&h30a, &h30b).sqrt()).abs() < 1e-12);
+    let mean30 = glh_graphons::StepGraphon::new(
+        h30a.rows,
+        h30a.cols,
+        h30a.values
+            .iter()
+            .zip(&h30b.values)
+            .map(|(a, b)| a / 2.0 + b / 2.0)
+            .collect(),
+    )
+    .unwrap();
+    let corrected = sq(&mean30, &reference) - sq(&h30a, &h30b) / 4.0 - sq(&h60a, &h60b) / 4.0;
+    let d2 = f64s("expected_sq_distance");
+    assert!(
+        (d2.value(row) - corrected).abs() < 1e-9,
+        "{} vs {corrected}",
+        d2.value(row)
+    );
+    let at_reference = (0..table.num_rows())
+        .find(|&i| layer.value(i) == 2 && width.value(i) == 60)
+        .unwrap();
+    assert!(
+        d2.value(at_reference).is_nan(),
+        "a width against itself is not estimated"
+    );
     let hidden = table
         .column_by_name("hidden")
         .unwrap()
