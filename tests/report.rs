@@ -92,6 +92,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| hidden layer | method | Frobenius distance by width | falls monotonically? | exceptions |",
         "| hidden layer | method | width | Frobenius distance (paper) | noise floor | D^2 to the reference [95% CI] | reading |",
         "| neurons h | method | n = 16 | n = 32 |",
+        "| layer | method | n = 16 | n = 32 |",
         "| kernel | sigma_w^2 | L | sparsity | method | top-5 energy (paper) |",
         "| claim | experiment | our numbers | supported? |",
         E3_CLAIMS_HEADER,
@@ -99,7 +100,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
         assert!(md.contains(header), "missing table {header}");
     }
     // The two above, and the E3 claims side by side in the summary and in the section.
-    assert_eq!(report.tables, 12);
+    assert_eq!(report.tables, 13);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
         assert_eq!(claim.experiment, "smoke");
