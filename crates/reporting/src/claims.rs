@@ -50,7 +50,7 @@ impl Statement {
                 "Sparse regime (ours, beyond the paper): with density c n^-a, the rescaled histograms H / p_n converge with width: dist(n) falls monotonically, for every method and hidden layer"
             }
             Statement::PowerLaw => {
-                "Random pruning at density c scales the NTK by c^L (mask-level Graphon NTK = c^L x dense)"
+                "Random pruning at density c scales the NTK by c^L, L the masked Linear layers (mask-level Graphon NTK = c^L x dense)"
             }
             Statement::EnergyConcentration => {
                 "SNIP and SynFlow concentrate more energy in the top eigenvalues than Random (top-5 energy, same sparsity)"

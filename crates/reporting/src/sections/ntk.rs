@@ -84,7 +84,10 @@ impl Builder<'_> {
             .collect();
         self.blocks.push(Block::Paragraph(
             "Mask-level Graphon NTK on the kernel images, mean over seeds. The c^L law predicts \
-             trace ratio = c^L (exactly: the product of the layer densities)."
+             trace ratio = c^L (exactly: the product of the layer densities). Here L counts the \
+             masked Linear layers, every layer of the network; the paper's L counts hidden \
+             layers, so with all its L + 1 weight layers masked its factor is c^(L+1), and its \
+             c^L holds only with one weight layer left dense (METHOD.md section 8)."
                 .into(),
         ));
         self.blocks.push(Block::Table(
