@@ -320,6 +320,8 @@ pub struct DynamicsJob {
     training_settings: TrainingSettings,
     data: DataSettings,
     training: InputRef,
+    /// The data job of the kernel images the training run trained on.
+    images: SubsetsJob,
     configuration: Vec<InputRef>,
     own: usize,
     spec: JobSpec,
@@ -339,18 +341,22 @@ impl DynamicsJob {
                 "bug: a dynamics job's own masks run is not its training run's".into(),
             ));
         }
-        let data_run = SubsetsJob::new(training.data(), training.seed())?
-            .spec()
-            .as_input();
+        // The kernel images its training run trained on (gd's), or, for a training outside the
+        // NTK regime (refused when the job runs), those of the same seed.
+        let images = match training.images_job() {
+            Some(images) => images.clone(),
+            None => SubsetsJob::new(training.data(), training.seed())?,
+        };
         let training_input = training.spec().as_input();
         Ok(DynamicsJob {
             spec: dynamics_spec(
                 settings,
                 training_input.clone(),
-                data_run,
+                images.spec().as_input(),
                 &configuration,
                 own,
             ),
+            images,
             settings: settings.clone(),
             training_settings: training.settings().clone(),
             data: training.data().clone(),
@@ -379,12 +385,8 @@ impl Job for DynamicsJob {
 /// The `[dynamics]` table: a dynamics job per training job of the plan.
 #[derive(Clone, Debug)]
 pub struct DynamicsStage {
-    /// The stage's settings.
+    /// The stage's settings (the training and data settings are each training job's).
     pub settings: DynamicsSettings,
-    /// The pipeline's training settings (the NTK regime: checked by [`check_regime`]).
-    pub training: TrainingSettings,
-    /// The pipeline's data settings.
-    pub data: DataSettings,
 }
 
 impl Stage for DynamicsStage {
@@ -418,16 +420,14 @@ impl Stage for DynamicsStage {
         for members in configurations.values_mut() {
             members.sort_by_key(|m| m.0);
             let inputs: Vec<InputRef> = members.iter().map(|m| m.2.clone()).collect();
-            for (own, &(seed, _, ref masks_input)) in members.iter().enumerate() {
+            for (own, (_, _, masks_input)) in members.iter().enumerate() {
                 let Some((training_id, training, label)) =
                     trainings.iter().find(|t| t.1.masks() == masks_input)
                 else {
                     continue;
                 };
                 let job = DynamicsJob::of(&self.settings, training, inputs.clone(), own)?;
-                let data = SubsetsJob::new(training.data(), seed)?;
-                let data_label = data.label();
-                let data_id = plan.ensure(data, data_label);
+                let data_id = plan.ensure(job.images.clone(), job.images.label());
                 let mut after = vec![*training_id, data_id];
                 after.extend(members.iter().map(|m| m.1));
                 plan.push(job, label.clone(), after);

@@ -299,6 +299,24 @@ pub fn run_columns(store: &ArtifactStore, input: &InputRef) -> Result<RunColumns
     Ok(point_run_columns(&point, scope))
 }
 
+/// [`run_columns`] of a masks run a downstream job was built for with seed `seed`: a run of
+/// another seed is refused, since the job's key (its data input) was derived from that seed.
+pub fn run_columns_of_seed(
+    store: &ArtifactStore,
+    input: &InputRef,
+    seed: u64,
+    job: &str,
+) -> Result<RunColumns> {
+    let labels = run_columns(store, input)?;
+    if labels.seed != seed {
+        return Err(Error::Unsupported(format!(
+            "bug: {job} built for seed {seed} reads the masks run {} of seed {}",
+            input.key, labels.seed
+        )));
+    }
+    Ok(labels)
+}
+
 /// The run columns of masks read from an edge list (`path`): method and scope `external`,
 /// seed 0, width the output size of layer 1.
 pub fn external_run_columns(layers: &[LayerMask], path: &Path) -> Result<RunColumns> {

@@ -26,7 +26,9 @@ use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
 pub use glh_graphons::stage::MaskSource;
-use glh_masks::stage::{MasksJob, external_run_columns, read_mask, run_columns};
+use glh_masks::stage::{
+    MasksJob, external_run_columns, read_mask, run_columns, run_columns_of_seed,
+};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
@@ -276,13 +278,7 @@ impl Job for KernelsJob {
         let (settings, data, seed) = (&self.settings, &self.data_settings, self.data.seed());
         store.run(&self.spec, force, |writer| match &self.source {
             MaskSource::Stored(masks) => {
-                let labels = run_columns(store, masks)?;
-                if labels.seed != seed {
-                    return Err(Error::Unsupported(format!(
-                        "bug: kernels of seed {} planned on the images of seed {seed}",
-                        labels.seed
-                    )));
-                }
+                let labels = run_columns_of_seed(store, masks, seed, "a kernels job")?;
                 // The subset first: more images than a class has is the real cause, not memory.
                 let images = subset_images(store, data, seed, Subset::Kernel)?;
                 let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);

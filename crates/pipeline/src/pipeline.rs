@@ -130,8 +130,6 @@ impl Pipeline {
             if let Some(dynamics) = &self.dynamics {
                 stages.push(Box::new(DynamicsStage {
                     settings: dynamics.clone(),
-                    training: settings.clone(),
-                    data,
                 }));
             }
         }

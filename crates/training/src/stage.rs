@@ -22,7 +22,7 @@ use glh_artifacts::{
 };
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
-use glh_masks::stage::{MasksJob, read_mask, run_columns};
+use glh_masks::stage::{MasksJob, read_mask, run_columns, run_columns_of_seed};
 use glh_model::Mlp;
 use glh_model::ntk_init::ntk_mlp;
 use serde::Serialize;
@@ -48,13 +48,13 @@ struct TrainingParams<'a> {
     mnist_sha256: BTreeMap<String, String>,
 }
 
-/// The run that trains the network of the masks run `masks`, whose seed is `seed` (gradient
-/// descent trains on the kernel images of that seed's data run, an input of its key).
+/// The run that trains the network of the masks run `masks` (gradient descent trains on the
+/// kernel images of `images`, the data run of that masks run's seed, an input of its key).
 fn training_spec(
     settings: &TrainingSettings,
     data: &DataSettings,
     masks: InputRef,
-    seed: u64,
+    images: Option<&SubsetsJob>,
 ) -> Result<JobSpec> {
     let params = TrainingParams {
         settings,
@@ -62,9 +62,7 @@ fn training_spec(
         mnist_sha256: glh_data::mnist::read_checksums(&data.dir)?,
     };
     let mut inputs = vec![masks];
-    if settings.optimizer == Optimizer::Gd {
-        inputs.push(SubsetsJob::new(data, seed)?.spec().as_input());
-    }
+    inputs.extend(images.map(|job| job.spec().as_input()));
     Ok(JobSpec::new(STAGE, VERSION, &params, inputs))
 }
 
@@ -82,13 +80,7 @@ fn run_training(
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<JobOutcome> {
     let (settings, data, masks) = (&job.settings, &job.data, &job.masks);
-    let labels = run_columns(store, masks)?;
-    if labels.seed != job.seed {
-        return Err(Error::Unsupported(format!(
-            "bug: training of seed {} planned with seed {}",
-            labels.seed, job.seed
-        )));
-    }
+    let labels = run_columns_of_seed(store, masks, job.seed, "a training job")?;
     let device = settings.device.open()?;
     store.run(&job.spec, force, |writer| {
         let examples = match settings.optimizer {
@@ -354,6 +346,8 @@ pub struct TrainingJob {
     masks: InputRef,
     /// The masks run's seed (its network's initialisation, and gd's kernel images).
     seed: u64,
+    /// For gradient descent: the data job of its kernel images.
+    images: Option<SubsetsJob>,
     spec: JobSpec,
 }
 
@@ -364,12 +358,17 @@ impl TrainingJob {
         masks: InputRef,
         seed: u64,
     ) -> Result<Self> {
+        let images = match settings.optimizer {
+            Optimizer::Gd => Some(SubsetsJob::new(data, seed)?),
+            Optimizer::Adam => None,
+        };
         Ok(TrainingJob {
-            spec: training_spec(settings, data, masks.clone(), seed)?,
+            spec: training_spec(settings, data, masks.clone(), images.as_ref())?,
             settings: settings.clone(),
             data: data.clone(),
             masks,
             seed,
+            images,
         })
     }
 
@@ -399,6 +398,11 @@ impl TrainingJob {
     /// Its data settings (MNIST, normalisation, the kernel images of gd).
     pub fn data(&self) -> &DataSettings {
         &self.data
+    }
+
+    /// For gradient descent, the data job of its kernel images (an input of its key).
+    pub fn images_job(&self) -> Option<&SubsetsJob> {
+        self.images.as_ref()
     }
 
     /// The masks run whose network it trains.
@@ -448,13 +452,11 @@ impl Stage for TrainingStage {
             .map(|(id, job)| (id, job.clone()))
             .collect();
         for (id, masks_job) in masks {
-            let mut after = vec![id];
-            if self.settings.optimizer == Optimizer::Gd {
-                let data = SubsetsJob::new(&self.data, masks_job.point().seed)?;
-                let data_label = data.label();
-                after.push(plan.ensure(data, data_label));
-            }
             let job = TrainingJob::of(&self.settings, &self.data, &masks_job)?;
+            let mut after = vec![id];
+            if let Some(images) = job.images_job() {
+                after.push(plan.ensure(images.clone(), images.label()));
+            }
             plan.push(job, format!("train {}", masks_job.label()), after);
         }
         Ok(())

@@ -87,27 +87,11 @@ impl Builder<'_> {
             f64s(&df, "width")?,
         );
         let (mean, sd) = (f64s(&df, "mean")?, f64s(&df, "sd")?);
-        let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
-        widths.sort_unstable();
-        let mut rows = Vec::new();
-        for m in methods {
-            let layers: BTreeSet<u32> = (0..df.height())
-                .filter(|&i| method[i] == *m)
-                .map(|i| layer[i] as u32)
-                .collect();
-            for l in layers {
-                let mut row = vec![l.to_string(), m.clone()];
-                row.extend(widths.iter().map(|&w| {
-                    (0..df.height())
-                        .find(|&i| method[i] == *m && layer[i] as u32 == l && width[i] as u32 == w)
-                        .map_or(String::new(), |i| {
-                            let sd = if sd[i].is_finite() { sd[i] } else { 0.0 };
-                            format!("{} ± {}", fmt(mean[i]), fmt(sd))
-                        })
-                }));
-                rows.push(row);
-            }
-        }
+        let widths = sorted_widths(p);
+        let rows = layer_rows(methods, &widths, (&method, &layer, &width), |i| {
+            let sd = if sd[i].is_finite() { sd[i] } else { 0.0 };
+            format!("{} ± {}", fmt(mean[i]), fmt(sd))
+        });
         if rows.is_empty() {
             return Ok(());
         }
@@ -137,8 +121,7 @@ impl Builder<'_> {
         };
         let grids = seed_mean_grids(frame, runs)?;
         let k = runs.k;
-        let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
-        widths.sort_unstable();
+        let widths = sorted_widths(p);
         let layers: BTreeSet<u32> = grids.keys().map(|k| k.0).collect();
         let depth = p.sweep.depths[0].get();
         let what = match runs.rescale {
@@ -603,27 +586,10 @@ impl Builder<'_> {
             f64s(&df, "width")?,
         );
         let (mean, max) = (f64s(&df, "mean")?, f64s(&df, "max")?);
-        let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
-        widths.sort_unstable();
-        let mut rows = Vec::new();
-        for m in methods {
-            let layers: BTreeSet<u32> = (0..df.height())
-                .filter(|&i| method[i] == *m)
-                .map(|i| layer[i] as u32)
-                .collect();
-            for l in layers {
-                let mut row = vec![l.to_string(), m.clone()];
-                for &w in &widths {
-                    let cell = (0..df.height())
-                        .find(|&i| method[i] == *m && layer[i] as u32 == l && width[i] as u32 == w)
-                        .map_or(String::new(), |i| {
-                            format!("{:.1}% (max {:.1}%)", 100.0 * mean[i], 100.0 * max[i])
-                        });
-                    row.push(cell);
-                }
-                rows.push(row);
-            }
-        }
+        let widths = sorted_widths(p);
+        let rows = layer_rows(methods, &widths, (&method, &layer, &width), |i| {
+            format!("{:.1}% (max {:.1}%)", 100.0 * mean[i], 100.0 * max[i])
+        });
         let worst = (0..df.height()).max_by(|&a, &b| mean[a].total_cmp(&mean[b]));
         let mut text = "Hidden neurons cut off by the mask (no kept weight in, or none out), as a \
                         fraction of the width, mean over seeds (the largest over seeds in \
@@ -743,4 +709,40 @@ fn distance_curves(df: &DataFrame) -> Result<Curves> {
             ));
     }
     Ok(by_layer)
+}
+
+/// The sweep's widths, ascending.
+fn sorted_widths(p: &Experiment) -> Vec<u32> {
+    let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
+    widths.sort_unstable();
+    widths
+}
+
+/// A table's rows of one value per (layer, method) and width: for each method in `methods`'
+/// order, each of its layers, then `cell(i)` of the frame row `i` at each width (empty where
+/// there is none). `keys` are the frame's method, layer and width columns.
+fn layer_rows(
+    methods: &[String],
+    widths: &[u32],
+    keys: (&[String], &[f64], &[f64]),
+    cell: impl Fn(usize) -> String,
+) -> Vec<Vec<String>> {
+    let (method, layer, width) = keys;
+    let mut rows = Vec::new();
+    for m in methods {
+        let layers: BTreeSet<u32> = (0..method.len())
+            .filter(|&i| method[i] == *m)
+            .map(|i| layer[i] as u32)
+            .collect();
+        for l in layers {
+            let mut row = vec![l.to_string(), m.clone()];
+            row.extend(widths.iter().map(|&w| {
+                (0..method.len())
+                    .find(|&i| method[i] == *m && layer[i] as u32 == l && width[i] as u32 == w)
+                    .map_or(String::new(), &cell)
+            }));
+            rows.push(row);
+        }
+    }
+    rows
 }
