@@ -2,6 +2,7 @@
 //! written, every PNG decodes, the HTML is self-contained, and a failed report leaves the old
 //! one in place.
 
+use glh_reporting::claims::Statement;
 use glh_reporting::{ReportSettings, write_report};
 use glh_tests::{experiment, load_pipeline, run_pipeline};
 
@@ -89,7 +90,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| method | L | sparsity | runs | c^L | prod c_l | trace / dense |",
         "| method | sparsity | seeds | final test accuracy | mean training loss |",
         "| spectral metric | Spearman, pooled [95% CI] | Pearson, pooled [95% CI] | Spearman at sparsity 0.8 | Spearman within sparsity, pooled [95% CI] |",
-        "| hidden layer | method | Frobenius distance by width | falls monotonically? | exceptions |",
+        "| hidden layer | method | Frobenius distance by width | falls monotonically? (paper) | exceptions | D^2 between successive widths [95% CI] | noise floor at the largest width | ours |",
         "| hidden layer | method | width | Frobenius distance (paper) | noise floor | D^2 to the reference [95% CI] | reading |",
         "| neurons h | method | n = 16 | n = 32 |",
         "| layer | method | n = 16 | n = 32 |",
@@ -246,14 +247,24 @@ fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
         .iter()
         .map(|c| c.experiment.as_str())
         .collect();
+    // Two readings per part: the paper's monotone test and our Cauchy chain.
     assert_eq!(
         names,
         [
             "grid (L = 3, sparsity 0.5)",
+            "grid (L = 3, sparsity 0.5)",
+            "grid (L = 3, sparsity 0.8)",
             "grid (L = 3, sparsity 0.8)",
             "grid (L = 4, sparsity 0.5)",
+            "grid (L = 4, sparsity 0.5)",
+            "grid (L = 4, sparsity 0.8)",
             "grid (L = 4, sparsity 0.8)"
         ]
+    );
+    let statements: Vec<Statement> = report.claims.iter().map(|c| c.statement).collect();
+    assert_eq!(
+        statements,
+        [Statement::Convergence, Statement::ChainConvergence].repeat(4)
     );
 }
 
@@ -281,13 +292,15 @@ fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
         assert!(dir.join("heatmaps_layer2.png").is_file(), "{part}");
         assert!(dir.join("convergence_layer3.png").is_file(), "{part}");
     }
-    // Two parts, each with its verdict on the rescaled histograms: 2 methods x 2 hidden layers.
-    assert_eq!(report.claims.len(), 2);
-    for claim in &report.claims {
-        assert_eq!(
-            claim.statement,
-            glh_reporting::claims::Statement::SparseConvergence
-        );
+    // Two parts, each with the paper's verdict on the rescaled histograms and our chain's:
+    // 2 methods x 2 hidden layers.
+    assert_eq!(report.claims.len(), 4);
+    for (claim, statement) in report
+        .claims
+        .iter()
+        .zip([Statement::SparseConvergence, Statement::ChainConvergence].repeat(2))
+    {
+        assert_eq!(claim.statement, statement);
         assert!(
             claim.evidence.contains("of 4 (hidden layer, method) cases"),
             "{}",
@@ -295,7 +308,7 @@ fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
         );
     }
     assert_eq!(
-        report.claims[1].experiment,
+        report.claims[3].experiment,
         "sparse (L = 4, density 2 n^-0.5)"
     );
     let md = std::fs::read_to_string(&report.markdown).unwrap();

@@ -433,6 +433,26 @@ pub const CONVERGENCE: TableSchema = TableSchema {
             ColumnType::Float64,
             "97.5% end of that interval",
         ),
+        col(
+            "previous_width",
+            ColumnType::UInt32,
+            "the group's next smaller width, this width's previous link in the Cauchy chain (0 at the smallest width)",
+        ),
+        col(
+            "successive_sq_distance",
+            ColumnType::Float64,
+            "unbiased estimate of the squared Frobenius distance between the expected histograms at this width and at previous_width (the same estimator as expected_sq_distance); may be negative; NaN at the smallest width or with one seed",
+        ),
+        col(
+            "successive_sq_distance_low",
+            ColumnType::Float64,
+            "2.5% end of its seed-bootstrap interval",
+        ),
+        col(
+            "successive_sq_distance_high",
+            ColumnType::Float64,
+            "97.5% end of that interval",
+        ),
     ],
 };
 

@@ -47,8 +47,9 @@ pub const VERSION: u32 = 2;
 /// `cut_mean`/`cut_sd`, so that K = 64 works. 3: groups by level (a fixed sparsity or a
 /// density law, `density_c`, `density_a`), with each width's own sparsity, and the `rescale`
 /// setting. 4: the noise floor (seed-to-seed distance) and the bias-corrected squared distance
-/// between expected histograms with its interval (`crate::noise`, issue #28).
-pub const CONVERGENCE_VERSION: u32 = 4;
+/// between expected histograms with its interval (`crate::noise`, issue #28). 5: the Cauchy
+/// chain, the same corrected distance between each width and the next smaller one.
+pub const CONVERGENCE_VERSION: u32 = 5;
 
 /// The leading run columns of both tables, repeated `n` times.
 fn layer_run_columns(labels: &RunColumns, layer: u32, shape: (usize, usize), n: usize) -> Columns {
@@ -256,6 +257,11 @@ struct ConvergenceRow {
     /// The bias-corrected squared distance of the expected histograms to the reference
     /// width's, and its interval (NaN at the reference width).
     expected_sq: (f64, f64, f64),
+    /// The next smaller width of the group, the chain's previous link (0 at the smallest).
+    previous_width: u32,
+    /// The bias-corrected squared distance of the expected histograms to the previous width's,
+    /// and its interval (NaN at the smallest width).
+    successive_sq: (f64, f64, f64),
 }
 
 /// The convergence run of one (method, depth, level) group.
@@ -396,9 +402,13 @@ fn run_convergence(
             })
             .collect();
         let mut rows: Vec<ConvergenceRow> = Vec::new();
+        let nan = (f64::NAN, f64::NAN, f64::NAN);
         for (&layer, h_ref) in &reference {
             // The paper's distance is the plain Frobenius norm on the histogram's grid.
             let cells = ((h_ref.rows * h_ref.cols) as f64).sqrt();
+            let at_ref: Vec<&StepGraphon> = refs.iter().map(|r| &r[&layer]).collect();
+            // The Cauchy chain's previous link: (width, its seeds' histograms of this layer).
+            let mut previous: Option<(u32, Vec<&StepGraphon>)> = None;
             for (&width, runs) in &by_width {
                 let (mut l2, mut frobenius, mut cut_low, mut cut_high) =
                     (vec![], vec![], vec![], vec![]);
@@ -414,10 +424,13 @@ fn run_convergence(
                 }
                 let at_width: Vec<&StepGraphon> = runs.iter().map(|r| &r[&layer]).collect();
                 let expected_sq = if width == reference_width {
-                    (f64::NAN, f64::NAN, f64::NAN)
+                    nan
                 } else {
-                    let at_ref: Vec<&StepGraphon> = refs.iter().map(|r| &r[&layer]).collect();
                     corrected_sq_distance(&at_width, &at_ref)
+                };
+                let (previous_width, successive_sq) = match &previous {
+                    Some((w, before)) => (*w, corrected_sq_distance(before, &at_width)),
+                    None => (0, nan),
                 };
                 rows.push(ConvergenceRow {
                     layer,
@@ -426,6 +439,8 @@ fn run_convergence(
                     seeds: runs.len() as u32,
                     noise_floor: noise_floor(&at_width),
                     expected_sq,
+                    previous_width,
+                    successive_sq,
                     stats: [
                         mean_sd(&frobenius),
                         mean_sd(&l2),
@@ -433,6 +448,7 @@ fn run_convergence(
                         mean_sd(&cut_high),
                     ],
                 });
+                previous = Some((width, at_width));
             }
         }
         let n = rows.len();
@@ -497,7 +513,17 @@ fn run_convergence(
             .add("noise_floor", per_row(|r| r.noise_floor))
             .add("expected_sq_distance", per_row(|r| r.expected_sq.0))
             .add("expected_sq_distance_low", per_row(|r| r.expected_sq.1))
-            .add("expected_sq_distance_high", per_row(|r| r.expected_sq.2));
+            .add("expected_sq_distance_high", per_row(|r| r.expected_sq.2))
+            .add(
+                "previous_width",
+                UInt32Array::from_iter_values(rows.iter().map(|r| r.previous_width)),
+            )
+            .add("successive_sq_distance", per_row(|r| r.successive_sq.0))
+            .add("successive_sq_distance_low", per_row(|r| r.successive_sq.1))
+            .add(
+                "successive_sq_distance_high",
+                per_row(|r| r.successive_sq.2),
+            );
         writer.write_table(&CONVERGENCE, columns)
     })
 }

@@ -200,6 +200,19 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
         d2.value(at_reference).is_nan(),
         "a width against itself is not estimated"
     );
+    // The Cauchy chain: width 60's previous link is width 30, and with two widths it is the
+    // distance to the reference seen from the other end; width 30 has no previous link.
+    let previous = table
+        .column_by_name("previous_width")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt32Array>()
+        .unwrap()
+        .clone();
+    let successive = f64s("successive_sq_distance");
+    assert_eq!((previous.value(at_reference), previous.value(row)), (30, 0));
+    assert!((successive.value(at_reference) - corrected).abs() < 1e-9);
+    assert!(successive.value(row).is_nan());
     let hidden = table
         .column_by_name("hidden")
         .unwrap()

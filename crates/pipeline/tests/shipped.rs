@@ -38,6 +38,28 @@ fn every_shipped_pipeline_plans() {
 }
 
 #[test]
+fn the_cauchy_chain_doubles_the_width_from_250_to_4000_with_5_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+    let pipeline = load(&dir.join("e1-cauchy.toml"));
+    let sweep = &pipeline.sweep;
+    let widths: Vec<u32> = sweep.widths.iter().map(|w| w.get()).collect();
+    assert_eq!(widths, [250, 500, 1000, 2000, 4000]);
+    assert!(widths.windows(2).all(|w| w[1] == 2 * w[0]), "n, 2n");
+    assert_eq!(sweep.seeds.len(), 5);
+    let planned = plan(&pipeline).unwrap();
+    let count = |stage: &str| {
+        planned
+            .jobs()
+            .iter()
+            .filter(|j| j.job.spec().stage == stage)
+            .count()
+    };
+    // Every E1 method at L = 4, 80%: one convergence group (one chain) per method.
+    assert_eq!(count("masks"), 5 * 5 * 5);
+    assert_eq!(count("convergence"), 5);
+}
+
+#[test]
 fn the_sparse_regime_plans_one_convergence_group_per_method_and_level() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
     let pipeline = load(&dir.join("e1-sparse.toml"));

@@ -13,6 +13,8 @@ pub enum Statement {
     Convergence,
     /// In the sparse regime, histograms divided by their layer's density converge with width.
     SparseConvergence,
+    /// Ours (issue #28): between successive widths the expected histograms stop moving.
+    ChainConvergence,
     /// Random pruning scales the NTK by `c^L`.
     PowerLaw,
     /// SNIP and SynFlow concentrate more spectral energy than Random.
@@ -48,6 +50,9 @@ impl Statement {
             }
             Statement::SparseConvergence => {
                 "Sparse regime (ours, beyond the paper): with density c n^-a, the rescaled histograms H / p_n converge with width: dist(n) falls monotonically, for every method and hidden layer"
+            }
+            Statement::ChainConvergence => {
+                "Ours: the expected histograms stop moving with width: between successive widths the bias-corrected D^2 falls to one consistent with 0 (or below a tenth of the noise floor), for every method and hidden layer"
             }
             Statement::PowerLaw => {
                 "Random pruning at density c scales the NTK by c^L, L the masked Linear layers (mask-level Graphon NTK = c^L x dense)"
