@@ -52,6 +52,9 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "heatmaps_layer1",
         "heatmaps_layer2",
         "heatmaps_layer3",
+        "layer_density_layer1",
+        "layer_density_layer2",
+        "layer_density_layer3",
         "mask_kernel_decay_exponent_L3",
         "mask_kernel_effective_rank_trace_L3",
         "mask_kernel_ratio_1_2_L3",
@@ -240,8 +243,9 @@ fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
         assert!(dir.join("heatmaps_layer2.png").is_file(), "{part}");
         assert!(dir.join("convergence_layer2.png").is_file(), "{part}");
     }
-    // Layers 1..=3 at depth 3 and 1..=4 at depth 4, heat maps and curves, per sparsity.
-    assert_eq!(report.figures.len(), 2 * 2 * (3 + 4));
+    // Layers 1..=3 at depth 3 and 1..=4 at depth 4, heat maps, distance and density curves,
+    // per sparsity.
+    assert_eq!(report.figures.len(), 2 * 3 * (3 + 4));
     let names: Vec<&str> = report
         .claims
         .iter()

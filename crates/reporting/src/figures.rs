@@ -247,7 +247,7 @@ impl Figure for HeatmapGrid {
     }
 }
 
-/// One line, optionally with a band `(x, low, high)`.
+/// One line, optionally with a band `(x, low, high)` and a dashed companion.
 #[derive(Clone, Debug)]
 pub struct Line {
     /// Legend entry.
@@ -256,6 +256,9 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
     /// `(x, low, high)`: the spread drawn around the line.
     pub band: Vec<(f64, f64, f64)>,
+    /// `(x, y)` points of a companion curve drawn dashed in the line's colour, without a
+    /// legend entry (a noise floor beside its distance); empty for none.
+    pub dashed: Vec<(f64, f64)>,
 }
 
 /// Lines (or, with `points_only`, a scatter) on linear axes; transform the data beforehand for
@@ -279,6 +282,7 @@ impl Chart {
         let ys = self.lines.iter().flat_map(|l| {
             l.points
                 .iter()
+                .chain(&l.dashed)
                 .map(|p| p.1)
                 .chain(l.band.iter().flat_map(|b| [b.1, b.2]))
         });
@@ -335,6 +339,16 @@ impl Figure for Chart {
                     )))
                     .map_err(plot_error)?;
             }
+            if !line.dashed.is_empty() {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        line.dashed.clone(),
+                        8,
+                        6,
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(plot_error)?;
+            }
             let points = line.points.clone();
             let marker = move |p: (f64, f64)| -> DynElement<'static, DB, (f64, f64)> {
                 match i % 4 {
@@ -375,5 +389,52 @@ impl Figure for Chart {
             .draw()
             .map_err(plot_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SVG of a one-line chart, with or without a dashed companion.
+    fn svg_of(dashed: Vec<(f64, f64)>) -> String {
+        let chart = Chart {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            lines: vec![Line {
+                name: "a".into(),
+                points: vec![(0.0, 1.0), (1.0, 2.0)],
+                band: Vec::new(),
+                dashed,
+            }],
+            points_only: false,
+        };
+        register_font();
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
+            chart.draw(&area).unwrap();
+            area.present().unwrap();
+        }
+        svg
+    }
+
+    #[test]
+    fn a_dashed_companion_is_drawn_in_dashes_and_widens_the_axis() {
+        let plain = svg_of(Vec::new());
+        // From y = 0 to 10: ten units of dashes, each its own segment, and an axis to 10.
+        let with = svg_of(vec![(0.0, 0.0), (1.0, 10.0)]);
+        let segments = |svg: &str| svg.matches("<polyline").count() + svg.matches("<line").count();
+        assert!(
+            segments(&with) > segments(&plain) + 5,
+            "{} vs {}",
+            segments(&with),
+            segments(&plain)
+        );
+        // plotters writes a text's content on a line of its own.
+        let labels = |svg: &str| svg.lines().any(|l| l.trim() == "10.0");
+        assert!(labels(&with), "the axis reaches 10");
+        assert!(!labels(&plain));
     }
 }

@@ -164,6 +164,7 @@ impl Builder<'_> {
                     .map(|((_, w), (mean, sd))| (f64::from_bits(*w), *mean, *sd))
                     .collect();
                 (!pts.is_empty()).then(|| Line {
+                    dashed: Vec::new(),
                     name: m.clone(),
                     points: pts
                         .iter()
@@ -230,6 +231,7 @@ impl Builder<'_> {
             let line = lines
                 .entry((m[i].clone(), source[i].clone()))
                 .or_insert_with(|| Line {
+                    dashed: Vec::new(),
                     name: source[i].clone(),
                     points: vec![],
                     band: vec![],

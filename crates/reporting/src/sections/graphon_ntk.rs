@@ -122,6 +122,7 @@ impl Builder<'_> {
                     lines
                         .entry(rank)
                         .or_insert_with(|| Line {
+                            dashed: Vec::new(),
                             name: method[i].clone(),
                             points: vec![],
                             band: vec![],

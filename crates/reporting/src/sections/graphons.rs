@@ -60,14 +60,14 @@ impl Builder<'_> {
             .collect();
         self.heatmaps(p, runs, dir, &methods)?;
         self.convergence(p, runs, dir, &methods)?;
-        self.layer_densities(p, &methods)?;
+        self.layer_densities(p, dir, &methods)?;
         self.hidden_neurons(p, &methods)
     }
 
     /// Ours (issue #28): each layer's density (kept over all weights of the layer) per method
     /// and width, mean ± sd over seeds. Under global ranking it moves with the width, so the
     /// object a layer's histogram converges to is still moving where its density is.
-    fn layer_densities(&mut self, p: &Experiment, methods: &[String]) -> Result<()> {
+    fn layer_densities(&mut self, p: &Experiment, dir: &Path, methods: &[String]) -> Result<()> {
         let Some(frame) = self.frame(&MASKS_LAYERS, p, &RUN_COLUMNS)? else {
             return Ok(());
         };
@@ -105,6 +105,46 @@ impl Builder<'_> {
         let mut header = vec!["layer".to_string(), "method".to_string()];
         header.extend(widths.iter().map(|w| format!("n = {w}")));
         self.blocks.push(Block::Table(header, rows));
+        // The same numbers drawn: per layer, a line per method.
+        let depth = p.sweep.depths[0].get();
+        let layers: BTreeSet<u32> = layer.iter().map(|&l| l as u32).collect();
+        for l in layers {
+            let lines = methods
+                .iter()
+                .filter_map(|m| {
+                    let at: Vec<usize> = (0..df.height())
+                        .filter(|&i| method[i] == *m && layer[i] as u32 == l)
+                        .collect();
+                    let sd = |i: usize| if sd[i].is_finite() { sd[i] } else { 0.0 };
+                    (!at.is_empty()).then(|| Line {
+                        name: m.clone(),
+                        points: at.iter().map(|&i| (width[i], mean[i])).collect(),
+                        band: at
+                            .iter()
+                            .map(|&i| (width[i], mean[i] - sd(i), mean[i] + sd(i)))
+                            .collect(),
+                        dashed: Vec::new(),
+                    })
+                })
+                .collect();
+            let chart = Chart {
+                title: format!("{}: layer {l} ({}), density", p.name, layer_role(l, depth)),
+                x_label: "hidden width n".into(),
+                y_label: "kept weights / layer's weights (mean ± sd over seeds)".into(),
+                lines,
+                points_only: false,
+            };
+            self.figure(
+                &chart,
+                dir.join(format!("layer_density_layer{l}")),
+                format!(
+                    "Layer {l} ({}): its density against width per method; a flat line is a \
+                     layer whose kept share no longer moves, the precondition for its \
+                     histograms to have one limit.",
+                    layer_role(l, depth)
+                ),
+            )?;
+        }
         Ok(())
     }
 
@@ -274,11 +314,9 @@ impl Builder<'_> {
                     rows.push(
                         [format!("{l}"), m.clone()]
                             .into_iter()
-                            .chain(
-                                pts.iter().map(|&(_, (w, y, s))| {
-                                    format!("n={w}: {} ± {}", fmt(y), fmt(s))
-                                }),
-                            )
+                            .chain(pts.iter().map(|&CurvePoint { l2: (w, y, s), .. }| {
+                                format!("n={w}: {} ± {}", fmt(y), fmt(s))
+                            }))
                             .collect(),
                     );
                 }
@@ -322,7 +360,7 @@ impl Builder<'_> {
         p: &Experiment,
         dir: &Path,
         l: u32,
-        per_method: &BTreeMap<String, Vec<(MeanSd, MeanSd)>>,
+        per_method: &BTreeMap<String, Vec<CurvePoint>>,
         methods: &[String],
     ) -> Result<()> {
         let depth = p.sweep.depths[0].get();
@@ -331,10 +369,20 @@ impl Builder<'_> {
             .filter_map(|m| per_method.get(m).map(|pts| (m, pts)))
             .map(|(m, pts)| Line {
                 name: m.clone(),
-                points: pts.iter().map(|&((w, y, _), _)| (w, y)).collect(),
+                points: pts.iter().map(|c| (c.frobenius.0, c.frobenius.1)).collect(),
                 band: pts
                     .iter()
-                    .map(|&((w, y, s), _)| (w, y - s, y + s))
+                    .map(
+                        |&CurvePoint {
+                             frobenius: (w, y, s),
+                             ..
+                         }| (w, y - s, y + s),
+                    )
+                    .collect(),
+                dashed: pts
+                    .iter()
+                    .filter(|c| c.noise_floor.is_finite())
+                    .map(|c| (c.frobenius.0, c.noise_floor))
                     .collect(),
             })
             .collect();
@@ -355,7 +403,10 @@ impl Builder<'_> {
             format!(
                 "Layer {l} ({}): the paper's distance, the Frobenius norm of the histogram's \
                  difference to the seed-averaged histogram at the largest width; the band is \
-                 ± one sd over seeds.",
+                 ± one sd over seeds. Dashed, in each method's colour: its noise floor, the mean \
+                 distance between two seeds' histograms at that width. Were a width's expected \
+                 histogram the reference's, its distance would sit near 0.7 of the floor (one \
+                 seed's noise against a seed mean's), and fall with it as 1 / n.",
                 layer_role(l, depth)
             ),
         )
@@ -700,7 +751,19 @@ fn seed_mean_grids(
 }
 
 /// Per layer and method: (width, Frobenius mean, sd) and (width, L2 mean, sd).
-type Curves = BTreeMap<u32, BTreeMap<String, Vec<(MeanSd, MeanSd)>>>;
+/// One width of a distance curve.
+#[derive(Clone, Copy)]
+struct CurvePoint {
+    /// `(width, mean, sd)` over seeds of the paper's Frobenius distance to the reference.
+    frobenius: MeanSd,
+    /// The same of our L2 distance.
+    l2: MeanSd,
+    /// The mean Frobenius distance between two seeds at this width (NaN with one seed).
+    noise_floor: f64,
+}
+
+/// Per layer and method, the curve's points by width.
+type Curves = BTreeMap<u32, BTreeMap<String, Vec<CurvePoint>>>;
 
 /// The distance curves of a convergence frame, below the reference width.
 fn distance_curves(df: &DataFrame) -> Result<Curves> {
@@ -716,7 +779,7 @@ fn distance_curves(df: &DataFrame) -> Result<Curves> {
         f64s(df, "l2_sd")?,
         f64s(df, "reference_width")?,
     );
-    // Per layer and method: (width, Frobenius mean, sd) and (width, L2 mean, sd).
+    let noise_floor = f64s(df, "noise_floor")?;
     let mut by_layer: Curves = BTreeMap::new();
     for i in (0..df.height()).filter(|&i| width[i] < reference[i]) {
         by_layer
@@ -724,10 +787,11 @@ fn distance_curves(df: &DataFrame) -> Result<Curves> {
             .or_default()
             .entry(method[i].clone())
             .or_default()
-            .push((
-                (width[i], frobenius[i], frobenius_sd[i]),
-                (width[i], l2[i], l2_sd[i]),
-            ));
+            .push(CurvePoint {
+                frobenius: (width[i], frobenius[i], frobenius_sd[i]),
+                l2: (width[i], l2[i], l2_sd[i]),
+                noise_floor: noise_floor[i],
+            });
     }
     Ok(by_layer)
 }

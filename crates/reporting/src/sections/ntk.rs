@@ -167,6 +167,7 @@ impl Builder<'_> {
                 .map(|((_, m, _), (_, pts))| {
                     let total: f64 = pts.iter().map(|q| q.1).sum();
                     Line {
+                        dashed: Vec::new(),
                         name: m.clone(),
                         points: pts
                             .iter()
@@ -233,6 +234,7 @@ fn random_against_scaled_dense(curves: &Spectra) -> Vec<Line> {
         let c = 1.0 - f64::from_bits(*s_bits);
         let scale = c.powf(*depth);
         lines.push(Line {
+            dashed: Vec::new(),
             name: format!("Random, c = {}", fmt(c)),
             points: pts
                 .iter()
@@ -244,6 +246,7 @@ fn random_against_scaled_dense(curves: &Spectra) -> Vec<Line> {
         if let Some((_, dense)) = curves.get(&(*s_bits, m.clone(), KernelKind::Dense.name().into()))
         {
             lines.push(Line {
+                dashed: Vec::new(),
                 name: format!("c^L x dense, c = {}", fmt(c)),
                 points: dense
                     .iter()

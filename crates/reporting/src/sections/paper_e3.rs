@@ -175,6 +175,7 @@ impl Builder<'_> {
                         .map(|((_, bits), v)| (f64::from_bits(*bits), sign * v[i].0, v[i].1))
                         .collect();
                     (!at.is_empty()).then(|| Line {
+                        dashed: Vec::new(),
                         name: m.name().to_string(),
                         points: at.iter().map(|&(s, mean, _)| (s, mean)).collect(),
                         band: at

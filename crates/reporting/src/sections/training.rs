@@ -279,6 +279,7 @@ impl Builder<'_> {
             lines: by_method
                 .into_iter()
                 .map(|(name, points)| Line {
+                    dashed: Vec::new(),
                     name,
                     points,
                     band: vec![],
@@ -322,6 +323,7 @@ fn loss_lines(frames: &[(DataFrame, bool)]) -> Result<(BTreeMap<u64, Vec<Line>>,
             let line = lines
                 .entry((s[i].to_bits(), m[i].clone()))
                 .or_insert_with(|| Line {
+                    dashed: Vec::new(),
                     name: if is_dense {
                         "dense".into()
                     } else {
