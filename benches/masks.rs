@@ -9,7 +9,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_artifacts::ArtifactStore;
-use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_artifacts::config::{Classifier, Depth, PruneMethod, Sparsity, Width};
 use glh_artifacts::seeding::stream;
 use glh_benches::mnist_dir;
 use glh_data::DataSettings;
@@ -80,6 +80,7 @@ fn masks(c: &mut Criterion) {
                 seed: 0,
                 tie_seed: stream(0, "masks/ties").next_u64(),
                 allow_empty_layers: false,
+                classifier: Classifier::Pruned,
             };
             group.bench_function(format!("{method}/n={width}"), |b| {
                 b.iter(|| {

@@ -39,6 +39,7 @@ scope = "global"
 synflow_rounds = 4
 grasp_temperature = 200.0
 allow_empty_layers = false
+classifier = "pruned"
 [graphons]
 k = 4
 rescale = "none"
@@ -112,6 +113,7 @@ const PERTURBATIONS: &[Perturbation] = &[
     ("adam", "masks", "synflow_rounds", "2"),
     ("adam", "masks", "grasp_temperature", "1.0"),
     ("adam", "masks", "allow_empty_layers", "true"),
+    ("adam", "masks", "classifier", "\"dense\""),
     ("adam", "graphons", "k", "3"),
     ("adam", "graphons", "rescale", "\"layer_density\""),
     ("adam", "ntk", "sigma_w2", "1.0"),

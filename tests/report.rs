@@ -90,11 +90,12 @@ fn the_smoke_report_writes_every_figure_and_table() {
     for header in [
         "| layer | method |",
         "| hidden layer | method | width | Frobenius distance (paper) | cut distance |",
-        "| method | L | sparsity | runs | c^L | prod c_l | trace / dense |",
+        "| method | Linear layers | masked layers L | sparsity | runs | c^L | prod c_l | trace / dense |",
         "| method | sparsity | seeds | final test accuracy | mean training loss |",
         "| spectral metric | Spearman, pooled [95% CI] | Pearson, pooled [95% CI] | Spearman at sparsity 0.8 | Spearman within sparsity, pooled [95% CI] |",
         "| hidden layer | method | Frobenius distance by width | falls monotonically? (paper) | exceptions | D^2 between successive widths [95% CI] | noise floor at the largest width | ours |",
         "| hidden layer | method | width | Frobenius distance (paper) | noise floor | D^2 to the reference [95% CI] | reading |",
+        "| hidden layer | method | shape H / p: D^2 between successive widths [95% CI] | shape (ours) | histogram (ours) |",
         "| neurons h | method | n = 16 | n = 32 |",
         "| layer | method | n = 16 | n = 32 |",
         "| kernel | sigma_w^2 | L | sparsity | method | top-5 energy (paper) |",
@@ -104,7 +105,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
         assert!(md.contains(header), "missing table {header}");
     }
     // The two above, and the E3 claims side by side in the summary and in the section.
-    assert_eq!(report.tables, 13);
+    assert_eq!(report.tables, 14);
     assert!(report.claims.len() >= 4, "{:?}", report.claims);
     for claim in &report.claims {
         assert_eq!(claim.experiment, "smoke");
@@ -223,7 +224,7 @@ fn the_report_replaces_only_its_own_directories() {
 fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
     // Two depths x two sparsities: four graphons, never averaged into one heat map or curve.
     let pipeline = glh_pipeline::Pipeline::from_toml(
-        "name = \"grid\"\n[sweep]\nmethods = [\"random\"]\nwidths = [12, 24]\n\
+        "name = \"grid\"\n[sweep]\nmethods = [\"random\", \"magnitude\"]\nwidths = [12, 24]\n\
          sparsities = [0.5, 0.8]\ndepths = [3, 4]\nseeds = [0]\n[masks]\n[graphons]\nk = 4\n",
         "grid.toml",
     )
@@ -246,6 +247,18 @@ fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
     // Layers 1..=3 at depth 3 and 1..=4 at depth 4, heat maps, distance and density curves,
     // per sparsity.
     assert_eq!(report.figures.len(), 2 * 3 * (3 + 4));
+    // Magnitude's closed-form densities beside its masks', with their limit: at depth 3 the
+    // input layer tends to 1 and the others to the density.
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    assert!(md.contains("| layer | method | n = 12 | n = 24 | n → ∞ |"));
+    assert!(md.contains("| 1 | magnitude (closed form) |"), "{md}");
+    for (layer, limit) in [(1, "1.0000"), (2, "0.2000"), (3, "0.2000")] {
+        let row = md
+            .lines()
+            .filter(|l| l.starts_with(&format!("| {layer} | magnitude (closed form) |")))
+            .find(|l| l.ends_with(&format!("| {limit} |")));
+        assert!(row.is_some(), "layer {layer} at 80%: limit {limit}");
+    }
     let names: Vec<&str> = report
         .claims
         .iter()

@@ -452,6 +452,62 @@ impl FromStr for Scope {
     }
 }
 
+/// Whether the masks reach the classifier, the last Linear layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classifier {
+    /// Pruned like every other layer: all L Linear layers are masked (METHOD.md's default).
+    #[default]
+    Pruned,
+    /// Left dense: the method ranks and prunes the other L - 1 layers only, to the density
+    /// asked of them, and the classifier keeps every weight. With the paper's L counting hidden
+    /// layers, this is the network where its `c^L` holds exactly (METHOD.md section 8).
+    Dense,
+}
+
+impl Classifier {
+    /// The name written in configs and artifacts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Classifier::Pruned => "pruned",
+            Classifier::Dense => "dense",
+        }
+    }
+
+    /// Whether this is the default (pruned), which stays out of a masks run's key so that
+    /// existing runs keep their keys.
+    pub fn is_pruned(&self) -> bool {
+        *self == Classifier::Pruned
+    }
+
+    /// How many of `depth` Linear layers are masked.
+    pub fn masked_layers(self, depth: u32) -> u32 {
+        match self {
+            Classifier::Pruned => depth,
+            Classifier::Dense => depth.saturating_sub(1),
+        }
+    }
+}
+
+impl std::fmt::Display for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Classifier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pruned" => Ok(Classifier::Pruned),
+            "dense" => Ok(Classifier::Dense),
+            _ => Err(format!(
+                "unknown classifier `{s}`, expected one of: pruned, dense"
+            )),
+        }
+    }
+}
+
 /// Turns a TOML error into one line: `file:line:col: `table.key`: message`.
 pub fn toml_error(err: &toml::de::Error, text: &str, source_name: &str) -> Error {
     let message = err.message().trim().replace('\n', " ");

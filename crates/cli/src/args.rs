@@ -3,7 +3,7 @@
 //! the same words.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
+use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use std::path::PathBuf;
 
 const ABOUT: &str = "graphon-lab: reproduce 'The Graphon Limit Hypothesis' (NeurIPS 2025).";
@@ -193,8 +193,8 @@ section 6 with our numbers and a verdict. Output: <out>/report.md, <out>/report.
 is recomputed.
 
 Examples:
-  glh report                       (pipelines/e1.toml e1-sparse.toml e1-cauchy.toml e2.toml e3.toml
-                                    e3-l5.toml e3-dense.toml)
+  glh report                       (pipelines/e1.toml e1-sparse.toml e1-cauchy.toml e2.toml
+                                    e2-dense-classifier.toml e3.toml e3-l5.toml e3-dense.toml)
   glh report pipelines/smoke.toml --out reports/smoke")]
     Report(ReportArgs),
     /// Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
@@ -370,6 +370,10 @@ pub struct MasksArgs {
     /// Accept masks that remove every weight of a layer.
     #[arg(long)]
     pub allow_empty_layers: bool,
+    /// `pruned`: every Linear layer is masked; `dense`: the classifier (last layer) keeps all
+    /// its weights and the sparsity applies to the other layers.
+    #[arg(long, value_parser = parse_classifier, default_value_t)]
+    pub classifier: Classifier,
     /// Keep pixels in [0, 1] instead of standardising them (SNIP and GraSP).
     #[arg(long)]
     pub no_standardise: bool,
@@ -541,7 +545,7 @@ pub struct ReportArgs {
     /// Pipeline files whose runs to report, in order. The report reads exactly the runs these
     /// plan (never other runs of the store at the same sweep points), and a pipeline's dense
     /// baseline (e3-dense for E3, e4-dense for E4) only where it is one of them.
-    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e1-cauchy.toml", "pipelines/e2.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml", "pipelines/e3-dense.toml"])]
+    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e1-cauchy.toml", "pipelines/e2.toml", "pipelines/e2-dense-classifier.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml", "pipelines/e3-dense.toml"])]
     pub pipelines: Vec<PathBuf>,
     /// Output directory, replaced whole: a new or empty directory, or an earlier report's
     /// (never `.`, `..`, the working directory or one of its ancestors, nor the store).
@@ -715,6 +719,9 @@ fn parse_depth(s: &str) -> Result<Depth, String> {
     s.parse()
 }
 fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+}
+fn parse_classifier(s: &str) -> Result<Classifier, String> {
     s.parse()
 }
 

@@ -187,6 +187,7 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
         synflow_rounds: args.synflow_rounds,
         grasp_temperature: args.grasp_temperature,
         allow_empty_layers: args.allow_empty_layers,
+        classifier: args.classifier,
     };
     settings.validate("command line")?;
     let data = DataSettings {

@@ -510,11 +510,11 @@ fn a_killed_run_resumes_to_the_same_artifacts() {
         assert_eq!(out.status.code(), Some(0));
         let ls = String::from_utf8_lossy(&glh(&killed, &["ls"]).stdout).into_owned();
         // 8 data runs, 4 methods x 2 widths x 8 seeds masks runs, as many histogram, kernel and
-        // training runs, one convergence run per method, and one graphon kernel run per method
-        // and width.
+        // training runs, two convergence runs per method (the histograms and their shapes), and
+        // one graphon kernel run per method and width.
         assert_eq!(
             ls.lines().filter(|l| l.contains(" complete ")).count(),
-            8 + 4 * (4 * 2 * 8) + 4 + 4 * 2,
+            8 + 4 * (4 * 2 * 8) + 4 * 2 + 4 * 2,
             "{ls}"
         );
         assert!(!ls.contains("incomplete"), "{ls}");
@@ -601,7 +601,7 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
             tasks += 1;
         }
     }
-    assert_eq!(tasks, 78, "smoke plans 78 jobs");
+    assert_eq!(tasks, 82, "smoke plans 82 jobs");
     assert_eq!(
         complete_parquet_bytes(&root),
         complete_parquet_bytes(&local)
@@ -609,8 +609,8 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
 
     let ls = glh(&root, &["ls", "--sweeps"]);
     let ls = String::from_utf8_lossy(&ls.stdout).into_owned();
-    assert!(ls.contains("(dry run, 78 jobs in"), "{ls}");
-    assert!(ls.contains(": 78 done"), "{ls}");
+    assert!(ls.contains("(dry run, 82 jobs in"), "{ls}");
+    assert!(ls.contains(": 82 done"), "{ls}");
 
     // A second dry run finds everything complete and writes no arrays.
     let out = glh(
@@ -625,7 +625,7 @@ fn slurm_dry_run_scripts_run_task_by_task_give_the_local_bytes() {
     );
     let summary = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        summary.contains(": 0 jobs in 0 arrays, 78 cached"),
+        summary.contains(": 0 jobs in 0 arrays, 82 cached"),
         "{summary}"
     );
 }

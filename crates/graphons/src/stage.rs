@@ -934,6 +934,20 @@ impl Stage for GraphonsStage {
                         continue;
                     }
                     let label = format!("{method} L={depth} {}", level.label());
+                    // Shape and density apart (issue #28): where the histograms are compared
+                    // as they are, their shapes H / p are compared too, so that a histogram
+                    // that moves only because its layer's density does shows as such.
+                    if self.settings.rescale == Rescale::None {
+                        let shapes = GraphonsSettings {
+                            rescale: Rescale::LayerDensity,
+                            ..self.settings.clone()
+                        };
+                        plan.push(
+                            ConvergenceJob::new(&shapes, level, members.clone()),
+                            format!("{label} (shape H/p)"),
+                            depends_on.clone(),
+                        );
+                    }
                     plan.push(
                         ConvergenceJob::new(&self.settings, level, members),
                         label,

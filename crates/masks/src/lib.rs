@@ -8,6 +8,8 @@
 //!   a seeded order;
 //! - [`prune`]: the one pruning loop, single-shot or iterative (SynFlow's exponential schedule);
 //! - [`packing`]: the bit layout of mask rows in Parquet;
+//! - [`magnitude_law`]: Magnitude's layer densities in closed form at any width and in the
+//!   wide limit, from the initial weights' law (no mask drawn);
 //! - [`settings`]: [`MasksSettings`], the `[masks]` table;
 //! - [`stage`]: the stage's jobs ([`stage::MasksJob`], [`stage::MasksStage`]), its `masks` and
 //!   `layers` tables, and reading masks back;
@@ -15,6 +17,7 @@
 //!   safetensors (PyTorch, named as `torch.nn.utils.prune` names it), with its scoring batch.
 
 pub mod export;
+pub mod magnitude_law;
 pub mod methods;
 pub mod packing;
 pub mod prune;

@@ -4,24 +4,22 @@
 //! `round(d * total)`), choosing among those the previous round kept, so the masks of
 //! successive rounds nest. A single-shot method is the case E = 1.
 
+use crate::methods::Pruning;
 use crate::scorers::{Scorer, ScoringData};
 use crate::select::select_mask;
-use glh_artifacts::config::Scope;
 use glh_model::{Mask, Mlp};
 
-/// Prunes `net` to `density` with `scorer`; `on_round(e, rounds, mask)` sees every round's
-/// mask. Fails if a layer loses all its weights and `allow_empty_layers` is false.
-#[allow(clippy::too_many_arguments)]
+/// Prunes `net` with `scorer` as `how` says (density, scope, ties, classifier);
+/// `on_round(e, rounds, mask)` sees every round's mask. Fails if a layer loses all its weights
+/// and `how.allow_empty_layers` is false.
 pub fn prune(
     scorer: &dyn Scorer,
     net: &Mlp,
     data: Option<&ScoringData>,
-    density: f64,
-    scope: Scope,
-    tie_seed: u64,
-    allow_empty_layers: bool,
+    how: &Pruning,
     on_round: &mut dyn FnMut(usize, usize, &Mask),
 ) -> Result<Mask, String> {
+    let density = how.density;
     let rounds = scorer.rounds();
     let mut mask = Mask::full(&net.arch);
     for e in 1..=rounds {
@@ -31,10 +29,19 @@ pub fn prune(
             density.powf(e as f64 / rounds as f64)
         };
         let scores = scorer.score(net, &mask, data);
-        mask = select_mask(&scores, &mask, target, scope, tie_seed)?;
+        mask = select_mask(
+            &scores,
+            &mask,
+            target,
+            how.scope,
+            how.classifier,
+            how.tie_seed,
+        )?;
         on_round(e, rounds, &mask);
     }
-    if !allow_empty_layers && let Some(l) = mask.layers().iter().position(|m| m.kept() == 0) {
+    if !how.allow_empty_layers
+        && let Some(l) = mask.layers().iter().position(|m| m.kept() == 0)
+    {
         return Err(format!(
             "layer {} lost every weight (set masks.allow_empty_layers = true to accept this)",
             l + 1

@@ -6,7 +6,7 @@
 //! pseudo-random order (a SplitMix64 hash of the tie seed and the weight's global index), so
 //! counts are exact and the result depends only on the seed.
 
-use glh_artifacts::config::Scope;
+use glh_artifacts::config::{Classifier, Scope};
 use glh_model::{LayerMask, Mask};
 use rayon::prelude::*;
 
@@ -29,12 +29,15 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
-/// Keeps the top weights of `scores` (same shapes as `current`), at `density`.
+/// Keeps the top weights of `scores` (same shapes as `current`), at `density` of the ranked
+/// layers: all of them, or all but the classifier when it is dense (which keeps `current`'s
+/// flags, all true for a dense one).
 pub fn select_mask(
     scores: &[Vec<f64>],
     current: &Mask,
     density: f64,
     scope: Scope,
+    classifier: Classifier,
     tie_seed: u64,
 ) -> Result<Mask, String> {
     let layers = current.layers();
@@ -52,13 +55,21 @@ pub fn select_mask(
         offsets.push(offset);
         offset += m.as_slice().len() as u64;
     }
+    let ranked = classifier.masked_layers(layers.len() as u32) as usize;
     let groups: Vec<Vec<usize>> = match scope {
-        Scope::Global => vec![(0..layers.len()).collect()],
-        Scope::Layerwise => (0..layers.len()).map(|l| vec![l]).collect(),
+        Scope::Global => vec![(0..ranked).collect()],
+        Scope::Layerwise => (0..ranked).map(|l| vec![l]).collect(),
     };
     let mut keep: Vec<Vec<bool>> = layers
         .iter()
-        .map(|m| vec![false; m.as_slice().len()])
+        .enumerate()
+        .map(|(l, m)| {
+            if l < ranked {
+                vec![false; m.as_slice().len()]
+            } else {
+                m.as_slice().to_vec()
+            }
+        })
         .collect();
     for group in groups {
         let total: usize = group.iter().map(|&l| layers[l].as_slice().len()).sum();
@@ -210,9 +221,10 @@ mod tests {
         // Many ties: scores take only 3 values.
         let s = scores(|l, i| ((l * 7 + i) % 3) as f64);
         for density in [0.0, 0.1, 0.33, 0.5, 0.8, 1.0] {
-            let m = select_mask(&s, &full, density, Scope::Global, 1).unwrap();
+            let m = select_mask(&s, &full, density, Scope::Global, Classifier::Pruned, 1).unwrap();
             assert_eq!(m.kept(), (density * total as f64).round() as usize);
-            let m = select_mask(&s, &full, density, Scope::Layerwise, 1).unwrap();
+            let m =
+                select_mask(&s, &full, density, Scope::Layerwise, Classifier::Pruned, 1).unwrap();
             for layer in m.layers() {
                 let n = layer.as_slice().len() as f64;
                 assert_eq!(layer.kept(), (density * n).round() as usize);
@@ -224,7 +236,7 @@ mod tests {
     fn keeps_the_largest_scores_and_ties_follow_the_seed() {
         let full = Mask::full(&arch());
         let s = scores(|l, i| (l * 100 + i) as f64);
-        let m = select_mask(&s, &full, 0.2, Scope::Global, 0).unwrap();
+        let m = select_mask(&s, &full, 0.2, Scope::Global, Classifier::Pruned, 0).unwrap();
         let kept_min = m
             .layers()
             .iter()
@@ -239,23 +251,30 @@ mod tests {
             .fold(f64::NEG_INFINITY, f64::max);
         assert!(kept_min > dropped_max);
         let flat = scores(|_, _| 1.0);
-        let a = select_mask(&flat, &full, 0.5, Scope::Global, 1).unwrap();
-        assert_eq!(a, select_mask(&flat, &full, 0.5, Scope::Global, 1).unwrap());
-        assert_ne!(a, select_mask(&flat, &full, 0.5, Scope::Global, 2).unwrap());
+        let a = select_mask(&flat, &full, 0.5, Scope::Global, Classifier::Pruned, 1).unwrap();
+        assert_eq!(
+            a,
+            select_mask(&flat, &full, 0.5, Scope::Global, Classifier::Pruned, 1).unwrap()
+        );
+        assert_ne!(
+            a,
+            select_mask(&flat, &full, 0.5, Scope::Global, Classifier::Pruned, 2).unwrap()
+        );
     }
 
     #[test]
     fn only_kept_weights_are_candidates() {
         let full = Mask::full(&arch());
         let s = scores(|l, i| (l * 100 + i) as f64);
-        let half = select_mask(&s, &full, 0.5, Scope::Global, 0).unwrap();
+        let half = select_mask(&s, &full, 0.5, Scope::Global, Classifier::Pruned, 0).unwrap();
         let reversed = scores(|l, i| -((l * 100 + i) as f64));
-        let quarter = select_mask(&reversed, &half, 0.25, Scope::Global, 0).unwrap();
+        let quarter =
+            select_mask(&reversed, &half, 0.25, Scope::Global, Classifier::Pruned, 0).unwrap();
         assert!(quarter.is_subset_of(&half));
-        assert!(select_mask(&s, &half, 0.6, Scope::Global, 0).is_err());
+        assert!(select_mask(&s, &half, 0.6, Scope::Global, Classifier::Pruned, 0).is_err());
         let nan = scores(|_, _| f64::NAN);
         assert!(
-            select_mask(&nan, &full, 0.5, Scope::Global, 0)
+            select_mask(&nan, &full, 0.5, Scope::Global, Classifier::Pruned, 0)
                 .unwrap_err()
                 .contains("NaN")
         );

@@ -1,7 +1,7 @@
 //! Settings of the `masks` stage (METHOD.md section 2): the doc, the default and the validation
 //! of each field in one place; `glh masks`'s flags take their defaults from here.
 
-use glh_artifacts::config::Scope;
+use glh_artifacts::config::{Classifier, Scope};
 use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,9 @@ pub struct MasksSettings {
     pub grasp_temperature: f64,
     /// Accept a mask that removes every weight of a layer (otherwise an error).
     pub allow_empty_layers: bool,
+    /// `pruned` (default): every Linear layer is masked; `dense`: the classifier keeps all
+    /// its weights and the sparsity applies to the other layers.
+    pub classifier: Classifier,
 }
 
 impl Default for MasksSettings {
@@ -31,6 +34,7 @@ impl Default for MasksSettings {
             synflow_rounds: DEFAULT_SYNFLOW_ROUNDS,
             grasp_temperature: DEFAULT_GRASP_TEMPERATURE,
             allow_empty_layers: false,
+            classifier: Classifier::Pruned,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::packing::{pack_row, unpack_row};
 use crate::scorers::ScoringData;
 use crate::settings::MasksSettings;
 use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
-use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
+use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
@@ -63,6 +63,9 @@ struct MaskParams {
     scope: Scope,
     seed: u64,
     allow_empty_layers: bool,
+    /// Absent for the default (pruned), so that runs made before the setting keep their keys.
+    #[serde(skip_serializing_if = "Classifier::is_pruned")]
+    classifier: Classifier,
     /// The method's own settings ([`crate::methods::PruningMethod::key_settings`]).
     #[serde(flatten)]
     method_settings: KeySettings,
@@ -101,6 +104,7 @@ pub fn compute_mask(
         seed: point.seed,
         tie_seed: stream(point.seed, "masks/ties").next_u64(),
         allow_empty_layers: masks.allow_empty_layers,
+        classifier: masks.classifier,
     };
     method
         .prune(&net, batch.as_ref(), &how, on_round)
@@ -161,6 +165,7 @@ impl MasksJob {
             scope: settings.scope,
             seed: point.seed,
             allow_empty_layers: settings.allow_empty_layers,
+            classifier: settings.classifier,
             method_settings: method.key_settings(),
             normalisation: scoring.as_ref().map(|_| Normalisation::from(data)),
         };

@@ -5,7 +5,7 @@
 use faer::Mat;
 use glh_artifacts::ArtifactStore;
 use glh_artifacts::Job;
-use glh_artifacts::config::{Depth, PruneMethod, Scope, Sparsity, Width};
+use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::seeding::stream;
 use glh_data::DataSettings;
 use glh_masks::MasksSettings;
@@ -72,6 +72,7 @@ fn every_method_keeps_an_exact_count_in_both_scopes() {
                 seed: 3,
                 tie_seed: 9,
                 allow_empty_layers: true,
+                classifier: Classifier::Pruned,
             };
             let m = pruning
                 .prune(&net, Some(&data), &how(Scope::Global), &mut |_, _, _| {})
@@ -97,22 +98,69 @@ fn every_method_keeps_an_exact_count_in_both_scopes() {
 }
 
 #[test]
+fn a_dense_classifier_keeps_every_weight_and_the_others_keep_the_density() {
+    let arch = tiny_arch();
+    let net = Mlp::init(arch, 3);
+    let data = synthetic_data(&arch, 16, 3);
+    let settings = MasksSettings {
+        synflow_rounds: 10,
+        ..MasksSettings::default()
+    };
+    let shapes = arch.shapes();
+    let (classifier, masked) = shapes.split_last().unwrap();
+    let masked_total: usize = masked.iter().map(|(r, c)| r * c).sum();
+    for method in PruneMethod::ALL {
+        let pruning = method_for(method, &settings, 3);
+        for (density, scope) in [(0.2, Scope::Global), (0.07, Scope::Layerwise)] {
+            let how = Pruning {
+                density,
+                scope,
+                seed: 3,
+                tie_seed: 9,
+                allow_empty_layers: true,
+                classifier: Classifier::Dense,
+            };
+            let m = pruning
+                .prune(&net, Some(&data), &how, &mut |_, _, _| {})
+                .unwrap();
+            let (last, others) = m.layers().split_last().unwrap();
+            assert_eq!(last.kept(), classifier.0 * classifier.1, "{method}");
+            let kept: usize = others.iter().map(|l| l.kept()).sum();
+            match scope {
+                Scope::Global => assert_eq!(
+                    kept,
+                    (density * masked_total as f64).round() as usize,
+                    "{method}"
+                ),
+                Scope::Layerwise => {
+                    for layer in others {
+                        let n = (layer.rows() * layer.cols()) as f64;
+                        assert_eq!(layer.kept(), (density * n).round() as usize, "{method}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn synflow_rounds_nest_and_follow_the_exponential_schedule() {
     let arch = tiny_arch();
     let net = Mlp::init(arch, 4);
     let scorer = SynflowScorer { rounds: 20 };
     let mut history: Vec<Mask> = Vec::new();
     let density = 0.1;
-    prune(
-        &scorer,
-        &net,
-        None,
+    let how = Pruning {
         density,
-        Scope::Global,
-        1,
-        true,
-        &mut |_, _, m| history.push(m.clone()),
-    )
+        scope: Scope::Global,
+        seed: 0,
+        tie_seed: 1,
+        allow_empty_layers: true,
+        classifier: Classifier::Pruned,
+    };
+    prune(&scorer, &net, None, &how, &mut |_, _, m| {
+        history.push(m.clone())
+    })
     .unwrap();
     assert_eq!(history.len(), 20);
     let total = arch.weight_count() as f64;
@@ -149,10 +197,14 @@ fn synflow_conserves_the_score_sum_per_layer_without_biases() {
             &SynflowScorer { rounds: 5 },
             &net,
             None,
-            0.3,
-            Scope::Global,
-            2,
-            false,
+            &Pruning {
+                density: 0.3,
+                scope: Scope::Global,
+                seed: 0,
+                tie_seed: 2,
+                allow_empty_layers: false,
+                classifier: Classifier::Pruned,
+            },
             &mut |_, _, _| {},
         )
         .unwrap(),
@@ -226,6 +278,7 @@ fn grasp_keeps_the_subset_of_largest_total_score() {
         &full,
         k as f64 / n as f64,
         Scope::Global,
+        Classifier::Pruned,
         0,
     )
     .unwrap();
@@ -438,6 +491,7 @@ fn shuffled_keeps_each_layers_count_and_nothing_else_of_its_method() {
         seed,
         tie_seed: 9,
         allow_empty_layers: true,
+        classifier: Classifier::Pruned,
     };
     let synflow = PruneMethod::Synflow;
     let control = PruneMethod::Shuffled(&PruneMethod::Synflow);

@@ -85,6 +85,11 @@ pub struct Mlp {
     pub layers: Vec<Linear>,
 }
 
+/// The bound `a = 1/sqrt(fan_in)` of a layer's initial `U(-a, a)` weights and biases.
+pub fn init_bound(fan_in: usize) -> f64 {
+    1.0 / (fan_in as f64).sqrt()
+}
+
 impl Mlp {
     /// The initialisation of METHOD.md section 1: every weight and bias of layer l drawn from
     /// `U(-a, a)`, `a = 1/sqrt(fan_in)`, from the stream `model/init` of `seed`.
@@ -99,7 +104,7 @@ impl Mlp {
             .shapes()
             .into_iter()
             .map(|(rows, cols)| {
-                let a = 1.0 / (cols as f64).sqrt();
+                let a = init_bound(cols);
                 let weight = (0..rows * cols).map(|_| uniform(a)).collect();
                 let bias = (0..rows).map(|_| uniform(a)).collect();
                 Linear {

@@ -5,7 +5,11 @@
 
 use crate::{Pipeline, plan};
 use glh_artifacts::Result;
-use glh_reporting::experiment::PlannedRuns;
+use glh_artifacts::config::PruneMethod;
+use glh_data::mnist::{CLASSES, PIXELS};
+use glh_masks::magnitude_law;
+use glh_model::Architecture;
+use glh_reporting::experiment::{LayerDensityLaw, PlannedRuns};
 use glh_reporting::{DynamicsRuns, Experiment, GraphonKernelRuns, GraphonsRuns};
 
 /// The runs of `pipeline`'s plan, by stage and key.
@@ -15,6 +19,54 @@ pub fn planned_runs(pipeline: &Pipeline) -> Result<PlannedRuns> {
         runs.insert(job.stage(), job.key());
     }
     Ok(runs)
+}
+
+/// Global and layer-wise Magnitude's layer densities in closed form at every sweep point of
+/// `pipeline` with Magnitude (none without it).
+fn magnitude_densities(pipeline: &Pipeline) -> Vec<LayerDensityLaw> {
+    let sweep = &pipeline.sweep;
+    if !sweep.methods.contains(&PruneMethod::Magnitude) {
+        return Vec::new();
+    }
+    let masks = pipeline.masks.clone().unwrap_or_default();
+    let mut laws = Vec::new();
+    for depth in &sweep.depths {
+        let depth = depth.get();
+        for level in sweep.levels() {
+            for width in &sweep.widths {
+                // A level with no sparsity at this width plans no masks there.
+                let Ok(sparsity) = level.sparsity_at(*width) else {
+                    continue;
+                };
+                let arch = Architecture::mlp(PIXELS, width.get() as usize, depth as usize, CLASSES);
+                let density = sparsity.density();
+                laws.push(LayerDensityLaw {
+                    method: PruneMethod::Magnitude,
+                    depth,
+                    level,
+                    width: width.get(),
+                    densities: magnitude_law::layer_densities(
+                        &arch,
+                        density,
+                        masks.scope,
+                        masks.classifier,
+                    ),
+                    // The limit of a fixed sparsity (a density law's density tends to 0).
+                    limit: matches!(level, glh_artifacts::config::Level::Fixed(_))
+                        .then(|| {
+                            magnitude_law::limit_layer_densities(
+                                depth as usize,
+                                density,
+                                masks.scope,
+                                masks.classifier,
+                            )
+                        })
+                        .flatten(),
+                });
+            }
+        }
+    }
+    laws
 }
 
 /// The report's view of `pipeline`: its name, sweep, settings, stages and planned runs.
@@ -28,6 +80,11 @@ pub fn experiment(pipeline: &Pipeline) -> Result<Experiment> {
         runs: planned_runs(pipeline)?,
         dense_runs: planned_runs(&dense)?,
         settings_toml: pipeline.to_toml()?,
+        classifier: pipeline
+            .masks
+            .as_ref()
+            .map_or_else(Default::default, |m| m.classifier),
+        layer_density_laws: magnitude_densities(pipeline),
         graphons: pipeline.graphons.as_ref().map(|g| GraphonsRuns {
             k: g.k,
             rescale: g.rescale,

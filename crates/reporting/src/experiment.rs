@@ -4,7 +4,7 @@
 //! stage crate and no pipeline code.
 
 use glh_artifacts::ArtifactKey;
-use glh_artifacts::config::{Rescale, Sweep};
+use glh_artifacts::config::{Classifier, Level, PruneMethod, Rescale, Sweep};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Stage runs named by their stage and key: the jobs of a plan. The report reads these runs
@@ -86,6 +86,12 @@ pub struct Experiment {
     pub dense_runs: PlannedRuns,
     /// Its settings as TOML, shown under its section title.
     pub settings_toml: String,
+    /// Whether its masks prune the classifier or leave it dense (`[masks] classifier`): how
+    /// many layers the c^L law counts.
+    pub classifier: Classifier,
+    /// The layer densities its methods' masks have in closed form, per sweep point (global
+    /// Magnitude's: `glh_masks::magnitude_law`), drawn beside the measured ones.
+    pub layer_density_laws: Vec<LayerDensityLaw>,
     /// Its `[graphons]` table, if it has one (histograms and convergence runs).
     pub graphons: Option<GraphonsRuns>,
     /// It has kernel runs (an `[ntk]` table).
@@ -97,6 +103,24 @@ pub struct Experiment {
     /// Its `[dynamics]` table's runs, if it has one (its training is gradient descent in the
     /// NTK regime, reported by the dynamics section instead of the Adam one).
     pub dynamics: Option<DynamicsRuns>,
+}
+
+/// The layer densities a method's masks have in closed form at one (depth, level, width), and
+/// their limit as the width grows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerDensityLaw {
+    /// The method.
+    pub method: PruneMethod,
+    /// Linear layers L.
+    pub depth: u32,
+    /// The sweep level.
+    pub level: Level,
+    /// Hidden width n.
+    pub width: u32,
+    /// The expected kept fraction of each layer, input layer first.
+    pub densities: Vec<f64>,
+    /// Their limit as n grows (`None` where it is not known in closed form).
+    pub limit: Option<Vec<f64>>,
 }
 
 /// Which dynamics runs an experiment made (its `[training]` settings): the report reads only

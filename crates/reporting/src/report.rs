@@ -117,6 +117,25 @@ fn by_depth_and_level(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, Pat
     Ok(parts)
 }
 
+/// The experiment split by depth, each part with its figures' directory (`L<depth>`); an
+/// experiment of one depth is its own part, in `dir`. Kernel sections compare sparsities and
+/// methods at one depth: spectra of two depths on one axis would be two laws mixed.
+fn by_depth(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, PathBuf)>> {
+    if p.sweep.depths.len() == 1 {
+        return Ok(vec![(p.clone(), dir.to_path_buf())]);
+    }
+    let mut parts = Vec::new();
+    for &depth in &p.sweep.depths {
+        let mut part = p.clone();
+        part.name = format!("{} (L = {depth})", p.name);
+        part.sweep.depths = vec![depth];
+        let part_dir = dir.join(format!("L{depth}"));
+        std::fs::create_dir_all(&part_dir).map_err(|e| Error::output(&part_dir, e))?;
+        parts.push((part, part_dir));
+    }
+    Ok(parts)
+}
+
 /// The file that marks a directory as a report of ours, which a later report may replace.
 pub const REPORT_MARKER: &str = ".glh-report";
 
@@ -425,7 +444,9 @@ fn build(
             }
         }
         if pipeline.ntk {
-            b.ntk(pipeline, &fig_dir)?;
+            for (part, part_dir) in by_depth(pipeline, &fig_dir)? {
+                b.ntk(&part, &part_dir)?;
+            }
         }
         if let Some(runs) = pipeline.graphon_ntk {
             b.graphon_ntk(pipeline, runs, &fig_dir)?;

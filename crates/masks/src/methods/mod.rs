@@ -15,7 +15,7 @@ use crate::scorers::{
     GraspScorer, MagnitudeScorer, RandomScorer, Scorer, ScoringData, SnipScorer, SynflowScorer,
 };
 use crate::settings::MasksSettings;
-use glh_artifacts::config::{PruneMethod, Scope};
+use glh_artifacts::config::{Classifier, PruneMethod, Scope};
 use glh_model::{Mask, Mlp};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -37,6 +37,8 @@ pub struct Pruning {
     pub tie_seed: u64,
     /// Accept a layer that keeps no weight.
     pub allow_empty_layers: bool,
+    /// Whether the classifier is pruned or left dense.
+    pub classifier: Classifier,
 }
 
 /// A pruning method.
@@ -101,15 +103,6 @@ impl PruningMethod for Scored {
         how: &Pruning,
         on_round: &mut dyn FnMut(usize, usize, &Mask),
     ) -> Result<Mask, String> {
-        prune(
-            self.0.as_ref(),
-            net,
-            data,
-            how.density,
-            how.scope,
-            how.tie_seed,
-            how.allow_empty_layers,
-            on_round,
-        )
+        prune(self.0.as_ref(), net, data, how, on_round)
     }
 }

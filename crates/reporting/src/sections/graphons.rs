@@ -6,7 +6,7 @@
 
 use crate::claims::{Statement, fmt};
 use crate::document::Block;
-use crate::experiment::{Experiment, GraphonsRuns};
+use crate::experiment::{Experiment, GraphonsRuns, LayerDensityLaw};
 use crate::experiments::e1::{self, ChainVerdict, ConvergenceCase, NEGLIGIBLE_FRACTION};
 use crate::figures::{Chart, Grid, HeatmapGrid, Line};
 use crate::report::{Builder, MeanSd, RUN_COLUMNS, collect};
@@ -65,7 +65,8 @@ impl Builder<'_> {
     }
 
     /// Ours (issue #28): each layer's density (kept over all weights of the layer) per method
-    /// and width, mean ± sd over seeds. Under global ranking it moves with the width, so the
+    /// and width, mean ± sd over seeds, beside the closed forms known (global Magnitude's), as
+    /// a table and a figure per layer. Under global ranking it moves with the width, so the
     /// object a layer's histogram converges to is still moving where its density is.
     fn layer_densities(&mut self, p: &Experiment, dir: &Path, methods: &[String]) -> Result<()> {
         let Some(frame) = self.frame(&MASKS_LAYERS, p, &RUN_COLUMNS)? else {
@@ -81,71 +82,107 @@ impl Builder<'_> {
                 .sort(["method", "layer", "width"], SortMultipleOptions::default()),
             "layer densities",
         )?;
-        let (method, layer, width) = (
-            strings(&df, "method")?,
-            f64s(&df, "layer")?,
-            f64s(&df, "width")?,
-        );
-        let (mean, sd) = (f64s(&df, "mean")?, f64s(&df, "sd")?);
+        let measured = MeasuredDensities {
+            method: strings(&df, "method")?,
+            layer: f64s(&df, "layer")?,
+            width: f64s(&df, "width")?,
+            mean: f64s(&df, "mean")?,
+            sd: f64s(&df, "sd")?
+                .into_iter()
+                .map(|v| if v.is_finite() { v } else { 0.0 })
+                .collect(),
+        };
         let widths = sorted_widths(p);
-        let rows = layer_rows(methods, &widths, (&method, &layer, &width), |i| {
-            let sd = if sd[i].is_finite() { sd[i] } else { 0.0 };
-            format!("{} ± {}", fmt(mean[i]), fmt(sd))
+        let m = &measured;
+        let mut rows = layer_rows(methods, &widths, (&m.method, &m.layer, &m.width), |i| {
+            format!("{} ± {}", fmt(m.mean[i]), fmt(m.sd[i]))
         });
         if rows.is_empty() {
             return Ok(());
         }
+        let laws = DensityLaws::of_part(p);
+        let layers: BTreeSet<u32> = measured.layer.iter().map(|&l| l as u32).collect();
+        for row in &mut rows {
+            row.push(String::new());
+        }
+        rows.extend(laws.rows(&layers, &widths));
         self.blocks.push(Block::Paragraph(
             "Ours: each layer's density (kept weights over the layer's weights), mean ± sd over \
              seeds. Under global ranking a method shares the kept weights out among the layers \
              differently at every width: where a layer's density still moves, the graphon its \
-             histograms approach is still moving too, whatever the distances say."
+             histograms approach is still moving too, whatever the distances say. Magnitude's \
+             densities follow in closed form from the initial weights' law (U(-a_l, a_l), a_l = \
+             fan_in^(-1/2), one threshold on |w| for all layers; glh_masks::magnitude_law): its \
+             rows give them at each width and in the limit n → ∞, where the input layer keeps \
+             everything and every layer of fan-in n keeps the density, approached like 1 / n."
                 .into(),
         ));
         let mut header = vec!["layer".to_string(), "method".to_string()];
         header.extend(widths.iter().map(|w| format!("n = {w}")));
+        header.push("n → ∞".into());
         self.blocks.push(Block::Table(header, rows));
-        // The same numbers drawn: per layer, a line per method.
-        let depth = p.sweep.depths[0].get();
-        let layers: BTreeSet<u32> = layer.iter().map(|&l| l as u32).collect();
         for l in layers {
-            let lines = methods
-                .iter()
-                .filter_map(|m| {
-                    let at: Vec<usize> = (0..df.height())
-                        .filter(|&i| method[i] == *m && layer[i] as u32 == l)
-                        .collect();
-                    let sd = |i: usize| if sd[i].is_finite() { sd[i] } else { 0.0 };
-                    (!at.is_empty()).then(|| Line {
-                        name: m.clone(),
-                        points: at.iter().map(|&i| (width[i], mean[i])).collect(),
-                        band: at
-                            .iter()
-                            .map(|&i| (width[i], mean[i] - sd(i), mean[i] + sd(i)))
-                            .collect(),
-                        dashed: Vec::new(),
-                    })
-                })
-                .collect();
-            let chart = Chart {
-                title: format!("{}: layer {l} ({}), density", p.name, layer_role(l, depth)),
-                x_label: "hidden width n".into(),
-                y_label: "kept weights / layer's weights (mean ± sd over seeds)".into(),
-                lines,
-                points_only: false,
-            };
-            self.figure(
-                &chart,
-                dir.join(format!("layer_density_layer{l}")),
-                format!(
-                    "Layer {l} ({}): its density against width per method; a flat line is a \
-                     layer whose kept share no longer moves, the precondition for its \
-                     histograms to have one limit.",
-                    layer_role(l, depth)
-                ),
-            )?;
+            self.layer_density_chart(p, dir, l, methods, &measured, &laws)?;
         }
         Ok(())
+    }
+
+    /// Layer `l`'s density against width, a line per method with its closed form dashed.
+    fn layer_density_chart(
+        &mut self,
+        p: &Experiment,
+        dir: &Path,
+        l: u32,
+        methods: &[String],
+        measured: &MeasuredDensities,
+        laws: &DensityLaws,
+    ) -> Result<()> {
+        let MeasuredDensities {
+            method,
+            layer,
+            width,
+            mean,
+            sd,
+        } = measured;
+        let lines = methods
+            .iter()
+            .filter_map(|m| {
+                let at: Vec<usize> = (0..method.len())
+                    .filter(|&i| method[i] == *m && layer[i] as u32 == l)
+                    .collect();
+                (!at.is_empty()).then(|| Line {
+                    name: m.clone(),
+                    points: at.iter().map(|&i| (width[i], mean[i])).collect(),
+                    band: at
+                        .iter()
+                        .map(|&i| (width[i], mean[i] - sd[i], mean[i] + sd[i]))
+                        .collect(),
+                    dashed: at
+                        .iter()
+                        .filter_map(|&i| laws.at(m, width[i], l).map(|d| (width[i], d)))
+                        .collect(),
+                })
+            })
+            .collect();
+        let depth = p.sweep.depths[0].get();
+        let chart = Chart {
+            title: format!("{}: layer {l} ({}), density", p.name, layer_role(l, depth)),
+            x_label: "hidden width n".into(),
+            y_label: "kept weights / layer's weights (mean ± sd over seeds)".into(),
+            lines,
+            points_only: false,
+        };
+        self.figure(
+            &chart,
+            dir.join(format!("layer_density_layer{l}")),
+            format!(
+                "Layer {l} ({}): its density against width per method; a flat line is a layer \
+                 whose kept share no longer moves, the precondition for its histograms to have \
+                 one limit. Dashed: a closed form where one is known (Magnitude's, from the \
+                 initial weights' law).",
+                layer_role(l, depth)
+            ),
+        )
     }
 
     fn heatmaps(
@@ -350,6 +387,75 @@ impl Builder<'_> {
         self.claims
             .extend(e1::convergence(statement, &p.name, &cases));
         self.claims.extend(e1::chain_convergence(&p.name, &cases));
+        if runs.rescale == Rescale::None {
+            self.shapes(p, runs, methods, &cases)?;
+        }
+        Ok(())
+    }
+
+    /// Ours (issue #28): the Cauchy chain of the shapes H / p beside the histograms', per
+    /// hidden layer and method. A histogram still moving while its shape converges moves with
+    /// its layer's density only (the density table above says how).
+    fn shapes(
+        &mut self,
+        p: &Experiment,
+        runs: GraphonsRuns,
+        methods: &[String],
+        histogram_cases: &[ConvergenceCase],
+    ) -> Result<()> {
+        let Some(frame) = self.frame(&CONVERGENCE, p, &RUN_COLUMNS[..4])? else {
+            return Ok(());
+        };
+        let law = p.sweep.levels()[0].law();
+        let df = collect(
+            frame.filter(
+                col("k")
+                    .eq(lit(runs.k))
+                    .and(col("rescale").eq(lit(Rescale::LayerDensity.name())))
+                    .and(col("density_c").eq(lit(law.c)))
+                    .and(col("density_a").eq(lit(law.a))),
+            ),
+            "shape convergence",
+        )?;
+        let cases = e1::convergence_cases(&df, methods)?;
+        let rows: Vec<Vec<String>> = cases
+            .iter()
+            .map(|c| {
+                let histogram = histogram_cases
+                    .iter()
+                    .find(|h| h.layer == c.layer && h.method == c.method)
+                    .map_or("–", |h| h.chain_verdict().word());
+                vec![
+                    c.layer.to_string(),
+                    c.method.clone(),
+                    c.links_text(),
+                    c.chain_verdict().word().into(),
+                    histogram.into(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.blocks.push(Block::Paragraph(
+            "Ours: shape and density apart. The same Cauchy chain on each histogram divided by \
+             its layer's density (H / p, its shape; the densities are in the table above). A \
+             histogram still moving whose shape converges moves only with its layer's density; \
+             a shape still moving is structure that has not settled."
+                .into(),
+        ));
+        self.blocks.push(Block::Table(
+            [
+                "hidden layer",
+                "method",
+                "shape H / p: D^2 between successive widths [95% CI]",
+                "shape (ours)",
+                "histogram (ours)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        ));
         Ok(())
     }
 
@@ -830,4 +936,66 @@ fn layer_rows(
         }
     }
     rows
+}
+
+/// Measured layer densities, one row per (method, layer, width): mean and sd over seeds (sd 0
+/// for one seed).
+struct MeasuredDensities {
+    method: Vec<String>,
+    layer: Vec<f64>,
+    width: Vec<f64>,
+    mean: Vec<f64>,
+    sd: Vec<f64>,
+}
+
+/// The closed-form layer densities of one part's (depth, level).
+struct DensityLaws<'a>(Vec<&'a LayerDensityLaw>);
+
+impl<'a> DensityLaws<'a> {
+    fn of_part(p: &'a Experiment) -> Self {
+        let (depth, level) = (p.sweep.depths[0].get(), p.sweep.levels()[0]);
+        DensityLaws(
+            p.layer_density_laws
+                .iter()
+                .filter(|law| law.depth == depth && law.level == level)
+                .collect(),
+        )
+    }
+
+    /// Method `m`'s closed-form density of layer `l` at width `w`.
+    fn at(&self, m: &str, w: f64, l: u32) -> Option<f64> {
+        self.0
+            .iter()
+            .find(|law| law.method.name() == m && f64::from(law.width) == w)
+            .and_then(|law| law.densities.get(l as usize - 1).copied())
+    }
+
+    /// Its limit as the width grows.
+    fn limit(&self, m: &str, l: u32) -> Option<f64> {
+        self.0
+            .iter()
+            .find(|law| law.method.name() == m)
+            .and_then(|law| law.limit.as_ref())
+            .and_then(|limit| limit.get(l as usize - 1).copied())
+    }
+
+    /// The density table's rows of the closed forms: `<method> (closed form)` per layer, a
+    /// value per width and the limit.
+    fn rows(&self, layers: &BTreeSet<u32>, widths: &[u32]) -> Vec<Vec<String>> {
+        let methods: BTreeSet<&str> = self.0.iter().map(|law| law.method.name()).collect();
+        let mut rows = Vec::new();
+        for m in methods {
+            for &l in layers {
+                let mut row = vec![l.to_string(), format!("{m} (closed form)")];
+                row.extend(
+                    widths
+                        .iter()
+                        .map(|&w| self.at(m, f64::from(w), l).map_or(String::new(), fmt)),
+                );
+                row.push(self.limit(m, l).map_or("–".into(), fmt));
+                rows.push(row);
+            }
+        }
+        rows
+    }
 }

@@ -10,7 +10,7 @@ use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, Spectrum, collect};
 use crate::tables::{f64s, polars_error, strings};
 use glh_artifacts::Result;
-use glh_artifacts::config::KernelKind;
+use glh_artifacts::config::{Classifier, KernelKind};
 use glh_artifacts::schemas::{NTK_METRICS, NTK_SPECTRA};
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -18,8 +18,10 @@ use std::path::Path;
 
 impl Builder<'_> {
     pub(crate) fn ntk(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
-        self.blocks
-            .push(Block::Heading(3, "Graphon NTK spectra".into()));
+        self.blocks.push(Block::Heading(
+            3,
+            format!("Graphon NTK spectra: {}", p.name),
+        ));
         let Some(frame) = self.frame(&NTK_METRICS, p, &RUN_COLUMNS)? else {
             self.missing("kernel metrics");
             return Ok(());
@@ -62,15 +64,20 @@ impl Builder<'_> {
             get("decay_exponent")?,
             get("negative_count")?,
         );
+        let masked: Vec<f64> = depth
+            .iter()
+            .map(|&d| f64::from(p.classifier.masked_layers(d as u32)))
+            .collect();
         let rows = (0..df.height())
             .map(|i| {
                 let c = 1.0 - sparsity[i];
                 vec![
                     method[i].clone(),
                     format!("{}", depth[i]),
+                    format!("{}", masked[i]),
                     fmt(sparsity[i]),
                     format!("{}", runs[i]),
-                    fmt(c.powf(depth[i])),
+                    fmt(c.powf(masked[i])),
                     fmt(product[i]),
                     fmt(ratio[i]),
                     fmt(err[i]),
@@ -84,16 +91,18 @@ impl Builder<'_> {
             .collect();
         self.blocks.push(Block::Paragraph(
             "Mask-level Graphon NTK on the kernel images, mean over seeds. The c^L law predicts \
-             trace ratio = c^L (exactly: the product of the layer densities). Here L counts the \
-             masked Linear layers, every layer of the network; the paper's L counts hidden \
-             layers, so with all its L + 1 weight layers masked its factor is c^(L+1), and its \
-             c^L holds only with one weight layer left dense (METHOD.md section 8)."
+             trace ratio = c^L (exactly: the product of the layer densities), L counting the \
+             masked Linear layers: every layer of the network unless its classifier is left \
+             dense (`[masks] classifier = \"dense\"`). The paper's L counts hidden layers, so \
+             with all its L + 1 weight layers masked its factor is c^(L+1); its c^L holds exactly \
+             in the network with a dense classifier (METHOD.md section 8)."
                 .into(),
         ));
         self.blocks.push(Block::Table(
             [
                 "method",
-                "L",
+                "Linear layers",
+                "masked layers L",
                 "sparsity",
                 "runs",
                 "c^L",
@@ -110,7 +119,12 @@ impl Builder<'_> {
             .to_vec(),
             rows,
         ));
-        self.claims.extend(e2::power_law(&p.name, &df)?);
+        let with_masked = df
+            .clone()
+            .with_column(Column::new("masked_layers".into(), masked))
+            .map_err(polars_error("masked_layers"))?
+            .clone();
+        self.claims.extend(e2::power_law(&p.name, &with_masked)?);
         self.spectra(p, dir, &method, &sparsity, &top5)
     }
 
@@ -147,7 +161,7 @@ impl Builder<'_> {
             "spectra",
         )?;
         let curves = mean_spectra(&df)?;
-        let lines = random_against_scaled_dense(&curves);
+        let lines = random_against_scaled_dense(&curves, p.classifier);
         if !lines.is_empty() {
             let chart = Chart {
                 title: format!("{}: Random-pruned Graphon NTK vs c^L x dense", p.name),
@@ -224,15 +238,16 @@ fn mean_spectra(df: &DataFrame) -> Result<Spectra> {
     Ok(curves)
 }
 
-/// Random's mask-level spectrum beside c^L times the dense one, per density, log-log.
-fn random_against_scaled_dense(curves: &Spectra) -> Vec<Line> {
+/// Random's mask-level spectrum beside c^L times the dense one (L the masked layers), per
+/// density, log-log.
+fn random_against_scaled_dense(curves: &Spectra, classifier: Classifier) -> Vec<Line> {
     let mut lines = Vec::new();
     for ((s_bits, m, k), (depth, pts)) in curves {
         if m != "random" || k != KernelKind::Mask.name() {
             continue;
         }
         let c = 1.0 - f64::from_bits(*s_bits);
-        let scale = c.powf(*depth);
+        let scale = c.powi(classifier.masked_layers(*depth as u32) as i32);
         lines.push(Line {
             dashed: Vec::new(),
             name: format!("Random, c = {}", fmt(c)),
