@@ -47,13 +47,7 @@ fn the_cauchy_chain_doubles_the_width_from_250_to_4000_with_5_seeds() {
     assert!(widths.windows(2).all(|w| w[1] == 2 * w[0]), "n, 2n");
     assert_eq!(sweep.seeds.len(), 5);
     let planned = plan(&pipeline).unwrap();
-    let count = |stage: &str| {
-        planned
-            .jobs()
-            .iter()
-            .filter(|j| j.job.spec().stage == stage)
-            .count()
-    };
+    let count = |stage: &str| jobs_of(&planned, stage);
     // Every E1 method at L = 4, 80%: one convergence group (one chain) per method, each read
     // twice: the histograms, and their shapes H / p.
     assert_eq!(count("masks"), 5 * 5 * 5);
@@ -65,13 +59,7 @@ fn the_sparse_regime_plans_one_convergence_group_per_method_and_level() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
     let pipeline = load(&dir.join("e1-sparse.toml"));
     let planned = plan(&pipeline).unwrap();
-    let count = |stage: &str| {
-        planned
-            .jobs()
-            .iter()
-            .filter(|j| j.job.spec().stage == stage)
-            .count()
-    };
+    let count = |stage: &str| jobs_of(&planned, stage);
     // 5 methods x 4 widths x 3 seeds per level, but at n = 100 the law's density 2 / 10 is
     // E1's 80%: those 15 masks (and their histograms) are one job for both levels.
     assert_eq!(count("masks"), 5 * 4 * 3 * 2 - 15);
@@ -87,4 +75,13 @@ fn the_sparse_regime_plans_one_convergence_group_per_method_and_level() {
         labels[..2],
         ["random L=4 sparsity 0.8", "random L=4 density 2 n^-0.5"]
     );
+}
+
+/// How many jobs of `stage` a plan holds.
+fn jobs_of(planned: &glh_pipeline::Plan, stage: &str) -> usize {
+    planned
+        .jobs()
+        .iter()
+        .filter(|j| j.job.spec().stage == stage)
+        .count()
 }
