@@ -32,6 +32,10 @@ pub enum PruneMethod {
     /// uniformly random places of that layer, so it keeps the method's per-layer densities
     /// and nothing else of its structure.
     Shuffled(&'static PruneMethod),
+    /// A control (ours): the mask of a scoring method with each layer's bipartite graph
+    /// randomised by degree-preserving double-edge swaps, so it keeps the method's per-layer
+    /// densities and its neurons' degrees and nothing else of its structure.
+    Rewired(&'static PruneMethod),
 }
 
 impl PruneMethod {
@@ -43,8 +47,8 @@ impl PruneMethod {
         PruneMethod::Grasp,
         PruneMethod::Synflow,
     ];
-    /// Every method: the scoring ones, then the shuffled control of each.
-    pub const ALL: [PruneMethod; 10] = [
+    /// Every method: the scoring ones, then the shuffled control of each, then the rewired.
+    pub const ALL: [PruneMethod; 15] = [
         PruneMethod::Random,
         PruneMethod::Magnitude,
         PruneMethod::Snip,
@@ -55,9 +59,14 @@ impl PruneMethod {
         PruneMethod::Shuffled(&Self::SCORED[2]),
         PruneMethod::Shuffled(&Self::SCORED[3]),
         PruneMethod::Shuffled(&Self::SCORED[4]),
+        PruneMethod::Rewired(&Self::SCORED[0]),
+        PruneMethod::Rewired(&Self::SCORED[1]),
+        PruneMethod::Rewired(&Self::SCORED[2]),
+        PruneMethod::Rewired(&Self::SCORED[3]),
+        PruneMethod::Rewired(&Self::SCORED[4]),
     ];
     /// Their names, as written in configs, on the command line and in tables.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 15] = [
         "random",
         "magnitude",
         "snip",
@@ -68,6 +77,11 @@ impl PruneMethod {
         "shuffled:snip",
         "shuffled:grasp",
         "shuffled:synflow",
+        "rewired:random",
+        "rewired:magnitude",
+        "rewired:snip",
+        "rewired:grasp",
+        "rewired:synflow",
     ];
 
     /// The method's name.
@@ -574,7 +588,12 @@ mod tests {
         assert_eq!(
             "prune".parse::<PruneMethod>().unwrap_err(),
             "unknown method `prune`, expected one of: random, magnitude, snip, grasp, synflow, \
-             shuffled:random, shuffled:magnitude, shuffled:snip, shuffled:grasp, shuffled:synflow"
+             shuffled:random, shuffled:magnitude, shuffled:snip, shuffled:grasp, shuffled:synflow, \
+             rewired:random, rewired:magnitude, rewired:snip, rewired:grasp, rewired:synflow"
+        );
+        assert_eq!(
+            "rewired:synflow".parse::<PruneMethod>().unwrap(),
+            PruneMethod::Rewired(&PruneMethod::Synflow)
         );
         assert_eq!(
             "shuffled:snip".parse::<PruneMethod>().unwrap(),

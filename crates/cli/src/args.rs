@@ -73,12 +73,15 @@ weights with the largest scores are kept (ties broken by a seeded order). SNIP a
 on 100 MNIST training images, 10 per class, drawn by the seed (the data stage runs first if
 needed). SynFlow prunes in --synflow-rounds rounds with an exponential schedule. The control
 shuffled:<method> takes that method's mask and places each layer's kept weights uniformly at
-random in the layer (seeded): the same per-layer densities, none of the method's structure.
+random in the layer (seeded): the same per-layer densities, none of the method's structure. The
+control rewired:<method> randomises each layer's graph by double-edge swaps (10 attempts per kept
+weight, seeded): the same degree of every neuron, nothing else of the method's structure.
 
 Examples:
   glh masks --method snip --width 500 --sparsity 0.8 --seed 0
   glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
   glh masks --method shuffled:synflow --width 1000 --sparsity 0.9
+  glh masks --method rewired:snip --width 1000 --sparsity 0.9
   glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)
   glh masks export <KEY> --format safetensors --out snip.safetensors --scoring-batch batch.safetensors
                                                 (the pruned network for PyTorch, see below)
@@ -343,7 +346,7 @@ pub enum ExportFormat {
 /// `glh masks`: one pruning configuration.
 #[derive(Debug, Args)]
 pub struct MasksArgs {
-    /// Pruning method, or the control `shuffled:<method>`.
+    /// Pruning method, or a control: `shuffled:<method>` or `rewired:<method>`.
     #[arg(long, required = true, value_parser = method_parser())]
     pub method: Option<PruneMethod>,
     /// Hidden width n (at least 1).

@@ -524,16 +524,52 @@ fn shuffled_keeps_each_layers_count_and_nothing_else_of_its_method() {
 }
 
 #[test]
+fn rewiring_keeps_every_neurons_degree_of_the_method_and_nothing_else() {
+    let arch = tiny_arch();
+    let net = Mlp::init(arch, 5);
+    let settings = MasksSettings {
+        synflow_rounds: 20,
+        ..MasksSettings::default()
+    };
+    let how = |seed| Pruning {
+        density: 0.3,
+        scope: Scope::Global,
+        seed,
+        tie_seed: 9,
+        allow_empty_layers: true,
+        classifier: Classifier::Pruned,
+    };
+    let control = PruneMethod::Rewired(&PruneMethod::Synflow);
+    let mask = |method, seed| {
+        method_for(method, &settings, seed)
+            .prune(&net, None, &how(seed), &mut |_, _, _| {})
+            .unwrap()
+    };
+    let (base, rewired) = (mask(PruneMethod::Synflow, 5), mask(control, 5));
+    for (b, r) in base.layers().iter().zip(rewired.layers()) {
+        assert_eq!(b.row_degrees(), r.row_degrees());
+        assert_eq!(b.col_degrees(), r.col_degrees());
+    }
+    assert_ne!(base, rewired);
+    assert_eq!(mask(control, 5), rewired, "one seed, one mask");
+    assert_ne!(mask(control, 6), rewired, "another seed, another mask");
+}
+
+#[test]
 fn a_control_reads_data_and_keys_settings_as_its_method_does() {
     let settings = MasksSettings::default();
     for (i, base) in PruneMethod::SCORED.into_iter().enumerate() {
-        let control = PruneMethod::Shuffled(&PruneMethod::SCORED[i]);
-        let (b, c) = (
-            method_for(base, &settings, 0),
-            method_for(control, &settings, 0),
-        );
-        assert_eq!(b.needs_data(), c.needs_data(), "{base}");
-        assert_eq!(b.key_settings(), c.key_settings(), "{base}");
+        for control in [
+            PruneMethod::Shuffled(&PruneMethod::SCORED[i]),
+            PruneMethod::Rewired(&PruneMethod::SCORED[i]),
+        ] {
+            let (b, c) = (
+                method_for(base, &settings, 0),
+                method_for(control, &settings, 0),
+            );
+            assert_eq!(b.needs_data(), c.needs_data(), "{control}");
+            assert_eq!(b.key_settings(), c.key_settings(), "{control}");
+        }
     }
     assert!(method_for(PruneMethod::Snip, &settings, 0).needs_data());
     assert!(!method_for(PruneMethod::Synflow, &settings, 0).needs_data());

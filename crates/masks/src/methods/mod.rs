@@ -4,11 +4,14 @@
 //! batch the method reads cannot disagree.
 //!
 //! A scoring rule is a [`Scorer`] (`crate::scorers`) pruned by the one loop of `crate::prune`;
-//! a method that is not a score (the shuffled control) implements [`PruningMethod`] in its own
-//! file here. Adding a method is its variant in `glh_artifacts::config::PruneMethod`, its file
+//! a method that is not a score (the shuffled and rewired controls) implements [`PruningMethod`]
+//! in its own file here. Adding a method is its variant in `glh_artifacts::config::PruneMethod`, its file
 //! and its arm in [`method_for`].
 
+mod rewired;
 mod shuffled;
+
+pub use rewired::{SWAPS_PER_EDGE, rewire};
 
 use crate::prune::prune;
 use crate::scorers::{
@@ -79,6 +82,9 @@ pub fn method_for(
             rounds: settings.synflow_rounds as usize,
         })),
         PruneMethod::Shuffled(base) => Box::new(shuffled::Shuffled {
+            base: method_for(*base, settings, seed),
+        }),
+        PruneMethod::Rewired(base) => Box::new(rewired::Rewired {
             base: method_for(*base, settings, seed),
         }),
     }

@@ -63,7 +63,7 @@ fn uniform_subset(n: usize, k: usize, rng: &mut impl Rng) -> Vec<usize> {
 }
 
 /// A uniform draw from `0..bound` (`bound >= 1`): Lemire's multiply-and-reject on 64 bits.
-fn below(bound: usize, rng: &mut impl Rng) -> usize {
+pub(super) fn below(bound: usize, rng: &mut impl Rng) -> usize {
     let bound = bound as u64;
     let threshold = bound.wrapping_neg() % bound;
     loop {
