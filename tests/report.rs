@@ -533,3 +533,43 @@ fn the_shipped_dense_pipelines_plan_the_baselines_their_experiments_read() {
         }
     }
 }
+
+#[test]
+fn an_experiment_that_trains_without_graphons_tables_its_layer_densities_by_sparsity() {
+    let data = glh_tests::repo_root().join("data/mnist");
+    let text = format!(
+        "name = \"trains\"\n[sweep]\nmethods = [\"random\", \"snip\"]\nwidths = [16]\n\
+         sparsities = [0.5, 0.8]\ndepths = [3]\nseeds = [0, 1]\n[data]\ndir = {:?}\n[masks]\n\
+         [training]\nsteps = 4\nbatch_size = 16\neval_every = 2\n",
+        data.display().to_string()
+    );
+    let pipeline = glh_pipeline::Pipeline::from_toml(&text, "trains.toml").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 50,
+        ..Default::default()
+    };
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
+    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    let header = "| L | layer | method | sparsity 0.5000 | sparsity 0.8000 |";
+    assert!(md.contains(header), "{md}");
+    // Two methods x three layers, each with a mean ± sd at both sparsities, in [0, 1].
+    let rows: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with(header))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), 2 * 3, "{rows:?}");
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        for cell in &cells[3..] {
+            let mean: f64 = cell.split(" ± ").next().unwrap().parse().unwrap();
+            assert!((0.0..=1.0).contains(&mean), "{row}");
+        }
+    }
+}

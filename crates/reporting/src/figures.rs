@@ -261,6 +261,37 @@ pub struct Line {
     pub dashed: Vec<(f64, f64)>,
 }
 
+impl Line {
+    /// The line on a log10 y axis: each y (its band's and its companion's too) as `log10(y)`.
+    /// A point at or below 0 has no place there and is left out; a band's lower end at or below
+    /// 0 (a spread wider than its mean) is drawn down to a tenth of the line's value.
+    pub fn log10_y(self) -> Line {
+        let log = |v: f64| (v > 0.0).then(|| v.log10());
+        Line {
+            name: self.name,
+            points: self
+                .points
+                .iter()
+                .filter_map(|&(x, y)| log(y).map(|ly| (x, ly)))
+                .collect(),
+            band: self
+                .band
+                .iter()
+                .zip(&self.points)
+                .filter_map(|(&(x, low, high), &(_, y))| {
+                    let low = if low > 0.0 { low } else { y / 10.0 };
+                    Some((x, log(low)?, log(high)?))
+                })
+                .collect(),
+            dashed: self
+                .dashed
+                .iter()
+                .filter_map(|&(x, y)| log(y).map(|ly| (x, ly)))
+                .collect(),
+        }
+    }
+}
+
 /// Lines (or, with `points_only`, a scatter) on linear axes; transform the data beforehand for
 /// a log axis and say so in the axis label.
 pub struct Chart {
@@ -418,6 +449,23 @@ mod tests {
             area.present().unwrap();
         }
         svg
+    }
+
+    #[test]
+    fn a_line_on_a_log_axis_drops_what_has_no_logarithm() {
+        let line = Line {
+            name: "a".into(),
+            points: vec![(0.0, 100.0), (1.0, 1.0), (2.0, 0.0)],
+            band: vec![(0.0, 10.0, 1000.0), (1.0, -1.0, 3.0), (2.0, -1.0, 1.0)],
+            dashed: vec![(0.0, 0.01)],
+        }
+        .log10_y();
+        assert_eq!(line.points, [(0.0, 2.0), (1.0, 0.0)]);
+        // A band below 0 is cut at a tenth of the value; a point at 0 goes with its band.
+        assert_eq!(line.band[0], (0.0, 1.0, 3.0));
+        assert_eq!(line.band[1].1, -1.0);
+        assert_eq!(line.band.len(), 2);
+        assert_eq!(line.dashed, [(0.0, -2.0)]);
     }
 
     #[test]

@@ -442,6 +442,10 @@ fn build(
             for (part, part_dir) in by_depth_and_level(pipeline, &fig_dir)? {
                 b.graphons(&part, runs, &part_dir)?;
             }
+        } else if pipeline.training {
+            // The graphons section tables the densities by width; an experiment that trains
+            // at one width compares them by sparsity.
+            b.masks_by_sparsity(pipeline)?;
         }
         if pipeline.ntk {
             for (part, part_dir) in by_depth(pipeline, &fig_dir)? {

@@ -1,11 +1,13 @@
 //! One module per report section, each an `impl` of the report's builder: what a pipeline's
-//! `[graphons]`, `[ntk]`, `[graphon_ntk]` and `[training]` tables call for, and the paper's E3
-//! claims of an experiment that trains. The claims' logic is not here but in `crate::claims` and
+//! `[graphons]`, `[ntk]`, `[graphon_ntk]` and `[training]` tables call for, the per-layer
+//! densities of a pipeline without `[graphons]`, and the paper's E3 claims of an experiment
+//! that trains. The claims' logic is not here but in `crate::claims` and
 //! `crate::paper_e3`; a section reads the frame and hands it over.
 
 mod dynamics;
 mod graphon_ntk;
 mod graphons;
+mod masks;
 mod ntk;
 mod paper_e3;
 mod training;

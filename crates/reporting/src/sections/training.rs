@@ -53,18 +53,21 @@ impl Builder<'_> {
                 lines.push(d.clone());
             }
             let s = f64::from_bits(s_bits);
+            // On a log axis: GraSP's early losses (tens) would squash every other line into
+            // one near 0 on a linear one.
             let chart = Chart {
                 title: format!("{}: training loss at sparsity {}", p.name, fmt(s)),
                 x_label: "Adam step".into(),
-                y_label: "training cross-entropy (mean ± sd over seeds)".into(),
-                lines,
+                y_label: "log10(training cross-entropy), mean ± sd over seeds".into(),
+                lines: lines.into_iter().map(Line::log10_y).collect(),
                 points_only: false,
             };
             self.figure(
                 &chart,
                 dir.join(format!("training_loss_s{s}")),
                 format!(
-                    "Training loss per step at sparsity {} (band: ± one sd over seeds).",
+                    "Training loss per step at sparsity {}, on a log axis (band: ± one sd over \
+                     seeds, cut at a tenth of the mean where it would reach 0).",
                     fmt(s)
                 ),
             )?;
