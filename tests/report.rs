@@ -573,3 +573,49 @@ fn an_experiment_that_trains_without_graphons_tables_its_layer_densities_by_spar
         }
     }
 }
+
+#[test]
+fn a_method_with_both_controls_gets_its_advantage_decomposed() {
+    let data = glh_tests::repo_root().join("data/mnist");
+    let text = format!(
+        "name = \"controls\"\n[sweep]\nmethods = [\"random\", \"snip\", \"shuffled:snip\", \
+         \"rewired:snip\", \"shuffled:synflow\"]\nwidths = [16]\nsparsities = [0.5, 0.8]\n\
+         depths = [3]\nseeds = [0, 1, 2]\n[data]\ndir = {:?}\n[masks]\nsynflow_rounds = 4\n\
+         [training]\nsteps = 4\nbatch_size = 16\neval_every = 2\n",
+        data.display().to_string()
+    );
+    let pipeline = glh_pipeline::Pipeline::from_toml(&text, "controls.toml").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 50,
+        ..Default::default()
+    };
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
+    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    let header = "| L | method | sparsity | advantage over Random | densities | degrees | \
+                  rest of the structure | beyond the densities |";
+    assert!(md.contains(header), "{md}");
+    // SNIP at both sparsities; SynFlow has one control only and is not split.
+    let rows: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with(header))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.starts_with("| 3 | snip |")),
+        "{rows:?}"
+    );
+    let claims: Vec<_> = report
+        .claims
+        .iter()
+        .filter(|c| c.statement == Statement::GraphonBeyondDensity)
+        .collect();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].experiment, "controls (L = 3) (snip)");
+}

@@ -197,7 +197,8 @@ is recomputed.
 
 Examples:
   glh report                       (pipelines/e1.toml e1-sparse.toml e1-cauchy.toml e2.toml
-                                    e2-dense-classifier.toml e3.toml e3-l5.toml e3-dense.toml)
+                                    e2-dense-classifier.toml e3.toml e3-l5.toml e3-controls.toml
+                                    e3-dense.toml)
   glh report pipelines/smoke.toml --out reports/smoke")]
     Report(ReportArgs),
     /// Run an experiment: expand a pipeline file into stage jobs and run what is not cached.
@@ -548,7 +549,7 @@ pub struct ReportArgs {
     /// Pipeline files whose runs to report, in order. The report reads exactly the runs these
     /// plan (never other runs of the store at the same sweep points), and a pipeline's dense
     /// baseline (e3-dense for E3, e4-dense for E4) only where it is one of them.
-    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e1-cauchy.toml", "pipelines/e2.toml", "pipelines/e2-dense-classifier.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml", "pipelines/e3-dense.toml"])]
+    #[arg(value_name = "PIPELINE.toml", default_values = ["pipelines/e1.toml", "pipelines/e1-sparse.toml", "pipelines/e1-cauchy.toml", "pipelines/e2.toml", "pipelines/e2-dense-classifier.toml", "pipelines/e3.toml", "pipelines/e3-l5.toml", "pipelines/e3-controls.toml", "pipelines/e3-dense.toml"])]
     pub pipelines: Vec<PathBuf>,
     /// Output directory, replaced whole: a new or empty directory, or an earlier report's
     /// (never `.`, `..`, the working directory or one of its ancestors, nor the store).

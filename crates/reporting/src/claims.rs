@@ -39,6 +39,8 @@ pub enum Statement {
     KernelPredictsTraining,
     /// E4 (ours): the kernels order the methods' speeds as training does.
     KernelsRankSpeeds,
+    /// E3 with controls (ours): a method's early speed is more than its per-layer densities.
+    GraphonBeyondDensity,
 }
 
 impl Statement {
@@ -85,6 +87,9 @@ impl Statement {
             }
             Statement::KernelsRankSpeeds => {
                 "E4 (ours): the kernels rank the methods' gradient-descent speeds correctly"
+            }
+            Statement::GraphonBeyondDensity => {
+                "Ours: the graphon matters beyond the density profile: the method trains faster early than its shuffled control (same per-layer densities) at every sparsity"
             }
         }
     }

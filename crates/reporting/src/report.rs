@@ -460,6 +460,7 @@ fn build(
         } else if pipeline.training {
             b.training(pipeline, &fig_dir)?;
             b.paper_e3_claims(pipeline, &fig_dir)?;
+            b.controls(pipeline)?;
         }
     }
     // A reader opens the report for its verdicts: the claims table first, then the contents.

@@ -4,6 +4,7 @@
 //! that trains. The claims' logic is not here but in `crate::claims` and
 //! `crate::paper_e3`; a section reads the frame and hands it over.
 
+mod controls;
 mod dynamics;
 mod graphon_ntk;
 mod graphons;

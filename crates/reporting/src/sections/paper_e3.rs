@@ -24,7 +24,7 @@ use std::path::Path;
 
 /// The values of `metrics` per row of `df`, under its method, sparsity and seed; with `seeded`
 /// false, a table without seeds (one pooled graphon per configuration), each row under seed 0.
-fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Result<SeedValues> {
+pub(super) fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Result<SeedValues> {
     let (method, sparsity) = (strings(df, "method")?, f64s(df, "sparsity")?);
     let seed = if seeded {
         f64s(df, "seed")?
@@ -42,7 +42,7 @@ fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Result<SeedVal
 
 /// The rows of one depth at the experiment's widest width (E3 has one): the claims compare
 /// configurations of one network shape.
-fn at_depth_and_widest(frame: LazyFrame, p: &Experiment, depth: u32) -> LazyFrame {
+pub(super) fn at_depth_and_widest(frame: LazyFrame, p: &Experiment, depth: u32) -> LazyFrame {
     let widest = p.sweep.widths.iter().map(|w| w.get()).max().unwrap_or(0);
     frame.filter(
         col("depth")

@@ -2,6 +2,7 @@
 //! predicts early training speed (a seed-bootstrap Spearman interval below 0); the paper's
 //! claims (a) to (e) are [`paper`]'s. Each tested where it holds and where it fails.
 
+pub mod controls;
 pub mod paper;
 
 use crate::claims::{Claim, Statement, Verdict, interval};

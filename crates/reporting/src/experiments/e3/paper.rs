@@ -129,7 +129,7 @@ impl SeedValues {
 pub fn seed_bootstrap(
     sample: &SeedValues,
     point: &Means,
-    statistic: fn(&Means) -> Option<f64>,
+    statistic: impl Fn(&Means) -> Option<f64>,
     b: usize,
     seed: u64,
 ) -> Option<Interval> {
