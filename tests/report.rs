@@ -581,6 +581,7 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
         "name = \"controls\"\n[sweep]\nmethods = [\"random\", \"snip\", \"shuffled:snip\", \
          \"rewired:snip\", \"shuffled:synflow\"]\nwidths = [16]\nsparsities = [0.5, 0.8]\n\
          depths = [3]\nseeds = [0, 1, 2]\n[data]\ndir = {:?}\n[masks]\nsynflow_rounds = 4\n\
+         [ntk]\nhistogram_k = 4\nempirical_draws = 0\n\
          [training]\nsteps = 4\nbatch_size = 16\neval_every = 2\n",
         data.display().to_string()
     );
@@ -596,21 +597,21 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
     let out = outside.path().join("reports");
     let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
     let md = std::fs::read_to_string(&report.markdown).unwrap();
-    let header = "| L | method | sparsity | advantage over Random | densities | degrees | \
-                  rest of the structure | beyond the densities |";
+    let header = "| L | measure | method | sparsity | difference from Random | densities | \
+                  degrees | rest of the structure | beyond the densities |";
     assert!(md.contains(header), "{md}");
-    // SNIP at both sparsities; SynFlow has one control only and is not split.
+    // SNIP at both sparsities, for the training loss and the five kernel measures; SynFlow
+    // has one control only and is not split.
     let rows: Vec<&str> = md
         .lines()
         .skip_while(|l| !l.starts_with(header))
         .skip(2)
         .take_while(|l| l.starts_with('|'))
         .collect();
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    assert!(
-        rows.iter().all(|r| r.starts_with("| 3 | snip |")),
-        "{rows:?}"
-    );
+    assert_eq!(rows.len(), 2 * 6, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains(" | snip | ")), "{rows:?}");
+    assert!(rows[0].starts_with("| 3 | mean training loss | snip | 0.5000 |"));
+    assert!(rows[2].starts_with("| 3 | kernel trace / dense | snip | 0.5000 |"));
     let claims: Vec<_> = report
         .claims
         .iter()

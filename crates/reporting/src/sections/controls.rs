@@ -2,7 +2,8 @@
 //! Random and both its controls (`shuffled:<method>`, `rewired:<method>`), its early-speed
 //! advantage over Random per sparsity split into the per-layer densities' part, the degrees'
 //! and the rest of the structure's (`crate::experiments::e3::controls`), and the verdict on
-//! "the graphon matters beyond the density profile".
+//! "the graphon matters beyond the density profile"; the same split of the mask-level
+//! kernel's trace and the paper's four metrics.
 
 use super::paper_e3::{at_depth_and_widest, seed_values};
 use crate::claims::{fmt, interval};
@@ -11,58 +12,67 @@ use crate::experiment::Experiment;
 use crate::experiments::e3::controls::{Decomposition, decompose, graphon_matters};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use glh_artifacts::Result;
-use glh_artifacts::config::PruneMethod;
-use glh_artifacts::schemas::TRAINING_SUMMARY;
+use glh_artifacts::config::{KernelKind, PruneMethod};
+use glh_artifacts::schema::TableSchema;
+use glh_artifacts::schemas::{NTK_METRICS, TRAINING_SUMMARY};
+use polars::prelude::*;
+
+/// What a decomposition splits: a name, the table and column it reads, and whether the table
+/// is the kernels' (whose mask-level rows are read).
+const MEASURES: [(&str, &TableSchema, &str); 6] = [
+    ("mean training loss", &TRAINING_SUMMARY, "mean_train_loss"),
+    ("kernel trace / dense", &NTK_METRICS, "trace_ratio_to_dense"),
+    ("top-5 energy", &NTK_METRICS, "top5_energy"),
+    ("trace / l_1", &NTK_METRICS, "effective_rank_trace"),
+    ("l_1 / l_2", &NTK_METRICS, "ratio_1_2"),
+    ("decay exponent", &NTK_METRICS, "decay_exponent"),
+];
 
 impl Builder<'_> {
     pub(crate) fn controls(&mut self, p: &Experiment) -> Result<()> {
-        let methods = &p.sweep.methods;
-        // The scoring methods whose two controls the sweep trains too, Random aside.
-        let bases: Vec<PruneMethod> = PruneMethod::SCORED
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| **m != PruneMethod::Random && methods.contains(m))
-            .filter(|(i, _)| {
-                methods.contains(&PruneMethod::Shuffled(&PruneMethod::SCORED[*i]))
-                    && methods.contains(&PruneMethod::Rewired(&PruneMethod::SCORED[*i]))
-            })
-            .map(|(_, m)| *m)
-            .collect();
-        if bases.is_empty() || !methods.contains(&PruneMethod::Random) {
+        let bases = controlled_methods(p);
+        if bases.is_empty() {
             return Ok(());
         }
-        let Some(summary) = self.frame(&TRAINING_SUMMARY, p, &RUN_COLUMNS)? else {
-            return Ok(());
-        };
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
         let mut rows = Vec::new();
         for depth in p.sweep.depths.iter().map(|d| d.get()) {
-            let df = collect(
-                at_depth_and_widest(summary.clone(), p, depth),
-                "training summary",
-            )?;
-            let sample = seed_values(&df, &["mean_train_loss"], true)?;
-            for base in &bases {
-                let decompositions: Vec<Decomposition> = p
-                    .sweep
-                    .sparsities
-                    .iter()
-                    .filter_map(|s| decompose(&sample, base.name(), s.value(), b, seed))
-                    .collect();
-                for d in &decompositions {
-                    rows.push(vec![
-                        depth.to_string(),
-                        d.method.clone(),
-                        fmt(d.sparsity),
-                        interval(&d.total),
-                        interval(&d.density),
-                        interval(&d.degrees),
-                        interval(&d.structure),
-                        interval(&d.beyond_density),
-                    ]);
+            for (measure, table, column) in MEASURES {
+                let Some(frame) = self.frame(table, p, &RUN_COLUMNS)? else {
+                    continue;
+                };
+                let frame = if table.stage == NTK_METRICS.stage {
+                    frame.filter(col("kernel").eq(lit(KernelKind::Mask.name())))
+                } else {
+                    frame
+                };
+                let df = collect(at_depth_and_widest(frame, p, depth), measure)?;
+                let sample = seed_values(&df, &[column], true)?;
+                for base in &bases {
+                    let decompositions: Vec<Decomposition> = p
+                        .sweep
+                        .sparsities
+                        .iter()
+                        .filter_map(|s| decompose(&sample, base.name(), s.value(), b, seed))
+                        .collect();
+                    rows.extend(decompositions.iter().map(|d| {
+                        let mut row = vec![
+                            depth.to_string(),
+                            measure.to_string(),
+                            d.method.clone(),
+                            fmt(d.sparsity),
+                        ];
+                        let parts = [&d.total, &d.density, &d.degrees, &d.structure];
+                        row.extend(parts.into_iter().map(interval));
+                        row.push(interval(&d.beyond_density));
+                        row
+                    }));
+                    // The verdict is on speed; the kernel metrics show where it comes from.
+                    if table.stage == TRAINING_SUMMARY.stage {
+                        let name = format!("{} (L = {depth})", p.name);
+                        self.claims.extend(graphon_matters(&name, &decompositions));
+                    }
                 }
-                let name = format!("{} (L = {depth})", p.name);
-                self.claims.extend(graphon_matters(&name, &decompositions));
             }
         }
         if rows.is_empty() {
@@ -73,21 +83,23 @@ impl Builder<'_> {
             format!("Graphon or density profile? {}", p.name),
         ));
         self.blocks.push(Block::Paragraph(
-            "Ours: each method's early-speed advantage over Random (S(random) - S(method), S the \
-             mean training loss over all steps, mean over seeds; above 0 is faster) split by its \
+            "Ours: for each measure S (mean over seeds), each method's difference from Random \
+             (S(random) - S(method); for the mean training loss, above 0 is faster) split by its \
              controls into three parts that sum to it: the per-layer densities' (S(random) - \
              S(shuffled)), what the neurons' degrees add (S(shuffled) - S(rewired)) and what the \
-             rest of the structure adds (S(rewired) - S(method)). Estimates with 95% seed-\
-             bootstrap intervals (whole seeds resampled). The last column, degrees and structure \
-             together, is what the graphon adds beyond the density profile."
+             rest of the structure adds (S(rewired) - S(method)). The kernel measures are our \
+             mask-level kernel's. Estimates with 95% seed-bootstrap intervals (whole seeds \
+             resampled). The last column, degrees and structure together, is what the graphon \
+             adds beyond the density profile."
                 .into(),
         ));
         self.blocks.push(Block::Table(
             [
                 "L",
+                "measure",
                 "method",
                 "sparsity",
-                "advantage over Random",
+                "difference from Random",
                 "densities",
                 "degrees",
                 "rest of the structure",
@@ -99,4 +111,22 @@ impl Builder<'_> {
         ));
         Ok(())
     }
+}
+
+/// The scoring methods other than Random that the sweep runs with both their controls, if it
+/// runs Random too.
+fn controlled_methods(p: &Experiment) -> Vec<PruneMethod> {
+    let methods = &p.sweep.methods;
+    if !methods.contains(&PruneMethod::Random) {
+        return Vec::new();
+    }
+    PruneMethod::SCORED
+        .iter()
+        .filter(|&&m| m != PruneMethod::Random && methods.contains(&m))
+        .filter(|&m| {
+            methods.contains(&PruneMethod::Shuffled(m))
+                && methods.contains(&PruneMethod::Rewired(m))
+        })
+        .copied()
+        .collect()
 }
