@@ -334,6 +334,50 @@ impl Chart {
     }
 }
 
+impl Chart {
+    /// The plot's corner whose box (the outer 35% of each axis) holds the fewest points and
+    /// band ends, so the legend hides as little as it can; upper right on a tie, then upper
+    /// left, lower right, lower left.
+    fn legend_corner(&self, ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64))) -> SeriesLabelPosition {
+        let (w, h) = (
+            (x1 - x0).max(f64::MIN_POSITIVE),
+            (y1 - y0).max(f64::MIN_POSITIVE),
+        );
+        let near = |v: f64, far: bool, lo: f64, span: f64| {
+            let t = (v - lo) / span;
+            if far { t > 0.65 } else { t < 0.35 }
+        };
+        let points: Vec<(f64, f64)> = self
+            .lines
+            .iter()
+            .flat_map(|l| {
+                l.points
+                    .iter()
+                    .chain(&l.dashed)
+                    .copied()
+                    .chain(l.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]))
+            })
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        let corners = [
+            (SeriesLabelPosition::UpperRight, true, true),
+            (SeriesLabelPosition::UpperLeft, false, true),
+            (SeriesLabelPosition::LowerRight, true, false),
+            (SeriesLabelPosition::LowerLeft, false, false),
+        ];
+        let count = |right: bool, upper: bool| {
+            points
+                .iter()
+                .filter(|&&(x, y)| near(x, right, x0, w) && near(y, upper, y0, h))
+                .count()
+        };
+        let best = (0..corners.len())
+            .min_by_key(|&i| (count(corners[i].1, corners[i].2), i))
+            .expect("four corners");
+        corners[best].0.clone()
+    }
+}
+
 impl Figure for Chart {
     fn size(&self) -> (u32, u32) {
         (900, 600)
@@ -416,7 +460,7 @@ impl Figure for Chart {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font((SANS, 14))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(self.legend_corner(((x0, x1), (y0, y1))))
             .draw()
             .map_err(plot_error)?;
         Ok(())
@@ -449,6 +493,39 @@ mod tests {
             area.present().unwrap();
         }
         svg
+    }
+
+    #[test]
+    fn the_legend_goes_to_the_emptiest_corner() {
+        let chart = |points: Vec<(f64, f64)>| Chart {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            lines: vec![Line {
+                name: "a".into(),
+                points,
+                band: Vec::new(),
+                dashed: Vec::new(),
+            }],
+            points_only: false,
+        };
+        let bounds = ((0.0, 1.0), (0.0, 1.0));
+        let corner = |points| format!("{:?}", chart(points).legend_corner(bounds));
+        // A falling curve leaves the upper right empty; a rising one fills it and leaves the
+        // upper left empty.
+        assert_eq!(
+            corner(vec![(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]),
+            "UpperRight"
+        );
+        assert_eq!(
+            corner(vec![(0.0, 0.0), (0.5, 0.5), (1.0, 1.0)]),
+            "UpperLeft"
+        );
+        // Points in both upper corners: the lower right.
+        assert_eq!(
+            corner(vec![(0.0, 0.9), (1.0, 0.9), (0.0, 0.1)]),
+            "LowerRight"
+        );
     }
 
     #[test]
