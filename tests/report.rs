@@ -95,7 +95,7 @@ fn the_smoke_report_writes_every_figure_and_table() {
         "| spectral metric | Spearman, pooled [95% CI] | Pearson, pooled [95% CI] | Spearman at sparsity 0.8 | Spearman within sparsity, pooled [95% CI] |",
         "| hidden layer | method | Frobenius distance by width | falls monotonically? (paper) | exceptions | D^2 between successive widths [95% CI] | noise floor at the largest width | ours |",
         "| hidden layer | method | width | Frobenius distance (paper) | noise floor | D^2 to the reference [95% CI] | reading |",
-        "| hidden layer | method | shape H / p: D^2 between successive widths [95% CI] | shape (ours) | histogram (ours) |",
+        "| hidden layer | method | density by width | shape H / p: D^2 between successive widths [95% CI] | shape (ours) | histogram (ours) |",
         "| neurons h | method | n = 16 | n = 32 |",
         "| layer | method | n = 16 | n = 32 |",
         "| kernel | sigma_w^2 | L | sparsity | method | top-5 energy (paper) |",

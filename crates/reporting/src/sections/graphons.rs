@@ -393,6 +393,33 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Per (method, layer), the mean layer density over seeds at each width, by width.
+    fn density_paths(&self, p: &Experiment) -> Result<BTreeMap<(String, u32), Vec<f64>>> {
+        let Some(frame) = self.frame(&MASKS_LAYERS, p, &RUN_COLUMNS)? else {
+            return Ok(BTreeMap::new());
+        };
+        let df = collect(
+            frame
+                .group_by([col("method"), col("layer"), col("width")])
+                .agg([col("layer_density").mean().alias("mean")])
+                .sort(["method", "layer", "width"], SortMultipleOptions::default()),
+            "layer densities",
+        )?;
+        let (method, layer, mean) = (
+            strings(&df, "method")?,
+            f64s(&df, "layer")?,
+            f64s(&df, "mean")?,
+        );
+        let mut paths: BTreeMap<(String, u32), Vec<f64>> = BTreeMap::new();
+        for i in 0..df.height() {
+            paths
+                .entry((method[i].clone(), layer[i] as u32))
+                .or_default()
+                .push(mean[i]);
+        }
+        Ok(paths)
+    }
+
     /// Ours (issue #28): the Cauchy chain of the shapes H / p beside the histograms', per
     /// hidden layer and method. A histogram still moving while its shape converges moves with
     /// its layer's density only (the density table above says how).
@@ -418,6 +445,7 @@ impl Builder<'_> {
             "shape convergence",
         )?;
         let cases = e1::convergence_cases(&df, methods)?;
+        let densities = self.density_paths(p)?;
         let rows: Vec<Vec<String>> = cases
             .iter()
             .map(|c| {
@@ -425,9 +453,15 @@ impl Builder<'_> {
                     .iter()
                     .find(|h| h.layer == c.layer && h.method == c.method)
                     .map_or("–", |h| h.chain_verdict().word());
+                let density = densities
+                    .get(&(c.method.clone(), c.layer))
+                    .map_or(String::new(), |path| {
+                        path.iter().map(|&d| fmt(d)).collect::<Vec<_>>().join(" → ")
+                    });
                 vec![
                     c.layer.to_string(),
                     c.method.clone(),
+                    density,
                     c.links_text(),
                     c.chain_verdict().word().into(),
                     histogram.into(),
@@ -438,16 +472,17 @@ impl Builder<'_> {
             return Ok(());
         }
         self.blocks.push(Block::Paragraph(
-            "Ours: shape and density apart. The same Cauchy chain on each histogram divided by \
-             its layer's density (H / p, its shape; the densities are in the table above). A \
-             histogram still moving whose shape converges moves only with its layer's density; \
-             a shape still moving is structure that has not settled."
+            "Ours: shape and density apart. The layer's density by width (mean over seeds), and \
+             the same Cauchy chain on each histogram divided by its layer's density (H / p, its \
+             shape). A histogram still moving whose shape converges moves only with its layer's \
+             density; a shape still moving is structure that has not settled."
                 .into(),
         ));
         self.blocks.push(Block::Table(
             [
                 "hidden layer",
                 "method",
+                "density by width",
                 "shape H / p: D^2 between successive widths [95% CI]",
                 "shape (ours)",
                 "histogram (ours)",
