@@ -229,16 +229,8 @@ fn each_depth_and_sparsity_gets_its_own_figures_and_verdict() {
         "grid.toml",
     )
     .unwrap();
-    let root = tempfile::tempdir().unwrap();
-    run_pipeline(&pipeline, root.path(), false).unwrap();
-    let store = glh_artifacts::ArtifactStore::new(root.path());
-    let settings = ReportSettings {
-        bootstrap: 50,
-        ..Default::default()
-    };
-    let outside = tempfile::tempdir().unwrap();
-    let out = outside.path().join("reports");
-    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let (report, _dirs) = run_and_report(&pipeline);
+    let out = report.markdown.parent().unwrap().to_path_buf();
     for part in ["L3-s0.5", "L3-s0.8", "L4-s0.5", "L4-s0.8"] {
         let dir = out.join("grid").join(part);
         assert!(dir.join("heatmaps_layer2.png").is_file(), "{part}");
@@ -294,16 +286,8 @@ fn a_density_law_is_its_own_part_with_the_sparse_regime_claim() {
         "sparse.toml",
     )
     .unwrap();
-    let root = tempfile::tempdir().unwrap();
-    run_pipeline(&pipeline, root.path(), false).unwrap();
-    let store = glh_artifacts::ArtifactStore::new(root.path());
-    let settings = ReportSettings {
-        bootstrap: 50,
-        ..Default::default()
-    };
-    let outside = tempfile::tempdir().unwrap();
-    let out = outside.path().join("reports");
-    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let (report, _dirs) = run_and_report(&pipeline);
+    let out = report.markdown.parent().unwrap().to_path_buf();
     for part in ["L4-s0.5", "L4-d2n-0.5"] {
         let dir = out.join("sparse").join(part);
         assert!(dir.join("heatmaps_layer2.png").is_file(), "{part}");
@@ -544,16 +528,7 @@ fn an_experiment_that_trains_without_graphons_tables_its_layer_densities_by_spar
         data.display().to_string()
     );
     let pipeline = glh_pipeline::Pipeline::from_toml(&text, "trains.toml").unwrap();
-    let root = tempfile::tempdir().unwrap();
-    run_pipeline(&pipeline, root.path(), false).unwrap();
-    let store = glh_artifacts::ArtifactStore::new(root.path());
-    let settings = ReportSettings {
-        bootstrap: 50,
-        ..Default::default()
-    };
-    let outside = tempfile::tempdir().unwrap();
-    let out = outside.path().join("reports");
-    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let (report, _dirs) = run_and_report(&pipeline);
     let md = std::fs::read_to_string(&report.markdown).unwrap();
     let header = "| L | layer | method | sparsity 0.5000 | sparsity 0.8000 |";
     assert!(md.contains(header), "{md}");
@@ -586,16 +561,7 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
         data.display().to_string()
     );
     let pipeline = glh_pipeline::Pipeline::from_toml(&text, "controls.toml").unwrap();
-    let root = tempfile::tempdir().unwrap();
-    run_pipeline(&pipeline, root.path(), false).unwrap();
-    let store = glh_artifacts::ArtifactStore::new(root.path());
-    let settings = ReportSettings {
-        bootstrap: 50,
-        ..Default::default()
-    };
-    let outside = tempfile::tempdir().unwrap();
-    let out = outside.path().join("reports");
-    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let (report, _dirs) = run_and_report(&pipeline);
     let md = std::fs::read_to_string(&report.markdown).unwrap();
     let header = "| L | measure | method | sparsity | difference from Random | densities | \
                   degrees | rest of the structure | beyond the densities |";
@@ -619,4 +585,22 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
         .collect();
     assert_eq!(claims.len(), 1);
     assert_eq!(claims[0].experiment, "controls (L = 3) (snip)");
+}
+
+/// `pipeline` run into a fresh store and reported (50 bootstrap resamples) into a fresh
+/// directory; both directories live as long as the returned guards.
+fn run_and_report(
+    pipeline: &glh_pipeline::Pipeline,
+) -> (glh_reporting::ReportOutput, [tempfile::TempDir; 2]) {
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let settings = ReportSettings {
+        bootstrap: 50,
+        ..Default::default()
+    };
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
+    let report = write_report(&store, &[experiment(pipeline)], &out, &settings).unwrap();
+    (report, [root, outside])
 }

@@ -19,7 +19,9 @@ use crate::scorers::{
 };
 use crate::settings::MasksSettings;
 use glh_artifacts::config::{Classifier, PruneMethod, Scope};
-use glh_model::{Mask, Mlp};
+use glh_artifacts::seeding::stream;
+use glh_model::{LayerMask, Mask, Mlp};
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -81,12 +83,53 @@ pub fn method_for(
         PruneMethod::Synflow => scored(Box::new(SynflowScorer {
             rounds: settings.synflow_rounds as usize,
         })),
-        PruneMethod::Shuffled(base) => Box::new(shuffled::Shuffled {
+        PruneMethod::Shuffled(base) => Box::new(Control {
             base: method_for(*base, settings, seed),
+            stream: "masks/shuffled",
+            redraw: shuffled::shuffle,
         }),
-        PruneMethod::Rewired(base) => Box::new(rewired::Rewired {
+        PruneMethod::Rewired(base) => Box::new(Control {
             base: method_for(*base, settings, seed),
+            stream: "masks/rewired",
+            redraw: rewired::rewire_layer,
         }),
+    }
+}
+
+/// A control: its base method's mask with every layer redrawn by `redraw`, from the stream
+/// `stream` of the run seed (layers in order). It reads the scoring batch and keys the settings
+/// its base does: its name (`shuffled:snip`) is in the key already, and the base's settings are
+/// what its mask depends on.
+struct Control {
+    base: Box<dyn PruningMethod>,
+    stream: &'static str,
+    redraw: fn(&LayerMask, &mut ChaCha8Rng) -> LayerMask,
+}
+
+impl PruningMethod for Control {
+    fn needs_data(&self) -> bool {
+        self.base.needs_data()
+    }
+
+    fn key_settings(&self) -> KeySettings {
+        self.base.key_settings()
+    }
+
+    fn prune(
+        &self,
+        net: &Mlp,
+        data: Option<&ScoringData>,
+        how: &Pruning,
+        on_round: &mut dyn FnMut(usize, usize, &Mask),
+    ) -> Result<Mask, String> {
+        let mask = self.base.prune(net, data, how, on_round)?;
+        let mut rng = stream(how.seed, self.stream);
+        let layers = mask
+            .layers()
+            .iter()
+            .map(|layer| (self.redraw)(layer, &mut rng))
+            .collect();
+        Mask::from_layers(&net.arch, layers)
     }
 }
 

@@ -16,10 +16,7 @@
 //! `d(u) d(v) / sum d`; for dense ones it is flatter than rank 1. The unit tests check both.
 
 use super::shuffled::below;
-use super::{KeySettings, Pruning, PruningMethod};
-use crate::scorers::ScoringData;
-use glh_artifacts::seeding::stream;
-use glh_model::{LayerMask, Mask, Mlp};
+use glh_model::LayerMask;
 use rand_chacha::rand_core::Rng;
 
 /// Swap attempts per kept entry of a layer. Measured on the unit test's 400 x 400 two-level mask
@@ -27,37 +24,9 @@ use rand_chacha::rand_core::Rng;
 /// after 1, 2, 3, 5 and 10 attempts per entry, against a limit of 0.0122.
 pub const SWAPS_PER_EDGE: usize = 10;
 
-/// The method `base`, rewired.
-pub(super) struct Rewired {
-    pub(super) base: Box<dyn PruningMethod>,
-}
-
-impl PruningMethod for Rewired {
-    fn needs_data(&self) -> bool {
-        self.base.needs_data()
-    }
-
-    fn key_settings(&self) -> KeySettings {
-        // The name (`rewired:snip`) is in the key; the swap count is the stage version's.
-        self.base.key_settings()
-    }
-
-    fn prune(
-        &self,
-        net: &Mlp,
-        data: Option<&ScoringData>,
-        how: &Pruning,
-        on_round: &mut dyn FnMut(usize, usize, &Mask),
-    ) -> Result<Mask, String> {
-        let mask = self.base.prune(net, data, how, on_round)?;
-        let mut rng = stream(how.seed, "masks/rewired");
-        let layers = mask
-            .layers()
-            .iter()
-            .map(|layer| rewire(layer, SWAPS_PER_EDGE * layer.kept(), &mut rng))
-            .collect();
-        Mask::from_layers(&net.arch, layers)
-    }
+/// `layer` rewired: [`SWAPS_PER_EDGE`] swap attempts per kept entry.
+pub(super) fn rewire_layer(layer: &LayerMask, rng: &mut impl Rng) -> LayerMask {
+    rewire(layer, SWAPS_PER_EDGE * layer.kept(), rng)
 }
 
 /// `layer` after `attempts` double-edge swap attempts drawn from `rng`.
@@ -90,6 +59,7 @@ pub fn rewire(layer: &LayerMask, attempts: usize, rng: &mut impl Rng) -> LayerMa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glh_artifacts::seeding::stream;
     use glh_model::mlp::unit_f64;
 
     /// A `n x n` mask of the two-level graphon `w` (halves at deterministic positions).

@@ -4,50 +4,16 @@
 //! exactly and nothing else: any structure a graphon of the method shows beyond that profile
 //! is gone, which is what the controls of a graphon claim compare against.
 
-use super::{KeySettings, Pruning, PruningMethod};
-use crate::scorers::ScoringData;
-use glh_artifacts::seeding::stream;
-use glh_model::{LayerMask, Mask, Mlp};
+use glh_model::LayerMask;
 use rand_chacha::rand_core::Rng;
 
-/// The method `base`, shuffled.
-pub(super) struct Shuffled {
-    pub(super) base: Box<dyn PruningMethod>,
-}
-
-impl PruningMethod for Shuffled {
-    fn needs_data(&self) -> bool {
-        self.base.needs_data()
+/// `layer` with its kept count placed uniformly at random in it.
+pub(super) fn shuffle(layer: &LayerMask, rng: &mut impl Rng) -> LayerMask {
+    let mut keep = vec![false; layer.rows() * layer.cols()];
+    for i in uniform_subset(keep.len(), layer.kept(), rng) {
+        keep[i] = true;
     }
-
-    fn key_settings(&self) -> KeySettings {
-        // The method's name (`shuffled:snip`) is in the key already; the base's settings are
-        // what its mask depends on.
-        self.base.key_settings()
-    }
-
-    fn prune(
-        &self,
-        net: &Mlp,
-        data: Option<&ScoringData>,
-        how: &Pruning,
-        on_round: &mut dyn FnMut(usize, usize, &Mask),
-    ) -> Result<Mask, String> {
-        let mask = self.base.prune(net, data, how, on_round)?;
-        let mut rng = stream(how.seed, "masks/shuffled");
-        let layers = mask
-            .layers()
-            .iter()
-            .map(|layer| {
-                let mut keep = vec![false; layer.rows() * layer.cols()];
-                for i in uniform_subset(keep.len(), layer.kept(), &mut rng) {
-                    keep[i] = true;
-                }
-                LayerMask::new(layer.rows(), layer.cols(), keep).expect("rows * cols flags")
-            })
-            .collect();
-        Mask::from_layers(&net.arch, layers)
-    }
+    LayerMask::new(layer.rows(), layer.cols(), keep).expect("rows * cols flags")
 }
 
 /// `k` distinct indices below `n`, uniform over the k-subsets: the first k places of a partial
@@ -77,6 +43,7 @@ pub(super) fn below(bound: usize, rng: &mut impl Rng) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glh_artifacts::seeding::stream;
 
     #[test]
     fn a_subset_has_k_distinct_indices_and_every_index_is_equally_likely() {
