@@ -59,8 +59,12 @@ impl Builder<'_> {
             .map(|m| m.name().to_string())
             .collect();
         self.heatmaps(p, runs, dir, &methods)?;
-        self.convergence(p, runs, dir, &methods)?;
-        self.layer_densities(p, dir, &methods)?;
+        // One read of the masks' layer densities serves the shape table and the density one.
+        let measured = self.measured_densities(p)?;
+        self.convergence(p, runs, dir, &methods, measured.as_ref())?;
+        if let Some(measured) = &measured {
+            self.layer_densities(p, dir, &methods, measured)?;
+        }
         self.hidden_neurons(p, &methods)
     }
 
@@ -68,32 +72,15 @@ impl Builder<'_> {
     /// and width, mean ± sd over seeds, beside the closed forms known (global Magnitude's), as
     /// a table and a figure per layer. Under global ranking it moves with the width, so the
     /// object a layer's histogram converges to is still moving where its density is.
-    fn layer_densities(&mut self, p: &Experiment, dir: &Path, methods: &[String]) -> Result<()> {
-        let Some(frame) = self.frame(&MASKS_LAYERS, p, &RUN_COLUMNS)? else {
-            return Ok(());
-        };
-        let df = collect(
-            frame
-                .group_by([col("method"), col("layer"), col("width")])
-                .agg([
-                    col("layer_density").mean().alias("mean"),
-                    col("layer_density").std(1).alias("sd"),
-                ])
-                .sort(["method", "layer", "width"], SortMultipleOptions::default()),
-            "layer densities",
-        )?;
-        let measured = MeasuredDensities {
-            method: strings(&df, "method")?,
-            layer: f64s(&df, "layer")?,
-            width: f64s(&df, "width")?,
-            mean: f64s(&df, "mean")?,
-            sd: f64s(&df, "sd")?
-                .into_iter()
-                .map(|v| if v.is_finite() { v } else { 0.0 })
-                .collect(),
-        };
+    fn layer_densities(
+        &mut self,
+        p: &Experiment,
+        dir: &Path,
+        methods: &[String],
+        measured: &MeasuredDensities,
+    ) -> Result<()> {
         let widths = sorted_widths(p);
-        let m = &measured;
+        let m = measured;
         let mut rows = layer_rows(methods, &widths, (&m.method, &m.layer, &m.width), |i| {
             format!("{} ± {}", fmt(m.mean[i]), fmt(m.sd[i]))
         });
@@ -122,9 +109,37 @@ impl Builder<'_> {
         header.push("n → ∞".into());
         self.blocks.push(Block::Table(header, rows));
         for l in layers {
-            self.layer_density_chart(p, dir, l, methods, &measured, &laws)?;
+            self.layer_density_chart(p, dir, l, methods, measured, &laws)?;
         }
         Ok(())
+    }
+
+    /// Each layer's density per (method, layer, width), mean and sd over seeds, read once from
+    /// the masks' `layers` tables; `None` without them.
+    fn measured_densities(&self, p: &Experiment) -> Result<Option<MeasuredDensities>> {
+        let Some(frame) = self.frame(&MASKS_LAYERS, p, &RUN_COLUMNS)? else {
+            return Ok(None);
+        };
+        let df = collect(
+            frame
+                .group_by([col("method"), col("layer"), col("width")])
+                .agg([
+                    col("layer_density").mean().alias("mean"),
+                    col("layer_density").std(1).alias("sd"),
+                ])
+                .sort(["method", "layer", "width"], SortMultipleOptions::default()),
+            "layer densities",
+        )?;
+        Ok(Some(MeasuredDensities {
+            method: strings(&df, "method")?,
+            layer: f64s(&df, "layer")?,
+            width: f64s(&df, "width")?,
+            mean: f64s(&df, "mean")?,
+            sd: f64s(&df, "sd")?
+                .into_iter()
+                .map(|v| if v.is_finite() { v } else { 0.0 })
+                .collect(),
+        }))
     }
 
     /// Layer `l`'s density against width, a line per method with its closed form dashed.
@@ -138,18 +153,12 @@ impl Builder<'_> {
         laws: &DensityLaws,
     ) -> Result<()> {
         let MeasuredDensities {
-            method,
-            layer,
-            width,
-            mean,
-            sd,
+            width, mean, sd, ..
         } = measured;
         let lines = methods
             .iter()
             .filter_map(|m| {
-                let at: Vec<usize> = (0..method.len())
-                    .filter(|&i| method[i] == *m && layer[i] as u32 == l)
-                    .collect();
+                let at: Vec<usize> = measured.at(m, l).collect();
                 (!at.is_empty()).then(|| Line {
                     name: m.clone(),
                     points: at.iter().map(|&i| (width[i], mean[i])).collect(),
@@ -323,25 +332,12 @@ impl Builder<'_> {
         runs: GraphonsRuns,
         dir: &Path,
         methods: &[String],
+        measured: Option<&MeasuredDensities>,
     ) -> Result<()> {
-        let Some(frame) = self.frame(&CONVERGENCE, p, &RUN_COLUMNS[..4])? else {
+        let Some(df) = self.convergence_frame(p, runs.k, runs.rescale)? else {
             self.missing("convergence tables");
             return Ok(());
         };
-        // This part's level and settings only: one store may hold groups of several.
-        let law = p.sweep.levels()[0].law();
-        let df = collect(
-            frame
-                .filter(
-                    col("k")
-                        .eq(lit(runs.k))
-                        .and(col("rescale").eq(lit(runs.rescale.name())))
-                        .and(col("density_c").eq(lit(law.c)))
-                        .and(col("density_a").eq(lit(law.a))),
-                )
-                .sort(["method", "layer", "width"], SortMultipleOptions::default()),
-            "convergence",
-        )?;
         let by_layer = distance_curves(&df)?;
         let mut rows = Vec::new();
         for (&l, per_method) in &by_layer {
@@ -388,36 +384,34 @@ impl Builder<'_> {
             .extend(e1::convergence(statement, &p.name, &cases));
         self.claims.extend(e1::chain_convergence(&p.name, &cases));
         if runs.rescale == Rescale::None {
-            self.shapes(p, runs, methods, &cases)?;
+            self.shapes(p, runs, methods, &cases, measured)?;
         }
         Ok(())
     }
 
-    /// Per (method, layer), the mean layer density over seeds at each width, by width.
-    fn density_paths(&self, p: &Experiment) -> Result<BTreeMap<(String, u32), Vec<f64>>> {
-        let Some(frame) = self.frame(&MASKS_LAYERS, p, &RUN_COLUMNS)? else {
-            return Ok(BTreeMap::new());
+    /// This part's convergence rows of histograms of `k` blocks compared as `rescale` says,
+    /// sorted by method, layer and width: its level and settings only, since one store may hold
+    /// groups of several. `None` without convergence runs.
+    fn convergence_frame(
+        &self,
+        p: &Experiment,
+        k: u32,
+        rescale: Rescale,
+    ) -> Result<Option<DataFrame>> {
+        let Some(frame) = self.frame(&CONVERGENCE, p, &RUN_COLUMNS[..4])? else {
+            return Ok(None);
         };
-        let df = collect(
-            frame
-                .group_by([col("method"), col("layer"), col("width")])
-                .agg([col("layer_density").mean().alias("mean")])
-                .sort(["method", "layer", "width"], SortMultipleOptions::default()),
-            "layer densities",
-        )?;
-        let (method, layer, mean) = (
-            strings(&df, "method")?,
-            f64s(&df, "layer")?,
-            f64s(&df, "mean")?,
-        );
-        let mut paths: BTreeMap<(String, u32), Vec<f64>> = BTreeMap::new();
-        for i in 0..df.height() {
-            paths
-                .entry((method[i].clone(), layer[i] as u32))
-                .or_default()
-                .push(mean[i]);
-        }
-        Ok(paths)
+        let law = p.sweep.levels()[0].law();
+        let filtered = frame
+            .filter(
+                col("k")
+                    .eq(lit(k))
+                    .and(col("rescale").eq(lit(rescale.name())))
+                    .and(col("density_c").eq(lit(law.c)))
+                    .and(col("density_a").eq(lit(law.a))),
+            )
+            .sort(["method", "layer", "width"], SortMultipleOptions::default());
+        collect(filtered, "convergence").map(Some)
     }
 
     /// Ours (issue #28): the Cauchy chain of the shapes H / p beside the histograms', per
@@ -429,23 +423,12 @@ impl Builder<'_> {
         runs: GraphonsRuns,
         methods: &[String],
         histogram_cases: &[ConvergenceCase],
+        measured: Option<&MeasuredDensities>,
     ) -> Result<()> {
-        let Some(frame) = self.frame(&CONVERGENCE, p, &RUN_COLUMNS[..4])? else {
+        let Some(df) = self.convergence_frame(p, runs.k, Rescale::LayerDensity)? else {
             return Ok(());
         };
-        let law = p.sweep.levels()[0].law();
-        let df = collect(
-            frame.filter(
-                col("k")
-                    .eq(lit(runs.k))
-                    .and(col("rescale").eq(lit(Rescale::LayerDensity.name())))
-                    .and(col("density_c").eq(lit(law.c)))
-                    .and(col("density_a").eq(lit(law.a))),
-            ),
-            "shape convergence",
-        )?;
         let cases = e1::convergence_cases(&df, methods)?;
-        let densities = self.density_paths(p)?;
         let rows: Vec<Vec<String>> = cases
             .iter()
             .map(|c| {
@@ -453,11 +436,11 @@ impl Builder<'_> {
                     .iter()
                     .find(|h| h.layer == c.layer && h.method == c.method)
                     .map_or("–", |h| h.chain_verdict().word());
-                let density = densities
-                    .get(&(c.method.clone(), c.layer))
-                    .map_or(String::new(), |path| {
-                        path.iter().map(|&d| fmt(d)).collect::<Vec<_>>().join(" → ")
-                    });
+                let density = measured.map_or(String::new(), |m| {
+                    let path: Vec<String> =
+                        m.at(&c.method, c.layer).map(|i| fmt(m.mean[i])).collect();
+                    path.join(" → ")
+                });
                 vec![
                     c.layer.to_string(),
                     c.method.clone(),
@@ -638,33 +621,29 @@ impl Builder<'_> {
     /// The paper's measure beside ours: the unnormalised Frobenius distance on the hidden
     /// layers only, with the cut distance's interval, per layer, method and width.
     fn paper_distances(&mut self, df: &DataFrame, methods: &[String]) -> Result<()> {
-        let (method, layer, width, reference) = (
+        let (method, layer, width) = (
             strings(df, "method")?,
             f64s(df, "layer")?,
             f64s(df, "width")?,
-            f64s(df, "reference_width")?,
         );
-        let hidden = bools(df, "hidden")?;
         let (frobenius, frobenius_sd, low, high) = (
             f64s(df, "frobenius_mean")?,
             f64s(df, "frobenius_sd")?,
             f64s(df, "cut_low_mean")?,
             f64s(df, "cut_high_mean")?,
         );
-        let mut rows = Vec::new();
-        for m in methods {
-            for i in (0..df.height())
-                .filter(|&i| hidden[i] && method[i] == *m && width[i] < reference[i])
-            {
-                rows.push(vec![
+        let rows: Vec<Vec<String>> = hidden_rows_below_reference(df, methods)?
+            .into_iter()
+            .map(|i| {
+                vec![
                     format!("{}", layer[i] as u32),
-                    m.clone(),
+                    method[i].clone(),
                     format!("{}", width[i] as u32),
                     format!("{} ± {}", fmt(frobenius[i]), fmt(frobenius_sd[i])),
                     format!("[{}, {}]", fmt(low[i]), fmt(high[i])),
-                ]);
-            }
-        }
+                ]
+            })
+            .collect();
         if rows.is_empty() {
             return Ok(());
         }
@@ -692,24 +671,20 @@ impl Builder<'_> {
     /// noise floor (two seeds' distance at that width) and the bias-corrected squared distance
     /// between the expected histograms, with its seed-bootstrap interval.
     fn noise_floors(&mut self, df: &DataFrame, methods: &[String]) -> Result<()> {
-        let (method, layer, width, reference) = (
+        let (method, layer, width) = (
             strings(df, "method")?,
             f64s(df, "layer")?,
             f64s(df, "width")?,
-            f64s(df, "reference_width")?,
         );
-        let hidden = bools(df, "hidden")?;
         let (frobenius, floor) = (f64s(df, "frobenius_mean")?, f64s(df, "noise_floor")?);
         let (d2, low, high) = (
             f64s(df, "expected_sq_distance")?,
             f64s(df, "expected_sq_distance_low")?,
             f64s(df, "expected_sq_distance_high")?,
         );
-        let mut rows = Vec::new();
-        for m in methods {
-            for i in (0..df.height())
-                .filter(|&i| hidden[i] && method[i] == *m && width[i] < reference[i])
-            {
+        let rows: Vec<Vec<String>> = hidden_rows_below_reference(df, methods)?
+            .into_iter()
+            .map(|i| {
                 let reading = if low[i].is_nan() || high[i].is_nan() {
                     "–"
                 } else if low[i] > 0.0 {
@@ -717,17 +692,17 @@ impl Builder<'_> {
                 } else {
                     "consistent with 0"
                 };
-                rows.push(vec![
+                vec![
                     format!("{}", layer[i] as u32),
-                    m.clone(),
+                    method[i].clone(),
                     format!("{}", width[i] as u32),
                     fmt(frobenius[i]),
                     fmt(floor[i]),
                     format!("{} [{}, {}]", fmt(d2[i]), fmt(low[i]), fmt(high[i])),
                     reading.to_string(),
-                ]);
-            }
-        }
+                ]
+            })
+            .collect();
         if rows.is_empty() {
             return Ok(());
         }
@@ -937,6 +912,22 @@ fn distance_curves(df: &DataFrame) -> Result<Curves> {
     Ok(by_layer)
 }
 
+/// The rows of a convergence frame that the paper reads: hidden layers at widths below the
+/// reference, each method's in `methods`' order (frame order within a method).
+fn hidden_rows_below_reference(df: &DataFrame, methods: &[String]) -> Result<Vec<usize>> {
+    let method = strings(df, "method")?;
+    let hidden = bools(df, "hidden")?;
+    let (width, reference) = (f64s(df, "width")?, f64s(df, "reference_width")?);
+    Ok(methods
+        .iter()
+        .flat_map(|m| {
+            (0..df.height())
+                .filter(|&i| hidden[i] && method[i] == *m && width[i] < reference[i])
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
 /// The sweep's widths, ascending.
 fn sorted_widths(p: &Experiment) -> Vec<u32> {
     let mut widths: Vec<u32> = p.sweep.widths.iter().map(|w| w.get()).collect();
@@ -981,6 +972,14 @@ struct MeasuredDensities {
     width: Vec<f64>,
     mean: Vec<f64>,
     sd: Vec<f64>,
+}
+
+impl MeasuredDensities {
+    /// The rows of `method`'s layer `l`, by width.
+    fn at<'a>(&'a self, method: &'a str, l: u32) -> impl Iterator<Item = usize> + 'a {
+        (0..self.method.len())
+            .filter(move |&i| self.method[i] == method && self.layer[i] as u32 == l)
+    }
 }
 
 /// The closed-form layer densities of one part's (depth, level).
