@@ -533,12 +533,7 @@ fn an_experiment_that_trains_without_graphons_tables_its_layer_densities_by_spar
     let header = "| L | layer | method | sparsity 0.5000 | sparsity 0.8000 |";
     assert!(md.contains(header), "{md}");
     // Two methods x three layers, each with a mean ± sd at both sparsities, in [0, 1].
-    let rows: Vec<&str> = md
-        .lines()
-        .skip_while(|l| !l.starts_with(header))
-        .skip(2)
-        .take_while(|l| l.starts_with('|'))
-        .collect();
+    let rows = table_rows(&md, header);
     assert_eq!(rows.len(), 2 * 3, "{rows:?}");
     for row in rows {
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
@@ -568,12 +563,7 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
     assert!(md.contains(header), "{md}");
     // SNIP at both sparsities, for the training loss and the five kernel measures; SynFlow
     // has one control only and is not split.
-    let rows: Vec<&str> = md
-        .lines()
-        .skip_while(|l| !l.starts_with(header))
-        .skip(2)
-        .take_while(|l| l.starts_with('|'))
-        .collect();
+    let rows = table_rows(&md, header);
     assert_eq!(rows.len(), 2 * 6, "{rows:?}");
     assert!(rows.iter().all(|r| r.contains(" | snip | ")), "{rows:?}");
     assert!(rows[0].starts_with("| 3 | mean training loss | snip | 0.5000 |"));
@@ -603,4 +593,13 @@ fn run_and_report(
     let out = outside.path().join("reports");
     let report = write_report(&store, &[experiment(pipeline)], &out, &settings).unwrap();
     (report, [root, outside])
+}
+
+/// The body rows of the Markdown table under `header` (its separator line skipped).
+fn table_rows<'a>(md: &'a str, header: &str) -> Vec<&'a str> {
+    md.lines()
+        .skip_while(|l| !l.starts_with(header))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect()
 }

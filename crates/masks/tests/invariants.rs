@@ -472,6 +472,26 @@ fn row_degree_variance(layer: &glh_model::LayerMask) -> f64 {
     d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d.len() as f64
 }
 
+/// The global mask at `density` of `method`, SynFlow (20 rounds) or a control built on it, for
+/// the network of seed 5 and the run seed `seed`.
+fn synflow_family_mask(arch: Architecture, density: f64, method: PruneMethod, seed: u64) -> Mask {
+    let settings = MasksSettings {
+        synflow_rounds: 20,
+        ..MasksSettings::default()
+    };
+    let how = Pruning {
+        density,
+        scope: Scope::Global,
+        seed,
+        tie_seed: 9,
+        allow_empty_layers: true,
+        classifier: Classifier::Pruned,
+    };
+    method_for(method, &settings, seed)
+        .prune(&Mlp::init(arch, 5), None, &how, &mut |_, _, _| {})
+        .unwrap()
+}
+
 #[test]
 fn shuffled_keeps_each_layers_count_and_nothing_else_of_its_method() {
     let arch = Architecture {
@@ -480,26 +500,9 @@ fn shuffled_keeps_each_layers_count_and_nothing_else_of_its_method() {
         depth: 3,
         classes: 10,
     };
-    let net = Mlp::init(arch, 5);
-    let settings = MasksSettings {
-        synflow_rounds: 20,
-        ..MasksSettings::default()
-    };
-    let how = |seed| Pruning {
-        density: 0.1,
-        scope: Scope::Global,
-        seed,
-        tie_seed: 9,
-        allow_empty_layers: true,
-        classifier: Classifier::Pruned,
-    };
     let synflow = PruneMethod::Synflow;
     let control = PruneMethod::Shuffled(&PruneMethod::Synflow);
-    let mask = |method, seed| {
-        method_for(method, &settings, seed)
-            .prune(&net, None, &how(seed), &mut |_, _, _| {})
-            .unwrap()
-    };
+    let mask = |method, seed| synflow_family_mask(arch, 0.1, method, seed);
     let (base, shuffled) = (mask(synflow, 5), mask(control, 5));
     for (b, s) in base.layers().iter().zip(shuffled.layers()) {
         assert_eq!(b.kept(), s.kept());
@@ -526,25 +529,8 @@ fn shuffled_keeps_each_layers_count_and_nothing_else_of_its_method() {
 #[test]
 fn rewiring_keeps_every_neurons_degree_of_the_method_and_nothing_else() {
     let arch = tiny_arch();
-    let net = Mlp::init(arch, 5);
-    let settings = MasksSettings {
-        synflow_rounds: 20,
-        ..MasksSettings::default()
-    };
-    let how = |seed| Pruning {
-        density: 0.3,
-        scope: Scope::Global,
-        seed,
-        tie_seed: 9,
-        allow_empty_layers: true,
-        classifier: Classifier::Pruned,
-    };
     let control = PruneMethod::Rewired(&PruneMethod::Synflow);
-    let mask = |method, seed| {
-        method_for(method, &settings, seed)
-            .prune(&net, None, &how(seed), &mut |_, _, _| {})
-            .unwrap()
-    };
+    let mask = |method, seed| synflow_family_mask(arch, 0.3, method, seed);
     let (base, rewired) = (mask(PruneMethod::Synflow, 5), mask(control, 5));
     for (b, r) in base.layers().iter().zip(rewired.layers()) {
         assert_eq!(b.row_degrees(), r.row_degrees());
