@@ -20,7 +20,7 @@ use crate::experiment::{Experiment, PlannedRuns};
 use crate::figures::save;
 pub(crate) use crate::tables::RUN_COLUMNS;
 use crate::tables::{SweepColumn, in_sweep, polars_error, scan};
-use glh_artifacts::config::Level;
+use glh_artifacts::config::{Level, Sweep};
 use glh_artifacts::files::within;
 use glh_artifacts::store::Verify;
 use glh_artifacts::store::{abandoned, unique_suffix};
@@ -102,19 +102,40 @@ fn by_depth_and_level(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, Pat
     let mut parts = Vec::new();
     for &depth in &p.sweep.depths {
         for &level in &levels {
-            let mut part = p.clone();
-            part.name = format!("{} (L = {depth}, {})", p.name, level.label());
-            part.sweep.depths = vec![depth];
-            (part.sweep.sparsities, part.sweep.density_laws) = match level {
-                Level::Fixed(s) => (vec![s], vec![]),
-                Level::Law(law) => (vec![], vec![law]),
-            };
-            let part_dir = dir.join(format!("L{depth}-{}", level.slug()));
-            std::fs::create_dir_all(&part_dir).map_err(|e| Error::output(&part_dir, e))?;
-            parts.push((part, part_dir));
+            let label = format!("L = {depth}, {}", level.label());
+            parts.push(part(
+                p,
+                dir,
+                &label,
+                &format!("L{depth}-{}", level.slug()),
+                |s| {
+                    s.depths = vec![depth];
+                    (s.sparsities, s.density_laws) = match level {
+                        Level::Fixed(x) => (vec![x], vec![]),
+                        Level::Law(law) => (vec![], vec![law]),
+                    };
+                },
+            )?);
         }
     }
     Ok(parts)
+}
+
+/// A part of `p`: its sweep narrowed by `narrow`, named `<name> (<label>)`, with its figures in
+/// `dir/<sub>` (created).
+fn part(
+    p: &Experiment,
+    dir: &Path,
+    label: &str,
+    sub: &str,
+    narrow: impl FnOnce(&mut Sweep),
+) -> Result<(Experiment, PathBuf)> {
+    let mut part = p.clone();
+    part.name = format!("{} ({label})", p.name);
+    narrow(&mut part.sweep);
+    let part_dir = dir.join(sub);
+    std::fs::create_dir_all(&part_dir).map_err(|e| Error::output(&part_dir, e))?;
+    Ok((part, part_dir))
 }
 
 /// The experiment split by depth, each part with its figures' directory (`L<depth>`); an
@@ -124,16 +145,15 @@ fn by_depth(p: &Experiment, dir: &Path) -> Result<Vec<(Experiment, PathBuf)>> {
     if p.sweep.depths.len() == 1 {
         return Ok(vec![(p.clone(), dir.to_path_buf())]);
     }
-    let mut parts = Vec::new();
-    for &depth in &p.sweep.depths {
-        let mut part = p.clone();
-        part.name = format!("{} (L = {depth})", p.name);
-        part.sweep.depths = vec![depth];
-        let part_dir = dir.join(format!("L{depth}"));
-        std::fs::create_dir_all(&part_dir).map_err(|e| Error::output(&part_dir, e))?;
-        parts.push((part, part_dir));
-    }
-    Ok(parts)
+    p.sweep
+        .depths
+        .iter()
+        .map(|&depth| {
+            part(p, dir, &format!("L = {depth}"), &format!("L{depth}"), |s| {
+                s.depths = vec![depth]
+            })
+        })
+        .collect()
 }
 
 /// The file that marks a directory as a report of ours, which a later report may replace.
