@@ -394,6 +394,46 @@ impl Rescale {
     }
 }
 
+/// Which view of a kernel a row of a metrics table describes (its `view` column): the kernel
+/// as computed, or with one component taken out, so that metrics dominated by what every image
+/// shares can be read on what the masks change (METHOD.md section 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelView {
+    /// The kernel `K` as computed.
+    AsIs,
+    /// `H K H` with `H = I - 11^T / N`: the kernel with its mean component removed (the kernel
+    /// of the outputs' deviations from their mean over the images).
+    Centred,
+    /// `K - l_1 v_1 v_1^T`: the kernel with its top eigenpair removed; its spectrum is
+    /// `l_2 .. l_N`.
+    TopRemoved,
+}
+
+impl KernelView {
+    /// Every view, in table order.
+    pub const ALL: [KernelView; 3] = [
+        KernelView::AsIs,
+        KernelView::Centred,
+        KernelView::TopRemoved,
+    ];
+
+    /// The name in tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelView::AsIs => "as_is",
+            KernelView::Centred => "centred",
+            KernelView::TopRemoved => "top_removed",
+        }
+    }
+}
+
+impl std::fmt::Display for KernelView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Which kernel a row of a kernel table holds (the `kernel` column of the ntk, graphon_ntk and
 /// dynamics tables): written by the stages, read by the report, one spelling for both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -409,8 +449,13 @@ pub enum KernelKind {
     Empirical,
     /// The Graphon NTK of a configuration's seed-averaged graphon (the paper's E3 kernel).
     Graphon,
-    /// The mask-level kernel of a finite mask drawn from a configuration's graphon.
+    /// The mask-level kernel of a finite mask drawn from a configuration's graphon at the
+    /// masks' width: the paper's E3 kernel as its text describes it.
     Drawn,
+    /// The Graphon NTK of a configuration's seed-averaged graphon with one order per hidden
+    /// layer shared by both of its sides (`GraphonChain::of_histograms`), so consecutive
+    /// layers stay joined neuron to neuron.
+    SharedOrder,
 }
 
 impl KernelKind {
@@ -423,6 +468,7 @@ impl KernelKind {
             KernelKind::Empirical => "empirical",
             KernelKind::Graphon => "graphon",
             KernelKind::Drawn => "drawn",
+            KernelKind::SharedOrder => "shared_order",
         }
     }
 }

@@ -514,6 +514,7 @@ macro_rules! with_spectral_columns {
     ($table:ident; [$($lead:expr),* $(,)?]; [$($rest:expr),* $(,)?]) => {
         $table![
             $($lead,)*
+            col("view", ColumnType::String, "`as_is` (the kernel K), `centred` (H K H, H = I - 11^T/N: its mean component removed) or `top_removed` (K - l_1 v_1 v_1^T; spectrum l_2..l_N); every metric of the row is of that matrix"),
             col("trace", ColumnType::Float64, "sum of the eigenvalues"),
             col("top1_eigenvalue", ColumnType::Float64, "l_1, the largest eigenvalue (absolute scale)"),
             col("top5_sum", ColumnType::Float64, "sum of the 5 largest eigenvalues (absolute scale)"),
@@ -526,13 +527,15 @@ macro_rules! with_spectral_columns {
             col("condition_number", ColumnType::Float64, "l_1 / l_N; +inf when l_N <= 0"),
             col("decay_exponent", ColumnType::Float64, "least-squares slope of ln l_i on ln i over the positive l_i, i <= N/2 (the paper's decay rate alpha is minus this)"),
             col("negative_count", ColumnType::UInt32, "eigenvalues below zero (numerical noise, reported)"),
-            col("min_eigenvalue", ColumnType::Float64, "l_N"),
+            col("min_eigenvalue", ColumnType::Float64, "l_N (0 up to rounding for the centred view, whose null space holds the constant vector)"),
+            col("top_eigvec_mean_image_cos", ColumnType::Float64, "|cosine| over the kernel images between the view's top eigenvector and the vector of each image's projection x_a . xbar on their mean image xbar: near 1 when the top component is the shared mean image"),
             $($rest),*
         ]
     };
 }
 
-/// `ntk/<key>/metrics.parquet`: the spectral metrics of every kernel of one masks run.
+/// `ntk/<key>/metrics.parquet`: the spectral metrics of every kernel of one masks run, in
+/// each view (`glh_artifacts::config::KernelView`).
 pub const NTK_METRICS: TableSchema = TableSchema {
     stage: "ntk",
     name: "metrics",
@@ -553,22 +556,22 @@ pub const NTK_METRICS: TableSchema = TableSchema {
         col(
             "trace_ratio_to_dense",
             ColumnType::Float64,
-            "trace / trace of the dense kernel; the c^L law predicts density_product"
+            "trace / trace of the dense kernel in the same view; the c^L law predicts density_product (as_is)"
         ),
         col(
             "rel_error_to_scaled_dense",
             ColumnType::Float64,
-            "||K - density_product K_dense||_F / ||density_product K_dense||_F"
+            "||K - density_product K_dense||_F / ||density_product K_dense||_F, both in the row's view"
         ),
         col(
             "rel_error_to_mask",
             ColumnType::Float64,
-            "||K - K_mask||_F / ||K_mask||_F (0 for the mask kernel itself)"
+            "||K - K_mask||_F / ||K_mask||_F, both in the row's view (0 for the mask kernel itself)"
         ),
         col(
             "kernel_target_alignment",
             ColumnType::Float64,
-            "<K, Y Y^T> / (|K| |Y Y^T|) with Y the one-hot labels of the kernel images"
+            "<K, Y Y^T> / (|K| |Y Y^T|) with Y the one-hot labels of the kernel images and K in the row's view (centred: the centred alignment)"
         ),
         col(
             "predicted_steps",
@@ -607,7 +610,7 @@ macro_rules! graphon_kernel_columns {
             col("k", ColumnType::UInt32, "blocks K per hidden layer of the graphon (capped by the width)"),
             col("n_points", ColumnType::UInt32, "N, the kernel's MNIST training images (setting kernel_size)"),
             col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the NTK parameterisation (the paper's 1 or our 2)"),
-            col("kernel", ColumnType::String, "`graphon` (the recursion on the seed-averaged K-block graphon) or `drawn` (the mask-level kernel of one finite mask drawn from it)"),
+            col("kernel", ColumnType::String, "`graphon` (the recursion on the seed-averaged K-block graphon, each hidden side sorted by its own degree: our reconstruction), `shared_order` (the same with one order per hidden layer for both its sides) or `drawn` (the mask-level kernel of one finite mask drawn from the graphon at the masks' width: the paper's text)"),
             $($rest),*
         ]
     };
@@ -640,7 +643,7 @@ pub const GRAPHON_NTK_METRICS: TableSchema = TableSchema {
         col(
             "rel_error_to_graphon",
             ColumnType::Float64,
-            "||K - K_graphon||_F / ||K_graphon||_F at the same sigma_w^2 (0 for the graphon kernel)"
+            "||K - K_graphon||_F / ||K_graphon||_F, both in the row's view, at the same sigma_w^2 (0 for the graphon kernel)"
         ),
     ]),
 };
@@ -654,6 +657,7 @@ macro_rules! seed_graphon_columns {
             col("k", ColumnType::UInt32, "blocks K per hidden layer of the graphon (capped by the width)"),
             col("n_points", ColumnType::UInt32, "N, the kernel's MNIST training images (setting kernel_size)"),
             col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the NTK parameterisation: the first of the setting's list"),
+            col("kernel", ColumnType::String, "`graphon`, `shared_order` or `drawn`, as in `metrics`, of this seed's own graphon"),
             $($rest),*
         ]
     };

@@ -8,6 +8,12 @@
 //! l + 1's input side. The input layer keeps its 784 pixel identities (one column per pixel) and
 //! the output layer its 10 classes (one row per class), since pixels and classes are not
 //! exchangeable. The chain's measures are the blocks' shares of the width.
+//!
+//! Joining by degree rank is our reconstruction of the paper's text, and it breaks the chain:
+//! a neuron's in-degree rank and its out-degree rank differ. [`shared_order_chain`] is the
+//! variant with one order per hidden layer for both of its sides; the report reads E3's
+//! claims under both, and under the mask-level kernel of masks drawn from the graphon
+//! ([`draw_masks`]), the protocol as the paper's text describes it.
 
 use crate::chain::GraphonChain;
 use faer::Mat;
@@ -78,6 +84,34 @@ pub fn configuration_chain(runs: &[Vec<LayerMask>], k: usize) -> Result<GraphonC
     }
     measures.push(vec![1.0 / shapes[depth - 1].0 as f64; shapes[depth - 1].0]);
     GraphonChain::new(layers, measures)
+}
+
+/// The shared-order variant of [`configuration_chain`]: each run's histogram chain with one
+/// order per hidden layer for both of its sides ([`GraphonChain::of_histograms`], as the ntk
+/// stage's histogram kernel), averaged over the runs position by position. Consecutive layers
+/// stay joined neuron to neuron, which the per-side degree sort of [`configuration_chain`]
+/// gives up.
+pub fn shared_order_chain(runs: &[Vec<LayerMask>], k: usize) -> Result<GraphonChain, String> {
+    let chains: Vec<GraphonChain> = runs
+        .iter()
+        .map(|run| GraphonChain::of_histograms(run, k))
+        .collect::<Result<_, _>>()?;
+    let first = chains
+        .first()
+        .ok_or("a configuration needs at least one run")?;
+    if let Some(i) = chains.iter().position(|c| c.measures() != first.measures()) {
+        return Err(format!("run {i} has other layer shapes than run 0"));
+    }
+    let count = chains.len() as f64;
+    let layers = (0..first.depth())
+        .map(|l| {
+            let w = &first.layers()[l];
+            Mat::from_fn(w.nrows(), w.ncols(), |a, b| {
+                chains.iter().map(|c| c.layers()[l][(a, b)]).sum::<f64>() / count
+            })
+        })
+        .collect();
+    GraphonChain::new(layers, first.measures().to_vec())
 }
 
 /// A finite mask drawn from `chain` at hidden width `width`: each hidden position's block is
@@ -211,6 +245,35 @@ mod tests {
         let one = configuration_chain(&runs[..1], 12).unwrap();
         assert_eq!(one.layers()[0].nrows(), 12);
         assert!(configuration_chain(&[], 4).is_err());
+    }
+
+    #[test]
+    fn the_shared_order_graphon_averages_each_runs_histogram_chain() {
+        let shapes = [(12, 5), (12, 12), (3, 12)];
+        let runs: Vec<Vec<LayerMask>> = (0..3).map(|s| random_masks(&shapes, 0.4, s)).collect();
+        let chain = shared_order_chain(&runs, 4).unwrap();
+        let own: Vec<GraphonChain> = runs
+            .iter()
+            .map(|r| GraphonChain::of_histograms(r, 4).unwrap())
+            .collect();
+        assert_eq!(chain.measures(), own[0].measures());
+        for l in 0..3 {
+            let w = &chain.layers()[l];
+            for a in 0..w.nrows() {
+                for b in 0..w.ncols() {
+                    let mean = own.iter().map(|c| c.layers()[l][(a, b)]).sum::<f64>() / 3.0;
+                    assert!((w[(a, b)] - mean).abs() < 1e-15);
+                }
+            }
+        }
+        // One run with K = n is that run's mask, permuted: the same kept count per layer.
+        let one = shared_order_chain(&runs[..1], 12).unwrap();
+        let kept: f64 = one.layers()[1]
+            .col_iter()
+            .flat_map(|c| c.iter().copied())
+            .sum();
+        assert_eq!(kept, runs[0][1].kept() as f64);
+        assert!(shared_order_chain(&[], 4).is_err());
     }
 
     #[test]

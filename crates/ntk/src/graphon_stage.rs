@@ -2,23 +2,25 @@
 //! configuration (method, depth, width, sparsity) reads the masks runs of all its seeds, joins
 //! their seed-averaged K-block histograms into the configuration's graphon
 //! ([`crate::configuration`]), and writes the spectrum and metrics of its Graphon NTK on
-//! `kernel_size` MNIST training images at each `sigma_w2`; with `draw_masks`, also those of the
-//! mask-level kernel of one finite mask drawn from the graphon; with `seed_kernels`, also the
-//! metrics of the kernel of each seed's own graphon (`seed_metrics`), whose spread over seeds
-//! gives the report its seed-bootstrap intervals.
+//! `kernel_size` MNIST training images at each `sigma_w2`, and those of the shared-order
+//! variant of the graphon; with `draw_masks`, also those of the mask-level kernel of one finite
+//! mask drawn from the graphon (the paper's text); with `seed_kernels`, also the metrics of the
+//! kernels of each seed's own graphon (`seed_metrics`), whose spread over seeds gives the
+//! report its seed-bootstrap intervals. Every metric is given in three views
+//! ([`crate::views`]).
 //!
 //! Its inputs are the masks runs; the kernel images are drawn here from MNIST (their
 //! checksums and the normalisation are in the key), so no data job is needed.
 
 use crate::chain::GraphonChain;
-use crate::configuration::{configuration_chain, draw_masks};
+use crate::configuration::{configuration_chain, draw_masks, shared_order_chain};
 use crate::recursion::graphon_ntk;
 use crate::settings::GraphonNtkSettings;
-use crate::spectrum::{eigenvalues_descending, spectral_metrics};
 use crate::stage::{mlp_shapes, relative_error};
+use crate::views::{ViewedKernel, kernel_views};
 use arrow::array::{Float64Array, StringArray, UInt32Array, UInt64Array};
 use faer::Mat;
-use glh_artifacts::config::{KernelKind, PruneMethod, Sweep};
+use glh_artifacts::config::{KernelKind, KernelView, PruneMethod, Sweep};
 use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, GRAPHON_NTK_SPECTRA};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -37,8 +39,11 @@ use std::collections::BTreeMap;
 /// The stage's name.
 pub const STAGE: &str = "graphon_ntk";
 /// Bumped whenever the stage's outputs for the same parameters change.
-/// Version 2: `seed_kernels` and the `seed_metrics` table.
-pub const VERSION: u32 = 2;
+/// Version 2: `seed_kernels` and the `seed_metrics` table. 3: the `shared_order` kernel beside
+/// `graphon` (and `drawn`), the metrics in three views (`view`, `crate::views`) with
+/// `top_eigvec_mean_image_cos`, and `seed_metrics` for every kernel (its `kernel` column); a
+/// drawn kernel per seed draws from that seed's own graphon.
+pub const VERSION: u32 = 3;
 
 #[derive(Serialize)]
 struct GraphonNtkParams<'a> {
@@ -125,7 +130,9 @@ fn kernel_images(data: &DataSettings, size: u32, seed: u64) -> Result<Mat<f64>> 
 fn memory_estimate(settings: &GraphonNtkSettings, shapes: &[(u64, u64)]) -> u64 {
     use glh_artifacts::memory::product;
     let n = u64::from(settings.kernel_size);
-    let kernels = 2 * settings.sigma_w2.len() as u64;
+    // Held at once, per sigma_w^2: each of the (up to) three kernels with its three views,
+    // the eigenvectors and the eigensolver's workspace, six N x N f64 matrices each.
+    let kernels = 3 * 6;
     let drawn: u64 = if settings.draw_masks {
         shapes
             .iter()
@@ -133,7 +140,7 @@ fn memory_estimate(settings: &GraphonNtkSettings, shapes: &[(u64, u64)]) -> u64 
     } else {
         0
     };
-    product(&[kernels, n, n, 64]).saturating_add(drawn)
+    product(&[kernels, n, n, 8]).saturating_add(drawn)
 }
 
 /// Computes and writes the graphon kernels of one configuration (the run `spec`), unless
@@ -166,14 +173,27 @@ fn run_graphon_ntk(
             .map(|m| read_mask(store, m).map(|(_, mask)| mask.layers().to_vec()))
             .collect::<Result<_>>()?;
         let unsupported = |e: String| Error::Unsupported(format!("graphon_ntk: {e}"));
-        let chain = configuration_chain(&runs, settings.k as usize).map_err(unsupported)?;
-        let drawn_chain = if settings.draw_masks {
-            let width = labels.width.get() as usize;
-            let masks = draw_masks(&chain, width, settings.draw_seed);
-            Some(GraphonChain::of_masks(&masks).map_err(unsupported)?)
-        } else {
-            None
+        let k = settings.k as usize;
+        let width = labels.width.get() as usize;
+        // The kernels of one graphon estimate (all seeds pooled, or one seed's own), in table
+        // order: our reconstruction, the shared-order variant and, when asked, the drawn masks.
+        let chains_of = |runs: &[Vec<LayerMask>]| -> Result<Vec<(KernelKind, GraphonChain)>> {
+            let graphon = configuration_chain(runs, k).map_err(unsupported)?;
+            let shared = shared_order_chain(runs, k).map_err(unsupported)?;
+            let drawn = if settings.draw_masks {
+                let masks = draw_masks(&graphon, width, settings.draw_seed);
+                Some(GraphonChain::of_masks(&masks).map_err(unsupported)?)
+            } else {
+                None
+            };
+            let mut chains = vec![
+                (KernelKind::Graphon, graphon),
+                (KernelKind::SharedOrder, shared),
+            ];
+            chains.extend(drawn.map(|d| (KernelKind::Drawn, d)));
+            Ok(chains)
         };
+        let pooled = chains_of(&runs)?;
         let x = kernel_images(data, settings.kernel_size, settings.kernel_seed)?;
         let n = x.ncols();
         let k_used = (settings.k).min(labels.width.get());
@@ -201,28 +221,48 @@ fn run_graphon_ntk(
                 .with("sigma_w2", Float64Array::from(vec![sigma_w2; rows]))
                 .with("kernel", StringArray::from(vec![kernel; rows]))
         };
+        // Every kernel of `chains` at `sigma_w2` in its three views.
+        let viewed = |chains: &[(KernelKind, GraphonChain)],
+                      sigma_w2: f64,
+                      whose: &str|
+         -> Result<Vec<(KernelKind, Vec<ViewedKernel>)>> {
+            chains
+                .iter()
+                .map(|(kind, chain)| {
+                    let kernel = graphon_ntk(chain, &x, sigma_w2);
+                    crate::spectrum::require_finite(&kernel, kind.name(), "graphon_ntk.sigma_w2")?;
+                    let views = kernel_views(&kernel, &x).map_err(|e| {
+                        Error::Unsupported(format!("{whose}{} kernel: {e}", kind.name()))
+                    })?;
+                    Ok((*kind, views))
+                })
+                .collect()
+        };
         let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
         for &sigma_w2 in &settings.sigma_w2 {
-            let graphon = graphon_ntk(&chain, &x, sigma_w2);
-            let drawn = drawn_chain.as_ref().map(|d| graphon_ntk(d, &x, sigma_w2));
-            let kernels = std::iter::once((KernelKind::Graphon, &graphon))
-                .chain(drawn.as_ref().map(|k| (KernelKind::Drawn, k)));
-            for (kind, k) in kernels {
+            let kernels = viewed(&pooled, sigma_w2, "")?;
+            let graphon_views = &kernels[0].1;
+            for (kind, views) in &kernels {
                 let name = kind.name();
-                crate::spectrum::require_finite(k, name, "graphon_ntk.sigma_w2")?;
-                let eigenvalues = eigenvalues_descending(k)
-                    .map_err(|e| Error::Unsupported(format!("{name} kernel: {e}")))?;
                 spectra.push(
                     leading(name, sigma_w2, n)
                         .with("rank", UInt32Array::from_iter_values(1..=n as u32))
-                        .with("eigenvalue", Float64Array::from(eigenvalues.clone())),
+                        .with(
+                            "eigenvalue",
+                            Float64Array::from(views[0].eigenvalues.clone()),
+                        ),
                 );
-                let mut columns = leading(name, sigma_w2, 1).with(
-                    "rel_error_to_graphon",
-                    Float64Array::from(vec![relative_error(k, &graphon)]),
-                );
-                spectral_metrics(&eigenvalues).add_columns(&mut columns);
-                metrics.push(columns);
+                for (view, graphon_view) in views.iter().zip(graphon_views) {
+                    let mut columns = leading(name, sigma_w2, 1).with(
+                        "rel_error_to_graphon",
+                        Float64Array::from(vec![relative_error(
+                            &view.matrix,
+                            &graphon_view.matrix,
+                        )]),
+                    );
+                    view.add_columns(&mut columns);
+                    metrics.push(columns);
+                }
             }
         }
         // Each seed's own graphon, at the first sigma_w^2 (the scale-free metrics do not
@@ -230,15 +270,17 @@ fn run_graphon_ntk(
         let mut seed_metrics = Vec::new();
         let seed_sigma_w2 = settings.sigma_w2[0];
         for (run, &seed) in runs.iter().zip(&seeds).filter(|_| settings.seed_kernels) {
-            let own = configuration_chain(std::slice::from_ref(run), settings.k as usize)
-                .map_err(unsupported)?;
-            let eigenvalues = eigenvalues_descending(&graphon_ntk(&own, &x, seed_sigma_w2))
-                .map_err(|e| Error::Unsupported(format!("seed {seed}'s graphon kernel: {e}")))?;
-            let mut columns = configuration(1)
-                .with("seed", UInt64Array::from(vec![seed]))
-                .with("sigma_w2", Float64Array::from(vec![seed_sigma_w2]));
-            spectral_metrics(&eigenvalues).add_columns(&mut columns);
-            seed_metrics.push(columns);
+            let own = chains_of(std::slice::from_ref(run))?;
+            for (kind, views) in viewed(&own, seed_sigma_w2, &format!("seed {seed}'s "))? {
+                for view in &views {
+                    let mut columns = configuration(1)
+                        .with("seed", UInt64Array::from(vec![seed]))
+                        .with("sigma_w2", Float64Array::from(vec![seed_sigma_w2]))
+                        .with("kernel", StringArray::from(vec![kind.name()]));
+                    view.add_columns(&mut columns);
+                    seed_metrics.push(columns);
+                }
+            }
         }
         writer.write_table(&GRAPHON_NTK_SPECTRA, Columns::concat(spectra)?)?;
         writer.write_table(&GRAPHON_NTK_METRICS, Columns::concat(metrics)?)?;
@@ -254,7 +296,7 @@ fn run_graphon_ntk(
 /// One row of a graphon_ntk run's `metrics` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GraphonKernelMetrics {
-    /// `graphon` or `drawn`.
+    /// `graphon`, `shared_order` or `drawn`.
     pub kernel: String,
     /// The sigma_w^2 it was computed at.
     pub sigma_w2: f64,
@@ -264,14 +306,17 @@ pub struct GraphonKernelMetrics {
     pub rel_error_to_graphon: f64,
 }
 
-/// The metrics rows of the graphon_ntk run `input`, in table order.
+/// The metrics rows of the graphon_ntk run `input` of the kernels as computed (view `as_is`),
+/// in table order: one per kernel and sigma_w^2.
 pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<GraphonKernelMetrics>> {
     use glh_artifacts::parquet_io::column;
     let batch = store.read_run_table(input, &GRAPHON_NTK_METRICS)?;
+    let view: &StringArray = column(&batch, "view");
     let kernel: &StringArray = column(&batch, "kernel");
     let sigma: &Float64Array = column(&batch, "sigma_w2");
     let error: &Float64Array = column(&batch, "rel_error_to_graphon");
     Ok((0..batch.num_rows())
+        .filter(|&r| view.value(r) == KernelView::AsIs.name())
         .map(|r| GraphonKernelMetrics {
             kernel: kernel.value(r).to_string(),
             sigma_w2: sigma.value(r),

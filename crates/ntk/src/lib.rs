@@ -12,6 +12,8 @@
 //! - [`alignment`]: a kernel against the labels: kernel-target alignment and the loss it
 //!   predicts after T steps at a trace-normalised rate;
 //! - [`spectrum`]: eigenvalues (faer) and the spectral metrics, the paper's and ours;
+//! - [`views`]: the centred and top-removed views of a kernel, and which component its top
+//!   eigenvector is;
 //! - [`configuration`]: a configuration's seed-averaged K-block graphon (the paper's E3
 //!   kernel), and finite masks drawn from it;
 //! - [`settings`]: [`NtkSettings`], the `[ntk]` table, and [`settings::GraphonNtkSettings`],
@@ -32,6 +34,7 @@ pub mod relu;
 pub mod settings;
 pub mod spectrum;
 pub mod stage;
+pub mod views;
 
 pub use chain::GraphonChain;
 pub use recursion::graphon_ntk;

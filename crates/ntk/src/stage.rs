@@ -11,10 +11,11 @@ use crate::chain::GraphonChain;
 use crate::empirical::empirical_ntk;
 use crate::recursion::graphon_ntk;
 use crate::settings::NtkSettings;
-use crate::spectrum::{SpectralMetrics, eigenvalues_descending, spectral_metrics};
+use crate::spectrum::SpectralMetrics;
+use crate::views::{ViewedKernel, kernel_views};
 use arrow::array::{Float64Array, StringArray, UInt32Array};
 use faer::Mat;
-use glh_artifacts::config::{KernelKind, Sweep};
+use glh_artifacts::config::{KernelKind, KernelView, Sweep};
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{NTK_KERNELS, NTK_METRICS, NTK_SPECTRA};
 use glh_artifacts::store::InputRef;
@@ -42,8 +43,10 @@ pub const STAGE: &str = "ntk";
 ///
 /// 3: the metrics gain `kernel_target_alignment`, `predicted_steps` and
 /// `predicted_loss_ratio` (`crate::alignment`), E3's bridge to the dynamics of issue #17; the
-/// kernels and spectra are unchanged.
-pub const VERSION: u32 = 3;
+/// kernels and spectra are unchanged. 4: the metrics gain the `view` column (a row per kernel
+/// and view: as is, centred, top removed, `crate::views`) and `top_eigvec_mean_image_cos`;
+/// the spectra come from the decomposition with eigenvectors (last-bit differences).
+pub const VERSION: u32 = 4;
 
 #[derive(Serialize)]
 struct NtkParams<'a> {
@@ -365,13 +368,18 @@ fn write_run(
             .with("kernel", StringArray::from(vec![kernel; rows]))
             .with("n_points", UInt32Array::from(vec![n as u32; rows]))
     };
-    let dense = &kernels[0].matrix;
-    let mask_level = &kernels[1].matrix;
+    // Every kernel in every view; each view's columns compare it to the same view of the dense
+    // and the mask-level kernel.
+    let viewed: Vec<Vec<ViewedKernel>> = kernels
+        .iter()
+        .map(|kernel| {
+            kernel_views(&kernel.matrix, &x)
+                .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))
+        })
+        .collect::<Result<_>>()?;
     let scale = density_product(layers);
-    let scaled_dense = dense * faer::Scale(scale);
-    let dense_trace = trace(dense);
     let (mut kernel_parts, mut spectrum_parts, mut metric_parts) = (vec![], vec![], vec![]);
-    for kernel in &kernels {
+    for (kernel, views) in kernels.iter().zip(&viewed) {
         let k = &kernel.matrix;
         let pairs = |f: &dyn Fn(usize, usize) -> u32| {
             UInt32Array::from_iter_values((0..n * n).map(|p| f(p / n, p % n)))
@@ -387,50 +395,54 @@ fn write_run(
             );
         kernel_parts.push(columns);
 
-        let eigenvalues = eigenvalues_descending(k)
-            .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?;
+        let eigenvalues = &views[0].eigenvalues;
         let columns = leading(kernel.kind.name(), n)
             .with("rank", UInt32Array::from_iter_values(1..=n as u32))
             .with("eigenvalue", Float64Array::from(eigenvalues.clone()));
         spectrum_parts.push(columns);
 
-        let m: SpectralMetrics = spectral_metrics(&eigenvalues);
-        let loss_ratio = predicted_loss_ratio(
-            k,
-            &images.labels,
-            glh_data::mnist::CLASSES,
-            settings.predicted_steps,
-        )
-        .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?;
-        let one = |v: f64| Float64Array::from(vec![v]);
-        let mut columns = leading(kernel.kind.name(), 1)
-            .with("blocks", UInt32Array::from(vec![kernel.blocks]))
-            .with("density_product", one(scale))
-            .with("trace_ratio_to_dense", one(m.trace / dense_trace))
-            .with(
-                "rel_error_to_scaled_dense",
-                one(relative_error(k, &scaled_dense)),
+        for (v, view) in views.iter().enumerate() {
+            let (dense, mask_level) = (&viewed[0][v].matrix, &viewed[1][v].matrix);
+            let scaled_dense = dense * faer::Scale(scale);
+            let loss_ratio = predicted_loss_ratio(
+                &view.matrix,
+                &images.labels,
+                glh_data::mnist::CLASSES,
+                settings.predicted_steps,
             )
-            .with("rel_error_to_mask", one(relative_error(k, mask_level)))
-            .with(
-                "kernel_target_alignment",
-                one(kernel_target_alignment(k, &images.labels)),
-            )
-            .with(
-                "predicted_steps",
-                UInt32Array::from(vec![settings.predicted_steps]),
-            )
-            .with("predicted_loss_ratio", one(loss_ratio));
-        m.add_columns(&mut columns);
-        metric_parts.push(columns);
+            .map_err(|e| Error::Unsupported(format!("{} kernel: {e}", kernel.kind)))?;
+            let one = |v: f64| Float64Array::from(vec![v]);
+            let mut columns = leading(kernel.kind.name(), 1)
+                .with("blocks", UInt32Array::from(vec![kernel.blocks]))
+                .with("density_product", one(scale))
+                .with(
+                    "trace_ratio_to_dense",
+                    one(view.metrics.trace / viewed[0][v].metrics.trace),
+                )
+                .with(
+                    "rel_error_to_scaled_dense",
+                    one(relative_error(&view.matrix, &scaled_dense)),
+                )
+                .with(
+                    "rel_error_to_mask",
+                    one(relative_error(&view.matrix, mask_level)),
+                )
+                .with(
+                    "kernel_target_alignment",
+                    one(kernel_target_alignment(&view.matrix, &images.labels)),
+                )
+                .with(
+                    "predicted_steps",
+                    UInt32Array::from(vec![settings.predicted_steps]),
+                )
+                .with("predicted_loss_ratio", one(loss_ratio));
+            view.add_columns(&mut columns);
+            metric_parts.push(columns);
+        }
     }
     writer.write_table(&NTK_KERNELS, Columns::concat(kernel_parts)?)?;
     writer.write_table(&NTK_SPECTRA, Columns::concat(spectrum_parts)?)?;
     writer.write_table(&NTK_METRICS, Columns::concat(metric_parts)?)
-}
-
-fn trace(k: &Mat<f64>) -> f64 {
-    (0..k.nrows()).map(|i| k[(i, i)]).sum()
 }
 
 /// One row of a run's `metrics` table.
@@ -452,9 +464,11 @@ pub struct KernelMetrics {
     pub rel_error_to_mask: f64,
 }
 
-/// The metrics rows of the ntk run `input`, in table order.
+/// The metrics rows of the ntk run `input` of the kernels as computed (view `as_is`), in table
+/// order: one per kernel.
 pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<KernelMetrics>> {
     let batch = store.read_run_table(input, &NTK_METRICS)?;
+    let view: &StringArray = column(&batch, "view");
     let f = |name: &str| column::<Float64Array>(&batch, name).values().to_vec();
     let kernel: &StringArray = column(&batch, "kernel");
     let blocks = column::<UInt32Array>(&batch, "blocks").values().to_vec();
@@ -466,6 +480,7 @@ pub fn read_metrics(store: &ArtifactStore, input: &InputRef) -> Result<Vec<Kerne
     ]
     .map(f);
     Ok((0..batch.num_rows())
+        .filter(|&r| view.value(r) == KernelView::AsIs.name())
         .map(|r| KernelMetrics {
             kernel: kernel.value(r).to_string(),
             blocks: blocks[r],

@@ -5,7 +5,7 @@
 use faer::Mat;
 use glh_artifacts::ArtifactStore;
 use glh_artifacts::Job;
-use glh_artifacts::config::{Depth, PruneMethod, Sparsity, Width};
+use glh_artifacts::config::{Depth, KernelView, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
 use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS};
 use glh_artifacts::store::InputRef;
@@ -116,6 +116,17 @@ fn random_masks_runs(store: &ArtifactStore, data: &DataSettings, seeds: &[u64]) 
         .collect()
 }
 
+/// A String column of a table.
+fn string_column(table: &arrow::record_batch::RecordBatch, name: &str) -> Vec<String> {
+    let column = table
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    column.iter().map(|v| v.unwrap().to_string()).collect()
+}
+
 /// A Float64 column of a table.
 fn f64_column(table: &arrow::record_batch::RecordBatch, name: &str) -> Vec<f64> {
     table
@@ -160,19 +171,27 @@ fn each_seed_kernel_is_the_kernel_of_a_configuration_of_that_seed_alone() {
         .unwrap()
         .values()
         .to_vec();
-    assert_eq!(seed_column, [0, 1]);
+    // Per seed: the graphon and the shared-order kernel, each in three views.
+    let per_seed = 2 * KernelView::ALL.len();
+    assert_eq!(seed_column, [[0; 6], [1; 6]].concat());
     assert_eq!(
         f64_column(&seeds, "sigma_w2"),
-        [1.0, 1.0],
+        [1.0; 12],
         "the first sigma_w^2 only"
     );
+    let identity = |t: &arrow::record_batch::RecordBatch, r: usize| {
+        (
+            string_column(t, "kernel")[r].clone(),
+            string_column(t, "view")[r].clone(),
+        )
+    };
     let pooled_trace = f64_column(
         &read_table(&both.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
             .unwrap()
             .batch,
         "trace",
     )[0];
-    for (row, input) in masks.iter().enumerate() {
+    for (seed, input) in masks.iter().enumerate() {
         let alone = glh_ntk::graphon_stage::GraphonNtkJob::new(
             &GraphonNtkSettings {
                 seed_kernels: false,
@@ -187,13 +206,19 @@ fn each_seed_kernel_is_the_kernel_of_a_configuration_of_that_seed_alone() {
         let metrics = read_table(&alone.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
             .unwrap()
             .batch;
-        for name in ["trace", "top5_energy", "effective_rank_trace", "ratio_1_2"] {
-            assert_eq!(
-                f64_column(&seeds, name)[row],
-                f64_column(&metrics, name)[0],
-                "{name}"
-            );
+        // The alone job's rows at the first sigma_w^2 are the seed's rows, in the same order.
+        for i in 0..per_seed {
+            let row = seed * per_seed + i;
+            assert_eq!(identity(&seeds, row), identity(&metrics, i));
+            for name in ["trace", "top5_energy", "effective_rank_trace", "ratio_1_2"] {
+                assert_eq!(
+                    f64_column(&seeds, name)[row],
+                    f64_column(&metrics, name)[i],
+                    "{name}"
+                );
+            }
         }
+        let row = seed * per_seed;
         // A seed's graphon is not the pooled one (independent masks).
         assert_ne!(f64_column(&seeds, "trace")[row], pooled_trace);
         let empty = read_table(
@@ -225,36 +250,44 @@ fn a_graphon_ntk_job_writes_both_kernels_at_both_sigmas() {
     let table = read_table(&out.dir.join("metrics.parquet"), &GRAPHON_NTK_METRICS)
         .unwrap()
         .batch;
-    assert_eq!(
-        table.num_rows(),
-        2 * 2,
-        "graphon and drawn at sigma_w^2 = 1 and 2"
+    // Each sigma_w^2, then each kernel, then each view.
+    let kinds = ["graphon", "shared_order", "drawn"];
+    let views = KernelView::ALL.map(|v| v.name().to_string());
+    let (kernel, view, sigma) = (
+        string_column(&table, "kernel"),
+        string_column(&table, "view"),
+        f64_column(&table, "sigma_w2"),
     );
-    let f = |name: &str, r: usize| f64_column(&table, name)[r];
-    let kernel = table
-        .column_by_name("kernel")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
-        .unwrap()
-        .clone();
-    let rows: Vec<(String, f64)> = (0..4)
-        .map(|r| (kernel.value(r).to_string(), f("sigma_w2", r)))
+    let mut want = Vec::new();
+    for s in [1.0, 2.0] {
+        for k in kinds {
+            for v in &views {
+                want.push((k.to_string(), v.clone(), s));
+            }
+        }
+    }
+    let got: Vec<(String, String, f64)> = (0..table.num_rows())
+        .map(|r| (kernel[r].clone(), view[r].clone(), sigma[r]))
         .collect();
-    assert_eq!(
-        rows,
-        [
-            ("graphon".to_string(), 1.0),
-            ("drawn".to_string(), 1.0),
-            ("graphon".to_string(), 2.0),
-            ("drawn".to_string(), 2.0)
-        ]
-    );
-    assert_eq!(f("rel_error_to_graphon", 0), 0.0);
-    assert!(f("rel_error_to_graphon", 1) > 0.0);
-    // Depth 3: sigma_w^2 = 2 gives 2^3 times the trace, the same effective rank.
-    assert!((f("trace", 2) / f("trace", 0) - 8.0).abs() < 1e-9);
-    assert!((f("effective_rank_trace", 2) - f("effective_rank_trace", 0)).abs() < 1e-9);
+    assert_eq!(got, want);
+    let f = |name: &str, r: usize| f64_column(&table, name)[r];
+    let per_sigma = kinds.len() * views.len();
+    for (r, name) in kernel.iter().enumerate() {
+        let is_graphon = name == "graphon";
+        assert_eq!(f("rel_error_to_graphon", r) == 0.0, is_graphon, "row {r}");
+        // Every view scales with the kernel: sigma_w^2 = 2 gives 2^3 times the trace at
+        // depth 3, the same effective rank.
+        if r < per_sigma {
+            let twice = r + per_sigma;
+            assert!((f("trace", twice) / f("trace", r) - 8.0).abs() < 1e-9);
+            assert!((f("effective_rank_trace", twice) - f("effective_rank_trace", r)).abs() < 1e-9);
+        }
+    }
+    // The centred view has the constant vector in its null space; the top-removed view's
+    // trace is the kernel's less its top eigenvalue.
+    assert!(f("min_eigenvalue", 1).abs() < 1e-9 * f("top1_eigenvalue", 1));
+    let removed = f("trace", 0) - f("top1_eigenvalue", 0);
+    assert!((f("trace", 2) - removed).abs() < 1e-9 * f("trace", 0));
     let n_points = table
         .column_by_name("n_points")
         .unwrap()

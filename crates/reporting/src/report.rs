@@ -477,10 +477,18 @@ fn build(
         }
         if let Some(runs) = pipeline.dynamics {
             b.dynamics(pipeline, runs, &fig_dir)?;
-        } else if pipeline.training {
-            b.training(pipeline, &fig_dir)?;
-            b.paper_e3_claims(pipeline, &fig_dir)?;
-            b.controls(pipeline)?;
+        } else {
+            if pipeline.training {
+                b.training(pipeline, &fig_dir)?;
+            }
+            // E3's kernel claims read the graphon kernels alone (e3-literal has no training).
+            if pipeline.training || pipeline.graphon_ntk.is_some() {
+                b.paper_e3_claims(pipeline, &fig_dir)?;
+                b.kernel_views(pipeline, &fig_dir)?;
+            }
+            if pipeline.training {
+                b.controls(pipeline)?;
+            }
         }
     }
     // A reader opens the report for its verdicts: the claims table first, then the contents.

@@ -9,7 +9,7 @@
 //! parts (a depth, a level, the dense baseline).
 
 use crate::experiment::PlannedRuns;
-use glh_artifacts::config::{Level, Sweep};
+use glh_artifacts::config::{KernelView, Level, Sweep};
 use glh_artifacts::{ArtifactStore, Error, Result, TableSchema};
 use polars::prelude::*;
 
@@ -75,6 +75,12 @@ pub const RUN_COLUMNS: [SweepColumn; 5] = [
     SweepColumn::Depth,
     SweepColumn::Seed,
 ];
+
+/// The rows of a kernel metrics table (ntk `metrics`, graphon_ntk `metrics` and
+/// `seed_metrics`) in one view of the kernel.
+pub fn in_view(frame: LazyFrame, view: KernelView) -> LazyFrame {
+    frame.filter(col("view").eq(lit(view.name())))
+}
 
 /// `frame` restricted to the sweep's values of `columns` (a table without seeds, say, is
 /// filtered on the others). `Sparsity` stands for the sweep's levels: its sparsities and the

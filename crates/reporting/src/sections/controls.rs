@@ -11,8 +11,9 @@ use crate::document::Block;
 use crate::experiment::Experiment;
 use crate::experiments::e3::controls::{Decomposition, decompose, graphon_matters};
 use crate::report::{Builder, RUN_COLUMNS, collect};
+use crate::tables::in_view;
 use glh_artifacts::Result;
-use glh_artifacts::config::{KernelKind, PruneMethod};
+use glh_artifacts::config::{KernelKind, KernelView, PruneMethod};
 use glh_artifacts::schema::TableSchema;
 use glh_artifacts::schemas::{NTK_METRICS, TRAINING_SUMMARY};
 use polars::prelude::*;
@@ -42,7 +43,8 @@ impl Builder<'_> {
                     continue;
                 };
                 let frame = if table.stage == NTK_METRICS.stage {
-                    frame.filter(col("kernel").eq(lit(KernelKind::Mask.name())))
+                    in_view(frame, KernelView::AsIs)
+                        .filter(col("kernel").eq(lit(KernelKind::Mask.name())))
                 } else {
                     frame
                 };

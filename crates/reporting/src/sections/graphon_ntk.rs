@@ -7,9 +7,9 @@ use crate::document::Block;
 use crate::experiment::{Experiment, GraphonKernelRuns};
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{f64s, strings};
+use crate::tables::{f64s, in_view, strings};
 use glh_artifacts::Result;
-use glh_artifacts::config::KernelKind;
+use glh_artifacts::config::{KernelKind, KernelView};
 use glh_artifacts::schemas::GRAPHON_NTK_METRICS;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ impl Builder<'_> {
             self.missing("graphon kernels");
             return Ok(());
         };
-        let frame = of_these_runs(frame, runs);
+        let frame = in_view(of_these_runs(frame, runs), KernelView::AsIs);
         let df = collect(
             frame.sort(
                 ["kernel", "sigma_w2", "depth", "sparsity", "method"],

@@ -12,8 +12,8 @@ use crate::experiments::e3::paper::{
 };
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{SweepColumn, f64s, in_sweep, strings};
-use glh_artifacts::config::KernelKind;
+use crate::tables::{SweepColumn, f64s, in_sweep, in_view, strings};
+use glh_artifacts::config::{KernelKind, KernelView};
 use glh_artifacts::schemas::{
     GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, NTK_METRICS, TRAINING_SUMMARY,
 };
@@ -40,6 +40,15 @@ pub(super) fn seed_values(df: &DataFrame, metrics: &[&str], seeded: bool) -> Res
     Ok(values)
 }
 
+/// How the report names a view of a kernel.
+pub(super) fn view_label(view: KernelView) -> &'static str {
+    match view {
+        KernelView::AsIs => "as is",
+        KernelView::Centred => "centred (H K H)",
+        KernelView::TopRemoved => "top eigenpair removed",
+    }
+}
+
 /// The rows of one depth at the experiment's widest width (E3 has one): the claims compare
 /// configurations of one network shape.
 pub(super) fn at_depth_and_widest(frame: LazyFrame, p: &Experiment, depth: u32) -> LazyFrame {
@@ -54,7 +63,7 @@ pub(super) fn at_depth_and_widest(frame: LazyFrame, p: &Experiment, depth: u32) 
 impl Builder<'_> {
     /// A lazy frame of `stage/table` restricted to the experiment's sweep at one depth and its
     /// widest width.
-    fn e3_frame(
+    pub(super) fn e3_frame(
         &self,
         table: &TableSchema,
         p: &Experiment,
@@ -65,8 +74,9 @@ impl Builder<'_> {
             .map(|f| at_depth_and_widest(f, p, depth)))
     }
 
-    /// (a) to (c) on the paper's graphon kernel at one depth: the pooled graphon's metrics as
-    /// the estimate, each seed's own graphon's for the interval.
+    /// (a) to (c) on each graphon_ntk kernel the runs have (the drawn masks, our
+    /// reconstruction, the shared order) at one depth: the pooled graphon's metrics as the
+    /// estimate, each seed's own graphon's for the interval.
     fn graphon_kernel_claims(&self, p: &Experiment, name: &str, depth: u32) -> Result<Vec<Claim>> {
         let Some(runs) = p.graphon_ntk else {
             return Ok(Vec::new());
@@ -75,41 +85,47 @@ impl Builder<'_> {
         let Some(pooled) = self.e3_frame(&GRAPHON_NTK_METRICS, p, depth)? else {
             return Ok(Vec::new());
         };
-        let pooled = of_these_runs(pooled, runs).filter(
-            at_sigma
-                .clone()
-                .and(col("kernel").eq(lit(KernelKind::Graphon.name()))),
-        );
-        let point: Means = seed_values(
-            &collect(pooled, "graphon kernel metrics")?,
-            &KERNEL_METRICS,
-            false,
-        )?
-        .means();
-        let sample = match self.e3_frame(&GRAPHON_NTK_SEED_METRICS, p, depth)? {
+        let pooled =
+            in_view(of_these_runs(pooled, runs), KernelView::AsIs).filter(at_sigma.clone());
+        let pooled = collect(pooled, "graphon kernel metrics")?;
+        let seeds = match self.e3_frame(&GRAPHON_NTK_SEED_METRICS, p, depth)? {
             Some(f) => {
                 let f = in_sweep(
-                    of_these_runs(f, runs).filter(at_sigma),
+                    in_view(of_these_runs(f, runs), KernelView::AsIs).filter(at_sigma),
                     &p.sweep,
                     &[SweepColumn::Seed],
                 );
-                seed_values(
-                    &collect(f, "graphon seed kernel metrics")?,
-                    &KERNEL_METRICS,
-                    true,
-                )?
+                Some(collect(f, "graphon seed kernel metrics")?)
             }
-            None => SeedValues::default(),
+            None => None,
+        };
+        let of_kind = |df: &DataFrame, kind: KernelKind| -> Result<DataFrame> {
+            df.clone()
+                .lazy()
+                .filter(col("kernel").eq(lit(kind.name())))
+                .collect()
+                .map_err(crate::tables::polars_error("graphon kernel metrics"))
         };
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
-        Ok(kernel_claims(
-            name,
-            Reading::PaperGraphonKernel,
-            &sample,
-            &point,
-            b,
-            seed,
-        ))
+        let mut claims = Vec::new();
+        for kind in [
+            KernelKind::Drawn,
+            KernelKind::Graphon,
+            KernelKind::SharedOrder,
+        ] {
+            let reading = Reading::of_graphon_kernel(kind).expect("a graphon_ntk kernel");
+            let point: Means =
+                seed_values(&of_kind(&pooled, kind)?, &KERNEL_METRICS, false)?.means();
+            if point.is_empty() {
+                continue;
+            }
+            let sample = match &seeds {
+                Some(df) => seed_values(&of_kind(df, kind)?, &KERNEL_METRICS, true)?,
+                None => SeedValues::default(),
+            };
+            claims.extend(kernel_claims(name, reading, &sample, &point, b, seed));
+        }
+        Ok(claims)
     }
 
     /// (a) to (c) on our mask-level kernel at one depth: one value per masks run. Draws the
@@ -125,8 +141,12 @@ impl Builder<'_> {
         let Some(frame) = self.e3_frame(&NTK_METRICS, p, depth)? else {
             return Ok(Vec::new());
         };
-        let frame = in_sweep(frame, &p.sweep, &[SweepColumn::Seed])
-            .filter(col("kernel").eq(lit(KernelKind::Mask.name())));
+        let frame = in_sweep(
+            in_view(frame, KernelView::AsIs),
+            &p.sweep,
+            &[SweepColumn::Seed],
+        )
+        .filter(col("kernel").eq(lit(KernelKind::Mask.name())));
         let sample = seed_values(&collect(frame, "ntk metrics")?, &KERNEL_METRICS, true)?;
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
         let claims = kernel_claims(
@@ -137,19 +157,27 @@ impl Builder<'_> {
             b,
             seed,
         );
-        self.mask_kernel_panels(p, &sample, depth, dir)?;
+        self.mask_kernel_panels(p, &sample, depth, KernelView::AsIs, dir)?;
         Ok(claims)
     }
 
-    /// One chart per metric of [`KERNEL_METRICS`]: our mask-level kernel's value against
-    /// sparsity, a line per method (the sweep's order) with a band of one sd over seeds.
-    fn mask_kernel_panels(
+    /// One chart per metric of [`KERNEL_METRICS`]: our mask-level kernel's value in one view
+    /// against sparsity, a line per method (the sweep's order) with a band of one sd over seeds.
+    pub(super) fn mask_kernel_panels(
         &mut self,
         p: &Experiment,
         sample: &SeedValues,
         depth: u32,
+        view: KernelView,
         dir: &Path,
     ) -> Result<()> {
+        let (of_view, stem_suffix) = match view {
+            KernelView::AsIs => (String::new(), String::new()),
+            other => (
+                format!(", {}", view_label(other)),
+                format!("_{}", other.name()),
+            ),
+        };
         let stats = sample.mean_sd();
         let labels = [
             "top-5 energy",
@@ -189,7 +217,10 @@ impl Builder<'_> {
                 continue;
             }
             let chart = Chart {
-                title: format!("{}: {label} of the mask-level kernel (L = {depth})", p.name),
+                title: format!(
+                    "{}: {label} of the mask-level kernel{of_view} (L = {depth})",
+                    p.name
+                ),
                 x_label: "sparsity".into(),
                 y_label: format!("{label} (ours: mean ± sd over seeds)"),
                 lines,
@@ -197,10 +228,13 @@ impl Builder<'_> {
             };
             self.figure(
                 &chart,
-                dir.join(format!("mask_kernel_{}_L{depth}", KERNEL_METRICS[i])),
+                dir.join(format!(
+                    "mask_kernel_{}_L{depth}{stem_suffix}",
+                    KERNEL_METRICS[i]
+                )),
                 format!(
                     "Our reading beside the paper's figure 3: the {label} of the exact mask-level \
-                     Graphon NTK of each actual mask (the data stage's kernel images, our \
+                     Graphon NTK of each actual mask{of_view} (the data stage's kernel images, our \
                      sigma_w^2) against sparsity, L = {depth}; band: ± one sd over seeds."
                 ),
             )?;
@@ -254,11 +288,16 @@ impl Builder<'_> {
              interval lies on the claim's side of its threshold, no when it lies on the other, \
              inconclusive when it straddles it. Only the paper's methods enter (Random, SNIP, \
              SynFlow); GraSP is ours and is shown apart in the tables above. (a) to (c) are read \
-             once on the paper's graphon kernel (estimate: the pooled graphon of all seeds; \
-             interval: the kernel of each seed's own graphon) and once on our mask-level kernel \
-             (each run's exact kernel; estimate: the mean over seeds). (d) and (e) are read off \
-             the training runs, which both protocols share; \"early\" is the mean training loss \
-             over the run's steps.",
+             on every kernel the pipeline computes, one column each: the paper's kernel as its \
+             text describes it (the mask-level kernel of masks drawn at the masks' width from \
+             each configuration's graphon, `draw_masks`), our reconstruction of its graphon \
+             kernel (each hidden side sorted by its own degree, consecutive layers joined by \
+             rank), the same graphon with one order per hidden layer for both of its sides, all \
+             three on 1024 images with estimate the pooled graphon of all seeds and interval \
+             from the kernel of each seed's own graphon; and our mask-level kernel (each run's \
+             exact kernel; estimate: the mean over seeds). (d) and (e) are read off the training \
+             runs, which every protocol shares; \"early\" is the mean training loss over the \
+             run's steps.",
             self.settings.bootstrap
         ));
         let table = side_by_side(&claims);
@@ -268,8 +307,18 @@ impl Builder<'_> {
     }
 }
 
+/// The kernel readings in the order of the claims table's columns: the paper's text first,
+/// then our reconstructions of its graphon kernel, then our mask-level kernel.
+const KERNEL_READINGS: [Reading; 4] = [
+    Reading::DrawnMaskKernel,
+    Reading::GraphonKernel,
+    Reading::SharedOrderKernel,
+    Reading::OurMaskKernel,
+];
+
 /// The table of claims that carry a reading: one row per (claim, experiment), one column per
-/// reading, each cell `verdict: estimate [low, high]`.
+/// kernel reading the claims have, each cell `verdict: estimate [low, high]`. A training claim
+/// (no kernel) fills the first column and names the shared runs in the others.
 pub(crate) fn side_by_side(claims: &[Claim]) -> Block {
     let mut rows: Vec<(Statement, String, &'static str)> = Vec::new();
     let mut cells: BTreeMap<(usize, Reading), String> = BTreeMap::new();
@@ -287,37 +336,42 @@ pub(crate) fn side_by_side(claims: &[Claim]) -> Block {
         let cell = format!("{}: {}", c.verdict_text(), statistic.number());
         cells.insert((row, reading), cell);
     }
+    let present: Vec<Reading> = KERNEL_READINGS
+        .into_iter()
+        .filter(|r| cells.keys().any(|(_, reading)| reading == r))
+        .collect();
     let cell = |row: usize, reading: Reading| cells.get(&(row, reading)).cloned();
     let table_rows = rows
         .iter()
         .enumerate()
         .map(|(i, (statement, experiment, statistic))| {
-            let (paper, ours) = match cell(i, Reading::Training) {
-                Some(training) => (training, "the same runs (no kernel)".to_string()),
-                None => (
-                    cell(i, Reading::PaperGraphonKernel).unwrap_or_else(|| "not run".into()),
-                    cell(i, Reading::OurMaskKernel).unwrap_or_else(|| "not run".into()),
-                ),
-            };
-            vec![
+            let mut row = vec![
                 statement.text().to_string(),
                 experiment.clone(),
                 statistic.to_string(),
-                paper,
-                ours,
-            ]
+            ];
+            match cell(i, Reading::Training) {
+                Some(training) => {
+                    row.push(training);
+                    row.extend(
+                        (1..present.len().max(1)).map(|_| "the same runs (no kernel)".to_string()),
+                    );
+                }
+                None => row.extend(
+                    present
+                        .iter()
+                        .map(|&r| cell(i, r).unwrap_or_else(|| "not run".into())),
+                ),
+            }
+            row
         })
         .collect();
-    Block::Table(
-        [
-            "claim",
-            "experiment",
-            "statistic",
-            "the paper's protocol (graphon kernel; training)",
-            "ours (mask-level kernel)",
-        ]
+    let mut header: Vec<String> = ["claim", "experiment", "statistic"]
         .map(String::from)
-        .to_vec(),
-        table_rows,
-    )
+        .to_vec();
+    if present.is_empty() {
+        header.push(Reading::Training.label().to_string());
+    }
+    header.extend(present.iter().map(|r| r.label().to_string()));
+    Block::Table(header, table_rows)
 }

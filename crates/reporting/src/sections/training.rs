@@ -9,9 +9,9 @@ use crate::experiments::e3;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
-use crate::tables::{f64s, polars_error, strings};
+use crate::tables::{f64s, in_view, polars_error, strings};
 use glh_artifacts::Result;
-use glh_artifacts::config::KernelKind;
+use glh_artifacts::config::{KernelKind, KernelView};
 use glh_artifacts::schemas::{NTK_METRICS, TRAINING_HISTORY, TRAINING_SUMMARY};
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -104,7 +104,8 @@ impl Builder<'_> {
             return Ok(());
         };
         let k_df = collect(
-            metrics.filter(col("kernel").eq(lit(KernelKind::Mask.name()))),
+            in_view(metrics, KernelView::AsIs)
+                .filter(col("kernel").eq(lit(KernelKind::Mask.name()))),
             "metrics",
         )?;
         let (km, ks, kseed) = (

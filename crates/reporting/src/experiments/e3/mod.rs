@@ -4,6 +4,7 @@
 
 pub mod controls;
 pub mod paper;
+pub mod views;
 
 use crate::claims::{Claim, Statement, Verdict, interval};
 use crate::stats::{Interval, bootstrap, pearson, spearman};

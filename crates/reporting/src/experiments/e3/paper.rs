@@ -203,6 +203,25 @@ fn largest_rank_or_gap_change(m: &Means) -> Option<f64> {
     )
 }
 
+/// (c) against Random: the largest relative difference of SNIP's or SynFlow's trace / l_1 or
+/// l_1 / l_2 from Random's at the same sparsity, over the sparsities where both ran (each of
+/// the two must have one).
+fn largest_rank_or_gap_over_random(m: &Means) -> Option<f64> {
+    let over_random = |pruner: &str| {
+        m.iter()
+            .filter(|((name, bits), _)| name == pruner && *bits != 0)
+            .filter_map(|((_, bits), v)| {
+                let random = m.get(&("random".to_string(), *bits))?;
+                [RANK, GAP]
+                    .map(|i| (v[i] - random[i]) / random[i].abs())
+                    .into_iter()
+                    .reduce(f64::max)
+            })
+            .reduce(f64::max)
+    };
+    all_of(PRUNERS.iter().map(|p| over_random(p)), true)
+}
+
 /// The mean training loss of a configuration (samples of training hold that one metric).
 fn loss(m: &Means, method: &str, sparsity_bits: u64) -> Option<f64> {
     m.get(&(method.to_string(), sparsity_bits)).map(|v| v[0])
@@ -259,7 +278,7 @@ struct Definition {
     holds: Side,
 }
 
-const KERNEL_CLAIMS: [Definition; 3] = [
+const KERNEL_CLAIMS: [Definition; 4] = [
     Definition {
         statement: Statement::RandomMetricsStable,
         statistic_text: "largest range over sparsities / mean of Random's four metrics (holds at most 0.05)",
@@ -276,6 +295,12 @@ const KERNEL_CLAIMS: [Definition; 3] = [
         statement: Statement::RankAndGapFallWithSparsity,
         statistic_text: "largest relative change of SNIP's and SynFlow's trace / l_1 and l_1 / l_2, lowest to highest sparsity (holds below 0)",
         statistic: largest_rank_or_gap_change,
+        holds: Side::Below(0.0),
+    },
+    Definition {
+        statement: Statement::RankAndGapBelowRandom,
+        statistic_text: "largest relative difference of SNIP's or SynFlow's trace / l_1 or l_1 / l_2 from Random's at one sparsity (holds below 0)",
+        statistic: largest_rank_or_gap_over_random,
         holds: Side::Below(0.0),
     },
 ];
@@ -425,8 +450,8 @@ mod tests {
                         seed,
                         vec![
                             0.4 + moves * (rise * k + jitter * (k - 1.0)),
-                            3.0 - moves * 0.1 * k,
-                            14.0 - moves * 0.5 * k,
+                            3.0 - moves * 0.1 * (k + 1.0),
+                            14.0 - moves * 0.5 * (k + 1.0),
                             -0.78,
                         ],
                     );
@@ -456,6 +481,7 @@ mod tests {
                     Verdict::Supported
                 ),
                 (Statement::RankAndGapFallWithSparsity, Verdict::Supported),
+                (Statement::RankAndGapBelowRandom, Verdict::Supported),
             ]
         );
         // Top-5 energy falls: (b) is refuted (GraSP's steeper fall must not matter to (a)).
@@ -480,8 +506,11 @@ mod tests {
         // Random is flat: spread 0. SNIP's top-5 energy rises 0.02 from 50% to 90%.
         assert_eq!(random_spread(&m), Some(0.0));
         assert!((smallest_energy_rise(&m).unwrap() - 0.02).abs() < 1e-15);
-        // Trace / l_1 falls 3.0 -> 2.8 (-6.67%), the gap 14 -> 13 (-7.14%): the larger is -6.67%.
-        assert!((largest_rank_or_gap_change(&m).unwrap() + 0.2 / 3.0).abs() < 1e-15);
+        // Trace / l_1 falls 2.9 -> 2.7 (-6.90%), the gap 13.5 -> 12.5 (-7.41%): the larger is
+        // -6.90%. Against Random's flat 3 and 14: SNIP is 2.9 vs 3 at 50% (-3.33%), its gap
+        // 13.5 vs 14 (-3.57%): the largest is -3.33%.
+        assert!((largest_rank_or_gap_change(&m).unwrap() + 0.2 / 2.9).abs() < 1e-15);
+        assert!((largest_rank_or_gap_over_random(&m).unwrap() + 0.1 / 3.0).abs() < 1e-15);
         // Without SynFlow, (b) and (c) have no statistic and are left out.
         let mut no_synflow = m.clone();
         no_synflow.retain(|(name, _), _| name != "synflow");
@@ -576,8 +605,8 @@ mod tests {
                     let k = k as f64;
                     let v = vec![
                         0.4 + rise * k,
-                        3.0 - 0.1 * fall * k,
-                        14.0 - 0.5 * fall * k,
+                        3.0 - 0.1 * fall * (k + 1.0),
+                        14.0 - 0.5 * fall * (k + 1.0),
                         -0.78,
                     ];
                     s.insert(m, sp, seed, v);
@@ -619,9 +648,34 @@ mod tests {
         // (c): SynFlow's rank and gap rise with sparsity.
         let mut rank_rises = holding;
         rank_rises[2] = ("synflow", 0.01, -1.0);
+        let verdicts = judge(&moving_sample(&rank_rises));
         assert_eq!(
-            judge(&moving_sample(&rank_rises))[2],
+            verdicts[2],
             (Statement::RankAndGapFallWithSparsity, Verdict::Refuted)
+        );
+        // ... and so lie above Random's: (c) against Random is refuted too.
+        assert_eq!(
+            verdicts[3],
+            (Statement::RankAndGapBelowRandom, Verdict::Refuted)
+        );
+        // (c) against Random can fail while (c) along sparsity holds: SNIP's rank and gap
+        // fall with sparsity from above Random's and end above it.
+        let mut above_random = moving_sample(&holding);
+        for seed in 0..3u64 {
+            for (k, &sp) in SPARSITIES.iter().enumerate() {
+                let k = k as f64;
+                let v = vec![0.4 + 0.01 * k, 4.0 - 0.1 * k, 16.0 - 0.5 * k, -0.78];
+                above_random.insert("snip", sp, seed, v);
+            }
+        }
+        let verdicts = judge(&above_random);
+        assert_eq!(
+            verdicts[2],
+            (Statement::RankAndGapFallWithSparsity, Verdict::Supported)
+        );
+        assert_eq!(
+            verdicts[3],
+            (Statement::RankAndGapBelowRandom, Verdict::Refuted)
         );
     }
 
