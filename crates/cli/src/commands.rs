@@ -358,7 +358,7 @@ fn graphon_ntk(store: &ArtifactStore, args: GraphonNtkArgs, quiet: bool) -> Resu
     if !quiet {
         outln!("{}  {}", outcome.status, outcome.dir.display());
         outln!(
-            "{:<8} {:>9} {:>8} {:>11} {:>9} {:>7} {:>12} {:>11}",
+            "{:<12} {:>9} {:>8} {:>11} {:>9} {:>7} {:>12} {:>11}",
             "kernel",
             "sigma_w2",
             "top5",
@@ -371,7 +371,7 @@ fn graphon_ntk(store: &ArtifactStore, args: GraphonNtkArgs, quiet: bool) -> Resu
         for row in glh_ntk::graphon_stage::read_metrics(store, &outcome.as_input())? {
             let m = &row.metrics;
             outln!(
-                "{:<8} {:>9} {:>8.4} {:>11.3} {:>9.3} {:>7.3} {:>12.5e} {:>11.2e}",
+                "{:<12} {:>9} {:>8.4} {:>11.3} {:>9.3} {:>7.3} {:>12.5e} {:>11.2e}",
                 row.kernel,
                 row.sigma_w2,
                 m.top5_energy,

@@ -759,10 +759,14 @@ fn graphon_ntk_takes_one_configurations_seeds_and_refuses_a_mixed_set() {
     let out = run(&[&a, &b]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    // Header, then graphon and drawn at sigma_w^2 = 1 and 2.
-    assert_eq!(stdout.lines().count(), 2 + 4, "{stdout}");
+    // Header, then graphon, shared_order and drawn at sigma_w^2 = 1 and 2.
+    assert_eq!(stdout.lines().count(), 2 + 6, "{stdout}");
     assert!(
-        stdout.lines().nth(3).unwrap().starts_with("drawn"),
+        stdout.lines().nth(3).unwrap().starts_with("shared_order"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().nth(4).unwrap().starts_with("drawn"),
         "{stdout}"
     );
     // Masks of two widths are two configurations, not one.
