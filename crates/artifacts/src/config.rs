@@ -272,9 +272,23 @@ pub struct Sweep {
     pub depths: Vec<Depth>,
     /// Run seeds; each seed is one independent run of every setting.
     pub seeds: Vec<u64>,
+    /// Seeds the training stage runs: the first `trained_seeds` of `seeds` (masks and kernels
+    /// take every seed). Kernels are cheap next to training, so a pipeline can give its kernel
+    /// claims more seeds than its training runs have. Absent: every seed. `--seeds` replaces
+    /// `seeds` and drops it, so training takes every seed given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_seeds: Option<u32>,
 }
 
 impl Sweep {
+    /// The seeds the training stage runs (see `trained_seeds`).
+    pub fn trained(&self) -> &[u64] {
+        let n = self
+            .trained_seeds
+            .map_or(self.seeds.len(), |n| (n as usize).min(self.seeds.len()));
+        &self.seeds[..n]
+    }
+
     /// The sweep's levels: its fixed sparsities, then its density laws, in file order.
     pub fn levels(&self) -> Vec<Level> {
         let fixed = self.sparsities.iter().map(|&s| Level::Fixed(s));

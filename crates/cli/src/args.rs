@@ -579,8 +579,9 @@ pub struct RunArgs {
     /// job on the same threads, so cores are never oversubscribed.
     #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..=glh_pipeline::cluster::MAX_THREADS as i64))]
     pub jobs: Option<u32>,
-    /// Run seeds instead of the pipeline's: a count N (seeds 0..N) or a range A..B (A to B-1).
-    /// `--seeds 100` is the paper's 100 runs per setting.
+    /// Run seeds instead of the pipeline's: a count N (seeds 0..N) or a range A..B (A to B-1),
+    /// for every stage (training too, whatever the sweep's `trained_seeds`). `--seeds 100` is
+    /// the paper's 100 runs per setting.
     #[arg(long, value_name = "N|A..B", value_parser = parse_seeds)]
     pub seeds: Option<Seeds>,
     /// Where the jobs run: `local` (this machine) or `slurm` (job arrays on a cluster).

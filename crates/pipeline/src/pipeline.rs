@@ -74,9 +74,11 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// Replaces the sweep's seeds (`--seeds`) and checks the sweep again.
+    /// Replaces the sweep's seeds (`--seeds`) for every stage, training included, and checks
+    /// the sweep again.
     pub fn set_seeds(&mut self, seeds: Vec<u64>) -> Result<()> {
         self.sweep.seeds = seeds;
+        self.sweep.trained_seeds = None;
         self.validate("--seeds")
     }
 
@@ -136,7 +138,9 @@ impl Pipeline {
         stages
     }
 
-    fn validate(&self, source_name: &str) -> Result<()> {
+    /// Checks every value types alone cannot (as loading does), naming `source_name` and the
+    /// field in an error: for a pipeline changed after loading.
+    pub fn validate(&self, source_name: &str) -> Result<()> {
         validate_name(&self.name).map_err(|msg| Error::config(source_name, "name", msg))?;
         let s = &self.sweep;
         let lists: [(&str, Vec<String>); 5] = [
@@ -178,6 +182,15 @@ impl Pipeline {
                 let msg = format!("{v} is listed twice");
                 return Err(Error::config(source_name, field, msg));
             }
+        }
+        if let Some(n) = s.trained_seeds
+            && !(1..=s.seeds.len()).contains(&(n as usize))
+        {
+            let msg = format!(
+                "must be 1 to the number of `sweep.seeds` ({}), got {n}",
+                s.seeds.len()
+            );
+            return Err(Error::config(source_name, "sweep.trained_seeds", msg));
         }
         let laws: Vec<String> = s.density_laws.iter().map(|l| format!("{l:?}")).collect();
         if let Some(i) = (0..laws.len()).find(|&i| laws[..i].contains(&laws[i])) {

@@ -85,3 +85,34 @@ fn jobs_of(planned: &glh_pipeline::Plan, stage: &str) -> usize {
         .filter(|j| j.job.spec().stage == stage)
         .count()
 }
+
+#[test]
+fn kernels_take_every_seed_and_training_the_trained_ones() {
+    // E3 with 10 seeds, 3 of them trained: every seed's masks, kernels and graphon kernels
+    // (one job per configuration over all 10), training on seeds 0..3 only.
+    let mut e3 = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/e3.toml"));
+    e3.sweep.seeds = (0..10).collect();
+    e3.sweep.trained_seeds = Some(3);
+    e3.validate("e3").unwrap();
+    let planned = glh_pipeline::plan(&e3).unwrap();
+    let configurations = 4 * 6;
+    assert_eq!(jobs_of(&planned, "masks"), configurations * 10);
+    assert_eq!(jobs_of(&planned, "ntk"), configurations * 10);
+    assert_eq!(jobs_of(&planned, "graphon_ntk"), configurations);
+    assert_eq!(jobs_of(&planned, "training"), configurations * 3);
+    let trained: Vec<u64> = planned
+        .jobs()
+        .iter()
+        .filter(|j| j.job.spec().stage == "training")
+        .map(|j| j.label.rsplit("seed=").next().unwrap().parse().unwrap())
+        .collect();
+    assert!(trained.iter().all(|s| *s < 3), "{trained:?}");
+    // `--seeds` raises both: every given seed is trained.
+    e3.set_seeds((0..5).collect()).unwrap();
+    let planned = glh_pipeline::plan(&e3).unwrap();
+    assert_eq!(jobs_of(&planned, "training"), configurations * 5);
+    // More trained seeds than seeds is refused by name.
+    e3.sweep.trained_seeds = Some(6);
+    let err = e3.validate("e3.toml").unwrap_err().to_string();
+    assert!(err.contains("`sweep.trained_seeds`"), "{err}");
+}

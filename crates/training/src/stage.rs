@@ -445,10 +445,13 @@ pub struct TrainingStage {
 }
 
 impl Stage for TrainingStage {
-    fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+    fn plan(&self, sweep: &Sweep, plan: &mut Plan) -> Result<()> {
+        // Only the sweep's trained seeds: kernels may take more seeds than training.
+        let trained = sweep.trained();
         let masks: Vec<(usize, MasksJob)> = plan
             .jobs_of::<MasksJob>()
             .into_iter()
+            .filter(|(_, job)| trained.contains(&job.point().seed))
             .map(|(id, job)| (id, job.clone()))
             .collect();
         for (id, masks_job) in masks {
