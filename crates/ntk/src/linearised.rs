@@ -15,9 +15,8 @@
 //!
 //! Everything is f64; the eigensolver is faer's, sequential, so curves do not depend on threads.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
-use faer::{Mat, Par};
+use crate::spectrum::eigen_ascending;
+use faer::Mat;
 
 /// One kernel's eigendecomposition, projected on a residual.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,23 +49,7 @@ impl KernelPrediction {
                 r.len()
             ));
         }
-        let mut s = faer::diag::Diag::<f64>::zeros(m);
-        let mut u = Mat::<f64>::zeros(m, m);
-        let scratch = self_adjoint_evd_scratch::<f64>(
-            m,
-            ComputeEigenvectors::Yes,
-            Par::Seq,
-            Default::default(),
-        );
-        self_adjoint_evd(
-            kernel.as_ref(),
-            s.as_mut(),
-            Some(u.as_mut()),
-            Par::Seq,
-            MemStack::new(&mut MemBuffer::new(scratch)),
-            Default::default(),
-        )
-        .map_err(|e| format!("the eigensolver did not converge: {e:?}"))?;
+        let (eigenvalues, u) = eigen_ascending(kernel)?;
         let energies = (0..m)
             .map(|i| {
                 residuals
@@ -79,7 +62,7 @@ impl KernelPrediction {
             })
             .collect();
         Ok(KernelPrediction {
-            eigenvalues: s.column_vector().iter().copied().collect(),
+            eigenvalues,
             energies,
         })
     }

@@ -54,6 +54,27 @@ pub fn eigenvalues_descending(k: &Mat<f64>) -> Result<Vec<f64>, String> {
     Ok(values)
 }
 
+/// The eigenvalues (ascending, faer's order) and eigenvectors (column i for eigenvalue i) of
+/// the symmetric `k`; sequential, so the same for any thread count.
+pub fn eigen_ascending(k: &Mat<f64>) -> Result<(Vec<f64>, Mat<f64>), String> {
+    let n = k.nrows();
+    assert_eq!(n, k.ncols(), "a square matrix");
+    let mut s = Diag::<f64>::zeros(n);
+    let mut u = Mat::<f64>::zeros(n, n);
+    let scratch =
+        self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, Par::Seq, Default::default());
+    self_adjoint_evd(
+        k.as_ref(),
+        s.as_mut(),
+        Some(u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .map_err(|e| format!("the eigensolver did not converge: {e:?}"))?;
+    Ok((s.column_vector().iter().copied().collect(), u))
+}
+
 /// The spectral metrics of one kernel. The paper's four (its section 6) are `top5_energy`,
 /// `effective_rank_trace`, `ratio_1_2` (the spectral gap) and `decay_exponent` (its alpha is
 /// minus this slope); `effective_rank_entropy` is ours. The absolute scale (`trace`,

@@ -14,12 +14,9 @@
 //! constant part (`sum m = N |xbar|^2`), and a top eigenvector that moves every output together
 //! is exactly that component.
 
-use crate::spectrum::{SpectralMetrics, spectral_metrics};
+use crate::spectrum::{SpectralMetrics, eigen_ascending, spectral_metrics};
 use arrow::array::{Float64Array, StringArray};
-use faer::diag::Diag;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
-use faer::{Mat, Par};
+use faer::Mat;
 use glh_artifacts::Columns;
 use glh_artifacts::config::KernelView;
 
@@ -69,26 +66,12 @@ pub fn mean_image_projections(x: &Mat<f64>) -> Vec<f64> {
 }
 
 /// The eigenvalues (largest first) and eigenvectors (column i for eigenvalue i) of the
-/// symmetric `k`; sequential, so the same for any thread count.
+/// symmetric `k`.
 pub fn eigen_descending(k: &Mat<f64>) -> Result<(Vec<f64>, Mat<f64>), String> {
-    let n = k.nrows();
-    assert_eq!(n, k.ncols(), "a square matrix");
-    let mut s = Diag::<f64>::zeros(n);
-    let mut u = Mat::<f64>::zeros(n, n);
-    let scratch =
-        self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, Par::Seq, Default::default());
-    self_adjoint_evd(
-        k.as_ref(),
-        s.as_mut(),
-        Some(u.as_mut()),
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(scratch)),
-        Default::default(),
-    )
-    .map_err(|e| format!("the eigensolver did not converge: {e:?}"))?;
-    let values: Vec<f64> = s.column_vector().iter().rev().copied().collect();
-    let vectors = Mat::from_fn(n, n, |i, j| u[(i, n - 1 - j)]);
-    Ok((values, vectors))
+    let (values, vectors) = eigen_ascending(k)?;
+    let n = values.len();
+    let reversed = Mat::from_fn(n, n, |i, j| vectors[(i, n - 1 - j)]);
+    Ok((values.into_iter().rev().collect(), reversed))
 }
 
 /// `|a . b| / (|a| |b|)`; NaN when either is zero.
