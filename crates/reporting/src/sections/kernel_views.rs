@@ -7,10 +7,11 @@
 
 use super::graphon_ntk::of_these_runs;
 use super::paper_e3::{seed_values, view_label};
+use crate::claims::Statement;
 use crate::claims::{Reading, fmt};
 use crate::document::Block;
 use crate::experiment::Experiment;
-use crate::experiments::e3::paper::KERNEL_METRICS;
+use crate::experiments::e3::paper::{KERNEL_METRICS, kernel_claims};
 use crate::experiments::e3::views::separation;
 use crate::report::{Builder, collect};
 use crate::tables::{SweepColumn, f64s, in_sweep, in_view};
@@ -26,6 +27,13 @@ const SEEDED_KERNELS: [(Reading, KernelKind); 4] = [
     (Reading::GraphonKernel, KernelKind::Graphon),
     (Reading::SharedOrderKernel, KernelKind::SharedOrder),
     (Reading::OurMaskKernel, KernelKind::Mask),
+];
+
+/// The paper's trend claims the views table reads on each view.
+const TREND_CLAIMS: [Statement; 3] = [
+    Statement::ConcentrationRisesWithSparsity,
+    Statement::RankAndGapFallWithSparsity,
+    Statement::RankAndGapBelowRandom,
 ];
 
 impl Builder<'_> {
@@ -78,10 +86,24 @@ impl Builder<'_> {
                         let sample = seed_values(&in_this_view, &[metric], true)?;
                         row.push(separation(&sample, &methods, &sparsities, b, seed).count_text());
                     }
+                    // The paper's trend claims read on this view (estimate: the seed means).
+                    let sample = seed_values(&in_this_view, &KERNEL_METRICS, true)?;
+                    let claims = kernel_claims(&p.name, reading, &sample, &sample.means(), b, seed);
+                    for statement in TREND_CLAIMS {
+                        row.push(
+                            claims
+                                .iter()
+                                .find(|c| c.statement == statement)
+                                .and_then(|c| {
+                                    let s = c.statistic.as_ref()?;
+                                    Some(format!("{}: {}", c.verdict.word(), fmt(s.estimate)))
+                                })
+                                .unwrap_or_else(|| "no statistic".into()),
+                        );
+                    }
                     rows.push(row);
                     if kind == KernelKind::Mask && view == KernelView::Centred {
-                        centred_panels
-                            .push((depth, seed_values(&in_this_view, &KERNEL_METRICS, true)?));
+                        centred_panels.push((depth, sample));
                     }
                 }
             }
@@ -105,7 +127,9 @@ impl Builder<'_> {
              of {} against Random whose difference S(method) - S(random) has a 95% \
              seed-bootstrap interval ({} resamples of whole seeds) excluding 0: the methods \
              differ beyond seed noise where the count is high. With 3 seeds a bootstrap has \
-             only 10 distinct resamples, so a count of 0 can be a lack of resolution.",
+             only 10 distinct resamples, so a count of 0 can be a lack of resolution. The last \
+             columns read the paper's trend claims (b) and (c) (their statistics are the claims \
+             table's) on the view: the verdict and the estimate on the seed means.",
             methods.join(", "),
             b
         )));
@@ -120,6 +144,14 @@ impl Builder<'_> {
         header.extend(
             ["top-5 energy", "trace / l_1", "l_1 / l_2", "decay exponent"]
                 .map(|m| format!("{m}: cells beyond noise")),
+        );
+        header.extend(
+            [
+                "(b) on this view",
+                "(c) on this view",
+                "(c) against Random on this view",
+            ]
+            .map(String::from),
         );
         self.blocks.push(Block::Table(header, rows));
         for (depth, sample) in centred_panels {

@@ -369,9 +369,16 @@ pub(crate) fn side_by_side(claims: &[Claim]) -> Block {
     let mut header: Vec<String> = ["claim", "experiment", "statistic"]
         .map(String::from)
         .to_vec();
-    if present.is_empty() {
-        header.push(Reading::Training.label().to_string());
+    let trained = cells.keys().any(|(_, r)| *r == Reading::Training);
+    let mut labels: Vec<String> = present.iter().map(|r| r.label().to_string()).collect();
+    match labels.first_mut() {
+        // A training claim's cell is the first column's: its header says so.
+        Some(first) if trained => {
+            *first = format!("{first}; (d), (e): {}", Reading::Training.label())
+        }
+        Some(_) => {}
+        None => labels.push(Reading::Training.label().to_string()),
     }
-    header.extend(present.iter().map(|r| r.label().to_string()));
+    header.extend(labels);
     Block::Table(header, table_rows)
 }
