@@ -122,7 +122,8 @@ set, drawn by --seed), computes in f64, NTK parameterisation, no biases, ReLU:
              weight draws (0 skips it).
 and writes an `ntk` artifact: kernels.parquet (every matrix), spectra.parquet (all
 eigenvalues), metrics.parquet (trace, top-k energy, effective rank, l1/l2, condition number,
-decay exponent, negative eigenvalues, and the ratio to the dense kernel: the c^L law).
+decay exponent, negative eigenvalues, and the ratio to the dense kernel: the c^L law; each
+kernel as is, centred and with its top eigenpair removed, in the `view` column).
 Sweeps run through `glh run` with an [ntk] table (see pipelines/e2.toml).
 
 Examples:
@@ -140,10 +141,13 @@ Give the masks runs of one configuration (method, depth, width, sparsity), one p
 K-block histograms are averaged into the configuration's graphon (hidden sides sorted by degree
 and joined by rank; the 784 pixels and 10 classes kept; METHOD.md section 7), and its Graphon NTK
 is computed on --kernel-size MNIST training images (as class-balanced as the count allows) at
-each --sigma-w2. With --draw-masks, one finite mask drawn from the graphon gets its mask-level
-kernel too (costly above a few hundred neurons). Writes a `graphon_ntk` artifact:
-spectra.parquet and metrics.parquet (the paper's top-5 energy, trace / l_1, l_1 / l_2 and decay
-beside ours). Sweeps run through `glh run` with a [graphon_ntk] table (see pipelines/e3.toml).
+each --sigma-w2 (kernel `graphon`), beside the same graphon with one order per hidden layer for
+both its sides (`shared_order`). With --draw-masks, one finite mask drawn from the graphon gets
+its mask-level kernel too (`drawn`, the paper's text; ~100 s at n = 1024 on 1024 images and 2
+cores). Writes a `graphon_ntk` artifact: spectra.parquet and metrics.parquet (the paper's top-5
+energy, trace / l_1, l_1 / l_2 and decay beside ours, each kernel as is, centred and with its
+top eigenpair removed). Sweeps run through `glh run` with a [graphon_ntk] table (see
+pipelines/e3.toml and e3-literal.toml).
 
 Examples:
   glh graphon-ntk --masks <KEY0> --masks <KEY1> --masks <KEY2>   (keys: glh ls --stage masks)
