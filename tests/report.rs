@@ -573,13 +573,14 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
     let header = "| L | measure | method | sparsity | difference from Random | densities | \
                   degrees | rest of the structure | beyond the densities |";
     assert!(md.contains(header), "{md}");
-    // SNIP at both sparsities, for the training loss and the five kernel measures; SynFlow
-    // has one control only and is not split.
+    // SNIP at both sparsities, for the training loss, the five kernel measures as is and two
+    // centred; SynFlow has one control only and is not split.
     let rows = table_rows(&md, header);
-    assert_eq!(rows.len(), 2 * 6, "{rows:?}");
+    assert_eq!(rows.len(), 2 * 8, "{rows:?}");
     assert!(rows.iter().all(|r| r.contains(" | snip | ")), "{rows:?}");
     assert!(rows[0].starts_with("| 3 | mean training loss | snip | 0.5000 |"));
     assert!(rows[2].starts_with("| 3 | kernel trace / dense | snip | 0.5000 |"));
+    assert!(rows[12].starts_with("| 3 | top-5 energy, centred | snip | 0.5000 |"));
     let claims: Vec<_> = report
         .claims
         .iter()
