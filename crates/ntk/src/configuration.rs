@@ -118,12 +118,25 @@ pub fn shared_order_chain(runs: &[Vec<LayerMask>], k: usize) -> Result<GraphonCh
 /// cut into its share of the `width` neurons (`floor(a n / K)`, as histograms cut them), every
 /// weight is kept with probability `W(block(r), block(c))` independently, and then the kept
 /// count of each layer is made exactly its expected count, rounded, by removing kept weights
-/// or adding weights of positive probability, uniformly at random. Seeded by `seed`.
+/// or adding weights of positive probability, uniformly at random. Seeded by `seed`, streams
+/// `ntk/graphon_draw/layer<l>` for a configuration's pooled graphon (`run = None`) and
+/// `ntk/graphon_draw/seed<s>/layer<l>` for the graphon of masks run `s` alone, so that the
+/// draws of different runs' graphons are independent (common random numbers would hide the
+/// draw's own noise from a seed bootstrap).
 ///
 /// Its mask-level kernel tends to the graphon kernel like 1/sqrt(n) only while the input
 /// layer's fan-in is large too: each neuron's own draw over the d pixels leaves a bias of order
 /// 1/d in the nonlinear recursion (small for MNIST's 784; a test measures both).
-pub fn draw_masks(chain: &GraphonChain, width: usize, seed: u64) -> Vec<LayerMask> {
+pub fn draw_masks(
+    chain: &GraphonChain,
+    width: usize,
+    seed: u64,
+    run: Option<u64>,
+) -> Vec<LayerMask> {
+    let prefix = match run {
+        None => "ntk/graphon_draw".to_string(),
+        Some(s) => format!("ntk/graphon_draw/seed{s}"),
+    };
     let depth = chain.depth();
     // The block of every neuron of each set of positions: pixels and classes are themselves.
     let neuron_blocks: Vec<Vec<usize>> = chain
@@ -147,7 +160,7 @@ pub fn draw_masks(chain: &GraphonChain, width: usize, seed: u64) -> Vec<LayerMas
         .enumerate()
         .map(|(l, w)| {
             let (rows, cols) = (&neuron_blocks[l + 1], &neuron_blocks[l]);
-            let mut rng = stream(seed, &format!("ntk/graphon_draw/layer{}", l + 1));
+            let mut rng = stream(seed, &format!("{prefix}/layer{}", l + 1));
             let p = |r: usize, c: usize| w[(rows[r], cols[c])];
             let mut keep = Vec::with_capacity(rows.len() * cols.len());
             let mut expected = 0.0;
@@ -281,7 +294,7 @@ mod tests {
         let shapes = [(16, 6), (16, 16), (2, 16)];
         let runs: Vec<Vec<LayerMask>> = (0..2).map(|s| random_masks(&shapes, 0.3, s)).collect();
         let chain = configuration_chain(&runs, 4).unwrap();
-        let drawn = draw_masks(&chain, 400, 7);
+        let drawn = draw_masks(&chain, 400, 7, None);
         assert_eq!(drawn.len(), 3);
         assert_eq!((drawn[1].rows(), drawn[1].cols()), (400, 400));
         assert_eq!((drawn[0].cols(), drawn[2].rows()), (6, 2));
@@ -300,7 +313,16 @@ mod tests {
             );
         }
         // The same seed draws the same masks; another seed others.
-        assert_eq!(draw_masks(&chain, 400, 7), drawn);
-        assert_ne!(draw_masks(&chain, 400, 8), drawn);
+        assert_eq!(draw_masks(&chain, 400, 7, None), drawn);
+        assert_ne!(draw_masks(&chain, 400, 8, None), drawn);
+        // A run's own graphon draws from its own streams: the same chain drawn for runs 0 and
+        // 1 gives other masks than the pooled draw and than each other, at the same kept count.
+        let run0 = draw_masks(&chain, 400, 7, Some(0));
+        let run1 = draw_masks(&chain, 400, 7, Some(1));
+        assert_ne!(run0, drawn);
+        assert_ne!(run0, run1);
+        for l in 0..3 {
+            assert_eq!(run0[l].kept(), drawn[l].kept());
+        }
     }
 }

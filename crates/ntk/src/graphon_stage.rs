@@ -42,7 +42,7 @@ pub const STAGE: &str = "graphon_ntk";
 /// Version 2: `seed_kernels` and the `seed_metrics` table. 3: the `shared_order` kernel beside
 /// `graphon` (and `drawn`), the metrics in three views (`view`, `crate::views`) with
 /// `top_eigvec_mean_image_cos`, and `seed_metrics` for every kernel (its `kernel` column); a
-/// drawn kernel per seed draws from that seed's own graphon.
+/// drawn kernel per seed draws from that seed's own graphon with that seed's own streams.
 pub const VERSION: u32 = 3;
 
 #[derive(Serialize)]
@@ -177,11 +177,14 @@ fn run_graphon_ntk(
         let width = labels.width.get() as usize;
         // The kernels of one graphon estimate (all seeds pooled, or one seed's own), in table
         // order: our reconstruction, the shared-order variant and, when asked, the drawn masks.
-        let chains_of = |runs: &[Vec<LayerMask>]| -> Result<Vec<(KernelKind, GraphonChain)>> {
+        // `run`: the seed whose masks alone make the graphon; `None` for the pooled one.
+        let chains_of = |runs: &[Vec<LayerMask>],
+                         run: Option<u64>|
+         -> Result<Vec<(KernelKind, GraphonChain)>> {
             let graphon = configuration_chain(runs, k).map_err(unsupported)?;
             let shared = shared_order_chain(runs, k).map_err(unsupported)?;
             let drawn = if settings.draw_masks {
-                let masks = draw_masks(&graphon, width, settings.draw_seed);
+                let masks = draw_masks(&graphon, width, settings.draw_seed, run);
                 Some(GraphonChain::of_masks(&masks).map_err(unsupported)?)
             } else {
                 None
@@ -193,7 +196,7 @@ fn run_graphon_ntk(
             chains.extend(drawn.map(|d| (KernelKind::Drawn, d)));
             Ok(chains)
         };
-        let pooled = chains_of(&runs)?;
+        let pooled = chains_of(&runs, None)?;
         let x = kernel_images(data, settings.kernel_size, settings.kernel_seed)?;
         let n = x.ncols();
         let k_used = (settings.k).min(labels.width.get());
@@ -270,7 +273,7 @@ fn run_graphon_ntk(
         let mut seed_metrics = Vec::new();
         let seed_sigma_w2 = settings.sigma_w2[0];
         for (run, &seed) in runs.iter().zip(&seeds).filter(|_| settings.seed_kernels) {
-            let own = chains_of(std::slice::from_ref(run))?;
+            let own = chains_of(std::slice::from_ref(run), Some(seed))?;
             for (kind, views) in viewed(&own, seed_sigma_w2, &format!("seed {seed}'s "))? {
                 for view in &views {
                     let mut columns = configuration(1)

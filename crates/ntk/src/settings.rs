@@ -100,9 +100,11 @@ pub struct GraphonNtkSettings {
     pub kernel_size: u32,
     /// Seed of the draw of the kernel images (stream `data/graphon_kernel_set`).
     pub kernel_seed: u64,
-    /// Also draw one finite mask from the graphon (stream `ntk/graphon_draw/layer<l>`) and
-    /// compute its mask-level kernel (`kernel = "drawn"`), which should agree with the graphon
-    /// kernel up to O(1/sqrt(n)). Costs O(n^2) per image pair: for small widths.
+    /// Also draw one finite mask from the graphon (stream `ntk/graphon_draw/layer<l>`; with
+    /// `seed_kernels`, one from each seed's own graphon too, streams
+    /// `ntk/graphon_draw/seed<s>/layer<l>`) and compute its mask-level kernel
+    /// (`kernel = "drawn"`), the paper's text, which should agree with the graphon kernel up
+    /// to O(1/sqrt(n)). Costs O(n^2) per image pair: ~100 s at n = 1024 on 1024 images.
     pub draw_masks: bool,
     /// Seed of the drawn masks.
     pub draw_seed: u64,

@@ -63,7 +63,7 @@ fn the_kernel_of_a_drawn_mask_tends_to_the_graphon_kernel_like_one_over_sqrt_n()
         // Mean over three draws: one draw's error fluctuates.
         (0..3)
             .map(|seed| {
-                let drawn = GraphonChain::of_masks(&draw_masks(&chain, width, seed)).unwrap();
+                let drawn = GraphonChain::of_masks(&draw_masks(&chain, width, seed, None)).unwrap();
                 relative_error(&graphon_ntk(&drawn, &x, 2.0), &graphon)
             })
             .sum::<f64>()
