@@ -66,11 +66,12 @@ impl Error {
         }
     }
 
-    /// A bad input file.
+    /// A bad input file. The message is made one line: a damaged file's bytes can reach it
+    /// (a field name read from the file, say), and control characters are written escaped.
     pub fn input(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Error::Input {
             path: path.as_ref().to_path_buf(),
-            message: message.into(),
+            message: one_line(message.into()),
         }
     }
 
@@ -98,5 +99,44 @@ impl Error {
             self,
             Error::Config { .. } | Error::Input { .. } | Error::Schema { .. }
         )
+    }
+}
+
+/// `message` with every control character (a newline, say) escaped as Rust writes it (`\n`).
+fn one_line(message: String) -> String {
+    if !message.chars().any(char::is_control) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_error_is_one_line_whatever_the_file_held() {
+        // A damaged schema can put a newline into a field name, and so into the message.
+        let e = Error::input(
+            "edges.parquet",
+            "expected field named n_row\n got n_rows\t\u{7}",
+        );
+        let text = e.to_string();
+        assert!(!text.contains('\n') && !text.contains('\t'), "{text}");
+        assert!(text.contains("n_row\\n got n_rows\\t\\u{7}"), "{text}");
+        // A clean message is left as it is.
+        assert_eq!(
+            Error::input("a.parquet", "file not found").to_string(),
+            "a.parquet: file not found"
+        );
     }
 }
