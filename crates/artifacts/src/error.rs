@@ -1,7 +1,8 @@
 //! The one error type of the shared contract, and how it maps to the user's exit code.
 //!
 //! Every message is a single line that names the file (or the config source) and the field,
-//! so that the CLI can print it as it is.
+//! so that the CLI can print it as it is: `Display` writes control characters escaped, since a
+//! damaged file's bytes (a field name read from it, say) or a path can reach any message.
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +10,9 @@ use std::path::{Path, PathBuf};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in the shared contract and in the stages built on it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum Error {
     /// A value in a config file or on the command line is not acceptable.
-    #[error("{source_name}: `{field}`: {message}")]
     Config {
         /// Where the value came from: a file path or `command line`.
         source_name: String,
@@ -22,7 +22,6 @@ pub enum Error {
         message: String,
     },
     /// An input file is missing, unreadable, or not what it should be.
-    #[error("{}: {message}", path.display())]
     Input {
         /// The file.
         path: PathBuf,
@@ -30,7 +29,6 @@ pub enum Error {
         message: String,
     },
     /// A Parquet table does not have the documented schema.
-    #[error("{}: column `{column}`: {message}", path.display())]
     Schema {
         /// The Parquet file.
         path: PathBuf,
@@ -40,7 +38,6 @@ pub enum Error {
         message: String,
     },
     /// Writing an output failed (disk full, permissions, ...).
-    #[error("{}: {source}", path.display())]
     Output {
         /// The file or directory being written.
         path: PathBuf,
@@ -48,7 +45,6 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The request is valid but the code to serve it does not exist yet.
-    #[error("{0}")]
     Unsupported(String),
 }
 
@@ -66,12 +62,11 @@ impl Error {
         }
     }
 
-    /// A bad input file. The message is made one line: a damaged file's bytes can reach it
-    /// (a field name read from the file, say), and control characters are written escaped.
+    /// A bad input file.
     pub fn input(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Error::Input {
             path: path.as_ref().to_path_buf(),
-            message: one_line(message.into()),
+            message: message.into(),
         }
     }
 
@@ -102,6 +97,36 @@ impl Error {
     }
 }
 
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Error::Config {
+                source_name,
+                field,
+                message,
+            } => format!("{source_name}: `{field}`: {message}"),
+            Error::Input { path, message } => format!("{}: {message}", path.display()),
+            Error::Schema {
+                path,
+                column,
+                message,
+            } => format!("{}: column `{column}`: {message}", path.display()),
+            Error::Output { path, source } => format!("{}: {source}", path.display()),
+            Error::Unsupported(message) => message.clone(),
+        };
+        f.write_str(&one_line(text))
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Output { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// `message` with every control character (a newline, say) escaped as Rust writes it (`\n`).
 fn one_line(message: String) -> String {
     if !message.chars().any(char::is_control) {
@@ -124,7 +149,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_input_error_is_one_line_whatever_the_file_held() {
+    fn every_error_is_one_line_whatever_the_file_held() {
         // A damaged schema can put a newline into a field name, and so into the message.
         let e = Error::input(
             "edges.parquet",
@@ -133,6 +158,17 @@ mod tests {
         let text = e.to_string();
         assert!(!text.contains('\n') && !text.contains('\t'), "{text}");
         assert!(text.contains("n_row\\n got n_rows\\t\\u{7}"), "{text}");
+        // Every kind: a column name or a config key read from a damaged file.
+        let schema = Error::Schema {
+            path: "t.parquet".into(),
+            column: "n_row\ns".into(),
+            message: "missing".into(),
+        };
+        assert_eq!(schema.to_string(), "t.parquet: column `n_row\\ns`: missing");
+        let config = Error::config("p.toml", "a\nb", "unknown field");
+        assert_eq!(config.to_string(), "p.toml: `a\\nb`: unknown field");
+        let unsupported = Error::Unsupported("line one\nline two".into());
+        assert_eq!(unsupported.to_string(), "line one\\nline two");
         // A clean message is left as it is.
         assert_eq!(
             Error::input("a.parquet", "file not found").to_string(),
