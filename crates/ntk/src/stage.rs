@@ -378,6 +378,12 @@ fn write_run(
         })
         .collect::<Result<_>>()?;
     let scale = density_product(layers);
+    // The reference each view of a kernel is compared with: that view of the dense kernel,
+    // scaled by the density product (views commute with scaling).
+    let scaled_dense: Vec<Mat<f64>> = viewed[0]
+        .iter()
+        .map(|dense| &dense.matrix * faer::Scale(scale))
+        .collect();
     let (mut kernel_parts, mut spectrum_parts, mut metric_parts) = (vec![], vec![], vec![]);
     for (kernel, views) in kernels.iter().zip(&viewed) {
         let k = &kernel.matrix;
@@ -402,8 +408,7 @@ fn write_run(
         spectrum_parts.push(columns);
 
         for (v, view) in views.iter().enumerate() {
-            let (dense, mask_level) = (&viewed[0][v].matrix, &viewed[1][v].matrix);
-            let scaled_dense = dense * faer::Scale(scale);
+            let mask_level = &viewed[1][v].matrix;
             let loss_ratio = predicted_loss_ratio(
                 &view.matrix,
                 &images.labels,
@@ -421,7 +426,7 @@ fn write_run(
                 )
                 .with(
                     "rel_error_to_scaled_dense",
-                    one(relative_error(&view.matrix, &scaled_dense)),
+                    one(relative_error(&view.matrix, &scaled_dense[v])),
                 )
                 .with(
                     "rel_error_to_mask",

@@ -65,13 +65,15 @@ pub fn mean_image_projections(x: &Mat<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// The eigenvalues (largest first) and eigenvectors (column i for eigenvalue i) of the
-/// symmetric `k`.
-pub fn eigen_descending(k: &Mat<f64>) -> Result<(Vec<f64>, Mat<f64>), String> {
+/// The eigenvalues of the symmetric `k`, largest first, and the eigenvectors of its `top`
+/// largest, largest first (the views read no others).
+fn leading_eigenpairs(k: &Mat<f64>, top: usize) -> Result<(Vec<f64>, Vec<Vec<f64>>), String> {
     let (values, vectors) = eigen_ascending(k)?;
     let n = values.len();
-    let reversed = Mat::from_fn(n, n, |i, j| vectors[(i, n - 1 - j)]);
-    Ok((values.into_iter().rev().collect(), reversed))
+    let leading = (1..=top)
+        .map(|j| vectors.col_as_slice(n - j).to_vec())
+        .collect();
+    Ok((values.into_iter().rev().collect(), leading))
 }
 
 /// `|a . b| / (|a| |b|)`; NaN when either is zero.
@@ -106,32 +108,32 @@ pub fn kernel_views(k: &Mat<f64>, x: &Mat<f64>) -> Result<Vec<ViewedKernel>, Str
         "the top-removed view needs at least two eigenvalues"
     );
     let projections = mean_image_projections(x);
-    let corr_of = |vectors: &Mat<f64>, j: usize| abs_cosine(vectors.col_as_slice(j), &projections);
+    let cos_of = |vector: &[f64]| abs_cosine(vector, &projections);
 
-    let (values, vectors) = eigen_descending(k)?;
-    let v1 = vectors.col_as_slice(0);
+    let (values, vectors) = leading_eigenpairs(k, 2)?;
+    let v1 = &vectors[0];
     let top_removed = Mat::from_fn(n, n, |i, j| k[(i, j)] - values[0] * v1[i] * v1[j]);
     let as_is = ViewedKernel {
         view: KernelView::AsIs,
         matrix: k.clone(),
         metrics: spectral_metrics(&values),
-        top_eigvec_mean_image_cos: corr_of(&vectors, 0),
+        top_eigvec_mean_image_cos: cos_of(&vectors[0]),
         eigenvalues: values.clone(),
     };
     let removed = ViewedKernel {
         view: KernelView::TopRemoved,
         matrix: top_removed,
         metrics: spectral_metrics(&values[1..]),
-        top_eigvec_mean_image_cos: corr_of(&vectors, 1),
+        top_eigvec_mean_image_cos: cos_of(&vectors[1]),
         eigenvalues: values[1..].to_vec(),
     };
     let hkh = centred(k);
-    let (c_values, c_vectors) = eigen_descending(&hkh)?;
+    let (c_values, c_vectors) = leading_eigenpairs(&hkh, 1)?;
     let centred_view = ViewedKernel {
         view: KernelView::Centred,
         matrix: hkh,
         metrics: spectral_metrics(&c_values),
-        top_eigvec_mean_image_cos: corr_of(&c_vectors, 0),
+        top_eigvec_mean_image_cos: cos_of(&c_vectors[0]),
         eigenvalues: c_values,
     };
     Ok(vec![as_is, centred_view, removed])
