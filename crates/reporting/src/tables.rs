@@ -9,7 +9,7 @@
 //! parts (a depth, a level, the dense baseline).
 
 use crate::experiment::PlannedRuns;
-use glh_artifacts::config::{KernelView, Level, Sweep};
+use glh_artifacts::config::{KernelKind, KernelView, Level, Sweep};
 use glh_artifacts::{ArtifactStore, Error, Result, TableSchema};
 use polars::prelude::*;
 
@@ -75,6 +75,11 @@ pub const RUN_COLUMNS: [SweepColumn; 5] = [
     SweepColumn::Depth,
     SweepColumn::Seed,
 ];
+
+/// The rows of a kernel table (ntk, graphon_ntk and dynamics) of one kernel.
+pub fn of_kernel(frame: LazyFrame, kind: KernelKind) -> LazyFrame {
+    frame.filter(col("kernel").eq(lit(kind.name())))
+}
 
 /// The rows of a kernel metrics table (ntk `metrics`, graphon_ntk `metrics` and
 /// `seed_metrics`) in one view of the kernel.

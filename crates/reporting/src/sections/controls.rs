@@ -11,12 +11,11 @@ use crate::document::Block;
 use crate::experiment::Experiment;
 use crate::experiments::e3::controls::{Decomposition, decompose, graphon_matters};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::in_view;
+use crate::tables::{in_view, of_kernel};
 use glh_artifacts::Result;
 use glh_artifacts::config::{KernelKind, KernelView, PruneMethod};
 use glh_artifacts::schema::TableSchema;
 use glh_artifacts::schemas::{NTK_METRICS, TRAINING_SUMMARY};
-use polars::prelude::*;
 
 /// What a decomposition splits: a name, the table and column it reads, and for the kernels'
 /// table (whose mask-level rows are read) the view of the kernel. The centred top-5 energy and
@@ -82,7 +81,7 @@ impl Builder<'_> {
                     continue;
                 };
                 let frame = if table.stage == NTK_METRICS.stage {
-                    in_view(frame, view).filter(col("kernel").eq(lit(KernelKind::Mask.name())))
+                    of_kernel(in_view(frame, view), KernelKind::Mask)
                 } else {
                     frame
                 };

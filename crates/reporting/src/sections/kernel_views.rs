@@ -14,7 +14,7 @@ use crate::experiment::Experiment;
 use crate::experiments::e3::paper::{KERNEL_METRICS, kernel_claims};
 use crate::experiments::e3::views::separation;
 use crate::report::{Builder, collect};
-use crate::tables::{SweepColumn, f64s, in_sweep, in_view};
+use crate::tables::{SweepColumn, f64s, in_sweep, in_view, of_kernel};
 use glh_artifacts::Result;
 use glh_artifacts::config::{KernelKind, KernelView, PruneMethod};
 use glh_artifacts::schemas::{GRAPHON_NTK_SEED_METRICS, NTK_METRICS};
@@ -60,12 +60,7 @@ impl Builder<'_> {
                     continue;
                 };
                 for view in KernelView::ALL {
-                    let in_this_view = df
-                        .clone()
-                        .lazy()
-                        .filter(col("view").eq(lit(view.name())))
-                        .collect()
-                        .map_err(crate::tables::polars_error("kernel metrics"))?;
+                    let in_this_view = collect(in_view(df.clone().lazy(), view), "kernel metrics")?;
                     if in_this_view.height() == 0 {
                         continue;
                     }
@@ -183,17 +178,9 @@ impl Builder<'_> {
         let Some(frame) = frame else {
             return Ok(None);
         };
-        let frame = in_sweep(
-            frame.filter(col("kernel").eq(lit(kind.name()))),
-            &p.sweep,
-            &[SweepColumn::Seed],
-        );
+        let frame = in_sweep(of_kernel(frame, kind), &p.sweep, &[SweepColumn::Seed]);
         let df = collect(frame, "kernel metrics by view")?;
-        // Every view of a kernel is there or none is: the as-is rows tell.
-        let as_is = collect(
-            in_view(df.clone().lazy(), KernelView::AsIs),
-            "kernel metrics",
-        )?;
-        Ok((as_is.height() > 0).then_some(df))
+        // Every view of a kernel is there or none is.
+        Ok((df.height() > 0).then_some(df))
     }
 }

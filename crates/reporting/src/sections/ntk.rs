@@ -8,7 +8,7 @@ use crate::experiment::Experiment;
 use crate::experiments::e2;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, Spectrum, collect};
-use crate::tables::{f64s, in_view, polars_error, strings};
+use crate::tables::{f64s, in_view, of_kernel, polars_error, strings};
 use glh_artifacts::Result;
 use glh_artifacts::config::{Classifier, KernelKind, KernelView};
 use glh_artifacts::schemas::{NTK_METRICS, NTK_SPECTRA};
@@ -27,8 +27,7 @@ impl Builder<'_> {
             return Ok(());
         };
         let df = collect(
-            in_view(frame, KernelView::AsIs)
-                .filter(col("kernel").eq(lit(KernelKind::Mask.name())))
+            of_kernel(in_view(frame, KernelView::AsIs), KernelKind::Mask)
                 .group_by([col("method"), col("sparsity"), col("depth")])
                 .agg([
                     len().alias("runs"),

@@ -12,7 +12,7 @@ use crate::experiments::e3::paper::{
 };
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
-use crate::tables::{SweepColumn, f64s, in_sweep, in_view, strings};
+use crate::tables::{SweepColumn, f64s, in_sweep, in_view, of_kernel, strings};
 use glh_artifacts::config::{KernelKind, KernelView};
 use glh_artifacts::schemas::{
     GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, NTK_METRICS, TRAINING_SUMMARY,
@@ -100,11 +100,7 @@ impl Builder<'_> {
             None => None,
         };
         let of_kind = |df: &DataFrame, kind: KernelKind| -> Result<DataFrame> {
-            df.clone()
-                .lazy()
-                .filter(col("kernel").eq(lit(kind.name())))
-                .collect()
-                .map_err(crate::tables::polars_error("graphon kernel metrics"))
+            collect(of_kernel(df.clone().lazy(), kind), "graphon kernel metrics")
         };
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
         let mut claims = Vec::new();
@@ -142,11 +138,10 @@ impl Builder<'_> {
             return Ok(Vec::new());
         };
         let frame = in_sweep(
-            in_view(frame, KernelView::AsIs),
+            of_kernel(in_view(frame, KernelView::AsIs), KernelKind::Mask),
             &p.sweep,
             &[SweepColumn::Seed],
-        )
-        .filter(col("kernel").eq(lit(KernelKind::Mask.name())));
+        );
         let sample = seed_values(&collect(frame, "ntk metrics")?, &KERNEL_METRICS, true)?;
         let (b, seed) = (self.settings.bootstrap, self.settings.seed);
         let claims = kernel_claims(

@@ -9,7 +9,7 @@ use crate::experiments::e3;
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, centred_ranks_within, pearson, spearman};
-use crate::tables::{f64s, in_view, polars_error, strings};
+use crate::tables::{f64s, in_view, of_kernel, polars_error, strings};
 use glh_artifacts::Result;
 use glh_artifacts::config::{KernelKind, KernelView};
 use glh_artifacts::schemas::{NTK_METRICS, TRAINING_HISTORY, TRAINING_SUMMARY};
@@ -104,8 +104,7 @@ impl Builder<'_> {
             return Ok(());
         };
         let k_df = collect(
-            in_view(metrics, KernelView::AsIs)
-                .filter(col("kernel").eq(lit(KernelKind::Mask.name()))),
+            of_kernel(in_view(metrics, KernelView::AsIs), KernelKind::Mask),
             "metrics",
         )?;
         let (km, ks, kseed) = (
