@@ -14,7 +14,7 @@
 
 use crate::chain::GraphonChain;
 use crate::configuration::{configuration_chain, draw_masks, shared_order_chain};
-use crate::recursion::graphon_ntk;
+use crate::recursion::{exact_sigma_w2_rescale, graphon_ntk};
 use crate::settings::GraphonNtkSettings;
 use crate::stage::{mlp_shapes, relative_error};
 use crate::views::{ViewedKernel, kernel_views};
@@ -43,7 +43,10 @@ pub const STAGE: &str = "graphon_ntk";
 /// `graphon` (and `drawn`), the metrics in three views (`view`, `crate::views`) with
 /// `top_eigvec_mean_image_cos`, and `seed_metrics` for every kernel (its `kernel` column); a
 /// drawn kernel per seed draws from that seed's own graphon with that seed's own streams.
-pub const VERSION: u32 = 3;
+/// 4: the recursion of ntk version 5 (vectorised arc-cosine, sparse products for sparse
+/// layers: last-bit differences); the kernel at a second sigma_w^2 is the first one rescaled
+/// where that is exact (`recursion::exact_sigma_w2_rescale`, same bits as computing it).
+pub const VERSION: u32 = 4;
 
 #[derive(Serialize)]
 struct GraphonNtkParams<'a> {
@@ -224,15 +227,30 @@ fn run_graphon_ntk(
                 .with("sigma_w2", Float64Array::from(vec![sigma_w2; rows]))
                 .with("kernel", StringArray::from(vec![kernel; rows]))
         };
-        // Every kernel of `chains` at `sigma_w2` in its three views.
+        // Every kernel of `chains` at `sigma_w2`, in its three views. `at_first` holds them at
+        // the first sigma_w^2, computed once; they are rescaled to the others where that gives
+        // the recursion's own bytes (`exact_sigma_w2_rescale`: the shipped 1 and 2).
+        let first_sigma_w2 = settings.sigma_w2[0];
+        let depth = labels.depth as usize;
+        let computed = |chains: &[(KernelKind, GraphonChain)]| -> Vec<Mat<f64>> {
+            chains
+                .iter()
+                .map(|(_, chain)| graphon_ntk(chain, &x, first_sigma_w2))
+                .collect()
+        };
         let viewed = |chains: &[(KernelKind, GraphonChain)],
+                      at_first: &[Mat<f64>],
                       sigma_w2: f64,
                       whose: &str|
          -> Result<Vec<(KernelKind, Vec<ViewedKernel>)>> {
             chains
                 .iter()
-                .map(|(kind, chain)| {
-                    let kernel = graphon_ntk(chain, &x, sigma_w2);
+                .zip(at_first)
+                .map(|((kind, chain), first)| {
+                    let kernel = match exact_sigma_w2_rescale(first_sigma_w2, sigma_w2, depth) {
+                        Some(factor) => first * faer::Scale(factor),
+                        None => graphon_ntk(chain, &x, sigma_w2),
+                    };
                     crate::spectrum::require_finite(&kernel, kind.name(), "graphon_ntk.sigma_w2")?;
                     let views = kernel_views(&kernel, &x).map_err(|e| {
                         Error::Unsupported(format!("{whose}{} kernel: {e}", kind.name()))
@@ -242,8 +260,9 @@ fn run_graphon_ntk(
                 .collect()
         };
         let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
+        let pooled_at_first = computed(&pooled);
         for &sigma_w2 in &settings.sigma_w2 {
-            let kernels = viewed(&pooled, sigma_w2, "")?;
+            let kernels = viewed(&pooled, &pooled_at_first, sigma_w2, "")?;
             let graphon_views = &kernels[0].1;
             for (kind, views) in &kernels {
                 let name = kind.name();
@@ -271,14 +290,14 @@ fn run_graphon_ntk(
         // Each seed's own graphon, at the first sigma_w^2 (the scale-free metrics do not
         // depend on it). Written even when empty, so every run has the same tables.
         let mut seed_metrics = Vec::new();
-        let seed_sigma_w2 = settings.sigma_w2[0];
         for (run, &seed) in runs.iter().zip(&seeds).filter(|_| settings.seed_kernels) {
             let own = chains_of(std::slice::from_ref(run), Some(seed))?;
-            for (kind, views) in viewed(&own, seed_sigma_w2, &format!("seed {seed}'s "))? {
+            let whose = format!("seed {seed}'s ");
+            for (kind, views) in viewed(&own, &computed(&own), first_sigma_w2, &whose)? {
                 for view in &views {
                     let mut columns = configuration(1)
                         .with("seed", UInt64Array::from(vec![seed]))
-                        .with("sigma_w2", Float64Array::from(vec![seed_sigma_w2]))
+                        .with("sigma_w2", Float64Array::from(vec![first_sigma_w2]))
                         .with("kernel", StringArray::from(vec![kind.name()]));
                     view.add_columns(&mut columns);
                     seed_metrics.push(columns);

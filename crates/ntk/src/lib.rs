@@ -29,6 +29,7 @@ pub mod empirical;
 pub mod graphon_stage;
 pub mod linearised;
 pub mod pairs;
+pub mod products;
 pub mod recursion;
 pub mod relu;
 pub mod settings;

@@ -17,9 +17,9 @@
 
 use crate::chain::GraphonChain;
 use crate::pairs::{CHUNK, diagonal_pairs, pair_products, symmetric_from_pairs, upper_pairs};
-use crate::relu::relu_moments;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use crate::products::LayerProduct;
+use crate::relu::relu_moments_of_positions;
+use faer::Mat;
 use rayon::prelude::*;
 
 /// What one chunk of pairs yields.
@@ -30,31 +30,19 @@ struct ChunkOutput {
     hidden_sigma: Vec<Mat<f64>>,
 }
 
-fn product(w: &Mat<f64>, rhs: &Mat<f64>, alpha: f64) -> Mat<f64> {
-    let mut out = Mat::zeros(w.nrows(), rhs.ncols());
-    matmul(
-        out.as_mut(),
-        Accum::Replace,
-        w.as_ref(),
-        rhs.as_ref(),
-        alpha,
-        Par::Seq,
-    );
-    out
-}
-
 /// Runs `pairs` through every layer. `variances[l - 1]` holds `Sigma_l(u; a, a)` in column a
 /// for the hidden layers; `None` in the diagonal pass, where each pair is its own variance.
 fn propagate(
     chain: &GraphonChain,
+    layers: &[LayerProduct],
     x: &Mat<f64>,
     pairs: &[(usize, usize)],
     variances: Option<&[Mat<f64>]>,
     sigma_w2: f64,
 ) -> ChunkOutput {
-    let (layers, measures) = (chain.layers(), chain.measures());
+    let measures = chain.measures();
     let c = pairs.len();
-    let mut sigma = product(&layers[0], &pair_products(x, pairs, &measures[0]), sigma_w2);
+    let mut sigma = layers[0].product(&pair_products(x, pairs, &measures[0]), sigma_w2);
     let mut theta = sigma.clone();
     let mut hidden_sigma = Vec::new();
     for l in 1..chain.depth() {
@@ -68,13 +56,10 @@ fn propagate(
                 _ => (sigma.col_as_slice(p), sigma.col_as_slice(p)),
             };
             let (s, t) = (sigma.col_as_slice(p), theta.col_as_slice(p));
-            for u in 0..mu.len() {
-                let (e, edot) = relu_moments(q_a[u], q_b[u], s[u]);
-                rhs[(u, p)] = mu[u] * e;
-                rhs[(u, c + p)] = mu[u] * edot * t[u];
-            }
+            let (e, dot) = two_columns_mut(&mut rhs, p, c + p);
+            relu_moments_of_positions((q_a, q_b, s, t), mu, e, dot);
         }
-        let out = product(&layers[l], &rhs, sigma_w2);
+        let out = layers[l].product(&rhs, sigma_w2);
         let next_sigma = Mat::from_fn(out.nrows(), c, |u, p| out[(u, p)]);
         theta = Mat::from_fn(out.nrows(), c, |u, p| out[(u, p)] + out[(u, c + p)]);
         if variances.is_none() {
@@ -87,6 +72,18 @@ fn propagate(
         theta,
         hidden_sigma,
     }
+}
+
+/// Columns `i < j` of `m`, both mutable.
+fn two_columns_mut(m: &mut Mat<f64>, i: usize, j: usize) -> (&mut [f64], &mut [f64]) {
+    fn column(c: faer::ColMut<'_, f64>) -> &mut [f64] {
+        c.try_as_col_major_mut()
+            .expect("a Mat's columns are contiguous")
+            .as_slice_mut()
+    }
+    let (left, right) = m.as_mut().split_at_col_mut(j);
+    let (left, right) = (left.col_mut(i), right.col_mut(0));
+    (column(left), column(right))
 }
 
 /// `Theta(a, b) = sum_u mu_L(u) Theta_L(u; a, b)` of each pair (column) of `theta`.
@@ -146,11 +143,12 @@ fn output_kernels_by_chunk(
         "one row per input position"
     );
     let n = x.ncols();
+    let layers: Vec<LayerProduct> = chain.layers().iter().map(LayerProduct::new).collect();
     // Pass 1: the variances of every hidden layer, column a = Sigma_l(.; a, a).
     let diagonal = diagonal_pairs(n);
     let chunks: Vec<ChunkOutput> = diagonal
         .par_chunks(CHUNK)
-        .map(|pairs| propagate(chain, x, pairs, None, sigma_w2))
+        .map(|pairs| propagate(chain, &layers, x, pairs, None, sigma_w2))
         .collect();
     let variances: Vec<Mat<f64>> = (0..chain.depth() - 1)
         .map(|h| {
@@ -170,9 +168,25 @@ fn output_kernels_by_chunk(
     let pairs = upper_pairs(n);
     let thetas: Vec<Mat<f64>> = pairs
         .par_chunks(CHUNK)
-        .map(|chunk| propagate(chain, x, chunk, Some(&variances), sigma_w2).theta)
+        .map(|chunk| propagate(chain, &layers, x, chunk, Some(&variances), sigma_w2).theta)
         .collect();
     (pairs, thetas)
+}
+
+/// The factor `(to / from)^L` that turns the kernel at `sigma_w2 = from` into the kernel at
+/// `sigma_w2 = to`, when that rescaling reproduces the recursion's bytes: `Sigma_l` and
+/// `Theta_l` are homogeneous of degree l in sigma_w^2 (ReLU, no biases), and when `to / from`
+/// is a power of two every step of the recursion (products, square roots, the correlation)
+/// scales exactly, so `graphon_ntk(chain, x, to)` is `factor * graphon_ntk(chain, x, from)` to
+/// the bit. `None` for any other ratio (the rescaled kernel would differ in its last bits), and
+/// where the factor or the kernel's values could leave the normal range.
+pub fn exact_sigma_w2_rescale(from: f64, to: f64, depth: usize) -> Option<f64> {
+    let ratio = to / from;
+    let exponent = ratio.log2().round();
+    let is_power_of_two = ratio.is_normal() && ratio == exponent.exp2() && from * ratio == to;
+    let factor = ratio.powi(i32::try_from(depth).ok()?);
+    // Far from the ends of the exponent range, no scaled value can overflow or go subnormal.
+    (is_power_of_two && factor.is_normal() && factor.log2().abs() < 256.0).then_some(factor)
 }
 
 /// Floating-point operations of the matrix products of [`graphon_ntk`] on N points (what the

@@ -15,7 +15,7 @@ use glh_masks::stage::MaskPoint;
 use glh_model::LayerMask;
 use glh_ntk::chain::GraphonChain;
 use glh_ntk::configuration::{configuration_chain, draw_masks};
-use glh_ntk::recursion::graphon_ntk;
+use glh_ntk::recursion::{exact_sigma_w2_rescale, graphon_ntk};
 use glh_ntk::settings::GraphonNtkSettings;
 use glh_ntk::stage::relative_error;
 use rand::RngExt;
@@ -80,12 +80,31 @@ fn the_kernel_of_a_drawn_mask_tends_to_the_graphon_kernel_like_one_over_sqrt_n()
 #[test]
 fn sigma_w2_only_scales_a_bias_free_relu_kernel_by_its_power_l() {
     // Sigma_l and Theta_l are homogeneous of degree l in sigma_w^2 (ReLU, no biases), so the
-    // kernel at 2 is 2^L times the kernel at 1 and every scale-free metric is the same.
+    // kernel at 2 is 2^L times the kernel at 1, to the bit: the graphon_ntk stage derives one
+    // from the other instead of running the recursion twice.
     let shapes = [(20, 8), (20, 20), (20, 20), (3, 20)];
     let chain = configuration_chain(&[graded_masks(&shapes, 4)], 5).unwrap();
     let x = inputs(8, 10, 2);
-    let (one, two) = (graphon_ntk(&chain, &x, 1.0), graphon_ntk(&chain, &x, 2.0));
-    assert!(relative_error(&two, &(&one * faer::Scale(16.0))) < 1e-12);
+    let one = graphon_ntk(&chain, &x, 1.0);
+    for (from, to) in [(1.0, 2.0), (2.0, 1.0), (0.5, 4.0), (3.0, 6.0)] {
+        let factor = exact_sigma_w2_rescale(from, to, 4).unwrap();
+        let computed = graphon_ntk(&chain, &x, to);
+        let derived = &graphon_ntk(&chain, &x, from) * faer::Scale(factor);
+        assert_eq!(bits(&computed), bits(&derived), "{from} -> {to}");
+    }
+    assert_eq!(exact_sigma_w2_rescale(1.0, 2.0, 4), Some(16.0));
+    // A ratio that is no power of two rescales only approximately: the recursion runs again.
+    assert_eq!(exact_sigma_w2_rescale(1.0, 1.5, 4), None);
+    assert_eq!(exact_sigma_w2_rescale(1.0, 3.0, 4), None);
+    let rescaled = &one * faer::Scale(1.5f64.powi(4));
+    assert!(relative_error(&graphon_ntk(&chain, &x, 1.5), &rescaled) < 1e-14);
+}
+
+/// The bit patterns of a matrix's entries, column by column.
+fn bits(m: &Mat<f64>) -> Vec<u64> {
+    (0..m.ncols())
+        .flat_map(|j| m.col_as_slice(j).iter().map(|v| v.to_bits()))
+        .collect()
 }
 
 fn mnist() -> DataSettings {
