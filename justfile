@@ -70,6 +70,17 @@ test:
 slurm-test: build
     scripts/slurm-test.sh
 
+# Compiles the training crate's `cuda` feature, no GPU needed: CUDA's compiler and headers from
+# PyPI's wheels, cached in ~/.cache/graphon-lab (scripts/cuda-toolkit.sh); candle's kernels are
+# compiled for compute capability 9.0 (H100). Part of CI.
+check-cuda:
+    PATH="$(scripts/cuda-toolkit.sh)/bin:$PATH" CUDA_COMPUTE_CAP=90 cargo check --release -p glh-training --features cuda
+
+# The CUDA path on a machine with an NVIDIA GPU: builds with `cuda`, the Adam-step benchmark on
+# the GPU, one E3 run on the GPU against the CPU's (scripts/gpu-check.sh). Exit 2 without a GPU.
+gpu-check:
+    scripts/gpu-check.sh
+
 # Criterion benchmarks (results in target/criterion).
 bench *args:
     cargo bench -p glh-benches {{args}}

@@ -8,8 +8,11 @@
 //! - `e3_run_n1024_L4`: one whole E3 run, 200 steps with the test set every 20 (`train`).
 //!
 //! `just bench-torch` runs these beside PyTorch twins on the same weights and prints the ratios.
+//! With `GLH_BENCH_DEVICE=cuda` (a build with this crate's `cuda` feature, as
+//! `scripts/gpu-check.sh` runs it) they run on the first CUDA GPU, under group names ending in
+//! `_cuda`.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_data::mnist::{CLASSES, PIXELS};
 use glh_model::{Architecture, Mask, Mlp};
@@ -27,20 +30,35 @@ fn first_batch(data: &MnistTensors) -> (Tensor, Tensor) {
     )
 }
 
+/// The device named by `GLH_BENCH_DEVICE` (`cpu`, `cuda` or `metal`; `cpu` when unset), and
+/// the suffix its benchmark groups carry (none on the CPU).
+fn bench_device() -> (candle_core::Device, String) {
+    let name = std::env::var("GLH_BENCH_DEVICE").unwrap_or_else(|_| "cpu".to_string());
+    let device: glh_training::Device =
+        serde_json::from_value(serde_json::Value::String(name.clone()))
+            .unwrap_or_else(|_| panic!("GLH_BENCH_DEVICE must be cpu, cuda or metal, got {name}"));
+    let suffix = match device {
+        glh_training::Device::Cpu => String::new(),
+        other => format!("_{other}"),
+    };
+    (device.open().unwrap(), suffix)
+}
+
 fn training_step(c: &mut Criterion) {
     glh_benches::keep_freed_memory();
+    let (device, suffix) = bench_device();
     let (_root, store, settings) = glh_benches::scratch_store();
     let pruned = glh_benches::random_mask_1024(&store, &settings);
-    let data = MnistTensors::load(&settings, &Device::Cpu).unwrap();
+    let data = MnistTensors::load(&settings, &device).unwrap();
     let arch = Architecture::mlp(PIXELS, 1024, 4, CLASSES);
     let mlp = Mlp::init(arch, 0);
     let adam = TrainingSettings::default().adam();
     let (x, y) = first_batch(&data);
-    let mut group = c.benchmark_group("train_step_n1024_L4_b128");
+    let mut group = c.benchmark_group(format!("train_step_n1024_L4_b128{suffix}"));
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
     for (name, mask) in [("random_s0.8", &pruned), ("dense", &Mask::full(&arch))] {
-        let mut model = MaskedMlp::new(&mlp, mask, &Device::Cpu).unwrap();
+        let mut model = MaskedMlp::new(&mlp, mask, &device).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| {
                 let gradients = model.backward(&x, &y).unwrap();
@@ -50,7 +68,7 @@ fn training_step(c: &mut Criterion) {
         });
     }
     // The step's parts, on the pruned net.
-    let mut model = MaskedMlp::new(&mlp, &pruned, &Device::Cpu).unwrap();
+    let mut model = MaskedMlp::new(&mlp, &pruned, &device).unwrap();
     group.bench_function("random_s0.8/forward", |b| {
         b.iter(|| model.forward(&x).unwrap())
     });
@@ -63,21 +81,21 @@ fn training_step(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("test_eval_n1024_L4");
+    let mut group = c.benchmark_group(format!("test_eval_n1024_L4{suffix}"));
     group.sample_size(10);
     group.bench_function("random_s0.8", |b| {
         b.iter(|| model.loss_and_correct(&data.test_x, &data.test_y).unwrap())
     });
     group.finish();
 
-    let mut group = c.benchmark_group("e3_run_n1024_L4");
+    let mut group = c.benchmark_group(format!("e3_run_n1024_L4{suffix}"));
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(60));
     let settings = TrainingSettings::default();
     group.bench_function("random_s0.8", |b| {
         b.iter(|| {
-            let mut model = MaskedMlp::new(&mlp, &pruned, &Device::Cpu).unwrap();
+            let mut model = MaskedMlp::new(&mlp, &pruned, &device).unwrap();
             train(&mut model, &data, &settings, 0, &mut |_, _| {}).unwrap()
         })
     });
