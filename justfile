@@ -44,8 +44,9 @@ e4: build
     @echo "Report: reports/e4/report.md and reports/e4/report.html."
 
 # E3's kernel as the paper's text describes it (masks drawn from each configuration's graphon,
-# their exact kernel on 1024 images) beside our two graphon kernels: about 2.5 hours on 2 cores,
-# cached when done; reports/e3-literal. Not in `reproduce` for its cost.
+# their exact kernel on 1024 images) beside our two graphon kernels: 2.5 hours on 2 cores before
+# issue #30's kernels (not re-timed since), cached when done; reports/e3-literal. Not in
+# `reproduce` for its cost.
 e3-literal: build
     {{glh}} data verify
     {{glh}} run pipelines/e3.toml

@@ -143,8 +143,8 @@ and joined by rank; the 784 pixels and 10 classes kept; METHOD.md section 7), an
 is computed on --kernel-size MNIST training images (as class-balanced as the count allows) at
 each --sigma-w2 (kernel `graphon`), beside the same graphon with one order per hidden layer for
 both its sides (`shared_order`). With --draw-masks, one finite mask drawn from the graphon gets
-its mask-level kernel too (`drawn`, the paper's text; ~100 s at n = 1024 on 1024 images and 2
-cores). Writes a `graphon_ntk` artifact: spectra.parquet and metrics.parquet (the paper's top-5
+its mask-level kernel too (`drawn`, the paper's text; ~50 s at n = 1024 and 80% sparsity on
+1024 images and 2 cores). Writes a `graphon_ntk` artifact: spectra.parquet and metrics.parquet (the paper's top-5
 energy, trace / l_1, l_1 / l_2 and decay beside ours, each kernel as is, centred and with its
 top eigenpair removed). Sweeps run through `glh run` with a [graphon_ntk] table (see
 pipelines/e3.toml and e3-literal.toml).
