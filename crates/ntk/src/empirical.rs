@@ -17,17 +17,15 @@
 
 use crate::chain::mask_matrix;
 use crate::pairs::{CHUNK, pair_products, symmetric_from_pairs, upper_pairs};
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use crate::products::dense_product;
+use faer::Mat;
 use glh_model::LayerMask;
 use glh_model::ntk_init::standard_normal_weights;
 use rayon::prelude::*;
 
-/// `a b`, sequentially (parallelism comes from chunks and outputs, never from inside).
+/// `a b`, sequentially: `products::dense_product` at alpha 1.
 fn product(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::zeros(a.nrows(), b.ncols());
-    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::Seq);
-    out
+    dense_product(a, b, 1.0)
 }
 
 /// The weights `V_l ~ N(0, 1)` of draw `draw`, one matrix per layer in the masks' shapes

@@ -9,7 +9,7 @@
 //! never on the machine or the thread count, so a kernel's bits do not either.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use faer::{Accum, Mat, MatRef, Par};
 
 /// A layer whose fraction of nonzero entries is below this is multiplied as sparse. Measured
 /// by `cargo bench -p glh-benches --bench ntk -- layer_product` (a 1024 x 1024 mask times
@@ -165,23 +165,17 @@ impl<'a> LayerProduct<'a> {
     /// `alpha W rhs`, sequential (chunks are what runs in parallel).
     pub fn product(&self, rhs: &Mat<f64>, alpha: f64) -> Mat<f64> {
         match self {
-            LayerProduct::Dense(w) => dense_product(w, rhs, alpha),
+            LayerProduct::Dense(w) => dense_product(w.as_ref(), rhs.as_ref(), alpha),
             LayerProduct::Sparse(sparse) => sparse.product(rhs, alpha),
         }
     }
 }
 
-/// `alpha W rhs` by faer's GEMM on one thread.
-pub fn dense_product(w: &Mat<f64>, rhs: &Mat<f64>, alpha: f64) -> Mat<f64> {
+/// `alpha W rhs` by faer's GEMM on one thread (parallelism comes from chunks and outputs,
+/// never from inside a product, so results do not depend on the thread count).
+pub fn dense_product(w: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64) -> Mat<f64> {
     let mut out = Mat::zeros(w.nrows(), rhs.ncols());
-    matmul(
-        out.as_mut(),
-        Accum::Replace,
-        w.as_ref(),
-        rhs.as_ref(),
-        alpha,
-        Par::Seq,
-    );
+    matmul(out.as_mut(), Accum::Replace, w, rhs, alpha, Par::Seq);
     out
 }
 
@@ -223,7 +217,7 @@ mod tests {
         });
         let rhs = Mat::from_fn(50, 33, |i, j| ((i * 5 + j * 3) % 11) as f64 * 0.1 - 0.4);
         let (dense, sparse) = (
-            dense_product(&w, &rhs, 0.5),
+            dense_product(w.as_ref(), rhs.as_ref(), 0.5),
             SparseRows::of(&w).product(&rhs, 0.5),
         );
         let error = (&dense - &sparse).norm_l2() / dense.norm_l2();
