@@ -104,7 +104,8 @@ pub struct GraphonNtkSettings {
     /// `seed_kernels`, one from each seed's own graphon too, streams
     /// `ntk/graphon_draw/seed<s>/layer<l>`) and compute its mask-level kernel
     /// (`kernel = "drawn"`), the paper's text, which should agree with the graphon kernel up
-    /// to O(1/sqrt(n)). Costs O(n^2) per image pair: ~100 s at n = 1024 on 1024 images.
+    /// to O(1/sqrt(n)). Costs O(n^2) per image pair: ~50 s at n = 1024 and 80% sparsity on 1024
+    /// images and 2 cores.
     pub draw_masks: bool,
     /// Seed of the drawn masks.
     pub draw_seed: u64,
