@@ -47,8 +47,9 @@ fn ntk(c: &mut Criterion) {
     ));
     group.bench_function("mask_level", |b| b.iter(|| graphon_ntk(&chain, &x, 2.0)));
 
+    let rhs = chunk_right_hand_sides(&chain);
     group.bench_function("mask_level_gemm", |b| {
-        b.iter(|| products_of_the_recursion(&chain, n_points))
+        b.iter(|| products_of_the_recursion(&chain, &rhs, n_points))
     });
 
     let histogram = GraphonChain::of_histograms(layers, 64).unwrap();
@@ -58,8 +59,9 @@ fn ntk(c: &mut Criterion) {
     group.bench_function("histogram_k64", |b| {
         b.iter(|| graphon_ntk(&histogram, &x, 2.0))
     });
+    let rhs = chunk_right_hand_sides(&histogram);
     group.bench_function("histogram_k64_gemm", |b| {
-        b.iter(|| products_of_the_recursion(&histogram, n_points))
+        b.iter(|| products_of_the_recursion(&histogram, &rhs, n_points))
     });
 
     group.throughput(Throughput::Elements(
@@ -71,10 +73,25 @@ fn ntk(c: &mut Criterion) {
     group.finish();
 }
 
+/// The right-hand sides of one full chunk's products, layer by layer (`CHUNK` columns for the
+/// first layer, `2 CHUNK` for the others), built once so that only products are timed.
+fn chunk_right_hand_sides(chain: &GraphonChain) -> Vec<Mat<f64>> {
+    chain
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(l, w)| {
+            let columns = if l == 0 { CHUNK } else { 2 * CHUNK };
+            Mat::from_fn(w.ncols(), columns, |r, p| ((r + p) % 7) as f64)
+        })
+        .collect()
+}
+
 /// faer's dense GEMM on every product the recursion runs on `n_points` points, in its chunks
 /// (`CHUNK` pairs, one thread each, chunks in parallel), with the layers as dense matrices and
-/// constant right-hand sides: what the kernel would cost if products were all it did.
-fn products_of_the_recursion(chain: &GraphonChain, n_points: usize) -> f64 {
+/// the right-hand sides `rhs` (a last, partial chunk uses their leading columns): what the
+/// kernel would cost if products were all it did.
+fn products_of_the_recursion(chain: &GraphonChain, rhs: &[Mat<f64>], n_points: usize) -> f64 {
     let pairs = n_points * (n_points + 1) / 2 + n_points;
     let chunks: Vec<usize> = (0..pairs.div_ceil(CHUNK)).collect();
     chunks
@@ -84,11 +101,11 @@ fn products_of_the_recursion(chain: &GraphonChain, n_points: usize) -> f64 {
             chain
                 .layers()
                 .iter()
+                .zip(rhs)
                 .enumerate()
-                .map(|(l, w)| {
+                .map(|(l, (w, rhs))| {
                     let columns = if l == 0 { c } else { 2 * c };
-                    let rhs = Mat::from_fn(w.ncols(), columns, |r, p| ((r + p) % 7) as f64);
-                    dense_product(w, &rhs, 2.0)[(0, 0)]
+                    dense_product(w.as_ref(), rhs.subcols(0, columns), 2.0)[(0, 0)]
                 })
                 .sum::<f64>()
         })
@@ -109,7 +126,7 @@ fn layer_product(c: &mut Criterion) {
         });
         let sparse = SparseRows::of(&mask);
         group.bench_function(format!("dense_{density}"), |b| {
-            b.iter(|| dense_product(&mask, &rhs, 2.0))
+            b.iter(|| dense_product(mask.as_ref(), rhs.as_ref(), 2.0))
         });
         group.bench_function(format!("sparse_{density}"), |b| {
             b.iter(|| sparse.product(&rhs, 2.0))
