@@ -9,7 +9,7 @@ static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 use std::hint::black_box;
 
 fn load(c: &mut Criterion) {
-    glh_benches::keep_freed_memory();
+    glh_benches::set_up_as_glh();
     let mut group = c.benchmark_group("mnist");
     group.sample_size(10);
     group.bench_function("load_verify_train", |b| {

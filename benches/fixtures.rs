@@ -19,10 +19,14 @@ pub fn mnist_dir() -> PathBuf {
 /// `#[global_allocator] static ALLOC: Allocator = Allocator;`.
 pub type Allocator = mimalloc::MiMalloc;
 
-/// Never hands freed pages back to the kernel, as `glh` does (`keep_freed_memory` in
-/// crates/cli/src/main.rs, which says why and tests the option's index): each benchmark calls
-/// this first so that it times what users run.
-pub fn keep_freed_memory() {
+/// Sets the process up as `glh`'s `main` does, so that each benchmark, calling this first,
+/// times what users run: mimalloc never hands freed pages back to the kernel
+/// (`keep_freed_memory` in crates/cli/src/main.rs, which says why and tests the option's
+/// index), and candle's element-wise ops run on the calling thread
+/// (`glh_training::device::candle_ops_on_the_calling_thread`).
+pub fn set_up_as_glh() {
+    // SAFETY: each benchmark's first call, before it starts any thread.
+    unsafe { glh_training::device::candle_ops_on_the_calling_thread() };
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: sets an option value; mimalloc's options may be set at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }

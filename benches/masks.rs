@@ -35,7 +35,7 @@ fn e1_point(method: PruneMethod, width: u64) -> MaskPoint {
 }
 
 fn masks(c: &mut Criterion) {
-    glh_benches::keep_freed_memory();
+    glh_benches::set_up_as_glh();
     let root = tempfile::tempdir().unwrap();
     let store = ArtifactStore::new(root.path());
     let data = DataSettings {

@@ -29,7 +29,7 @@ use std::time::Duration;
 static ALLOC: glh_benches::Allocator = glh_benches::Allocator {};
 
 fn ntk(c: &mut Criterion) {
-    glh_benches::keep_freed_memory();
+    glh_benches::set_up_as_glh();
     let (_root, store, data) = glh_benches::scratch_store();
     let mask = glh_benches::random_mask_1024(&store, &data);
     let images = subset_images(&store, &data, 0, Subset::Kernel).unwrap();

@@ -62,7 +62,7 @@ fn mnist(out: &Path, dir: &Path) {
 }
 
 fn main() {
-    glh_benches::keep_freed_memory();
+    glh_benches::set_up_as_glh();
     let out = std::env::args().nth(1).expect("usage: torch-fixtures OUT");
     let out = Path::new(&out);
     std::fs::create_dir_all(out).expect("the output directory");

@@ -5,7 +5,10 @@
 //! - `train_step_n1024_L4_b128`: one Adam step (forward, hand-written backward, fused Adam),
 //!   masked and dense (masking costs nothing here: weights are kept pruned), and its parts;
 //! - `test_eval_n1024_L4`: one evaluation on MNIST's 10,000 test images;
-//! - `e3_run_n1024_L4`: one whole E3 run, 200 steps with the test set every 20 (`train`).
+//! - `e3_run_n1024_L4`: one whole E3 run, 200 steps with the test set every 20 (`train`);
+//! - `route_n1024_L4_b128`: a forward and backward pass on the dense and on the sparse route
+//!   at densities 0.05 to 0.5 (masks of that density in every layer), which sets
+//!   `glh_training::sparse::SPARSE_BELOW_DENSITY`.
 //!
 //! `just bench-torch` runs these beside PyTorch twins on the same weights and prints the ratios.
 //! With `GLH_BENCH_DEVICE=cuda` (a build with this crate's `cuda` feature, as
@@ -15,7 +18,8 @@
 use candle_core::Tensor;
 use criterion::{Criterion, criterion_group, criterion_main};
 use glh_data::mnist::{CLASSES, PIXELS};
-use glh_model::{Architecture, Mask, Mlp};
+use glh_model::{Architecture, LayerMask, Mask, Mlp};
+use glh_training::sparse::ProductRoute;
 use glh_training::{MaskedMlp, MnistTensors, TrainingSettings, train};
 use std::time::Duration;
 
@@ -45,7 +49,7 @@ fn bench_device() -> (candle_core::Device, String) {
 }
 
 fn training_step(c: &mut Criterion) {
-    glh_benches::keep_freed_memory();
+    glh_benches::set_up_as_glh();
     let (device, suffix) = bench_device();
     let (_root, store, settings) = glh_benches::scratch_store();
     let pruned = glh_benches::random_mask_1024(&store, &settings);
@@ -102,5 +106,50 @@ fn training_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, training_step);
+/// A mask keeping about `density` of every layer of `arch`, from a fixed hash of the position.
+fn mask_of_density(arch: &Architecture, density: f64) -> Mask {
+    let layers = Mask::full(arch)
+        .layers()
+        .iter()
+        .map(|full| {
+            let keep = (0..full.rows() * full.cols())
+                .map(|i| (i * 2_654_435_761) % 10_000 < (density * 10_000.0) as usize)
+                .collect();
+            LayerMask::new(full.rows(), full.cols(), keep).unwrap()
+        })
+        .collect();
+    Mask::from_layers(arch, layers).unwrap()
+}
+
+fn route(c: &mut Criterion) {
+    glh_benches::set_up_as_glh();
+    let (_root, _store, settings) = glh_benches::scratch_store();
+    let device = candle_core::Device::Cpu;
+    let data = MnistTensors::load(&settings, &device).unwrap();
+    let arch = Architecture::mlp(PIXELS, 1024, 4, CLASSES);
+    let mlp = Mlp::init(arch, 0);
+    let (x, y) = first_batch(&data);
+    let mut group = c.benchmark_group("route_n1024_L4_b128");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(300));
+    group.measurement_time(Duration::from_secs(2));
+    for density in [0.5, 0.4, 0.3, 0.2, 0.1, 0.05] {
+        let mask = mask_of_density(&arch, density);
+        for (name, route) in [
+            ("dense", ProductRoute::Dense),
+            ("sparse", ProductRoute::Sparse),
+        ] {
+            let model = MaskedMlp::new(&mlp, &mask, &device)
+                .unwrap()
+                .with_route(route, &mask)
+                .unwrap();
+            group.bench_function(format!("{name}/density_{density}"), |b| {
+                b.iter(|| model.backward(&x, &y).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, route, training_step);
 criterion_main!(benches);

@@ -12,9 +12,9 @@ static GLOBAL: MiMalloc = MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Tells mimalloc never to hand freed pages back to the kernel. candle allocates every
-/// activation afresh: evaluating the test set frees and reallocates 40 MB buffers per layer, and
-/// with purging each reuse page-faulted them in again: a quarter of a training step and a third
-/// of a test evaluation (issue #18). The price is that memory freed at a peak stays mapped.
+/// activation afresh, and with purging each reuse page-faulted its pages in again: a quarter of
+/// a training step (issue #18). (Test-set evaluations also run in row blocks, since buffers
+/// over mimalloc's size for large objects come from the kernel afresh whatever this says.) The price is that memory freed at a peak stays mapped.
 /// `benches/fixtures.rs` does the same for the benchmarks.
 fn keep_freed_memory() {
     // SAFETY: sets an option value; mimalloc's options may be set at any time.
@@ -22,6 +22,8 @@ fn keep_freed_memory() {
 }
 
 fn main() {
+    // SAFETY: first in `main`, before any other thread exists.
+    unsafe { glh_training::device::candle_ops_on_the_calling_thread() };
     keep_freed_memory();
     // `glh ls | head` must end quietly when head closes the pipe, as Unix tools do, instead of
     // panicking on the failed write: restore the default SIGPIPE action that Rust's runtime

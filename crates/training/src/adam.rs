@@ -18,7 +18,10 @@
 //! On other devices the same formula runs as candle tensor ops ([`AdamState::step_with_ops`]),
 //! which a test holds equal to the fused op on the CPU.
 
-use candle_core::{CpuStorage, DType, Device, InplaceOp3, Layout, Result, Tensor, bail};
+use crate::sparse::SparseLayer;
+use candle_core::{
+    CpuStorage, DType, Device, InplaceOp2, InplaceOp3, Layout, Result, Tensor, bail,
+};
 use rayon::prelude::*;
 
 /// Adam's hyper-parameters (decoupled weight decay, as AdamW).
@@ -242,6 +245,85 @@ impl InplaceOp3 for FusedGd {
     }
 }
 
+/// Which update [`KeptUpdate`] applies.
+#[derive(Clone, Copy)]
+enum KeptRule {
+    Adam(StepConstants),
+    /// Gradient descent at this rate.
+    Gd(f32),
+}
+
+/// Rows per task of [`KeptUpdate`]: enough kept weights per task at 95% sparsity.
+const KEPT_ROWS: usize = 64;
+
+/// Adam or gradient descent on the kept entries of `[theta; m; v]` only, from their gradients
+/// in row order (the sparse route's weight gradient): the entries the masked dense update
+/// would change, updated by the same arithmetic, so the two give the same bits (tested), at
+/// the cost of the kept entries alone.
+struct KeptUpdate<'a> {
+    layer: &'a SparseLayer,
+    rule: KeptRule,
+}
+
+impl InplaceOp2 for KeptUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "kept-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        state: &mut CpuStorage,
+        state_layout: &Layout,
+        grad: &CpuStorage,
+        grad_layout: &Layout,
+    ) -> Result<()> {
+        let (CpuStorage::F32(state), CpuStorage::F32(grad)) = (state, grad) else {
+            bail!("kept update: the parameter and its gradient must be f32");
+        };
+        let Some((start, end)) = state_layout.contiguous_offsets() else {
+            bail!("kept update: the state must be contiguous");
+        };
+        let grad = contiguous(grad, grad_layout, "gradient")?;
+        let layer = self.layer;
+        let (rows, cols) = layer.shape();
+        let n = rows * cols;
+        if end - start != 3 * n || grad.len() != layer.kept() {
+            bail!(
+                "kept update: a state of {} entries and {} gradients for a {rows} x {cols} \
+                 layer keeping {}",
+                end - start,
+                grad.len(),
+                layer.kept()
+            );
+        }
+        let (theta, moments) = state[start..end].split_at_mut(n);
+        let (m, v) = moments.split_at_mut(n);
+        let block = (KEPT_ROWS * cols).max(1);
+        let offsets = layer.row_offsets();
+        theta
+            .par_chunks_mut(block)
+            .zip(m.par_chunks_mut(block))
+            .zip(v.par_chunks_mut(block))
+            .enumerate()
+            .for_each(|(task, ((theta, m), v))| {
+                let first = task * KEPT_ROWS;
+                for o in first..(first + KEPT_ROWS).min(rows) {
+                    let local = (o - first) * cols;
+                    let g = &grad[offsets[o]..offsets[o + 1]];
+                    for (&k, &g) in layer.row(o).iter().zip(g) {
+                        let i = local + k as usize;
+                        match self.rule {
+                            KeptRule::Adam(c) => c.update(&mut theta[i], &mut m[i], &mut v[i], g),
+                            // As the masked step computes it: (g * 1) * lr + 0.
+                            KeptRule::Gd(lr) => theta[i] -= g * lr + 0.0,
+                        }
+                    }
+                }
+            });
+        Ok(())
+    }
+}
+
 impl AdamState {
     /// `theta` with zero moments.
     pub fn new(theta: &Tensor) -> Result<Self> {
@@ -311,6 +393,29 @@ impl AdamState {
             None => grad.clone(),
         };
         self.state.inplace_op3(&grad, &mask, &op)
+    }
+
+    /// Step `t` (from 1) on the kept weights of `layer` only, from their gradients `grad`
+    /// (`(kept,)`, row order: the sparse route's); pruned entries are not touched. The same
+    /// bits as [`Self::step`] with the layer's mask and those gradients in place (tested).
+    pub fn step_kept(
+        &self,
+        params: &AdamParams,
+        t: u32,
+        grad: &Tensor,
+        layer: &SparseLayer,
+    ) -> Result<()> {
+        let rule = KeptRule::Adam(StepConstants::new(params, t));
+        self.state
+            .inplace_op2(&grad.contiguous()?, &KeptUpdate { layer, rule })
+    }
+
+    /// Gradient descent at rate `lr` on the kept weights of `layer` only (see
+    /// [`Self::step_kept`]); the same bits as [`Self::gd_step`] with the layer's mask.
+    pub fn gd_step_kept(&self, lr: f64, grad: &Tensor, layer: &SparseLayer) -> Result<()> {
+        let rule = KeptRule::Gd(lr as f32);
+        self.state
+            .inplace_op2(&grad.contiguous()?, &KeptUpdate { layer, rule })
     }
 
     /// The same step as candle tensor ops (candle-nn's `AdamW`, with the gradient masked first),

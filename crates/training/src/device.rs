@@ -2,6 +2,24 @@
 //! pipeline files, on the command line and in the `device` column.
 
 use glh_artifacts::{Error, Result};
+
+/// Runs candle's element-wise CPU ops on the calling thread, unless `CANDLE_NUM_THREADS` says
+/// otherwise (a process calls this first: `glh`'s `main`, each benchmark).
+///
+/// Why: candle keeps a private pool (one thread fewer than the cores) whose worker spins 25,000
+/// times after every op, outside the job pool that the local executor sizes to the cores. Two
+/// E3 training runs side by side took 24.5 s with it and 18.2 s without (one alone: 10.7 s and
+/// 9.6 s). The products, a step's work, run on faer inside the job pool. The bytes do not
+/// change (checked on E3 runs): candle's element-wise ops are per element.
+///
+/// # Safety
+/// Sets an environment variable: call it before the process starts any other thread.
+pub unsafe fn candle_ops_on_the_calling_thread() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: the caller guarantees no other thread exists yet.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") }
+    }
+}
 use serde::{Deserialize, Serialize};
 
 /// Where a network trains. Part of the training key: f32 products differ across backends.

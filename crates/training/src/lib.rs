@@ -5,6 +5,7 @@
 //! - [`masked_mlp`]: the pruned MLP as candle tensors, built from `glh-model`'s initialisation
 //!   and kept pruned, with its backward pass written out (no autograd graph);
 //! - [`products`]: the matrix products (faer's f32 product on the CPU, candle's elsewhere);
+//! - [`sparse`]: the sparse route of a mostly pruned network on the CPU (only its kept weights);
 //! - [`adam`]: Adam fused into one in-place pass per parameter (tensor ops off the CPU);
 //! - [`train`]: Adam on mini-batches, and full-batch gradient descent on the kernel images (the
 //!   NTK regime, with the outputs on those images), with the loss of every step and test
@@ -19,6 +20,7 @@ pub mod device;
 pub mod masked_mlp;
 pub mod products;
 pub mod settings;
+pub mod sparse;
 pub mod stage;
 pub mod train;
 
