@@ -6,7 +6,7 @@
 //! chunk, and chunks run in parallel. The chunk size is fixed (never derived from the thread
 //! count) and each chunk uses sequential matrix products, so results do not depend on threads.
 
-use faer::Mat;
+use faer::{Mat, MatMut};
 
 /// Pairs per chunk: wide enough for efficient matrix products (the right-hand side has
 /// `2 * CHUNK` columns in the recursion), small enough that a chunk at n = 4096 stays near 64 MB.
@@ -25,21 +25,27 @@ pub fn upper_pairs(n: usize) -> Vec<(usize, usize)> {
 /// The `features x pairs.len()` matrix whose column p is `x[:, a_p] ⊙ x[:, b_p]`, each row f
 /// multiplied by `weight[f]`.
 pub fn pair_products(x: &Mat<f64>, pairs: &[(usize, usize)], weight: &[f64]) -> Mat<f64> {
-    assert_eq!(weight.len(), x.nrows());
     let mut out = Mat::zeros(x.nrows(), pairs.len());
+    pair_products_into(x, pairs, weight, out.as_mut());
+    out
+}
+
+/// [`pair_products`] into `out` (`d x pairs`, every entry written).
+pub fn pair_products_into(
+    x: &Mat<f64>,
+    pairs: &[(usize, usize)],
+    weight: &[f64],
+    mut out: MatMut<'_, f64>,
+) {
+    assert_eq!(weight.len(), x.nrows());
+    assert_eq!((out.nrows(), out.ncols()), (x.nrows(), pairs.len()));
     for (p, &(a, b)) in pairs.iter().enumerate() {
         let (xa, xb) = (x.col_as_slice(a), x.col_as_slice(b));
-        for (((o, &u), &v), &w) in out
-            .col_as_slice_mut(p)
-            .iter_mut()
-            .zip(xa)
-            .zip(xb)
-            .zip(weight)
-        {
+        let column = out.as_mut().col_mut(p);
+        for (((o, &u), &v), &w) in column.iter_mut().zip(xa).zip(xb).zip(weight) {
             *o = w * u * v;
         }
     }
-    out
 }
 
 /// The symmetric `n x n` matrix with `values[p]` at `pairs[p]` and its mirror.

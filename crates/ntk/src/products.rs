@@ -9,7 +9,7 @@
 //! never on the machine or the thread count, so a kernel's bits do not either.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// A layer whose fraction of nonzero entries is below this is multiplied as sparse. Measured
 /// by `cargo bench -p glh-benches --bench ntk -- layer_product` (a 1024 x 1024 mask times
@@ -74,13 +74,20 @@ impl SparseRows {
     /// `alpha W rhs`, for `rhs` of `cols` rows. Each entry is `alpha (sum_k w_ik rhs_kp)` with
     /// k in increasing order.
     pub fn product(&self, rhs: &Mat<f64>, alpha: f64) -> Mat<f64> {
+        let mut out = Mat::<f64>::zeros(self.rows, rhs.ncols());
+        self.product_into(rhs.as_ref(), out.as_mut(), alpha);
+        out
+    }
+
+    /// [`SparseRows::product`] into `out` (`rows x rhs.ncols()`, every entry written).
+    pub fn product_into(&self, rhs: MatRef<'_, f64>, mut out: MatMut<'_, f64>, alpha: f64) {
         assert_eq!(
             rhs.nrows(),
             self.cols,
             "one rhs row per column of the layer"
         );
+        assert_eq!((out.nrows(), out.ncols()), (self.rows, rhs.ncols()));
         let m = rhs.ncols();
-        let mut out = Mat::<f64>::zeros(self.rows, m);
         // One strip of pairs at a time, packed so that row k of the strip is `STRIP`
         // contiguous values and the rows follow each other: a strip is one contiguous block
         // (rhs's own columns are a power-of-two stride apart, which would alias in the cache).
@@ -89,18 +96,17 @@ impl SparseRows {
         for start in (0..m).step_by(STRIP) {
             let len = STRIP.min(m - start);
             for j in 0..len {
-                for (k, &v) in rhs.col_as_slice(start + j).iter().enumerate() {
+                for (k, &v) in rhs.col(start + j).iter().enumerate() {
                     strip_in[k * STRIP + j] = v;
                 }
             }
             self.strip_product(&strip_in, &mut strip_out, alpha);
             for j in 0..len {
-                for (i, o) in out.col_as_slice_mut(start + j).iter_mut().enumerate() {
+                for (i, o) in out.as_mut().col_mut(start + j).iter_mut().enumerate() {
                     *o = strip_out[i * STRIP + j];
                 }
             }
         }
-        out
     }
 
     /// `strip_out[i] = alpha sum_k w_ik strip_in[k]`, rows of `STRIP` values, in registers.
@@ -162,11 +168,22 @@ impl<'a> LayerProduct<'a> {
         }
     }
 
-    /// `alpha W rhs`, sequential (chunks are what runs in parallel).
-    pub fn product(&self, rhs: &Mat<f64>, alpha: f64) -> Mat<f64> {
+    /// Rows of the layer (positions of its output side).
+    pub fn rows(&self) -> usize {
         match self {
-            LayerProduct::Dense(w) => dense_product(w.as_ref(), rhs.as_ref(), alpha),
-            LayerProduct::Sparse(sparse) => sparse.product(rhs, alpha),
+            LayerProduct::Dense(w) => w.nrows(),
+            LayerProduct::Sparse(sparse) => sparse.rows,
+        }
+    }
+
+    /// `alpha W rhs` into `out` (every entry written), sequential (chunks are what runs in
+    /// parallel).
+    pub fn product_into(&self, rhs: MatRef<'_, f64>, out: MatMut<'_, f64>, alpha: f64) {
+        match self {
+            LayerProduct::Dense(w) => {
+                matmul(out, Accum::Replace, w.as_ref(), rhs, alpha, Par::Seq);
+            }
+            LayerProduct::Sparse(sparse) => sparse.product_into(rhs, out, alpha),
         }
     }
 }

@@ -16,11 +16,12 @@
 //! Cost: `2 sum_l rows_l cols_l` flops per pair, twice for hidden layers (E and Edot Theta).
 
 use crate::chain::GraphonChain;
-use crate::pairs::{CHUNK, diagonal_pairs, pair_products, symmetric_from_pairs, upper_pairs};
+use crate::pairs::{CHUNK, diagonal_pairs, pair_products_into, symmetric_from_pairs, upper_pairs};
 use crate::products::LayerProduct;
 use crate::relu::relu_moments_of_positions;
-use faer::Mat;
+use faer::{Mat, MatMut, MatRef};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// What one chunk of pairs yields.
 struct ChunkOutput {
@@ -28,6 +29,44 @@ struct ChunkOutput {
     theta: Mat<f64>,
     /// `Sigma_l(.; a, b)` for the hidden layers l = 1..L-1 (kept in the diagonal pass only).
     hidden_sigma: Vec<Mat<f64>>,
+}
+
+/// The buffers a chunk's recursion writes into, reused from chunk to chunk by one worker.
+///
+/// Why: a fresh zeroed matrix per layer and chunk, and element-by-element copies of the next
+/// `Sigma` and `Theta`, cost about a tenth of a K = 64 kernel (profile, issue #30). Every entry
+/// a chunk reads is written by that chunk first, so reuse never changes a bit.
+#[derive(Default)]
+struct Workspace {
+    /// `mu_0 ⊙ x_a ⊙ x_b`, input positions x pairs.
+    inputs: Vec<f64>,
+    /// `[mu_l ⊙ E_l | mu_l ⊙ Edot_l ⊙ Theta_l]`, positions x 2 pairs.
+    rhs: Vec<f64>,
+    /// The layer's product of `rhs`, next positions x 2 pairs.
+    out: Vec<f64>,
+    /// `Sigma_l` and `Theta_l`, positions x pairs.
+    sigma: Vec<f64>,
+    theta: Vec<f64>,
+}
+
+thread_local! {
+    /// Each worker thread's [`Workspace`], kept from chunk to chunk and kernel to kernel (a few
+    /// MB a thread). Per thread, not per rayon split (`map_init`), which would allocate afresh
+    /// for every split. `propagate` starts no parallel work, so the borrow never nests.
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+/// The first `rows * cols` entries of `buffer` (grown if needed) as a column-major matrix.
+fn matrix_mut(buffer: &mut Vec<f64>, rows: usize, cols: usize) -> MatMut<'_, f64> {
+    if buffer.len() < rows * cols {
+        buffer.resize(rows * cols, 0.0);
+    }
+    MatMut::from_column_major_slice_mut(&mut buffer[..rows * cols], rows, cols)
+}
+
+/// The first `rows * cols` entries of `buffer` as a column-major matrix.
+fn matrix(buffer: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(&buffer[..rows * cols], rows, cols)
 }
 
 /// Runs `pairs` through every layer. `variances[l - 1]` holds `Sigma_l(u; a, a)` in column a
@@ -39,49 +78,73 @@ fn propagate(
     pairs: &[(usize, usize)],
     variances: Option<&[Mat<f64>]>,
     sigma_w2: f64,
+    ws: &mut Workspace,
 ) -> ChunkOutput {
     let measures = chain.measures();
-    let c = pairs.len();
-    let mut sigma = layers[0].product(&pair_products(x, pairs, &measures[0]), sigma_w2);
-    let mut theta = sigma.clone();
+    let (c, d) = (pairs.len(), x.nrows());
+    let mut rows = layers[0].rows();
+    pair_products_into(x, pairs, &measures[0], matrix_mut(&mut ws.inputs, d, c));
+    layers[0].product_into(
+        matrix(&ws.inputs, d, c),
+        matrix_mut(&mut ws.sigma, rows, c),
+        sigma_w2,
+    );
+    matrix_mut(&mut ws.theta, rows, c);
+    ws.theta[..rows * c].copy_from_slice(&ws.sigma[..rows * c]);
     let mut hidden_sigma = Vec::new();
     for l in 1..chain.depth() {
         let mu = &measures[l];
-        let mut rhs = Mat::zeros(sigma.nrows(), 2 * c);
+        let (sigma, theta) = (&ws.sigma[..rows * c], &ws.theta[..rows * c]);
+        let mut rhs = matrix_mut(&mut ws.rhs, rows, 2 * c);
         for (p, &(a, b)) in pairs.iter().enumerate() {
             // A diagonal pair is its own variance, so that rho is exactly 1: acos is
             // ill-conditioned there and a last-bit difference would move Edot by ~1e-9.
             let (q_a, q_b) = match variances {
                 Some(v) if a != b => (v[l - 1].col_as_slice(a), v[l - 1].col_as_slice(b)),
-                _ => (sigma.col_as_slice(p), sigma.col_as_slice(p)),
+                _ => (column(sigma, rows, p), column(sigma, rows, p)),
             };
-            let (s, t) = (sigma.col_as_slice(p), theta.col_as_slice(p));
-            let (e, dot) = two_columns_mut(&mut rhs, p, c + p);
+            let (e, dot) = two_columns_mut(rhs.as_mut(), p, c + p);
+            let (s, t) = (column(sigma, rows, p), column(theta, rows, p));
             relu_moments_of_positions((q_a, q_b, s, t), mu, e, dot);
         }
-        let out = layers[l].product(&rhs, sigma_w2);
-        let next_sigma = Mat::from_fn(out.nrows(), c, |u, p| out[(u, p)]);
-        theta = Mat::from_fn(out.nrows(), c, |u, p| out[(u, p)] + out[(u, c + p)]);
         if variances.is_none() {
-            hidden_sigma.push(std::mem::replace(&mut sigma, next_sigma));
-        } else {
-            sigma = next_sigma;
+            hidden_sigma.push(matrix(&ws.sigma, rows, c).to_owned());
         }
+        let next = layers[l].rows();
+        layers[l].product_into(
+            matrix(&ws.rhs, rows, 2 * c),
+            matrix_mut(&mut ws.out, next, 2 * c),
+            sigma_w2,
+        );
+        // Column-major: the first c columns of `out` are W E, the last c are W (Edot Theta).
+        let (next_sigma, dot) = ws.out[..2 * next * c].split_at(next * c);
+        matrix_mut(&mut ws.sigma, next, c);
+        matrix_mut(&mut ws.theta, next, c);
+        ws.sigma[..next * c].copy_from_slice(next_sigma);
+        for ((t, &s), &d) in ws.theta[..next * c].iter_mut().zip(next_sigma).zip(dot) {
+            *t = s + d;
+        }
+        rows = next;
     }
     ChunkOutput {
-        theta,
+        theta: matrix(&ws.theta, rows, c).to_owned(),
         hidden_sigma,
     }
 }
 
+/// Column `p` of a column-major matrix of `rows` rows held in `m`.
+fn column(m: &[f64], rows: usize, p: usize) -> &[f64] {
+    &m[p * rows..(p + 1) * rows]
+}
+
 /// Columns `i < j` of `m`, both mutable.
-fn two_columns_mut(m: &mut Mat<f64>, i: usize, j: usize) -> (&mut [f64], &mut [f64]) {
+fn two_columns_mut(m: MatMut<'_, f64>, i: usize, j: usize) -> (&mut [f64], &mut [f64]) {
     fn column(c: faer::ColMut<'_, f64>) -> &mut [f64] {
         c.try_as_col_major_mut()
-            .expect("a Mat's columns are contiguous")
+            .expect("a column-major matrix's columns are contiguous")
             .as_slice_mut()
     }
-    let (left, right) = m.as_mut().split_at_col_mut(j);
+    let (left, right) = m.split_at_col_mut(j);
     let (left, right) = (left.col_mut(i), right.col_mut(0));
     (column(left), column(right))
 }
@@ -148,7 +211,9 @@ fn output_kernels_by_chunk(
     let diagonal = diagonal_pairs(n);
     let chunks: Vec<ChunkOutput> = diagonal
         .par_chunks(CHUNK)
-        .map(|pairs| propagate(chain, &layers, x, pairs, None, sigma_w2))
+        .map(|pairs| {
+            WORKSPACE.with_borrow_mut(|ws| propagate(chain, &layers, x, pairs, None, sigma_w2, ws))
+        })
         .collect();
     let variances: Vec<Mat<f64>> = (0..chain.depth() - 1)
         .map(|h| {
@@ -168,7 +233,11 @@ fn output_kernels_by_chunk(
     let pairs = upper_pairs(n);
     let thetas: Vec<Mat<f64>> = pairs
         .par_chunks(CHUNK)
-        .map(|chunk| propagate(chain, &layers, x, chunk, Some(&variances), sigma_w2).theta)
+        .map(|chunk| {
+            WORKSPACE.with_borrow_mut(|ws| {
+                propagate(chain, &layers, x, chunk, Some(&variances), sigma_w2, ws).theta
+            })
+        })
         .collect();
     (pairs, thetas)
 }
