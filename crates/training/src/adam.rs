@@ -92,6 +92,27 @@ impl StepConstants {
 /// cores share a 1024 x 1024 layer. The update is elementwise, so the split never changes a bit.
 const CHUNK: usize = 1 << 15;
 
+/// The `[theta; m; v]` state and the gradient of an in-place update, checked to be f32 and
+/// contiguous; `what` names the update in errors.
+fn state_and_gradient<'a>(
+    state: &'a mut CpuStorage,
+    state_layout: &Layout,
+    grad: &'a CpuStorage,
+    grad_layout: &Layout,
+    what: &str,
+) -> Result<(&'a mut [f32], &'a [f32])> {
+    let (CpuStorage::F32(state), CpuStorage::F32(grad)) = (state, grad) else {
+        bail!("{what}: the parameter and its gradient must be f32");
+    };
+    let Some((start, end)) = state_layout.contiguous_offsets() else {
+        bail!("{what}: the state must be contiguous");
+    };
+    Ok((
+        &mut state[start..end],
+        contiguous(grad, grad_layout, "gradient")?,
+    ))
+}
+
 /// The fused update as a candle in-place op on `[theta; m; v]`, reading the gradient and an
 /// optional u8 mask (0: pruned, skipped).
 struct FusedAdam {
@@ -120,21 +141,16 @@ impl InplaceOp3 for FusedAdam {
         mask: &CpuStorage,
         mask_layout: &Layout,
     ) -> Result<()> {
-        let (CpuStorage::F32(state), CpuStorage::F32(grad)) = (state, grad) else {
-            bail!("fused Adam: the parameter and its gradient must be f32");
-        };
-        let Some((start, end)) = state_layout.contiguous_offsets() else {
-            bail!("fused Adam: the state must be contiguous");
-        };
-        let grad = contiguous(grad, grad_layout, "gradient")?;
+        let (state, grad) =
+            state_and_gradient(state, state_layout, grad, grad_layout, "fused Adam")?;
         let n = grad.len();
-        if end - start != 3 * n {
+        if state.len() != 3 * n {
             bail!(
                 "fused Adam: a state of {} entries for {n} gradients",
-                end - start
+                state.len()
             );
         }
-        let (theta, moments) = state[start..end].split_at_mut(n);
+        let (theta, moments) = state.split_at_mut(n);
         let (m, v) = moments.split_at_mut(n);
         let c = self.constants;
         let chunks = theta
@@ -195,21 +211,21 @@ impl InplaceOp3 for FusedGd {
         mask: &CpuStorage,
         mask_layout: &Layout,
     ) -> Result<()> {
-        let (CpuStorage::F32(state), CpuStorage::F32(grad)) = (state, grad) else {
-            bail!("fused gradient descent: the parameter and its gradient must be f32");
-        };
-        let Some((start, end)) = state_layout.contiguous_offsets() else {
-            bail!("fused gradient descent: the state must be contiguous");
-        };
-        let grad = contiguous(grad, grad_layout, "gradient")?;
+        let (state, grad) = state_and_gradient(
+            state,
+            state_layout,
+            grad,
+            grad_layout,
+            "fused gradient descent",
+        )?;
         let n = grad.len();
-        if end - start != 3 * n {
+        if state.len() != 3 * n {
             bail!(
                 "fused gradient descent: a state of {} entries for {n} gradients",
-                end - start
+                state.len()
             );
         }
-        let theta = &mut state[start..start + n];
+        let theta = &mut state[..n];
         let lr = self.lr;
         if self.masked {
             let CpuStorage::U8(mask) = mask else {
@@ -277,26 +293,21 @@ impl InplaceOp2 for KeptUpdate<'_> {
         grad: &CpuStorage,
         grad_layout: &Layout,
     ) -> Result<()> {
-        let (CpuStorage::F32(state), CpuStorage::F32(grad)) = (state, grad) else {
-            bail!("kept update: the parameter and its gradient must be f32");
-        };
-        let Some((start, end)) = state_layout.contiguous_offsets() else {
-            bail!("kept update: the state must be contiguous");
-        };
-        let grad = contiguous(grad, grad_layout, "gradient")?;
+        let (state, grad) =
+            state_and_gradient(state, state_layout, grad, grad_layout, "kept update")?;
         let layer = self.layer;
         let (rows, cols) = layer.shape();
         let n = rows * cols;
-        if end - start != 3 * n || grad.len() != layer.kept() {
+        if state.len() != 3 * n || grad.len() != layer.kept() {
             bail!(
                 "kept update: a state of {} entries and {} gradients for a {rows} x {cols} \
                  layer keeping {}",
-                end - start,
+                state.len(),
                 grad.len(),
                 layer.kept()
             );
         }
-        let (theta, moments) = state[start..end].split_at_mut(n);
+        let (theta, moments) = state.split_at_mut(n);
         let (m, v) = moments.split_at_mut(n);
         let block = (KEPT_ROWS * cols).max(1);
         let offsets = layer.row_offsets();

@@ -228,6 +228,15 @@ fn weight_of<'a>(
     f32_values(storage, layout, "weight")
 }
 
+/// `count` strips of `features` rows as a custom op's output, shape `(count, features, STRIP)`.
+fn strips_storage(strips: Vec<[f32; STRIP]>, count: usize, features: usize) -> (CpuStorage, Shape) {
+    let values = strips.into_flattened();
+    (
+        CpuStorage::F32(values),
+        Shape::from((count, features, STRIP)),
+    )
+}
+
 /// The sum of a strip's lanes in a fixed tree: eight partial sums of stride 8, then pairs.
 #[inline(always)]
 fn lane_sum(acc: &[f32; STRIP]) -> f32 {
@@ -284,11 +293,7 @@ impl CustomOp3 for Forward<'_> {
                     out,
                 })
             });
-        let out = out.into_flattened();
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((count, layer.rows, STRIP)),
-        ))
+        Ok(strips_storage(out, count, layer.rows))
     }
 }
 
@@ -451,11 +456,7 @@ impl CustomOp3 for BackwardDelta<'_> {
                     out,
                 })
             });
-        let out = out.into_flattened();
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((count, layer.cols, STRIP)),
-        ))
+        Ok(strips_storage(out, count, layer.cols))
     }
 }
 
