@@ -83,7 +83,8 @@ fn one_hot(labels: &Tensor, classes: usize) -> Result<Tensor> {
 }
 
 impl MaskedMlp {
-    /// The network `mlp` under `mask`, on `device`.
+    /// The network `mlp` under `mask`, on `device`. On the CPU its products take the sparse
+    /// route when the mask keeps less than `sparse::SPARSE_BELOW_DENSITY` of its weights.
     pub fn new(mlp: &Mlp, mask: &Mask, device: &Device) -> Result<Self> {
         let layers = mlp
             .layers
@@ -171,20 +172,7 @@ impl MaskedMlp {
     /// On the sparse route the inputs are strips (`crate::sparse`); the logits are rows on both.
     fn forward_pass(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
         if !self.sparse.is_empty() {
-            let mut inputs = vec![to_strips(x)?];
-            let last = self.layers.len() - 1;
-            for (l, (layer, sparse)) in self.layers.iter().zip(&self.sparse).enumerate() {
-                let z = sparse.forward(
-                    &inputs[l],
-                    &layer.weight.theta()?,
-                    &layer.bias.theta()?,
-                    l < last,
-                )?;
-                if l == last {
-                    return Ok((inputs, from_strips(&z, x.dims2()?.0)?));
-                }
-                inputs.push(z);
-            }
+            return self.sparse_forward_pass(x);
         }
         let mut inputs = vec![x.clone()];
         for (l, layer) in self.layers.iter().enumerate() {
@@ -194,6 +182,21 @@ impl MaskedMlp {
                 return Ok((inputs, z));
             }
             inputs.push(z.relu()?);
+        }
+        unreachable!("a network has at least one layer")
+    }
+
+    /// [`Self::forward_pass`] on the sparse route: the inputs as strips, the logits as rows.
+    fn sparse_forward_pass(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
+        let mut inputs = vec![to_strips(x)?];
+        let last = self.layers.len() - 1;
+        for (l, (layer, sparse)) in self.layers.iter().zip(&self.sparse).enumerate() {
+            let (w, b) = (layer.weight.theta()?, layer.bias.theta()?);
+            let z = sparse.forward(&inputs[l], &w, &b, l < last)?;
+            if l == last {
+                return Ok((inputs, from_strips(&z, x.dims2()?.0)?));
+            }
+            inputs.push(z);
         }
         unreachable!("a network has at least one layer")
     }
@@ -254,26 +257,29 @@ impl MaskedMlp {
             Loss::CrossEntropy => candle_nn::ops::softmax_last_dim(&logits)?,
             Loss::Mse => logits.clone(),
         };
-        let mut delta = ((prediction - one_hot(labels, classes)?)? / batch as f64)?;
+        let delta = ((prediction - one_hot(labels, classes)?)? / batch as f64)?;
+        let mut gradients = if self.sparse.is_empty() {
+            self.dense_gradients(delta, &inputs)?
+        } else {
+            self.sparse_gradients(delta, &inputs)?
+        };
+        gradients.reverse();
+        Ok(Gradients {
+            correct: correct(&logits, labels)?,
+            loss,
+            layers: gradients,
+        })
+    }
+
+    /// The dense route's backward recursion from the output delta `(batch, classes)`, last
+    /// layer first.
+    fn dense_gradients(
+        &self,
+        mut delta: Tensor,
+        inputs: &[Tensor],
+    ) -> Result<Vec<(Tensor, Tensor)>> {
         let mut gradients = Vec::with_capacity(self.layers.len());
-        if !self.sparse.is_empty() {
-            // The same recursion on strips; padded examples have delta 0, so they add nothing.
-            delta = to_strips(&delta)?;
-            for l in (0..self.layers.len()).rev() {
-                let sparse = &self.sparse[l];
-                let weight_gradient = sparse.weight_gradient(&delta, &inputs[l])?;
-                let bias_gradient = delta.sum(2)?.sum(0)?;
-                if l > 0 {
-                    let w = self.layers[l].weight.theta()?;
-                    delta = sparse.backward_delta(&delta, &w, &inputs[l])?;
-                }
-                gradients.push((weight_gradient, bias_gradient));
-            }
-        }
-        for l in (0..self.layers.len())
-            .rev()
-            .filter(|_| self.sparse.is_empty())
-        {
+        for l in (0..self.layers.len()).rev() {
             let weight_gradient = matmul_f32(&delta.t()?, &inputs[l])?;
             let bias_gradient = delta.sum(0)?;
             if l > 0 {
@@ -283,12 +289,25 @@ impl MaskedMlp {
             }
             gradients.push((weight_gradient, bias_gradient));
         }
-        gradients.reverse();
-        Ok(Gradients {
-            correct: correct(&logits, labels)?,
-            loss,
-            layers: gradients,
-        })
+        Ok(gradients)
+    }
+
+    /// The same recursion on the sparse route, on strips (`inputs` are strips); padded
+    /// examples have delta 0, so they add nothing. Last layer first.
+    fn sparse_gradients(&self, delta: Tensor, inputs: &[Tensor]) -> Result<Vec<(Tensor, Tensor)>> {
+        let mut delta = to_strips(&delta)?;
+        let mut gradients = Vec::with_capacity(self.layers.len());
+        for l in (0..self.layers.len()).rev() {
+            let sparse = &self.sparse[l];
+            let weight_gradient = sparse.weight_gradient(&delta, &inputs[l])?;
+            let bias_gradient = delta.sum(2)?.sum(0)?;
+            if l > 0 {
+                let w = self.layers[l].weight.theta()?;
+                delta = sparse.backward_delta(&delta, &w, &inputs[l])?;
+            }
+            gradients.push((weight_gradient, bias_gradient));
+        }
+        Ok(gradients)
     }
 
     /// One Adam step with `gradients`; pruned weights are not touched.
