@@ -14,7 +14,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Tells mimalloc never to hand freed pages back to the kernel. candle allocates every
 /// activation afresh, and with purging each reuse page-faulted its pages in again: a quarter of
 /// a training step (issue #18). (Test-set evaluations also run in row blocks, since buffers
-/// over mimalloc's size for large objects come from the kernel afresh whatever this says.) The price is that memory freed at a peak stays mapped.
+/// over mimalloc's size for large objects come from the kernel afresh whatever this says.) The
+/// price is that memory freed at a peak stays mapped.
 /// `benches/fixtures.rs` does the same for the benchmarks.
 fn keep_freed_memory() {
     // SAFETY: sets an option value; mimalloc's options may be set at any time.

@@ -156,11 +156,45 @@ impl Mask {
         self.layers.iter().map(LayerMask::kept).sum()
     }
 
+    /// Kept weights over all weights of all layers, in [0, 1] (0 for a mask of no weights).
+    pub fn density(&self) -> f64 {
+        let total: usize = self.layers.iter().map(|m| m.keep.len()).sum();
+        if total == 0 {
+            return 0.0;
+        }
+        self.kept() as f64 / total as f64
+    }
+
     /// Whether every kept weight of `self` is kept in `outer` (masks of iterative pruning nest).
     pub fn is_subset_of(&self, outer: &Mask) -> bool {
         self.layers
             .iter()
             .zip(&outer.layers)
             .all(|(a, b)| a.keep.iter().zip(&b.keep).all(|(&x, &y)| !x || y))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mask_density_weighs_each_layer_by_its_size() {
+        // 3 of 6, 1 of 4 and 0 of 2 kept: 4 of 12 weights, where the plain mean of the
+        // layers' densities would be (1/2 + 1/4 + 0) / 3 = 1/4.
+        let arch = Architecture {
+            input: 3,
+            width: 2,
+            depth: 3,
+            classes: 1,
+        };
+        let layers = vec![
+            LayerMask::new(2, 3, vec![true, false, true, false, true, false]).unwrap(),
+            LayerMask::new(2, 2, vec![true, false, false, false]).unwrap(),
+            LayerMask::new(1, 2, vec![false, false]).unwrap(),
+        ];
+        let mask = Mask::from_layers(&arch, layers).unwrap();
+        assert_eq!(mask.density(), 4.0 / 12.0);
+        assert_eq!(Mask::full(&arch).density(), 1.0);
     }
 }

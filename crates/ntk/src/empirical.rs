@@ -23,11 +23,6 @@ use glh_model::LayerMask;
 use glh_model::ntk_init::standard_normal_weights;
 use rayon::prelude::*;
 
-/// `a b`, sequentially: `products::dense_product` at alpha 1.
-fn product(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> Mat<f64> {
-    dense_product(a, b, 1.0)
-}
-
 /// The weights `V_l ~ N(0, 1)` of draw `draw`, one matrix per layer in the masks' shapes
 /// (`glh_model::ntk_init`: draw 0 is the network the training stage trains in NTK
 /// parameterisation).
@@ -81,7 +76,7 @@ fn forward_backward(masks: &[LayerMask], v: &[Mat<f64>], x: &Mat<f64>, sigma_w2:
     let mut h = vec![x.clone()];
     let mut z = Vec::with_capacity(depth);
     for l in 0..depth {
-        let pre = product(w[l].as_ref(), h[l].as_ref());
+        let pre = dense_product(w[l].as_ref(), h[l].as_ref(), 1.0);
         if l + 1 < depth {
             h.push(Mat::from_fn(pre.nrows(), n, |i, a| pre[(i, a)].max(0.0)));
         }
@@ -94,7 +89,11 @@ fn forward_backward(masks: &[LayerMask], v: &[Mat<f64>], x: &Mat<f64>, sigma_w2:
         .map(|o| {
             let mut per_layer = vec![Mat::from_fn(outputs, n, |i, _| f64::from(u8::from(i == o)))];
             for l in (0..depth - 1).rev() {
-                let back = product(w[l + 1].transpose(), per_layer.last().unwrap().as_ref());
+                let back = dense_product(
+                    w[l + 1].transpose(),
+                    per_layer.last().unwrap().as_ref(),
+                    1.0,
+                );
                 let gated = Mat::from_fn(back.nrows(), n, |i, a| {
                     if z[l][(i, a)] > 0.0 {
                         back[(i, a)]
@@ -129,7 +128,11 @@ pub fn empirical_ntk_of(
             let mut k = vec![0.0; chunk.len()];
             for l in 0..depth {
                 let ones = vec![1.0; h[l].nrows()];
-                let t = product(m[l].as_ref(), pair_products(&h[l], chunk, &ones).as_ref());
+                let t = dense_product(
+                    m[l].as_ref(),
+                    pair_products(&h[l], chunk, &ones).as_ref(),
+                    1.0,
+                );
                 let scale = sigma_w2 / m[l].ncols() as f64 / outputs as f64;
                 // dd[:, p] = sum_o delta^o(a) ⊙ delta^o(b), column slices for contiguous access.
                 let mut dd = Mat::<f64>::zeros(t.nrows(), chunk.len());
@@ -181,7 +184,11 @@ pub fn empirical_ntk_full(
             let mut out = vec![vec![0.0; outputs * outputs]; chunk.len()];
             for l in 0..depth {
                 let ones = vec![1.0; h[l].nrows()];
-                let t = product(m[l].as_ref(), pair_products(&h[l], chunk, &ones).as_ref());
+                let t = dense_product(
+                    m[l].as_ref(),
+                    pair_products(&h[l], chunk, &ones).as_ref(),
+                    1.0,
+                );
                 let scale = sigma_w2 / m[l].ncols() as f64;
                 let mut weighted = vec![0.0; t.nrows()];
                 for (p, &(a, b)) in chunk.iter().enumerate() {

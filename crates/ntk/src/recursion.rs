@@ -56,12 +56,17 @@ thread_local! {
     static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
 }
 
+/// The first `len` entries of `buffer`, grown if needed.
+fn prefix_mut(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
 /// The first `rows * cols` entries of `buffer` (grown if needed) as a column-major matrix.
 fn matrix_mut(buffer: &mut Vec<f64>, rows: usize, cols: usize) -> MatMut<'_, f64> {
-    if buffer.len() < rows * cols {
-        buffer.resize(rows * cols, 0.0);
-    }
-    MatMut::from_column_major_slice_mut(&mut buffer[..rows * cols], rows, cols)
+    MatMut::from_column_major_slice_mut(prefix_mut(buffer, rows * cols), rows, cols)
 }
 
 /// The first `rows * cols` entries of `buffer` as a column-major matrix.
@@ -89,8 +94,7 @@ fn propagate(
         matrix_mut(&mut ws.sigma, rows, c),
         sigma_w2,
     );
-    matrix_mut(&mut ws.theta, rows, c);
-    ws.theta[..rows * c].copy_from_slice(&ws.sigma[..rows * c]);
+    prefix_mut(&mut ws.theta, rows * c).copy_from_slice(&ws.sigma[..rows * c]);
     let mut hidden_sigma = Vec::new();
     for l in 1..chain.depth() {
         let mu = &measures[l];
@@ -118,10 +122,9 @@ fn propagate(
         );
         // Column-major: the first c columns of `out` are W E, the last c are W (Edot Theta).
         let (next_sigma, dot) = ws.out[..2 * next * c].split_at(next * c);
-        matrix_mut(&mut ws.sigma, next, c);
-        matrix_mut(&mut ws.theta, next, c);
-        ws.sigma[..next * c].copy_from_slice(next_sigma);
-        for ((t, &s), &d) in ws.theta[..next * c].iter_mut().zip(next_sigma).zip(dot) {
+        prefix_mut(&mut ws.sigma, next * c).copy_from_slice(next_sigma);
+        let next_theta = prefix_mut(&mut ws.theta, next * c);
+        for ((t, &s), &d) in next_theta.iter_mut().zip(next_sigma).zip(dot) {
             *t = s + d;
         }
         rows = next;

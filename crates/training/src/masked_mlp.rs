@@ -114,10 +114,8 @@ impl MaskedMlp {
             train_biases: true,
             sparse: Vec::new(),
         };
-        let total: usize = mask.layers().iter().map(|m| m.rows() * m.cols()).sum();
-        let density = mask.kept() as f64 / total.max(1) as f64;
         match device {
-            Device::Cpu => model.with_route(ProductRoute::for_density(density), mask),
+            Device::Cpu => model.with_route(ProductRoute::for_density(mask.density()), mask),
             _ => Ok(model),
         }
     }
