@@ -17,12 +17,13 @@ use glh_pipeline::{ExecOptions, Pipeline, Silent};
 use glh_tests::repo_root;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Adam training beside every stage but dynamics (which needs gradient descent): four methods,
-/// two widths (so convergence jobs exist), one depth and seed, everything written out.
+/// Adam training beside every stage but dynamics (which needs gradient descent): four methods
+/// and a graphon design, two widths (so convergence jobs exist), one depth and seed, everything
+/// written out.
 const WITH_ADAM: &str = r#"
 name = "keys"
 [sweep]
-methods = ["random", "snip", "grasp", "synflow"]
+methods = ["random", "snip", "grasp", "synflow", "graphon:snip"]
 widths = [16, 24]
 sparsities = [0.8]
 depths = [3]
@@ -114,6 +115,12 @@ const PERTURBATIONS: &[Perturbation] = &[
     ("adam", "masks", "grasp_temperature", "1.0"),
     ("adam", "masks", "allow_empty_layers", "true"),
     ("adam", "masks", "classifier", "\"dense\""),
+    (
+        "adam",
+        "masks",
+        "graphon",
+        "{ target = \"power\", beta = 2.0 }",
+    ),
     ("adam", "graphons", "k", "3"),
     ("adam", "graphons", "rescale", "\"layer_density\""),
     ("adam", "ntk", "sigma_w2", "1.0"),

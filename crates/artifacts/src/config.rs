@@ -36,6 +36,10 @@ pub enum PruneMethod {
     /// randomised by degree-preserving double-edge swaps, so it keeps the method's per-layer
     /// densities and its neurons' degrees and nothing else of its structure.
     Rewired(&'static PruneMethod),
+    /// A design (ours, issue #32): each layer keeps the kept count of a scoring method's mask
+    /// (so the method's per-layer density profile), placed by the target graphon of
+    /// `[masks.graphon]` instead of by the method's scores.
+    Graphon(&'static PruneMethod),
 }
 
 impl PruneMethod {
@@ -47,8 +51,9 @@ impl PruneMethod {
         PruneMethod::Grasp,
         PruneMethod::Synflow,
     ];
-    /// Every method: the scoring ones, then the shuffled control of each, then the rewired.
-    pub const ALL: [PruneMethod; 15] = [
+    /// Every method: the scoring ones, then the shuffled control of each, then the rewired,
+    /// then the graphon design at each one's density profile.
+    pub const ALL: [PruneMethod; 20] = [
         PruneMethod::Random,
         PruneMethod::Magnitude,
         PruneMethod::Snip,
@@ -64,9 +69,14 @@ impl PruneMethod {
         PruneMethod::Rewired(&Self::SCORED[2]),
         PruneMethod::Rewired(&Self::SCORED[3]),
         PruneMethod::Rewired(&Self::SCORED[4]),
+        PruneMethod::Graphon(&Self::SCORED[0]),
+        PruneMethod::Graphon(&Self::SCORED[1]),
+        PruneMethod::Graphon(&Self::SCORED[2]),
+        PruneMethod::Graphon(&Self::SCORED[3]),
+        PruneMethod::Graphon(&Self::SCORED[4]),
     ];
     /// Their names, as written in configs, on the command line and in tables.
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 20] = [
         "random",
         "magnitude",
         "snip",
@@ -82,6 +92,11 @@ impl PruneMethod {
         "rewired:snip",
         "rewired:grasp",
         "rewired:synflow",
+        "graphon:random",
+        "graphon:magnitude",
+        "graphon:snip",
+        "graphon:grasp",
+        "graphon:synflow",
     ];
 
     /// The method's name.
@@ -89,7 +104,7 @@ impl PruneMethod {
         let i = Self::ALL
             .iter()
             .position(|&m| m == self)
-            .expect("a control is built on a scoring method");
+            .expect("a control or a design is built on a scoring method");
         Self::NAMES[i]
     }
 }
@@ -649,7 +664,12 @@ mod tests {
             "prune".parse::<PruneMethod>().unwrap_err(),
             "unknown method `prune`, expected one of: random, magnitude, snip, grasp, synflow, \
              shuffled:random, shuffled:magnitude, shuffled:snip, shuffled:grasp, shuffled:synflow, \
-             rewired:random, rewired:magnitude, rewired:snip, rewired:grasp, rewired:synflow"
+             rewired:random, rewired:magnitude, rewired:snip, rewired:grasp, rewired:synflow, \
+             graphon:random, graphon:magnitude, graphon:snip, graphon:grasp, graphon:synflow"
+        );
+        assert_eq!(
+            "graphon:synflow".parse::<PruneMethod>().unwrap(),
+            PruneMethod::Graphon(&PruneMethod::Synflow)
         );
         assert_eq!(
             "rewired:synflow".parse::<PruneMethod>().unwrap(),

@@ -69,7 +69,7 @@ const fn col(name: &'static str, dtype: ColumnType, doc: &'static str) -> Column
 macro_rules! run_columns {
     ($($rest:expr),* $(,)?) => {
         &[
-            col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow, or a control: `shuffled:<method>` (its mask, each layer's kept entries placed uniformly at random) or `rewired:<method>` (its mask, each layer's graph randomised by degree-preserving swaps); `external` for an edge list"),
+            col("method", ColumnType::String, "pruning method: random, magnitude, snip, grasp or synflow, or a control: `shuffled:<method>` (its mask, each layer's kept entries placed uniformly at random) or `rewired:<method>` (its mask, each layer's graph randomised by degree-preserving swaps), or a design: `graphon:<method>` (its per-layer kept counts placed by the target graphon of `[masks.graphon]`); `external` for an edge list"),
             col("depth", ColumnType::UInt32, "number of Linear layers L"),
             col("width", ColumnType::UInt32, "hidden width n (edge list: output size of layer 1)"),
             col("sparsity", ColumnType::Float64, "fraction of weights removed, over all layers"),

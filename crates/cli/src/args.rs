@@ -75,13 +75,18 @@ needed). SynFlow prunes in --synflow-rounds rounds with an exponential schedule.
 shuffled:<method> takes that method's mask and places each layer's kept weights uniformly at
 random in the layer (seeded): the same per-layer densities, none of the method's structure. The
 control rewired:<method> randomises each layer's graph by double-edge swaps (10 attempts per kept
-weight, seeded): the same degree of every neuron, nothing else of the method's structure.
+weight, seeded): the same degree of every neuron, nothing else of the method's structure. The
+design graphon:<method> keeps that method's kept count in every layer and places it by a target
+graphon (--target): hidden neuron i of n at position (i + 1/2) / n, pixels by their variance over
+the training images (most variable first), and each layer's count's smallest keys E / g(u, v)
+kept (E uniform, g the target's shape), which draws min(1, c g) with c fixed by the count.
 
 Examples:
   glh masks --method snip --width 500 --sparsity 0.8 --seed 0
   glh masks --method synflow --width 1000 --sparsity 0.9 --scope layerwise
   glh masks --method shuffled:synflow --width 1000 --sparsity 0.9
   glh masks --method rewired:snip --width 1000 --sparsity 0.9
+  glh masks --method graphon:synflow --target power --beta 2 --width 1024 --sparsity 0.9
   glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)
   glh masks export <KEY> --format safetensors --out snip.safetensors --scoring-batch batch.safetensors
                                                 (the pruned network for PyTorch, see below)
@@ -348,10 +353,22 @@ pub enum ExportFormat {
     Safetensors,
 }
 
+/// The kinds of `glh_masks::settings::GraphonTarget`, as `--target` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// W = p.
+    Constant,
+    /// W = min(1, c ((1-u)(1-v))^beta).
+    Power,
+    /// 1 on a top-left block, a floor elsewhere.
+    Block,
+}
+
 /// `glh masks`: one pruning configuration.
 #[derive(Debug, Args)]
 pub struct MasksArgs {
-    /// Pruning method, or a control: `shuffled:<method>` or `rewired:<method>`.
+    /// Pruning method, a control (`shuffled:<method>`, `rewired:<method>`) or a graphon design
+    /// (`graphon:<method>`: the method's per-layer kept counts placed by --target).
     #[arg(long, required = true, value_parser = method_parser())]
     pub method: Option<PruneMethod>,
     /// Hidden width n (at least 1).
@@ -375,6 +392,19 @@ pub struct MasksArgs {
     /// Temperature dividing the logits in GraSP's loss.
     #[arg(long, default_value_t = glh_masks::settings::DEFAULT_GRASP_TEMPERATURE)]
     pub grasp_temperature: f64,
+    /// A graphon design's target (`graphon:<method>` only): `constant`; `power`,
+    /// `W = min(1, c ((1-u)(1-v))^beta)`; `block`, a dense top-left block and a floor.
+    #[arg(long, value_enum, default_value_t = TargetKind::Constant)]
+    pub target: TargetKind,
+    /// The power target's exponent (0 is constant).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    /// The block target's share of each layer's rows (outputs), in (0, 1].
+    #[arg(long, default_value_t = 0.25)]
+    pub block_rows: f64,
+    /// The block target's share of each layer's columns (inputs), in (0, 1].
+    #[arg(long, default_value_t = 0.25)]
+    pub block_cols: f64,
     /// Accept masks that remove every weight of a layer.
     #[arg(long)]
     pub allow_empty_layers: bool,

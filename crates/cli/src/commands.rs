@@ -4,7 +4,7 @@
 use crate::args::{
     Cli, Command, DataCommand, Executor, ExportArgs, ExportFormat, GcArgs, GraphonNtkArgs,
     GraphonsArgs, JobArgs, LsArgs, MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs,
-    RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs, TrainArgs,
+    RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs, TargetKind, TrainArgs,
 };
 use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
@@ -12,6 +12,7 @@ use glh_artifacts::{ArtifactStore, Error, Result, schemas};
 use glh_data::DataSettings;
 use glh_graphons::stage::MaskSource;
 use glh_masks::MasksSettings;
+use glh_masks::settings::GraphonTarget;
 use glh_masks::stage::MaskPoint;
 use glh_ntk::NtkSettings;
 use glh_ntk::stage::KernelsJob;
@@ -188,6 +189,14 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
         grasp_temperature: args.grasp_temperature,
         allow_empty_layers: args.allow_empty_layers,
         classifier: args.classifier,
+        graphon: match args.target {
+            TargetKind::Constant => GraphonTarget::Constant,
+            TargetKind::Power => GraphonTarget::Power { beta: args.beta },
+            TargetKind::Block => GraphonTarget::Block {
+                rows: args.block_rows,
+                cols: args.block_cols,
+            },
+        },
     };
     settings.validate("command line")?;
     let data = DataSettings {

@@ -280,6 +280,29 @@ impl MnistSplit {
             .collect()
     }
 
+    /// The pixel indices (row-major, 0 to 783) by their variance over the split's images,
+    /// largest first, ties by index. Exact: `n^2 var = n sum x^2 - (sum x)^2` in integers, so
+    /// the order never depends on rounding (a normalisation is affine and increasing, so it
+    /// orders the pixels the same way).
+    pub fn pixels_by_variance(&self) -> Vec<usize> {
+        let n = self.len() as u128;
+        let (mut sums, mut squares) = (vec![0u64; PIXELS], vec![0u64; PIXELS]);
+        for image in self.images.chunks_exact(PIXELS) {
+            for ((s, q), &p) in sums.iter_mut().zip(&mut squares).zip(image) {
+                *s += u64::from(p);
+                *q += u64::from(p) * u64::from(p);
+            }
+        }
+        let spread: Vec<u128> = sums
+            .iter()
+            .zip(&squares)
+            .map(|(&s, &q)| n * u128::from(q) - u128::from(s) * u128::from(s))
+            .collect();
+        let mut order: Vec<usize> = (0..PIXELS).collect();
+        order.sort_by(|&a, &b| spread[b].cmp(&spread[a]).then(a.cmp(&b)));
+        order
+    }
+
     /// How many images of each digit the split holds.
     pub fn label_counts(&self) -> [usize; CLASSES] {
         let mut counts = [0; CLASSES];
@@ -293,6 +316,27 @@ impl MnistSplit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixels_by_variance_puts_the_varying_pixels_first() {
+        // Pixel 5 takes 0 and 200, pixel 3 takes 0 and 100, pixel 700 is 7 in both images,
+        // every other pixel is 0: the two varying pixels lead, then index order.
+        let mut images = vec![0u8; 2 * PIXELS];
+        images[PIXELS + 5] = 200;
+        images[PIXELS + 3] = 100;
+        images[700] = 7;
+        images[PIXELS + 700] = 7;
+        let split = MnistSplit {
+            split: Split::Test,
+            images,
+            labels: vec![0, 1],
+        };
+        let order = split.pixels_by_variance();
+        assert_eq!(&order[..4], &[5, 3, 0, 1]);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..PIXELS).collect::<Vec<_>>());
+    }
 
     #[test]
     fn standardisation_maps_the_mean_to_zero() {

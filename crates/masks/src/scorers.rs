@@ -18,6 +18,9 @@ pub struct ScoringData {
     pub x: Mat<f64>,
     /// Labels, one per column of `x`.
     pub labels: Vec<u8>,
+    /// The input pixels by their variance over the training images, most variable first, for
+    /// the methods that ask ([`crate::PruningMethod::needs_pixel_order`]); `None` otherwise.
+    pub pixel_order: Option<Vec<usize>>,
 }
 
 /// A pruning score.

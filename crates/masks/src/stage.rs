@@ -16,7 +16,7 @@ use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
     ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
-use glh_data::mnist::{CLASSES, PIXELS};
+use glh_data::mnist::{CLASSES, MnistSplit, PIXELS, Split};
 use glh_data::stage::{Subset, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
 use glh_model::backprop::examples_as_columns;
@@ -73,13 +73,25 @@ struct MaskParams {
     normalisation: Option<Normalisation>,
 }
 
-/// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing).
-pub fn scoring_data(store: &ArtifactStore, data: &DataSettings, seed: u64) -> Result<ScoringData> {
+/// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing), with
+/// the training images' pixel order when `pixel_order` is asked for.
+pub fn scoring_data(
+    store: &ArtifactStore,
+    data: &DataSettings,
+    seed: u64,
+    pixel_order: bool,
+) -> Result<ScoringData> {
     let images = subset_images(store, data, seed, Subset::Scoring)?;
     let d = PIXELS;
+    let pixel_order = if pixel_order {
+        Some(MnistSplit::load(&data.dir, Split::Train)?.pixels_by_variance())
+    } else {
+        None
+    };
     Ok(ScoringData {
         x: examples_as_columns(&images.pixels, d),
         labels: images.labels,
+        pixel_order,
     })
 }
 
@@ -94,7 +106,12 @@ pub fn compute_mask(
     let net = Mlp::init(point.architecture(), point.seed);
     let method = method_for(point.method, masks, point.seed);
     let batch = if method.needs_data() {
-        Some(scoring_data(store, data, point.seed)?)
+        Some(scoring_data(
+            store,
+            data,
+            point.seed,
+            method.needs_pixel_order(),
+        )?)
     } else {
         None
     };

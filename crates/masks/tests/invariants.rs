@@ -13,6 +13,7 @@ use glh_masks::export::export_edges;
 use glh_masks::methods::{Pruning, method_for};
 use glh_masks::scorers::{GraspScorer, SnipScorer, SynflowScorer};
 use glh_masks::select::select_mask;
+use glh_masks::settings::GraphonTarget;
 use glh_masks::stage::{MaskPoint, compute_mask, read_mask, scoring_data};
 use glh_masks::{Scorer, ScoringData, prune};
 use glh_model::backprop::{Network64, loss_gradient};
@@ -41,6 +42,8 @@ fn synthetic_data(arch: &Architecture, batch: usize, seed: u64) -> ScoringData {
             2.0 * unit_f64(rng.next_u64()) - 0.7
         }),
         labels: (0..batch).map(|j| (j % arch.classes) as u8).collect(),
+        // The designs' input order: the inputs reversed, so that it is not the identity.
+        pixel_order: Some((0..arch.input).rev().collect()),
     }
 }
 
@@ -342,7 +345,7 @@ fn snip_and_grasp_never_connect_a_pixel_that_is_zero_in_every_scoring_image() {
         standardise: false,
         ..DataSettings::default()
     };
-    let batch = scoring_data(&store, &data, 0).unwrap();
+    let batch = scoring_data(&store, &data, 0, false).unwrap();
     let dead: Vec<usize> = (0..784)
         .filter(|&i| (0..batch.x.ncols()).all(|j| batch.x[(i, j)] == 0.0))
         .collect();
@@ -564,4 +567,111 @@ fn a_control_reads_data_and_keys_settings_as_its_method_does() {
         synflow.keys().copied().collect::<Vec<_>>(),
         ["synflow_rounds"]
     );
+}
+
+#[test]
+fn a_design_keeps_its_sources_counts_and_places_them_by_its_target() {
+    let arch = Architecture {
+        input: 60,
+        width: 60,
+        depth: 3,
+        classes: 10,
+    };
+    let how = Pruning {
+        density: 0.1,
+        scope: Scope::Global,
+        seed: 5,
+        tie_seed: 9,
+        allow_empty_layers: true,
+        classifier: Classifier::Pruned,
+    };
+    let data = synthetic_data(&arch, 20, 1);
+    let mask = |method, graphon| {
+        let settings = MasksSettings {
+            synflow_rounds: 20,
+            graphon,
+            ..MasksSettings::default()
+        };
+        method_for(method, &settings, 5)
+            .prune(&Mlp::init(arch, 5), Some(&data), &how, &mut |_, _, _| {})
+            .unwrap()
+    };
+    let design = PruneMethod::Graphon(&PruneMethod::Synflow);
+    let source = mask(PruneMethod::Synflow, GraphonTarget::Constant);
+    let steep = mask(design, GraphonTarget::Power { beta: 3.0 });
+    for (s, d) in source.layers().iter().zip(steep.layers()) {
+        assert_eq!(s.kept(), d.kept());
+    }
+    assert_eq!(mask(design, GraphonTarget::Power { beta: 3.0 }), steep);
+    // The hidden layer at beta = 3: the first half of the rows (u < 1/2) holds most of it, as
+    // the first half of the columns does; the limit share is 1 - 2^-4 of each side's mass.
+    let hidden = &steep.layers()[1];
+    let first_rows: usize = hidden.row_degrees()[..30].iter().sum();
+    let first_cols: usize = hidden.col_degrees()[..30].iter().sum();
+    assert!(
+        first_rows as f64 > 0.85 * hidden.kept() as f64,
+        "{first_rows}"
+    );
+    assert!(
+        first_cols as f64 > 0.85 * hidden.kept() as f64,
+        "{first_cols}"
+    );
+    // The input layer follows the pixel order (the synthetic data's: inputs reversed), so its
+    // last columns are the most connected.
+    let input = &steep.layers()[0];
+    let last: usize = input.col_degrees()[30..].iter().sum();
+    assert!(last as f64 > 0.85 * input.kept() as f64, "{last}");
+    // A block of a sixth of the rows and a fifth of the columns: full wherever the count covers it.
+    let block = mask(
+        design,
+        GraphonTarget::Block {
+            rows: 1.0 / 6.0,
+            cols: 0.2,
+        },
+    );
+    let hidden = &block.layers()[1];
+    assert!(hidden.kept() >= 10 * 12);
+    assert!((0..10).all(|r| (0..12).all(|c| hidden.get(r, c))));
+    // Without the pixel order, a design is an error, not a guess.
+    let settings = MasksSettings::default();
+    let batch_only = ScoringData {
+        pixel_order: None,
+        ..data.clone()
+    };
+    let err = method_for(design, &settings, 5)
+        .prune(
+            &Mlp::init(arch, 5),
+            Some(&batch_only),
+            &how,
+            &mut |_, _, _| {},
+        )
+        .unwrap_err();
+    assert!(err.contains("pixel order"), "{err}");
+}
+
+#[test]
+fn a_design_reads_data_and_keys_its_target_beside_its_sources_settings() {
+    let settings = MasksSettings {
+        graphon: GraphonTarget::Power { beta: 2.0 },
+        ..MasksSettings::default()
+    };
+    let design = method_for(PruneMethod::Graphon(&PruneMethod::Synflow), &settings, 0);
+    assert!(design.needs_data() && design.needs_pixel_order());
+    let keys = design.key_settings();
+    assert_eq!(
+        keys.keys().copied().collect::<Vec<_>>(),
+        ["graphon_beta", "graphon_target", "synflow_rounds"]
+    );
+    assert_eq!(keys["graphon_target"], "power");
+    assert_eq!(keys["graphon_beta"], 2.0);
+    // The names the keys use are the table's (`[masks.graphon] target = "power"`).
+    let table = serde_json::to_value(GraphonTarget::Power { beta: 2.0 }).unwrap();
+    assert_eq!(table["target"], keys["graphon_target"]);
+    // The target stays out of every other method's key.
+    assert!(
+        !method_for(PruneMethod::Synflow, &settings, 0)
+            .key_settings()
+            .contains_key("graphon_target")
+    );
+    assert!(!method_for(PruneMethod::Synflow, &settings, 0).needs_pixel_order());
 }

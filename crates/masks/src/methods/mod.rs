@@ -4,13 +4,15 @@
 //! batch the method reads cannot disagree.
 //!
 //! A scoring rule is a [`Scorer`] (`crate::scorers`) pruned by the one loop of `crate::prune`;
-//! a method that is not a score (the shuffled and rewired controls) implements [`PruningMethod`]
-//! in its own file here. Adding a method is its variant in `glh_artifacts::config::PruneMethod`, its file
-//! and its arm in [`method_for`].
+//! a method that is not a score (the shuffled and rewired controls, the graphon designs)
+//! implements [`PruningMethod`] in its own file here. Adding a method is its variant in
+//! `glh_artifacts::config::PruneMethod`, its file and its arm in [`method_for`].
 
+mod designed;
 mod rewired;
 mod shuffled;
 
+pub use designed::{draw_layer, grid_positions};
 pub use rewired::{SWAPS_PER_EDGE, rewire};
 
 use crate::prune::prune;
@@ -52,6 +54,12 @@ pub trait PruningMethod: Sync {
     /// and whether the batch is loaded.
     fn needs_data(&self) -> bool;
 
+    /// Whether it places the input layer's pixels by their variance over the training images
+    /// (the graphon designs): the stage then loads that order into the scoring data.
+    fn needs_pixel_order(&self) -> bool {
+        false
+    }
+
     /// Its settings that enter the run's key.
     fn key_settings(&self) -> KeySettings;
 
@@ -92,6 +100,10 @@ pub fn method_for(
             base: method_for(*base, settings, seed),
             stream: "masks/rewired",
             redraw: rewired::rewire_layer,
+        }),
+        PruneMethod::Graphon(source) => Box::new(designed::Designed {
+            source: method_for(*source, settings, seed),
+            target: settings.graphon,
         }),
     }
 }

@@ -1,0 +1,266 @@
+//! Graphon designs (ours, issue #32): `graphon:<method>` keeps, in every layer, the kept count
+//! of `<method>`'s mask (so its per-layer density profile) and places those weights by a chosen
+//! target graphon ([`GraphonTarget`]) instead of by the method's scores. With the source's
+//! densities held, a design and its source differ only in structure within layers, which is
+//! what the paper's closing question (can a graphon chosen for its spectrum guide pruning?)
+//! needs to vary.
+//!
+//! Positions: hidden neuron i of n sits at `(i + 1/2) / n` on both sides of its layers, so a
+//! neuron's place is one latent position through the chain; classes sit in index order; the
+//! input layer's pixels in the order of their variance over the training images, most variable
+//! first ([`glh_data::mnist::MnistSplit::pixels_by_variance`]).
+//!
+//! The draw, with an exact count: entry (i, j) gets a uniform draw `E` from the stream
+//! `masks/graphon` of the run seed and a key from it and the target; the layer keeps its count's
+//! smallest keys (ties by index). For `power`, the key is `E / g(u_i, v_j)` with the target's
+//! shape `g = ((1 - u)(1 - v))^beta`: this is order sampling with uniform order distributions
+//! (Rosén 1997; Ohlsson's sequential Poisson sampling, 1998), whose inclusion probabilities are
+//! `min(1, t g)` up to terms that vanish with the layer's size, t being the kept count's
+//! smallest key. So the kept weights are a W-random graph of `min(1, c g)` with c fixed by the
+//! count, the cap and the scale solved together and nothing to tune. `constant` is the same with
+//! g = 1 (a uniform k-subset); `block` keys the block's entries `E` and the others `1 + E`, so
+//! the block fills first and the rest is uniform.
+
+use super::{KeySettings, Pruning, PruningMethod};
+use crate::scorers::ScoringData;
+use crate::settings::GraphonTarget;
+use glh_artifacts::seeding::stream;
+use glh_model::mlp::unit_f64;
+use glh_model::{LayerMask, Mask, Mlp};
+use rand_chacha::rand_core::Rng;
+
+/// `graphon:<source>`: the source's per-layer kept counts, drawn from `target`.
+pub(super) struct Designed {
+    pub(super) source: Box<dyn PruningMethod>,
+    pub(super) target: GraphonTarget,
+}
+
+impl PruningMethod for Designed {
+    /// Always: the input layer's pixel order comes from the training images.
+    fn needs_data(&self) -> bool {
+        true
+    }
+
+    fn needs_pixel_order(&self) -> bool {
+        true
+    }
+
+    /// The source's settings and the target's, flat (`graphon_target = "power"`,
+    /// `graphon_beta = 2.0`), so that `glh ls` and the reports' settings show them.
+    fn key_settings(&self) -> KeySettings {
+        let mut settings = self.source.key_settings();
+        settings.insert("graphon_target", self.target.name().into());
+        match self.target {
+            GraphonTarget::Constant => {}
+            GraphonTarget::Power { beta } => {
+                settings.insert("graphon_beta", beta.into());
+            }
+            GraphonTarget::Block { rows, cols } => {
+                settings.insert("graphon_rows", rows.into());
+                settings.insert("graphon_cols", cols.into());
+            }
+        }
+        settings
+    }
+
+    fn prune(
+        &self,
+        net: &Mlp,
+        data: Option<&ScoringData>,
+        how: &Pruning,
+        on_round: &mut dyn FnMut(usize, usize, &Mask),
+    ) -> Result<Mask, String> {
+        let counts = self.source.prune(net, data, how, &mut |_, _, _| {})?;
+        let pixels = data
+            .and_then(|d| d.pixel_order.as_deref())
+            .ok_or("a graphon design needs the pixel order of the training images")?;
+        let mut rng = stream(how.seed, "masks/graphon");
+        let layers: Vec<LayerMask> = counts
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let columns = if l == 0 {
+                    input_positions(pixels, layer.cols())?
+                } else {
+                    grid_positions(layer.cols())
+                };
+                let rows = grid_positions(layer.rows());
+                Ok(draw_layer(
+                    &rows,
+                    &columns,
+                    layer.kept(),
+                    self.target,
+                    &mut rng,
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        let mask = Mask::from_layers(&net.arch, layers)?;
+        on_round(1, 1, &mask);
+        Ok(mask)
+    }
+}
+
+/// `(i + 1/2) / n` for i in 0..n.
+pub fn grid_positions(n: usize) -> Vec<f64> {
+    (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect()
+}
+
+/// Each input's position: pixel `order[r]` sits at `(r + 1/2) / n`.
+fn input_positions(order: &[usize], n: usize) -> Result<Vec<f64>, String> {
+    if order.len() != n {
+        return Err(format!(
+            "the pixel order has {} pixels, the input layer {n}",
+            order.len()
+        ));
+    }
+    let grid = grid_positions(n);
+    let mut positions = vec![f64::NAN; n];
+    for (&pixel, &place) in order.iter().zip(&grid) {
+        positions[pixel] = place;
+    }
+    if positions.iter().any(|p| p.is_nan()) {
+        return Err("the pixel order is not a permutation".to_owned());
+    }
+    Ok(positions)
+}
+
+/// A `rows.len() x columns.len()` layer keeping exactly `kept` entries, drawn from `target`
+/// with rows at `rows` and columns at `columns` (see the module's doc), its uniform draws
+/// taken from `rng` row by row.
+pub fn draw_layer(
+    rows: &[f64],
+    columns: &[f64],
+    kept: usize,
+    target: GraphonTarget,
+    rng: &mut impl Rng,
+) -> LayerMask {
+    let cols = columns.len();
+    let mut keys: Vec<(f64, u32)> = Vec::with_capacity(rows.len() * cols);
+    for &u in rows {
+        for &v in columns {
+            let e = unit_f64(rng.next_u64());
+            let key = match target {
+                GraphonTarget::Constant => e,
+                // g = 0 only where beta > 0 meets u or v = 1, which no position reaches; an
+                // infinite key is kept last.
+                GraphonTarget::Power { beta } => e / ((1.0 - u) * (1.0 - v)).powf(beta),
+                GraphonTarget::Block { rows, cols } => {
+                    if u < rows && v < cols {
+                        e
+                    } else {
+                        1.0 + e
+                    }
+                }
+            };
+            keys.push((key, keys.len() as u32));
+        }
+    }
+    let mut keep = vec![false; keys.len()];
+    if kept > 0 {
+        let smallest = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        keys.select_nth_unstable_by(kept - 1, smallest);
+        for &(_, index) in &keys[..kept] {
+            keep[index as usize] = true;
+        }
+    }
+    LayerMask::new(rows.len(), cols, keep).expect("rows * cols flags")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn rng(seed: u64) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(seed)
+    }
+
+    /// The kept fraction of the entries whose row and column positions are in the given halves.
+    fn quadrant(mask: &LayerMask, top: bool, left: bool) -> f64 {
+        let (r, c) = (mask.rows(), mask.cols());
+        let rows = if top { 0..r / 2 } else { r / 2..r };
+        let (mut kept, mut all) = (0usize, 0usize);
+        for i in rows {
+            for j in 0..c {
+                if (j < c / 2) == left {
+                    kept += usize::from(mask.get(i, j));
+                    all += 1;
+                }
+            }
+        }
+        kept as f64 / all as f64
+    }
+
+    #[test]
+    fn every_target_keeps_the_count_exactly() {
+        let (rows, cols) = (grid_positions(37), grid_positions(23));
+        let targets = [
+            GraphonTarget::Constant,
+            GraphonTarget::Power { beta: 2.0 },
+            GraphonTarget::Block {
+                rows: 0.3,
+                cols: 0.5,
+            },
+        ];
+        for target in targets {
+            for kept in [0, 1, 100, 37 * 23 - 1, 37 * 23] {
+                let mask = draw_layer(&rows, &cols, kept, target, &mut rng(3));
+                assert_eq!(mask.kept(), kept, "{target:?}");
+                assert_eq!(mask, draw_layer(&rows, &cols, kept, target, &mut rng(3)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_fills_first_then_the_rest_evenly() {
+        // 20 x 20, block 10 x 10 = 100 entries, 160 kept: the block full, 60 of the other 300.
+        let grid = grid_positions(20);
+        let target = GraphonTarget::Block {
+            rows: 0.5,
+            cols: 0.5,
+        };
+        let mask = draw_layer(&grid, &grid, 160, target, &mut rng(1));
+        assert_eq!(quadrant(&mask, true, true), 1.0);
+        let outside = (quadrant(&mask, true, false) + 2.0 * quadrant(&mask, false, true)) / 3.0;
+        assert!((outside - 0.2).abs() < 0.1, "{outside}");
+        // Fewer than the block: all inside it.
+        let mask = draw_layer(&grid, &grid, 40, target, &mut rng(1));
+        assert_eq!(quadrant(&mask, true, true), 0.4);
+    }
+
+    #[test]
+    fn beta_moves_the_kept_weights_to_the_first_positions() {
+        // Power family at density 0.2: beta = 0 spreads evenly; at beta = 2, c = 0.2 * 9 and the
+        // top-left quadrant's limit density is about 0.61 against the bottom-right's 0.0125 (the
+        // histogram's convergence to the target is tested in the graphons stage).
+        let grid = grid_positions(200);
+        let kept = 8000;
+        let flat = draw_layer(
+            &grid,
+            &grid,
+            kept,
+            GraphonTarget::Power { beta: 0.0 },
+            &mut rng(2),
+        );
+        let steep = draw_layer(
+            &grid,
+            &grid,
+            kept,
+            GraphonTarget::Power { beta: 2.0 },
+            &mut rng(2),
+        );
+        let ratio = |m: &LayerMask| quadrant(m, true, true) / quadrant(m, false, false);
+        assert!((ratio(&flat) - 1.0).abs() < 0.1, "{}", ratio(&flat));
+        assert!(ratio(&steep) > 10.0, "{}", ratio(&steep));
+    }
+
+    #[test]
+    fn input_positions_follow_the_pixel_order() {
+        let positions = input_positions(&[2, 0, 1], 3).unwrap();
+        assert_eq!(positions, vec![0.5, 5.0 / 6.0, 1.0 / 6.0]);
+        assert!(input_positions(&[0, 0, 1], 3).is_err());
+        assert!(input_positions(&[0, 1], 3).is_err());
+    }
+}
