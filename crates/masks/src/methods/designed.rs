@@ -70,7 +70,8 @@ impl PruningMethod for Designed {
         how: &Pruning,
         on_round: &mut dyn FnMut(usize, usize, &Mask),
     ) -> Result<Mask, String> {
-        let counts = self.source.prune(net, data, how, &mut |_, _, _| {})?;
+        // The source's rounds are the job's progress, as for the controls.
+        let counts = self.source.prune(net, data, how, on_round)?;
         let pixels = data
             .and_then(|d| d.pixel_order.as_deref())
             .ok_or("a graphon design needs the pixel order of the training images")?;
@@ -95,9 +96,7 @@ impl PruningMethod for Designed {
                 ))
             })
             .collect::<Result<_, String>>()?;
-        let mask = Mask::from_layers(&net.arch, layers)?;
-        on_round(1, 1, &mask);
-        Ok(mask)
+        Mask::from_layers(&net.arch, layers)
     }
 }
 
