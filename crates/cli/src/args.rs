@@ -159,6 +159,24 @@ Examples:
   glh graphon-ntk --masks <KEY0> --sigma-w2 1 --kernel-size 256 --draw-masks"
     )]
     GraphonNtk(GraphonNtkArgs),
+    /// Search a target family for the design a kernel criterion prefers (issue #32).
+    #[command(long_about = "\
+Search a target family for the design a kernel criterion prefers (issue #32).
+
+A design graphon:<method> places each layer's kept weights by a target graphon (see glh masks
+--help). This evaluates, for each value of the family's parameter (power: beta; block: the
+block's share of both sides), the Graphon NTK of the design's graphon itself, no mask drawn:
+its inclusion probabilities min(1, c g) at the design's positions, K blocks per hidden side,
+on --kernel-size MNIST training images (the paper's E3 kernel). The grid first, then
+--refinements golden-section steps between the best grid point's neighbours. Prints every
+evaluated point and the best. Per-layer kept counts: global Random's expected profile at
+--sparsity (every layer at its density), or those of a stored masks run (--masks), so a design
+can be searched at a method's own density profile.
+
+Examples:
+  glh design --sparsity 0.9 --criterion top5_energy
+  glh design --masks <SYNFLOW_KEY> --family block --criterion trace")]
+    Design(DesignArgs),
     /// Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
     #[command(long_about = "\
 Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
@@ -518,6 +536,70 @@ pub struct GraphonNtkArgs {
     /// Recompute even if the artifact is complete.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `glh design`.
+#[derive(Debug, Args)]
+pub struct DesignArgs {
+    /// Fraction of weights removed, every layer alike (global Random's expected profile).
+    #[arg(long, value_parser = parse_sparsity, required_unless_present = "masks", conflicts_with = "masks")]
+    pub sparsity: Option<Sparsity>,
+    /// A stored masks run whose per-layer kept counts (and width and depth) the design keeps.
+    #[arg(long, value_name = "KEY")]
+    pub masks: Option<String>,
+    /// Hidden width n (with --sparsity).
+    #[arg(long, value_parser = parse_width, default_value = "1024")]
+    pub width: Width,
+    /// Number of Linear layers L (with --sparsity).
+    #[arg(long, value_parser = parse_depth, default_value = "4")]
+    pub depth: Depth,
+    /// The target family searched.
+    #[arg(long, value_enum, default_value_t = FamilyArg::Power)]
+    pub family: FamilyArg,
+    /// The parameter's grid, ascending, comma-separated (default: power 0,0.5,1,2,4,8; block
+    /// 0.05,0.1,0.2,0.4,0.7,1).
+    #[arg(long, value_delimiter = ',')]
+    pub grid: Vec<f64>,
+    /// Golden-section steps after the grid (0: the grid alone).
+    #[arg(long, default_value_t = 8)]
+    pub refinements: usize,
+    /// What is maximised.
+    #[arg(long, value_enum, default_value_t = CriterionArg::Top5Energy)]
+    pub criterion: CriterionArg,
+    /// Blocks per hidden side of the design's graphon.
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_GRAPHON_K, value_parser = clap::value_parser!(u32).range(1..))]
+    pub k: u32,
+    /// Kernel images.
+    #[arg(long, default_value_t = glh_ntk::settings::DEFAULT_KERNEL_SIZE, value_parser = clap::value_parser!(u32).range(2..))]
+    pub kernel_size: u32,
+    /// Seed of the draw of the kernel images.
+    #[arg(long, default_value_t = 0)]
+    pub kernel_seed: u64,
+    /// The kernel's sigma_w^2 (the paper's 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub sigma_w2: f64,
+    /// Directory of the MNIST files.
+    #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
+    pub data_dir: PathBuf,
+}
+
+/// `glh_ntk::design::Family`, as `--family` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    /// W = min(1, c ((1-u)(1-v))^beta), the parameter beta.
+    Power,
+    /// A dense top-left block of the parameter's share of both sides.
+    Block,
+}
+
+/// `glh_ntk::design::Criterion`, as `--criterion` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CriterionArg {
+    /// The kernel's top-5 energy.
+    #[value(name = "top5_energy")]
+    Top5Energy,
+    /// The kernel's trace.
+    Trace,
 }
 
 /// `glh train`.

@@ -2,9 +2,10 @@
 //! prints the result. Errors travel up as `glh_artifacts::Error` and become one line in `main`.
 
 use crate::args::{
-    Cli, Command, DataCommand, Executor, ExportArgs, ExportFormat, GcArgs, GraphonNtkArgs,
-    GraphonsArgs, JobArgs, LsArgs, MaskSourceArgs, MasksAction, MasksArgs, NtkArgs, ReportArgs,
-    RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs, TargetKind, TrainArgs,
+    Cli, Command, CriterionArg, DataCommand, DesignArgs, Executor, ExportArgs, ExportFormat,
+    FamilyArg, GcArgs, GraphonNtkArgs, GraphonsArgs, JobArgs, LsArgs, MaskSourceArgs, MasksAction,
+    MasksArgs, NtkArgs, ReportArgs, RunArgs, SchemaArgs, SchemaFormat, SlurmArgs, SubsetsArgs,
+    TargetKind, TrainArgs,
 };
 use crate::progress::{self, Bars};
 use glh_artifacts::store::{EntryState, InputRef};
@@ -80,6 +81,7 @@ fn dispatch_command(cli: Cli) -> Result<()> {
         Command::Graphons(args) => graphons(&store, args, cli.quiet),
         Command::Ntk(args) => ntk(&store, args, cli.quiet),
         Command::GraphonNtk(args) => graphon_ntk(&store, args, cli.quiet),
+        Command::Design(args) => design(&store, args, cli.quiet),
         Command::Train(args) => train(&store, args, cli.quiet),
         Command::Report(args) => report(&store, args, cli.quiet),
         Command::Run(args) => run(&store, args, cli.quiet),
@@ -335,6 +337,114 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
                 h.cols
             );
         }
+    }
+    Ok(())
+}
+
+fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
+    use glh_ntk::design::{Criterion, DesignSearch, Family, best, run_search};
+    let family = match args.family {
+        FamilyArg::Power => Family::Power,
+        FamilyArg::Block => Family::Block,
+    };
+    let criterion = match args.criterion {
+        CriterionArg::Top5Energy => Criterion::Top5Energy,
+        CriterionArg::Trace => Criterion::Trace,
+    };
+    let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) = match (&args.masks, args.sparsity) {
+        (Some(run), _) => {
+            let input = masks_run(store, run, "--masks")?;
+            let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+            mask.layers()
+                .iter()
+                .map(|l| ((l.rows(), l.cols()), l.kept()))
+                .unzip()
+        }
+        (None, Some(sparsity)) => {
+            glh_ntk::stage::mlp_shapes(u64::from(args.width.get()), args.depth.get())
+                .into_iter()
+                .map(|(r, c)| {
+                    let size = (r * c) as f64;
+                    (
+                        (r as usize, c as usize),
+                        (sparsity.density() * size).round() as usize,
+                    )
+                })
+                .unzip()
+        }
+        (None, None) => unreachable!("clap requires --sparsity or --masks"),
+    };
+    if args.refinements == 1 {
+        return Err(Error::config(
+            "command line",
+            "--refinements",
+            "must be 0 or at least 2 (a golden-section search evaluates two points first)",
+        ));
+    }
+    let grid = if args.grid.is_empty() {
+        family.default_grid()
+    } else {
+        args.grid.clone()
+    };
+    if let Some(bad) = grid.iter().find(|&&p| !family.admits(p)) {
+        let msg = match family {
+            Family::Power => format!("beta must be a number >= 0, got {bad}"),
+            Family::Block => format!("the block's share must be in (0, 1], got {bad}"),
+        };
+        return Err(Error::config("command line", "--grid", msg));
+    }
+    if grid.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::config("command line", "--grid", "must be ascending"));
+    }
+    let settings = DesignSearch {
+        family,
+        grid,
+        refinements: args.refinements,
+        criterion,
+        k: args.k as usize,
+        kernel_size: args.kernel_size,
+        kernel_seed: args.kernel_seed,
+        sigma_w2: args.sigma_w2,
+    };
+    let data = DataSettings {
+        dir: args.data_dir.clone(),
+        ..DataSettings::default()
+    };
+    let evaluations = settings.grid.len() + settings.refinements;
+    let bar = progress::bar(evaluations as u64, "kernels", quiet);
+    let points = run_search(&settings, &data, &shapes, &kept, &mut |_, _| bar.inc(1));
+    bar.finish_and_clear();
+    let points = points?;
+    if !quiet {
+        outln!(
+            "{:>10} {:>6} {:>9} {:>12} {:>9} {:>9}",
+            "parameter",
+            "grid",
+            "top5",
+            "trace",
+            "trace/l_1",
+            "l_1/l_2"
+        );
+        for p in &points {
+            let m = &p.metrics;
+            outln!(
+                "{:>10.4} {:>6} {:>9.5} {:>12.5e} {:>9.3} {:>9.3}",
+                p.parameter,
+                if p.on_grid { "yes" } else { "" },
+                m.top5_energy,
+                m.trace,
+                m.effective_rank_trace,
+                m.ratio_1_2
+            );
+        }
+        let top = best(&points, criterion).expect("a search evaluates the grid");
+        outln!(
+            "best: {} = {} ({} = {:.6})",
+            family.parameter_name(),
+            top.parameter,
+            criterion.name(),
+            criterion.of(&top.metrics)
+        );
     }
     Ok(())
 }

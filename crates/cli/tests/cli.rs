@@ -779,3 +779,75 @@ fn graphon_ntk_takes_one_configurations_seeds_and_refuses_a_mixed_set() {
         "graphon_ntk.sigma_w2",
     );
 }
+
+#[test]
+fn design_searches_a_family_on_a_profile_and_masks_draw_its_designs() {
+    let root = tempfile::tempdir().unwrap();
+    // A design at SynFlow's density profile: its layers keep SynFlow's counts.
+    let masks = |method: &str, extra: &[&str]| -> (String, String) {
+        let mut a = vec![
+            "masks",
+            "--method",
+            method,
+            "--width",
+            "16",
+            "--sparsity",
+            "0.8",
+            "--depth",
+            "3",
+            "--synflow-rounds",
+            "5",
+        ];
+        a.extend_from_slice(extra);
+        let out = glh(root.path(), &a);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let dir = stdout.split_whitespace().nth(1).unwrap().to_string();
+        (dir.rsplit('/').next().unwrap().to_string(), stdout)
+    };
+    let (synflow, source_table) = masks("synflow", &[]);
+    let (_, design_table) = masks("graphon:synflow", &["--target", "power", "--beta", "2"]);
+    let kept = |table: &str| -> Vec<String> {
+        table
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().nth(2).unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(kept(&source_table), kept(&design_table));
+    // A search on that profile and one on a uniform profile: every point printed, then the best.
+    let search = |extra: &[&str]| {
+        let mut a = vec!["design", "--k", "4", "--kernel-size", "20"];
+        a.extend_from_slice(extra);
+        glh(root.path(), &a)
+    };
+    for profile in [
+        vec!["--masks", synflow.as_str()],
+        vec!["--sparsity", "0.9", "--width", "16", "--depth", "3"],
+    ] {
+        let out = search(&[profile.as_slice(), &["--refinements", "2"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Header, six grid points, two refinements, the best.
+        assert_eq!(stdout.lines().count(), 1 + 6 + 2 + 1, "{stdout}");
+        assert!(
+            stdout.lines().last().unwrap().starts_with("best: beta = "),
+            "{stdout}"
+        );
+    }
+    assert_bad_input(
+        &search(&["--sparsity", "0.9", "--refinements", "1"]),
+        "must be 0 or at least 2",
+    );
+    assert_bad_input(
+        &search(&[
+            "--sparsity",
+            "0.9",
+            "--family",
+            "block",
+            "--grid",
+            "0.5,1.5",
+        ]),
+        "share must be in (0, 1], got 1.5",
+    );
+}

@@ -114,7 +114,7 @@ fn configuration_columns(
 }
 
 /// The kernel images: `size` MNIST training images drawn by `seed`, as columns (`784 x N`).
-fn kernel_images(data: &DataSettings, size: u32, seed: u64) -> Result<Mat<f64>> {
+pub fn kernel_images(data: &DataSettings, size: u32, seed: u64) -> Result<Mat<f64>> {
     let train = MnistSplit::load(&data.dir, Split::Train)?;
     let mut rng = stream(seed, "data/graphon_kernel_set");
     let indices = sized_subset(&train.labels, CLASSES, size as usize, &mut rng).map_err(|e| {

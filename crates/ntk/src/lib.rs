@@ -16,6 +16,8 @@
 //!   eigenvector is;
 //! - [`configuration`]: a configuration's seed-averaged K-block graphon (the paper's E3
 //!   kernel), and finite masks drawn from it;
+//! - [`design`]: the kernel of a `graphon:<method>` design from its graphon alone, and the
+//!   search over a target family's parameter for a spectral criterion;
 //! - [`settings`]: [`NtkSettings`], the `[ntk]` table, and [`settings::GraphonNtkSettings`],
 //!   the `[graphon_ntk]` table;
 //! - [`stage`]: the `ntk` jobs ([`stage::KernelsJob`], [`stage::NtkStage`]) and their three
@@ -25,6 +27,7 @@
 pub mod alignment;
 pub mod chain;
 pub mod configuration;
+pub mod design;
 pub mod empirical;
 pub mod graphon_stage;
 pub mod linearised;

@@ -194,7 +194,7 @@ fn check_memory(shapes: &[(u64, u64)], data: &DataSettings, settings: &NtkSettin
 }
 
 /// The (rows, cols) of each layer of an MLP `784 -> width -> ... -> 10` of `depth` layers.
-pub(crate) fn mlp_shapes(width: u64, depth: u32) -> Vec<(u64, u64)> {
+pub fn mlp_shapes(width: u64, depth: u32) -> Vec<(u64, u64)> {
     let pixels = PIXELS as u64;
     let classes = glh_data::mnist::CLASSES as u64;
     (0..depth)

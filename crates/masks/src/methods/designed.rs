@@ -106,7 +106,7 @@ pub fn grid_positions(n: usize) -> Vec<f64> {
 }
 
 /// Each input's position: pixel `order[r]` sits at `(r + 1/2) / n`.
-fn input_positions(order: &[usize], n: usize) -> Result<Vec<f64>, String> {
+pub fn input_positions(order: &[usize], n: usize) -> Result<Vec<f64>, String> {
     if order.len() != n {
         return Err(format!(
             "the pixel order has {} pixels, the input layer {n}",
@@ -164,6 +164,80 @@ pub fn draw_layer(
         }
     }
     LayerMask::new(rows.len(), cols, keep).expect("rows * cols flags")
+}
+
+/// The probability that [`draw_layer`] keeps each entry, row-major, in the limit of a large
+/// layer: `min(1, c g)` with c solved (bisection to f64 resolution) so that they sum to `kept`
+/// for `constant` and `power`; for `block`, 1 on the block and the floor the count leaves
+/// (or the count spread over the block alone). The design's graphon at these positions, so a
+/// design's kernel can be computed without drawing a mask.
+pub fn inclusion_probabilities(
+    rows: &[f64],
+    columns: &[f64],
+    kept: usize,
+    target: GraphonTarget,
+) -> Vec<f64> {
+    let size = rows.len() * columns.len();
+    assert!(kept <= size, "{kept} kept of {size}");
+    let uniform = |p: f64| vec![p; size];
+    let kept_f = kept as f64;
+    match target {
+        GraphonTarget::Constant => uniform(kept_f / size as f64),
+        GraphonTarget::Power { beta } => {
+            let g: Vec<f64> = rows
+                .iter()
+                .flat_map(|&u| {
+                    columns
+                        .iter()
+                        .map(move |&v| ((1.0 - u) * (1.0 - v)).powf(beta))
+                })
+                .collect();
+            let expected = |c: f64| g.iter().map(|&x| (c * x).min(1.0)).sum::<f64>();
+            if kept == size {
+                return uniform(1.0);
+            }
+            // expected(c) rises from 0 to `size` as c runs over (0, 1 / min g]: bisect.
+            let (mut lo, mut hi) = (0.0, 1.0 / g.iter().copied().fold(f64::INFINITY, f64::min));
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + hi);
+                if mid <= lo || mid >= hi {
+                    break;
+                }
+                if expected(mid) < kept_f {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            let c = 0.5 * (lo + hi);
+            g.iter().map(|&x| (c * x).min(1.0)).collect()
+        }
+        GraphonTarget::Block { rows: a, cols: b } => {
+            let inside = |u: f64, v: f64| u < a && v < b;
+            let block = rows
+                .iter()
+                .map(|&u| columns.iter().filter(|&&v| inside(u, v)).count())
+                .sum::<usize>();
+            let (on, off) = if kept >= block {
+                let rest = size - block;
+                let floor = if rest == 0 {
+                    0.0
+                } else {
+                    (kept - block) as f64 / rest as f64
+                };
+                (1.0, floor)
+            } else {
+                (kept_f / block as f64, 0.0)
+            };
+            rows.iter()
+                .flat_map(|&u| {
+                    columns
+                        .iter()
+                        .map(move |&v| if inside(u, v) { on } else { off })
+                })
+                .collect()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +327,53 @@ mod tests {
         let ratio = |m: &LayerMask| quadrant(m, true, true) / quadrant(m, false, false);
         assert!((ratio(&flat) - 1.0).abs() < 0.1, "{}", ratio(&flat));
         assert!(ratio(&steep) > 10.0, "{}", ratio(&steep));
+    }
+
+    #[test]
+    fn the_draws_average_to_the_inclusion_probabilities() {
+        // 200 draws of a 30 x 40 layer at 25% for each target: every quadrant's mean kept
+        // fraction within 4 standard errors of its inclusion probabilities' mean, and the
+        // probabilities sum to the count.
+        let (rows, cols) = (grid_positions(30), grid_positions(40));
+        let kept = 300;
+        let targets = [
+            GraphonTarget::Constant,
+            GraphonTarget::Power { beta: 1.5 },
+            GraphonTarget::Block {
+                rows: 0.5,
+                cols: 0.3,
+            },
+        ];
+        for target in targets {
+            let p = inclusion_probabilities(&rows, &cols, kept, target);
+            assert!(
+                (p.iter().sum::<f64>() - kept as f64).abs() < 1e-6,
+                "{target:?}"
+            );
+            assert!(p.iter().all(|&x| (0.0..=1.0).contains(&x)));
+            let draws = 200;
+            let mut counts = vec![0usize; p.len()];
+            let mut r = rng(11);
+            for _ in 0..draws {
+                let mask = draw_layer(&rows, &cols, kept, target, &mut r);
+                for (c, &k) in counts.iter_mut().zip(mask.as_slice()) {
+                    *c += usize::from(k);
+                }
+            }
+            for (top, left) in [(true, true), (true, false), (false, true), (false, false)] {
+                let cells: Vec<usize> = (0..p.len())
+                    .filter(|&i| ((i / 40) < 15) == top && ((i % 40) < 20) == left)
+                    .collect();
+                let expected: f64 = cells.iter().map(|&i| p[i]).sum::<f64>() / cells.len() as f64;
+                let seen = cells.iter().map(|&i| counts[i]).sum::<usize>() as f64
+                    / (cells.len() * draws) as f64;
+                let se = (expected * (1.0 - expected) / (cells.len() * draws) as f64).sqrt();
+                assert!(
+                    (seen - expected).abs() <= 4.0 * se + 1e-12,
+                    "{target:?} quadrant ({top}, {left}): {seen} vs {expected} (se {se})"
+                );
+            }
+        }
     }
 
     #[test]
