@@ -127,9 +127,16 @@ impl ChainVerdict {
 }
 
 impl ConvergenceCase {
-    /// Whether the distance falls strictly at every step (a curve of one width trivially does).
+    /// Whether the distance falls strictly at every step (a curve of one width trivially does:
+    /// see [`Self::testable`]).
     pub fn falls(&self) -> bool {
         self.exceptions.is_empty()
+    }
+
+    /// Whether the paper's test can say anything: a fall needs two distances to the reference,
+    /// so three widths or more.
+    pub fn testable(&self) -> bool {
+        self.points.len() >= 2
     }
 
     /// Our verdict on the case's Cauchy chain.
@@ -241,10 +248,16 @@ pub fn convergence(
         evidence.push_str("; exceptions: ");
         evidence.push_str(&exceptions.join("; "));
     }
-    let (verdict, reason) = if falling == cases.len() {
-        (Verdict::Supported, "")
-    } else {
+    let untestable = cases.iter().filter(|c| !c.testable()).count();
+    let (verdict, reason) = if falling < cases.len() {
         (Verdict::Refuted, "not monotone everywhere")
+    } else if untestable > 0 {
+        evidence.push_str(&format!(
+            "; {untestable} with one width below the reference, where a fall cannot be seen"
+        ));
+        (Verdict::Inconclusive, "a fall needs three widths or more")
+    } else {
+        (Verdict::Supported, "")
     };
     Some(Claim {
         statement,
@@ -320,20 +333,21 @@ mod tests {
 
     /// Convergence tables of depth 3 (layer 2 is the only hidden one) with layer 2's distances.
     fn convergence_frame(layer2: [f64; 3]) -> DataFrame {
+        let nan = f64::NAN;
         df!(
-            "method" => ["snip", "snip", "snip", "snip", "snip", "snip", "snip", "random"],
-            "layer" => [1u32, 1, 2, 2, 2, 3, 3, 2],
-            "hidden" => [false, false, true, true, true, false, false, true],
-            "width" => [100u32, 500, 100, 500, 1000, 100, 500, 100],
-            "reference_width" => [2000u32; 8],
+            "method" => ["snip", "snip", "snip", "snip", "snip", "snip", "snip", "random", "random"],
+            "layer" => [1u32, 1, 2, 2, 2, 3, 3, 2, 2],
+            "hidden" => [false, false, true, true, true, false, false, true, true],
+            "width" => [100u32, 500, 100, 500, 1000, 100, 500, 100, 500],
+            "reference_width" => [2000u32; 9],
             // Layers 1 and 3 rise: they must not count.
-            "frobenius_mean" => [0.1, 0.2, layer2[0], layer2[1], layer2[2], 0.1, 0.3, 0.5],
-            "frobenius_sd" => [0.01; 8],
-            "previous_width" => [0u32, 100, 0, 100, 500, 0, 100, 0],
-            "noise_floor" => [1.0; 8],
-            "successive_sq_distance" => [f64::NAN, 0.0, f64::NAN, 0.0, 0.0, f64::NAN, 0.0, f64::NAN],
-            "successive_sq_distance_low" => [f64::NAN, -1.0, f64::NAN, -1.0, -1.0, f64::NAN, -1.0, f64::NAN],
-            "successive_sq_distance_high" => [f64::NAN, 1.0, f64::NAN, 1.0, 1.0, f64::NAN, 1.0, f64::NAN],
+            "frobenius_mean" => [0.1, 0.2, layer2[0], layer2[1], layer2[2], 0.1, 0.3, 0.5, 0.4],
+            "frobenius_sd" => [0.01; 9],
+            "previous_width" => [0u32, 100, 0, 100, 500, 0, 100, 0, 100],
+            "noise_floor" => [1.0; 9],
+            "successive_sq_distance" => [nan, 0.0, nan, 0.0, 0.0, nan, 0.0, nan, 0.0],
+            "successive_sq_distance_low" => [nan, -1.0, nan, -1.0, -1.0, nan, -1.0, nan, -1.0],
+            "successive_sq_distance_high" => [nan, 1.0, nan, 1.0, 1.0, nan, 1.0, nan, 1.0],
         )
         .unwrap()
     }
@@ -484,5 +498,18 @@ mod tests {
             .filter(&!falls.column("hidden").unwrap().bool().unwrap())
             .unwrap();
         assert!(claim(&no_hidden).is_none());
+        // One width below the reference: a single distance shows no fall, so no verdict.
+        let one_width = falls
+            .filter(&falls.column("width").unwrap().u32().unwrap().lt_eq(100))
+            .unwrap();
+        let untestable = claim(&one_width).unwrap();
+        assert_eq!(untestable.verdict, Verdict::Inconclusive);
+        assert!(
+            untestable
+                .evidence
+                .ends_with("; 2 with one width below the reference, where a fall cannot be seen"),
+            "{}",
+            untestable.evidence
+        );
     }
 }

@@ -551,7 +551,12 @@ impl Builder<'_> {
                     c.layer.to_string(),
                     c.method.clone(),
                     format!("{}: {}", widths.join(" / "), chain.join(" / ")),
-                    if c.falls() { "yes" } else { "no" }.into(),
+                    match (c.testable(), c.falls()) {
+                        (false, _) => "cannot tell (one width)",
+                        (true, true) => "yes",
+                        (true, false) => "no",
+                    }
+                    .into(),
                     c.exceptions_text(),
                     c.links_text(),
                     fmt(floor),
@@ -593,7 +598,13 @@ impl Builder<'_> {
                 let mine: Vec<&ConvergenceCase> = cases.iter().filter(|c| c.method == *m).collect();
                 let first = mine.first()?;
                 let falling = mine.iter().filter(|c| c.falls()).count();
-                let verdict = if falling == mine.len() { "yes" } else { "no" };
+                let verdict = if falling < mine.len() {
+                    "no"
+                } else if mine.iter().any(|c| !c.testable()) {
+                    "cannot tell (one width below the largest)"
+                } else {
+                    "yes"
+                };
                 let (from, to) = (first.points.first()?, first.points.last()?);
                 let ours = |v: ChainVerdict| mine.iter().filter(|c| c.chain_verdict() == v).count();
                 Some(format!(
