@@ -600,6 +600,10 @@ pub enum CriterionArg {
     Top5Energy,
     /// The kernel's trace.
     Trace,
+    /// The loss ratio linearised gradient descent predicts after 200 steps at the
+    /// trace-normalised rate (minimised).
+    #[value(name = "predicted_loss_ratio")]
+    PredictedLossRatio,
 }
 
 /// `glh train`.

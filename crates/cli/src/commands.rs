@@ -350,6 +350,7 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
     let criterion = match args.criterion {
         CriterionArg::Top5Energy => Criterion::Top5Energy,
         CriterionArg::Trace => Criterion::Trace,
+        CriterionArg::PredictedLossRatio => Criterion::PredictedLossRatio,
     };
     let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) = match (&args.masks, args.sparsity) {
         (Some(run), _) => {
@@ -417,33 +418,35 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
     let points = points?;
     if !quiet {
         outln!(
-            "{:>10} {:>6} {:>9} {:>12} {:>9} {:>9}",
+            "{:>10} {:>6} {:>9} {:>12} {:>9} {:>9} {:>10}",
             "parameter",
             "grid",
             "top5",
             "trace",
             "trace/l_1",
-            "l_1/l_2"
+            "l_1/l_2",
+            "loss T/0"
         );
         for p in &points {
-            let m = &p.metrics;
+            let m = &p.reading.metrics;
             outln!(
-                "{:>10.4} {:>6} {:>9.5} {:>12.5e} {:>9.3} {:>9.3}",
+                "{:>10.4} {:>6} {:>9.5} {:>12.5e} {:>9.3} {:>9.3} {:>10.5}",
                 p.parameter,
                 if p.on_grid { "yes" } else { "" },
                 m.top5_energy,
                 m.trace,
                 m.effective_rank_trace,
-                m.ratio_1_2
+                m.ratio_1_2,
+                p.reading.predicted_loss_ratio
             );
         }
         let top = best(&points, criterion).expect("a search evaluates the grid");
         outln!(
-            "best: {} = {} ({} = {:.6})",
+            "best: {} = {:.4} ({} = {:.6})",
             family.parameter_name(),
             top.parameter,
             criterion.name(),
-            criterion.of(&top.metrics)
+            criterion.of(&top.reading)
         );
     }
     Ok(())

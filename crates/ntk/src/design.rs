@@ -9,6 +9,7 @@
 //! as in every chain here. Its kernel is the one the masks a design draws tend to, and costs one
 //! K-block recursion, so a search can afford tens of them.
 
+use crate::alignment::predicted_loss_ratio;
 use crate::chain::GraphonChain;
 use crate::recursion::graphon_ntk;
 use crate::spectrum::{SpectralMetrics, eigen_ascending, spectral_metrics};
@@ -99,47 +100,83 @@ fn block_average(p: &[f64], cols: usize, row_bounds: &[usize], col_bounds: &[usi
     })
 }
 
-/// What a design search maximises: a spectral metric of the design's kernel.
+/// What a design search optimises, read on the design's kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
-    /// The top-5 energy, the paper's measure of spectral concentration.
+    /// The top-5 energy, the paper's measure of spectral concentration (maximised).
     Top5Energy,
-    /// The kernel's trace, its scale (what predicted early speed in E3).
+    /// The kernel's trace, its scale, what predicted early speed in E3 (maximised).
     Trace,
+    /// `L_T / L_0` of linearised gradient descent at the trace-normalised rate
+    /// (`crate::alignment::predicted_loss_ratio`, T = [`PREDICTED_STEPS`]): scale-free,
+    /// it reads how the labels sit in the spectrum (minimised).
+    PredictedLossRatio,
 }
+
+/// The steps of the [`Criterion::PredictedLossRatio`] prediction: E3's 200.
+pub const PREDICTED_STEPS: u32 = 200;
 
 impl Criterion {
     /// Every criterion.
-    pub const ALL: [Criterion; 2] = [Criterion::Top5Energy, Criterion::Trace];
+    pub const ALL: [Criterion; 3] = [
+        Criterion::Top5Energy,
+        Criterion::Trace,
+        Criterion::PredictedLossRatio,
+    ];
 
     /// Its name, as written on the command line and in tables.
     pub fn name(self) -> &'static str {
         match self {
             Criterion::Top5Energy => "top5_energy",
             Criterion::Trace => "trace",
+            Criterion::PredictedLossRatio => "predicted_loss_ratio",
         }
     }
 
-    /// Its value in `metrics`.
-    pub fn of(self, metrics: &SpectralMetrics) -> f64 {
+    /// Its value in `reading`.
+    pub fn of(self, reading: &KernelReading) -> f64 {
         match self {
-            Criterion::Top5Energy => metrics.top5_energy,
-            Criterion::Trace => metrics.trace,
+            Criterion::Top5Energy => reading.metrics.top5_energy,
+            Criterion::Trace => reading.metrics.trace,
+            Criterion::PredictedLossRatio => reading.predicted_loss_ratio,
+        }
+    }
+
+    /// Its value with the sign that makes larger better.
+    pub fn score(self, reading: &KernelReading) -> f64 {
+        match self {
+            Criterion::PredictedLossRatio => -self.of(reading),
+            Criterion::Top5Energy | Criterion::Trace => self.of(reading),
         }
     }
 }
 
-/// The metrics of the kernel of `chain` on the columns of `x` at `sigma_w2`.
-pub fn kernel_metrics(
+/// What a design's kernel is read for: its spectral metrics and the loss ratio it predicts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelReading {
+    /// The spectral metrics.
+    pub metrics: SpectralMetrics,
+    /// [`Criterion::PredictedLossRatio`]'s value.
+    pub predicted_loss_ratio: f64,
+}
+
+/// The reading of the kernel of `chain` on the columns of `x` (labelled `labels`, of
+/// `classes` classes) at `sigma_w2`.
+pub fn read_kernel(
     chain: &GraphonChain,
     x: &Mat<f64>,
+    labels: &[u8],
+    classes: usize,
     sigma_w2: f64,
-) -> Result<SpectralMetrics, String> {
+) -> Result<KernelReading, String> {
     let kernel = graphon_ntk(chain, x, sigma_w2);
     let (mut values, _) = eigen_ascending(&kernel)?;
     values.reverse();
-    Ok(spectral_metrics(&values))
+    Ok(KernelReading {
+        metrics: spectral_metrics(&values),
+        predicted_loss_ratio: predicted_loss_ratio(&kernel, labels, classes, PREDICTED_STEPS)?,
+    })
 }
 
 /// One evaluated point of a search.
@@ -149,20 +186,20 @@ pub struct DesignPoint {
     pub parameter: f64,
     /// Whether it came from the grid (else from the refinement).
     pub on_grid: bool,
-    /// Its kernel's metrics.
-    pub metrics: SpectralMetrics,
+    /// Its kernel's reading.
+    pub reading: KernelReading,
 }
 
-/// Maximises `criterion` of `evaluate(parameter)` over `grid` (ascending), then refines by
+/// Optimises `criterion` of `evaluate(parameter)` over `grid` (ascending), then refines by
 /// golden-section search between the best grid point's neighbours: `refinements` more
 /// evaluations (0, or at least 2: the search's first two points).
-/// Every evaluated point is returned, in the order evaluated; the best is the one with the
-/// largest criterion (the first of equals).
+/// Every evaluated point is returned, in the order evaluated; the best is the one the
+/// criterion prefers (the first of equals).
 pub fn search(
     grid: &[f64],
     refinements: usize,
     criterion: Criterion,
-    mut evaluate: impl FnMut(f64) -> Result<SpectralMetrics, String>,
+    mut evaluate: impl FnMut(f64) -> Result<KernelReading, String>,
 ) -> Result<Vec<DesignPoint>, String> {
     if grid.is_empty() || grid.windows(2).any(|w| w[0] >= w[1]) {
         return Err("the grid must be non-empty and ascending".to_owned());
@@ -172,14 +209,14 @@ pub fn search(
     }
     let mut points = Vec::new();
     for &parameter in grid {
-        let metrics = evaluate(parameter)?;
+        let reading = evaluate(parameter)?;
         points.push(DesignPoint {
             parameter,
             on_grid: true,
-            metrics,
+            reading,
         });
     }
-    let value = |p: &DesignPoint| criterion.of(&p.metrics);
+    let value = |p: &DesignPoint| criterion.score(&p.reading);
     let best = (0..points.len())
         .max_by(|&a, &b| {
             value(&points[a])
@@ -193,12 +230,12 @@ pub fn search(
     );
     let ratio = (5f64.sqrt() - 1.0) / 2.0;
     let mut probe = |x: f64, points: &mut Vec<DesignPoint>| -> Result<f64, String> {
-        let metrics = evaluate(x)?;
-        let v = criterion.of(&metrics);
+        let reading = evaluate(x)?;
+        let v = criterion.score(&reading);
         points.push(DesignPoint {
             parameter: x,
             on_grid: false,
-            metrics,
+            reading,
         });
         Ok(v)
     };
@@ -222,10 +259,10 @@ pub fn search(
     Ok(points)
 }
 
-/// The point of `points` with the largest `criterion` (the first of equals).
+/// The point of `points` that `criterion` prefers (the first of equals).
 pub fn best(points: &[DesignPoint], criterion: Criterion) -> Option<&DesignPoint> {
     points.iter().reduce(|a, b| {
-        if criterion.of(&b.metrics) > criterion.of(&a.metrics) {
+        if criterion.score(&b.reading) > criterion.score(&a.reading) {
             b
         } else {
             a
@@ -310,7 +347,7 @@ pub fn run_search(
     data: &glh_data::DataSettings,
     shapes: &[(usize, usize)],
     kept: &[usize],
-    on_point: &mut dyn FnMut(f64, &SpectralMetrics),
+    on_point: &mut dyn FnMut(f64, &KernelReading),
 ) -> glh_artifacts::Result<Vec<DesignPoint>> {
     use glh_artifacts::Error;
     use glh_data::mnist::{MnistSplit, Split};
@@ -322,13 +359,15 @@ pub fn run_search(
         )));
     }
     let order = MnistSplit::load(&data.dir, Split::Train)?.pixels_by_variance();
-    let x = crate::graphon_stage::kernel_images(data, s.kernel_size, s.kernel_seed)?;
+    let (x, labels) =
+        crate::graphon_stage::kernel_images_and_labels(data, s.kernel_size, s.kernel_seed)?;
+    let classes = glh_data::mnist::CLASSES;
     let unsupported = |e: String| Error::Unsupported(format!("design: {e}"));
-    let mut evaluate = |parameter: f64| -> Result<SpectralMetrics, String> {
+    let mut evaluate = |parameter: f64| -> Result<KernelReading, String> {
         let chain = design_chain(s.family.target(parameter), shapes, kept, &order, s.k)?;
-        let metrics = kernel_metrics(&chain, &x, s.sigma_w2)?;
-        on_point(parameter, &metrics);
-        Ok(metrics)
+        let reading = read_kernel(&chain, &x, &labels, classes, s.sigma_w2)?;
+        on_point(parameter, &reading);
+        Ok(reading)
     };
     search(&s.grid, s.refinements, s.criterion, &mut evaluate).map_err(unsupported)
 }
@@ -410,9 +449,12 @@ mod tests {
         // A criterion with its maximum at 1.3 (a fake metric): the grid brackets it, the
         // refinement closes in, and every evaluation is a point.
         let fake = |x: f64| {
-            let mut m = spectral_metrics(&[2.0, 1.0]);
-            m.trace = -(x - 1.3).powi(2);
-            m
+            let mut metrics = spectral_metrics(&[2.0, 1.0]);
+            metrics.trace = -(x - 1.3).powi(2);
+            KernelReading {
+                metrics,
+                predicted_loss_ratio: (x - 2.6).powi(2),
+            }
         };
         let mut calls = 0;
         let points = search(&[0.0, 1.0, 2.0, 4.0], 20, Criterion::Trace, |x| {
@@ -424,6 +466,16 @@ mod tests {
         assert_eq!(points.iter().filter(|p| p.on_grid).count(), 4);
         let top = best(&points, Criterion::Trace).unwrap();
         assert!((top.parameter - 1.3).abs() < 1e-3, "{}", top.parameter);
+        // A criterion that is minimised: the smallest predicted loss ratio, at 2.6.
+        let points = search(
+            &[0.0, 1.0, 2.0, 4.0],
+            20,
+            Criterion::PredictedLossRatio,
+            |x| Ok(fake(x)),
+        )
+        .unwrap();
+        let top = best(&points, Criterion::PredictedLossRatio).unwrap();
+        assert!((top.parameter - 2.6).abs() < 1e-3, "{}", top.parameter);
         assert!(search(&[1.0, 0.0], 3, Criterion::Trace, |x| Ok(fake(x))).is_err());
     }
 }
