@@ -508,13 +508,11 @@ pub const NTK_SPECTRA: TableSchema = TableSchema {
 };
 
 /// Calls `$table!` with `$lead`, the spectral-metric columns (`glh_ntk::spectrum`'s
-/// `SpectralMetrics`, written and read by these names) and `$rest`: the metrics tables of both
-/// kernel stages share them.
-macro_rules! with_spectral_columns {
+/// `SpectralMetrics`, written and read by these names) and `$rest`.
+macro_rules! spectral_metric_columns {
     ($table:ident; [$($lead:expr),* $(,)?]; [$($rest:expr),* $(,)?]) => {
         $table![
             $($lead,)*
-            col("view", ColumnType::String, "`as_is` (the kernel K), `centred` (H K H, H = I - 11^T/N: its mean component removed) or `top_removed` (K - l_1 v_1 v_1^T; spectrum l_2..l_N); every metric of the row is of that matrix"),
             col("trace", ColumnType::Float64, "sum of the eigenvalues"),
             col("top1_eigenvalue", ColumnType::Float64, "l_1, the largest eigenvalue (absolute scale)"),
             col("top5_sum", ColumnType::Float64, "sum of the 5 largest eigenvalues (absolute scale)"),
@@ -528,9 +526,29 @@ macro_rules! with_spectral_columns {
             col("decay_exponent", ColumnType::Float64, "least-squares slope of ln l_i on ln i over the positive l_i, i <= N/2 (the paper's decay rate alpha is minus this)"),
             col("negative_count", ColumnType::UInt32, "eigenvalues below zero (numerical noise, reported)"),
             col("min_eigenvalue", ColumnType::Float64, "l_N (0 up to rounding for the centred view, whose null space holds the constant vector)"),
-            col("top_eigvec_mean_image_cos", ColumnType::Float64, "|cosine| over the kernel images between the view's top eigenvector and the vector of each image's projection x_a . xbar on their mean image xbar: near 1 when the top component is the shared mean image"),
             $($rest),*
         ]
+    };
+}
+
+/// [`spectral_metric_columns!`] of one view of a kernel: the metrics tables of both kernel
+/// stages share them.
+macro_rules! with_spectral_columns {
+    ($table:ident; [$($lead:expr),* $(,)?]; [$($rest:expr),* $(,)?]) => {
+        spectral_metric_columns!($table; [
+            $($lead,)*
+            col("view", ColumnType::String, "`as_is` (the kernel K), `centred` (H K H, H = I - 11^T/N: its mean component removed) or `top_removed` (K - l_1 v_1 v_1^T; spectrum l_2..l_N); every metric of the row is of that matrix"),
+        ]; [
+            col("top_eigvec_mean_image_cos", ColumnType::Float64, "|cosine| over the kernel images between the view's top eigenvector and the vector of each image's projection x_a . xbar on their mean image xbar: near 1 when the top component is the shared mean image"),
+            $($rest),*
+        ])
+    };
+}
+
+/// The columns as they are, for a table that leads with none of the shared groups.
+macro_rules! plain_columns {
+    ($($column:expr),* $(,)?) => {
+        &[$($column),*]
     };
 }
 
@@ -890,6 +908,31 @@ pub const DYNAMICS_ERRORS: TableSchema = TableSchema {
     ],
 };
 
+/// The points of `glh design --out`: one row per evaluated parameter of a design search, the
+/// Graphon NTK of the design's graphon (no mask drawn) on the kernel images.
+pub const DESIGN_POINTS: TableSchema = TableSchema {
+    stage: "ntk",
+    name: "design_points",
+    row: "evaluated parameter of a design search",
+    stored: false,
+    columns: spectral_metric_columns!(plain_columns; [
+        col("family", ColumnType::String, "target family searched: `power` (parameter beta) or `block` (parameter: the block's share of both sides)"),
+        col("parameter", ColumnType::Float64, "the family's parameter at this point"),
+        col("on_grid", ColumnType::Boolean, "from the grid (true) or from the golden-section refinement (false)"),
+        col("criterion", ColumnType::String, "what the search optimised: `top5_energy`, `trace` (maximised) or `predicted_loss_ratio` (minimised)"),
+        col("chosen", ColumnType::Boolean, "the point the criterion prefers (the first of equals)"),
+        col("depth", ColumnType::UInt32, "number of Linear layers L"),
+        col("width", ColumnType::UInt32, "hidden width n"),
+        col("density", ColumnType::Float64, "fraction of weights kept, over all layers"),
+        col("profile", ColumnType::String, "the per-layer kept counts: `uniform` (every layer at the density) or the masks run key they came from"),
+        col("k", ColumnType::UInt32, "blocks per hidden side of the design's graphon"),
+        col("n_points", ColumnType::UInt32, "kernel images"),
+        col("sigma_w2", ColumnType::Float64, "the kernel's sigma_w^2"),
+    ]; [
+        col("predicted_loss_ratio", ColumnType::Float64, "L_T / L_0 of linearised gradient descent from zero output at eta = N / trace, T = 200 steps, on the kernel images' one-hot labels"),
+    ]),
+};
+
 /// Every table, in pipeline order.
 pub const ALL_TABLES: &[&TableSchema] = &[
     &DATA_SUBSETS,
@@ -906,6 +949,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &GRAPHON_NTK_SPECTRA,
     &GRAPHON_NTK_METRICS,
     &GRAPHON_NTK_SEED_METRICS,
+    &DESIGN_POINTS,
     &TRAINING_HISTORY,
     &TRAINING_SUMMARY,
     &TRAINING_OUTPUTS,

@@ -171,11 +171,11 @@ on --kernel-size MNIST training images (the paper's E3 kernel). The grid first, 
 --refinements golden-section steps between the best grid point's neighbours. Prints every
 evaluated point and the best. Per-layer kept counts: global Random's expected profile at
 --sparsity (every layer at its density), or those of a stored masks run (--masks), so a design
-can be searched at a method's own density profile.
+can be searched at a method's own density profile. --out writes the points as a Parquet table.
 
 Examples:
   glh design --sparsity 0.9 --criterion top5_energy
-  glh design --masks <SYNFLOW_KEY> --family block --criterion trace")]
+  glh design --masks <SYNFLOW_KEY> --family block --criterion trace --out block.parquet")]
     Design(DesignArgs),
     /// Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
     #[command(long_about = "\
@@ -578,6 +578,10 @@ pub struct DesignArgs {
     /// The kernel's sigma_w^2 (the paper's 1).
     #[arg(long, default_value_t = 1.0)]
     pub sigma_w2: f64,
+    /// Also write every point as a Parquet table (`design_points`; `glh schema` describes it):
+    /// a regular file outside the store, replaced whole.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub out: Option<PathBuf>,
     /// Directory of the MNIST files.
     #[arg(long, value_name = "DIR", default_value = glh_data::settings::DEFAULT_DIR)]
     pub data_dir: PathBuf,

@@ -352,10 +352,12 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         CriterionArg::Trace => Criterion::Trace,
         CriterionArg::PredictedLossRatio => Criterion::PredictedLossRatio,
     };
+    let mut profile = "uniform".to_owned();
     let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) = match (&args.masks, args.sparsity) {
         (Some(run), _) => {
             let input = masks_run(store, run, "--masks")?;
             let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+            profile = input.key.to_string();
             mask.layers()
                 .iter()
                 .map(|l| ((l.rows(), l.cols()), l.kept()))
@@ -416,6 +418,17 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
     let points = run_search(&settings, &data, &shapes, &kept, &mut |_, _| bar.inc(1));
     bar.finish_and_clear();
     let points = points?;
+    if let Some(out) = &args.out {
+        let kept_total: usize = kept.iter().sum();
+        let weights: usize = shapes.iter().map(|(r, c)| r * c).sum();
+        let context = glh_ntk::design::SearchContext {
+            depth: shapes.len() as u32,
+            width: shapes[0].0 as u32,
+            density: kept_total as f64 / weights as f64,
+            profile,
+        };
+        glh_ntk::design::write_points(&points, &settings, &context, store.root(), out)?;
+    }
     if !quiet {
         outln!(
             "{:>10} {:>6} {:>9} {:>12} {:>9} {:>9} {:>10}",
@@ -441,12 +454,20 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
             );
         }
         let top = best(&points, criterion).expect("a search evaluates the grid");
+        let grid = &settings.grid;
+        let at_edge =
+            grid.len() > 1 && (top.parameter == grid[0] || top.parameter == grid[grid.len() - 1]);
         outln!(
-            "best: {} = {:.4} ({} = {:.6})",
+            "best: {} = {:.4} ({} = {:.6}){}",
             family.parameter_name(),
             top.parameter,
             criterion.name(),
-            criterion.of(&top.reading)
+            criterion.of(&top.reading),
+            if at_edge {
+                "; at the grid's edge, so the optimum may lie beyond it: widen --grid"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

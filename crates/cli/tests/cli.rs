@@ -835,6 +835,19 @@ fn design_searches_a_family_on_a_profile_and_masks_draw_its_designs() {
             "{stdout}"
         );
     }
+    // --out: the points as a Parquet table, never over a directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = elsewhere.path().join("points.parquet");
+    let out_arg = out.to_str().unwrap();
+    let written = search(&["--sparsity", "0.9", "--refinements", "0", "--out", out_arg]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    let dir = elsewhere.path().to_str().unwrap();
+    assert_bad_input(
+        &search(&["--sparsity", "0.9", "--out", dir]),
+        "is a directory",
+    );
     assert_bad_input(
         &search(&["--sparsity", "0.9", "--refinements", "1"]),
         "must be 0 or at least 2",

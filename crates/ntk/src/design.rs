@@ -300,6 +300,14 @@ impl Family {
         }
     }
 
+    /// Its name, as `--family` and the `design_points` table spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Power => "power",
+            Family::Block => "block",
+        }
+    }
+
     /// Its parameter's name: `beta`, or `share` (of each side, the block's).
     pub fn parameter_name(self) -> &'static str {
         match self {
@@ -370,6 +378,68 @@ pub fn run_search(
         Ok(reading)
     };
     search(&s.grid, s.refinements, s.criterion, &mut evaluate).map_err(unsupported)
+}
+
+/// What a search ran on, beside its settings: the `design_points` table's context columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchContext {
+    /// Number of Linear layers L.
+    pub depth: u32,
+    /// Hidden width n.
+    pub width: u32,
+    /// Fraction of weights kept over all layers.
+    pub density: f64,
+    /// `uniform`, or the masks run key the per-layer counts came from.
+    pub profile: String,
+}
+
+/// `points` as the `design_points` table (`glh_artifacts::schemas::DESIGN_POINTS`), the
+/// chosen point marked, written with its schema's metadata to `out` (a regular file outside
+/// the store at `store_root`, replaced atomically).
+pub fn write_points(
+    points: &[DesignPoint],
+    search: &DesignSearch,
+    context: &SearchContext,
+    store_root: &std::path::Path,
+    out: &std::path::Path,
+) -> glh_artifacts::Result<()> {
+    use arrow::array::{BooleanArray, Float64Array, StringArray, UInt32Array};
+    use glh_artifacts::Columns;
+    use glh_artifacts::schemas::DESIGN_POINTS;
+    let chosen =
+        best(points, search.criterion).and_then(|b| points.iter().position(|p| std::ptr::eq(p, b)));
+    let rows = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut columns = Columns::new()
+                .with("family", StringArray::from(vec![search.family.name()]))
+                .with("parameter", Float64Array::from(vec![p.parameter]))
+                .with("on_grid", BooleanArray::from(vec![p.on_grid]))
+                .with(
+                    "criterion",
+                    StringArray::from(vec![search.criterion.name()]),
+                )
+                .with("chosen", BooleanArray::from(vec![chosen == Some(i)]))
+                .with("depth", UInt32Array::from(vec![context.depth]))
+                .with("width", UInt32Array::from(vec![context.width]))
+                .with("density", Float64Array::from(vec![context.density]))
+                .with("profile", StringArray::from(vec![context.profile.as_str()]))
+                .with("k", UInt32Array::from(vec![search.k as u32]))
+                .with("n_points", UInt32Array::from(vec![search.kernel_size]))
+                .with("sigma_w2", Float64Array::from(vec![search.sigma_w2]));
+            p.reading.metrics.add_columns(&mut columns);
+            columns.add(
+                "predicted_loss_ratio",
+                Float64Array::from(vec![p.reading.predicted_loss_ratio]),
+            );
+            columns
+        })
+        .collect();
+    let metadata = vec![("glh.table".to_string(), DESIGN_POINTS.name.to_string())];
+    let (bytes, _) =
+        glh_artifacts::parquet_io::encode_table(&DESIGN_POINTS, Columns::concat(rows)?, &metadata)?;
+    glh_artifacts::files::write_output(out, store_root, &bytes)
 }
 
 #[cfg(test)]
