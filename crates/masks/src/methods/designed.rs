@@ -246,6 +246,16 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_chacha::rand_core::SeedableRng;
 
+    /// A target of each kind, the block lopsided.
+    const ONE_OF_EACH: [GraphonTarget; 3] = [
+        GraphonTarget::Constant,
+        GraphonTarget::Power { beta: 2.0 },
+        GraphonTarget::Block {
+            rows: 0.3,
+            cols: 0.5,
+        },
+    ];
+
     fn rng(seed: u64) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(seed)
     }
@@ -269,15 +279,7 @@ mod tests {
     #[test]
     fn every_target_keeps_the_count_exactly() {
         let (rows, cols) = (grid_positions(37), grid_positions(23));
-        let targets = [
-            GraphonTarget::Constant,
-            GraphonTarget::Power { beta: 2.0 },
-            GraphonTarget::Block {
-                rows: 0.3,
-                cols: 0.5,
-            },
-        ];
-        for target in targets {
+        for target in ONE_OF_EACH {
             for kept in [0, 1, 100, 37 * 23 - 1, 37 * 23] {
                 let mask = draw_layer(&rows, &cols, kept, target, &mut rng(3));
                 assert_eq!(mask.kept(), kept, "{target:?}");
@@ -336,15 +338,7 @@ mod tests {
         // probabilities sum to the count.
         let (rows, cols) = (grid_positions(30), grid_positions(40));
         let kept = 300;
-        let targets = [
-            GraphonTarget::Constant,
-            GraphonTarget::Power { beta: 1.5 },
-            GraphonTarget::Block {
-                rows: 0.5,
-                cols: 0.3,
-            },
-        ];
-        for target in targets {
+        for target in ONE_OF_EACH {
             let p = inclusion_probabilities(&rows, &cols, kept, target);
             assert!(
                 (p.iter().sum::<f64>() - kept as f64).abs() < 1e-6,
