@@ -6,8 +6,9 @@
 //! ([`glh_masks::methods::inclusion_probabilities`]) at its positions, averaged over K blocks
 //! of each hidden side in position order (a design's degrees fall with its positions, so this
 //! is the order a SAS histogram of its masks finds); pixels and outputs keep one position each,
-//! as in every chain here. Its kernel is the one the masks a design draws tend to, and costs one
-//! K-block recursion, so a search can afford tens of them.
+//! as in every chain here. At K = n its kernel is the one the kernels of the masks a design
+//! draws tend to (tested); at K blocks it costs one K-block recursion, so a search can afford
+//! tens of them.
 
 use crate::alignment::predicted_loss_ratio;
 use crate::chain::GraphonChain;

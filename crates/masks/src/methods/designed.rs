@@ -15,8 +15,8 @@
 //! smallest keys (ties by index). For `power`, the key is `E / g(u_i, v_j)` with the target's
 //! shape `g = ((1 - u)(1 - v))^beta`: this is order sampling with uniform order distributions
 //! (Rosén 1997; Ohlsson's sequential Poisson sampling, 1998), whose inclusion probabilities are
-//! `min(1, t g)` up to terms that vanish with the layer's size, t being the kept count's
-//! smallest key. So the kept weights are a W-random graph of `min(1, c g)` with c fixed by the
+//! `min(1, t g)` up to terms that vanish with the layer's size, t being the largest key kept.
+//! So the kept weights are a W-random graph of `min(1, c g)` with c fixed by the
 //! count, the cap and the scale solved together and nothing to tune. `constant` is the same with
 //! g = 1 (a uniform k-subset); `block` keys the block's entries `E` and the others `1 + E`, so
 //! the block fills first and the rest is uniform.
@@ -36,7 +36,10 @@ pub(super) struct Designed {
 }
 
 impl PruningMethod for Designed {
-    /// Always: the input layer's pixel order comes from the training images.
+    /// Always: the input layer's pixel order comes from the training images, so the MNIST
+    /// files enter the key through the scoring batch's data run. (A design of a data-free
+    /// source thus also keys the batch's settings, which it does not read: a wider key than
+    /// its output, never a hole.)
     fn needs_data(&self) -> bool {
         true
     }
