@@ -16,7 +16,7 @@ use crate::recursion::graphon_ntk;
 use crate::spectrum::{SpectralMetrics, eigen_ascending, spectral_metrics};
 use faer::Mat;
 use glh_graphons::sas::block_bounds;
-use glh_masks::methods::{grid_positions, inclusion_probabilities, input_positions};
+use glh_masks::methods::{inclusion_probabilities, layer_positions};
 use glh_masks::settings::GraphonTarget;
 use serde::{Deserialize, Serialize};
 
@@ -69,12 +69,8 @@ pub fn design_chain(
             if kept > rows * cols {
                 return Err(format!("layer {} keeps {kept} of {}", l + 1, rows * cols));
             }
-            let columns = if l == 0 {
-                input_positions(pixel_order, cols)?
-            } else {
-                grid_positions(cols)
-            };
-            let p = inclusion_probabilities(&grid_positions(rows), &columns, kept, target);
+            let (row_positions, columns) = layer_positions(l, rows, cols, pixel_order)?;
+            let p = inclusion_probabilities(&row_positions, &columns, kept, target);
             // The input layer's columns are pixels in their own index order, whatever their
             // positions: `p` is already laid out by pixel.
             Ok(block_average(&p, cols, &bounds[l + 1], &bounds[l]))
@@ -497,12 +493,8 @@ mod tests {
                 .zip(&kept)
                 .enumerate()
                 .map(|(l, (&(r, c), &k))| {
-                    let columns = if l == 0 {
-                        input_positions(&order, c).unwrap()
-                    } else {
-                        grid_positions(c)
-                    };
-                    draw_layer(&grid_positions(r), &columns, k, target, &mut rng)
+                    let (rows, columns) = layer_positions(l, r, c, &order).unwrap();
+                    draw_layer(&rows, &columns, k, target, &mut rng)
                 })
                 .collect();
             let got = graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0);

@@ -84,12 +84,7 @@ impl PruningMethod for Designed {
             .iter()
             .enumerate()
             .map(|(l, layer)| {
-                let columns = if l == 0 {
-                    input_positions(pixels, layer.cols())?
-                } else {
-                    grid_positions(layer.cols())
-                };
-                let rows = grid_positions(layer.rows());
+                let (rows, columns) = layer_positions(l, layer.rows(), layer.cols(), pixels)?;
                 Ok(draw_layer(
                     &rows,
                     &columns,
@@ -108,8 +103,35 @@ pub fn grid_positions(n: usize) -> Vec<f64> {
     (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect()
 }
 
+/// The positions of layer `l`'s rows and columns (`rows x cols`, input layer first): outputs
+/// on the grid; the input layer's columns, pixels, by `pixel_order`; every other layer's columns
+/// on the grid, so a hidden neuron has one position on both sides of its layers.
+pub fn layer_positions(
+    l: usize,
+    rows: usize,
+    cols: usize,
+    pixel_order: &[usize],
+) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let columns = if l == 0 {
+        input_positions(pixel_order, cols)?
+    } else {
+        grid_positions(cols)
+    };
+    Ok((grid_positions(rows), columns))
+}
+
+/// The power target's shape `((1 - u)(1 - v))^beta`.
+fn power_shape(beta: f64, u: f64, v: f64) -> f64 {
+    ((1.0 - u) * (1.0 - v)).powf(beta)
+}
+
+/// Whether `(u, v)` lies in the block target's `[0, rows) x [0, cols)`.
+fn in_block(rows: f64, cols: f64, u: f64, v: f64) -> bool {
+    u < rows && v < cols
+}
+
 /// Each input's position: pixel `order[r]` sits at `(r + 1/2) / n`.
-pub fn input_positions(order: &[usize], n: usize) -> Result<Vec<f64>, String> {
+fn input_positions(order: &[usize], n: usize) -> Result<Vec<f64>, String> {
     if order.len() != n {
         return Err(format!(
             "the pixel order has {} pixels, the input layer {n}",
@@ -146,9 +168,9 @@ pub fn draw_layer(
                 GraphonTarget::Constant => e,
                 // g = 0 only where beta > 0 meets u or v = 1, which no position reaches; an
                 // infinite key is kept last.
-                GraphonTarget::Power { beta } => e / ((1.0 - u) * (1.0 - v)).powf(beta),
+                GraphonTarget::Power { beta } => e / power_shape(beta, u, v),
                 GraphonTarget::Block { rows, cols } => {
-                    if u < rows && v < cols {
+                    if in_block(rows, cols, u, v) {
                         e
                     } else {
                         1.0 + e
@@ -186,19 +208,13 @@ pub fn inclusion_probabilities(
     let kept_f = kept as f64;
     match target {
         GraphonTarget::Constant => uniform(kept_f / size as f64),
+        GraphonTarget::Power { .. } if kept == size => uniform(1.0),
         GraphonTarget::Power { beta } => {
             let g: Vec<f64> = rows
                 .iter()
-                .flat_map(|&u| {
-                    columns
-                        .iter()
-                        .map(move |&v| ((1.0 - u) * (1.0 - v)).powf(beta))
-                })
+                .flat_map(|&u| columns.iter().map(move |&v| power_shape(beta, u, v)))
                 .collect();
             let expected = |c: f64| g.iter().map(|&x| (c * x).min(1.0)).sum::<f64>();
-            if kept == size {
-                return uniform(1.0);
-            }
             // expected(c) rises from 0 to `size` as c runs over (0, 1 / min g]: bisect.
             let (mut lo, mut hi) = (0.0, 1.0 / g.iter().copied().fold(f64::INFINITY, f64::min));
             for _ in 0..200 {
@@ -216,7 +232,7 @@ pub fn inclusion_probabilities(
             g.iter().map(|&x| (c * x).min(1.0)).collect()
         }
         GraphonTarget::Block { rows: a, cols: b } => {
-            let inside = |u: f64, v: f64| u < a && v < b;
+            let inside = |u: f64, v: f64| in_block(a, b, u, v);
             let block = rows
                 .iter()
                 .map(|&u| columns.iter().filter(|&&v| inside(u, v)).count())

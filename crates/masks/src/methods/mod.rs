@@ -12,7 +12,7 @@ mod designed;
 mod rewired;
 mod shuffled;
 
-pub use designed::{draw_layer, grid_positions, inclusion_probabilities, input_positions};
+pub use designed::{draw_layer, grid_positions, inclusion_probabilities, layer_positions};
 pub use rewired::{SWAPS_PER_EDGE, rewire};
 
 use crate::prune::prune;
