@@ -280,6 +280,11 @@ impl MnistSplit {
             .collect()
     }
 
+    /// The labels of images `indices`.
+    pub fn labels_of(&self, indices: &[u32]) -> Vec<u8> {
+        indices.iter().map(|&i| self.labels[i as usize]).collect()
+    }
+
     /// The pixel indices (row-major, 0 to 783) by their variance over the split's images,
     /// largest first, ties by index. Exact: `n^2 var = n sum x^2 - (sum x)^2` in integers, so
     /// the order never depends on rounding (a normalisation is affine and increasing, so it

@@ -231,12 +231,24 @@ pub fn subset_images(
     seed: u64,
     subset: Subset,
 ) -> Result<SubsetImages> {
+    let train = MnistSplit::load(&data.dir, Split::Train)?;
+    subset_images_of(store, data, seed, subset, &train)
+}
+
+/// [`subset_images`] from the training split `train`, already loaded from `data.dir` (for a
+/// caller that reads more of it).
+pub fn subset_images_of(
+    store: &ArtifactStore,
+    data: &DataSettings,
+    seed: u64,
+    subset: Subset,
+    train: &MnistSplit,
+) -> Result<SubsetImages> {
     let outcome = SubsetsJob::new(data, seed)?.run(store, false, &mut |_, _| {})?;
     let input = outcome.as_input();
     let indices = read_subset(store, &input, subset)?;
-    let train = MnistSplit::load(&data.dir, Split::Train)?;
     let pixels = train.inputs(&indices, &crate::mnist::Normalisation::from(data));
-    let labels = indices.iter().map(|&i| train.labels[i as usize]).collect();
+    let labels = train.labels_of(&indices);
     Ok(SubsetImages {
         input,
         indices,

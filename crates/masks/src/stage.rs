@@ -17,7 +17,7 @@ use glh_artifacts::{
     ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
 use glh_data::mnist::{CLASSES, MnistSplit, PIXELS, Split};
-use glh_data::stage::{Subset, SubsetsJob, subset_images};
+use glh_data::stage::{Subset, SubsetsJob, subset_images, subset_images_of};
 use glh_data::{DataSettings, Normalisation};
 use glh_model::backprop::examples_as_columns;
 use glh_model::{Architecture, LayerMask, Mask, Mlp};
@@ -81,13 +81,15 @@ pub fn scoring_data(
     seed: u64,
     pixel_order: bool,
 ) -> Result<ScoringData> {
-    let images = subset_images(store, data, seed, Subset::Scoring)?;
-    let d = PIXELS;
-    let pixel_order = if pixel_order {
-        Some(MnistSplit::load(&data.dir, Split::Train)?.pixels_by_variance())
+    // The training split is read once, for the batch and, when asked, the pixel order.
+    let (images, pixel_order) = if pixel_order {
+        let train = MnistSplit::load(&data.dir, Split::Train)?;
+        let images = subset_images_of(store, data, seed, Subset::Scoring, &train)?;
+        (images, Some(train.pixels_by_variance()))
     } else {
-        None
+        (subset_images(store, data, seed, Subset::Scoring)?, None)
     };
+    let d = PIXELS;
     Ok(ScoringData {
         x: examples_as_columns(&images.pixels, d),
         labels: images.labels,

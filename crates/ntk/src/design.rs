@@ -363,9 +363,11 @@ pub fn run_search(
             "design: {what} = {bad} is outside its family"
         )));
     }
-    let order = MnistSplit::load(&data.dir, Split::Train)?.pixels_by_variance();
+    let train = MnistSplit::load(&data.dir, Split::Train)?;
+    let order = train.pixels_by_variance();
     let (x, labels) =
-        crate::graphon_stage::kernel_images_and_labels(data, s.kernel_size, s.kernel_seed)?;
+        crate::graphon_stage::kernel_images_of(&train, data, s.kernel_size, s.kernel_seed)?;
+    drop(train);
     let classes = glh_data::mnist::CLASSES;
     let unsupported = |e: String| Error::Unsupported(format!("design: {e}"));
     let mut evaluate = |parameter: f64| -> Result<KernelReading, String> {

@@ -115,16 +115,18 @@ fn configuration_columns(
 
 /// The kernel images: `size` MNIST training images drawn by `seed`, as columns (`784 x N`).
 pub fn kernel_images(data: &DataSettings, size: u32, seed: u64) -> Result<Mat<f64>> {
-    kernel_images_and_labels(data, size, seed).map(|(x, _)| x)
+    let train = MnistSplit::load(&data.dir, Split::Train)?;
+    kernel_images_of(&train, data, size, seed).map(|(x, _)| x)
 }
 
-/// [`kernel_images`] and their labels.
-pub fn kernel_images_and_labels(
+/// [`kernel_images`] and their labels, from the training split `train`, already loaded (for a
+/// caller that reads more of it).
+pub fn kernel_images_of(
+    train: &MnistSplit,
     data: &DataSettings,
     size: u32,
     seed: u64,
 ) -> Result<(Mat<f64>, Vec<u8>)> {
-    let train = MnistSplit::load(&data.dir, Split::Train)?;
     let mut rng = stream(seed, "data/graphon_kernel_set");
     let indices = sized_subset(&train.labels, CLASSES, size as usize, &mut rng).map_err(|e| {
         Error::config(
@@ -134,8 +136,10 @@ pub fn kernel_images_and_labels(
         )
     })?;
     let pixels = train.inputs(&indices, &Normalisation::from(data));
-    let labels = indices.iter().map(|&i| train.labels[i as usize]).collect();
-    Ok((examples_as_columns(&pixels, PIXELS), labels))
+    Ok((
+        examples_as_columns(&pixels, PIXELS),
+        train.labels_of(&indices),
+    ))
 }
 
 /// An upper sketch of a job's memory: the chain, each kernel and its eigensolver workspace,
