@@ -222,6 +222,22 @@ pub fn convergence_cases(df: &DataFrame, methods: &[String]) -> Result<Vec<Conve
         .collect())
 }
 
+/// The paper's test over `cases`: refuted when a case does not fall monotonically, else
+/// inconclusive when a case has one width below the reference (a fall cannot be seen), else
+/// supported. The one rule the claim, the table and the per-method sentence all read.
+pub fn paper_verdict<'a>(cases: impl IntoIterator<Item = &'a ConvergenceCase>) -> Verdict {
+    let mut verdict = Verdict::Supported;
+    for c in cases {
+        if !c.falls() {
+            return Verdict::Refuted;
+        }
+        if !c.testable() {
+            verdict = Verdict::Inconclusive;
+        }
+    }
+    verdict
+}
+
 /// Convergence (the paper's claim, or its sparse-regime extension): in every hidden layer and
 /// for every method the distance to the reference falls strictly as the width grows to the
 /// reference width. The evidence counts the cases that fall and lists every exception. `None`
@@ -248,16 +264,17 @@ pub fn convergence(
         evidence.push_str("; exceptions: ");
         evidence.push_str(&exceptions.join("; "));
     }
-    let untestable = cases.iter().filter(|c| !c.testable()).count();
-    let (verdict, reason) = if falling < cases.len() {
-        (Verdict::Refuted, "not monotone everywhere")
-    } else if untestable > 0 {
-        evidence.push_str(&format!(
-            "; {untestable} with one width below the reference, where a fall cannot be seen"
-        ));
-        (Verdict::Inconclusive, "a fall needs three widths or more")
-    } else {
-        (Verdict::Supported, "")
+    let verdict = paper_verdict(cases);
+    let reason = match verdict {
+        Verdict::Refuted => "not monotone everywhere",
+        Verdict::Inconclusive => {
+            let untestable = cases.iter().filter(|c| !c.testable()).count();
+            evidence.push_str(&format!(
+                "; {untestable} with one width below the reference, where a fall cannot be seen"
+            ));
+            "a fall needs three widths or more"
+        }
+        Verdict::Supported => "",
     };
     Some(Claim {
         statement,

@@ -4,10 +4,12 @@
 //! convergence claim checked per (hidden layer, method) with its exceptions, and the hidden
 //! neurons each method cuts off (the paper's appendix figure 9).
 
-use crate::claims::{Statement, fmt};
+use crate::claims::{Statement, Verdict, fmt};
 use crate::document::Block;
 use crate::experiment::{Experiment, GraphonsRuns, LayerDensityLaw};
-use crate::experiments::e1::{self, ChainVerdict, ConvergenceCase, NEGLIGIBLE_FRACTION};
+use crate::experiments::e1::{
+    self, ChainVerdict, ConvergenceCase, NEGLIGIBLE_FRACTION, paper_verdict,
+};
 use crate::figures::{Chart, Grid, HeatmapGrid, Line};
 use crate::report::{Builder, MeanSd, RUN_COLUMNS, collect};
 use crate::tables::{bools, f64s, strings};
@@ -551,10 +553,10 @@ impl Builder<'_> {
                     c.layer.to_string(),
                     c.method.clone(),
                     format!("{}: {}", widths.join(" / "), chain.join(" / ")),
-                    match (c.testable(), c.falls()) {
-                        (false, _) => "cannot tell (one width)",
-                        (true, true) => "yes",
-                        (true, false) => "no",
+                    match paper_verdict([c]) {
+                        Verdict::Supported => "yes",
+                        Verdict::Refuted => "no",
+                        Verdict::Inconclusive => "cannot tell (one width)",
                     }
                     .into(),
                     c.exceptions_text(),
@@ -598,12 +600,10 @@ impl Builder<'_> {
                 let mine: Vec<&ConvergenceCase> = cases.iter().filter(|c| c.method == *m).collect();
                 let first = mine.first()?;
                 let falling = mine.iter().filter(|c| c.falls()).count();
-                let verdict = if falling < mine.len() {
-                    "no"
-                } else if mine.iter().any(|c| !c.testable()) {
-                    "cannot tell (one width below the largest)"
-                } else {
-                    "yes"
+                let verdict = match paper_verdict(mine.iter().copied()) {
+                    Verdict::Supported => "yes",
+                    Verdict::Refuted => "no",
+                    Verdict::Inconclusive => "cannot tell (one width below the largest)",
                 };
                 let (from, to) = (first.points.first()?, first.points.last()?);
                 let ours = |v: ChainVerdict| mine.iter().filter(|c| c.chain_verdict() == v).count();
