@@ -377,28 +377,11 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires --sparsity or --masks"),
     };
-    if args.refinements == 1 {
-        return Err(Error::config(
-            "command line",
-            "--refinements",
-            "must be 0 or at least 2 (a golden-section search evaluates two points first)",
-        ));
-    }
     let grid = if args.grid.is_empty() {
         family.default_grid()
     } else {
         args.grid.clone()
     };
-    if let Some(bad) = grid.iter().find(|&&p| !family.admits(p)) {
-        let msg = match family {
-            Family::Power => format!("beta must be a number >= 0, got {bad}"),
-            Family::Block => format!("the block's share must be in (0, 1], got {bad}"),
-        };
-        return Err(Error::config("command line", "--grid", msg));
-    }
-    if grid.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(Error::config("command line", "--grid", "must be ascending"));
-    }
     let settings = DesignSearch {
         family,
         grid,

@@ -187,6 +187,19 @@ pub struct DesignPoint {
     pub reading: KernelReading,
 }
 
+/// What [`search`] needs of its grid and refinements, as `(field, message)`: a non-empty
+/// ascending grid, and 0 or at least 2 refinements (the golden section's first two points).
+fn search_shape(grid: &[f64], refinements: usize) -> Result<(), (&'static str, String)> {
+    if grid.is_empty() || grid.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(("grid", "must be non-empty and ascending".to_owned()));
+    }
+    if refinements == 1 {
+        let msg = "must be 0 or at least 2 (a golden-section search evaluates two points first)";
+        return Err(("refinements", msg.to_owned()));
+    }
+    Ok(())
+}
+
 /// Optimises `criterion` of `evaluate(parameter)` over `grid` (ascending), then refines by
 /// golden-section search between the best grid point's neighbours: `refinements` more
 /// evaluations (0, or at least 2: the search's first two points).
@@ -198,11 +211,8 @@ pub fn search(
     criterion: Criterion,
     mut evaluate: impl FnMut(f64) -> Result<KernelReading, String>,
 ) -> Result<Vec<DesignPoint>, String> {
-    if grid.is_empty() || grid.windows(2).any(|w| w[0] >= w[1]) {
-        return Err("the grid must be non-empty and ascending".to_owned());
-    }
-    if refinements == 1 {
-        return Err("refinements must be 0 or at least 2".to_owned());
+    if let Err((field, msg)) = search_shape(grid, refinements) {
+        return Err(format!("{field} {msg}"));
     }
     let mut points = Vec::new();
     for &parameter in grid {
@@ -344,6 +354,24 @@ pub struct DesignSearch {
     pub sigma_w2: f64,
 }
 
+impl DesignSearch {
+    /// Checks the grid (non-empty, ascending, in the family's domain) and the refinements, a
+    /// config error naming the field; [`run_search`] makes it before it reads anything.
+    pub fn validate(&self, source_name: &str) -> glh_artifacts::Result<()> {
+        use glh_artifacts::Error;
+        search_shape(&self.grid, self.refinements)
+            .map_err(|(field, msg)| Error::config(source_name, field, msg))?;
+        if let Some(bad) = self.grid.iter().find(|&&p| !self.family.admits(p)) {
+            let msg = match self.family {
+                Family::Power => format!("beta must be a number >= 0, got {bad}"),
+                Family::Block => format!("the block's share must be in (0, 1], got {bad}"),
+            };
+            return Err(Error::config(source_name, "grid", msg));
+        }
+        Ok(())
+    }
+}
+
 /// Runs `search` for a network of `shapes` keeping `kept[l]` weights per layer: the one door
 /// of `glh design`. Reads the training images' pixel order and the kernel images from `data`;
 /// `on_point(parameter, metrics)` sees every evaluation as it ends (progress).
@@ -357,12 +385,7 @@ pub fn run_search(
     use glh_artifacts::Error;
     use glh_data::mnist::{MnistSplit, Split};
     let s = search_settings;
-    if let Some(bad) = s.grid.iter().find(|&&p| !s.family.admits(p)) {
-        let what = s.family.parameter_name();
-        return Err(Error::Unsupported(format!(
-            "design: {what} = {bad} is outside its family"
-        )));
-    }
+    s.validate("design search")?;
     let train = MnistSplit::load(&data.dir, Split::Train)?;
     let order = train.pixels_by_variance();
     let (x, labels) =
