@@ -590,6 +590,99 @@ fn a_method_with_both_controls_gets_its_advantage_decomposed() {
     assert_eq!(claims[0].experiment, "controls (L = 3) (snip)");
 }
 
+#[test]
+fn a_design_drawn_from_several_targets_is_reported_by_target() {
+    let data = glh_tests::repo_root().join("data/mnist");
+    let text = format!(
+        "name = \"family\"\n[sweep]\nmethods = [\"graphon:random\"]\nwidths = [16]\n\
+         sparsities = [0.5, 0.8]\ndepths = [3]\nseeds = [0, 1, 2]\n[data]\ndir = {:?}\n\
+         [[masks.graphon]]\ntarget = \"power\"\nbeta = 0.0\n\
+         [[masks.graphon]]\ntarget = \"power\"\nbeta = 3.0\n\
+         [ntk]\nhistogram_k = 4\nempirical_draws = 0\n\
+         [graphon_ntk]\nk = 4\nsigma_w2 = [2.0]\nkernel_size = 20\nseed_kernels = true\n\
+         [training]\nsteps = 4\nbatch_size = 16\neval_every = 4\n",
+        data.display().to_string()
+    );
+    let pipeline = glh_pipeline::Pipeline::from_toml(&text, "family.toml").unwrap();
+    // One masks, kernel and training job per target and point, one graphon kernel job per
+    // target and sparsity (its seeds pooled, never two targets).
+    let plan = glh_pipeline::plan(&pipeline).unwrap();
+    let count = |stage: &str| plan.jobs().iter().filter(|j| j.stage() == stage).count();
+    assert_eq!(count("masks"), 2 * 2 * 3);
+    assert_eq!(count("ntk"), 2 * 2 * 3);
+    assert_eq!(count("training"), 2 * 2 * 3);
+    assert_eq!(count("graphon_ntk"), 2 * 2);
+    let e = experiment(&pipeline);
+    assert!(e.sweeps_design_targets());
+    let betas: std::collections::BTreeSet<u64> = e
+        .design_targets
+        .values()
+        .map(|t| t.power_beta.unwrap().to_bits())
+        .collect();
+    assert_eq!(betas.len(), 2);
+    let (report, _dirs) = run_and_report(&pipeline);
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    let header = "| sparsity | beta | seeds | mean training loss |";
+    let rows = table_rows(&md, header);
+    assert_eq!(rows.len(), 2 * 2, "{md}");
+    assert!(rows[0].starts_with("| 0.5000 | 0.0000 | 3 |"), "{rows:?}");
+    assert!(rows[1].starts_with("| 0.5000 | 3.0000 | 3 |"), "{rows:?}");
+    // Nine metrics at each sparsity, each over the six runs of its sparsity.
+    let rows = table_rows(&md, "| sparsity | metric | Spearman | Pearson | runs |");
+    assert_eq!(rows.len(), 2 * 9, "{md}");
+    assert!(rows.iter().all(|r| r.ends_with("| 6 |")), "{rows:?}");
+    let claims: Vec<_> = report
+        .claims
+        .iter()
+        .filter(|c| c.statement == Statement::SpectrumPredictsSpeedInFamily)
+        .collect();
+    assert_eq!(claims.len(), 2);
+    assert_eq!(claims[0].experiment, "family (sparsity 0.5000)");
+    // The pooling sections stay out: no section mixes the two targets as one method's seeds.
+    assert!(!md.contains("Graphon or density profile?"));
+}
+
+#[test]
+fn one_target_table_and_an_array_of_them_read_and_write_back() {
+    let data = glh_tests::repo_root().join("data/mnist");
+    let base = format!(
+        "name = \"t\"\n[sweep]\nmethods = [\"graphon:random\", \"random\"]\nwidths = [16]\n\
+         sparsities = [0.5]\ndepths = [3]\nseeds = [0]\n[data]\ndir = {:?}\n",
+        data.display().to_string()
+    );
+    let one = format!("{base}[masks.graphon]\ntarget = \"power\"\nbeta = 2.0\n");
+    let pipeline = glh_pipeline::Pipeline::from_toml(&one, "one.toml").unwrap();
+    // Random is drawn once whatever the targets; the design once per target.
+    let masks_jobs = |p: &glh_pipeline::Pipeline| {
+        let plan = glh_pipeline::plan(p).unwrap();
+        plan.jobs().iter().filter(|j| j.stage() == "masks").count()
+    };
+    assert_eq!(masks_jobs(&pipeline), 2);
+    let back = glh_pipeline::Pipeline::from_toml(&pipeline.to_toml().unwrap(), "b.toml").unwrap();
+    assert_eq!(back, pipeline);
+    let many = format!(
+        "{base}[[masks.graphon]]\ntarget = \"power\"\nbeta = 2.0\n\
+         [[masks.graphon]]\ntarget = \"block\"\nrows = 0.5\ncols = 0.25\n"
+    );
+    let pipeline = glh_pipeline::Pipeline::from_toml(&many, "many.toml").unwrap();
+    assert_eq!(masks_jobs(&pipeline), 3);
+    let back = glh_pipeline::Pipeline::from_toml(&pipeline.to_toml().unwrap(), "b.toml").unwrap();
+    assert_eq!(back, pipeline);
+    // A bad field of one target is named by the target's own message.
+    let bad = format!("{base}[[masks.graphon]]\ntarget = \"power\"\nbeta = 2.0\ngamma = 1\n");
+    let err = glh_pipeline::Pipeline::from_toml(&bad, "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gamma") && err.contains("bad.toml"), "{err}");
+    // A [graphons] table cannot pool two targets of one design as one method's seeds.
+    let graphons = format!("{many}[graphons]\nk = 4\n");
+    let err = glh_pipeline::Pipeline::from_toml(&graphons, "g.toml")
+        .and_then(|p| glh_pipeline::plan(&p).map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("masks.graphon"), "{err}");
+}
+
 /// `pipeline` run into a fresh store and reported (50 bootstrap resamples) into a fresh
 /// directory; both directories live as long as the returned guards.
 fn run_and_report(

@@ -99,6 +99,11 @@ impl PruneMethod {
         "graphon:synflow",
     ];
 
+    /// Whether it is a design (`graphon:<method>`), drawn from a target graphon.
+    pub fn is_design(self) -> bool {
+        matches!(self, PruneMethod::Graphon(_))
+    }
+
     /// The method's name.
     pub fn name(self) -> &'static str {
         let i = Self::ALL

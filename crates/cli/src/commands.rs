@@ -198,7 +198,8 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
                 rows: args.block_rows,
                 cols: args.block_cols,
             },
-        },
+        }
+        .into(),
     };
     settings.validate("command line")?;
     let data = DataSettings {

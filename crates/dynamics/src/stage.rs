@@ -25,7 +25,7 @@ use glh_artifacts::{
 use glh_data::DataSettings;
 use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetsJob, subset_images};
-use glh_masks::stage::{MasksJob, read_mask, run_columns};
+use glh_masks::stage::{Configuration, MasksJob, read_mask, run_columns};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use glh_ntk::GraphonChain;
@@ -391,20 +391,13 @@ pub struct DynamicsStage {
 
 impl Stage for DynamicsStage {
     fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
-        // Masks jobs by configuration (method, depth, width, sparsity), sorted by seed.
-        type Configuration = (String, u32, u32, u64);
+        // Masks jobs by configuration, sorted by seed.
         let mut configurations: BTreeMap<Configuration, Vec<(u64, usize, InputRef)>> =
             BTreeMap::new();
         for (id, job) in plan.jobs_of::<MasksJob>() {
             let p = job.point();
-            let key = (
-                p.method.name().to_string(),
-                p.depth.get(),
-                p.width.get(),
-                p.sparsity.value().to_bits(),
-            );
             configurations
-                .entry(key)
+                .entry(job.configuration())
                 .or_default()
                 .push((p.seed, id, job.spec().as_input()));
         }

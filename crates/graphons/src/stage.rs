@@ -879,21 +879,29 @@ impl Stage for GraphonsStage {
     fn plan(&self, sweep: &Sweep, plan: &mut Plan) -> Result<()> {
         // Each planned masks job, found by its point: (method, depth, width, sparsity, seed).
         type PointKey = (PruneMethod, u32, u32, u64, u64);
-        let masks: BTreeMap<PointKey, (usize, InputRef, String)> = plan
-            .jobs_of::<MasksJob>()
-            .into_iter()
-            .map(|(id, job)| {
-                let p = job.point();
-                let key = (
-                    p.method,
-                    p.depth.get(),
-                    p.width.get(),
-                    p.sparsity.value().to_bits(),
-                    p.seed,
-                );
-                (key, (id, job.spec().as_input(), job.label()))
-            })
-            .collect();
+        let mut masks: BTreeMap<PointKey, (usize, InputRef, String)> = BTreeMap::new();
+        for (id, job) in plan.jobs_of::<MasksJob>() {
+            let p = job.point();
+            let key = (
+                p.method,
+                p.depth.get(),
+                p.width.get(),
+                p.sparsity.value().to_bits(),
+                p.seed,
+            );
+            if masks
+                .insert(key, (id, job.spec().as_input(), job.label()))
+                .is_some()
+            {
+                // Convergence is read per method; several targets of one design would be
+                // pooled as one method's seeds.
+                return Err(Error::config(
+                    "pipeline",
+                    "masks.graphon",
+                    "a [graphons] table takes one design target; give each target its own pipeline",
+                ));
+            }
+        }
         for &method in &sweep.methods {
             for &depth in &sweep.depths {
                 for level in sweep.levels() {

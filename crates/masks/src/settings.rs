@@ -25,8 +25,68 @@ pub struct MasksSettings {
     /// `pruned` (default): every Linear layer is masked; `dense`: the classifier keeps all
     /// its weights and the sparsity applies to the other layers.
     pub classifier: Classifier,
-    /// The target graphon of the `graphon:<method>` designs (`[masks.graphon]`).
-    pub graphon: GraphonTarget,
+    /// The target graphon of the `graphon:<method>` designs: the `[masks.graphon]` table, or
+    /// several (`[[masks.graphon]]`), each drawn by its own masks job.
+    pub graphon: GraphonTargets,
+}
+
+/// The designs' targets: one (`[masks.graphon]`, the table `glh masks` builds from its flags)
+/// or several (`[[masks.graphon]]`, an array of such tables: a pipeline then draws each design
+/// of its sweep once per target, one masks job each, and its report tells them apart by
+/// target). Never empty; written back as it was read (a table for one, an array for several).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphonTargets(Vec<GraphonTarget>);
+
+impl GraphonTargets {
+    /// Its targets, in file order.
+    pub fn all(&self) -> &[GraphonTarget] {
+        &self.0
+    }
+
+    /// The target of a job that draws one: the first (a job's settings hold one target, see
+    /// [`MasksSettings::with_target`]).
+    pub fn first(&self) -> GraphonTarget {
+        self.0[0]
+    }
+}
+
+impl Default for GraphonTargets {
+    fn default() -> Self {
+        GraphonTarget::Constant.into()
+    }
+}
+
+impl From<GraphonTarget> for GraphonTargets {
+    fn from(target: GraphonTarget) -> Self {
+        GraphonTargets(vec![target])
+    }
+}
+
+impl Serialize for GraphonTargets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(s),
+            several => several.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for GraphonTargets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Read as a value first, so that a bad field is reported by the target's own message
+        // (an untagged enum would only say that no variant matched).
+        let value = serde_json::Value::deserialize(d)?;
+        let targets = if value.is_array() {
+            Vec::<GraphonTarget>::deserialize(value).map_err(D::Error::custom)?
+        } else {
+            vec![GraphonTarget::deserialize(value).map_err(D::Error::custom)?]
+        };
+        if targets.is_empty() {
+            return Err(D::Error::custom("masks.graphon: give at least one target"));
+        }
+        Ok(GraphonTargets(targets))
+    }
 }
 
 /// The target graphon of a design (`graphon:<method>`; issue #32), the `[masks.graphon]` table:
@@ -68,6 +128,16 @@ impl GraphonTarget {
         }
     }
 
+    /// `constant`, `power(beta=2)`, `block(rows=0.25,cols=0.5)`: how labels and the report name
+    /// a target.
+    pub fn label(self) -> String {
+        match self {
+            GraphonTarget::Constant => "constant".into(),
+            GraphonTarget::Power { beta } => format!("power(beta={beta})"),
+            GraphonTarget::Block { rows, cols } => format!("block(rows={rows},cols={cols})"),
+        }
+    }
+
     /// Checks the fields that types alone cannot.
     fn validate(&self, source_name: &str) -> Result<()> {
         let bad = |field: &str, msg: String| Err(Error::config(source_name, field, msg));
@@ -101,7 +171,7 @@ impl Default for MasksSettings {
             grasp_temperature: DEFAULT_GRASP_TEMPERATURE,
             allow_empty_layers: false,
             classifier: Classifier::Pruned,
-            graphon: GraphonTarget::Constant,
+            graphon: GraphonTargets::default(),
         }
     }
 }
@@ -120,6 +190,17 @@ impl MasksSettings {
             let msg = format!("must be a positive number, got {}", self.grasp_temperature);
             return Err(Error::config(source_name, "masks.grasp_temperature", msg));
         }
-        self.graphon.validate(source_name)
+        self.graphon
+            .all()
+            .iter()
+            .try_for_each(|t| t.validate(source_name))
+    }
+
+    /// These settings with the one design target `target`: a masks job's.
+    pub fn with_target(&self, target: GraphonTarget) -> MasksSettings {
+        MasksSettings {
+            graphon: target.into(),
+            ..self.clone()
+        }
     }
 }

@@ -6,7 +6,7 @@
 use crate::methods::{KeySettings, Pruning, method_for};
 use crate::packing::{pack_row, unpack_row};
 use crate::scorers::ScoringData;
-use crate::settings::MasksSettings;
+use crate::settings::{GraphonTarget, MasksSettings};
 use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
@@ -170,6 +170,13 @@ impl MasksJob {
     /// The job of `point`. Its method says whether it reads the scoring batch (and so whether
     /// the key has the data run as an input) and which of its settings enter the key.
     pub fn new(settings: &MasksSettings, data: &DataSettings, point: MaskPoint) -> Result<Self> {
+        if point.method.is_design() && settings.graphon.all().len() > 1 {
+            return Err(Error::config(
+                "masks settings",
+                "masks.graphon",
+                "a masks job draws one target; the masks stage plans one job per target",
+            ));
+        }
         let method = method_for(point.method, settings, point.seed);
         let scoring = if method.needs_data() {
             Some(SubsetsJob::new(data, point.seed)?)
@@ -203,16 +210,41 @@ impl MasksJob {
         &self.point
     }
 
+    /// The target graphon it draws, if its method is a design (`graphon:<method>`).
+    pub fn design_target(&self) -> Option<GraphonTarget> {
+        self.point
+            .method
+            .is_design()
+            .then(|| self.settings.graphon.first())
+    }
+
+    /// The configuration it is one seed of: the runs a graphon kernel pools, and the seeds a
+    /// dynamics job reads beside its own.
+    pub fn configuration(&self) -> Configuration {
+        let p = &self.point;
+        Configuration {
+            method: p.method.name(),
+            depth: p.depth.get(),
+            width: p.width.get(),
+            sparsity_bits: p.sparsity.value().to_bits(),
+            design_target: self.design_target().map(|t| t.label()),
+        }
+    }
+
     /// The data job whose scoring batch it reads, if its method reads one.
     pub fn scoring_job(&self) -> Option<&SubsetsJob> {
         self.scoring.as_ref()
     }
 
-    /// `snip L=4 n=100 s=0.8 seed=0`.
+    /// `snip L=4 n=100 s=0.8 seed=0`; a design's target follows its method
+    /// (`graphon:random power(beta=2) L=4 ...`).
     pub fn label(&self) -> String {
         let p = &self.point;
+        let target = self
+            .design_target()
+            .map_or(String::new(), |t| format!(" {}", t.label()));
         format!(
-            "{} L={} n={} s={} seed={}",
+            "{}{target} L={} n={} s={} seed={}",
             p.method,
             p.depth,
             p.width,
@@ -259,6 +291,21 @@ impl Job for MasksJob {
     }
 }
 
+/// The masks runs that differ only in their seed, as the stages that pool seeds group them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Configuration {
+    /// The method's name.
+    pub method: &'static str,
+    /// Linear layers L.
+    pub depth: u32,
+    /// Hidden width n.
+    pub width: u32,
+    /// The sparsity's bits.
+    pub sparsity_bits: u64,
+    /// A design's target ([`GraphonTarget::label`]); `None` for every other method.
+    pub design_target: Option<String>,
+}
+
 /// The `[masks]` table: one job per point of the sweep (method, depth, width, level, seed),
 /// each after the data job of its seed when its method scores on data.
 #[derive(Clone, Debug)]
@@ -288,13 +335,21 @@ impl Stage for MasksStage {
                                 depth,
                                 seed,
                             };
-                            let job = MasksJob::new(&self.settings, &self.data, point)?;
-                            let depends_on = match job.scoring_job() {
-                                Some(data) => vec![plan.ensure(data.clone(), data.label())],
-                                None => vec![],
+                            // A design is drawn once per target; every other method once.
+                            let targets = match method.is_design() {
+                                true => self.settings.graphon.all(),
+                                false => &self.settings.graphon.all()[..1],
                             };
-                            let label = job.label();
-                            plan.push(job, label, depends_on);
+                            for &target in targets {
+                                let settings = self.settings.with_target(target);
+                                let job = MasksJob::new(&settings, &self.data, point)?;
+                                let depends_on = match job.scoring_job() {
+                                    Some(data) => vec![plan.ensure(data.clone(), data.label())],
+                                    None => vec![],
+                                };
+                                let label = job.label();
+                                plan.push(job, label, depends_on);
+                            }
                         }
                     }
                 }

@@ -589,7 +589,7 @@ fn a_design_keeps_its_sources_counts_and_places_them_by_its_target() {
     let mask = |method, graphon| {
         let settings = MasksSettings {
             synflow_rounds: 20,
-            graphon,
+            graphon: GraphonTarget::into(graphon),
             ..MasksSettings::default()
         };
         method_for(method, &settings, 5)
@@ -652,7 +652,7 @@ fn a_design_keeps_its_sources_counts_and_places_them_by_its_target() {
 #[test]
 fn a_design_reads_data_and_keys_its_target_beside_its_sources_settings() {
     let settings = MasksSettings {
-        graphon: GraphonTarget::Power { beta: 2.0 },
+        graphon: GraphonTarget::Power { beta: 2.0 }.into(),
         ..MasksSettings::default()
     };
     let design = method_for(PruneMethod::Graphon(&PruneMethod::Synflow), &settings, 0);

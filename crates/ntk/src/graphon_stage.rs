@@ -20,7 +20,7 @@ use crate::stage::{mlp_shapes, relative_error};
 use crate::views::{ViewedKernel, kernel_views};
 use arrow::array::{Float64Array, StringArray, UInt32Array, UInt64Array};
 use faer::Mat;
-use glh_artifacts::config::{KernelKind, KernelView, PruneMethod, Sweep};
+use glh_artifacts::config::{KernelKind, KernelView, Sweep};
 use glh_artifacts::schemas::{GRAPHON_NTK_METRICS, GRAPHON_NTK_SEED_METRICS, GRAPHON_NTK_SPECTRA};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::InputRef;
@@ -30,7 +30,7 @@ use glh_artifacts::{
 use glh_data::DataSettings;
 use glh_data::mnist::{CLASSES, MnistSplit, Normalisation, PIXELS, Split, read_checksums};
 use glh_data::subsets::sized_subset;
-use glh_masks::stage::{MasksJob, read_mask, run_columns};
+use glh_masks::stage::{Configuration, MasksJob, read_mask, run_columns};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
@@ -422,20 +422,18 @@ pub struct GraphonNtkStage {
 
 impl Stage for GraphonNtkStage {
     fn plan(&self, _sweep: &Sweep, plan: &mut Plan) -> Result<()> {
-        // (method, depth, width, sparsity) -> label and (seed, masks job, its artifact).
-        type Configuration = (PruneMethod, u32, u32, u64);
+        // Configuration -> label and (seed, masks job, its artifact).
         type Members = Vec<(u64, usize, InputRef)>;
         let mut groups: BTreeMap<Configuration, (String, Members)> = BTreeMap::new();
         for (id, job) in plan.jobs_of::<MasksJob>() {
             let p = job.point();
-            let key = (
-                p.method,
-                p.depth.get(),
-                p.width.get(),
-                p.sparsity.value().to_bits(),
-            );
+            let key = job.configuration();
+            let target = key
+                .design_target
+                .as_ref()
+                .map_or(String::new(), |t| format!(" {t}"));
             let label = format!(
-                "graphon kernels {} L={} n={} s={}",
+                "graphon kernels {}{target} L={} n={} s={}",
                 p.method,
                 p.depth,
                 p.width,

@@ -6,19 +6,50 @@
 use crate::{Pipeline, plan};
 use glh_artifacts::Result;
 use glh_artifacts::config::PruneMethod;
+use glh_artifacts::{Job, Plan};
 use glh_data::mnist::{CLASSES, PIXELS};
 use glh_masks::magnitude_law;
+use glh_masks::settings::GraphonTarget;
+use glh_masks::stage::MasksJob;
 use glh_model::Architecture;
-use glh_reporting::experiment::{LayerDensityLaw, PlannedRuns};
+use glh_reporting::experiment::{DesignTarget, DesignTargets, LayerDensityLaw, PlannedRuns};
 use glh_reporting::{DynamicsRuns, Experiment, GraphonKernelRuns, GraphonsRuns};
 
 /// The runs of `pipeline`'s plan, by stage and key.
 pub fn planned_runs(pipeline: &Pipeline) -> Result<PlannedRuns> {
+    Ok(runs_of(&plan(pipeline)?))
+}
+
+fn runs_of(plan: &Plan) -> PlannedRuns {
     let mut runs = PlannedRuns::new();
-    for job in plan(pipeline)?.jobs() {
+    for job in plan.jobs() {
         runs.insert(job.stage(), job.key());
     }
-    Ok(runs)
+    runs
+}
+
+/// The target of every design run of `plan`: each design's masks job's, then every job that
+/// reads such a run inherits it (a job comes after its inputs in the plan; a job that pools
+/// several masks runs pools one target's, see `glh_masks::stage::Configuration`).
+fn design_targets(plan: &Plan) -> DesignTargets {
+    let mut targets = DesignTargets::new();
+    for (_, job) in plan.jobs_of::<MasksJob>() {
+        if let Some(target) = job.design_target() {
+            let power_beta = match target {
+                GraphonTarget::Power { beta } => Some(beta),
+                GraphonTarget::Constant | GraphonTarget::Block { .. } => None,
+            };
+            let label = target.label();
+            targets.insert(job.spec().key(), DesignTarget { label, power_beta });
+        }
+    }
+    for planned in plan.jobs() {
+        let inputs = &planned.job.spec().inputs;
+        if let Some(target) = inputs.iter().find_map(|i| targets.get(&i.key)).cloned() {
+            targets.insert(planned.key(), target);
+        }
+    }
+    targets
 }
 
 /// Global and layer-wise Magnitude's layer densities in closed form at every sweep point of
@@ -73,11 +104,13 @@ fn magnitude_densities(pipeline: &Pipeline) -> Vec<LayerDensityLaw> {
 pub fn experiment(pipeline: &Pipeline) -> Result<Experiment> {
     let mut dense = pipeline.clone();
     dense.sweep = glh_reporting::tables::dense_baseline(&pipeline.sweep);
+    let plan = plan(pipeline)?;
     Ok(Experiment {
         name: pipeline.name.clone(),
         description: pipeline.description.clone(),
         sweep: pipeline.sweep.clone(),
-        runs: planned_runs(pipeline)?,
+        runs: runs_of(&plan),
+        design_targets: design_targets(&plan),
         dense_runs: planned_runs(&dense)?,
         settings_toml: pipeline.to_toml()?,
         classifier: pipeline

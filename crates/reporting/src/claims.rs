@@ -45,6 +45,9 @@ pub enum Statement {
     KernelsRankSpeeds,
     /// E3 with controls (ours): a method's early speed is more than its per-layer densities.
     GraphonBeyondDensity,
+    /// E5 (ours, issue #32): within the power family of designs, where only the spectrum
+    /// varies, the mask-level kernel's top-5 energy predicts early speed.
+    SpectrumPredictsSpeedInFamily,
 }
 
 impl Statement {
@@ -94,6 +97,9 @@ impl Statement {
             }
             Statement::KernelsRankSpeeds => {
                 "E4 (ours): the kernels rank the methods' gradient-descent speeds correctly"
+            }
+            Statement::SpectrumPredictsSpeedInFamily => {
+                "E5 (ours, the paper's open question): within one family of designed masks (the power graphons, same per-layer densities, only the spectrum varies), the mask-level kernel's top-5 energy predicts early speed (rank correlation with mean training loss below 0)"
             }
             Statement::GraphonBeyondDensity => {
                 "Ours: the graphon matters beyond the density profile: the method trains faster early than its shuffled control (same per-layer densities) at every sparsity"

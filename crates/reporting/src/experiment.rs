@@ -103,6 +103,34 @@ pub struct Experiment {
     /// Its `[dynamics]` table's runs, if it has one (its training is gradient descent in the
     /// NTK regime, reported by the dynamics section instead of the Adam one).
     pub dynamics: Option<DynamicsRuns>,
+    /// The target of every planned run that reads a design's masks (its own masks run, its
+    /// kernels, its training): with several `[[masks.graphon]]` targets, runs of one design
+    /// share their run columns and differ by this alone.
+    pub design_targets: DesignTargets,
+}
+
+/// The targets of a plan's design runs, by key (a key names its stage too).
+pub type DesignTargets = BTreeMap<ArtifactKey, DesignTarget>;
+
+/// The target graphon a design run was drawn from (issue #32).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesignTarget {
+    /// How the masks stage labels it: `constant`, `power(beta=2)`, `block(rows=..,cols=..)`.
+    pub label: String,
+    /// The power family's exponent beta, for a power target (`None` for another target).
+    pub power_beta: Option<f64>,
+}
+
+impl Experiment {
+    /// Whether its designs were drawn from more than one target (a family sweep, such as
+    /// `pipelines/e5-spectra.toml`): the sections that pool a method's runs by run columns
+    /// leave its designs to the design section.
+    pub fn sweeps_design_targets(&self) -> bool {
+        let mut labels = self.design_targets.values().map(|t| &t.label);
+        labels
+            .next()
+            .is_some_and(|first| labels.any(|other| other != first))
+    }
 }
 
 /// The layer densities a method's masks have in closed form at one (depth, level, width), and

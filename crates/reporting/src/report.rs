@@ -458,6 +458,12 @@ fn build(
             "toml".into(),
             pipeline.settings_toml.clone(),
         ));
+        if pipeline.sweeps_design_targets() {
+            // Its runs share their run columns across targets: the pooling sections would mix
+            // them, so the design section alone reads them, by target.
+            b.design_family(pipeline, &fig_dir)?;
+            continue;
+        }
         if let Some(runs) = pipeline.graphons {
             for (part, part_dir) in by_depth_and_level(pipeline, &fig_dir)? {
                 b.graphons(&part, runs, &part_dir)?;

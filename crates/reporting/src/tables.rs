@@ -8,9 +8,9 @@
 //! from a correlation. The sweep filter ([`in_sweep`]) only splits a pipeline's own runs into
 //! parts (a depth, a level, the dense baseline).
 
-use crate::experiment::PlannedRuns;
+use crate::experiment::{DesignTargets, PlannedRuns};
 use glh_artifacts::config::{KernelKind, KernelView, Level, Sweep};
-use glh_artifacts::{ArtifactStore, Error, Result, TableSchema};
+use glh_artifacts::{ArtifactKey, ArtifactStore, Error, Result, TableSchema};
 use polars::prelude::*;
 
 /// Turns a polars error into ours (an artifact that does not read is a damaged input).
@@ -27,6 +27,34 @@ pub fn scan(
     schema: &TableSchema,
     runs: &PlannedRuns,
 ) -> Result<Option<LazyFrame>> {
+    scan_runs(store, schema, runs, |_, frame| frame)
+}
+
+/// [`scan`], with each run's design target beside its rows: `target` (its label) and `beta`
+/// (the power family's exponent), both null for a run that is not a design's.
+pub fn scan_with_targets(
+    store: &ArtifactStore,
+    schema: &TableSchema,
+    runs: &PlannedRuns,
+    targets: &DesignTargets,
+) -> Result<Option<LazyFrame>> {
+    scan_runs(store, schema, runs, |key, frame| {
+        let target = targets.get(key);
+        let label = target.map_or(lit(NULL), |t| lit(t.label.clone()));
+        let beta = target.and_then(|t| t.power_beta).map_or(lit(NULL), lit);
+        frame.with_columns([
+            label.cast(DataType::String).alias("target"),
+            beta.cast(DataType::Float64).alias("beta"),
+        ])
+    })
+}
+
+fn scan_runs(
+    store: &ArtifactStore,
+    schema: &TableSchema,
+    runs: &PlannedRuns,
+    with_run: impl Fn(&ArtifactKey, LazyFrame) -> LazyFrame,
+) -> Result<Option<LazyFrame>> {
     let (stage, table) = (schema.stage, schema.name);
     let mut frames = Vec::new();
     let file = schema.file_name();
@@ -39,10 +67,9 @@ pub fn scan(
         }
         let path = store.run_dir(stage, key).join(&file);
         let source = PlRefPath::try_from_path(&path).map_err(polars_error(table))?;
-        frames.push(
-            LazyFrame::scan_parquet(source, Default::default())
-                .map_err(|e| Error::input(&path, format!("not a readable Parquet table: {e}")))?,
-        );
+        let frame = LazyFrame::scan_parquet(source, Default::default())
+            .map_err(|e| Error::input(&path, format!("not a readable Parquet table: {e}")))?;
+        frames.push(with_run(key, frame));
     }
     if frames.is_empty() {
         return Ok(None);

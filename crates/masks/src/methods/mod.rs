@@ -103,7 +103,7 @@ pub fn method_for(
         }),
         PruneMethod::Graphon(source) => Box::new(designed::Designed {
             source: method_for(*source, settings, seed),
-            target: settings.graphon,
+            target: settings.graphon.first(),
         }),
     }
 }

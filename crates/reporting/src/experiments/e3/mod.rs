@@ -24,8 +24,30 @@ pub fn energy_predicts_speed(
     resamples: usize,
     bootstrap_seed: u64,
 ) -> Result<(Claim, Interval)> {
+    loss_falls_with(
+        Statement::EnergyPredictsSpeed,
+        experiment,
+        df,
+        "top5_energy",
+        resamples,
+        bootstrap_seed,
+    )
+}
+
+/// `statement` holds where the mean training loss falls as `metric` rises: the Spearman
+/// correlation of `df`'s `metric` and `mean_train_loss` (one row per run, with its `seed`) has a
+/// 95% seed-bootstrap interval below 0; above 0 refutes it, an interval that holds 0 leaves it
+/// open. Returns the claim and the Spearman interval.
+pub fn loss_falls_with(
+    statement: Statement,
+    experiment: &str,
+    df: &DataFrame,
+    metric: &str,
+    resamples: usize,
+    bootstrap_seed: u64,
+) -> Result<(Claim, Interval)> {
     let (x, y, seed) = (
-        f64s(df, "top5_energy")?,
+        f64s(df, metric)?,
         f64s(df, "mean_train_loss")?,
         f64s(df, "seed")?,
     );
@@ -37,14 +59,14 @@ pub fn energy_predicts_speed(
     let rho = bootstrap(&x, &y, &groups, spearman, resamples, bootstrap_seed);
     let r = bootstrap(&x, &y, &groups, pearson, resamples, bootstrap_seed);
     let (verdict, reason) = if rho.high < 0.0 {
-        (Verdict::Supported, "negative: more energy, lower loss")
+        (Verdict::Supported, "negative: higher metric, lower loss")
     } else if rho.low > 0.0 {
         (Verdict::Refuted, "positive correlation")
     } else {
         (Verdict::Inconclusive, "interval contains 0")
     };
     let claim = Claim {
-        statement: Statement::EnergyPredictsSpeed,
+        statement,
         experiment: experiment.to_string(),
         reading: None,
         statistic: None,
