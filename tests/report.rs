@@ -683,6 +683,72 @@ fn one_target_table_and_an_array_of_them_read_and_write_back() {
     assert!(err.contains("masks.graphon"), "{err}");
 }
 
+#[test]
+fn designs_drawn_at_a_searchs_choice_are_compared_with_the_methods() {
+    use glh_artifacts::Job;
+    let data = glh_tests::repo_root().join("data/mnist");
+    let text = format!(
+        "name = \"chosen\"\n[sweep]\nmethods = [\"random\", \"snip\", \"synflow\", \
+         \"shuffled:synflow\", \"graphon:random\", \"graphon:synflow\"]\nwidths = [16]\n\
+         sparsities = [0.5, 0.8]\ndepths = [3]\nseeds = [0, 1, 2]\n[data]\ndir = {:?}\n\
+         [masks]\nsynflow_rounds = 4\n\
+         [design]\nfamily = \"power\"\ngrid = [0.0, 1.0, 3.0]\nrefinements = 2\n\
+         criterion = \"trace\"\nk = 4\nkernel_size = 20\n\
+         [training]\nsteps = 4\nbatch_size = 16\neval_every = 4\n",
+        data.display().to_string()
+    );
+    let pipeline = glh_pipeline::Pipeline::from_toml(&text, "chosen.toml").unwrap();
+    let plan = glh_pipeline::plan(&pipeline).unwrap();
+    let count = |stage: &str| plan.jobs().iter().filter(|j| j.stage() == stage).count();
+    // A search per design and sparsity; every method's masks at every point, once.
+    assert_eq!(count("design"), 2 * 2);
+    assert_eq!(count("masks"), 6 * 2 * 3);
+    let (report, dirs) = run_and_report(&pipeline);
+    // Each design run draws at its search's choice: the same mask as a job given that target.
+    let store = glh_artifacts::ArtifactStore::new(dirs[0].path());
+    let masks = pipeline.masks.clone().unwrap();
+    let data_settings = pipeline.data.clone().unwrap();
+    for (_, job) in plan.jobs_of::<glh_masks::stage::MasksJob>() {
+        let Some(search) = job.chosen_by() else {
+            continue;
+        };
+        let target = glh_masks::stage::read_chosen_target(&store, search).unwrap();
+        let explicit = glh_masks::stage::MasksJob::new(
+            &masks.with_target(target),
+            &data_settings,
+            *job.point(),
+        )
+        .unwrap();
+        assert_ne!(explicit.spec().key(), job.spec().key());
+        explicit.run(&store, false, &mut |_, _| {}).unwrap();
+        let (_, drawn) = glh_masks::stage::read_mask(&store, &job.spec().as_input()).unwrap();
+        let (_, direct) = glh_masks::stage::read_mask(&store, &explicit.spec().as_input()).unwrap();
+        assert_eq!(drawn, direct, "{}", job.label());
+    }
+    let md = std::fs::read_to_string(&report.markdown).unwrap();
+    let chosen = table_rows(&md, "| source | density | family | parameter | criterion |");
+    assert_eq!(chosen.len(), 2 * 2, "{md}");
+    assert!(
+        chosen
+            .iter()
+            .any(|r| r.starts_with("| synflow | 0.2000 | power |")),
+        "{chosen:?}"
+    );
+    // Per design and sparsity: Random, SNIP, SynFlow, then its source and shuffled control
+    // (graphon:random's shuffled control is not in the sweep).
+    let gaps = table_rows(&md, "| L | sparsity | design | against |");
+    assert_eq!(gaps.len(), 2 * (3 + 1) + 2 * (3 + 2), "{gaps:?}");
+    let claims = |statement| {
+        report
+            .claims
+            .iter()
+            .filter(|c| c.statement == statement)
+            .count()
+    };
+    assert_eq!(claims(Statement::DesignBeatsMethods), 2 * 2);
+    assert_eq!(claims(Statement::DesignBeatsSourceAtItsProfile), 2 * 2);
+}
+
 /// `pipeline` run into a fresh store and reported (50 bootstrap resamples) into a fresh
 /// directory; both directories live as long as the returned guards.
 fn run_and_report(

@@ -915,23 +915,35 @@ pub const DESIGN_POINTS: TableSchema = TableSchema {
     name: "design_points",
     row: "evaluated parameter of a design search",
     stored: false,
-    columns: spectral_metric_columns!(plain_columns; [
-        col("family", ColumnType::String, "target family searched: `power` (parameter beta) or `block` (parameter: the block's share of both sides)"),
-        col("parameter", ColumnType::Float64, "the family's parameter at this point"),
-        col("on_grid", ColumnType::Boolean, "from the grid (true) or from the golden-section refinement (false)"),
-        col("criterion", ColumnType::String, "what the search optimised: `top5_energy`, `trace` (maximised) or `predicted_loss_ratio` (minimised)"),
-        col("chosen", ColumnType::Boolean, "the point the criterion prefers (the first of equals)"),
-        col("depth", ColumnType::UInt32, "number of Linear layers L"),
-        col("width", ColumnType::UInt32, "hidden width n"),
-        col("density", ColumnType::Float64, "fraction of weights kept, over all layers"),
-        col("profile", ColumnType::String, "the per-layer kept counts: `uniform` (every layer at the density) or the masks run key they came from"),
-        col("k", ColumnType::UInt32, "blocks per hidden side of the design's graphon"),
-        col("n_points", ColumnType::UInt32, "kernel images"),
-        col("sigma_w2", ColumnType::Float64, "the kernel's sigma_w^2"),
-    ]; [
-        col("predicted_loss_ratio", ColumnType::Float64, "L_T / L_0 of linearised gradient descent from zero output at eta = N / trace, T = 200 steps, on the kernel images' one-hot labels"),
-    ]),
+    columns: DESIGN_POINT_COLUMNS,
 };
+
+/// A `design` stage run's search (a pipeline's `[design]` table): the `design_points` columns,
+/// its chosen point the target its designs are drawn from.
+pub const DESIGN_SEARCH: TableSchema = TableSchema {
+    stage: "design",
+    name: "points",
+    row: "evaluated parameter of the run's design search",
+    stored: true,
+    columns: DESIGN_POINT_COLUMNS,
+};
+
+const DESIGN_POINT_COLUMNS: &[Column] = spectral_metric_columns!(plain_columns; [
+    col("family", ColumnType::String, "target family searched: `power` (parameter beta) or `block` (parameter: the block's share of both sides)"),
+    col("parameter", ColumnType::Float64, "the family's parameter at this point"),
+    col("on_grid", ColumnType::Boolean, "from the grid (true) or from the golden-section refinement (false)"),
+    col("criterion", ColumnType::String, "what the search optimised: `top5_energy`, `trace` (maximised) or `predicted_loss_ratio` (minimised)"),
+    col("chosen", ColumnType::Boolean, "the point the criterion prefers (the first of equals)"),
+    col("depth", ColumnType::UInt32, "number of Linear layers L"),
+    col("width", ColumnType::UInt32, "hidden width n"),
+    col("density", ColumnType::Float64, "fraction of weights kept, over all layers"),
+    col("profile", ColumnType::String, "the per-layer kept counts: `uniform` (every layer at the density) or the masks run key they came from"),
+    col("k", ColumnType::UInt32, "blocks per hidden side of the design's graphon"),
+    col("n_points", ColumnType::UInt32, "kernel images"),
+    col("sigma_w2", ColumnType::Float64, "the kernel's sigma_w^2"),
+]; [
+    col("predicted_loss_ratio", ColumnType::Float64, "L_T / L_0 of linearised gradient descent from zero output at eta = N / trace, T = 200 steps, on the kernel images' one-hot labels"),
+]);
 
 /// Every table, in pipeline order.
 pub const ALL_TABLES: &[&TableSchema] = &[
@@ -950,6 +962,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &GRAPHON_NTK_METRICS,
     &GRAPHON_NTK_SEED_METRICS,
     &DESIGN_POINTS,
+    &DESIGN_SEARCH,
     &TRAINING_HISTORY,
     &TRAINING_SUMMARY,
     &TRAINING_OUTPUTS,

@@ -561,7 +561,7 @@ pub struct DesignArgs {
     #[arg(long, value_delimiter = ',')]
     pub grid: Vec<f64>,
     /// Golden-section steps after the grid (0: the grid alone).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = glh_ntk::design::DEFAULT_REFINEMENTS)]
     pub refinements: usize,
     /// What is maximised.
     #[arg(long, value_enum, default_value_t = CriterionArg::Top5Energy)]
@@ -576,7 +576,7 @@ pub struct DesignArgs {
     #[arg(long, default_value_t = 0)]
     pub kernel_seed: u64,
     /// The kernel's sigma_w^2 (the paper's 1).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = glh_ntk::design::DEFAULT_SIGMA_W2)]
     pub sigma_w2: f64,
     /// Also write every point as a Parquet table (`design_points`; `glh schema` describes it):
     /// a regular file outside the store, replaced whole.

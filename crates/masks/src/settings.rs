@@ -163,6 +163,69 @@ impl GraphonTarget {
     }
 }
 
+/// A family of design targets with one parameter: what a design search (`glh design`, the
+/// `[design]` stage) searches over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// `power` with the parameter as beta (>= 0).
+    Power,
+    /// `block` with the parameter as the block's share of both sides, in (0, 1].
+    Block,
+}
+
+impl Family {
+    /// The target at `parameter`.
+    pub fn target(self, parameter: f64) -> GraphonTarget {
+        match self {
+            Family::Power => GraphonTarget::Power { beta: parameter },
+            Family::Block => GraphonTarget::Block {
+                rows: parameter,
+                cols: parameter,
+            },
+        }
+    }
+
+    /// Its default grid.
+    pub fn default_grid(self) -> Vec<f64> {
+        match self {
+            Family::Power => vec![0.0, 0.5, 1.0, 2.0, 4.0, 8.0],
+            Family::Block => vec![0.05, 0.1, 0.2, 0.4, 0.7, 1.0],
+        }
+    }
+
+    /// Its name, as `--family` and the `design_points` table spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Power => "power",
+            Family::Block => "block",
+        }
+    }
+
+    /// Its parameter's name: `beta`, or `share` (of each side, the block's).
+    pub fn parameter_name(self) -> &'static str {
+        match self {
+            Family::Power => "beta",
+            Family::Block => "share",
+        }
+    }
+
+    /// The family named `name` (`power`, `block`), as tables spell it.
+    pub fn from_name(name: &str) -> Option<Family> {
+        [Family::Power, Family::Block]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
+    /// Whether `parameter` is in its domain.
+    pub fn admits(self, parameter: f64) -> bool {
+        match self {
+            Family::Power => parameter >= 0.0 && parameter.is_finite(),
+            Family::Block => parameter > 0.0 && parameter <= 1.0,
+        }
+    }
+}
+
 impl Default for MasksSettings {
     fn default() -> Self {
         MasksSettings {

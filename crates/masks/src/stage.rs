@@ -6,11 +6,11 @@
 use crate::methods::{KeySettings, Pruning, method_for};
 use crate::packing::{pack_row, unpack_row};
 use crate::scorers::ScoringData;
-use crate::settings::{GraphonTarget, MasksSettings};
+use crate::settings::{Family, GraphonTarget, MasksSettings};
 use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
-use glh_artifacts::schemas::{MASKS_LAYERS, MASKS_ROWS};
+use glh_artifacts::schemas::{DESIGN_SEARCH, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
@@ -163,8 +163,14 @@ pub struct MasksJob {
     point: MaskPoint,
     /// The data job of the scoring batch, for the methods that read it.
     scoring: Option<SubsetsJob>,
+    /// A design drawn at the target a `design` run chose (its key is an input): see
+    /// [`MasksJob::chosen`].
+    chosen_by: Option<InputRef>,
     spec: JobSpec,
 }
+
+/// The `graphon_target` a design drawn at a search's choice keys (its `design` run is an input).
+const CHOSEN: &str = "chosen";
 
 impl MasksJob {
     /// The job of `point`. Its method says whether it reads the scoring batch (and so whether
@@ -202,7 +208,43 @@ impl MasksJob {
             data: data.clone(),
             point,
             scoring,
+            chosen_by: None,
         })
+    }
+
+    /// The job of a design `point` drawn at the target the `design` run `search` chose
+    /// (`glh_ntk::design_stage`): its key holds that run in place of a target, and the job
+    /// reads the chosen point's family and parameter ([`read_chosen_target`]) when it runs.
+    pub fn chosen(
+        settings: &MasksSettings,
+        data: &DataSettings,
+        point: MaskPoint,
+        search: InputRef,
+    ) -> Result<Self> {
+        if !point.method.is_design() {
+            return Err(Error::Unsupported(format!(
+                "bug: {} is not a design, and draws at no chosen target",
+                point.method
+            )));
+        }
+        let mut job = MasksJob::new(&settings.with_target(GraphonTarget::Constant), data, point)?;
+        let mut params: serde_json::Value = job.spec.params.clone();
+        let fields = params.as_object_mut().expect("masks params are an object");
+        fields.insert("graphon_target".into(), CHOSEN.into());
+        let mut inputs = job.spec.inputs.clone();
+        inputs.push(search.clone());
+        job.spec = JobSpec {
+            params,
+            inputs,
+            ..job.spec
+        };
+        job.chosen_by = Some(search);
+        Ok(job)
+    }
+
+    /// The `design` run whose choice it draws at, for a design of [`MasksJob::chosen`].
+    pub fn chosen_by(&self) -> Option<&InputRef> {
+        self.chosen_by.as_ref()
     }
 
     /// Its sweep point.
@@ -210,12 +252,20 @@ impl MasksJob {
         &self.point
     }
 
-    /// The target graphon it draws, if its method is a design (`graphon:<method>`).
+    /// The target graphon it draws, if its method is a design (`graphon:<method>`) with a
+    /// target of its own (`None` for one drawn at a search's choice, known when it runs).
     pub fn design_target(&self) -> Option<GraphonTarget> {
-        self.point
-            .method
-            .is_design()
+        (self.point.method.is_design() && self.chosen_by.is_none())
             .then(|| self.settings.graphon.first())
+    }
+
+    /// How a report names its target: [`GraphonTarget::label`], `chosen` for one drawn at a
+    /// search's choice, `None` for a method that is not a design.
+    pub fn design_label(&self) -> Option<String> {
+        match (&self.chosen_by, self.design_target()) {
+            (Some(_), _) => Some(CHOSEN.into()),
+            (None, target) => target.map(GraphonTarget::label),
+        }
     }
 
     /// The configuration it is one seed of: the runs a graphon kernel pools, and the seeds a
@@ -227,7 +277,7 @@ impl MasksJob {
             depth: p.depth.get(),
             width: p.width.get(),
             sparsity_bits: p.sparsity.value().to_bits(),
-            design_target: self.design_target().map(|t| t.label()),
+            design_target: self.design_label(),
         }
     }
 
@@ -241,8 +291,8 @@ impl MasksJob {
     pub fn label(&self) -> String {
         let p = &self.point;
         let target = self
-            .design_target()
-            .map_or(String::new(), |t| format!(" {}", t.label()));
+            .design_label()
+            .map_or(String::new(), |t| format!(" {t}"));
         format!(
             "{}{target} L={} n={} s={} seed={}",
             p.method,
@@ -283,7 +333,13 @@ impl Job for MasksJob {
                     progress(e, rounds);
                 }
             };
-            let mask = compute_mask(store, &self.settings, &self.data, point, &mut on_round)?;
+            let settings = match &self.chosen_by {
+                Some(search) => self
+                    .settings
+                    .with_target(read_chosen_target(store, search)?),
+                None => self.settings.clone(),
+            };
+            let mask = compute_mask(store, &settings, &self.data, point, &mut on_round)?;
             let run = point_run_columns(point, self.settings.scope);
             writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
             writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))
@@ -314,11 +370,17 @@ pub struct MasksStage {
     pub settings: MasksSettings,
     /// The pipeline's data settings (SNIP's and GraSP's scoring batch).
     pub data: DataSettings,
+    /// The designs are drawn at a search's choice: the `design` stage plans their jobs
+    /// (`[design]` table), this stage the other methods'.
+    pub designs_searched: bool,
 }
 
 impl Stage for MasksStage {
     fn plan(&self, sweep: &glh_artifacts::config::Sweep, plan: &mut Plan) -> Result<()> {
         for &method in &sweep.methods {
+            if method.is_design() && self.designs_searched {
+                continue;
+            }
             for &depth in &sweep.depths {
                 for &width in &sweep.widths {
                     for level in sweep.levels() {
@@ -357,6 +419,26 @@ impl Stage for MasksStage {
         }
         Ok(())
     }
+}
+
+/// The target a `design` run chose: its `points` table's one `chosen` row, read as its
+/// family at its parameter.
+pub fn read_chosen_target(store: &ArtifactStore, search: &InputRef) -> Result<GraphonTarget> {
+    use arrow::array::{BooleanArray, StringArray};
+    let path = store.table_path(search, &DESIGN_SEARCH);
+    let batch = store.read_run_table(search, &DESIGN_SEARCH)?;
+    let chosen: &BooleanArray = column(&batch, "chosen");
+    let rows: Vec<usize> = (0..batch.num_rows()).filter(|&i| chosen.value(i)).collect();
+    let [row] = rows[..] else {
+        let msg = format!("{} chosen rows, want exactly 1", rows.len());
+        return Err(Error::input(&path, msg));
+    };
+    let family = column::<StringArray>(&batch, "family").value(row);
+    let parameter = column::<Float64Array>(&batch, "parameter").value(row);
+    let family = Family::from_name(family)
+        .filter(|f| f.admits(parameter))
+        .ok_or_else(|| Error::input(&path, format!("no target {family} at {parameter}")))?;
+    Ok(family.target(parameter))
 }
 
 /// The run columns of a sweep point, as every table of its masks run writes them.

@@ -277,68 +277,23 @@ pub fn best(points: &[DesignPoint], criterion: Criterion) -> Option<&DesignPoint
     })
 }
 
-/// A family of targets with one parameter, searched by [`search`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Family {
-    /// `power` with the parameter as beta (>= 0).
-    Power,
-    /// `block` with the parameter as the block's share of both sides, in (0, 1].
-    Block,
-}
+pub use glh_masks::settings::Family;
 
-impl Family {
-    /// The target at `parameter`.
-    pub fn target(self, parameter: f64) -> GraphonTarget {
-        match self {
-            Family::Power => GraphonTarget::Power { beta: parameter },
-            Family::Block => GraphonTarget::Block {
-                rows: parameter,
-                cols: parameter,
-            },
-        }
-    }
+/// Golden-section steps after the grid, by default.
+pub const DEFAULT_REFINEMENTS: usize = 8;
+/// The design kernel's sigma_w^2, by default: the paper's 1.
+pub const DEFAULT_SIGMA_W2: f64 = 1.0;
 
-    /// Its default grid.
-    pub fn default_grid(self) -> Vec<f64> {
-        match self {
-            Family::Power => vec![0.0, 0.5, 1.0, 2.0, 4.0, 8.0],
-            Family::Block => vec![0.05, 0.1, 0.2, 0.4, 0.7, 1.0],
-        }
-    }
-
-    /// Its name, as `--family` and the `design_points` table spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Power => "power",
-            Family::Block => "block",
-        }
-    }
-
-    /// Its parameter's name: `beta`, or `share` (of each side, the block's).
-    pub fn parameter_name(self) -> &'static str {
-        match self {
-            Family::Power => "beta",
-            Family::Block => "share",
-        }
-    }
-
-    /// Whether `parameter` is in its domain.
-    pub fn admits(self, parameter: f64) -> bool {
-        match self {
-            Family::Power => parameter >= 0.0 && parameter.is_finite(),
-            Family::Block => parameter > 0.0 && parameter <= 1.0,
-        }
-    }
-}
-
-/// One design search (`glh design`): the family, the grid and refinements, the criterion,
-/// and the kernel it is read on (the paper's E3 kernel: K blocks, 1024 images, sigma_w^2 = 1).
-#[derive(Clone, Debug, PartialEq)]
+/// One design search (`glh design`, and a pipeline's `[design]` table): the family, the grid
+/// and refinements, the criterion, and the kernel it is read on (the paper's E3 kernel: K
+/// blocks, 1024 images, sigma_w^2 = 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DesignSearch {
     /// The target family.
     pub family: Family,
-    /// Its parameter's grid, ascending.
+    /// Its parameter's grid, ascending; empty: the family's default grid
+    /// ([`Family::default_grid`], see [`DesignSearch::resolved`]).
     pub grid: Vec<f64>,
     /// Golden-section steps after the grid (0: the grid alone).
     pub refinements: usize,
@@ -354,7 +309,32 @@ pub struct DesignSearch {
     pub sigma_w2: f64,
 }
 
+impl Default for DesignSearch {
+    fn default() -> Self {
+        DesignSearch {
+            family: Family::Power,
+            grid: Vec::new(),
+            refinements: DEFAULT_REFINEMENTS,
+            criterion: Criterion::Top5Energy,
+            k: crate::settings::DEFAULT_GRAPHON_K as usize,
+            kernel_size: crate::settings::DEFAULT_KERNEL_SIZE,
+            kernel_seed: 0,
+            sigma_w2: DEFAULT_SIGMA_W2,
+        }
+    }
+}
+
 impl DesignSearch {
+    /// The search with an empty grid replaced by its family's default: what runs and what a
+    /// key holds.
+    pub fn resolved(&self) -> DesignSearch {
+        let mut s = self.clone();
+        if s.grid.is_empty() {
+            s.grid = s.family.default_grid();
+        }
+        s
+    }
+
     /// Checks the grid (non-empty, ascending, in the family's domain) and the refinements, a
     /// config error naming the field; [`run_search`] makes it before it reads anything.
     pub fn validate(&self, source_name: &str) -> glh_artifacts::Result<()> {
@@ -384,7 +364,7 @@ pub fn run_search(
 ) -> glh_artifacts::Result<Vec<DesignPoint>> {
     use glh_artifacts::Error;
     use glh_data::mnist::{MnistSplit, Split};
-    let s = search_settings;
+    let s = &search_settings.resolved();
     s.validate("design search")?;
     let train = MnistSplit::load(&data.dir, Split::Train)?;
     let order = train.pixels_by_variance();
@@ -425,9 +405,22 @@ pub fn write_points(
     store_root: &std::path::Path,
     out: &std::path::Path,
 ) -> glh_artifacts::Result<()> {
+    use glh_artifacts::schemas::DESIGN_POINTS;
+    let metadata = vec![("glh.table".to_string(), DESIGN_POINTS.name.to_string())];
+    let columns = points_columns(points, search, context)?;
+    let (bytes, _) = glh_artifacts::parquet_io::encode_table(&DESIGN_POINTS, columns, &metadata)?;
+    glh_artifacts::files::write_output(out, store_root, &bytes)
+}
+
+/// `points` as the columns of the `design_points` table (the chosen point marked): what
+/// `glh design --out` and a `design` run write.
+pub fn points_columns(
+    points: &[DesignPoint],
+    search: &DesignSearch,
+    context: &SearchContext,
+) -> glh_artifacts::Result<glh_artifacts::Columns> {
     use arrow::array::{BooleanArray, Float64Array, StringArray, UInt32Array};
     use glh_artifacts::Columns;
-    use glh_artifacts::schemas::DESIGN_POINTS;
     let chosen =
         best(points, search.criterion).and_then(|b| points.iter().position(|p| std::ptr::eq(p, b)));
     let rows = points
@@ -458,10 +451,7 @@ pub fn write_points(
             columns
         })
         .collect();
-    let metadata = vec![("glh.table".to_string(), DESIGN_POINTS.name.to_string())];
-    let (bytes, _) =
-        glh_artifacts::parquet_io::encode_table(&DESIGN_POINTS, Columns::concat(rows)?, &metadata)?;
-    glh_artifacts::files::write_output(out, store_root, &bytes)
+    Columns::concat(rows)
 }
 
 #[cfg(test)]

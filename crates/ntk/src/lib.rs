@@ -18,6 +18,8 @@
 //!   kernel), and finite masks drawn from it;
 //! - [`design`]: the kernel of a `graphon:<method>` design from its graphon alone, and the
 //!   search over a target family's parameter for a spectral criterion;
+//! - [`design_stage`]: the `design` jobs (a pipeline's `[design]` table), one search per sweep
+//!   point, whose choice the point's designs are drawn at;
 //! - [`settings`]: [`NtkSettings`], the `[ntk]` table, and [`settings::GraphonNtkSettings`],
 //!   the `[graphon_ntk]` table;
 //! - [`stage`]: the `ntk` jobs ([`stage::KernelsJob`], [`stage::NtkStage`]) and their three
@@ -28,6 +30,7 @@ pub mod alignment;
 pub mod chain;
 pub mod configuration;
 pub mod design;
+pub mod design_stage;
 pub mod empirical;
 pub mod graphon_stage;
 pub mod linearised;

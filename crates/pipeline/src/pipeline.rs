@@ -16,6 +16,8 @@ use glh_graphons::stage::GraphonsStage;
 use glh_masks::MasksSettings;
 use glh_masks::stage::MasksStage;
 use glh_ntk::NtkSettings;
+use glh_ntk::design::DesignSearch;
+use glh_ntk::design_stage::DesignStage;
 use glh_ntk::graphon_stage::GraphonNtkStage;
 use glh_ntk::settings::GraphonNtkSettings;
 use glh_ntk::stage::NtkStage;
@@ -42,6 +44,9 @@ pub struct Pipeline {
     pub masks: Option<MasksSettings>,
     /// The graphons stage (histograms of every mask, and their convergence); needs `masks`.
     pub graphons: Option<GraphonsSettings>,
+    /// The design stage (graphon-guided pruning): every design of the sweep drawn at the
+    /// target this search chooses at its sweep point; needs `masks`.
+    pub design: Option<DesignSearch>,
     /// The ntk stage (kernels, spectra and metrics of every mask); needs `masks`.
     pub ntk: Option<NtkSettings>,
     /// The graphon_ntk stage (the paper's E3 kernel: the Graphon NTK of each configuration's
@@ -89,7 +94,7 @@ impl Pipeline {
         })
     }
 
-    /// The stages its tables ask for, in pipeline order (data, masks, graphons, ntk,
+    /// The stages its tables ask for, in pipeline order (data, masks, design, graphons, ntk,
     /// graphon_ntk, training, dynamics):
     /// what [`crate::plan`] plans. A new stage is a table above and one line here.
     pub fn stages(&self) -> Vec<Box<dyn Stage>> {
@@ -106,7 +111,15 @@ impl Pipeline {
         stages.push(Box::new(MasksStage {
             settings: masks.clone(),
             data: data.clone(),
+            designs_searched: self.design.is_some(),
         }));
+        if let Some(search) = &self.design {
+            stages.push(Box::new(DesignStage {
+                search: search.clone(),
+                masks: masks.clone(),
+                data: data.clone(),
+            }));
+        }
         if let Some(settings) = &self.graphons {
             stages.push(Box::new(GraphonsStage {
                 settings: settings.clone(),
@@ -274,6 +287,25 @@ impl Pipeline {
                 return Err(Error::config(source_name, "ntk", msg));
             }
         }
+        if let Some(search) = &self.design {
+            search
+                .resolved()
+                .validate(source_name)
+                .map_err(|e| prefix_field(e, "design."))?;
+            let Some(masks) = &self.masks else {
+                let msg =
+                    "needs a [masks] table: a search chooses the target of the sweep's designs";
+                return Err(Error::config(source_name, "design", msg));
+            };
+            if !s.methods.iter().any(|m| m.is_design()) {
+                let msg = "the sweep has no design (`graphon:<method>`) to draw at its choice";
+                return Err(Error::config(source_name, "design", msg));
+            }
+            if masks.graphon != Default::default() {
+                let msg = "the [design] search chooses the designs' target: drop [masks.graphon]";
+                return Err(Error::config(source_name, "masks.graphon", msg));
+            }
+        }
         if let Some(graphon_ntk) = &self.graphon_ntk {
             graphon_ntk.validate(source_name)?;
             if self.masks.is_none() {
@@ -293,6 +325,23 @@ pub const MAX_SWEEP_POINTS: usize = 100_000;
 
 /// Checks a pipeline's `name`: it names a directory (of sweeps, of report figures), so it is one
 /// plain path component.
+/// `e` with its field under `prefix` (`grid` -> `design.grid`), for settings validated on
+/// their own and read as one table of a pipeline.
+fn prefix_field(e: Error, prefix: &str) -> Error {
+    match e {
+        Error::Config {
+            source_name,
+            field,
+            message,
+        } => Error::Config {
+            source_name,
+            field: format!("{prefix}{field}"),
+            message,
+        },
+        other => other,
+    }
+}
+
 fn validate_name(name: &str) -> std::result::Result<(), String> {
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if name.is_empty() {

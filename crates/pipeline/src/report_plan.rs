@@ -34,12 +34,11 @@ fn runs_of(plan: &Plan) -> PlannedRuns {
 fn design_targets(plan: &Plan) -> DesignTargets {
     let mut targets = DesignTargets::new();
     for (_, job) in plan.jobs_of::<MasksJob>() {
-        if let Some(target) = job.design_target() {
-            let power_beta = match target {
-                GraphonTarget::Power { beta } => Some(beta),
-                GraphonTarget::Constant | GraphonTarget::Block { .. } => None,
+        if let Some(label) = job.design_label() {
+            let power_beta = match job.design_target() {
+                Some(GraphonTarget::Power { beta }) => Some(beta),
+                _ => None,
             };
-            let label = target.label();
             targets.insert(job.spec().key(), DesignTarget { label, power_beta });
         }
     }

@@ -48,6 +48,11 @@ pub enum Statement {
     /// E5 (ours, issue #32): within the power family of designs, where only the spectrum
     /// varies, the mask-level kernel's top-5 energy predicts early speed.
     SpectrumPredictsSpeedInFamily,
+    /// E5 (ours, issue #32): a design trains faster early than Random, SNIP and SynFlow.
+    DesignBeatsMethods,
+    /// E5 (ours, issue #32): a design at a method's own per-layer densities trains faster early
+    /// than the method and its shuffled control.
+    DesignBeatsSourceAtItsProfile,
 }
 
 impl Statement {
@@ -100,6 +105,12 @@ impl Statement {
             }
             Statement::SpectrumPredictsSpeedInFamily => {
                 "E5 (ours, the paper's open question): within one family of designed masks (the power graphons, same per-layer densities, only the spectrum varies), the mask-level kernel's top-5 energy predicts early speed (rank correlation with mean training loss below 0)"
+            }
+            Statement::DesignBeatsMethods => {
+                "E5 (ours, graphon-guided pruning): the design drawn at the target a kernel criterion chose trains faster early than Random, SNIP and SynFlow at the same sparsity"
+            }
+            Statement::DesignBeatsSourceAtItsProfile => {
+                "E5 (ours): at a method's own per-layer densities, the design drawn at the chosen target trains faster early than the method itself and its shuffled control"
             }
             Statement::GraphonBeyondDensity => {
                 "Ours: the graphon matters beyond the density profile: the method trains faster early than its shuffled control (same per-layer densities) at every sparsity"

@@ -487,13 +487,16 @@ fn build(
             if pipeline.training {
                 b.training(pipeline, &fig_dir)?;
             }
-            // E3's kernel claims read the graphon kernels alone (e3-literal has no training).
-            if pipeline.training || pipeline.graphon_ntk.is_some() {
+            // E3's kernel claims read the graphon kernels alone (e3-literal has no training);
+            // a pipeline of designs reads E3's runs of the methods for another question.
+            let designs = pipeline.sweep.methods.iter().any(|m| m.is_design());
+            if (pipeline.training || pipeline.graphon_ntk.is_some()) && !designs {
                 b.paper_e3_claims(pipeline, &fig_dir)?;
                 b.kernel_views(pipeline, &fig_dir)?;
             }
             if pipeline.training {
                 b.controls(pipeline)?;
+                b.design_comparison(pipeline)?;
             }
         }
     }

@@ -49,6 +49,17 @@ pub fn scan_with_targets(
     })
 }
 
+/// [`scan`], with each run's key beside its rows (`run_key`).
+pub fn scan_with_keys(
+    store: &ArtifactStore,
+    schema: &TableSchema,
+    runs: &PlannedRuns,
+) -> Result<Option<LazyFrame>> {
+    scan_runs(store, schema, runs, |key, frame| {
+        frame.with_column(lit(key.as_str().to_string()).alias("run_key"))
+    })
+}
+
 fn scan_runs(
     store: &ArtifactStore,
     schema: &TableSchema,

@@ -8,9 +8,13 @@
 //! - [`e3`]: the spectra against training speed: ours (top-5 energy predicts speed) and the
 //!   paper's claims (a) to (e) ([`e3::paper`]);
 //! - [`e4`] (ours): the mask-level Graphon NTK predicts gradient descent, better with width,
-//!   and the kernels rank the methods' speeds.
+//!   and the kernels rank the methods' speeds;
+//! - [`e5`] (ours): designs drawn from a chosen graphon against the methods. (The
+//!   within-family claim of `pipelines/e5-spectra.toml` is E3's rule,
+//!   [`e3::loss_falls_with`], on the family's runs.)
 
 pub mod e1;
 pub mod e2;
 pub mod e3;
 pub mod e4;
+pub mod e5;

@@ -4,20 +4,28 @@
 //! the spectrum, varies), per sparsity: each target's kernel metrics (mask level, as is and
 //! centred; graphon level) beside its early speed, each metric's within-family rank correlation
 //! with the mean training loss, and the verdict on top-5 energy
-//! (`crate::experiments::e3::loss_falls_with`, the rule E3's own claim uses).
+//! (`crate::experiments::e3::loss_falls_with`, the rule E3's own claim uses). And the design
+//! comparison of a pipeline that trains designs beside the methods: each design search's
+//! choice, and each design's early-speed gaps with their verdicts (`crate::experiments::e5`).
 
+use super::paper_e3::{at_depth_and_widest, seed_values};
 use crate::claims::{Statement, fmt, interval};
 use crate::document::Block;
 use crate::experiment::Experiment;
 use crate::experiments::e3::loss_falls_with;
+use crate::experiments::e5::{design_beats, design_gaps};
 use crate::figures::{Chart, Line};
-use crate::report::{Builder, collect};
+use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, pearson, spearman};
-use crate::tables::{f64s, in_view, of_kernel, scan_with_targets};
+use crate::tables::{
+    bools, f64s, in_view, of_kernel, scan, scan_with_keys, scan_with_targets, strings,
+};
 use glh_artifacts::Result;
-use glh_artifacts::config::{KernelKind, KernelView};
+use glh_artifacts::config::{KernelKind, KernelView, PruneMethod};
 use glh_artifacts::schema::TableSchema;
-use glh_artifacts::schemas::{GRAPHON_NTK_SEED_METRICS, NTK_METRICS, TRAINING_SUMMARY};
+use glh_artifacts::schemas::{
+    DESIGN_SEARCH, GRAPHON_NTK_SEED_METRICS, MASKS_LAYERS, NTK_METRICS, TRAINING_SUMMARY,
+};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -286,6 +294,167 @@ impl Builder<'_> {
             ["sparsity", "metric", "Spearman", "Pearson", "runs"]
                 .map(String::from)
                 .to_vec(),
+            rows,
+        ));
+        Ok(())
+    }
+}
+
+impl Builder<'_> {
+    /// The design comparison of `p` (a pipeline that trains designs with one target each:
+    /// `pipelines/e5-design.toml`): the target each design search chose, and each design's
+    /// early-speed gaps to the methods and to its source and the source's shuffled control,
+    /// with their verdicts (`crate::experiments::e5`).
+    pub(crate) fn design_comparison(&mut self, p: &Experiment) -> Result<()> {
+        let designs: Vec<PruneMethod> = p
+            .sweep
+            .methods
+            .iter()
+            .copied()
+            .filter(|m| m.is_design())
+            .collect();
+        if designs.is_empty() || !p.training {
+            return Ok(());
+        }
+        self.blocks.push(Block::Heading(
+            3,
+            format!("Designs against the methods: {}", p.name),
+        ));
+        self.chosen_targets(p)?;
+        let Some(frame) = self.frame(&TRAINING_SUMMARY, p, &RUN_COLUMNS)? else {
+            self.missing("training runs");
+            return Ok(());
+        };
+        let (b, seed) = (self.settings.bootstrap, self.settings.seed);
+        let in_sweep = |m: PruneMethod| p.sweep.methods.contains(&m);
+        let mut rows = Vec::new();
+        for depth in p.sweep.depths.iter().map(|d| d.get()) {
+            let df = collect(at_depth_and_widest(frame.clone(), p, depth), "training")?;
+            let sample = seed_values(&df, &["mean_train_loss"], true)?;
+            for &design in &designs {
+                let PruneMethod::Graphon(&source) = design else {
+                    unreachable!("a design is graphon:<method>");
+                };
+                let methods: Vec<String> =
+                    [PruneMethod::Random, PruneMethod::Snip, PruneMethod::Synflow]
+                        .into_iter()
+                        .filter(|&m| in_sweep(m))
+                        .map(|m| m.name().to_string())
+                        .collect();
+                let own = vec![
+                    source.name().to_string(),
+                    format!("shuffled:{}", source.name()),
+                ];
+                for sparsity in p.sweep.sparsities.iter().map(|s| s.value()) {
+                    let experiment = format!("{} (L = {depth})", p.name);
+                    for (statement, others) in [
+                        (Statement::DesignBeatsMethods, &methods),
+                        (Statement::DesignBeatsSourceAtItsProfile, &own),
+                    ] {
+                        let gaps = design_gaps(&sample, design.name(), others, sparsity, b, seed);
+                        rows.extend(gaps.iter().map(|g| {
+                            vec![
+                                depth.to_string(),
+                                fmt(g.sparsity),
+                                g.design.clone(),
+                                g.other.clone(),
+                                interval(&g.gap),
+                            ]
+                        }));
+                        self.claims
+                            .extend(design_beats(statement, &experiment, &gaps));
+                    }
+                }
+            }
+        }
+        self.blocks.push(Block::Paragraph(
+            "Ours: each design's early-speed gap S(method) - S(design) (S: the mean over seeds of \
+             the mean training loss; above 0, the design trains faster), with 95% seed-bootstrap \
+             intervals (whole seeds resampled), against Random, SNIP and SynFlow, then against \
+             its source method and the source's shuffled control (the same per-layer densities: \
+             the decomposition above, one row more)."
+                .into(),
+        ));
+        self.blocks.push(Block::Table(
+            [
+                "L",
+                "sparsity",
+                "design",
+                "against",
+                "S(method) - S(design)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        ));
+        Ok(())
+    }
+
+    /// The table of each planned design search's chosen point: the source whose counts it
+    /// kept, the density, the family's parameter, the criterion's value, and whether the
+    /// choice sits at an end of the grid (a wider grid might choose beyond it).
+    fn chosen_targets(&mut self, p: &Experiment) -> Result<()> {
+        let Some(points) = scan(self.store, &DESIGN_SEARCH, &p.runs)? else {
+            return Ok(());
+        };
+        let points = collect(points, DESIGN_SEARCH.name)?;
+        // The source method of each profile (a masks run key).
+        let mut source_of: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(layers) = scan_with_keys(self.store, &MASKS_LAYERS, &p.runs)? {
+            let layers = collect(layers, MASKS_LAYERS.name)?;
+            for (key, method) in strings(&layers, "run_key")?
+                .into_iter()
+                .zip(strings(&layers, "method")?)
+            {
+                source_of.insert(key, method);
+            }
+        }
+        let (profile, family, criterion) = (
+            strings(&points, "profile")?,
+            strings(&points, "family")?,
+            strings(&points, "criterion")?,
+        );
+        let (parameter, density) = (f64s(&points, "parameter")?, f64s(&points, "density")?);
+        let (chosen, on_grid) = (bools(&points, "chosen")?, bools(&points, "on_grid")?);
+        let mut rows = Vec::new();
+        for i in (0..points.height()).filter(|&i| chosen[i]) {
+            let grid: Vec<f64> = (0..points.height())
+                .filter(|&j| profile[j] == profile[i] && on_grid[j])
+                .map(|j| parameter[j])
+                .collect();
+            let edge = grid.iter().copied().fold(f64::INFINITY, f64::min) == parameter[i]
+                || grid.iter().copied().fold(f64::NEG_INFINITY, f64::max) == parameter[i];
+            let score = f64s(&points, &criterion[i])?[i];
+            rows.push(vec![
+                source_of
+                    .get(&profile[i])
+                    .cloned()
+                    .unwrap_or_else(|| profile[i].clone()),
+                fmt(density[i]),
+                family[i].clone(),
+                fmt(parameter[i]),
+                format!("{} = {}", criterion[i], fmt(score)),
+                if edge { "yes" } else { "no" }.into(),
+            ]);
+        }
+        self.blocks.push(Block::Paragraph(
+            "The target each design search chose (`[design]`: a grid, then a golden-section \
+             search, on the Graphon NTK of the design's own graphon at its source's per-layer \
+             kept counts, the source's first seed); the designs of that sparsity are drawn \
+             from it. A choice at an end of the grid may lie beyond it."
+                .into(),
+        ));
+        self.blocks.push(Block::Table(
+            [
+                "source",
+                "density",
+                "family",
+                "parameter",
+                "criterion",
+                "at the grid's end",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows,
         ));
         Ok(())
