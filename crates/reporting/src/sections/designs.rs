@@ -13,7 +13,7 @@ use crate::claims::{Statement, fmt, interval};
 use crate::document::Block;
 use crate::experiment::Experiment;
 use crate::experiments::e3::loss_falls_with;
-use crate::experiments::e5::{design_beats, design_gaps};
+use crate::experiments::e5::{DesignGap, design_beats, design_gaps};
 use crate::figures::{Chart, Line};
 use crate::report::{Builder, RUN_COLUMNS, collect};
 use crate::stats::{bootstrap, pearson, spearman};
@@ -341,28 +341,44 @@ impl Builder<'_> {
                         .filter(|&m| in_sweep(m))
                         .map(|m| m.name().to_string())
                         .collect();
-                let own = vec![
-                    source.name().to_string(),
-                    format!("shuffled:{}", source.name()),
-                ];
+                // At the source's own profile: the source and its shuffled control, where the
+                // sweep has the control (the same densities, placed at random).
+                let shuffled = PruneMethod::Shuffled(
+                    PruneMethod::SCORED
+                        .iter()
+                        .find(|&&m| m == source)
+                        .expect("a design's source is a scoring method"),
+                );
+                let own: Vec<String> = if in_sweep(shuffled) {
+                    vec![source.name().to_string(), shuffled.name().to_string()]
+                } else {
+                    Vec::new()
+                };
+                let mut others = methods.clone();
+                others.extend(own.iter().filter(|m| !methods.contains(m)).cloned());
                 for sparsity in p.sweep.sparsities.iter().map(|s| s.value()) {
                     let experiment = format!("{} (L = {depth})", p.name);
-                    for (statement, others) in [
+                    let gaps = design_gaps(&sample, design.name(), &others, sparsity, b, seed);
+                    rows.extend(gaps.iter().map(|g| {
+                        vec![
+                            depth.to_string(),
+                            fmt(g.sparsity),
+                            g.design.clone(),
+                            g.other.clone(),
+                            interval(&g.gap),
+                        ]
+                    }));
+                    for (statement, named) in [
                         (Statement::DesignBeatsMethods, &methods),
                         (Statement::DesignBeatsSourceAtItsProfile, &own),
                     ] {
-                        let gaps = design_gaps(&sample, design.name(), others, sparsity, b, seed);
-                        rows.extend(gaps.iter().map(|g| {
-                            vec![
-                                depth.to_string(),
-                                fmt(g.sparsity),
-                                g.design.clone(),
-                                g.other.clone(),
-                                interval(&g.gap),
-                            ]
-                        }));
+                        let of: Vec<DesignGap> = gaps
+                            .iter()
+                            .filter(|g| named.contains(&g.other))
+                            .cloned()
+                            .collect();
                         self.claims
-                            .extend(design_beats(statement, &experiment, &gaps));
+                            .extend(design_beats(statement, &experiment, &of));
                     }
                 }
             }
@@ -417,7 +433,13 @@ impl Builder<'_> {
         let (parameter, density) = (f64s(&points, "parameter")?, f64s(&points, "density")?);
         let (chosen, on_grid) = (bools(&points, "chosen")?, bools(&points, "on_grid")?);
         let mut rows = Vec::new();
-        for i in (0..points.height()).filter(|&i| chosen[i]) {
+        // By source, then density.
+        let mut order: Vec<usize> = (0..points.height()).filter(|&i| chosen[i]).collect();
+        let source = |i: usize| source_of.get(&profile[i]).cloned().unwrap_or_default();
+        order.sort_by(|&i, &j| {
+            (source(i), density[i].to_bits()).cmp(&(source(j), density[j].to_bits()))
+        });
+        for i in order {
             let grid: Vec<f64> = (0..points.height())
                 .filter(|&j| profile[j] == profile[i] && on_grid[j])
                 .map(|j| parameter[j])
