@@ -15,10 +15,10 @@ default:
     @just --list --unsorted
 
 # Every paper experiment (E1, E2 at L = 4 and 5, E3 at L = 4 and 5, and E3's dense baseline),
-# E1's sparse regime and Cauchy chain, E2 with a dense classifier and E3 with its controls
-# (ours), E5's designed spectra (ours), then the report. Finished runs are cached, so a second `just reproduce` only
-# rewrites the report. More seeds: `just reproduce 100` runs seeds 0..100 of every setting (the
-# paper's 100 runs), or edit the pipeline files.
+# E1's sparse regime and Cauchy chain, E2 with a dense classifier, E3 with its controls and
+# E5's designed spectra and graphon-guided designs (ours), then the report. Finished runs are
+# cached, so a second `just reproduce` only rewrites the report. More seeds: `just reproduce
+# 100` runs seeds 0..100 of every setting (the paper's 100 runs), or edit the pipeline files.
 reproduce $seeds="": build
     {{glh}} data verify
     {{glh}} run pipelines/e1.toml ${seeds:+--seeds "$seeds"}
@@ -31,7 +31,8 @@ reproduce $seeds="": build
     {{glh}} run pipelines/e3-l5.toml ${seeds:+--seeds "$seeds"}
     {{glh}} run pipelines/e3-controls.toml ${seeds:+--seeds "$seeds"}
     {{glh}} run pipelines/e5-spectra.toml ${seeds:+--seeds "$seeds"}
-    {{glh}} report pipelines/e1.toml pipelines/e1-sparse.toml pipelines/e1-cauchy.toml pipelines/e2.toml pipelines/e2-dense-classifier.toml pipelines/e3.toml pipelines/e3-l5.toml pipelines/e3-controls.toml pipelines/e3-dense.toml pipelines/e5-spectra.toml --out reports ${seeds:+--seeds "$seeds"}
+    {{glh}} run pipelines/e5-design.toml ${seeds:+--seeds "$seeds"}
+    {{glh}} report pipelines/e1.toml pipelines/e1-sparse.toml pipelines/e1-cauchy.toml pipelines/e2.toml pipelines/e2-dense-classifier.toml pipelines/e3.toml pipelines/e3-l5.toml pipelines/e3-controls.toml pipelines/e3-dense.toml pipelines/e5-spectra.toml pipelines/e5-design.toml --out reports ${seeds:+--seeds "$seeds"}
     @echo "Report: reports/report.md and reports/report.html (figures under reports/<experiment>/)."
 
 # Widths 128 to 2048, the three kernels (the network's own NTK, the mask-level Graphon NTK, the
