@@ -172,6 +172,8 @@ on --kernel-size MNIST training images (the paper's E3 kernel). The grid first, 
 evaluated point and the best. Per-layer kept counts: global Random's expected profile at
 --sparsity (every layer at its density), or those of a stored masks run (--masks), so a design
 can be searched at a method's own density profile. --out writes the points as a Parquet table.
+In a pipeline, a [design] table with these settings runs the same search at every sweep point
+and draws the sweep's designs at its choice (pipelines/e5-design.toml).
 
 Examples:
   glh design --sparsity 0.9 --criterion top5_energy

@@ -227,6 +227,8 @@ impl MasksJob {
                 point.method
             )));
         }
+        // Its key: the one a constant target would have, `graphon_target = "chosen"` in place
+        // of `"constant"`, and the search run as one more input.
         let mut job = MasksJob::new(&settings.with_target(GraphonTarget::Constant), data, point)?;
         let mut params: serde_json::Value = job.spec.params.clone();
         let fields = params.as_object_mut().expect("masks params are an object");
