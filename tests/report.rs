@@ -692,7 +692,7 @@ fn designs_drawn_at_a_searchs_choice_are_compared_with_the_methods() {
          \"shuffled:synflow\", \"graphon:random\", \"graphon:synflow\"]\nwidths = [16]\n\
          sparsities = [0.5, 0.8]\ndepths = [3]\nseeds = [0, 1, 2]\n[data]\ndir = {:?}\n\
          [masks]\nsynflow_rounds = 4\n\
-         [design]\nfamily = \"power\"\ngrid = [0.0, 1.0, 3.0]\nrefinements = 2\n\
+         [design]\nfamilies = [\"power\"]\ngrid = [0.0, 1.0, 3.0]\nrefinements = 2\n\
          criterion = \"trace\"\nk = 4\nkernel_size = 20\n\
          [training]\nsteps = 4\nbatch_size = 16\neval_every = 4\n",
         data.display().to_string()

@@ -177,7 +177,7 @@ and draws the sweep's designs at its choice (pipelines/e5-design.toml).
 
 Examples:
   glh design --sparsity 0.9 --criterion top5_energy
-  glh design --masks <SYNFLOW_KEY> --family block --criterion trace --out block.parquet")]
+  glh design --masks <SYNFLOW_KEY> --family power,block --criterion trace --out points.parquet")]
     Design(DesignArgs),
     /// Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
     #[command(long_about = "\
@@ -555,11 +555,12 @@ pub struct DesignArgs {
     /// Number of Linear layers L (with --sparsity).
     #[arg(long, value_parser = parse_depth, default_value = "4")]
     pub depth: Depth,
-    /// The target family searched.
-    #[arg(long, value_enum, default_value_t = FamilyArg::Power)]
-    pub family: FamilyArg,
-    /// The parameter's grid, ascending, comma-separated (default: power 0,0.5,1,2,4,8; block
-    /// 0.05,0.1,0.2,0.4,0.7,1).
+    /// The target families searched, comma-separated (each on its grid; the best point over
+    /// all of them is the choice).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FamilyArg::Power])]
+    pub family: Vec<FamilyArg>,
+    /// The parameter's grid, ascending, comma-separated, for one family (default: power
+    /// 0,0.5,1,2,4,8; block 0.05,0.1,0.2,0.4,0.7,1).
     #[arg(long, value_delimiter = ',')]
     pub grid: Vec<f64>,
     /// Golden-section steps after the grid (0: the grid alone).

@@ -344,10 +344,14 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
 
 fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
     use glh_ntk::design::{Criterion, DesignSearch, Family, best, run_search};
-    let family = match args.family {
-        FamilyArg::Power => Family::Power,
-        FamilyArg::Block => Family::Block,
-    };
+    let families: Vec<Family> = args
+        .family
+        .iter()
+        .map(|f| match f {
+            FamilyArg::Power => Family::Power,
+            FamilyArg::Block => Family::Block,
+        })
+        .collect();
     let criterion = match args.criterion {
         CriterionArg::Top5Energy => Criterion::Top5Energy,
         CriterionArg::Trace => Criterion::Trace,
@@ -378,14 +382,9 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires --sparsity or --masks"),
     };
-    let grid = if args.grid.is_empty() {
-        family.default_grid()
-    } else {
-        args.grid.clone()
-    };
     let settings = DesignSearch {
-        family,
-        grid,
+        families,
+        grid: args.grid.clone(),
         refinements: args.refinements,
         criterion,
         k: args.k as usize,
@@ -397,7 +396,7 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         dir: args.data_dir.clone(),
         ..DataSettings::default()
     };
-    let evaluations = settings.grid.len() + settings.refinements;
+    let evaluations = settings.evaluations();
     let bar = progress::bar(evaluations as u64, "kernels", quiet);
     let points = run_search(&settings, &data, &shapes, &kept, &mut |_, _| bar.inc(1));
     bar.finish_and_clear();
@@ -415,7 +414,8 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
     }
     if !quiet {
         outln!(
-            "{:>10} {:>6} {:>9} {:>12} {:>9} {:>9} {:>10}",
+            "{:>7} {:>10} {:>6} {:>9} {:>12} {:>9} {:>9} {:>10}",
+            "family",
             "parameter",
             "grid",
             "top5",
@@ -427,7 +427,8 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         for p in &points {
             let m = &p.reading.metrics;
             outln!(
-                "{:>10.4} {:>6} {:>9.5} {:>12.5e} {:>9.3} {:>9.3} {:>10.5}",
+                "{:>7} {:>10.4} {:>6} {:>9.5} {:>12.5e} {:>9.3} {:>9.3} {:>10.5}",
+                p.family.name(),
                 p.parameter,
                 if p.on_grid { "yes" } else { "" },
                 m.top5_energy,
@@ -438,12 +439,18 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
             );
         }
         let top = best(&points, criterion).expect("a search evaluates the grid");
-        let grid = &settings.grid;
+        let grids = settings.grids();
+        let grid = &grids
+            .iter()
+            .find(|(f, _)| *f == top.family)
+            .expect("searched")
+            .1;
         let at_edge =
             grid.len() > 1 && (top.parameter == grid[0] || top.parameter == grid[grid.len() - 1]);
         outln!(
-            "best: {} = {:.4} ({} = {:.6}){}",
-            family.parameter_name(),
+            "best: {} {} = {:.4} ({} = {:.6}){}",
+            top.family.name(),
+            top.family.parameter_name(),
             top.parameter,
             criterion.name(),
             criterion.of(&top.reading),

@@ -831,10 +831,42 @@ fn design_searches_a_family_on_a_profile_and_masks_draw_its_designs() {
         // Header, six grid points, two refinements, the best.
         assert_eq!(stdout.lines().count(), 1 + 6 + 2 + 1, "{stdout}");
         assert!(
-            stdout.lines().last().unwrap().starts_with("best: beta = "),
+            stdout
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("best: power beta = "),
             "{stdout}"
         );
     }
+    // Two families: each grid and its refinements, the best over both.
+    let both = search(&[
+        "--sparsity",
+        "0.9",
+        "--family",
+        "power,block",
+        "--refinements",
+        "2",
+    ]);
+    assert_eq!(both.status.code(), Some(0), "{}", stderr(&both));
+    let stdout = String::from_utf8_lossy(&both.stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 1 + 2 * (6 + 2) + 1, "{stdout}");
+    let first_word = |l: &str| l.split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(
+        stdout.lines().filter(|l| first_word(l) == "block").count(),
+        8
+    );
+    assert_bad_input(
+        &search(&[
+            "--sparsity",
+            "0.9",
+            "--family",
+            "power,block",
+            "--grid",
+            "0.5,1",
+        ]),
+        "is one family's",
+    );
     // --out: the points as a Parquet table, never over a directory.
     let elsewhere = tempfile::tempdir().unwrap();
     let out = elsewhere.path().join("points.parquet");

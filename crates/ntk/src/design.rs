@@ -179,6 +179,8 @@ pub fn read_kernel(
 /// One evaluated point of a search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesignPoint {
+    /// The family searched.
+    pub family: Family,
     /// The family's parameter.
     pub parameter: f64,
     /// Whether it came from the grid (else from the refinement).
@@ -206,6 +208,7 @@ fn search_shape(grid: &[f64], refinements: usize) -> Result<(), (&'static str, S
 /// Every evaluated point is returned, in the order evaluated; the best is the one the
 /// criterion prefers (the first of equals).
 pub fn search(
+    family: Family,
     grid: &[f64],
     refinements: usize,
     criterion: Criterion,
@@ -218,6 +221,7 @@ pub fn search(
     for &parameter in grid {
         let reading = evaluate(parameter)?;
         points.push(DesignPoint {
+            family,
             parameter,
             on_grid: true,
             reading,
@@ -240,6 +244,7 @@ pub fn search(
         let reading = evaluate(x)?;
         let v = criterion.score(&reading);
         points.push(DesignPoint {
+            family,
             parameter: x,
             on_grid: false,
             reading,
@@ -284,16 +289,17 @@ pub const DEFAULT_REFINEMENTS: usize = 8;
 /// The design kernel's sigma_w^2, by default: the paper's 1.
 pub const DEFAULT_SIGMA_W2: f64 = 1.0;
 
-/// One design search (`glh design`, and a pipeline's `[design]` table): the family, the grid
-/// and refinements, the criterion, and the kernel it is read on (the paper's E3 kernel: K
-/// blocks, 1024 images, sigma_w^2 = 1).
+/// One design search (`glh design`, and a pipeline's `[design]` table): the families, the
+/// grid and refinements, the criterion, and the kernel it is read on (the paper's E3 kernel: K
+/// blocks, 1024 images, sigma_w^2 = 1). Each family is searched over its grid; the best point
+/// over all of them is the choice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DesignSearch {
-    /// The target family.
-    pub family: Family,
-    /// Its parameter's grid, ascending; empty: the family's default grid
-    /// ([`Family::default_grid`], see [`DesignSearch::resolved`]).
+    /// The target families, each searched in turn.
+    pub families: Vec<Family>,
+    /// The parameter's grid, ascending, for a search of one family; empty: each family's
+    /// default grid ([`Family::default_grid`], see [`DesignSearch::grids`]).
     pub grid: Vec<f64>,
     /// Golden-section steps after the grid (0: the grid alone).
     pub refinements: usize,
@@ -312,7 +318,7 @@ pub struct DesignSearch {
 impl Default for DesignSearch {
     fn default() -> Self {
         DesignSearch {
-            family: Family::Power,
+            families: vec![Family::Power],
             grid: Vec::new(),
             refinements: DEFAULT_REFINEMENTS,
             criterion: Criterion::Top5Energy,
@@ -325,28 +331,59 @@ impl Default for DesignSearch {
 }
 
 impl DesignSearch {
-    /// The search with an empty grid replaced by its family's default: what runs and what a
-    /// key holds.
-    pub fn resolved(&self) -> DesignSearch {
-        let mut s = self.clone();
-        if s.grid.is_empty() {
-            s.grid = s.family.default_grid();
-        }
-        s
+    /// Each family with the grid it is searched over: `grid`, or the family's default where
+    /// `grid` is empty. What runs, and what a design run's key holds.
+    pub fn grids(&self) -> Vec<(Family, Vec<f64>)> {
+        self.families
+            .iter()
+            .map(|&f| {
+                let grid = match self.grid.is_empty() {
+                    true => f.default_grid(),
+                    false => self.grid.clone(),
+                };
+                (f, grid)
+            })
+            .collect()
     }
 
-    /// Checks the grid (non-empty, ascending, in the family's domain) and the refinements, a
-    /// config error naming the field; [`run_search`] makes it before it reads anything.
+    /// Kernels the search evaluates: each grid, and the refinements after each grid of two
+    /// points or more.
+    pub fn evaluations(&self) -> usize {
+        self.grids()
+            .iter()
+            .map(|(_, g)| g.len() + if g.len() > 1 { self.refinements } else { 0 })
+            .sum()
+    }
+
+    /// Checks the families (at least one, none twice, a `grid` only for one), each grid
+    /// (non-empty, ascending, in its family's domain) and the refinements, a config error
+    /// naming the field; [`run_search`] makes it before it reads anything.
     pub fn validate(&self, source_name: &str) -> glh_artifacts::Result<()> {
         use glh_artifacts::Error;
-        search_shape(&self.grid, self.refinements)
-            .map_err(|(field, msg)| Error::config(source_name, field, msg))?;
-        if let Some(bad) = self.grid.iter().find(|&&p| !self.family.admits(p)) {
-            let msg = match self.family {
-                Family::Power => format!("beta must be a number >= 0, got {bad}"),
-                Family::Block => format!("the block's share must be in (0, 1], got {bad}"),
-            };
-            return Err(Error::config(source_name, "grid", msg));
+        let bad = |field: &str, msg: String| Err(Error::config(source_name, field, msg));
+        let f = &self.families;
+        if f.is_empty() || (1..f.len()).any(|i| f[..i].contains(&f[i])) {
+            return bad(
+                "families",
+                "must name each family once, at least one".into(),
+            );
+        }
+        if f.len() > 1 && !self.grid.is_empty() {
+            let msg = "is one family's: leave it out to search several, each on its default grid";
+            return bad("grid", msg.into());
+        }
+        for (family, grid) in self.grids() {
+            search_shape(&grid, self.refinements)
+                .map_err(|(field, msg)| Error::config(source_name, field, msg))?;
+            if let Some(bad_value) = grid.iter().find(|&&p| !family.admits(p)) {
+                let msg = match family {
+                    Family::Power => format!("beta must be a number >= 0, got {bad_value}"),
+                    Family::Block => {
+                        format!("the block's share must be in (0, 1], got {bad_value}")
+                    }
+                };
+                return bad("grid", msg);
+            }
         }
         Ok(())
     }
@@ -364,7 +401,7 @@ pub fn run_search(
 ) -> glh_artifacts::Result<Vec<DesignPoint>> {
     use glh_artifacts::Error;
     use glh_data::mnist::{MnistSplit, Split};
-    let s = &search_settings.resolved();
+    let s = search_settings;
     s.validate("design search")?;
     let train = MnistSplit::load(&data.dir, Split::Train)?;
     let order = train.pixels_by_variance();
@@ -373,13 +410,20 @@ pub fn run_search(
     drop(train);
     let classes = glh_data::mnist::CLASSES;
     let unsupported = |e: String| Error::Unsupported(format!("design: {e}"));
-    let mut evaluate = |parameter: f64| -> Result<KernelReading, String> {
-        let chain = design_chain(s.family.target(parameter), shapes, kept, &order, s.k)?;
-        let reading = read_kernel(&chain, &x, &labels, classes, s.sigma_w2)?;
-        on_point(parameter, &reading);
-        Ok(reading)
-    };
-    search(&s.grid, s.refinements, s.criterion, &mut evaluate).map_err(unsupported)
+    let mut points = Vec::new();
+    for (family, grid) in s.grids() {
+        let mut evaluate = |parameter: f64| -> Result<KernelReading, String> {
+            let chain = design_chain(family.target(parameter), shapes, kept, &order, s.k)?;
+            let reading = read_kernel(&chain, &x, &labels, classes, s.sigma_w2)?;
+            on_point(parameter, &reading);
+            Ok(reading)
+        };
+        points.extend(
+            search(family, &grid, s.refinements, s.criterion, &mut evaluate)
+                .map_err(unsupported)?,
+        );
+    }
+    Ok(points)
 }
 
 /// What a search ran on, beside its settings: the `design_points` table's context columns.
@@ -428,7 +472,7 @@ pub fn points_columns(
         .enumerate()
         .map(|(i, p)| {
             let mut columns = Columns::new()
-                .with("family", StringArray::from(vec![search.family.name()]))
+                .with("family", StringArray::from(vec![p.family.name()]))
                 .with("parameter", Float64Array::from(vec![p.parameter]))
                 .with("on_grid", BooleanArray::from(vec![p.on_grid]))
                 .with(
@@ -535,10 +579,16 @@ mod tests {
             }
         };
         let mut calls = 0;
-        let points = search(&[0.0, 1.0, 2.0, 4.0], 20, Criterion::Trace, |x| {
-            calls += 1;
-            Ok(fake(x))
-        })
+        let points = search(
+            Family::Power,
+            &[0.0, 1.0, 2.0, 4.0],
+            20,
+            Criterion::Trace,
+            |x| {
+                calls += 1;
+                Ok(fake(x))
+            },
+        )
         .unwrap();
         assert_eq!(points.len(), calls);
         assert_eq!(points.iter().filter(|p| p.on_grid).count(), 4);
@@ -546,6 +596,7 @@ mod tests {
         assert!((top.parameter - 1.3).abs() < 1e-3, "{}", top.parameter);
         // A criterion that is minimised: the smallest predicted loss ratio, at 2.6.
         let points = search(
+            Family::Power,
             &[0.0, 1.0, 2.0, 4.0],
             20,
             Criterion::PredictedLossRatio,
@@ -554,6 +605,11 @@ mod tests {
         .unwrap();
         let top = best(&points, Criterion::PredictedLossRatio).unwrap();
         assert!((top.parameter - 2.6).abs() < 1e-3, "{}", top.parameter);
-        assert!(search(&[1.0, 0.0], 3, Criterion::Trace, |x| Ok(fake(x))).is_err());
+        assert!(
+            search(Family::Power, &[1.0, 0.0], 3, Criterion::Trace, |x| Ok(
+                fake(x)
+            ))
+            .is_err()
+        );
     }
 }

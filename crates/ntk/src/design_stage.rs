@@ -12,7 +12,7 @@ use glh_artifacts::schemas::DESIGN_SEARCH;
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{ArtifactStore, Error, Job, JobOutcome, JobSpec, Plan, Result, Stage};
 use glh_data::{DataSettings, Normalisation};
-use glh_masks::settings::MasksSettings;
+use glh_masks::settings::{Family, MasksSettings};
 use glh_masks::stage::{MaskPoint, MasksJob, read_mask};
 use serde::Serialize;
 
@@ -21,12 +21,13 @@ pub const STAGE: &str = "design";
 /// Bumped whenever the stage's output for the same parameters changes.
 pub const VERSION: u32 = 1;
 
-/// Everything a search's points depend on: the search (its grid resolved), the data's
-/// normalisation (the kernel images), and the source mask whose kept counts it keeps (an
-/// input).
+/// Everything a search's points depend on: the search and each family's grid (a default grid
+/// included, so a changed default is a new key), the data's normalisation (the kernel images),
+/// and the source mask whose kept counts it keeps (an input).
 #[derive(Clone, Debug, Serialize)]
 struct DesignParams {
     search: DesignSearch,
+    grids: Vec<(Family, Vec<f64>)>,
     normalisation: Normalisation,
 }
 
@@ -43,15 +44,15 @@ pub struct DesignJob {
 impl DesignJob {
     /// The search `search` at the kept counts of the masks run `profile`.
     pub fn new(search: &DesignSearch, data: &DataSettings, profile: InputRef) -> Result<Self> {
-        let search = search.resolved();
         search.validate("design")?;
         let params = DesignParams {
             search: search.clone(),
+            grids: search.grids(),
             normalisation: Normalisation::from(data),
         };
         Ok(DesignJob {
             spec: JobSpec::new(STAGE, VERSION, &params, vec![profile.clone()]),
-            search,
+            search: search.clone(),
             data: data.clone(),
             profile,
         })
@@ -80,7 +81,7 @@ impl Job for DesignJob {
                 .iter()
                 .map(|l| ((l.rows(), l.cols()), l.kept()))
                 .unzip();
-            let total = self.search.grid.len() + self.search.refinements;
+            let total = self.search.evaluations();
             let mut done = 0;
             let points = run_search(&self.search, &self.data, &shapes, &kept, &mut |_, _| {
                 done += 1;

@@ -289,7 +289,6 @@ impl Pipeline {
         }
         if let Some(search) = &self.design {
             search
-                .resolved()
                 .validate(source_name)
                 .map_err(|e| prefix_field(e, "design."))?;
             let Some(masks) = &self.masks else {
