@@ -382,6 +382,8 @@ pub enum TargetKind {
     Power,
     /// 1 on a top-left block, a floor elsewhere.
     Block,
+    /// A stored graphons run's SAS histograms (--histograms), layer by layer.
+    Histogram,
 }
 
 /// `glh masks`: one pruning configuration.
@@ -425,6 +427,10 @@ pub struct MasksArgs {
     /// The block target's share of each layer's columns (inputs), in (0, 1].
     #[arg(long, default_value_t = 0.25)]
     pub block_cols: f64,
+    /// The histogram target's graphons run (its key: `glh ls graphons`), whose per-layer SAS
+    /// histograms the design is drawn from at this width.
+    #[arg(long, value_name = "KEY", required_if_eq("target", "histogram"))]
+    pub histograms: Option<String>,
     /// Accept masks that remove every weight of a layer.
     #[arg(long)]
     pub allow_empty_layers: bool,

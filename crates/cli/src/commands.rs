@@ -198,6 +198,9 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
                 rows: args.block_rows,
                 cols: args.block_cols,
             },
+            TargetKind::Histogram => GraphonTarget::Histogram {
+                graphons: args.histograms.clone().unwrap_or_default(),
+            },
         }
         .into(),
     };

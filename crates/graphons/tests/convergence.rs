@@ -113,7 +113,7 @@ fn a_power_design_converges_to_its_target_with_its_scale_solved_by_the_count() {
     // 2.7 uncapped would exceed 1 near the corner, so c is re-solved above 2.7). Its positions
     // are fixed, not drawn, so the error falls faster than the W-random graph's above.
     use glh_artifacts::seeding::stream;
-    use glh_masks::methods::{draw_layer, grid_positions};
+    use glh_masks::methods::{Shape, draw_layer, grid_positions};
     use glh_masks::settings::GraphonTarget;
     for (beta, p) in [(1.0, 0.2), (2.0, 0.3)] {
         // Increasing in u and v, as `sorted_block_means` reads it.
@@ -129,8 +129,8 @@ fn a_power_design_converges_to_its_target_with_its_scale_solved_by_the_count() {
             (0..3)
                 .map(|seed| {
                     let mut rng = stream(seed, "test/design");
-                    let mask =
-                        draw_layer(&grid, &grid, kept, GraphonTarget::Power { beta }, &mut rng);
+                    let shape = Shape::of(&GraphonTarget::Power { beta }).unwrap();
+                    let mask = draw_layer(&grid, &grid, kept, shape, &mut rng);
                     l2_distance(&sas_histogram(&mask, K, K).unwrap(), &truth)
                 })
                 .sum::<f64>()
@@ -147,4 +147,41 @@ fn a_power_design_converges_to_its_target_with_its_scale_solved_by_the_count() {
         let uncapped = sorted_block_means(|u, v| (beta + 1.0).powi(2) * p * g(u, v));
         assert!(beta == 1.0 || l2_distance(&truth, &uncapped) > 10.0 * d1600);
     }
+}
+
+#[test]
+fn a_histogram_design_converges_to_its_table_at_any_width() {
+    // graphon:<method> with target histogram: a 4 x 4 table of block densities in degree order
+    // (one empty corner) drawn at n = 200 and 1600, its count the table's mean density, so the
+    // scale c is 1 and W is the table itself; the drawn masks' SAS histograms approach it.
+    use glh_artifacts::seeding::stream;
+    use glh_masks::methods::{BlockTable, Shape, draw_layer, grid_positions};
+    let values = vec![
+        0.9, 0.6, 0.4, 0.2, //
+        0.6, 0.4, 0.2, 0.1, //
+        0.4, 0.2, 0.1, 0.0, //
+        0.2, 0.1, 0.0, 0.0,
+    ];
+    let mean = values.iter().sum::<f64>() / 16.0;
+    let table = BlockTable::new(4, 4, values).unwrap();
+    // SAS puts the highest degrees first: in its increasing coordinates the table is reversed.
+    let truth = sorted_block_means(|u, v| table.at(1.0 - u, 1.0 - v));
+    let dist = |n: usize| -> f64 {
+        let grid = grid_positions(n);
+        let kept = (mean * (n * n) as f64).round() as usize;
+        (0..3)
+            .map(|seed| {
+                let mut rng = stream(seed, "test/design-histogram");
+                let mask = draw_layer(&grid, &grid, kept, Shape::Table(&table), &mut rng);
+                l2_distance(&sas_histogram(&mask, K, K).unwrap(), &truth)
+            })
+            .sum::<f64>()
+            / 3.0
+    };
+    let (d200, d1600) = (dist(200), dist(1600));
+    assert!(d1600 < 0.02, "d(1600) = {d1600}");
+    assert!(d1600 < d200 / 2.0, "d(200) = {d200}, d(1600) = {d1600}");
+    // Not just any graphon of that density: the constant one stays far.
+    let flat = sorted_block_means(|_, _| mean);
+    assert!(l2_distance(&truth, &flat) > 10.0 * d1600);
 }

@@ -573,3 +573,83 @@ fn hidden_neurons_counts_match_brute_force() {
     assert_eq!((counts[0].removed, counts[1].removed), (2, 2));
     assert_eq!(counts[1].removed_fraction(), 0.5);
 }
+
+#[test]
+fn a_histogram_target_draws_a_stored_graphon_at_another_width() {
+    // A steep power design's histograms at n = 24 (K = 4) drawn as `graphon:random`'s target at
+    // n = 48: the design keeps Random's kept counts, its key names the graphons run (an input
+    // too), and its masks' own histograms keep the target's shape, which Random's do not.
+    use glh_masks::settings::GraphonTarget;
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::new(root.path());
+    let data = DataSettings {
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        ..DataSettings::default()
+    };
+    let settings = GraphonsSettings {
+        k: 4,
+        ..GraphonsSettings::default()
+    };
+    let run = |masks: &MasksSettings, p: MaskPoint| {
+        let job = glh_masks::stage::MasksJob::new(masks, &data, p).unwrap();
+        let input = job.spec().as_input();
+        job.run(&store, false, &mut |_, _| {}).unwrap();
+        let graphons =
+            glh_graphons::stage::HistogramsJob::new(&settings, MaskSource::Stored(input.clone()));
+        let out = graphons.spec().as_input();
+        graphons.run(&store, false, &mut |_, _| {}).unwrap();
+        (job, input, out)
+    };
+    let steep = MasksSettings::default().with_target(GraphonTarget::Power { beta: 3.0 });
+    let source = MaskPoint {
+        method: PruneMethod::Graphon(&PruneMethod::Random),
+        ..point(24, 0)
+    };
+    let (_, _, target_run) = run(&steep, source);
+    let target = GraphonTarget::Histogram {
+        graphons: target_run.key.to_string(),
+    };
+    let design_settings = MasksSettings::default().with_target(target.clone());
+    let design = MaskPoint {
+        method: PruneMethod::Graphon(&PruneMethod::Random),
+        ..point(48, 1)
+    };
+    let (job, design_masks, design_graphons) = run(&design_settings, design);
+    assert!(job.spec().inputs.contains(&target_run));
+    assert_eq!(
+        job.spec().params["graphon_histograms"],
+        target_run.key.as_str()
+    );
+    let (_, random_masks, random_graphons) = run(&MasksSettings::default(), point(48, 1));
+    let kept = |input| -> Vec<usize> {
+        let (_, mask) = read_mask(&store, input).unwrap();
+        mask.layers().iter().map(|l| l.kept()).collect()
+    };
+    assert_eq!(kept(&design_masks), kept(&random_masks));
+    // The hidden layer's shape, its scale set aside: each histogram divided by its mean.
+    let shape = |input| {
+        let h = read_histograms(&store, input).unwrap()[&2].clone();
+        let values: Vec<f64> = (0..16).map(|i| h.get(i / 4, i % 4)).collect();
+        let mean = values.iter().sum::<f64>() / 16.0;
+        glh_graphons::step::StepGraphon::new(4, 4, values.iter().map(|v| v / mean).collect())
+            .unwrap()
+    };
+    let aim = shape(&target_run);
+    let (ours, random) = (shape(&design_graphons), shape(&random_graphons));
+    let (d_ours, d_random) = (l2_distance(&ours, &aim), l2_distance(&random, &aim));
+    assert!(
+        d_ours < 0.5 * d_random,
+        "design {d_ours}, random {d_random}"
+    );
+    // A network of another depth has no table for every layer: an error, not a guess.
+    let deeper = MaskPoint {
+        depth: Depth::try_from(4).unwrap(),
+        ..design
+    };
+    let err = glh_masks::stage::MasksJob::new(&design_settings, &data, deeper)
+        .unwrap()
+        .run(&store, false, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3 layers, the network 4"), "{err}");
+}

@@ -21,6 +21,9 @@ pub struct ScoringData {
     /// The input pixels by their variance over the training images, most variable first, for
     /// the methods that ask ([`crate::PruningMethod::needs_pixel_order`]); `None` otherwise.
     pub pixel_order: Option<Vec<usize>>,
+    /// The per-layer histograms of a histogram target's graphons run, input layer first, for
+    /// the methods that ask ([`crate::PruningMethod::target_histograms`]); `None` otherwise.
+    pub histograms: Option<Vec<crate::methods::BlockTable>>,
 }
 
 /// A pruning score.

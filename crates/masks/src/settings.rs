@@ -2,7 +2,7 @@
 //! of each field in one place; `glh masks`'s flags take their defaults from here.
 
 use glh_artifacts::config::{Classifier, Scope};
-use glh_artifacts::{Error, Result};
+use glh_artifacts::{ArtifactKey, Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Rounds of SynFlow's schedule, by default (Tanaka et al.'s 100).
@@ -45,8 +45,8 @@ impl GraphonTargets {
 
     /// The target of a job that draws one: the first (a job's settings hold one target, see
     /// [`MasksSettings::with_target`]).
-    pub fn first(&self) -> GraphonTarget {
-        self.0[0]
+    pub fn first(&self) -> &GraphonTarget {
+        &self.0[0]
     }
 }
 
@@ -90,12 +90,12 @@ impl<'de> Deserialize<'de> for GraphonTargets {
 }
 
 /// The target graphon of a design (`graphon:<method>`; issue #32), the `[masks.graphon]` table:
-/// `target = "constant"`, `target = "power"` with `beta`, or `target = "block"` with `rows` and
-/// `cols`. Positions run from 0 to 1: a hidden neuron i of n sits at `(i + 1/2) / n`, the same on
+/// `target = "constant"`, `target = "power"` with `beta`, `target = "block"` with `rows` and
+/// `cols`, or `target = "histogram"` with `graphons`. Positions run from 0 to 1: a hidden neuron i of n sits at `(i + 1/2) / n`, the same on
 /// both sides of its layer; classes in index order; pixels by their variance over the training
 /// images, most variable first. Each layer keeps its source method's count exactly, so a
 /// target is a shape: its scale is solved by the count (`crate::methods` documents the draw).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "target", rename_all = "snake_case", deny_unknown_fields)]
 pub enum GraphonTarget {
     /// `W(u, v) = p`: the kept entries uniform in each layer (in law, the shuffled control).
@@ -116,25 +116,35 @@ pub enum GraphonTarget {
         /// The block's share of the columns (the layer's inputs), in (0, 1].
         cols: f64,
     },
+    /// Layer l's SAS histogram in a stored graphons run (`glh graphons`, or a pipeline's
+    /// `[graphons]`; of any masks run or edge list, at any width), as a step graphon over its
+    /// blocks in degree order: `W = min(1, c H_l(u, v))`, so a method's limit at one width can be
+    /// drawn at another. The run must have one histogram per layer of the design's network.
+    Histogram {
+        /// The graphons run's key (`glh ls graphons` lists them).
+        graphons: String,
+    },
 }
 
 impl GraphonTarget {
     /// Its `target` name, as written in `[masks.graphon]` and in keys.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             GraphonTarget::Constant => "constant",
             GraphonTarget::Power { .. } => "power",
             GraphonTarget::Block { .. } => "block",
+            GraphonTarget::Histogram { .. } => "histogram",
         }
     }
 
     /// `constant`, `power(beta=2)`, `block(rows=0.25,cols=0.5)`: how labels and the report name
     /// a target.
-    pub fn label(self) -> String {
+    pub fn label(&self) -> String {
         match self {
             GraphonTarget::Constant => "constant".into(),
             GraphonTarget::Power { beta } => format!("power(beta={beta})"),
             GraphonTarget::Block { rows, cols } => format!("block(rows={rows},cols={cols})"),
+            GraphonTarget::Histogram { graphons } => format!("histogram({graphons})"),
         }
     }
 
@@ -158,7 +168,13 @@ impl GraphonTarget {
                 }
                 Ok(())
             }
-            GraphonTarget::Power { .. } => Ok(()),
+            GraphonTarget::Histogram { ref graphons } if ArtifactKey::parse(graphons).is_none() => {
+                bad(
+                    "masks.graphon.graphons",
+                    format!("`{graphons}` is not a run key (16 hexadecimal digits)"),
+                )
+            }
+            GraphonTarget::Power { .. } | GraphonTarget::Histogram { .. } => Ok(()),
         }
     }
 }

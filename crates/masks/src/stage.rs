@@ -3,18 +3,19 @@
 //! (per-layer counts). The network is rebuilt from the seed, never stored: `glh-model`'s
 //! initialisation is part of the contract.
 
-use crate::methods::{KeySettings, Pruning, method_for};
+use crate::methods::{BlockTable, KeySettings, Pruning, method_for};
 use crate::packing::{pack_row, unpack_row};
 use crate::scorers::ScoringData;
 use crate::settings::{Family, GraphonTarget, MasksSettings};
 use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
-use glh_artifacts::schemas::{DESIGN_SEARCH, MASKS_LAYERS, MASKS_ROWS};
+use glh_artifacts::schemas::{DESIGN_SEARCH, GRAPHON_HISTOGRAMS, MASKS_LAYERS, MASKS_ROWS};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
-    ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
+    ArtifactKey, ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns,
+    Stage,
 };
 use glh_data::mnist::{CLASSES, MnistSplit, PIXELS, Split};
 use glh_data::stage::{Subset, SubsetsJob, subset_images, subset_images_of};
@@ -74,12 +75,14 @@ struct MaskParams {
 }
 
 /// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing), with
-/// the training images' pixel order when `pixel_order` is asked for.
+/// the training images' pixel order when `pixel_order` is asked for, and the histograms of the
+/// graphons run `histograms` when one is named.
 pub fn scoring_data(
     store: &ArtifactStore,
     data: &DataSettings,
     seed: u64,
     pixel_order: bool,
+    histograms: Option<&str>,
 ) -> Result<ScoringData> {
     // The training split is read once, for the batch and, when asked, the pixel order.
     let (images, pixel_order) = if pixel_order {
@@ -90,11 +93,84 @@ pub fn scoring_data(
         (subset_images(store, data, seed, Subset::Scoring)?, None)
     };
     let d = PIXELS;
+    let histograms = histograms
+        .map(|key| read_histogram_tables(store, &graphons_input(key)?))
+        .transpose()?;
     Ok(ScoringData {
         x: examples_as_columns(&images.pixels, d),
         labels: images.labels,
         pixel_order,
+        histograms,
     })
+}
+
+/// The graphons run of key `key`, as an input.
+fn graphons_input(key: &str) -> Result<InputRef> {
+    let key = ArtifactKey::parse(key).ok_or_else(|| {
+        Error::config(
+            "masks settings",
+            "masks.graphon.graphons",
+            format!("`{key}` is not a run key"),
+        )
+    })?;
+    Ok(InputRef {
+        stage: GRAPHON_HISTOGRAMS.stage.to_string(),
+        key,
+    })
+}
+
+/// The per-layer SAS histograms of the graphons run `input` (its `histograms` table), input
+/// layer first, as the tables a histogram target draws from.
+pub fn read_histogram_tables(store: &ArtifactStore, input: &InputRef) -> Result<Vec<BlockTable>> {
+    let path = store.table_path(input, &GRAPHON_HISTOGRAMS);
+    if store.find(&input.stage, &input.key)?.is_none() {
+        let msg = format!(
+            "no graphons run {} in the store (`glh ls graphons` lists them)",
+            input.key
+        );
+        return Err(Error::config(
+            "masks settings",
+            "masks.graphon.graphons",
+            msg,
+        ));
+    }
+    let batch = store.read_run_table(input, &GRAPHON_HISTOGRAMS)?;
+    let get = |name: &str| column::<UInt32Array>(&batch, name);
+    let (layer, kr, kc) = (get("layer"), get("k_rows"), get("k_cols"));
+    let (row, col) = (get("row_block"), get("col_block"));
+    let value: &Float64Array = column(&batch, "block_density");
+    let mut layers: std::collections::BTreeMap<u32, (usize, usize, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    for i in 0..batch.num_rows() {
+        let (r, c) = (kr.value(i) as usize, kc.value(i) as usize);
+        let entry = layers
+            .entry(layer.value(i))
+            .or_insert_with(|| (r, c, vec![f64::NAN; r * c]));
+        let (b_r, b_c) = (row.value(i) as usize, col.value(i) as usize);
+        if (entry.0, entry.1) != (r, c) || b_r >= r || b_c >= c {
+            return Err(Error::input(
+                &path,
+                format!("row {i}: a block outside its layer's grid"),
+            ));
+        }
+        entry.2[b_r * c + b_c] = value.value(i);
+    }
+    let numbered = layers.keys().copied().eq(1..=layers.len() as u32);
+    if layers.is_empty() || !numbered {
+        return Err(Error::input(
+            &path,
+            "layers must be numbered 1, 2, ... without gaps",
+        ));
+    }
+    layers
+        .into_values()
+        .map(|(r, c, values)| {
+            if values.iter().any(|v| v.is_nan()) {
+                return Err(Error::input(&path, "a layer's histogram misses blocks"));
+            }
+            BlockTable::new(r, c, values).map_err(|e| Error::input(&path, e))
+        })
+        .collect()
 }
 
 /// Computes the mask of `point` with its method, without writing anything.
@@ -113,6 +189,7 @@ pub fn compute_mask(
             data,
             point.seed,
             method.needs_pixel_order(),
+            method.target_histograms(),
         )?)
     } else {
         None
@@ -201,7 +278,12 @@ impl MasksJob {
             method_settings: method.key_settings(),
             normalisation: scoring.as_ref().map(|_| Normalisation::from(data)),
         };
-        let inputs = scoring.iter().map(|s| s.spec().as_input()).collect();
+        let mut inputs: Vec<InputRef> = scoring.iter().map(|s| s.spec().as_input()).collect();
+        // A histogram target's graphons run: its key is in the settings already; as an input, it
+        // is checked to be complete before the job runs and kept by `glh gc`.
+        if let Some(key) = method.target_histograms() {
+            inputs.push(graphons_input(key)?);
+        }
         Ok(MasksJob {
             spec: JobSpec::new(STAGE, VERSION, &params, inputs),
             settings: settings.clone(),
@@ -258,7 +340,7 @@ impl MasksJob {
     /// target of its own (`None` for one drawn at a search's choice, known when it runs).
     pub fn design_target(&self) -> Option<GraphonTarget> {
         (self.point.method.is_design() && self.chosen_by.is_none())
-            .then(|| self.settings.graphon.first())
+            .then(|| self.settings.graphon.first().clone())
     }
 
     /// How a report names its target: [`GraphonTarget::label`], `chosen` for one drawn at a
@@ -266,7 +348,7 @@ impl MasksJob {
     pub fn design_label(&self) -> Option<String> {
         match (&self.chosen_by, self.design_target()) {
             (Some(_), _) => Some(CHOSEN.into()),
-            (None, target) => target.map(GraphonTarget::label),
+            (None, target) => target.map(|t| t.label()),
         }
     }
 
@@ -404,8 +486,8 @@ impl Stage for MasksStage {
                                 true => self.settings.graphon.all(),
                                 false => &self.settings.graphon.all()[..1],
                             };
-                            for &target in targets {
-                                let settings = self.settings.with_target(target);
+                            for target in targets {
+                                let settings = self.settings.with_target(target.clone());
                                 let job = MasksJob::new(&settings, &self.data, point)?;
                                 let depends_on = match job.scoring_job() {
                                     Some(data) => vec![plan.ensure(data.clone(), data.label())],

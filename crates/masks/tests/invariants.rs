@@ -44,6 +44,7 @@ fn synthetic_data(arch: &Architecture, batch: usize, seed: u64) -> ScoringData {
         labels: (0..batch).map(|j| (j % arch.classes) as u8).collect(),
         // The designs' input order: the inputs reversed, so that it is not the identity.
         pixel_order: Some((0..arch.input).rev().collect()),
+        histograms: None,
     }
 }
 
@@ -345,7 +346,7 @@ fn snip_and_grasp_never_connect_a_pixel_that_is_zero_in_every_scoring_image() {
         standardise: false,
         ..DataSettings::default()
     };
-    let batch = scoring_data(&store, &data, 0, false).unwrap();
+    let batch = scoring_data(&store, &data, 0, false, None).unwrap();
     let dead: Vec<usize> = (0..784)
         .filter(|&i| (0..batch.x.ncols()).all(|j| batch.x[(i, j)] == 0.0))
         .collect();

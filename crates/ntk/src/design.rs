@@ -16,7 +16,7 @@ use crate::recursion::graphon_ntk;
 use crate::spectrum::{SpectralMetrics, eigen_ascending, spectral_metrics};
 use faer::Mat;
 use glh_graphons::sas::block_bounds;
-use glh_masks::methods::{inclusion_probabilities, layer_positions};
+use glh_masks::methods::{Shape, inclusion_probabilities, layer_positions};
 use glh_masks::settings::GraphonTarget;
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// layer first, chained) keeping `kept[l]` weights each, the input's pixels placed by
 /// `pixel_order` (most variable first).
 pub fn design_chain(
-    target: GraphonTarget,
+    target: &GraphonTarget,
     shapes: &[(usize, usize)],
     kept: &[usize],
     pixel_order: &[usize],
@@ -43,6 +43,8 @@ pub fn design_chain(
     if k == 0 {
         return Err("a design's chain needs at least one block".to_owned());
     }
+    // A family's targets are closed-form; a histogram target's graphon is its table already.
+    let shape = Shape::of(target).ok_or("a histogram target is not searched over")?;
     let depth = shapes.len();
     // Each side's blocks: the input's pixels and the outputs one each, hidden sides K blocks of
     // consecutive positions, with their measures.
@@ -70,7 +72,7 @@ pub fn design_chain(
                 return Err(format!("layer {} keeps {kept} of {}", l + 1, rows * cols));
             }
             let (row_positions, columns) = layer_positions(l, rows, cols, pixel_order)?;
-            let p = inclusion_probabilities(&row_positions, &columns, kept, target);
+            let p = inclusion_probabilities(&row_positions, &columns, kept, shape);
             // The input layer's columns are pixels in their own index order, whatever their
             // positions: `p` is already laid out by pixel.
             Ok(block_average(&p, cols, &bounds[l + 1], &bounds[l]))
@@ -413,7 +415,7 @@ pub fn run_search(
     let mut points = Vec::new();
     for (family, grid) in s.grids() {
         let mut evaluate = |parameter: f64| -> Result<KernelReading, String> {
-            let chain = design_chain(family.target(parameter), shapes, kept, &order, s.k)?;
+            let chain = design_chain(&family.target(parameter), shapes, kept, &order, s.k)?;
             let reading = read_kernel(&chain, &x, &labels, classes, s.sigma_w2)?;
             on_point(parameter, &reading);
             Ok(reading)
@@ -519,7 +521,7 @@ mod tests {
         // p^L times the dense one for bias-free ReLU (each layer's integral scales by p).
         let kept: Vec<usize> = SHAPES.iter().map(|&(r, c)| r * c / 4).collect();
         let order: Vec<usize> = (0..12).collect();
-        let chain = design_chain(GraphonTarget::Constant, &SHAPES, &kept, &order, 8).unwrap();
+        let chain = design_chain(&GraphonTarget::Constant, &SHAPES, &kept, &order, 8).unwrap();
         let x = images(6);
         let design = graphon_ntk(&chain, &x, 2.0);
         let dense = graphon_ntk(&GraphonChain::dense(12, 3), &x, 2.0);
@@ -544,7 +546,7 @@ mod tests {
             let shapes = [(n, 12), (n, n), (3, n)];
             let kept: Vec<usize> = shapes.iter().map(|&(r, c)| r * c * 3 / 10).collect();
             let order: Vec<usize> = (0..12).rev().collect();
-            let chain = design_chain(target, &shapes, &kept, &order, n).unwrap();
+            let chain = design_chain(&target, &shapes, &kept, &order, n).unwrap();
             let want = graphon_ntk(&chain, &x, 2.0);
             let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
             let masks: Vec<LayerMask> = shapes
@@ -553,7 +555,7 @@ mod tests {
                 .enumerate()
                 .map(|(l, (&(r, c), &k))| {
                     let (rows, columns) = layer_positions(l, r, c, &order).unwrap();
-                    draw_layer(&rows, &columns, k, target, &mut rng)
+                    draw_layer(&rows, &columns, k, Shape::of(&target).unwrap(), &mut rng)
                 })
                 .collect();
             let got = graphon_ntk(&GraphonChain::of_masks(&masks).unwrap(), &x, 2.0);

@@ -19,7 +19,9 @@
 //! So the kept weights are a W-random graph of `min(1, c g)` with c fixed by the
 //! count, the cap and the scale solved together and nothing to tune. `constant` is the same with
 //! g = 1 (a uniform k-subset); `block` keys the block's entries `E` and the others `1 + E`, so
-//! the block fills first and the rest is uniform.
+//! the block fills first and the rest is uniform. `histogram` is `power`'s rule with g a table of
+//! block densities ([`BlockTable`], a stored SAS histogram's layer); its empty blocks are keyed
+//! `T + E`, T above every other key, so they fill last, uniformly.
 
 use super::{KeySettings, Pruning, PruningMethod};
 use crate::scorers::ScoringData;
@@ -28,6 +30,88 @@ use glh_artifacts::seeding::stream;
 use glh_model::mlp::unit_f64;
 use glh_model::{LayerMask, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
+
+/// A layer's target as a step function: `rows x cols` blocks of densities in [0, 1], row-major,
+/// position u in block `floor(u rows)` (a SAS histogram's layer, its blocks in degree order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockTable {
+    rows: usize,
+    cols: usize,
+    values: Vec<f64>,
+    /// Above every key `E / g` of a positive block: `1 / min g` (1 if every block is empty).
+    empty_tier: f64,
+}
+
+impl BlockTable {
+    /// The table of `values` (`rows x cols`, row-major, each in [0, 1]).
+    pub fn new(rows: usize, cols: usize, values: Vec<f64>) -> Result<BlockTable, String> {
+        if rows == 0 || cols == 0 || values.len() != rows * cols {
+            return Err(format!(
+                "{} values for {rows} x {cols} blocks",
+                values.len()
+            ));
+        }
+        if let Some(bad) = values.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+            return Err(format!("a block density of {bad}, outside [0, 1]"));
+        }
+        let smallest = values
+            .iter()
+            .copied()
+            .filter(|&v| v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let empty_tier = if smallest.is_finite() {
+            1.0 / smallest
+        } else {
+            1.0
+        };
+        Ok(BlockTable {
+            rows,
+            cols,
+            values,
+            empty_tier,
+        })
+    }
+
+    /// The density at `(u, v)`.
+    pub fn at(&self, u: f64, v: f64) -> f64 {
+        let block = |x: f64, n: usize| ((x * n as f64) as usize).min(n - 1);
+        self.values[block(u, self.rows) * self.cols + block(v, self.cols)]
+    }
+}
+
+/// What one layer is drawn from: a closed-form target, or a histogram target's table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape<'a> {
+    /// [`GraphonTarget::Constant`].
+    Constant,
+    /// [`GraphonTarget::Power`].
+    Power {
+        /// The exponent.
+        beta: f64,
+    },
+    /// [`GraphonTarget::Block`].
+    Block {
+        /// The block's share of the rows.
+        rows: f64,
+        /// The block's share of the columns.
+        cols: f64,
+    },
+    /// A layer of [`GraphonTarget::Histogram`].
+    Table(&'a BlockTable),
+}
+
+impl Shape<'static> {
+    /// A closed-form target's shape; `None` for a histogram target, whose layers' shapes are
+    /// their tables ([`Shape::Table`]).
+    pub fn of(target: &GraphonTarget) -> Option<Shape<'static>> {
+        match *target {
+            GraphonTarget::Constant => Some(Shape::Constant),
+            GraphonTarget::Power { beta } => Some(Shape::Power { beta }),
+            GraphonTarget::Block { rows, cols } => Some(Shape::Block { rows, cols }),
+            GraphonTarget::Histogram { .. } => None,
+        }
+    }
+}
 
 /// `graphon:<source>`: the source's per-layer kept counts, drawn from `target`.
 pub(super) struct Designed {
@@ -48,19 +132,30 @@ impl PruningMethod for Designed {
         true
     }
 
+    fn target_histograms(&self) -> Option<&str> {
+        match &self.target {
+            GraphonTarget::Histogram { graphons } => Some(graphons),
+            _ => None,
+        }
+    }
+
     /// The source's settings and the target's, flat (`graphon_target = "power"`,
     /// `graphon_beta = 2.0`), so that `glh ls` and the reports' settings show them.
     fn key_settings(&self) -> KeySettings {
         let mut settings = self.source.key_settings();
         settings.insert("graphon_target", self.target.name().into());
-        match self.target {
+        match &self.target {
             GraphonTarget::Constant => {}
             GraphonTarget::Power { beta } => {
-                settings.insert("graphon_beta", beta.into());
+                settings.insert("graphon_beta", (*beta).into());
             }
             GraphonTarget::Block { rows, cols } => {
-                settings.insert("graphon_rows", rows.into());
-                settings.insert("graphon_cols", cols.into());
+                settings.insert("graphon_rows", (*rows).into());
+                settings.insert("graphon_cols", (*cols).into());
+            }
+            // A run key names its content, so the key is the table's.
+            GraphonTarget::Histogram { graphons } => {
+                settings.insert("graphon_histograms", graphons.as_str().into());
             }
         }
         settings
@@ -78,6 +173,22 @@ impl PruningMethod for Designed {
         let pixels = data
             .and_then(|d| d.pixel_order.as_deref())
             .ok_or("a graphon design needs the pixel order of the training images")?;
+        let tables = match Shape::of(&self.target) {
+            Some(_) => None,
+            None => {
+                let tables = data
+                    .and_then(|d| d.histograms.as_deref())
+                    .ok_or("a histogram target needs its graphons run's histograms")?;
+                if tables.len() != counts.layers().len() {
+                    return Err(format!(
+                        "the target's graphons run has {} layers, the network {}",
+                        tables.len(),
+                        counts.layers().len()
+                    ));
+                }
+                Some(tables)
+            }
+        };
         let mut rng = stream(how.seed, "masks/graphon");
         let layers: Vec<LayerMask> = counts
             .layers()
@@ -85,13 +196,11 @@ impl PruningMethod for Designed {
             .enumerate()
             .map(|(l, layer)| {
                 let (rows, columns) = layer_positions(l, layer.rows(), layer.cols(), pixels)?;
-                Ok(draw_layer(
-                    &rows,
-                    &columns,
-                    layer.kept(),
-                    self.target,
-                    &mut rng,
-                ))
+                let shape = match tables {
+                    Some(tables) => Shape::Table(&tables[l]),
+                    None => Shape::of(&self.target).expect("a closed-form target"),
+                };
+                Ok(draw_layer(&rows, &columns, layer.kept(), shape, &mut rng))
             })
             .collect::<Result<_, String>>()?;
         Mask::from_layers(&net.arch, layers)
@@ -149,14 +258,14 @@ fn input_positions(order: &[usize], n: usize) -> Result<Vec<f64>, String> {
     Ok(positions)
 }
 
-/// A `rows.len() x columns.len()` layer keeping exactly `kept` entries, drawn from `target`
+/// A `rows.len() x columns.len()` layer keeping exactly `kept` entries, drawn from `shape`
 /// with rows at `rows` and columns at `columns` (see the module's doc), its uniform draws
 /// taken from `rng` row by row.
 pub fn draw_layer(
     rows: &[f64],
     columns: &[f64],
     kept: usize,
-    target: GraphonTarget,
+    shape: Shape,
     rng: &mut impl Rng,
 ) -> LayerMask {
     let cols = columns.len();
@@ -164,18 +273,22 @@ pub fn draw_layer(
     for &u in rows {
         for &v in columns {
             let e = unit_f64(rng.next_u64());
-            let key = match target {
-                GraphonTarget::Constant => e,
+            let key = match shape {
+                Shape::Constant => e,
                 // g = 0 only where beta > 0 meets u or v = 1, which no position reaches; an
                 // infinite key is kept last.
-                GraphonTarget::Power { beta } => e / power_shape(beta, u, v),
-                GraphonTarget::Block { rows, cols } => {
+                Shape::Power { beta } => e / power_shape(beta, u, v),
+                Shape::Block { rows, cols } => {
                     if in_block(rows, cols, u, v) {
                         e
                     } else {
                         1.0 + e
                     }
                 }
+                Shape::Table(table) => match table.at(u, v) {
+                    g if g > 0.0 => e / g,
+                    _ => table.empty_tier + e,
+                },
             };
             keys.push((key, keys.len() as u32));
         }
@@ -193,45 +306,47 @@ pub fn draw_layer(
 
 /// The probability that [`draw_layer`] keeps each entry, row-major, in the limit of a large
 /// layer: `min(1, c g)` with c solved (bisection to f64 resolution) so that they sum to `kept`
-/// for `constant` and `power`; for `block`, 1 on the block and the floor the count leaves
-/// (or the count spread over the block alone). The design's graphon at these positions, so a
-/// design's kernel can be computed without drawing a mask.
+/// for `constant`, `power` and a table (whose empty blocks share, uniformly, what its positive
+/// ones cannot hold); for `block`, 1 on the block and the floor the count leaves (or the count
+/// spread over the block alone). The design's graphon at these positions, so a design's kernel
+/// can be computed without drawing a mask.
 pub fn inclusion_probabilities(
     rows: &[f64],
     columns: &[f64],
     kept: usize,
-    target: GraphonTarget,
+    shape: Shape,
 ) -> Vec<f64> {
     let size = rows.len() * columns.len();
     assert!(kept <= size, "{kept} kept of {size}");
     let uniform = |p: f64| vec![p; size];
     let kept_f = kept as f64;
-    match target {
-        GraphonTarget::Constant => uniform(kept_f / size as f64),
-        GraphonTarget::Power { .. } if kept == size => uniform(1.0),
-        GraphonTarget::Power { beta } => {
-            let g: Vec<f64> = rows
-                .iter()
-                .flat_map(|&u| columns.iter().map(move |&v| power_shape(beta, u, v)))
-                .collect();
-            let expected = |c: f64| g.iter().map(|&x| (c * x).min(1.0)).sum::<f64>();
-            // expected(c) rises from 0 to `size` as c runs over (0, 1 / min g]: bisect.
-            let (mut lo, mut hi) = (0.0, 1.0 / g.iter().copied().fold(f64::INFINITY, f64::min));
-            for _ in 0..200 {
-                let mid = 0.5 * (lo + hi);
-                if mid <= lo || mid >= hi {
-                    break;
-                }
-                if expected(mid) < kept_f {
-                    lo = mid
+    let weights = |g: &dyn Fn(f64, f64) -> f64| -> Vec<f64> {
+        rows.iter()
+            .flat_map(|&u| columns.iter().map(move |&v| g(u, v)))
+            .collect()
+    };
+    match shape {
+        Shape::Constant => uniform(kept_f / size as f64),
+        Shape::Power { .. } if kept == size => uniform(1.0),
+        Shape::Power { beta } => capped(&weights(&|u, v| power_shape(beta, u, v)), kept_f),
+        Shape::Table(table) => {
+            let g = weights(&|u, v| table.at(u, v));
+            let support = g.iter().filter(|&&x| x > 0.0).count();
+            if kept >= support {
+                // Every positive entry kept; the rest spread over the empty ones.
+                let rest = if size == support {
+                    0.0
                 } else {
-                    hi = mid
-                }
+                    (kept - support) as f64 / (size - support) as f64
+                };
+                g.iter()
+                    .map(|&x| if x > 0.0 { 1.0 } else { rest })
+                    .collect()
+            } else {
+                capped(&g, kept_f)
             }
-            let c = 0.5 * (lo + hi);
-            g.iter().map(|&x| (c * x).min(1.0)).collect()
         }
-        GraphonTarget::Block { rows: a, cols: b } => {
+        Shape::Block { rows: a, cols: b } => {
             let inside = |u: f64, v: f64| in_block(a, b, u, v);
             let block = rows
                 .iter()
@@ -259,6 +374,32 @@ pub fn inclusion_probabilities(
     }
 }
 
+/// `min(1, c g)` with c solved by bisection so that they sum to `kept` (below the number of
+/// positive g).
+fn capped(g: &[f64], kept: f64) -> Vec<f64> {
+    let expected = |c: f64| g.iter().map(|&x| (c * x).min(1.0)).sum::<f64>();
+    let smallest = g
+        .iter()
+        .copied()
+        .filter(|&x| x > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    // expected(c) rises from 0 to the support's size as c runs over (0, 1 / min g]: bisect.
+    let (mut lo, mut hi) = (0.0, 1.0 / smallest);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if expected(mid) < kept {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    let c = 0.5 * (lo + hi);
+    g.iter().map(|&x| (c * x).min(1.0)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,10 +407,10 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     /// A target of each kind, the block lopsided.
-    const ONE_OF_EACH: [GraphonTarget; 3] = [
-        GraphonTarget::Constant,
-        GraphonTarget::Power { beta: 2.0 },
-        GraphonTarget::Block {
+    const ONE_OF_EACH: [Shape<'static>; 3] = [
+        Shape::Constant,
+        Shape::Power { beta: 2.0 },
+        Shape::Block {
             rows: 0.3,
             cols: 0.5,
         },
@@ -311,7 +452,7 @@ mod tests {
     fn a_block_fills_first_then_the_rest_evenly() {
         // 20 x 20, block 10 x 10 = 100 entries, 160 kept: the block full, 60 of the other 300.
         let grid = grid_positions(20);
-        let target = GraphonTarget::Block {
+        let target = Shape::Block {
             rows: 0.5,
             cols: 0.5,
         };
@@ -331,20 +472,8 @@ mod tests {
         // histogram's convergence to the target is tested in the graphons stage).
         let grid = grid_positions(200);
         let kept = 8000;
-        let flat = draw_layer(
-            &grid,
-            &grid,
-            kept,
-            GraphonTarget::Power { beta: 0.0 },
-            &mut rng(2),
-        );
-        let steep = draw_layer(
-            &grid,
-            &grid,
-            kept,
-            GraphonTarget::Power { beta: 2.0 },
-            &mut rng(2),
-        );
+        let flat = draw_layer(&grid, &grid, kept, Shape::Power { beta: 0.0 }, &mut rng(2));
+        let steep = draw_layer(&grid, &grid, kept, Shape::Power { beta: 2.0 }, &mut rng(2));
         let ratio = |m: &LayerMask| quadrant(m, true, true) / quadrant(m, false, false);
         assert!((ratio(&flat) - 1.0).abs() < 0.1, "{}", ratio(&flat));
         assert!(ratio(&steep) > 10.0, "{}", ratio(&steep));

@@ -12,7 +12,9 @@ mod designed;
 mod rewired;
 mod shuffled;
 
-pub use designed::{draw_layer, grid_positions, inclusion_probabilities, layer_positions};
+pub use designed::{
+    BlockTable, Shape, draw_layer, grid_positions, inclusion_probabilities, layer_positions,
+};
 pub use rewired::{SWAPS_PER_EDGE, rewire};
 
 use crate::prune::prune;
@@ -60,6 +62,12 @@ pub trait PruningMethod: Sync {
         false
     }
 
+    /// The graphons run whose histograms it draws from (a design with a histogram target):
+    /// the stage then loads them into the scoring data ([`ScoringData::histograms`]).
+    fn target_histograms(&self) -> Option<&str> {
+        None
+    }
+
     /// Its settings that enter the run's key.
     fn key_settings(&self) -> KeySettings;
 
@@ -103,7 +111,7 @@ pub fn method_for(
         }),
         PruneMethod::Graphon(source) => Box::new(designed::Designed {
             source: method_for(*source, settings, seed),
-            target: settings.graphon.first(),
+            target: settings.graphon.first().clone(),
         }),
     }
 }
