@@ -176,7 +176,7 @@ In a pipeline, a [design] table with these settings runs the same search at ever
 and draws the sweep's designs at its choice (pipelines/e5-design.toml).
 
 Examples:
-  glh design --sparsity 0.9 --criterion top5_energy
+  glh design --density 0.1 --criterion top5_energy
   glh design --masks <SYNFLOW_KEY> --family power,block --criterion trace --out points.parquet")]
     Design(DesignArgs),
     /// Train one pruned MLP on MNIST with candle (Adam from the mask's own initialisation).
@@ -550,8 +550,11 @@ pub struct GraphonNtkArgs {
 #[derive(Debug, Args)]
 pub struct DesignArgs {
     /// Fraction of weights removed, every layer alike (global Random's expected profile).
-    #[arg(long, value_parser = parse_sparsity, required_unless_present = "masks", conflicts_with = "masks")]
+    #[arg(long, value_parser = parse_sparsity, required_unless_present_any = ["masks", "density"], conflicts_with_all = ["masks", "density"])]
     pub sparsity: Option<Sparsity>,
+    /// Fraction of weights kept, every layer alike: `--density 0.1` is `--sparsity 0.9`.
+    #[arg(long, value_parser = parse_density, conflicts_with = "masks")]
+    pub density: Option<Sparsity>,
     /// A stored masks run whose per-layer kept counts (and width and depth) the design keeps.
     #[arg(long, value_name = "KEY")]
     pub masks: Option<String>,
@@ -852,6 +855,14 @@ fn parse_width(s: &str) -> Result<Width, String> {
 }
 fn parse_sparsity(s: &str) -> Result<Sparsity, String> {
     s.parse()
+}
+/// A density, as the sparsity `1 - density` (`--density 0.1` is `--sparsity 0.9`).
+fn parse_density(s: &str) -> Result<Sparsity, String> {
+    let density: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if !(density > 0.0 && density <= 1.0) {
+        return Err(format!("a density is in (0, 1], got {s}"));
+    }
+    Sparsity::try_from(1.0 - density)
 }
 fn parse_depth(s: &str) -> Result<Depth, String> {
     s.parse()

@@ -361,30 +361,31 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         CriterionArg::PredictedLossRatio => Criterion::PredictedLossRatio,
     };
     let mut profile = "uniform".to_owned();
-    let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) = match (&args.masks, args.sparsity) {
-        (Some(run), _) => {
-            let input = masks_run(store, run, "--masks")?;
-            let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
-            profile = input.key.to_string();
-            mask.layers()
-                .iter()
-                .map(|l| ((l.rows(), l.cols()), l.kept()))
-                .unzip()
-        }
-        (None, Some(sparsity)) => {
-            glh_ntk::stage::mlp_shapes(u64::from(args.width.get()), args.depth.get())
-                .into_iter()
-                .map(|(r, c)| {
-                    let size = (r * c) as f64;
-                    (
-                        (r as usize, c as usize),
-                        (sparsity.density() * size).round() as usize,
-                    )
-                })
-                .unzip()
-        }
-        (None, None) => unreachable!("clap requires --sparsity or --masks"),
-    };
+    let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) =
+        match (&args.masks, args.sparsity.or(args.density)) {
+            (Some(run), _) => {
+                let input = masks_run(store, run, "--masks")?;
+                let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+                profile = input.key.to_string();
+                mask.layers()
+                    .iter()
+                    .map(|l| ((l.rows(), l.cols()), l.kept()))
+                    .unzip()
+            }
+            (None, Some(sparsity)) => {
+                glh_ntk::stage::mlp_shapes(u64::from(args.width.get()), args.depth.get())
+                    .into_iter()
+                    .map(|(r, c)| {
+                        let size = (r * c) as f64;
+                        (
+                            (r as usize, c as usize),
+                            (sparsity.density() * size).round() as usize,
+                        )
+                    })
+                    .unzip()
+            }
+            (None, None) => unreachable!("clap requires --sparsity, --density or --masks"),
+        };
     let settings = DesignSearch {
         families,
         grid: args.grid.clone(),

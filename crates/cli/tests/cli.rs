@@ -839,6 +839,15 @@ fn design_searches_a_family_on_a_profile_and_masks_draw_its_designs() {
             "{stdout}"
         );
     }
+    // --density is the sparsity's complement: the same search.
+    let by_density = search(&["--density", "0.1", "--width", "16", "--depth", "3"]);
+    let by_sparsity = search(&["--sparsity", "0.9", "--width", "16", "--depth", "3"]);
+    assert_eq!(
+        by_density.stdout,
+        by_sparsity.stdout,
+        "{}",
+        stderr(&by_density)
+    );
     // Two families: each grid and its refinements, the best over both.
     let both = search(&[
         "--sparsity",
