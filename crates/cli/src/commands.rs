@@ -346,7 +346,7 @@ fn graphons(store: &ArtifactStore, args: GraphonsArgs, quiet: bool) -> Result<()
 }
 
 fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
-    use glh_ntk::design::{Criterion, DesignSearch, Family, best, run_search};
+    use glh_ntk::design::{Criterion, DesignSearch, Family, KeptProfile, best, run_search};
     let families: Vec<Family> = args
         .family
         .iter()
@@ -361,31 +361,21 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
         CriterionArg::PredictedLossRatio => Criterion::PredictedLossRatio,
     };
     let mut profile = "uniform".to_owned();
-    let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) =
-        match (&args.masks, args.sparsity.or(args.density)) {
-            (Some(run), _) => {
-                let input = masks_run(store, run, "--masks")?;
-                let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
-                profile = input.key.to_string();
-                mask.layers()
-                    .iter()
-                    .map(|l| ((l.rows(), l.cols()), l.kept()))
-                    .unzip()
-            }
-            (None, Some(sparsity)) => {
-                glh_ntk::stage::mlp_shapes(u64::from(args.width.get()), args.depth.get())
-                    .into_iter()
-                    .map(|(r, c)| {
-                        let size = (r * c) as f64;
-                        (
-                            (r as usize, c as usize),
-                            (sparsity.density() * size).round() as usize,
-                        )
-                    })
-                    .unzip()
-            }
-            (None, None) => unreachable!("clap requires --sparsity, --density or --masks"),
-        };
+    let kept_profile = match (&args.masks, args.sparsity.or(args.density)) {
+        (Some(run), _) => {
+            let input = masks_run(store, run, "--masks")?;
+            let (_, mask) = glh_masks::stage::read_mask(store, &input)?;
+            profile = input.key.to_string();
+            KeptProfile::of_mask(&mask)
+        }
+        (None, Some(sparsity)) => KeptProfile::uniform(
+            u64::from(args.width.get()),
+            args.depth.get(),
+            sparsity.density(),
+        ),
+        (None, None) => unreachable!("clap requires --sparsity, --density or --masks"),
+    };
+    let (shapes, kept) = (&kept_profile.shapes, &kept_profile.kept);
     let settings = DesignSearch {
         families,
         grid: args.grid.clone(),
@@ -402,18 +392,11 @@ fn design(store: &ArtifactStore, args: DesignArgs, quiet: bool) -> Result<()> {
     };
     let evaluations = settings.evaluations();
     let bar = progress::bar(evaluations as u64, "kernels", quiet);
-    let points = run_search(&settings, &data, &shapes, &kept, &mut |_, _| bar.inc(1));
+    let points = run_search(&settings, &data, shapes, kept, &mut |_, _| bar.inc(1));
     bar.finish_and_clear();
     let points = points?;
     if let Some(out) = &args.out {
-        let kept_total: usize = kept.iter().sum();
-        let weights: usize = shapes.iter().map(|(r, c)| r * c).sum();
-        let context = glh_ntk::design::SearchContext {
-            depth: shapes.len() as u32,
-            width: shapes[0].0 as u32,
-            density: kept_total as f64 / weights as f64,
-            profile,
-        };
+        let context = kept_profile.context(profile);
         glh_ntk::design::write_points(&points, &settings, &context, store.root(), out)?;
     }
     if !quiet {

@@ -279,8 +279,8 @@ impl MasksJob {
             normalisation: scoring.as_ref().map(|_| Normalisation::from(data)),
         };
         let mut inputs: Vec<InputRef> = scoring.iter().map(|s| s.spec().as_input()).collect();
-        // A histogram target's graphons run: its key is in the settings already; as an input, it
-        // is checked to be complete before the job runs and kept by `glh gc`.
+        // A histogram target's graphons run: its key is in the settings already; as an input it
+        // is recorded in the run's manifest beside the scoring batch, the run's lineage.
         if let Some(key) = method.target_histograms() {
             inputs.push(graphons_input(key)?);
         }

@@ -428,6 +428,52 @@ pub fn run_search(
     Ok(points)
 }
 
+/// The layers a search keeps the counts of: their shapes (`(rows, cols)`, input layer first)
+/// and kept counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptProfile {
+    /// Each layer's `(rows, cols)`.
+    pub shapes: Vec<(usize, usize)>,
+    /// Each layer's kept count.
+    pub kept: Vec<usize>,
+}
+
+impl KeptProfile {
+    /// `mask`'s: a design at a method's own per-layer densities.
+    pub fn of_mask(mask: &glh_model::Mask) -> KeptProfile {
+        let (shapes, kept) = mask
+            .layers()
+            .iter()
+            .map(|l| ((l.rows(), l.cols()), l.kept()))
+            .unzip();
+        KeptProfile { shapes, kept }
+    }
+
+    /// Every layer of the MLP of `width` and `depth` at `density` (global Random's expected
+    /// profile), its count rounded.
+    pub fn uniform(width: u64, depth: u32, density: f64) -> KeptProfile {
+        let (shapes, kept) = crate::stage::mlp_shapes(width, depth)
+            .into_iter()
+            .map(|(r, c)| {
+                let size = (r * c) as f64;
+                ((r as usize, c as usize), (density * size).round() as usize)
+            })
+            .unzip();
+        KeptProfile { shapes, kept }
+    }
+
+    /// The context columns of a search on it, the profile named `profile`.
+    pub fn context(&self, profile: String) -> SearchContext {
+        let weights: usize = self.shapes.iter().map(|(r, c)| r * c).sum();
+        SearchContext {
+            depth: self.shapes.len() as u32,
+            width: self.shapes[0].0 as u32,
+            density: self.kept.iter().sum::<usize>() as f64 / weights as f64,
+            profile,
+        }
+    }
+}
+
 /// What a search ran on, beside its settings: the `design_points` table's context columns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchContext {

@@ -6,7 +6,7 @@
 //! seed, key that run and draw at its chosen point ([`glh_masks::stage::MasksJob::chosen`]).
 //! `glh design` runs the same search ([`crate::design::run_search`]) without storing it.
 
-use crate::design::{DesignSearch, SearchContext, points_columns, run_search};
+use crate::design::{DesignSearch, KeptProfile, points_columns, run_search};
 use glh_artifacts::config::{PruneMethod, Sweep};
 use glh_artifacts::schemas::DESIGN_SEARCH;
 use glh_artifacts::store::InputRef;
@@ -76,24 +76,15 @@ impl Job for DesignJob {
     ) -> Result<JobOutcome> {
         store.run(&self.spec, force, |writer| {
             let (_, mask) = read_mask(store, &self.profile)?;
-            let (shapes, kept): (Vec<(usize, usize)>, Vec<usize>) = mask
-                .layers()
-                .iter()
-                .map(|l| ((l.rows(), l.cols()), l.kept()))
-                .unzip();
+            let profile = KeptProfile::of_mask(&mask);
             let total = self.search.evaluations();
             let mut done = 0;
-            let points = run_search(&self.search, &self.data, &shapes, &kept, &mut |_, _| {
+            let (shapes, kept) = (&profile.shapes, &profile.kept);
+            let points = run_search(&self.search, &self.data, shapes, kept, &mut |_, _| {
                 done += 1;
                 progress(done, total);
             })?;
-            let weights: usize = shapes.iter().map(|(r, c)| r * c).sum();
-            let context = SearchContext {
-                depth: shapes.len() as u32,
-                width: shapes[0].0 as u32,
-                density: kept.iter().sum::<usize>() as f64 / weights as f64,
-                profile: self.profile.key.to_string(),
-            };
+            let context = profile.context(self.profile.key.to_string());
             writer.write_table(
                 &DESIGN_SEARCH,
                 points_columns(&points, &self.search, &context)?,

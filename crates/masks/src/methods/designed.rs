@@ -54,11 +54,7 @@ impl BlockTable {
         if let Some(bad) = values.iter().find(|v| !(0.0..=1.0).contains(*v)) {
             return Err(format!("a block density of {bad}, outside [0, 1]"));
         }
-        let smallest = values
-            .iter()
-            .copied()
-            .filter(|&v| v > 0.0)
-            .fold(f64::INFINITY, f64::min);
+        let smallest = smallest_positive(&values);
         let empty_tier = if smallest.is_finite() {
             1.0 / smallest
         } else {
@@ -173,8 +169,10 @@ impl PruningMethod for Designed {
         let pixels = data
             .and_then(|d| d.pixel_order.as_deref())
             .ok_or("a graphon design needs the pixel order of the training images")?;
-        let tables = match Shape::of(&self.target) {
-            Some(_) => None,
+        // A closed-form target is every layer's shape; a histogram target has a table a layer.
+        let closed_form = Shape::of(&self.target);
+        let tables: &[BlockTable] = match closed_form {
+            Some(_) => &[],
             None => {
                 let tables = data
                     .and_then(|d| d.histograms.as_deref())
@@ -186,7 +184,7 @@ impl PruningMethod for Designed {
                         counts.layers().len()
                     ));
                 }
-                Some(tables)
+                tables
             }
         };
         let mut rng = stream(how.seed, "masks/graphon");
@@ -196,10 +194,7 @@ impl PruningMethod for Designed {
             .enumerate()
             .map(|(l, layer)| {
                 let (rows, columns) = layer_positions(l, layer.rows(), layer.cols(), pixels)?;
-                let shape = match tables {
-                    Some(tables) => Shape::Table(&tables[l]),
-                    None => Shape::of(&self.target).expect("a closed-form target"),
-                };
+                let shape = closed_form.unwrap_or_else(|| Shape::Table(&tables[l]));
                 Ok(draw_layer(&rows, &columns, layer.kept(), shape, &mut rng))
             })
             .collect::<Result<_, String>>()?;
@@ -305,11 +300,10 @@ pub fn draw_layer(
 }
 
 /// The probability that [`draw_layer`] keeps each entry, row-major, in the limit of a large
-/// layer: `min(1, c g)` with c solved (bisection to f64 resolution) so that they sum to `kept`
-/// for `constant`, `power` and a table (whose empty blocks share, uniformly, what its positive
-/// ones cannot hold); for `block`, 1 on the block and the floor the count leaves (or the count
-/// spread over the block alone). The design's graphon at these positions, so a design's kernel
-/// can be computed without drawing a mask.
+/// layer: `min(1, c g)` with c solved so that they sum to `kept`, where a shape's empty entries
+/// (g = 0: outside a block, a table's empty blocks) share evenly what its others cannot hold
+/// ([`filled`]). The design's graphon at these positions, so a design's kernel can be computed
+/// without drawing a mask.
 pub fn inclusion_probabilities(
     rows: &[f64],
     columns: &[f64],
@@ -318,71 +312,64 @@ pub fn inclusion_probabilities(
 ) -> Vec<f64> {
     let size = rows.len() * columns.len();
     assert!(kept <= size, "{kept} kept of {size}");
-    let uniform = |p: f64| vec![p; size];
-    let kept_f = kept as f64;
     let weights = |g: &dyn Fn(f64, f64) -> f64| -> Vec<f64> {
         rows.iter()
             .flat_map(|&u| columns.iter().map(move |&v| g(u, v)))
             .collect()
     };
     match shape {
-        Shape::Constant => uniform(kept_f / size as f64),
-        Shape::Power { .. } if kept == size => uniform(1.0),
-        Shape::Power { beta } => capped(&weights(&|u, v| power_shape(beta, u, v)), kept_f),
-        Shape::Table(table) => {
-            let g = weights(&|u, v| table.at(u, v));
-            let support = g.iter().filter(|&&x| x > 0.0).count();
-            if kept >= support {
-                // Every positive entry kept; the rest spread over the empty ones.
-                let rest = if size == support {
-                    0.0
-                } else {
-                    (kept - support) as f64 / (size - support) as f64
-                };
-                g.iter()
-                    .map(|&x| if x > 0.0 { 1.0 } else { rest })
-                    .collect()
-            } else {
-                capped(&g, kept_f)
-            }
-        }
-        Shape::Block { rows: a, cols: b } => {
-            let inside = |u: f64, v: f64| in_block(a, b, u, v);
-            let block = rows
-                .iter()
-                .map(|&u| columns.iter().filter(|&&v| inside(u, v)).count())
-                .sum::<usize>();
-            let (on, off) = if kept >= block {
-                let rest = size - block;
-                let floor = if rest == 0 {
-                    0.0
-                } else {
-                    (kept - block) as f64 / rest as f64
-                };
-                (1.0, floor)
-            } else {
-                (kept_f / block as f64, 0.0)
-            };
-            rows.iter()
-                .flat_map(|&u| {
-                    columns
-                        .iter()
-                        .map(move |&v| if inside(u, v) { on } else { off })
-                })
-                .collect()
-        }
+        Shape::Constant => filled(&vec![1.0; size], kept),
+        Shape::Block { rows: a, cols: b } => filled(
+            &weights(&|u, v| f64::from(u8::from(in_block(a, b, u, v)))),
+            kept,
+        ),
+        Shape::Table(table) => filled(&weights(&|u, v| table.at(u, v)), kept),
+        // Power's scale is always solved by bisection, beta = 0 (g = 1) included: the stored
+        // design searches' kernels were computed so.
+        Shape::Power { .. } if kept == size => vec![1.0; size],
+        Shape::Power { beta } => capped(&weights(&|u, v| power_shape(beta, u, v)), kept as f64),
     }
+}
+
+/// `min(1, c g)` summing to `kept`: where the count covers g's support, every positive entry
+/// (1) and the rest spread evenly over g's zeros; where g takes one value on its support, `kept
+/// / support` there (exact); otherwise c solved by [`capped`].
+fn filled(g: &[f64], kept: usize) -> Vec<f64> {
+    let size = g.len();
+    let support = g.iter().filter(|&&x| x > 0.0).count();
+    if kept >= support {
+        let rest = if size == support {
+            0.0
+        } else {
+            (kept - support) as f64 / (size - support) as f64
+        };
+        return g
+            .iter()
+            .map(|&x| if x > 0.0 { 1.0 } else { rest })
+            .collect();
+    }
+    let first = g.iter().copied().find(|&x| x > 0.0);
+    if g.iter().all(|&x| x == 0.0 || Some(x) == first) {
+        let p = kept as f64 / support as f64;
+        return g.iter().map(|&x| if x > 0.0 { p } else { 0.0 }).collect();
+    }
+    capped(g, kept as f64)
+}
+
+/// The smallest positive value of `values` (+inf if none).
+fn smallest_positive(values: &[f64]) -> f64 {
+    values
+        .iter()
+        .copied()
+        .filter(|&x| x > 0.0)
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// `min(1, c g)` with c solved by bisection so that they sum to `kept` (below the number of
 /// positive g).
 fn capped(g: &[f64], kept: f64) -> Vec<f64> {
     let expected = |c: f64| g.iter().map(|&x| (c * x).min(1.0)).sum::<f64>();
-    let smallest = g
-        .iter()
-        .copied()
-        .filter(|&x| x > 0.0)
-        .fold(f64::INFINITY, f64::min);
+    let smallest = smallest_positive(g);
     // expected(c) rises from 0 to the support's size as c runs over (0, 1 / min g]: bisect.
     let (mut lo, mut hi) = (0.0, 1.0 / smallest);
     for _ in 0..200 {

@@ -105,17 +105,17 @@ const METRICS: [(&str, &TableSchema, &str, KernelKind, KernelView); 9] = [
 ];
 
 impl Builder<'_> {
-    /// `column` of `table` for every power-family run of `p` (optionally one kernel in one view),
-    /// by run.
+    /// Each of `columns` of `table` for every power-family run of `p` (optionally one kernel in
+    /// one view), by run: one scan of the table for all of them.
     fn family_values(
         &self,
         p: &Experiment,
         table: &TableSchema,
-        column: &str,
+        columns: &[&str],
         kernel: Option<(KernelKind, KernelView)>,
-    ) -> Result<BTreeMap<RunKey, f64>> {
+    ) -> Result<Vec<BTreeMap<RunKey, f64>>> {
         let Some(frame) = scan_with_targets(self.store, table, &p.runs, &p.design_targets)? else {
-            return Ok(BTreeMap::new());
+            return Ok(vec![BTreeMap::new(); columns.len()]);
         };
         let frame = frame.filter(col("beta").is_not_null());
         let frame = match kernel {
@@ -123,30 +123,46 @@ impl Builder<'_> {
             None => frame,
         };
         let df = collect(frame, table.name)?;
-        let (beta, sparsity, seed, value) = (
+        let (beta, sparsity, seed) = (
             f64s(&df, "beta")?,
             f64s(&df, "sparsity")?,
             f64s(&df, "seed")?,
-            f64s(&df, column)?,
         );
-        Ok((0..df.height())
-            .map(|i| {
-                let key = (beta[i].to_bits(), sparsity[i].to_bits(), seed[i] as u64);
-                (key, value[i])
-            })
-            .collect())
+        let keys: Vec<RunKey> = (0..df.height())
+            .map(|i| (beta[i].to_bits(), sparsity[i].to_bits(), seed[i] as u64))
+            .collect();
+        columns
+            .iter()
+            .map(|column| Ok(keys.iter().copied().zip(f64s(&df, column)?).collect()))
+            .collect()
     }
 
     /// The design-family section of `p`, whose designs were drawn from several targets.
     pub(crate) fn design_family(&mut self, p: &Experiment, dir: &Path) -> Result<()> {
-        let loss = self.family_values(p, &TRAINING_SUMMARY, "mean_train_loss", None)?;
-        let accuracy = self.family_values(p, &TRAINING_SUMMARY, "final_test_accuracy", None)?;
-        let mut metrics = Vec::new();
-        for (name, table, column, kind, view) in METRICS {
-            metrics.push((
-                name,
-                self.family_values(p, table, column, Some((kind, view)))?,
-            ));
+        let speed = ["mean_train_loss", "final_test_accuracy"];
+        let [loss, accuracy]: [BTreeMap<RunKey, f64>; 2] = self
+            .family_values(p, &TRAINING_SUMMARY, &speed, None)?
+            .try_into()
+            .expect("one map per column");
+        // The metrics, each table read once per kernel and view.
+        let mut metrics: Vec<(&str, BTreeMap<RunKey, f64>)> =
+            METRICS.iter().map(|m| (m.0, BTreeMap::new())).collect();
+        let mut read = [false; METRICS.len()];
+        for (i, &(_, table, _, kind, view)) in METRICS.iter().enumerate() {
+            if read[i] {
+                continue;
+            }
+            let group: Vec<usize> = (i..METRICS.len())
+                .filter(|&j| {
+                    let (_, t, _, k, v) = METRICS[j];
+                    t.name == table.name && t.stage == table.stage && (k, v) == (kind, view)
+                })
+                .collect();
+            let columns: Vec<&str> = group.iter().map(|&j| METRICS[j].2).collect();
+            let values = self.family_values(p, table, &columns, Some((kind, view)))?;
+            for (j, v) in group.into_iter().zip(values) {
+                (read[j], metrics[j].1) = (true, v);
+            }
         }
         // The runs with a speed and every metric (a partial report may lack some).
         let runs: Vec<RunKey> = loss
