@@ -162,11 +162,14 @@ polars-check root="artifacts":
     schema="$(dirname "$venv")/schema.json"
     {{glh}} schema --format json > "$schema"
     "$venv/bin/python" tests/python/check_artifacts.py "{{root}}" "$schema"
-    # The README's ```python blocks, run where `artifacts/` is this root (```py blocks, which
-    # need packages of the user's own, are shown but not run).
+    # The README's ```python blocks, run in a scratch directory where `artifacts/` is this root
+    # (the files they write stay there; ```py blocks, which need packages of the user's own,
+    # are shown but not run).
     if [ "$(basename "{{root}}")" = artifacts ]; then
         snippet="$(awk '/^```python$/{on=1; next} /^```$/{on=0} on' README.md)"
-        (cd "$(dirname "{{root}}")" && "$venv/bin/python" -c "$snippet")
+        scratch="$(dirname "$venv")/readme"
+        mkdir "$scratch" && ln -s "$(realpath "{{root}}")" "$scratch/artifacts"
+        (cd "$scratch" && "$venv/bin/python" -c "$snippet")
     fi
 
 _smoke-check:

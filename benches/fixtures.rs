@@ -59,6 +59,7 @@ pub fn random_mask_1024(store: &ArtifactStore, data: &DataSettings) -> Mask {
         &MasksSettings::default(),
         data,
         &point,
+        None,
         &mut |_, _, _| {},
     )
     .expect("Random needs no data")

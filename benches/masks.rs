@@ -56,7 +56,7 @@ fn masks(c: &mut Criterion) {
             let point = e1_point(method, width);
             group.bench_function(format!("{method}/n={width}"), |b| {
                 b.iter(|| {
-                    compute_mask(&store, &settings, &data, &point, &mut |_, _, _| {}).unwrap()
+                    compute_mask(&store, &settings, &data, &point, None, &mut |_, _, _| {}).unwrap()
                 })
             });
         }

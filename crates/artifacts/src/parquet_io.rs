@@ -266,3 +266,178 @@ mod tests {
         assert_eq!(err.lines().count(), 1);
     }
 }
+
+/// The columns of an interchange table ([`TableSchema::stored`] false: an edge list, a design's
+/// target table) read from a file any tool wrote: see [`read_interchange_table`].
+#[derive(Debug, Default)]
+pub struct InterchangeColumns {
+    names: Vec<&'static str>,
+    integers: Vec<Vec<u64>>,
+    reals: Vec<Vec<f64>>,
+}
+
+impl InterchangeColumns {
+    /// Rows read.
+    pub fn num_rows(&self) -> usize {
+        match (self.integers.first(), self.reals.first()) {
+            (Some(column), _) => column.len(),
+            (None, Some(column)) => column.len(),
+            (None, None) => 0,
+        }
+    }
+
+    /// Integer column `name` of the schema, widened to u64.
+    pub fn integers(&self, name: &str) -> &[u64] {
+        let i = self.integer_names().position(|n| n == name);
+        &self.integers[i.unwrap_or_else(|| panic!("bug: `{name}` is no integer column"))]
+    }
+
+    /// Float column `name` of the schema, as f64.
+    pub fn reals(&self, name: &str) -> &[f64] {
+        let i = self.real_names().position(|n| n == name);
+        &self.reals[i.unwrap_or_else(|| panic!("bug: `{name}` is no float column"))]
+    }
+
+    fn integer_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.names.iter().copied().take(self.integers.len())
+    }
+
+    fn real_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.names.iter().copied().skip(self.integers.len())
+    }
+}
+
+/// Reads the columns of `schema`, an interchange table, from `bytes` (read from `path`, which
+/// names them in errors), as people write Parquet: integer columns of any width and sign
+/// (polars and pyarrow write Int64 by default) widened losslessly, a negative value refused;
+/// float columns of any width (or integers); other columns ignored; no nulls. The row count from the
+/// file's metadata is checked against the memory limit at `bytes_per_row` (what the caller
+/// holds per row, at least the 8 bytes of each column) before a row is decoded.
+pub fn read_interchange_table(
+    path: &Path,
+    bytes: bytes::Bytes,
+    schema: &TableSchema,
+    bytes_per_row: u64,
+) -> Result<InterchangeColumns> {
+    guarded(path, || {
+        read_interchange_unguarded(path, bytes, schema, bytes_per_row)
+    })
+}
+
+fn read_interchange_unguarded(
+    path: &Path,
+    bytes: bytes::Bytes,
+    schema: &TableSchema,
+    bytes_per_row: u64,
+) -> Result<InterchangeColumns> {
+    use crate::ColumnType;
+    use arrow::array::{Float64Array, Int64Array, UInt64Array};
+    use arrow::datatypes::DataType;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+    // Rows from the file's metadata, checked before a row is decoded: a few megabytes of zstd
+    // can hold 10^8 rows.
+    let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let per_row = bytes_per_row.max(8 * schema.columns.len() as u64);
+    crate::memory::check(
+        &path.display().to_string(),
+        "rows",
+        &format!("decoding {} rows of {}", rows, schema.name),
+        rows.saturating_mul(per_row),
+    )?;
+    let reader = builder
+        .build()
+        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
+    // Integer columns first, then floats, each in schema order.
+    let is_integer = |c: &crate::Column| c.dtype != ColumnType::Float64;
+    let mut names: Vec<&'static str> = schema
+        .columns
+        .iter()
+        .filter(|c| is_integer(c))
+        .map(|c| c.name)
+        .collect();
+    names.extend(
+        schema
+            .columns
+            .iter()
+            .filter(|c| !is_integer(c))
+            .map(|c| c.name),
+    );
+    let n_integers = schema.columns.iter().filter(|c| is_integer(c)).count();
+    let mut out = InterchangeColumns {
+        integers: vec![Vec::new(); n_integers],
+        reals: vec![Vec::new(); names.len() - n_integers],
+        names,
+    };
+    let all_names = out.names.join(", ");
+    let schema_error = |column: &str, message: String| Error::Schema {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        message,
+    };
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::input(path, format!("corrupt Parquet data: {e}")))?;
+        for (i, &name) in out.names.iter().enumerate() {
+            let column = batch.column_by_name(name).ok_or_else(|| {
+                schema_error(name, format!("missing (a {} has {all_names})", schema.row))
+            })?;
+            if column.null_count() > 0 {
+                return Err(schema_error(name, "has nulls".into()));
+            }
+            if i >= n_integers {
+                // Whole numbers are fine too (a 0/1 table written from a Python list).
+                let numeric = column.data_type().is_floating() || column.data_type().is_integer();
+                if !numeric {
+                    let found = column.data_type();
+                    return Err(schema_error(
+                        name,
+                        format!("expected numbers, found {found}"),
+                    ));
+                }
+                let cast = arrow::compute::cast(column, &DataType::Float64)
+                    .map_err(|e| schema_error(name, format!("not representable as f64: {e}")))?;
+                let reals = cast
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .expect("cast to Float64");
+                out.reals[i - n_integers].extend(reals.values().iter().copied());
+                continue;
+            }
+            if !column.data_type().is_integer() {
+                let found = column.data_type();
+                return Err(schema_error(
+                    name,
+                    format!("expected non-null integers, found {found}"),
+                ));
+            }
+            // Unsigned columns widen to u64 and signed ones to i64, both losslessly: a cast of
+            // UInt64 to Int64 would turn values >= 2^63 into nulls, read back as 0.
+            let unsigned = matches!(
+                column.data_type(),
+                DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64
+            );
+            let target = if unsigned {
+                DataType::UInt64
+            } else {
+                DataType::Int64
+            };
+            let cast = arrow::compute::cast(column, &target)
+                .map_err(|e| schema_error(name, format!("not representable as integers: {e}")))?;
+            let values = &mut out.integers[i];
+            if let Some(ints) = cast.as_any().downcast_ref::<UInt64Array>() {
+                values.extend(ints.values().iter().copied());
+            } else {
+                let ints = cast
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("cast to Int64");
+                for &v in ints.values() {
+                    let v = u64::try_from(v)
+                        .map_err(|_| schema_error(name, format!("negative value {v}")))?;
+                    values.push(v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}

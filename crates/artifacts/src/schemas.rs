@@ -203,6 +203,40 @@ pub const EDGE_LIST: TableSchema = TableSchema {
     ],
 };
 
+/// A design's target as a table of block densities per layer (`target = "table"` of
+/// `[masks.graphon]`, `glh masks --target table --table FILE`; issue #32), written by anything
+/// (pyarrow, polars; integer columns of any type): layer l's K_r x K_c blocks, K_r the largest
+/// `row_block` + 1, every block once. A graphons run's `histograms.parquet` is one (its extra
+/// columns are ignored).
+pub const TARGET_TABLE: TableSchema = TableSchema {
+    stage: "masks",
+    name: "target_table",
+    row: "block of a layer's target",
+    stored: false,
+    columns: &[
+        col(
+            "layer",
+            ColumnType::UInt32,
+            "layer index l, 1 = input layer",
+        ),
+        col(
+            "row_block",
+            ColumnType::UInt32,
+            "0-based row block; block r spans outputs u in [r / K_r, (r + 1) / K_r)",
+        ),
+        col(
+            "col_block",
+            ColumnType::UInt32,
+            "0-based column block; block c spans inputs v in [c / K_c, (c + 1) / K_c)",
+        ),
+        col(
+            "block_density",
+            ColumnType::Float64,
+            "the target's shape on the block, in [0, 1] (scaled by the layer's kept count)",
+        ),
+    ],
+};
+
 /// `graphons/<key>/histograms.parquet`: the SAS density histogram of every layer of one mask.
 pub const GRAPHON_HISTOGRAMS: TableSchema = TableSchema {
     stage: "graphons",
@@ -951,6 +985,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &MASKS_ROWS,
     &MASKS_LAYERS,
     &EDGE_LIST,
+    &TARGET_TABLE,
     &GRAPHON_HISTOGRAMS,
     &GRAPHON_DEGREES,
     &GRAPHON_HIDDEN_NEURONS,

@@ -87,6 +87,8 @@ Examples:
   glh masks --method shuffled:synflow --width 1000 --sparsity 0.9
   glh masks --method rewired:snip --width 1000 --sparsity 0.9
   glh masks --method graphon:synflow --target power --beta 2 --width 1024 --sparsity 0.9
+  glh masks --method graphon:random --target table --table w.parquet --width 512 --sparsity 0.9
+                                    (layer, row_block, col_block, block_density: `glh schema`)
   glh masks export <KEY> --out snip.parquet     (edge list: layer, row, col, n_rows, n_cols)
   glh masks export <KEY> --format safetensors --out snip.safetensors --scoring-batch batch.safetensors
                                                 (the pruned network for PyTorch, see below)
@@ -384,6 +386,8 @@ pub enum TargetKind {
     Block,
     /// A stored graphons run's SAS histograms (--histograms), layer by layer.
     Histogram,
+    /// A Parquet file's block densities per layer (--table; `glh schema` shows its columns).
+    Table,
 }
 
 /// `glh masks`: one pruning configuration.
@@ -415,7 +419,8 @@ pub struct MasksArgs {
     #[arg(long, default_value_t = glh_masks::settings::DEFAULT_GRASP_TEMPERATURE)]
     pub grasp_temperature: f64,
     /// A graphon design's target (`graphon:<method>` only): `constant`; `power`,
-    /// `W = min(1, c ((1-u)(1-v))^beta)`; `block`, a dense top-left block and a floor.
+    /// `W = min(1, c ((1-u)(1-v))^beta)`; `block`, a dense top-left block and a floor;
+    /// `histogram`, a stored graphons run's histograms; `table`, a file's block densities.
     #[arg(long, value_enum, default_value_t = TargetKind::Constant)]
     pub target: TargetKind,
     /// The power target's exponent (0 is constant).
@@ -431,6 +436,10 @@ pub struct MasksArgs {
     /// histograms the design is drawn from at this width.
     #[arg(long, value_name = "KEY", required_if_eq("target", "histogram"))]
     pub histograms: Option<String>,
+    /// The table target's Parquet file: `layer`, `row_block`, `col_block`, `block_density`
+    /// (integers of any type; a graphons run's histograms.parquet is one), read once.
+    #[arg(long, value_name = "FILE", required_if_eq("target", "table"))]
+    pub table: Option<std::path::PathBuf>,
     /// Accept masks that remove every weight of a layer.
     #[arg(long)]
     pub allow_empty_layers: bool,

@@ -201,6 +201,9 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
             TargetKind::Histogram => GraphonTarget::Histogram {
                 graphons: args.histograms.clone().unwrap_or_default(),
             },
+            TargetKind::Table => GraphonTarget::Table {
+                file: args.table.clone().unwrap_or_default(),
+            },
         }
         .into(),
     };

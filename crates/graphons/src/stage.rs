@@ -15,11 +15,11 @@ use crate::noise::{corrected_sq_distance, noise_floor};
 use crate::sas::{degree_order, sas_histogram};
 use crate::settings::{GraphonsSettings, Rescale};
 use crate::step::{StepGraphon, l2_distance};
-use arrow::array::{Array, BooleanArray, Float64Array, StringArray, UInt32Array};
+use arrow::array::{BooleanArray, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{Level, PruneMethod, Sweep, Width};
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{
-    CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HIDDEN_NEURONS, GRAPHON_HISTOGRAMS,
+    CONVERGENCE, EDGE_LIST, GRAPHON_DEGREES, GRAPHON_HIDDEN_NEURONS, GRAPHON_HISTOGRAMS,
 };
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
@@ -550,76 +550,14 @@ pub const MAX_EDGE_LIST_LAYERS: u64 = 1024;
 /// The masks of an edge list's `bytes` (read from `path`, which names them in errors); see
 /// [`read_edge_list`].
 pub fn decode_edge_list(path: &Path, bytes: bytes::Bytes) -> Result<Vec<LayerMask>> {
-    glh_artifacts::parquet_io::guarded(path, || decode_edge_list_unguarded(path, bytes))
-}
-
-fn decode_edge_list_unguarded(path: &Path, file: bytes::Bytes) -> Result<Vec<LayerMask>> {
-    use arrow::datatypes::DataType;
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-    // Rows from the file's metadata, checked before a row is decoded: a few megabytes of zstd
-    // can hold 10^8 rows. Each row is widened to five u64 and kept as an edge (two usize).
-    let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-    glh_artifacts::memory::check(
-        &path.display().to_string(),
-        "rows",
-        &format!("decoding an edge list of {rows} rows"),
-        rows.saturating_mul(5 * 8 + 2 * 8),
-    )?;
-    let reader = builder
-        .build()
-        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-    let names = ["layer", "row", "col", "n_rows", "n_cols"];
-    let mut columns: Vec<Vec<u64>> = vec![Vec::new(); names.len()];
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::input(path, format!("corrupt Parquet data: {e}")))?;
-        for (values, name) in columns.iter_mut().zip(names) {
-            let column = batch.column_by_name(name).ok_or_else(|| Error::Schema {
-                path: path.to_path_buf(),
-                column: name.to_string(),
-                message: "missing (an edge list has layer, row, col, n_rows, n_cols)".into(),
-            })?;
-            if !column.data_type().is_integer() || column.null_count() > 0 {
-                return Err(Error::Schema {
-                    path: path.to_path_buf(),
-                    column: name.to_string(),
-                    message: format!("expected non-null integers, found {}", column.data_type()),
-                });
-            }
-            // Unsigned columns widen to u64 and signed ones to i64, both losslessly: a cast of
-            // UInt64 to Int64 would turn values >= 2^63 into nulls, read back as 0.
-            let unsigned = matches!(
-                column.data_type(),
-                DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64
-            );
-            let target = if unsigned {
-                DataType::UInt64
-            } else {
-                DataType::Int64
-            };
-            let cast = arrow::compute::cast(column, &target).map_err(|e| Error::Schema {
-                path: path.to_path_buf(),
-                column: name.to_string(),
-                message: format!("not representable as integers: {e}"),
-            })?;
-            if let Some(ints) = cast.as_any().downcast_ref::<arrow::array::UInt64Array>() {
-                values.extend(ints.values().iter().copied());
-            } else {
-                let ints = cast
-                    .as_any()
-                    .downcast_ref::<arrow::array::Int64Array>()
-                    .expect("cast to Int64");
-                for v in ints.values() {
-                    let v = u64::try_from(*v).map_err(|_| Error::Schema {
-                        path: path.to_path_buf(),
-                        column: name.to_string(),
-                        message: format!("negative value {v}"),
-                    })?;
-                    values.push(v);
-                }
-            }
-        }
-    }
+    // Each row is widened to five u64 and kept as an edge (two usize).
+    let table =
+        glh_artifacts::parquet_io::read_interchange_table(path, bytes, &EDGE_LIST, 5 * 8 + 2 * 8)?;
+    let columns: Vec<&[u64]> = EDGE_LIST
+        .columns
+        .iter()
+        .map(|c| table.integers(c.name))
+        .collect();
     let bad = |message: String| Error::input(path, message);
     let depth = columns[0]
         .iter()

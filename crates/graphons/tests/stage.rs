@@ -5,7 +5,7 @@ use glh_artifacts::ArtifactStore;
 use glh_artifacts::Job;
 use glh_artifacts::config::{DensityLaw, Depth, Level, PruneMethod, Sparsity, Width};
 use glh_artifacts::parquet_io::read_table;
-use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES};
+use glh_artifacts::schemas::{CONVERGENCE, GRAPHON_DEGREES, GRAPHON_HISTOGRAMS};
 use glh_data::DataSettings;
 use glh_graphons::GraphonsSettings;
 use glh_graphons::sas::sas_histogram;
@@ -652,4 +652,138 @@ fn a_histogram_target_draws_a_stored_graphon_at_another_width() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("3 layers, the network 4"), "{err}");
+
+    // The same tables from a file draw the same bits: the graphons run's own
+    // histograms.parquet, and its blocks as polars writes them (Int64, only the four columns,
+    // rows reversed). The key holds the file's hash: a moved file keeps it, other bytes do not.
+    let files = tempfile::tempdir().unwrap();
+    let table_target = |file: &Path| {
+        MasksSettings::default().with_target(GraphonTarget::Table {
+            file: file.to_path_buf(),
+        })
+    };
+    let bits = |input| read_mask(&store, input).unwrap().1;
+    let stored_file = store.table_path(&target_run, &GRAPHON_HISTOGRAMS);
+    let copy = files.path().join("histograms.parquet");
+    std::fs::copy(&stored_file, &copy).unwrap();
+    let (table_job, table_masks, _) = run(&table_target(&copy), design);
+    assert_eq!(bits(&table_masks), bits(&design_masks));
+    let sha = glh_artifacts::key::sha256_hex(&std::fs::read(&copy).unwrap());
+    assert_eq!(
+        table_job.spec().params["graphon_table_sha256"],
+        sha.as_str()
+    );
+    let moved = files.path().join("moved.parquet");
+    std::fs::rename(&copy, &moved).unwrap();
+    let key_of = |file: &Path| {
+        glh_masks::stage::MasksJob::new(&table_target(file), &data, design)
+            .unwrap()
+            .spec()
+            .key()
+            .clone()
+    };
+    assert_eq!(key_of(&moved), table_job.spec().key());
+    let blocks = read_table(&stored_file, &GRAPHON_HISTOGRAMS).unwrap().batch;
+    let ints = |name: &str| -> Vec<i64> {
+        let c = glh_artifacts::parquet_io::column::<arrow::array::UInt32Array>(&blocks, name);
+        c.values().iter().rev().map(|&v| i64::from(v)).collect()
+    };
+    let densities: Vec<f64> =
+        glh_artifacts::parquet_io::column::<arrow::array::Float64Array>(&blocks, "block_density")
+            .values()
+            .iter()
+            .rev()
+            .copied()
+            .collect();
+    let polars = files.path().join("polars.parquet");
+    let rows: Vec<TableRow> = (0..densities.len())
+        .map(|i| {
+            let (l, r, c) = (ints("layer"), ints("row_block"), ints("col_block"));
+            (l[i], r[i], c[i], densities[i])
+        })
+        .collect();
+    write_target_table(&polars, &rows);
+    assert_ne!(key_of(&polars), table_job.spec().key());
+    let (_, polars_masks, _) = run(&table_target(&polars), design);
+    assert_eq!(bits(&polars_masks), bits(&design_masks));
+}
+
+/// A target table's row: layer, row block, column block, density.
+type TableRow = (i64, i64, i64, f64);
+
+/// A design's target table as polars writes it: Int64 block indices, Float64 densities.
+fn write_target_table(path: &Path, rows: &[TableRow]) {
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    let ints = |pick: fn(&TableRow) -> i64| {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(pick))) as ArrayRef
+    };
+    let batch = RecordBatch::try_from_iter([
+        ("layer", ints(|r| r.0)),
+        ("row_block", ints(|r| r.1)),
+        ("col_block", ints(|r| r.2)),
+        (
+            "block_density",
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// A target table is checked when its job is planned: each refusal names the file and says
+/// what is wrong, before anything runs.
+#[test]
+fn bad_target_tables_are_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target.parquet");
+    let full =
+        |l: i64| -> Vec<TableRow> { (0..4).map(|i| (l, i / 2, i % 2, 0.25 * i as f64)).collect() };
+    let good: Vec<_> = full(1).into_iter().chain(full(2)).collect();
+    write_target_table(&path, &good);
+    let tables = glh_masks::stage::read_target_table(&path).unwrap();
+    assert_eq!(tables.tables.len(), 2);
+    assert_eq!(tables.tables[1].at(0.75, 0.25), 0.5);
+    let cases: Vec<(Vec<TableRow>, &str)> = vec![
+        (good[1..].to_vec(), "layer 1 lists 3 blocks, but"),
+        (
+            [good.clone(), vec![(1, 0, 0, 0.5)]].concat(),
+            "lists 5 blocks",
+        ),
+        (
+            {
+                let mut twice = good.clone();
+                twice[1] = twice[0];
+                twice
+            },
+            "listed twice",
+        ),
+        (
+            {
+                let mut high = good.clone();
+                high[2].3 = 1.5;
+                high
+            },
+            "layer 1: a block density of 1.5",
+        ),
+        (full(2), "layers must be numbered 1, 2, ..."),
+        (vec![(1, 1 << 40, 0, 0.5)], "1099511627777 x 1 grid"),
+        (vec![(1, -1, 0, 0.5)], "negative value -1"),
+        (vec![], "layers must be numbered"),
+    ];
+    for (rows, needle) in cases {
+        write_target_table(&path, &rows);
+        let err = glh_masks::stage::read_target_table(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{err} lacks {needle}");
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+    }
+    let err = glh_masks::stage::read_target_table(&dir.path().join("absent.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("absent.parquet"), "{err}");
 }

@@ -21,8 +21,9 @@ pub struct ScoringData {
     /// The input pixels by their variance over the training images, most variable first, for
     /// the methods that ask ([`crate::PruningMethod::needs_pixel_order`]); `None` otherwise.
     pub pixel_order: Option<Vec<usize>>,
-    /// The per-layer histograms of a histogram target's graphons run, input layer first, for
-    /// the methods that ask ([`crate::PruningMethod::target_histograms`]); `None` otherwise.
+    /// A design's per-layer target tables, input layer first: a histogram target's graphons
+    /// run ([`crate::PruningMethod::target_histograms`]) or a table target's file; `None`
+    /// otherwise.
     pub histograms: Option<Vec<crate::methods::BlockTable>>,
 }
 

@@ -4,6 +4,7 @@
 use glh_artifacts::config::{Classifier, Scope};
 use glh_artifacts::{ArtifactKey, Error, Result};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// Rounds of SynFlow's schedule, by default (Tanaka et al.'s 100).
 pub const DEFAULT_SYNFLOW_ROUNDS: u32 = 100;
@@ -91,7 +92,7 @@ impl<'de> Deserialize<'de> for GraphonTargets {
 
 /// The target graphon of a design (`graphon:<method>`; issue #32), the `[masks.graphon]` table:
 /// `target = "constant"`, `target = "power"` with `beta`, `target = "block"` with `rows` and
-/// `cols`, or `target = "histogram"` with `graphons`. Positions run from 0 to 1: a hidden neuron i of n sits at `(i + 1/2) / n`, the same on
+/// `cols`, `target = "histogram"` with `graphons`, or `target = "table"` with `file`. Positions run from 0 to 1: a hidden neuron i of n sits at `(i + 1/2) / n`, the same on
 /// both sides of its layer; classes in index order; pixels by their variance over the training
 /// images, most variable first. Each layer keeps its source method's count exactly, so a
 /// target is a shape: its scale is solved by the count (`crate::methods` documents the draw).
@@ -124,6 +125,14 @@ pub enum GraphonTarget {
         /// The graphons run's key (`glh ls graphons` lists them).
         graphons: String,
     },
+    /// Layer l's block densities in a Parquet file (`glh schema` documents `target_table`:
+    /// `layer`, `row_block`, `col_block`, `block_density`), drawn as `histogram` draws a stored
+    /// run's: a graphon from anywhere (a paper's figure, another library's estimate). The file
+    /// is read once, when the job is planned; its bytes' SHA-256, not its path, enter the key.
+    Table {
+        /// The Parquet file (relative to the directory `glh` runs in).
+        file: PathBuf,
+    },
 }
 
 impl GraphonTarget {
@@ -134,6 +143,7 @@ impl GraphonTarget {
             GraphonTarget::Power { .. } => "power",
             GraphonTarget::Block { .. } => "block",
             GraphonTarget::Histogram { .. } => "histogram",
+            GraphonTarget::Table { .. } => "table",
         }
     }
 
@@ -145,6 +155,7 @@ impl GraphonTarget {
             GraphonTarget::Power { beta } => format!("power(beta={beta})"),
             GraphonTarget::Block { rows, cols } => format!("block(rows={rows},cols={cols})"),
             GraphonTarget::Histogram { graphons } => format!("histogram({graphons})"),
+            GraphonTarget::Table { file } => format!("table({})", file.display()),
         }
     }
 
@@ -174,7 +185,13 @@ impl GraphonTarget {
                     format!("`{graphons}` is not a run key (16 hexadecimal digits)"),
                 )
             }
-            GraphonTarget::Power { .. } | GraphonTarget::Histogram { .. } => Ok(()),
+            GraphonTarget::Table { ref file } if file.as_os_str().is_empty() => bad(
+                "masks.graphon.file",
+                "name the Parquet file of the target's block densities".into(),
+            ),
+            GraphonTarget::Power { .. }
+            | GraphonTarget::Histogram { .. }
+            | GraphonTarget::Table { .. } => Ok(()),
         }
     }
 }

@@ -10,7 +10,9 @@ use crate::settings::{Family, GraphonTarget, MasksSettings};
 use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
-use glh_artifacts::schemas::{DESIGN_SEARCH, GRAPHON_HISTOGRAMS, MASKS_LAYERS, MASKS_ROWS};
+use glh_artifacts::schemas::{
+    DESIGN_SEARCH, GRAPHON_HISTOGRAMS, MASKS_LAYERS, MASKS_ROWS, TARGET_TABLE,
+};
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::{InputRef, Verify};
 use glh_artifacts::{
@@ -139,58 +141,152 @@ pub fn read_histogram_tables(store: &ArtifactStore, input: &InputRef) -> Result<
     let (layer, kr, kc) = (get("layer"), get("k_rows"), get("k_cols"));
     let (row, col) = (get("row_block"), get("col_block"));
     let value: &Float64Array = column(&batch, "block_density");
-    let mut layers: std::collections::BTreeMap<u32, (usize, usize, Vec<f64>)> =
+    let blocks = (0..batch.num_rows()).map(|i| TableBlock {
+        layer: u64::from(layer.value(i)),
+        grid: (kr.value(i) as usize, kc.value(i) as usize),
+        block: (row.value(i) as usize, col.value(i) as usize),
+        density: value.value(i),
+    });
+    block_tables(&path, blocks)
+}
+
+/// One row of a design's target table: `layer`'s block `block` of its `grid`.
+struct TableBlock {
+    layer: u64,
+    grid: (usize, usize),
+    block: (usize, usize),
+    density: f64,
+}
+
+/// The per-layer tables of `blocks` (read from `path`, which names them in errors): layers
+/// numbered 1, 2, ... without gaps, one grid a layer, every block of it exactly once.
+fn block_tables(path: &Path, blocks: impl Iterator<Item = TableBlock>) -> Result<Vec<BlockTable>> {
+    let mut layers: std::collections::BTreeMap<u64, (usize, usize, Vec<f64>)> =
         std::collections::BTreeMap::new();
-    for i in 0..batch.num_rows() {
-        let (r, c) = (kr.value(i) as usize, kc.value(i) as usize);
+    for (i, b) in blocks.enumerate() {
+        let (r, c) = b.grid;
         let entry = layers
-            .entry(layer.value(i))
+            .entry(b.layer)
             .or_insert_with(|| (r, c, vec![f64::NAN; r * c]));
-        let (b_r, b_c) = (row.value(i) as usize, col.value(i) as usize);
+        let (b_r, b_c) = b.block;
         if (entry.0, entry.1) != (r, c) || b_r >= r || b_c >= c {
             return Err(Error::input(
-                &path,
+                path,
                 format!("row {i}: a block outside its layer's grid"),
             ));
         }
-        entry.2[b_r * c + b_c] = value.value(i);
+        if !entry.2[b_r * c + b_c].is_nan() {
+            let msg = format!(
+                "row {i}: layer {}'s block ({b_r}, {b_c}) listed twice",
+                b.layer
+            );
+            return Err(Error::input(path, msg));
+        }
+        entry.2[b_r * c + b_c] = b.density;
     }
-    let numbered = layers.keys().copied().eq(1..=layers.len() as u32);
+    let numbered = layers.keys().copied().eq(1..=layers.len() as u64);
     if layers.is_empty() || !numbered {
         return Err(Error::input(
-            &path,
+            path,
             "layers must be numbered 1, 2, ... without gaps",
         ));
     }
     layers
-        .into_values()
-        .map(|(r, c, values)| {
+        .into_iter()
+        .map(|(l, (r, c, values))| {
             if values.iter().any(|v| v.is_nan()) {
-                return Err(Error::input(&path, "a layer's histogram misses blocks"));
+                return Err(Error::input(
+                    path,
+                    format!("layer {l}'s table misses blocks"),
+                ));
             }
-            BlockTable::new(r, c, values).map_err(|e| Error::input(&path, e))
+            BlockTable::new(r, c, values).map_err(|e| Error::input(path, format!("layer {l}: {e}")))
         })
         .collect()
 }
 
-/// Computes the mask of `point` with its method, without writing anything.
+/// A table target's file (`target = "table"`), read once when its job is planned: the tables
+/// it draws, and the SHA-256 of the bytes they came from (the job's key holds the hash, never
+/// the path: the file may change or move afterwards).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetTableFile {
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// Its layers' tables, input layer first.
+    pub tables: std::sync::Arc<[BlockTable]>,
+}
+
+/// Reads the table target `path` (`glh schema` documents `target_table`): integer columns of
+/// any type, block densities in [0, 1]; layer l's grid is its largest `row_block` + 1 by its
+/// largest `col_block` + 1, every block listed once. A graphons run's `histograms.parquet`
+/// reads as one.
+pub fn read_target_table(path: &Path) -> Result<TargetTableFile> {
+    let bytes = glh_artifacts::files::read_input(path, "target table")?;
+    let sha256 = glh_artifacts::key::sha256_hex(&bytes);
+    // Per row: its four columns and, in the tables, one f64.
+    let table =
+        glh_artifacts::parquet_io::read_interchange_table(path, bytes, &TARGET_TABLE, 5 * 8)?;
+    let (layer, row, col) = (
+        table.integers("layer"),
+        table.integers("row_block"),
+        table.integers("col_block"),
+    );
+    let density = table.reals("block_density");
+    // Each layer's grid from its largest block indices; its blocks must fill it exactly, so a
+    // grid is never larger than the file's rows (nothing is sized by a stray huge index).
+    let mut grids: std::collections::BTreeMap<u64, (u64, u64, u64)> = Default::default();
+    for i in 0..table.num_rows() {
+        let grid = grids.entry(layer[i]).or_default();
+        *grid = (grid.0.max(row[i] + 1), grid.1.max(col[i] + 1), grid.2 + 1);
+    }
+    for (l, &(rows, cols, listed)) in &grids {
+        if rows.saturating_mul(cols) != listed {
+            let msg = format!(
+                "layer {l} lists {listed} blocks, but its largest row_block and col_block \
+                 make a {rows} x {cols} grid (every block once)"
+            );
+            return Err(Error::input(path, msg));
+        }
+    }
+    let blocks = (0..table.num_rows()).map(|i| {
+        let (rows, cols, _) = grids[&layer[i]];
+        TableBlock {
+            layer: layer[i],
+            grid: (rows as usize, cols as usize),
+            block: (row[i] as usize, col[i] as usize),
+            density: density[i],
+        }
+    });
+    Ok(TargetTableFile {
+        sha256,
+        tables: block_tables(path, blocks)?.into(),
+    })
+}
+
+/// Computes the mask of `point` with its method, without writing anything. A table target
+/// draws `target_table`, its file as read when the job was planned ([`read_target_table`]).
 pub fn compute_mask(
     store: &ArtifactStore,
     masks: &MasksSettings,
     data: &DataSettings,
     point: &MaskPoint,
+    target_table: Option<&TargetTableFile>,
     on_round: &mut dyn FnMut(usize, usize, &Mask),
 ) -> Result<Mask> {
     let net = Mlp::init(point.architecture(), point.seed);
     let method = method_for(point.method, masks, point.seed);
     let batch = if method.needs_data() {
-        Some(scoring_data(
+        let mut batch = scoring_data(
             store,
             data,
             point.seed,
             method.needs_pixel_order(),
             method.target_histograms(),
-        )?)
+        )?;
+        if let Some(file) = target_table {
+            batch.histograms = Some(file.tables.to_vec());
+        }
+        Some(batch)
     } else {
         None
     };
@@ -243,6 +339,8 @@ pub struct MasksJob {
     /// A design drawn at the target a `design` run chose (its key is an input): see
     /// [`MasksJob::chosen`].
     chosen_by: Option<InputRef>,
+    /// A table target's file, read when the job was planned (its hash is in the key).
+    target_table: Option<TargetTableFile>,
     spec: JobSpec,
 }
 
@@ -266,6 +364,17 @@ impl MasksJob {
         } else {
             None
         };
+        let mut method_settings = method.key_settings();
+        let target_table = match settings.graphon.first() {
+            GraphonTarget::Table { file } if point.method.is_design() => {
+                let table = read_target_table(file).map_err(|e| {
+                    Error::config("masks settings", "masks.graphon.file", e.to_string())
+                })?;
+                method_settings.insert("graphon_table_sha256", table.sha256.as_str().into());
+                Some(table)
+            }
+            _ => None,
+        };
         let params = MaskParams {
             method: point.method,
             depth: point.depth.get(),
@@ -275,7 +384,7 @@ impl MasksJob {
             seed: point.seed,
             allow_empty_layers: settings.allow_empty_layers,
             classifier: settings.classifier,
-            method_settings: method.key_settings(),
+            method_settings,
             normalisation: scoring.as_ref().map(|_| Normalisation::from(data)),
         };
         let mut inputs: Vec<InputRef> = scoring.iter().map(|s| s.spec().as_input()).collect();
@@ -291,6 +400,7 @@ impl MasksJob {
             point,
             scoring,
             chosen_by: None,
+            target_table,
         })
     }
 
@@ -423,7 +533,8 @@ impl Job for MasksJob {
                     .with_target(read_chosen_target(store, search)?),
                 None => self.settings.clone(),
             };
-            let mask = compute_mask(store, &settings, &self.data, point, &mut on_round)?;
+            let table = self.target_table.as_ref();
+            let mask = compute_mask(store, &settings, &self.data, point, table, &mut on_round)?;
             let run = point_run_columns(point, self.settings.scope);
             writer.write_table(&MASKS_ROWS, mask_rows(&run, &mask))?;
             writer.write_table(&MASKS_LAYERS, layer_rows(&run, &mask))

@@ -323,6 +323,7 @@ fn random_layer_densities_match_the_global_density() {
         &MasksSettings::default(),
         &DataSettings::default(),
         &p,
+        None,
         &mut |_, _, _| {},
     )
     .unwrap();
@@ -362,6 +363,7 @@ fn snip_and_grasp_never_connect_a_pixel_that_is_zero_in_every_scoring_image() {
             &MasksSettings::default(),
             &data,
             &p,
+            None,
             &mut |_, _, _| {},
         )
         .unwrap();
@@ -413,6 +415,7 @@ fn same_seed_same_bytes_other_seed_other_mask() {
             &settings,
             &data,
             &p,
+            None,
             &mut |_, _, _| {},
         )
         .unwrap();
@@ -431,6 +434,7 @@ fn same_seed_same_bytes_other_seed_other_mask() {
             &settings,
             &data,
             &other,
+            None,
             &mut |_, _, _| {},
         )
         .unwrap();
@@ -463,7 +467,9 @@ fn masks_do_not_depend_on_the_thread_count() {
                 .num_threads(n)
                 .build()
                 .unwrap()
-                .install(|| compute_mask(&store, &settings, &data, &p, &mut |_, _, _| {}).unwrap())
+                .install(|| {
+                    compute_mask(&store, &settings, &data, &p, None, &mut |_, _, _| {}).unwrap()
+                })
         };
         assert_eq!(with_threads(1), with_threads(3), "{method}");
     }

@@ -19,8 +19,8 @@
 //! So the kept weights are a W-random graph of `min(1, c g)` with c fixed by the
 //! count, the cap and the scale solved together and nothing to tune. `constant` is the same with
 //! g = 1 (a uniform k-subset); `block` keys the block's entries `E` and the others `1 + E`, so
-//! the block fills first and the rest is uniform. `histogram` is `power`'s rule with g a table of
-//! block densities ([`BlockTable`], a stored SAS histogram's layer); its empty blocks are keyed
+//! the block fills first and the rest is uniform. `histogram` and `table` are `power`'s rule with g a
+//! table of block densities ([`BlockTable`]: a stored SAS histogram's layer, or a file's); its empty blocks are keyed
 //! `T + E`, T above every other key, so they fill last, uniformly.
 
 use super::{KeySettings, Pruning, PruningMethod};
@@ -92,19 +92,19 @@ pub enum Shape<'a> {
         /// The block's share of the columns.
         cols: f64,
     },
-    /// A layer of [`GraphonTarget::Histogram`].
+    /// A layer of [`GraphonTarget::Histogram`] or [`GraphonTarget::Table`].
     Table(&'a BlockTable),
 }
 
 impl Shape<'static> {
-    /// A closed-form target's shape; `None` for a histogram target, whose layers' shapes are
-    /// their tables ([`Shape::Table`]).
+    /// A closed-form target's shape; `None` for a histogram or table target, whose layers'
+    /// shapes are their tables ([`Shape::Table`]).
     pub fn of(target: &GraphonTarget) -> Option<Shape<'static>> {
         match *target {
             GraphonTarget::Constant => Some(Shape::Constant),
             GraphonTarget::Power { beta } => Some(Shape::Power { beta }),
             GraphonTarget::Block { rows, cols } => Some(Shape::Block { rows, cols }),
-            GraphonTarget::Histogram { .. } => None,
+            GraphonTarget::Histogram { .. } | GraphonTarget::Table { .. } => None,
         }
     }
 }
@@ -153,6 +153,8 @@ impl PruningMethod for Designed {
             GraphonTarget::Histogram { graphons } => {
                 settings.insert("graphon_histograms", graphons.as_str().into());
             }
+            // The file's hash, not its path: `MasksJob::new` reads the file and keys its bytes.
+            GraphonTarget::Table { .. } => {}
         }
         settings
     }
@@ -176,10 +178,10 @@ impl PruningMethod for Designed {
             None => {
                 let tables = data
                     .and_then(|d| d.histograms.as_deref())
-                    .ok_or("a histogram target needs its graphons run's histograms")?;
+                    .ok_or("a histogram or table target needs its tables")?;
                 if tables.len() != counts.layers().len() {
                     return Err(format!(
-                        "the target's graphons run has {} layers, the network {}",
+                        "the target has {} layers, the network {}",
                         tables.len(),
                         counts.layers().len()
                     ));
