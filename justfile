@@ -65,7 +65,26 @@ smoke:
 test:
     cargo test --workspace --release
     just _smoke-check
+    just python-test
     just slurm-test
+
+# The Python package as a user installs it: `pip install ./python` (maturin from the package
+# registry builds crates/python) in a throwaway venv, then tests/python/test_graphon_lab.py
+# against numpy twins, closed forms and `glh`'s own bits.
+python-test: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv="$(mktemp -d)/venv"
+    trap 'rm -rf "$(dirname "$venv")"' EXIT
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check {{py_packages}} pytest==9.2.0
+    "$venv/bin/pip" install --quiet --disable-pip-version-check ./python
+    GLH="${CARGO_TARGET_DIR:-target}/release/glh" "$venv/bin/python" -m pytest -q tests/python/test_graphon_lab.py
+    # The README's "From Python" example (its ```python graphon_lab blocks), from the repository
+    # root where data/mnist is.
+    snippet="$(awk '/^```python graphon_lab$/{on=1; next} /^```$/{on=0} on' README.md)"
+    test -n "$snippet"
+    "$venv/bin/python" -c "$snippet"
 
 # The Slurm executor against a real one-node Slurm on localhost: installs Debian's slurm-wlm and
 # munge if missing, starts the cluster, checks smoke's bytes against the local executor and a

@@ -68,6 +68,15 @@ pub fn block_means(
         .collect()
 }
 
+/// A side's degree profile: `degrees` in descending order (ties by index), each divided by
+/// `other_side`, the size of the layer's other side, so in [0, 1].
+pub fn degree_profile(degrees: &[usize], other_side: usize) -> Vec<f64> {
+    degree_order(degrees)
+        .iter()
+        .map(|&i| degrees[i] as f64 / other_side as f64)
+        .collect()
+}
+
 /// The `k_rows x k_cols` SAS histogram of `mask`. Needs `k_rows <= rows` and `k_cols <= cols`
 /// so that no block is empty.
 pub fn sas_histogram(

@@ -12,9 +12,9 @@
 
 use crate::cut_bounds::cut_interval;
 use crate::noise::{corrected_sq_distance, noise_floor};
-use crate::sas::{degree_order, sas_histogram};
+use crate::sas::{degree_order, degree_profile, sas_histogram};
 use crate::settings::{GraphonsSettings, Rescale};
-use crate::step::{StepGraphon, l2_distance};
+use crate::step::{StepGraphon, frobenius_distance, l2_distance};
 use arrow::array::{BooleanArray, Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::{Level, PruneMethod, Sweep, Width};
 use glh_artifacts::parquet_io::column;
@@ -111,9 +111,7 @@ fn write_tables(
                 )
                 .with(
                     "normalised_degree",
-                    Float64Array::from_iter_values(
-                        order.iter().map(|&i| degs[i] as f64 / other as f64),
-                    ),
+                    Float64Array::from(degree_profile(&degs, other)),
                 );
             degrees.push(columns);
         }
@@ -404,8 +402,6 @@ fn run_convergence(
         let mut rows: Vec<ConvergenceRow> = Vec::new();
         let nan = (f64::NAN, f64::NAN, f64::NAN);
         for (&layer, h_ref) in &reference {
-            // The paper's distance is the plain Frobenius norm on the histogram's grid.
-            let cells = ((h_ref.rows * h_ref.cols) as f64).sqrt();
             let at_ref: Vec<&StepGraphon> = refs.iter().map(|r| &r[&layer]).collect();
             // The Cauchy chain's previous link: (width, its seeds' histograms of this layer).
             let mut previous: Option<(u32, Vec<&StepGraphon>)> = None;
@@ -414,9 +410,8 @@ fn run_convergence(
                     (vec![], vec![], vec![], vec![]);
                 for run in runs {
                     let h = &run[&layer];
-                    let d = l2_distance(h, h_ref);
-                    l2.push(d);
-                    frobenius.push(d * cells);
+                    l2.push(l2_distance(h, h_ref));
+                    frobenius.push(frobenius_distance(h, h_ref));
                     // Seed 0 for the local search: a pure function of the two histograms.
                     let cut = cut_interval(h, h_ref, 0).map_err(Error::Unsupported)?;
                     cut_low.push(cut.low);

@@ -69,6 +69,13 @@ pub fn l2_distance(a: &StepGraphon, b: &StepGraphon) -> f64 {
     sum.sqrt()
 }
 
+/// The paper's distance: the plain Frobenius norm `||H1 - H2||_F` of two histograms on one
+/// `K_r x K_c` grid, `l2_distance * sqrt(K_r K_c)`; on two grids, the L2 distance scaled by
+/// `b`'s (the reference's) grid.
+pub fn frobenius_distance(a: &StepGraphon, b: &StepGraphon) -> f64 {
+    l2_distance(a, b) * ((b.rows * b.cols) as f64).sqrt()
+}
+
 /// The L1 distance of two step graphons on the same grid.
 pub fn l1_distance(a: &StepGraphon, b: &StepGraphon) -> f64 {
     assert_eq!((a.rows, a.cols), (b.rows, b.cols), "same grid");

@@ -121,6 +121,14 @@ macro_rules! metric_columns {
                 $(columns.add(stringify!($count), UInt32Array::from(vec![self.$count]));)*
             }
 
+            /// Every metric by its column name: the real-valued ones, then the counts.
+            pub fn items(&self) -> (Vec<(&'static str, f64)>, Vec<(&'static str, u32)>) {
+                (
+                    vec![$((stringify!($float), self.$float)),*],
+                    vec![$((stringify!($count), self.$count)),*],
+                )
+            }
+
             /// The metrics of row `r` of a metrics table, read by name.
             pub fn read(batch: &RecordBatch, r: usize) -> Self {
                 SpectralMetrics {

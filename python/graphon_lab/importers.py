@@ -1,0 +1,89 @@
+"""Masks from the files and objects other tools leave: a PyTorch ``state_dict`` (``torch.nn.utils.prune``'s
+``*.weight_mask`` buffers, else the zero pattern of each 2-D ``*.weight``) and ``.npz`` archives
+(JaxPruner's saved masks, numpy's own). Each returns the named-layer list: ``(name, mask)`` pairs,
+in the order the layers appear (a ``state_dict`` keeps its modules' order), masks as 2-D ``bool``
+arrays ``(n_out, n_in)``. torch is never imported here: tensors are read through their numpy view.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+_MASK = ".weight_mask"
+_WEIGHT = ".weight"
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _select(named: list[tuple[str, np.ndarray]], layers: Iterable[str] | None, source: str):
+    if layers is None:
+        return named
+    by_name = dict(named)
+    missing = [name for name in layers if name not in by_name]
+    if missing:
+        raise ValueError(
+            f"{source}: no layer {missing[0]!r}; its layers are {list(by_name)}"
+        )
+    return [(name, by_name[name]) for name in layers]
+
+
+def _kept(name: str, value: Any, source: str) -> np.ndarray:
+    array = _as_numpy(value)
+    if array.ndim == 4:
+        raise ValueError(
+            f"{source}: {name} is a convolution weight {array.shape}; its channel graph is not "
+            "read yet (pass `layers=` to pick the linear layers)"
+        )
+    if array.ndim != 2:
+        raise ValueError(f"{source}: {name} has shape {array.shape}, not a 2-D layer")
+    return np.ascontiguousarray(array != 0)
+
+
+def masks_from_state_dict(
+    state_dict: Mapping[str, Any], layers: Iterable[str] | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """The masks of a PyTorch ``state_dict`` (or any mapping of names to arrays): for each
+    layer ``p``, ``p.weight_mask`` (left by ``torch.nn.utils.prune``) if present, else the
+    nonzero pattern of a 2-D ``p.weight`` (how magnitude-pruned, Wanda and SparseGPT checkpoints
+    carry their sparsity). Layers in the mapping's order, or as ``layers`` names them (their
+    prefixes, e.g. ``["0", "2", "4"]`` for an ``nn.Sequential``)."""
+    prefixes: dict[str, Any] = {}
+    for key, value in state_dict.items():
+        if key.endswith(_MASK):
+            prefixes[key[: -len(_MASK)]] = value
+        elif key.endswith(_WEIGHT):
+            prefix = key[: -len(_WEIGHT)]
+            is_2d = getattr(value, "ndim", np.ndim(value)) == 2
+            if prefix not in prefixes and (is_2d or layers is not None):
+                prefixes[prefix] = value
+    # A `weight_mask` read after its layer's `weight` replaced it, in the weight's place.
+    named = list(prefixes.items())
+    if not named:
+        raise ValueError("state_dict: no `*.weight_mask` and no 2-D `*.weight`")
+    chosen = _select(named, layers, "state_dict")
+    return [(name, _kept(name, value, "state_dict")) for name, value in chosen]
+
+
+def masks_from_npz(
+    path: str, layers: Iterable[str] | None = None, layout: str = "out_in"
+) -> list[tuple[str, np.ndarray]]:
+    """The masks of an ``.npz`` archive, one 2-D array per layer (nonzero = kept), in the
+    archive's order or as ``layers`` names them. ``layout="in_out"`` for JAX/Flax kernels,
+    which are ``(n_in, n_out)``: they are transposed to this package's ``(n_out, n_in)``."""
+    if layout not in ("out_in", "in_out"):
+        raise ValueError(f"layout must be 'out_in' or 'in_out', got {layout!r}")
+    with np.load(path, allow_pickle=False) as archive:
+        named = [(name, archive[name]) for name in archive.files]
+    if not named:
+        raise ValueError(f"{path}: an empty archive")
+    chosen = _select(named, layers, str(path))
+    masks = [(name, _kept(name, value, str(path))) for name, value in chosen]
+    if layout == "in_out":
+        masks = [(name, np.ascontiguousarray(m.T)) for name, m in masks]
+    return masks

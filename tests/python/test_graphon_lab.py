@@ -1,0 +1,229 @@
+"""The Python package against independent truths: numpy twins of the SAS histogram, the degree
+profile, the distances and the Graphon NTK recursion, a brute-force cut norm, closed-form
+spectral metrics, and `glh masks`' own bits for `prune`. Run by `just python-test` (part of
+`just test`) from the repository root, with GLH naming the `glh` binary."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import graphon_lab as gl
+
+RNG = np.random.default_rng(20261207)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def random_mask(rows: int, cols: int, density: float) -> np.ndarray:
+    return RNG.random((rows, cols)) < density
+
+
+# --- numpy twins -------------------------------------------------------------------------
+
+
+def degree_order(degrees: np.ndarray) -> np.ndarray:
+    """Descending degree, ties by index (a stable sort of the negated degrees)."""
+    return np.argsort(-degrees, kind="stable")
+
+
+def sas_twin(mask: np.ndarray, k: int) -> np.ndarray:
+    m, n = mask.shape
+    kr, kc = min(k, m), min(k, n)
+    rows = mask[degree_order(mask.sum(axis=1))]
+    both = rows[:, degree_order(mask.sum(axis=0))]
+    rb = [a * m // kr for a in range(kr + 1)]
+    cb = [b * n // kc for b in range(kc + 1)]
+    return np.array(
+        [[both[rb[a] : rb[a + 1], cb[b] : cb[b + 1]].mean() for b in range(kc)] for a in range(kr)]
+    )
+
+
+def relu_moments(qa, qb, s):
+    scale = np.sqrt(qa * qb)
+    rho = np.clip(np.divide(s, scale, out=np.ones_like(s), where=scale > 0), -1.0, 1.0)
+    angle = np.pi - np.arccos(rho)
+    e = scale * (np.sqrt(1 - rho**2) + angle * rho) / (2 * np.pi)
+    edot = angle / (2 * np.pi)
+    return np.where(scale > 0, e, 0.0), np.where(scale > 0, edot, 0.0)
+
+
+def graphon_ntk_twin(masks: list[np.ndarray], x: np.ndarray, sigma_w2: float) -> np.ndarray:
+    """The mask-level Graphon NTK written out: one position per neuron of measure 1/n,
+    Sigma_1(u) = s Sum_v W(u,v) mu(v) x_a(v) x_b(v), then per layer
+    Sigma_{l+1} = s W (mu E), Theta_{l+1} = Sigma_{l+1} + s W (mu Edot Theta_l),
+    and the mean over the outputs."""
+    n = x.shape[0]
+    out = np.zeros((n, n))
+    for a in range(n):
+        for b in range(n):
+            def first(p, q):
+                return sigma_w2 * masks[0].astype(float) @ (x[p] * x[q] / x.shape[1])
+
+            sigma, qa, qb = first(a, b), first(a, a), first(b, b)
+            theta = sigma.copy()
+            for w in masks[1:]:
+                mu = 1.0 / w.shape[1]
+                e, edot = relu_moments(qa, qb, sigma)
+                ea, _ = relu_moments(qa, qa, qa)
+                eb, _ = relu_moments(qb, qb, qb)
+                w = w.astype(float)
+                sigma = sigma_w2 * w @ (mu * e)
+                theta = sigma + sigma_w2 * w @ (mu * edot * theta)
+                qa, qb = sigma_w2 * w @ (mu * ea), sigma_w2 * w @ (mu * eb)
+            out[a, b] = theta.mean()
+    return out
+
+
+def cut_norm_brute_force(d: np.ndarray) -> float:
+    """max over row and column block sets of |sum d| / (K_r K_c): step graphons on one
+    uniform grid attain the cut norm on unions of blocks (the sum is linear in each set's
+    share of a block)."""
+    kr, kc = d.shape
+    best = 0.0
+    for rows in itertools.product([0, 1], repeat=kr):
+        r = np.array(rows, dtype=float) @ d
+        # For fixed rows the best columns take all positive or all negative entries.
+        best = max(best, r[r > 0].sum(), -r[r < 0].sum())
+    return best / (kr * kc)
+
+
+# --- tests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape,k", [((37, 50), 8), ((12, 9), 4), ((5, 30), 8), ((64, 64), 64)])
+def test_sas_histogram_matches_its_numpy_twin(shape, k):
+    # Few distinct degrees, so ties are many and their order matters.
+    mask = random_mask(*shape, 0.3)
+    ours = gl.sas_histogram(mask, k)
+    twin = sas_twin(mask, k)
+    assert ours.shape == twin.shape == (min(k, shape[0]), min(k, shape[1]))
+    np.testing.assert_allclose(ours, twin, rtol=0, atol=1e-12)
+    # Any dtype, nonzero = kept; a torch-like float mask gives the same.
+    np.testing.assert_array_equal(gl.sas_histogram(mask.astype(np.float32) * 0.5, k), ours)
+
+
+def test_degree_profile_matches_its_numpy_twin():
+    mask = random_mask(20, 33, 0.25)
+    rows, cols = gl.degree_profile(mask)
+    np.testing.assert_array_equal(rows, np.sort(mask.sum(axis=1))[::-1] / 33)
+    np.testing.assert_array_equal(cols, np.sort(mask.sum(axis=0))[::-1] / 20)
+
+
+def test_distances_match_numpy_and_a_brute_force_cut_norm():
+    h1, h2 = RNG.random((6, 6)), RNG.random((6, 6))
+    assert gl.frobenius_distance(h1, h2) == pytest.approx(np.linalg.norm(h1 - h2), abs=1e-12)
+    assert gl.l2_distance(h1, h2) == pytest.approx(np.linalg.norm(h1 - h2) / 6, abs=1e-12)
+    low, high = gl.cut_distance(h1, h2)
+    # 6 blocks are within the stage's exact search: the interval is one number.
+    assert low == pytest.approx(cut_norm_brute_force(h1 - h2), abs=1e-12)
+    assert high == pytest.approx(low, abs=1e-12)
+    with pytest.raises(ValueError, match="one grid"):
+        gl.frobenius_distance(h1, h2[:3])
+
+
+def test_graphon_ntk_matches_the_recursion_written_out():
+    # Any input dimension and any number of outputs: 7 -> 9 -> 6 -> 3.
+    masks = [random_mask(9, 7, 0.6), random_mask(6, 9, 0.5), random_mask(3, 6, 0.7)]
+    x = RNG.normal(size=(5, 7))
+    for sigma_w2 in (1.0, 2.0):
+        ours = gl.graphon_ntk(masks, x, sigma_w2=sigma_w2)
+        twin = graphon_ntk_twin(masks, x, sigma_w2)
+        np.testing.assert_allclose(ours, twin, rtol=1e-12, atol=1e-15)
+    # K = n: every neuron its own block, so the histogram kernel is the mask kernel up to the
+    # neurons' order, which the kernel does not see.
+    np.testing.assert_allclose(
+        gl.histogram_ntk(masks, x, k=64), gl.graphon_ntk(masks, x), rtol=1e-12, atol=1e-15
+    )
+
+
+def test_spectral_metrics_of_a_diagonal_kernel_are_its_closed_forms():
+    values = np.array([8.0, 4.0, 2.0, 1.0, 0.5, 0.25])
+    m = gl.spectral_metrics(np.diag(values))
+    total = values.sum()
+    assert m["trace"] == pytest.approx(total, rel=1e-12)
+    assert m["top1_eigenvalue"] == pytest.approx(8.0, rel=1e-12)
+    assert m["top5_energy"] == pytest.approx(values[:5].sum() / total, rel=1e-12)
+    assert m["effective_rank_trace"] == pytest.approx(total / 8.0, rel=1e-12)
+    assert m["ratio_1_2"] == pytest.approx(2.0, rel=1e-12)
+    assert m["negative_count"] == 0 and isinstance(m["negative_count"], int)
+
+
+def glh(*args: str) -> str:
+    binary = os.environ.get("GLH", str(REPO / "target/release/glh"))
+    return subprocess.run(
+        [binary, *args], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.mark.parametrize("method", ["random", "snip", "synflow"])
+def test_prune_gives_the_bits_of_glh_masks(tmp_path, method):
+    store = tmp_path / "artifacts"
+    glh("--artifacts", str(store), "masks", "--method", method, "--width", "24",
+        "--sparsity", "0.8", "--depth", "3", "--seed", "3", "-q")
+    (key,) = [p.name for p in (store / "masks").iterdir()]
+    edges = tmp_path / "edges.parquet"
+    glh("--artifacts", str(store), "masks", "export", key, "--out", str(edges))
+    table = pq.read_table(edges).to_pydict()
+    ours = gl.prune(method, width=24, sparsity=0.8, depth=3, seed=3,
+                    data_dir=str(REPO / "data/mnist"))
+    assert [m.shape for m in ours] == [(24, 784), (24, 24), (10, 24)]
+    for layer, mask in enumerate(ours, start=1):
+        kept = {(r, c) for l, r, c in zip(table["layer"], table["row"], table["col"]) if l == layer}
+        assert set(zip(*np.nonzero(mask))) == kept, f"layer {layer}"
+
+
+def test_bad_input_raises_value_errors_with_the_reason():
+    mask = random_mask(8, 8, 0.5)
+    with pytest.raises(ValueError, match="2-D"):
+        gl.sas_histogram(np.zeros((2, 2, 2)), 2)
+    with pytest.raises(ValueError, match="dtype"):
+        gl.sas_histogram(np.array([["a", "b"]]), 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        gl.sas_histogram(mask, 0)
+    with pytest.raises(ValueError, match="3 features per image, masks\\[0\\] 8 inputs"):
+        gl.graphon_ntk([mask, mask], np.ones((2, 3)))
+    with pytest.raises(ValueError, match="do not chain|inputs"):
+        gl.graphon_ntk([mask, random_mask(4, 5, 0.5)], np.ones((2, 8)))
+    with pytest.raises(ValueError, match="unknown method"):
+        gl.prune("lottery", width=8, sparsity=0.5)
+    with pytest.raises(ValueError, match="sparsity"):
+        gl.prune("random", width=8, sparsity=1.5)
+    with pytest.raises(ValueError, match="square"):
+        gl.spectral_metrics(np.ones((2, 3)))
+
+
+def test_state_dicts_and_npz_archives_give_the_named_layers(tmp_path):
+    w1, w2 = RNG.normal(size=(6, 5)), RNG.normal(size=(3, 6))
+    mask1 = random_mask(6, 5, 0.5)
+    w2[random_mask(3, 6, 0.4)] = 0.0
+    # torch.nn.utils.prune leaves weight_orig and weight_mask; a magnitude-pruned layer only
+    # its zeros; biases and other 1-D entries are not layers.
+    state = {
+        "0.bias": np.zeros(6), "0.weight_orig": w1, "0.weight_mask": mask1.astype(np.float32),
+        "2.weight": w2, "2.bias": np.zeros(3),
+    }
+    named = gl.masks_from_state_dict(state)
+    assert [n for n, _ in named] == ["0", "2"]
+    np.testing.assert_array_equal(named[0][1], mask1)
+    np.testing.assert_array_equal(named[1][1], w2 != 0)
+    np.testing.assert_array_equal(
+        gl.sas_histogram(named[1][1], 3), sas_twin(w2 != 0, 3)
+    )
+    assert [n for n, _ in gl.masks_from_state_dict(state, layers=["2"])] == ["2"]
+    with pytest.raises(ValueError, match="no layer '4'"):
+        gl.masks_from_state_dict(state, layers=["4"])
+    with pytest.raises(ValueError, match="convolution"):
+        gl.masks_from_state_dict({"c.weight": np.ones((4, 3, 3, 3))}, layers=["c"])
+    # JAX kernels are (n_in, n_out): `layout="in_out"` turns them into rows = outputs.
+    path = tmp_path / "masks.npz"
+    np.savez(path, dense_0=mask1.T, dense_1=(w2 != 0).T)
+    jax = gl.masks_from_npz(str(path), layout="in_out")
+    assert [n for n, _ in jax] == ["dense_0", "dense_1"]
+    np.testing.assert_array_equal(jax[0][1], mask1)
+    np.testing.assert_array_equal(jax[1][1], w2 != 0)
