@@ -77,7 +77,7 @@ python-test: build
     venv="$(mktemp -d)/venv"
     trap 'rm -rf "$(dirname "$venv")"' EXIT
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check {{py_packages}} pytest==9.2.0
+    "$venv/bin/pip" install --quiet --disable-pip-version-check {{py_packages}} pytest==9.2.0 safetensors==0.8.0
     "$venv/bin/pip" install --quiet --disable-pip-version-check ./python
     GLH="${CARGO_TARGET_DIR:-target}/release/glh" "$venv/bin/python" -m pytest -q tests/python/test_graphon_lab.py
     # The README's "From Python" example (its ```python graphon_lab blocks), from the repository

@@ -1,5 +1,6 @@
 """Masks from the files and objects other tools leave: a PyTorch ``state_dict`` (``torch.nn.utils.prune``'s
-``*.weight_mask`` buffers, else the zero pattern of each 2-D ``*.weight``) and ``.npz`` archives
+``*.weight_mask`` buffers, else the zero pattern of each 2-D ``*.weight``), safetensors files (the
+same rule, read in Rust as ``glh graphons --safetensors`` reads them) and ``.npz`` archives
 (JaxPruner's saved masks, numpy's own). Each returns the named-layer list: ``(name, mask)`` pairs,
 in the order the layers appear (a ``state_dict`` keeps its modules' order), masks as 2-D ``bool``
 arrays ``(n_out, n_in)``. torch is never imported here: tensors are read through their numpy view.
@@ -87,3 +88,15 @@ def masks_from_npz(
     if layout == "in_out":
         masks = [(name, np.ascontiguousarray(m.T)) for name, m in masks]
     return masks
+
+
+def masks_from_safetensors(
+    path: str, layers: Iterable[str] | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """The masks of a safetensors file (PyTorch's, Wanda's, SparseGPT's, ``glh masks export``'s):
+    layer ``p``'s mask is ``p.weight_mask``, else the nonzero pattern of a 2-D ``p.weight``; in
+    the order ``layers`` names them, else natural name order (``2`` before ``10``), the same
+    masks and order as ``glh graphons --safetensors``."""
+    from . import _native
+
+    return _native.read_safetensors(str(path), None if layers is None else list(layers))

@@ -227,3 +227,45 @@ def test_state_dicts_and_npz_archives_give_the_named_layers(tmp_path):
     assert [n for n, _ in jax] == ["dense_0", "dense_1"]
     np.testing.assert_array_equal(jax[0][1], mask1)
     np.testing.assert_array_equal(jax[1][1], w2 != 0)
+
+
+def test_safetensors_files_read_as_glh_reads_them(tmp_path):
+    from safetensors.numpy import save_file
+
+    # As a pruned checkpoint carries it: float16 weights whose zeros (-0.0 among them) are the
+    # mask, a float32 `weight_mask` beside one layer's dense `weight_orig`, biases, and names
+    # whose natural order is not their text order (`layers.2` before `layers.10`).
+    w_in = RNG.normal(size=(12, 9)).astype(np.float16)
+    w_in[random_mask(12, 9, 0.6)] = 0.0
+    w_in[0, 0] = -0.0
+    mask_mid = random_mask(12, 12, 0.3)
+    w_out = RNG.normal(size=(4, 12)).astype(np.float16)
+    w_out[random_mask(4, 12, 0.5)] = 0.0
+    path = tmp_path / "net.safetensors"
+    save_file(
+        {
+            "layers.10.weight": w_out, "layers.10.bias": np.zeros(4, np.float16),
+            "layers.2.weight_orig": RNG.normal(size=(12, 12)).astype(np.float32),
+            "layers.2.weight_mask": mask_mid.astype(np.float32),
+            "layers.1.weight": w_in,
+        },
+        str(path),
+    )
+    named = gl.masks_from_safetensors(str(path))
+    assert [n for n, _ in named] == ["layers.1", "layers.2", "layers.10"]
+    for (_, ours), truth in zip(named, [w_in != 0, mask_mid, w_out != 0]):
+        np.testing.assert_array_equal(ours, truth)
+    assert not named[0][1][0, 0]
+    assert [n for n, _ in gl.masks_from_safetensors(str(path), layers=["layers.2"])] == ["layers.2"]
+    with pytest.raises(ValueError, match="no layer `fc`"):
+        gl.masks_from_safetensors(str(path), layers=["fc"])
+    # `glh graphons --safetensors` reads the same masks in the same order.
+    store = tmp_path / "artifacts"
+    glh("--artifacts", str(store), "graphons", "--safetensors", str(path), "--k", "4", "-q")
+    (run,) = list((store / "graphons").iterdir())
+    table = pq.read_table(run / "histograms.parquet").to_pydict()
+    for layer, (_, mask) in enumerate(named, start=1):
+        ours = gl.sas_histogram(mask, 4)
+        rows = [i for i, l in enumerate(table["layer"]) if l == layer]
+        stored = np.array([table["block_density"][i] for i in rows]).reshape(ours.shape)
+        np.testing.assert_array_equal(stored, ours)

@@ -458,17 +458,32 @@ pub struct MasksArgs {
     pub force: bool,
 }
 
-/// The one mask `glh graphons` and `glh ntk` analyse: an edge list or a stored masks run.
+/// The one mask `glh graphons` and `glh ntk` analyse: an edge list, a safetensors file or a
+/// stored masks run.
 #[derive(Debug, Args)]
 pub struct MaskSourceArgs {
     /// A Parquet edge list (layer, row, col, n_rows, n_cols; any integer types; layers from 1).
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with = "masks",
-        required_unless_present = "masks"
+        conflicts_with_all = ["masks", "safetensors"],
+        required_unless_present_any = ["masks", "safetensors"]
     )]
     pub edges: Option<PathBuf>,
+    /// A safetensors file (PyTorch's, Wanda's, SparseGPT's, `glh masks export`'s): layer p's
+    /// mask is `p.weight_mask`, else the nonzero pattern of a 2-D `p.weight`; layers in natural
+    /// name order (2 before 10) unless --layers names them. The order used is printed.
+    #[arg(long, value_name = "FILE", conflicts_with = "masks")]
+    pub safetensors: Option<PathBuf>,
+    /// The safetensors file's layers, input layer first, by name prefix (`0,2,4` for an
+    /// `nn.Sequential`; `model.layers.0.mlp.up_proj,...`).
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        requires = "safetensors"
+    )]
+    pub layers: Option<Vec<String>>,
     /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
     #[arg(long, value_name = "KEY")]
     pub masks: Option<String>,

@@ -259,10 +259,21 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
 /// The complete masks run named by `run`: a key (as `glh ls` prints it) or a run directory.
 /// The mask `--edges` (read now) or `--masks` names.
 fn mask_source(store: &ArtifactStore, args: &MaskSourceArgs) -> Result<MaskSource> {
-    match (&args.edges, &args.masks) {
-        (Some(path), _) => MaskSource::edge_list(path),
-        (None, Some(run)) => Ok(MaskSource::Stored(masks_run(store, run, "--masks")?)),
-        (None, None) => unreachable!("clap requires --edges or --masks"),
+    match (&args.edges, &args.safetensors, &args.masks) {
+        (Some(path), _, _) => MaskSource::edge_list(path),
+        (None, Some(path), _) => {
+            let source = MaskSource::safetensors(path, args.layers.as_deref())?;
+            if let MaskSource::Safetensors(_, _, layers) = &source {
+                eprintln!(
+                    "{}: layers, input first: {}",
+                    path.display(),
+                    layers.join(", ")
+                );
+            }
+            Ok(source)
+        }
+        (None, None, Some(run)) => Ok(MaskSource::Stored(masks_run(store, run, "--masks")?)),
+        (None, None, None) => unreachable!("clap requires --edges, --safetensors or --masks"),
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod cut_bounds;
 pub mod noise;
+pub mod safetensors_masks;
 pub mod sampling;
 pub mod sas;
 pub mod settings;

@@ -645,14 +645,29 @@ pub fn decode_edge_list(path: &Path, bytes: bytes::Bytes) -> Result<Vec<LayerMas
         .collect()
 }
 
-/// Where a job's masks come from: a stored masks run, or an edge list from any tool read once
-/// (the histograms and the kernels jobs take either).
+/// Where a job's masks come from: a stored masks run, or a file from any tool read once (the
+/// histograms and the kernels jobs take either).
 #[derive(Clone)]
 pub enum MaskSource {
     /// A masks run of this store.
     Stored(InputRef),
     /// An edge list: its path (for messages) and the bytes its key hashed.
     EdgeList(PathBuf, bytes::Bytes),
+    /// A safetensors file ([`crate::safetensors_masks`]): its path, the bytes its key hashed,
+    /// and its layers in the order used (named by the user, else natural name order).
+    Safetensors(PathBuf, bytes::Bytes, Vec<String>),
+}
+
+/// What a file source puts in its job's key: its bytes' hash (never its path), and for a
+/// safetensors file the layers read, in order. Empty for a stored run (an input instead).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SourceKey {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edge_list_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    safetensors_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    safetensors_layers: Option<Vec<String>>,
 }
 
 impl MaskSource {
@@ -664,28 +679,56 @@ impl MaskSource {
         ))
     }
 
-    /// The stored masks run, an input of the job's key; `None` for an edge list.
+    /// The safetensors file at `path`, read now, with the layers `layers` (their name
+    /// prefixes) or else every mask layer in natural name order.
+    pub fn safetensors(path: &Path, layers: Option<&[String]>) -> Result<Self> {
+        let bytes = glh_artifacts::files::read_input(path, "safetensors file")?;
+        let names = crate::safetensors_masks::safetensors_layer_names(path, &bytes, layers)?;
+        Ok(MaskSource::Safetensors(path.to_path_buf(), bytes, names))
+    }
+
+    /// The stored masks run, an input of the job's key; `None` for a file.
     pub fn input(&self) -> Option<&InputRef> {
         match self {
             MaskSource::Stored(input) => Some(input),
-            MaskSource::EdgeList(..) => None,
+            MaskSource::EdgeList(..) | MaskSource::Safetensors(..) => None,
         }
     }
 
-    /// SHA-256 of an edge list's bytes (its part of the job's key); `None` for a stored run.
-    pub fn edge_list_sha256(&self) -> Option<String> {
+    /// The file it was read from; `None` for a stored run.
+    pub fn file(&self) -> Option<&Path> {
         match self {
             MaskSource::Stored(_) => None,
-            MaskSource::EdgeList(_, bytes) => Some(glh_artifacts::key::sha256_hex(bytes)),
+            MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => Some(path),
         }
     }
 
-    /// The mask's layers: a stored run's, or the edge list's bytes decoded (not the path
-    /// again: it may have been replaced since the key hashed it).
+    /// Its part of the job's key (see [`SourceKey`]).
+    pub fn key(&self) -> SourceKey {
+        let sha = |bytes: &[u8]| Some(glh_artifacts::key::sha256_hex(bytes));
+        match self {
+            MaskSource::Stored(_) => SourceKey::default(),
+            MaskSource::EdgeList(_, bytes) => SourceKey {
+                edge_list_sha256: sha(bytes),
+                ..SourceKey::default()
+            },
+            MaskSource::Safetensors(_, bytes, layers) => SourceKey {
+                safetensors_sha256: sha(bytes),
+                safetensors_layers: Some(layers.clone()),
+                ..SourceKey::default()
+            },
+        }
+    }
+
+    /// The mask's layers: a stored run's, or the file's bytes decoded (not the path again: it
+    /// may have been replaced since the key hashed it).
     pub fn layers(&self, store: &ArtifactStore) -> Result<Vec<LayerMask>> {
         match self {
             MaskSource::Stored(input) => Ok(read_mask(store, input)?.1.layers().to_vec()),
             MaskSource::EdgeList(path, bytes) => decode_edge_list(path, bytes.clone()),
+            MaskSource::Safetensors(path, bytes, layers) => {
+                crate::safetensors_masks::decode_safetensors_masks(path, bytes, layers)
+            }
         }
     }
 }
@@ -697,6 +740,12 @@ impl fmt::Debug for MaskSource {
             MaskSource::EdgeList(path, bytes) => {
                 write!(f, "EdgeList({}, {} bytes)", path.display(), bytes.len())
             }
+            MaskSource::Safetensors(path, bytes, layers) => write!(
+                f,
+                "Safetensors({}, {} bytes, {layers:?})",
+                path.display(),
+                bytes.len()
+            ),
         }
     }
 }
@@ -704,9 +753,9 @@ impl fmt::Debug for MaskSource {
 #[derive(Serialize)]
 struct HistogramParams {
     k: u32,
-    /// For an edge list: SHA-256 of its bytes, not its path (a stored run is an input).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    edge_list_sha256: Option<String>,
+    /// For a file: its bytes' hash, not its path (a stored run is an input).
+    #[serde(flatten)]
+    source: SourceKey,
 }
 
 /// The job that takes the histograms and degree profiles of one mask: the one door to a
@@ -723,7 +772,7 @@ impl HistogramsJob {
     pub fn new(settings: &GraphonsSettings, source: MaskSource) -> Self {
         let params = HistogramParams {
             k: settings.k,
-            edge_list_sha256: source.edge_list_sha256(),
+            source: source.key(),
         };
         let inputs = source.input().into_iter().cloned().collect();
         HistogramsJob {
@@ -748,9 +797,10 @@ impl Job for HistogramsJob {
     ) -> Result<JobOutcome> {
         store.run(&self.spec, force, |writer| {
             let layers = self.source.layers(store)?;
-            let labels = match &self.source {
-                MaskSource::Stored(masks) => run_columns(store, masks)?,
-                MaskSource::EdgeList(path, _) => external_run_columns(&layers, path)?,
+            let labels = match (&self.source, self.source.file()) {
+                (MaskSource::Stored(masks), _) => run_columns(store, masks)?,
+                (_, Some(path)) => external_run_columns(&layers, path)?,
+                (_, None) => unreachable!("every source but a stored run is a file"),
             };
             write_tables(writer, &self.settings, &layers, &labels)
         })

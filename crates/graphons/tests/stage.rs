@@ -332,7 +332,42 @@ fn an_edge_list_gives_the_same_histograms_as_the_stored_mask() {
         )
         .unwrap()
     };
-    assert_eq!(read(own.manifest.key), read(external.manifest.key));
+    assert_eq!(read(own.manifest.key.clone()), read(external.manifest.key));
+
+    // The same mask as PyTorch loads it (our safetensors export: modules 0, 2, 4 with
+    // `weight_orig`, `weight_mask` and `bias`): the same histograms, its layers in natural
+    // order; other layers or another order are another key, and an unknown layer is refused.
+    let net = outside.path().join("net.safetensors");
+    glh_masks::export::export_safetensors(&store, &masks_input, &net).unwrap();
+    let source = MaskSource::safetensors(&net, None).unwrap();
+    let MaskSource::Safetensors(_, _, ref names) = source else {
+        panic!("a safetensors source")
+    };
+    assert_eq!(names, &["0", "2", "4"]);
+    let from_torch = glh_graphons::stage::HistogramsJob::new(&settings, source.clone());
+    assert_eq!(
+        from_torch.spec().params["safetensors_layers"].to_string(),
+        r#"["0","2","4"]"#
+    );
+    let from_torch = from_torch.run(&store, false, &mut |_, _| {}).unwrap();
+    assert_eq!(
+        read(own.manifest.key),
+        read(from_torch.manifest.key.clone())
+    );
+    let named: Vec<String> = ["0", "2"].map(String::from).to_vec();
+    let two = MaskSource::safetensors(&net, Some(&named)).unwrap();
+    let key_of = |s: MaskSource| {
+        glh_graphons::stage::HistogramsJob::new(&settings, s)
+            .spec()
+            .key()
+            .clone()
+    };
+    assert_ne!(key_of(two.clone()), from_torch.manifest.key);
+    assert_eq!(two.layers(&store).unwrap(), mask.layers()[..2].to_vec());
+    let err = MaskSource::safetensors(&net, Some(&["6".to_string()]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no layer `6` (its layers: 0, 2, 4)"), "{err}");
 
     // Polars and pyarrow write Int64 by default: accepted, and the same tiny mask comes out.
     let tiny = root.path().join("tiny.parquet");

@@ -58,8 +58,9 @@ struct NtkParams<'a> {
     /// The kernel images' pixels (the data run names only which images).
     #[serde(flatten)]
     normalisation: Normalisation,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    edge_list_sha256: Option<String>,
+    /// For a file: its bytes' hash, not its path (a stored run is an input).
+    #[serde(flatten)]
+    source: glh_graphons::stage::SourceKey,
 }
 
 /// One kernel matrix and what it integrates over.
@@ -228,7 +229,7 @@ impl KernelsJob {
         let params = NtkParams {
             settings,
             normalisation: Normalisation::from(data),
-            edge_list_sha256: source.edge_list_sha256(),
+            source: source.key(),
         };
         let mut inputs: Vec<InputRef> = source.input().into_iter().cloned().collect();
         inputs.push(data_job.spec().as_input());
@@ -258,7 +259,7 @@ impl KernelsJob {
     ) -> Result<Self> {
         let seed = match &source {
             MaskSource::Stored(masks) => run_columns(store, masks)?.seed,
-            MaskSource::EdgeList(..) => edge_list_seed,
+            MaskSource::EdgeList(..) | MaskSource::Safetensors(..) => edge_list_seed,
         };
         Self::with_source(settings, data, source, seed)
     }
@@ -293,7 +294,7 @@ impl Job for KernelsJob {
                 let (_, mask) = read_mask(store, masks)?;
                 write_run(writer, settings, mask.layers(), &images, &labels, seed)
             }
-            MaskSource::EdgeList(path, _) => {
+            MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => {
                 let layers = self.source.layers(store)?;
                 check_mnist_shape(&layers, path)?;
                 let shapes: Vec<(u64, u64)> = layers

@@ -303,18 +303,38 @@ fn prune<'py>(
         compute_mask(&store, &settings, &data, &point, None, &mut |_, _, _| {})
     });
     let mask = mask.map_err(py_error)?;
-    Ok(mask
-        .layers()
-        .iter()
-        .map(|layer| {
-            numpy::ndarray::Array2::from_shape_vec(
-                (layer.rows(), layer.cols()),
-                layer.as_slice().to_vec(),
-            )
-            .expect("rows * cols flags")
-            .into_pyarray(py)
-        })
+    Ok(mask.layers().iter().map(|l| mask_array(py, l)).collect())
+}
+
+/// The masks of a safetensors file as `(name, mask)` pairs, input layer first: layer p's mask
+/// is `p.weight_mask`, else the nonzero pattern of a 2-D `p.weight`; `layers` names them in
+/// order (their prefixes), else every one in natural name order (`glh graphons --safetensors`).
+#[pyfunction]
+#[pyo3(signature = (path, layers = None))]
+fn read_safetensors<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    layers: Option<Vec<String>>,
+) -> PyResult<Vec<(String, Bound<'py, PyArray2<bool>>)>> {
+    use glh_graphons::safetensors_masks::{decode_safetensors_masks, safetensors_layer_names};
+    let read = py.detach(|| -> glh_artifacts::Result<_> {
+        let bytes = glh_artifacts::files::read_input(&path, "safetensors file")?;
+        let names = safetensors_layer_names(&path, &bytes, layers.as_deref())?;
+        let masks = decode_safetensors_masks(&path, &bytes, &names)?;
+        Ok(names.into_iter().zip(masks).collect::<Vec<_>>())
+    });
+    Ok(read
+        .map_err(py_error)?
+        .into_iter()
+        .map(|(name, mask)| (name, mask_array(py, &mask)))
         .collect())
+}
+
+/// A layer mask as a numpy `bool` array `(n_out, n_in)`.
+fn mask_array<'py>(py: Python<'py>, layer: &LayerMask) -> Bound<'py, PyArray2<bool>> {
+    numpy::ndarray::Array2::from_shape_vec((layer.rows(), layer.cols()), layer.as_slice().to_vec())
+        .expect("rows * cols flags")
+        .into_pyarray(py)
 }
 
 /// The native half of `graphon_lab`.
@@ -329,5 +349,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(histogram_ntk, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(prune, m)?)?;
+    m.add_function(wrap_pyfunction!(read_safetensors, m)?)?;
     Ok(())
 }
