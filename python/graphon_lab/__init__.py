@@ -28,7 +28,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _native
-from .importers import masks_from_npz, masks_from_safetensors, masks_from_state_dict
+from .importers import (
+    masks_from_npz,
+    masks_from_pth,
+    masks_from_safetensors,
+    masks_from_state_dict,
+)
 
 __all__ = [
     "prune",
@@ -44,6 +49,7 @@ __all__ = [
     "masks_from_state_dict",
     "masks_from_npz",
     "masks_from_safetensors",
+    "masks_from_pth",
 ]
 
 

@@ -100,3 +100,25 @@ def masks_from_safetensors(
     from . import _native
 
     return _native.read_safetensors(str(path), None if layers is None else list(layers))
+
+
+def masks_from_pth(path: str, layers: Iterable[str] | None = None) -> list[tuple[str, np.ndarray]]:
+    """The masks of a ``.pt``/``.pth`` file, read without torch and without running its pickle
+    (``graphon_lab.torch_files``): OpenLTH's ``mask.pth`` (``{"fc_layers.0.weight": 0/1}``), NNI's
+    (``{"fc1": {"weight": 0/1, "bias": ...}}``), or a saved ``state_dict`` (also under a
+    checkpoint's ``"state_dict"``), each by :func:`masks_from_state_dict`'s rule."""
+    from .torch_files import load_torch_file
+
+    obj = load_torch_file(path)
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not obj:
+        raise ValueError(f"{path}: holds {type(obj).__name__}, not a dictionary of tensors")
+    if all(isinstance(v, Mapping) for v in obj.values()):
+        # NNI: one dictionary per module, its "weight" the mask.
+        obj = {
+            f"{name}{_MASK}": entry["weight"]
+            for name, entry in obj.items()
+            if entry.get("weight") is not None
+        }
+    return masks_from_state_dict(obj, layers)

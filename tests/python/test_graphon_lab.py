@@ -269,3 +269,66 @@ def test_safetensors_files_read_as_glh_reads_them(tmp_path):
         rows = [i for i, l in enumerate(table["layer"]) if l == layer]
         stored = np.array([table["block_density"][i] for i in rows]).reshape(ours.shape)
         np.testing.assert_array_equal(stored, ours)
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def truth(name: str) -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / f"{name}-truth.npz") as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+@pytest.mark.parametrize(
+    "name,expected_layers",
+    [
+        ("torch-mlp-pruned", ["0", "2", "4"]),          # torch.nn.utils.prune's weight_mask
+        ("torch-mlp-bf16-zeros", ["0", "2", "4"]),      # bfloat16 zeros (and -0.0) in weight
+        ("openlth-mask", ["fc_layers.0", "fc_layers.1", "fc"]),
+        ("nni-masks", ["fc1", "fc2", "fc3"]),
+    ],
+)
+def test_torch_files_written_by_torch_read_as_torch_holds_them(name, expected_layers):
+    suffix = ".pth" if name.startswith(("openlth", "nni")) else ".pt"
+    named = gl.masks_from_pth(str(FIXTURES / f"{name}{suffix}"))
+    assert [n for n, _ in named] == expected_layers
+    want = truth(name)
+    for layer, mask in named:
+        np.testing.assert_array_equal(mask, want[layer], err_msg=f"{name} {layer}")
+    # The same histograms as the equivalent edge list gives: the masks are the masks.
+    for layer, mask in named:
+        np.testing.assert_array_equal(gl.sas_histogram(mask, 4), sas_twin(want[layer], 4))
+
+
+def test_a_pruned_cnn_is_refused_until_its_channel_graph_is_read():
+    path = str(FIXTURES / "torch-cnn-pruned.pt")
+    with pytest.raises(ValueError, match="convolution weight"):
+        gl.masks_from_pth(path)
+    ((layer, mask),) = gl.masks_from_pth(path, layers=["3"])
+    np.testing.assert_array_equal(mask, truth("torch-cnn-pruned")["3"])
+
+
+def test_a_torch_file_that_names_code_is_refused_before_it_runs(tmp_path):
+    """A `.pt` whose pickle calls os.system (what `torch.load(weights_only=False)` would run):
+    refused at the global, and the command never runs."""
+    import pickle
+    import zipfile
+
+    canary = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {canary}",))
+
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("evil/data.pkl", pickle.dumps({"0.weight": Payload()}, protocol=2))
+        archive.writestr("evil/byteorder", "little")
+    with pytest.raises(pickle.UnpicklingError, match="refuses the global (posix|os).system"):
+        gl.masks_from_pth(str(path))
+    assert not canary.exists()
+    # Not a zip at all (torch's legacy format, or anything else): a clear refusal.
+    legacy = tmp_path / "legacy.pt"
+    legacy.write_bytes(pickle.dumps({"0.weight": [[1.0]]}))
+    with pytest.raises(ValueError, match="legacy format"):
+        gl.masks_from_pth(str(legacy))
