@@ -34,6 +34,7 @@ from .importers import (
     masks_from_safetensors,
     masks_from_state_dict,
 )
+from .store import Store, open_store
 
 __all__ = [
     "prune",
@@ -44,12 +45,15 @@ __all__ = [
     "cut_distance",
     "graphon_ntk",
     "histogram_ntk",
+    "empirical_ntk",
     "spectral_metrics",
     "as_mask",
     "masks_from_state_dict",
     "masks_from_npz",
     "masks_from_safetensors",
     "masks_from_pth",
+    "open_store",
+    "Store",
 ]
 
 
@@ -151,6 +155,17 @@ def histogram_ntk(masks: Sequence[Any], x: Any, k: int, sigma_w2: float = 1.0) -
     """The Graphon NTK ``(N, N)`` of the network's ``k``-block SAS histograms (one shared neuron
     order per hidden layer), as ``glh ntk``'s ``histogram`` kernel."""
     return _native.histogram_ntk(_network(masks), _matrix(x, "x"), int(k), float(sigma_w2))
+
+
+def empirical_ntk(
+    masks: Sequence[Any], x: Any, draws: int = 1, seed: int = 0, sigma_w2: float = 1.0
+) -> np.ndarray:
+    """The empirical NTK ``(N, N)`` of the finite masked network on the rows of ``x``, averaged
+    over ``draws`` N(0, 1) weight draws from ``seed`` (NTK parameterisation, bias-free ReLU), as
+    ``glh ntk``'s ``empirical`` kernel; it approaches :func:`graphon_ntk` as the width grows."""
+    return _native.empirical_ntk(
+        _network(masks), _matrix(x, "x"), int(draws), int(seed), float(sigma_w2)
+    )
 
 
 def spectral_metrics(kernel: Any) -> dict[str, float | int]:

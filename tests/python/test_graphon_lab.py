@@ -332,3 +332,48 @@ def test_a_torch_file_that_names_code_is_refused_before_it_runs(tmp_path):
     legacy.write_bytes(pickle.dumps({"0.weight": [[1.0]]}))
     with pytest.raises(ValueError, match="legacy format"):
         gl.masks_from_pth(str(legacy))
+
+
+def test_open_store_reads_every_run_verified(tmp_path):
+    store_dir = tmp_path / "artifacts"
+    glh("--artifacts", str(store_dir), "run", "pipelines/smoke.toml", "-q")
+    store = gl.open_store(store_dir)
+    runs = store.runs("graphons")
+    manifests = [json_of(p) for p in (store_dir / "graphons").glob("*/manifest.json")]
+    assert sorted(runs["key"].to_list()) == sorted(m["key"] for m in manifests)
+    histograms = store.table("graphons", "histograms")
+    rows = sum(f["rows"] for m in manifests for f in m["files"] if f["table"] == "histograms")
+    assert histograms.height == rows
+    assert histograms.columns[0] == "key" and "block_density" in histograms.columns
+    assert set(histograms["key"].unique()) == set(runs["key"])
+    assert "masks" in store.stages() and "graphons" in store.stages()
+    # A file changed after its run wrote it is refused, naming the file.
+    victim = next((store_dir / "graphons").glob("*/histograms.parquet"))
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ValueError, match="SHA-256"):
+        store.table("graphons", "histograms")
+    with pytest.raises(ValueError, match="no complete masks run has a `nothing` table"):
+        store.table("masks", "nothing")
+
+
+def json_of(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def test_empirical_ntk_approaches_the_graphon_ntk_with_width():
+    x = RNG.normal(size=(6, 8))
+
+    def error(width: int) -> float:
+        masks = [random_mask(width, 8, 0.7), random_mask(width, width, 0.5), random_mask(3, width, 0.6)]
+        exact = gl.graphon_ntk(masks, x, sigma_w2=2.0)
+        drawn = gl.empirical_ntk(masks, x, draws=4, seed=1, sigma_w2=2.0)
+        np.testing.assert_allclose(drawn, drawn.T, rtol=1e-12, atol=1e-12)
+        return np.linalg.norm(drawn - exact) / np.linalg.norm(exact)
+
+    small, large = error(16), error(1024)
+    assert large < 0.1, large
+    assert large < small / 2, (small, large)
+    with pytest.raises(ValueError, match="draws"):
+        gl.empirical_ntk([random_mask(4, 8, 0.5), random_mask(2, 4, 0.5)], x, draws=0)

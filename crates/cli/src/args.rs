@@ -98,9 +98,9 @@ In PyTorch, the safetensors export loads into the same network under torch.nn.ut
   for m in net[::2]: prune.identity(m, \"weight\")
   net.load_state_dict(safetensors.torch.load_file(\"snip.safetensors\"))")]
     Masks(MasksCommand),
-    /// SAS histograms and degree profiles of one mask: a stored masks run or an edge list.
+    /// SAS histograms and degree profiles of one mask: a stored masks run or a file of yours.
     #[command(long_about = "\
-SAS histograms and degree profiles of one mask: a stored masks run or an edge list.
+SAS histograms and degree profiles of one mask: a stored masks run or a file of yours.
 
 Rows and columns of every layer are sorted by degree (descending, ties by index) and cut into
 K x K blocks (K capped by the layer's size); each entry is the block's density. The result is a
@@ -112,12 +112,15 @@ weights as a Parquet edge list with integer columns layer (from 1), row, col, n_
   rows, cols = torch.nonzero(mask, as_tuple=True)  # for each Linear layer, then pl.DataFrame(...)
 and run
   glh graphons --edges my_mask.parquet --k 20
+A pruned checkpoint needs no conversion (p.weight_mask, else the zeros of a 2-D p.weight):
+  glh graphons --safetensors pruned.safetensors --layers 0,2,4
+or from Python, `graphon_lab.masks_from_pth`/`masks_from_state_dict` (README, From Python).
 
 K is at most 24: the exact cut distance enumerates 2^K sets of row blocks.")]
     Graphons(GraphonsArgs),
-    /// Graphon NTK, empirical NTK and spectra of one mask: a stored masks run or an edge list.
+    /// Graphon NTK, empirical NTK and spectra of one mask: a stored masks run or a file of yours.
     #[command(long_about = "\
-Graphon NTK, empirical NTK and spectra of one mask: a stored masks run or an edge list.
+Graphon NTK, empirical NTK and spectra of one mask: a stored masks run or a file of yours.
 
 On the data stage's kernel subset (--kernel-per-class images per class of the MNIST training
 set, drawn by --seed), computes in f64, NTK parameterisation, no biases, ReLU:
@@ -136,7 +139,8 @@ Sweeps run through `glh run` with an [ntk] table (see pipelines/e2.toml).
 Examples:
   glh ntk --masks <KEY>                          (keys: glh ls --stage masks)
   glh ntk --masks <KEY> --empirical-draws 4 --histogram-k 32
-  glh ntk --edges my_mask.parquet --seed 0       (784 -> ... -> 10 masks from any tool)")]
+  glh ntk --edges my_mask.parquet --seed 0       (784 -> ... -> 10 masks from any tool)
+  glh ntk --safetensors pruned.safetensors       (a PyTorch checkpoint of such a network)")]
     Ntk(NtkArgs),
     /// The paper's E3 kernel: the Graphon NTK of one configuration's seed-averaged graphon.
     #[command(

@@ -209,6 +209,30 @@ fn histogram_ntk<'py>(
     Ok(kernel_array(py, &k))
 }
 
+/// The empirical NTK `(N, N)` of the finite masked network on the rows of `x`, averaged over
+/// `draws` N(0, 1) weight draws from `seed` (NTK parameterisation, bias-free ReLU), as `glh
+/// ntk`'s `empirical` kernel: it approaches `graphon_ntk` as the width grows.
+#[pyfunction]
+#[pyo3(signature = (masks, x, draws = 1, seed = 0, sigma_w2 = 1.0))]
+fn empirical_ntk<'py>(
+    py: Python<'py>,
+    masks: Vec<PyReadonlyArray2<'py, bool>>,
+    x: PyReadonlyArray2<'py, f64>,
+    draws: u32,
+    seed: u64,
+    sigma_w2: f64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let layers = network(&masks)?;
+    let x = images(&x)?;
+    check_inputs(&layers, &x, sigma_w2)?;
+    GraphonChain::of_masks(&layers).map_err(bad)?;
+    if draws == 0 {
+        return Err(bad("draws must be at least 1"));
+    }
+    let k = py.detach(|| glh_ntk::empirical::empirical_ntk(&layers, &x, sigma_w2, draws, seed));
+    Ok(kernel_array(py, &k))
+}
+
 /// The images' dimension against the first layer's inputs, and a usable sigma_w^2.
 fn check_inputs(layers: &[LayerMask], x: &Mat<f64>, sigma_w2: f64) -> PyResult<()> {
     if x.nrows() != layers[0].cols() {
@@ -347,6 +371,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cut_distance, m)?)?;
     m.add_function(wrap_pyfunction!(graphon_ntk, m)?)?;
     m.add_function(wrap_pyfunction!(histogram_ntk, m)?)?;
+    m.add_function(wrap_pyfunction!(empirical_ntk, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(prune, m)?)?;
     m.add_function(wrap_pyfunction!(read_safetensors, m)?)?;
