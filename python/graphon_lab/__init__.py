@@ -69,8 +69,8 @@ def as_mask(mask: Any, name: str = "mask") -> np.ndarray:
     array = _numpy(mask)
     if array.ndim != 2:
         raise ValueError(
-            f"{name} has shape {array.shape}: a mask is 2-D (n_out, n_in); "
-            "convolution weights need their channel graph first"
+            f"{name} has shape {array.shape}: a mask here is 2-D (n_out, n_in); a convolution's "
+            "(out, in, kh, kw) has a histogram (sas_histogram) but no Graphon NTK yet"
         )
     if array.dtype != np.bool_:
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
@@ -119,8 +119,16 @@ def prune(
 def sas_histogram(mask: Any, k: int) -> np.ndarray:
     """The SAS histogram of one mask, ``(min(k, n_out), min(k, n_in))`` float64: each side
     sorted by degree (descending, ties by index), cut into ``k`` blocks at ``floor(a n / k)``,
-    each block's fraction of kept weights (``histograms.parquet``'s ``block_density``)."""
-    return _native.sas_histogram(as_mask(mask), int(k))
+    each block's fraction of kept weights (``histograms.parquet``'s ``block_density``).
+
+    A convolution's mask ``(out, in, kh, kw)`` is read as its channel graph: output channel r
+    reads input channel c with weight the kept fraction of their kernel, degrees are the kept
+    taps, and each block's entry its kept fraction (a linear layer is the case kh = kw = 1)."""
+    array = _numpy(mask)
+    if array.ndim == 4:
+        flat = as_mask(array.reshape(array.shape[0], -1), "mask")  # a 2-D mask's dtype checks
+        return _native.channel_sas_histogram(flat.reshape(array.shape), int(k))
+    return _native.sas_histogram(as_mask(array), int(k))
 
 
 def degree_profile(mask: Any) -> tuple[np.ndarray, np.ndarray]:

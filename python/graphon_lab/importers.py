@@ -36,13 +36,10 @@ def _select(named: list[tuple[str, np.ndarray]], layers: Iterable[str] | None, s
 
 def _kept(name: str, value: Any, source: str) -> np.ndarray:
     array = _as_numpy(value)
-    if array.ndim == 4:
-        raise ValueError(
-            f"{source}: {name} is a convolution weight {array.shape}; its channel graph is not "
-            "read yet (pass `layers=` to pick the linear layers)"
-        )
-    if array.ndim != 2:
-        raise ValueError(f"{source}: {name} has shape {array.shape}, not a 2-D layer")
+    # 2-D: a linear layer (n_out, n_in); 4-D: a convolution (out, in, kh, kw), whose
+    # histogram is its channel graph's (see `sas_histogram`).
+    if array.ndim not in (2, 4):
+        raise ValueError(f"{source}: {name} has shape {array.shape}, not a linear or conv layer")
     return np.ascontiguousarray(array != 0)
 
 
@@ -51,7 +48,7 @@ def masks_from_state_dict(
 ) -> list[tuple[str, np.ndarray]]:
     """The masks of a PyTorch ``state_dict`` (or any mapping of names to arrays): for each
     layer ``p``, ``p.weight_mask`` (left by ``torch.nn.utils.prune``) if present, else the
-    nonzero pattern of a 2-D ``p.weight`` (how magnitude-pruned, Wanda and SparseGPT checkpoints
+    nonzero pattern of a 2-D (or a convolution's 4-D) ``p.weight`` (how magnitude-pruned, Wanda and SparseGPT checkpoints
     carry their sparsity). Layers in the mapping's order, or as ``layers`` names them (their
     prefixes, e.g. ``["0", "2", "4"]`` for an ``nn.Sequential``)."""
     prefixes: dict[str, Any] = {}
@@ -60,8 +57,8 @@ def masks_from_state_dict(
             prefixes[key[: -len(_MASK)]] = value
         elif key.endswith(_WEIGHT):
             prefix = key[: -len(_WEIGHT)]
-            is_2d = getattr(value, "ndim", np.ndim(value)) == 2
-            if prefix not in prefixes and (is_2d or layers is not None):
+            is_layer = getattr(value, "ndim", np.ndim(value)) in (2, 4)
+            if prefix not in prefixes and (is_layer or layers is not None):
                 prefixes[prefix] = value
     # A `weight_mask` read after its layer's `weight` replaced it, in the weight's place.
     named = list(prefixes.items())

@@ -218,8 +218,9 @@ def test_state_dicts_and_npz_archives_give_the_named_layers(tmp_path):
     assert [n for n, _ in gl.masks_from_state_dict(state, layers=["2"])] == ["2"]
     with pytest.raises(ValueError, match="no layer '4'"):
         gl.masks_from_state_dict(state, layers=["4"])
-    with pytest.raises(ValueError, match="convolution"):
-        gl.masks_from_state_dict({"c.weight": np.ones((4, 3, 3, 3))}, layers=["c"])
+    assert gl.masks_from_state_dict({"c.weight": np.ones((4, 3, 3, 3))})[0][1].shape == (4, 3, 3, 3)
+    with pytest.raises(ValueError, match="not a linear or conv layer"):
+        gl.masks_from_state_dict({"c.weight": np.ones((4, 3, 3))}, layers=["c"])
     # JAX kernels are (n_in, n_out): `layout="in_out"` turns them into rows = outputs.
     path = tmp_path / "masks.npz"
     np.savez(path, dense_0=mask1.T, dense_1=(w2 != 0).T)
@@ -300,12 +301,39 @@ def test_torch_files_written_by_torch_read_as_torch_holds_them(name, expected_la
         np.testing.assert_array_equal(gl.sas_histogram(mask, 4), sas_twin(want[layer], 4))
 
 
-def test_a_pruned_cnn_is_refused_until_its_channel_graph_is_read():
-    path = str(FIXTURES / "torch-cnn-pruned.pt")
-    with pytest.raises(ValueError, match="convolution weight"):
-        gl.masks_from_pth(path)
-    ((layer, mask),) = gl.masks_from_pth(path, layers=["3"])
-    np.testing.assert_array_equal(mask, truth("torch-cnn-pruned")["3"])
+def channel_sas_twin(conv: np.ndarray, k: int) -> np.ndarray:
+    """A convolution mask's channel graph histogram written out: counts of kept taps per
+    (output, input) channel pair, sides by their count sums, blocks' kept fractions."""
+    out, inputs = conv.shape[:2]
+    taps = conv.shape[2] * conv.shape[3]
+    counts = conv.reshape(out, inputs, -1).sum(axis=2)
+    kr, kc = min(k, out), min(k, inputs)
+    both = counts[degree_order(counts.sum(axis=1))][:, degree_order(counts.sum(axis=0))]
+    rb = [a * out // kr for a in range(kr + 1)]
+    cb = [b * inputs // kc for b in range(kc + 1)]
+    return np.array(
+        [[both[rb[a]:rb[a + 1], cb[b]:cb[b + 1]].sum()
+          / ((rb[a + 1] - rb[a]) * (cb[b + 1] - cb[b]) * taps) for b in range(kc)]
+         for a in range(kr)]
+    )
+
+
+def test_a_pruned_cnn_goes_from_its_state_dict_to_histograms():
+    named = gl.masks_from_pth(str(FIXTURES / "torch-cnn-pruned.pt"))
+    assert [(n, m.ndim) for n, m in named] == [("0", 4), ("3", 2)]
+    hists = [gl.sas_histogram(m, k=4) for _, m in named]
+    conv = named[0][1]
+    assert conv.shape == (4, 1, 3, 3)
+    np.testing.assert_allclose(hists[0], channel_sas_twin(conv, 4), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(named[1][1], truth("torch-cnn-pruned")["3"])
+    # A wider random convolution: many channels, ties and all.
+    wide = random_mask(24, 20, 0.4).reshape(24, 20, 1, 1) & (RNG.random((24, 20, 3, 3)) < 0.5)
+    np.testing.assert_allclose(gl.sas_histogram(wide, 8), channel_sas_twin(wide, 8), atol=1e-12)
+    # A 1x1 convolution is a linear layer.
+    linear = random_mask(10, 12, 0.3)
+    np.testing.assert_array_equal(gl.sas_histogram(linear[:, :, None, None], 4), gl.sas_histogram(linear, 4))
+    with pytest.raises(ValueError, match="no Graphon NTK yet"):
+        gl.graphon_ntk([conv, named[1][1]], np.ones((2, 1)))
 
 
 def test_a_torch_file_that_names_code_is_refused_before_it_runs(tmp_path):

@@ -118,6 +118,43 @@ fn sas_histogram<'py>(
 /// One side's degree profile as a numpy vector.
 type Profile<'py> = Bound<'py, PyArray1<f64>>;
 
+/// The SAS histogram of a convolution's mask `(out, in, kh, kw)` as its channel graph: output
+/// channel r reads input channel c with weight the kept fraction of their `kh x kw` kernel;
+/// `(min(k, out), min(k, in))` blocks of kept fractions (`graphons::sas::count_sas_histogram`).
+#[pyfunction]
+fn channel_sas_histogram<'py>(
+    py: Python<'py>,
+    mask: numpy::PyReadonlyArray4<'py, bool>,
+    k: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (out, inputs, kh, kw) = mask.as_array().dim();
+    if out == 0 || inputs == 0 || kh * kw == 0 {
+        return Err(bad(format!(
+            "the convolution mask is {out}x{inputs}x{kh}x{kw}"
+        )));
+    }
+    if k == 0 {
+        return Err(bad("k must be at least 1"));
+    }
+    let taps = u32::try_from(kh * kw).map_err(|_| bad("a kernel of more than 2^32 taps"))?;
+    let view = mask.as_array();
+    let counts: Vec<u32> = view
+        .outer_iter()
+        .flat_map(|row| {
+            row.outer_iter()
+                .map(|kernel| kernel.iter().map(|&b| u32::from(b)).sum())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    let (kr, kc) = (k.min(out), k.min(inputs));
+    let h = py
+        .detach(|| glh_graphons::sas::count_sas_histogram(&counts, (out, inputs), taps, (kr, kc)))
+        .map_err(bad)?;
+    let values =
+        numpy::ndarray::Array2::from_shape_vec((kr, kc), h.values).expect("k_rows * k_cols values");
+    Ok(values.into_pyarray(py))
+}
+
 /// The degree profiles of one mask: `(rows, cols)`, each side's degrees in descending order
 /// divided by the other side's size (the `normalised_degree` of `degrees.parquet`).
 #[pyfunction]
@@ -365,6 +402,7 @@ fn mask_array<'py>(py: Python<'py>, layer: &LayerMask) -> Bound<'py, PyArray2<bo
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sas_histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(channel_sas_histogram, m)?)?;
     m.add_function(wrap_pyfunction!(degree_profile, m)?)?;
     m.add_function(wrap_pyfunction!(frobenius_distance, m)?)?;
     m.add_function(wrap_pyfunction!(l2_distance, m)?)?;
