@@ -23,7 +23,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -43,6 +43,7 @@ __all__ = [
     "frobenius_distance",
     "l2_distance",
     "cut_distance",
+    "convergence_table",
     "graphon_ntk",
     "histogram_ntk",
     "empirical_ntk",
@@ -101,18 +102,23 @@ def prune(
     depth: int = 4,
     seed: int = 0,
     scope: str = "global",
+    synflow_rounds: int | None = None,
+    grasp_temperature: float | None = None,
     data_dir: str = "data/mnist",
     store: str | None = None,
 ) -> list[np.ndarray]:
     """The masks ``glh masks`` computes, bit for bit: an MNIST MLP (784 inputs, ``depth - 1``
     hidden layers of ``width``, 10 outputs) initialised from ``seed`` and pruned by ``method``
     (``random``, ``magnitude``, ``snip``, ``grasp``, ``synflow``, ``shuffled:<m>``,
-    ``rewired:<m>``, ``graphon:<m>``) to ``sparsity``. Returns ``depth`` bool arrays
-    ``(n_out, n_in)``, input layer first. Methods that score on data read MNIST from
+    ``rewired:<m>``, ``graphon:<m>``) to ``sparsity``, SynFlow in ``synflow_rounds`` rounds and
+    GraSP at ``grasp_temperature`` (``[masks]``'s settings; ``None`` takes its defaults).
+    Returns ``depth`` bool arrays ``(n_out, n_in)``, input layer first. Methods that score on data read MNIST from
     ``data_dir``; ``store`` caches their scoring batch (a temporary store when ``None``)."""
     return _native.prune(
-        method, int(width), float(sparsity), int(depth), int(seed), scope, str(data_dir),
-        None if store is None else str(store),
+        method, int(width), float(sparsity), int(depth), int(seed), scope,
+        None if synflow_rounds is None else int(synflow_rounds),
+        None if grasp_temperature is None else float(grasp_temperature),
+        str(data_dir), None if store is None else str(store),
     )
 
 
@@ -150,6 +156,23 @@ def cut_distance(h1: Any, h2: Any, seed: int = 0) -> tuple[float, float]:
     """The cut distance of two histograms on one grid as ``(low, high)``: equal (exact) on small
     grids, otherwise a certified interval, as the graphons stage reports it."""
     return _native.cut_distance(_matrix(h1, "h1"), _matrix(h2, "h2"), int(seed))
+
+
+def convergence_table(
+    masks_by_width: Mapping[int, Sequence[Sequence[Any]]], k: int = 64, rescale: str = "none"
+) -> dict[str, np.ndarray]:
+    """E1's convergence table of your masks: ``masks_by_width[w]`` is a list of seeds, each a
+    network (a list of masks, input layer first). Each layer's ``k``-block SAS histogram
+    (divided by the layer's density with ``rescale="layer_density"``) against the largest
+    width's seed mean: per layer and width, the Frobenius, L2 and cut distances' mean and sd
+    over seeds, the noise floor (seed-to-seed distance) and the bias-corrected squared
+    distances to the reference and to the previous width, named as ``convergence.parquet``'s
+    columns. ``polars.DataFrame(gl.convergence_table(...))`` makes it a frame."""
+    networks = {
+        int(width): [_network(net) for net in seeds] for width, seeds in masks_by_width.items()
+    }
+    columns = _native.convergence_table(networks, int(k), rescale)
+    return {name: np.asarray(values) for name, values in columns.items()}
 
 
 def graphon_ntk(masks: Sequence[Any], x: Any, sigma_w2: float = 1.0) -> np.ndarray:

@@ -405,3 +405,29 @@ def test_empirical_ntk_approaches_the_graphon_ntk_with_width():
     assert large < small / 2, (small, large)
     with pytest.raises(ValueError, match="draws"):
         gl.empirical_ntk([random_mask(4, 8, 0.5), random_mask(2, 4, 0.5)], x, draws=0)
+
+
+def test_convergence_table_is_the_stage_s_for_the_same_masks(tmp_path):
+    # The smoke pipeline's convergence runs (widths 16 and 32, seeds 0 and 1, 80%, L = 3, K = 8)
+    # against the same masks pruned from Python: every column equal.
+    store_dir = tmp_path / "artifacts"
+    glh("--artifacts", str(store_dir), "run", "pipelines/smoke.toml", "-q")
+    stored = gl.open_store(store_dir).table("convergence", "convergence")
+    for method in ("random", "synflow"):
+        masks = {
+            w: [gl.prune(method, w, 0.8, depth=3, seed=s, synflow_rounds=10,
+                         data_dir=str(REPO / "data/mnist"))
+                for s in (0, 1)]
+            for w in (16, 32)
+        }
+        ours = gl.convergence_table(masks, k=8)
+        theirs = stored.filter(
+            (stored["method"] == method) & (stored["rescale"] == "none")
+        ).sort(["layer", "width"])
+        assert theirs.height == len(ours["layer"]) == 3 * 2
+        for name, values in ours.items():
+            np.testing.assert_array_equal(values, theirs[name].to_numpy(), err_msg=f"{method} {name}")
+    with pytest.raises(ValueError, match="rescale"):
+        gl.convergence_table({16: [[random_mask(16, 8, 0.5)]]}, rescale="log")
+    with pytest.raises(ValueError, match="reference's layers"):
+        gl.convergence_table({16: [[random_mask(16, 8, 0.5)], [random_mask(16, 9, 0.5)]]}, k=9)

@@ -426,6 +426,23 @@ impl Rescale {
             Rescale::LayerDensity => "layer_density",
         }
     }
+
+    /// The rescale named `name` (`none`, `layer_density`).
+    pub fn from_name(name: &str) -> Option<Rescale> {
+        [Rescale::None, Rescale::LayerDensity]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
+
+    /// A block density `value` of a layer of density `density`, scaled.
+    pub fn apply(self, value: f64, density: f64) -> f64 {
+        match self {
+            Rescale::None => value,
+            // An empty layer has nothing to rescale: it stays all zeros.
+            Rescale::LayerDensity if density == 0.0 => 0.0,
+            Rescale::LayerDensity => value / density,
+        }
+    }
 }
 
 /// Which view of a kernel a row of a metrics table describes (its `view` column): the kernel

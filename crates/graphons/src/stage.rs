@@ -201,13 +201,9 @@ pub fn read_scaled_histograms(
         let entry = values
             .entry(layer.value(i))
             .or_insert_with(|| (kr.value(i) as usize, kc.value(i) as usize, Vec::new()));
-        let scaled = match rescale {
-            Rescale::None => value.value(i),
-            // An empty layer has nothing to rescale: it stays all zeros.
-            Rescale::LayerDensity if density.value(i) == 0.0 => 0.0,
-            Rescale::LayerDensity => value.value(i) / density.value(i),
-        };
-        entry.2.push(scaled);
+        entry
+            .2
+            .push(rescale.apply(value.value(i), density.value(i)));
     }
     values
         .into_iter()
@@ -241,25 +237,127 @@ struct ConvergenceParams {
 }
 
 /// One row of the convergence table before it becomes columns.
-struct ConvergenceRow {
-    layer: u32,
+pub struct ConvergenceRow {
+    /// The layer, 1 = input layer.
+    pub layer: u32,
     /// A hidden-to-hidden layer (2..L-1): the only ones the paper analyses.
-    hidden: bool,
-    width: u32,
-    seeds: u32,
+    pub hidden: bool,
+    /// The width.
+    pub width: u32,
+    /// Seeds at this width.
+    pub seeds: u32,
     /// (mean, sd) over seeds of the Frobenius distance, our normalised L2, and the cut
     /// distance's lower and upper bounds, in the table's column order.
-    stats: [(f64, f64); 4],
+    pub stats: [(f64, f64); 4],
     /// The mean Frobenius distance between two seeds' histograms at this width.
-    noise_floor: f64,
+    pub noise_floor: f64,
     /// The bias-corrected squared distance of the expected histograms to the reference
     /// width's, and its interval (NaN at the reference width).
-    expected_sq: (f64, f64, f64),
+    pub expected_sq: (f64, f64, f64),
     /// The next smaller width of the group, the chain's previous link (0 at the smallest).
-    previous_width: u32,
+    pub previous_width: u32,
     /// The bias-corrected squared distance of the expected histograms to the previous width's,
     /// and its interval (NaN at the smallest width).
-    successive_sq: (f64, f64, f64),
+    pub successive_sq: (f64, f64, f64),
+}
+
+/// The names of [`ConvergenceRow::stats`]' (mean, sd) pairs, in order: the table's columns.
+pub const CONVERGENCE_STATS: [(&str, &str); 4] = [
+    ("frobenius_mean", "frobenius_sd"),
+    ("l2_mean", "l2_sd"),
+    ("cut_low_mean", "cut_low_sd"),
+    ("cut_high_mean", "cut_high_sd"),
+];
+
+/// The convergence rows of one group: `by_width[w]` holds each seed's histograms by layer at
+/// width w (one grid a layer); the reference is the largest width's seed mean. Per layer and
+/// width: the distances' mean and sd over seeds, the noise floor, and the bias-corrected
+/// squared distances to the reference and to the previous width. `depth` marks the hidden
+/// layers (2..depth-1). The convergence job writes these rows; `graphon_lab` returns them.
+pub fn convergence_rows(
+    by_width: &BTreeMap<u32, Vec<BTreeMap<u32, StepGraphon>>>,
+    depth: u32,
+) -> Result<Vec<ConvergenceRow>> {
+    let reference_width = *by_width
+        .keys()
+        .next_back()
+        .ok_or_else(|| Error::Unsupported("a convergence group has no members".into()))?;
+    // H_ref per layer: the mean over seeds at the largest width.
+    let refs = &by_width[&reference_width];
+    let grid = |run: &BTreeMap<u32, StepGraphon>| -> Vec<(u32, usize, usize)> {
+        run.iter().map(|(&l, h)| (l, h.rows, h.cols)).collect()
+    };
+    let layers = refs.first().map(grid).unwrap_or_default();
+    if by_width.values().any(|runs| runs.is_empty())
+        || by_width.values().flatten().any(|run| grid(run) != layers)
+    {
+        let msg = "every seed at every width needs the reference's layers, each on one grid";
+        return Err(Error::Unsupported(msg.into()));
+    }
+    let reference: BTreeMap<u32, StepGraphon> = refs[0]
+        .iter()
+        .map(|(&l, first)| {
+            let mut values = vec![0.0; first.values.len()];
+            for h in refs {
+                values
+                    .iter_mut()
+                    .zip(&h[&l].values)
+                    .for_each(|(a, b)| *a += b / refs.len() as f64);
+            }
+            (
+                l,
+                StepGraphon::new(first.rows, first.cols, values).expect("same shape"),
+            )
+        })
+        .collect();
+    let mut rows: Vec<ConvergenceRow> = Vec::new();
+    let nan = (f64::NAN, f64::NAN, f64::NAN);
+    for (&layer, h_ref) in &reference {
+        let at_ref: Vec<&StepGraphon> = refs.iter().map(|r| &r[&layer]).collect();
+        // The Cauchy chain's previous link: (width, its seeds' histograms of this layer).
+        let mut previous: Option<(u32, Vec<&StepGraphon>)> = None;
+        for (&width, runs) in by_width {
+            let (mut l2, mut frobenius, mut cut_low, mut cut_high) =
+                (vec![], vec![], vec![], vec![]);
+            for run in runs {
+                let h = &run[&layer];
+                l2.push(l2_distance(h, h_ref));
+                frobenius.push(frobenius_distance(h, h_ref));
+                // Seed 0 for the local search: a pure function of the two histograms.
+                let cut = cut_interval(h, h_ref, 0).map_err(Error::Unsupported)?;
+                cut_low.push(cut.low);
+                cut_high.push(cut.high);
+            }
+            let at_width: Vec<&StepGraphon> = runs.iter().map(|r| &r[&layer]).collect();
+            let expected_sq = if width == reference_width {
+                nan
+            } else {
+                corrected_sq_distance(&at_width, &at_ref)
+            };
+            let (previous_width, successive_sq) = match &previous {
+                Some((w, before)) => (*w, corrected_sq_distance(before, &at_width)),
+                None => (0, nan),
+            };
+            rows.push(ConvergenceRow {
+                layer,
+                hidden: layer > 1 && layer < depth,
+                width,
+                seeds: runs.len() as u32,
+                noise_floor: noise_floor(&at_width),
+                expected_sq,
+                previous_width,
+                successive_sq,
+                stats: [
+                    mean_sd(&frobenius),
+                    mean_sd(&l2),
+                    mean_sd(&cut_low),
+                    mean_sd(&cut_high),
+                ],
+            });
+            previous = Some((width, at_width));
+        }
+    }
+    Ok(rows)
 }
 
 /// The convergence run of one (method, depth, level) group.
@@ -381,71 +479,7 @@ fn run_convergence(
                     settings.rescale,
                 )?);
         }
-        // H_ref per layer: the mean over seeds at the largest width.
-        let refs = &by_width[&reference_width];
-        let reference: BTreeMap<u32, StepGraphon> = refs[0]
-            .iter()
-            .map(|(&l, first)| {
-                let mut values = vec![0.0; first.values.len()];
-                for h in refs {
-                    values
-                        .iter_mut()
-                        .zip(&h[&l].values)
-                        .for_each(|(a, b)| *a += b / refs.len() as f64);
-                }
-                (
-                    l,
-                    StepGraphon::new(first.rows, first.cols, values).expect("same shape"),
-                )
-            })
-            .collect();
-        let mut rows: Vec<ConvergenceRow> = Vec::new();
-        let nan = (f64::NAN, f64::NAN, f64::NAN);
-        for (&layer, h_ref) in &reference {
-            let at_ref: Vec<&StepGraphon> = refs.iter().map(|r| &r[&layer]).collect();
-            // The Cauchy chain's previous link: (width, its seeds' histograms of this layer).
-            let mut previous: Option<(u32, Vec<&StepGraphon>)> = None;
-            for (&width, runs) in &by_width {
-                let (mut l2, mut frobenius, mut cut_low, mut cut_high) =
-                    (vec![], vec![], vec![], vec![]);
-                for run in runs {
-                    let h = &run[&layer];
-                    l2.push(l2_distance(h, h_ref));
-                    frobenius.push(frobenius_distance(h, h_ref));
-                    // Seed 0 for the local search: a pure function of the two histograms.
-                    let cut = cut_interval(h, h_ref, 0).map_err(Error::Unsupported)?;
-                    cut_low.push(cut.low);
-                    cut_high.push(cut.high);
-                }
-                let at_width: Vec<&StepGraphon> = runs.iter().map(|r| &r[&layer]).collect();
-                let expected_sq = if width == reference_width {
-                    nan
-                } else {
-                    corrected_sq_distance(&at_width, &at_ref)
-                };
-                let (previous_width, successive_sq) = match &previous {
-                    Some((w, before)) => (*w, corrected_sq_distance(before, &at_width)),
-                    None => (0, nan),
-                };
-                rows.push(ConvergenceRow {
-                    layer,
-                    hidden: layer > 1 && layer < group.depth,
-                    width,
-                    seeds: runs.len() as u32,
-                    noise_floor: noise_floor(&at_width),
-                    expected_sq,
-                    previous_width,
-                    successive_sq,
-                    stats: [
-                        mean_sd(&frobenius),
-                        mean_sd(&l2),
-                        mean_sd(&cut_low),
-                        mean_sd(&cut_high),
-                    ],
-                });
-                previous = Some((width, at_width));
-            }
-        }
+        let rows = convergence_rows(&by_width, group.depth)?;
         let n = rows.len();
         let sparsity_at = |width: u32| -> Result<f64> {
             let width = Width::try_from(u64::from(width)).map_err(Error::Unsupported)?;
@@ -488,14 +522,7 @@ fn run_convergence(
                 UInt32Array::from(vec![reference_width; n]),
             )
             .with("seeds", per_row(|r| r.seeds));
-        // The distances' (mean, sd) in `ConvergenceRow::stats` order.
-        let stats = [
-            ("frobenius_mean", "frobenius_sd"),
-            ("l2_mean", "l2_sd"),
-            ("cut_low_mean", "cut_low_sd"),
-            ("cut_high_mean", "cut_high_sd"),
-        ];
-        for (which, (mean, sd)) in stats.into_iter().enumerate() {
+        for (which, (mean, sd)) in CONVERGENCE_STATS.into_iter().enumerate() {
             let stat = |pick: fn((f64, f64)) -> f64| {
                 Float64Array::from_iter_values(rows.iter().map(|r| pick(r.stats[which])))
             };

@@ -319,10 +319,11 @@ fn spectral_metrics<'py>(
 
 /// The masks `glh masks` computes for one configuration, the same bits: an MNIST MLP (784
 /// inputs, `depth - 1` hidden layers of `width`, 10 outputs) initialised from `seed`, pruned
-/// by `method` to `sparsity`. SNIP, GraSP and the designs read MNIST from `data_dir`; their
+/// by `method` to `sparsity` (SynFlow in `synflow_rounds` rounds, GraSP's logits divided by
+/// `grasp_temperature`, as `[masks]` sets them; `None`: its defaults). SNIP, GraSP and the designs read MNIST from `data_dir`; their
 /// scoring batch is cached in the artifact store `store` (a temporary one when `None`).
 #[pyfunction]
-#[pyo3(signature = (method, width, sparsity, depth = 4, seed = 0, scope = "global", data_dir = PathBuf::from("data/mnist"), store = None))]
+#[pyo3(signature = (method, width, sparsity, depth = 4, seed = 0, scope = "global", synflow_rounds = None, grasp_temperature = None, data_dir = PathBuf::from("data/mnist"), store = None))]
 #[allow(clippy::too_many_arguments)]
 fn prune<'py>(
     py: Python<'py>,
@@ -332,6 +333,8 @@ fn prune<'py>(
     depth: u64,
     seed: u64,
     scope: &str,
+    synflow_rounds: Option<u32>,
+    grasp_temperature: Option<f64>,
     data_dir: PathBuf,
     store: Option<PathBuf>,
 ) -> PyResult<Vec<Bound<'py, PyArray2<bool>>>> {
@@ -344,6 +347,9 @@ fn prune<'py>(
     };
     let settings = MasksSettings {
         scope: scope.parse::<Scope>().map_err(bad)?,
+        synflow_rounds: synflow_rounds.unwrap_or(glh_masks::settings::DEFAULT_SYNFLOW_ROUNDS),
+        grasp_temperature: grasp_temperature
+            .unwrap_or(glh_masks::settings::DEFAULT_GRASP_TEMPERATURE),
         ..MasksSettings::default()
     };
     settings.validate("prune").map_err(py_error)?;
@@ -398,6 +404,92 @@ fn mask_array<'py>(py: Python<'py>, layer: &LayerMask) -> Bound<'py, PyArray2<bo
         .into_pyarray(py)
 }
 
+/// The E1 convergence table of masks by width: `masks_by_width[w]` is a list of seeds, each a
+/// network (list of masks, input layer first). Each mask's `(min(k, n_out), min(k, n_in))` SAS
+/// histogram, divided by its layer's density under `rescale = "layer_density"`, against the
+/// largest width's seed mean, as `convergence.parquet`'s rows: a dict of columns.
+#[pyfunction]
+#[pyo3(signature = (masks_by_width, k = 64, rescale = "none"))]
+fn convergence_table<'py>(
+    py: Python<'py>,
+    masks_by_width: std::collections::BTreeMap<u32, Vec<Vec<PyReadonlyArray2<'py, bool>>>>,
+    k: usize,
+    rescale: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    use glh_graphons::stage::{CONVERGENCE_STATS, convergence_rows};
+    use std::collections::BTreeMap;
+    let rescale = glh_artifacts::config::Rescale::from_name(rescale).ok_or_else(|| {
+        bad(format!(
+            "rescale must be `none` or `layer_density`, got `{rescale}`"
+        ))
+    })?;
+    if k == 0 {
+        return Err(bad("k must be at least 1"));
+    }
+    let mut networks: BTreeMap<u32, Vec<Vec<LayerMask>>> = BTreeMap::new();
+    for (&width, seeds) in &masks_by_width {
+        let runs = seeds
+            .iter()
+            .map(|net| network(net))
+            .collect::<PyResult<_>>()?;
+        networks.insert(width, runs);
+    }
+    let depth = networks
+        .values()
+        .flatten()
+        .map(Vec::len)
+        .max()
+        .ok_or_else(|| bad("masks_by_width: give at least one width and seed"))?;
+    let rows = py
+        .detach(|| -> Result<_, String> {
+            let mut by_width: BTreeMap<u32, Vec<BTreeMap<u32, StepGraphon>>> = BTreeMap::new();
+            for (&width, runs) in &networks {
+                for net in runs {
+                    let mut layers = BTreeMap::new();
+                    for (l, mask) in net.iter().enumerate() {
+                        let (kr, kc) = (k.min(mask.rows()), k.min(mask.cols()));
+                        let mut h = layer_histogram(mask, kr, kc)?;
+                        let density = mask.density();
+                        h.values
+                            .iter_mut()
+                            .for_each(|v| *v = rescale.apply(*v, density));
+                        layers.insert(l as u32 + 1, h);
+                    }
+                    by_width.entry(width).or_default().push(layers);
+                }
+            }
+            convergence_rows(&by_width, depth as u32).map_err(|e| e.to_string())
+        })
+        .map_err(bad)?;
+    let out = PyDict::new(py);
+    let column = |f: &dyn Fn(&glh_graphons::stage::ConvergenceRow) -> f64| -> Vec<f64> {
+        rows.iter().map(f).collect()
+    };
+    out.set_item("layer", rows.iter().map(|r| r.layer).collect::<Vec<_>>())?;
+    out.set_item("hidden", rows.iter().map(|r| r.hidden).collect::<Vec<_>>())?;
+    out.set_item("width", rows.iter().map(|r| r.width).collect::<Vec<_>>())?;
+    out.set_item("seeds", rows.iter().map(|r| r.seeds).collect::<Vec<_>>())?;
+    for (which, (mean, sd)) in CONVERGENCE_STATS.into_iter().enumerate() {
+        out.set_item(mean, column(&|r| r.stats[which].0))?;
+        out.set_item(sd, column(&|r| r.stats[which].1))?;
+    }
+    out.set_item("noise_floor", column(&|r| r.noise_floor))?;
+    out.set_item("expected_sq_distance", column(&|r| r.expected_sq.0))?;
+    out.set_item("expected_sq_distance_low", column(&|r| r.expected_sq.1))?;
+    out.set_item("expected_sq_distance_high", column(&|r| r.expected_sq.2))?;
+    out.set_item(
+        "previous_width",
+        rows.iter().map(|r| r.previous_width).collect::<Vec<_>>(),
+    )?;
+    out.set_item("successive_sq_distance", column(&|r| r.successive_sq.0))?;
+    out.set_item("successive_sq_distance_low", column(&|r| r.successive_sq.1))?;
+    out.set_item(
+        "successive_sq_distance_high",
+        column(&|r| r.successive_sq.2),
+    )?;
+    Ok(out)
+}
+
 /// The native half of `graphon_lab`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -407,6 +499,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(frobenius_distance, m)?)?;
     m.add_function(wrap_pyfunction!(l2_distance, m)?)?;
     m.add_function(wrap_pyfunction!(cut_distance, m)?)?;
+    m.add_function(wrap_pyfunction!(convergence_table, m)?)?;
     m.add_function(wrap_pyfunction!(graphon_ntk, m)?)?;
     m.add_function(wrap_pyfunction!(histogram_ntk, m)?)?;
     m.add_function(wrap_pyfunction!(empirical_ntk, m)?)?;
