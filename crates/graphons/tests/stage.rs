@@ -236,7 +236,7 @@ fn histograms_degrees_and_convergence_follow_their_definitions() {
 }
 
 fn write_edges_i64(path: &Path, rows: &[[i64; 5]]) {
-    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow::array::{ArrayRef, Int64Array};
     let names = ["layer", "row", "col", "n_rows", "n_cols"];
     let columns: Vec<(&str, ArrayRef)> = names
         .iter()
@@ -249,7 +249,12 @@ fn write_edges_i64(path: &Path, rows: &[[i64; 5]]) {
             )
         })
         .collect();
-    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    write_parquet(path, columns);
+}
+
+/// A Parquet file of `columns`, written with the arrow crate's default properties.
+fn write_parquet(path: &Path, columns: Vec<(&str, arrow::array::ArrayRef)>) {
+    let batch = arrow::array::RecordBatch::try_from_iter(columns).unwrap();
     let file = std::fs::File::create(path).unwrap();
     let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
@@ -748,25 +753,21 @@ type TableRow = (i64, i64, i64, f64);
 
 /// A design's target table as polars writes it: Int64 block indices, Float64 densities.
 fn write_target_table(path: &Path, rows: &[TableRow]) {
-    use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+    use arrow::array::{ArrayRef, Float64Array, Int64Array};
     use std::sync::Arc;
     let ints = |pick: fn(&TableRow) -> i64| {
         Arc::new(Int64Array::from_iter_values(rows.iter().map(pick))) as ArrayRef
     };
-    let batch = RecordBatch::try_from_iter([
-        ("layer", ints(|r| r.0)),
-        ("row_block", ints(|r| r.1)),
-        ("col_block", ints(|r| r.2)),
-        (
-            "block_density",
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))) as ArrayRef,
-        ),
-    ])
-    .unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    let densities = Float64Array::from_iter_values(rows.iter().map(|r| r.3));
+    write_parquet(
+        path,
+        vec![
+            ("layer", ints(|r| r.0)),
+            ("row_block", ints(|r| r.1)),
+            ("col_block", ints(|r| r.2)),
+            ("block_density", Arc::new(densities) as ArrayRef),
+        ],
+    );
 }
 
 /// A target table is checked when its job is planned: each refusal names the file and says

@@ -219,12 +219,8 @@ fn graphon_ntk<'py>(
     x: PyReadonlyArray2<'py, f64>,
     sigma_w2: f64,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let layers = network(&masks)?;
-    let x = images(&x)?;
-    check_inputs(&layers, &x, sigma_w2)?;
-    let chain = GraphonChain::of_masks(&layers).map_err(bad)?;
-    let k = py.detach(|| glh_ntk::recursion::graphon_ntk(&chain, &x, sigma_w2));
-    Ok(kernel_array(py, &k))
+    let (layers, x) = kernel_inputs(&masks, &x, sigma_w2)?;
+    graphon_kernel(py, GraphonChain::of_masks(&layers), &x, sigma_w2)
 }
 
 /// The Graphon NTK of the network's K-block SAS histograms (one shared neuron order per hidden
@@ -238,12 +234,8 @@ fn histogram_ntk<'py>(
     k: usize,
     sigma_w2: f64,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let layers = network(&masks)?;
-    let x = images(&x)?;
-    check_inputs(&layers, &x, sigma_w2)?;
-    let chain = GraphonChain::of_histograms(&layers, k).map_err(bad)?;
-    let k = py.detach(|| glh_ntk::recursion::graphon_ntk(&chain, &x, sigma_w2));
-    Ok(kernel_array(py, &k))
+    let (layers, x) = kernel_inputs(&masks, &x, sigma_w2)?;
+    graphon_kernel(py, GraphonChain::of_histograms(&layers, k), &x, sigma_w2)
 }
 
 /// The empirical NTK `(N, N)` of the finite masked network on the rows of `x`, averaged over
@@ -259,14 +251,38 @@ fn empirical_ntk<'py>(
     seed: u64,
     sigma_w2: f64,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let layers = network(&masks)?;
-    let x = images(&x)?;
-    check_inputs(&layers, &x, sigma_w2)?;
+    let (layers, x) = kernel_inputs(&masks, &x, sigma_w2)?;
+    // The chain checks that the layers feed each other.
     GraphonChain::of_masks(&layers).map_err(bad)?;
     if draws == 0 {
         return Err(bad("draws must be at least 1"));
     }
     let k = py.detach(|| glh_ntk::empirical::empirical_ntk(&layers, &x, sigma_w2, draws, seed));
+    Ok(kernel_array(py, &k))
+}
+
+/// A kernel's network and images, checked: the images' dimension against the first layer's
+/// inputs, and a usable sigma_w^2.
+fn kernel_inputs(
+    masks: &[PyReadonlyArray2<'_, bool>],
+    x: &PyReadonlyArray2<'_, f64>,
+    sigma_w2: f64,
+) -> PyResult<(Vec<LayerMask>, Mat<f64>)> {
+    let layers = network(masks)?;
+    let x = images(x)?;
+    check_inputs(&layers, &x, sigma_w2)?;
+    Ok((layers, x))
+}
+
+/// The Graphon NTK of `chain` (or why there is none) on the columns of `x`, the GIL released.
+fn graphon_kernel<'py>(
+    py: Python<'py>,
+    chain: Result<GraphonChain, String>,
+    x: &Mat<f64>,
+    sigma_w2: f64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let chain = chain.map_err(bad)?;
+    let k = py.detach(|| glh_ntk::recursion::graphon_ntk(&chain, x, sigma_w2));
     Ok(kernel_array(py, &k))
 }
 
