@@ -73,7 +73,7 @@ fn masks(c: &mut Criterion) {
             let pruning = method_for(method, &settings, 0);
             let batch = pruning
                 .needs_data()
-                .then(|| scoring_data(&store, &data, 0, false, None).unwrap());
+                .then(|| scoring_data(&store, &data, 0, false).unwrap());
             let how = Pruning {
                 density: 0.2,
                 scope: settings.scope,

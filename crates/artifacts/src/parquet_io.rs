@@ -271,39 +271,47 @@ mod tests {
 /// target table) read from a file any tool wrote: see [`read_interchange_table`].
 #[derive(Debug, Default)]
 pub struct InterchangeColumns {
-    names: Vec<&'static str>,
-    integers: Vec<Vec<u64>>,
-    reals: Vec<Vec<f64>>,
+    columns: Vec<(&'static str, InterchangeColumn)>,
+}
+
+/// One column as read: a float column of the schema as f64, any other as u64.
+#[derive(Debug)]
+enum InterchangeColumn {
+    Integers(Vec<u64>),
+    Reals(Vec<f64>),
 }
 
 impl InterchangeColumns {
     /// Rows read.
     pub fn num_rows(&self) -> usize {
-        match (self.integers.first(), self.reals.first()) {
-            (Some(column), _) => column.len(),
-            (None, Some(column)) => column.len(),
-            (None, None) => 0,
-        }
+        self.columns.first().map_or(0, |(_, c)| match c {
+            InterchangeColumn::Integers(v) => v.len(),
+            InterchangeColumn::Reals(v) => v.len(),
+        })
     }
 
     /// Integer column `name` of the schema, widened to u64.
     pub fn integers(&self, name: &str) -> &[u64] {
-        let i = self.integer_names().position(|n| n == name);
-        &self.integers[i.unwrap_or_else(|| panic!("bug: `{name}` is no integer column"))]
+        match self.column(name) {
+            InterchangeColumn::Integers(v) => v,
+            InterchangeColumn::Reals(_) => panic!("bug: `{name}` is no integer column"),
+        }
     }
 
     /// Float column `name` of the schema, as f64.
     pub fn reals(&self, name: &str) -> &[f64] {
-        let i = self.real_names().position(|n| n == name);
-        &self.reals[i.unwrap_or_else(|| panic!("bug: `{name}` is no float column"))]
+        match self.column(name) {
+            InterchangeColumn::Reals(v) => v,
+            InterchangeColumn::Integers(_) => panic!("bug: `{name}` is no float column"),
+        }
     }
 
-    fn integer_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.names.iter().copied().take(self.integers.len())
-    }
-
-    fn real_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.names.iter().copied().skip(self.integers.len())
+    fn column(&self, name: &str) -> &InterchangeColumn {
+        self.columns
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
+            .unwrap_or_else(|| panic!("bug: `{name}` is no column of the schema"))
     }
 }
 
@@ -348,28 +356,21 @@ fn read_interchange_unguarded(
     let reader = builder
         .build()
         .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-    // Integer columns first, then floats, each in schema order.
-    let is_integer = |c: &crate::Column| c.dtype != ColumnType::Float64;
-    let mut names: Vec<&'static str> = schema
-        .columns
-        .iter()
-        .filter(|c| is_integer(c))
-        .map(|c| c.name)
-        .collect();
-    names.extend(
-        schema
+    let mut out = InterchangeColumns {
+        columns: schema
             .columns
             .iter()
-            .filter(|c| !is_integer(c))
-            .map(|c| c.name),
-    );
-    let n_integers = schema.columns.iter().filter(|c| is_integer(c)).count();
-    let mut out = InterchangeColumns {
-        integers: vec![Vec::new(); n_integers],
-        reals: vec![Vec::new(); names.len() - n_integers],
-        names,
+            .map(|c| {
+                let column = match c.dtype {
+                    ColumnType::Float64 => InterchangeColumn::Reals(Vec::new()),
+                    _ => InterchangeColumn::Integers(Vec::new()),
+                };
+                (c.name, column)
+            })
+            .collect(),
     };
-    let all_names = out.names.join(", ");
+    let all_names: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
+    let all_names = all_names.join(", ");
     let schema_error = |column: &str, message: String| Error::Schema {
         path: path.to_path_buf(),
         column: column.to_string(),
@@ -377,32 +378,38 @@ fn read_interchange_unguarded(
     };
     for batch in reader {
         let batch = batch.map_err(|e| Error::input(path, format!("corrupt Parquet data: {e}")))?;
-        for (i, &name) in out.names.iter().enumerate() {
+        for (name, values) in &mut out.columns {
+            let name: &str = name;
             let column = batch.column_by_name(name).ok_or_else(|| {
                 schema_error(name, format!("missing (a {} has {all_names})", schema.row))
             })?;
             if column.null_count() > 0 {
                 return Err(schema_error(name, "has nulls".into()));
             }
-            if i >= n_integers {
-                // Whole numbers are fine too (a 0/1 table written from a Python list).
-                let numeric = column.data_type().is_floating() || column.data_type().is_integer();
-                if !numeric {
-                    let found = column.data_type();
-                    return Err(schema_error(
-                        name,
-                        format!("expected numbers, found {found}"),
-                    ));
+            let values = match values {
+                InterchangeColumn::Reals(values) => {
+                    // Whole numbers are fine too (a 0/1 table written from a Python list).
+                    let numeric =
+                        column.data_type().is_floating() || column.data_type().is_integer();
+                    if !numeric {
+                        let found = column.data_type();
+                        return Err(schema_error(
+                            name,
+                            format!("expected numbers, found {found}"),
+                        ));
+                    }
+                    let cast = arrow::compute::cast(column, &DataType::Float64).map_err(|e| {
+                        schema_error(name, format!("not representable as f64: {e}"))
+                    })?;
+                    let reals = cast
+                        .as_any()
+                        .downcast_ref::<Float64Array>()
+                        .expect("cast to Float64");
+                    values.extend(reals.values().iter().copied());
+                    continue;
                 }
-                let cast = arrow::compute::cast(column, &DataType::Float64)
-                    .map_err(|e| schema_error(name, format!("not representable as f64: {e}")))?;
-                let reals = cast
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .expect("cast to Float64");
-                out.reals[i - n_integers].extend(reals.values().iter().copied());
-                continue;
-            }
+                InterchangeColumn::Integers(values) => values,
+            };
             if !column.data_type().is_integer() {
                 let found = column.data_type();
                 return Err(schema_error(
@@ -423,7 +430,6 @@ fn read_interchange_unguarded(
             };
             let cast = arrow::compute::cast(column, &target)
                 .map_err(|e| schema_error(name, format!("not representable as integers: {e}")))?;
-            let values = &mut out.integers[i];
             if let Some(ints) = cast.as_any().downcast_ref::<UInt64Array>() {
                 values.extend(ints.values().iter().copied());
             } else {

@@ -262,12 +262,53 @@ pub struct ConvergenceRow {
 }
 
 /// The names of [`ConvergenceRow::stats`]' (mean, sd) pairs, in order: the table's columns.
-pub const CONVERGENCE_STATS: [(&str, &str); 4] = [
+const CONVERGENCE_STATS: [(&str, &str); 4] = [
     ("frobenius_mean", "frobenius_sd"),
     ("l2_mean", "l2_sd"),
     ("cut_low_mean", "cut_low_sd"),
     ("cut_high_mean", "cut_high_sd"),
 ];
+
+/// One per-row column of the convergence table.
+pub enum RowColumn {
+    /// A `UInt32` column.
+    Counts(Vec<u32>),
+    /// A `Boolean` column.
+    Flags(Vec<bool>),
+    /// A `Float64` column.
+    Reals(Vec<f64>),
+}
+
+/// The columns of the convergence table that vary by row, by name: what the convergence job
+/// writes beside its group's constants, and what `graphon_lab.convergence_table` returns.
+pub fn convergence_row_columns(rows: &[ConvergenceRow]) -> Vec<(&'static str, RowColumn)> {
+    let counts = |f: fn(&ConvergenceRow) -> u32| RowColumn::Counts(rows.iter().map(f).collect());
+    let reals = |f: &dyn Fn(&ConvergenceRow) -> f64| RowColumn::Reals(rows.iter().map(f).collect());
+    let mut columns = vec![
+        ("layer", counts(|r| r.layer)),
+        (
+            "hidden",
+            RowColumn::Flags(rows.iter().map(|r| r.hidden).collect()),
+        ),
+        ("width", counts(|r| r.width)),
+        ("seeds", counts(|r| r.seeds)),
+    ];
+    for (which, (mean, sd)) in CONVERGENCE_STATS.into_iter().enumerate() {
+        columns.push((mean, reals(&|r| r.stats[which].0)));
+        columns.push((sd, reals(&|r| r.stats[which].1)));
+    }
+    columns.extend([
+        ("noise_floor", reals(&|r| r.noise_floor)),
+        ("expected_sq_distance", reals(&|r| r.expected_sq.0)),
+        ("expected_sq_distance_low", reals(&|r| r.expected_sq.1)),
+        ("expected_sq_distance_high", reals(&|r| r.expected_sq.2)),
+        ("previous_width", counts(|r| r.previous_width)),
+        ("successive_sq_distance", reals(&|r| r.successive_sq.0)),
+        ("successive_sq_distance_low", reals(&|r| r.successive_sq.1)),
+        ("successive_sq_distance_high", reals(&|r| r.successive_sq.2)),
+    ]);
+    columns
+}
 
 /// The convergence rows of one group: `by_width[w]` holds each seed's histograms by layer at
 /// width w (one grid a layer); the reference is the largest width's seed mean. Per layer and
@@ -493,8 +534,6 @@ fn run_convergence(
             .map(|r| sparsity_at(r.width))
             .collect::<Result<_>>()?;
         let law = level.law();
-        let per_row =
-            |f: fn(&ConvergenceRow) -> u32| UInt32Array::from_iter_values(rows.iter().map(f));
         let mut columns = Columns::new()
             .with("method", StringArray::from(vec![group.method_name(); n]))
             .with("depth", UInt32Array::from(vec![group.depth; n]))
@@ -511,41 +550,17 @@ fn run_convergence(
                 "rescale",
                 StringArray::from(vec![settings.rescale.name(); n]),
             )
-            .with("layer", per_row(|r| r.layer))
-            .with(
-                "hidden",
-                BooleanArray::from_iter(rows.iter().map(|r| Some(r.hidden))),
-            )
-            .with("width", per_row(|r| r.width))
             .with(
                 "reference_width",
                 UInt32Array::from(vec![reference_width; n]),
-            )
-            .with("seeds", per_row(|r| r.seeds));
-        for (which, (mean, sd)) in CONVERGENCE_STATS.into_iter().enumerate() {
-            let stat = |pick: fn((f64, f64)) -> f64| {
-                Float64Array::from_iter_values(rows.iter().map(|r| pick(r.stats[which])))
-            };
-            columns.add(mean, stat(|(m, _)| m));
-            columns.add(sd, stat(|(_, s)| s));
-        }
-        let per_row =
-            |f: fn(&ConvergenceRow) -> f64| Float64Array::from_iter_values(rows.iter().map(f));
-        columns
-            .add("noise_floor", per_row(|r| r.noise_floor))
-            .add("expected_sq_distance", per_row(|r| r.expected_sq.0))
-            .add("expected_sq_distance_low", per_row(|r| r.expected_sq.1))
-            .add("expected_sq_distance_high", per_row(|r| r.expected_sq.2))
-            .add(
-                "previous_width",
-                UInt32Array::from_iter_values(rows.iter().map(|r| r.previous_width)),
-            )
-            .add("successive_sq_distance", per_row(|r| r.successive_sq.0))
-            .add("successive_sq_distance_low", per_row(|r| r.successive_sq.1))
-            .add(
-                "successive_sq_distance_high",
-                per_row(|r| r.successive_sq.2),
             );
+        for (name, values) in convergence_row_columns(&rows) {
+            match values {
+                RowColumn::Counts(v) => columns.add(name, UInt32Array::from(v)),
+                RowColumn::Flags(v) => columns.add(name, BooleanArray::from(v)),
+                RowColumn::Reals(v) => columns.add(name, Float64Array::from(v)),
+            };
+        }
         writer.write_table(&CONVERGENCE, columns)
     })
 }

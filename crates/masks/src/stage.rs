@@ -77,14 +77,13 @@ struct MaskParams {
 }
 
 /// The scoring batch of `seed`: the data stage's `scoring` subset (computed if missing), with
-/// the training images' pixel order when `pixel_order` is asked for, and the histograms of the
-/// graphons run `histograms` when one is named.
+/// the training images' pixel order when `pixel_order` is asked for (no target tables: see
+/// [`compute_mask`]).
 pub fn scoring_data(
     store: &ArtifactStore,
     data: &DataSettings,
     seed: u64,
     pixel_order: bool,
-    histograms: Option<&str>,
 ) -> Result<ScoringData> {
     // The training split is read once, for the batch and, when asked, the pixel order.
     let (images, pixel_order) = if pixel_order {
@@ -95,14 +94,11 @@ pub fn scoring_data(
         (subset_images(store, data, seed, Subset::Scoring)?, None)
     };
     let d = PIXELS;
-    let histograms = histograms
-        .map(|key| read_histogram_tables(store, &graphons_input(key)?))
-        .transpose()?;
     Ok(ScoringData {
         x: examples_as_columns(&images.pixels, d),
         labels: images.labels,
         pixel_order,
-        histograms,
+        histograms: None,
     })
 }
 
@@ -276,16 +272,14 @@ pub fn compute_mask(
     let net = Mlp::init(point.architecture(), point.seed);
     let method = method_for(point.method, masks, point.seed);
     let batch = if method.needs_data() {
-        let mut batch = scoring_data(
-            store,
-            data,
-            point.seed,
-            method.needs_pixel_order(),
-            method.target_histograms(),
-        )?;
-        if let Some(file) = target_table {
-            batch.histograms = Some(file.tables.to_vec());
-        }
+        let mut batch = scoring_data(store, data, point.seed, method.needs_pixel_order())?;
+        // A design's target tables, from the one place its target keeps them: a stored
+        // graphons run (histogram), or the file its job read when planned (table).
+        batch.histograms = match (method.target_histograms(), target_table) {
+            (Some(key), _) => Some(read_histogram_tables(store, &graphons_input(key)?)?),
+            (None, Some(file)) => Some(file.tables.to_vec()),
+            (None, None) => None,
+        };
         Some(batch)
     } else {
         None

@@ -108,7 +108,7 @@ fn safetensors_export_holds_the_pruned_network_and_its_scoring_batch() {
     );
     let batch_bytes = std::fs::read(&batch_path).unwrap();
     let batch = SafeTensors::deserialize(&batch_bytes).unwrap();
-    let scored = scoring_data(&store, &data, 4, false, None).unwrap();
+    let scored = scoring_data(&store, &data, 4, false).unwrap();
     let x = f32s(batch.tensor("x").unwrap().data());
     for i in 0..100 {
         for p in 0..784 {

@@ -347,7 +347,7 @@ fn snip_and_grasp_never_connect_a_pixel_that_is_zero_in_every_scoring_image() {
         standardise: false,
         ..DataSettings::default()
     };
-    let batch = scoring_data(&store, &data, 0, false, None).unwrap();
+    let batch = scoring_data(&store, &data, 0, false).unwrap();
     let dead: Vec<usize> = (0..784)
         .filter(|&i| (0..batch.x.ncols()).all(|j| batch.x[(i, j)] == 0.0))
         .collect();

@@ -432,7 +432,7 @@ fn convergence_table<'py>(
     k: usize,
     rescale: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    use glh_graphons::stage::{CONVERGENCE_STATS, convergence_rows};
+    use glh_graphons::stage::{RowColumn, convergence_row_columns, convergence_rows};
     use std::collections::BTreeMap;
     let rescale = glh_artifacts::config::Rescale::from_name(rescale).ok_or_else(|| {
         bad(format!(
@@ -478,31 +478,13 @@ fn convergence_table<'py>(
         })
         .map_err(bad)?;
     let out = PyDict::new(py);
-    let column = |f: &dyn Fn(&glh_graphons::stage::ConvergenceRow) -> f64| -> Vec<f64> {
-        rows.iter().map(f).collect()
-    };
-    out.set_item("layer", rows.iter().map(|r| r.layer).collect::<Vec<_>>())?;
-    out.set_item("hidden", rows.iter().map(|r| r.hidden).collect::<Vec<_>>())?;
-    out.set_item("width", rows.iter().map(|r| r.width).collect::<Vec<_>>())?;
-    out.set_item("seeds", rows.iter().map(|r| r.seeds).collect::<Vec<_>>())?;
-    for (which, (mean, sd)) in CONVERGENCE_STATS.into_iter().enumerate() {
-        out.set_item(mean, column(&|r| r.stats[which].0))?;
-        out.set_item(sd, column(&|r| r.stats[which].1))?;
+    for (name, values) in convergence_row_columns(&rows) {
+        match values {
+            RowColumn::Counts(v) => out.set_item(name, v)?,
+            RowColumn::Flags(v) => out.set_item(name, v)?,
+            RowColumn::Reals(v) => out.set_item(name, v)?,
+        }
     }
-    out.set_item("noise_floor", column(&|r| r.noise_floor))?;
-    out.set_item("expected_sq_distance", column(&|r| r.expected_sq.0))?;
-    out.set_item("expected_sq_distance_low", column(&|r| r.expected_sq.1))?;
-    out.set_item("expected_sq_distance_high", column(&|r| r.expected_sq.2))?;
-    out.set_item(
-        "previous_width",
-        rows.iter().map(|r| r.previous_width).collect::<Vec<_>>(),
-    )?;
-    out.set_item("successive_sq_distance", column(&|r| r.successive_sq.0))?;
-    out.set_item("successive_sq_distance_low", column(&|r| r.successive_sq.1))?;
-    out.set_item(
-        "successive_sq_distance_high",
-        column(&|r| r.successive_sq.2),
-    )?;
     Ok(out)
 }
 
