@@ -109,7 +109,9 @@ fn main() {
             let (arch, mask) = glh_masks::stage::read_mask(&store, &run).unwrap();
             let tensors = MnistTensors::load(&data, &Device::Cpu).unwrap();
             let mut model = MaskedMlp::new(&Mlp::init(arch, 0), &mask, &Device::Cpu).unwrap();
-            let history = train(&mut model, &tensors, &settings, 0, &mut |_, _| {}).unwrap();
+            let history = train(&mut model, &tensors, &settings, 0, &mut |_, _| {})
+                .unwrap()
+                .history;
             let losses = |e: &[glh_training::train::Evaluation]| -> Vec<(u32, f64, f64)> {
                 e.iter().map(|e| (e.step, e.loss, e.accuracy)).collect()
             };

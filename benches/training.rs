@@ -8,7 +8,9 @@
 //! - `e3_run_n1024_L4`: one whole E3 run, 200 steps with the test set every 20 (`train`);
 //! - `route_n1024_L4_b128`: a forward and backward pass on the dense and on the sparse route
 //!   at densities 0.05 to 0.5 (masks of that density in every layer), which sets
-//!   `glh_training::sparse::SPARSE_BELOW_DENSITY`.
+//!   `glh_training::sparse::SPARSE_BELOW_DENSITY`;
+//! - `mask_update_n1024_L4_b128`: one SET and one RigL mask update (issue #33) beside the
+//!   masked Adam step, at 80% and 95%.
 //!
 //! `just bench-torch` runs these beside PyTorch twins on the same weights and prints the ratios.
 //! With `GLH_BENCH_DEVICE=cuda` (a build with this crate's `cuda` feature, as
@@ -151,5 +153,50 @@ fn route(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, route, training_step);
+/// The cost of a mask update (issue #33) beside the masked Adam step it interrupts, on E3's
+/// network at 80% and 95% (masks of that density in every layer): SET's update (weights to the
+/// host, drop and random regrowth per layer, the new mask and Adam state on the device) and
+/// RigL's (the same with the dense gradient of the step's batch). A run updating every `delta`
+/// steps pays `update / (delta step)` on top of its steps.
+fn mask_update(c: &mut Criterion) {
+    glh_benches::set_up_as_glh();
+    let (_root, _store, settings) = glh_benches::scratch_store();
+    let device = candle_core::Device::Cpu;
+    let data = MnistTensors::load(&settings, &device).unwrap();
+    let arch = Architecture::mlp(PIXELS, 1024, 4, CLASSES);
+    let mlp = Mlp::init(arch, 0);
+    let adam = TrainingSettings::default().adam();
+    let (x, y) = first_batch(&data);
+    let mut group = c.benchmark_group("mask_update_n1024_L4_b128");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    for density in [0.2, 0.05] {
+        let mask = mask_of_density(&arch, density);
+        let name = format!("s{}", 1.0 - density);
+        let mut model = MaskedMlp::new(&mlp, &mask, &device).unwrap();
+        group.bench_function(format!("{name}/adam_step"), |b| {
+            b.iter(|| {
+                let gradients = model.backward(&x, &y).unwrap();
+                model.adam_step(&adam, &gradients).unwrap();
+            })
+        });
+        let mut rng = glh_training::schedule::schedule_stream(0);
+        group.bench_function(format!("{name}/set_update"), |b| {
+            b.iter(|| glh_training::train::evolve_mask(&mut model, 0.3, None, &mut rng).unwrap())
+        });
+        // What RigL adds to its update step: the dense gradient (its sparse gradients are the
+        // step's own) and the update.
+        let gradients = model.backward(&x, &y).unwrap();
+        group.bench_function(format!("{name}/rigl_update"), |b| {
+            b.iter(|| {
+                let dense = glh_training::train::dense_gradient_on_host(&model, &x, &y, &gradients)
+                    .unwrap();
+                glh_training::train::evolve_mask(&mut model, 0.3, Some(&dense), &mut rng).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, route, training_step, mask_update);
 criterion_main!(benches);

@@ -150,21 +150,33 @@ macro_rules! kernel_columns {
     };
 }
 
+/// The columns of a mask stored row by row, after the leading columns of `$leading!` and
+/// `$head`: the masks stage's `masks` table and the training stage's scheduled `masks`.
+macro_rules! mask_row_columns {
+    ($leading:ident; $($head:expr),* $(,)?) => {
+        $leading![
+            $($head,)*
+            col("layer", ColumnType::UInt32, "layer index l, 1 = input layer, L = classifier"),
+            col("n_rows", ColumnType::UInt32, "the layer's output size (mask rows)"),
+            col("n_cols", ColumnType::UInt32, "the layer's input size (mask columns)"),
+            col("row", ColumnType::UInt32, "0-based output neuron"),
+            col("degree", ColumnType::UInt32, "kept weights in the row"),
+            col(
+                "bits",
+                ColumnType::Binary,
+                "the row's mask, `ceil(n_cols / 8)` bytes: column c is bit `c % 8` (least significant first) of byte `c / 8`; 1 = kept"
+            ),
+        ]
+    };
+}
+
 /// `masks/<key>/masks.parquet`: the masks of one run, one row per layer and output neuron.
 pub const MASKS_ROWS: TableSchema = TableSchema {
     stage: "masks",
     name: "masks",
     row: "output neuron (mask row) of a layer",
     stored: true,
-    columns: mask_layer_columns![
-        col("row", ColumnType::UInt32, "0-based output neuron"),
-        col("degree", ColumnType::UInt32, "kept weights in the row"),
-        col(
-            "bits",
-            ColumnType::Binary,
-            "the row's mask, `ceil(n_cols / 8)` bytes: column c is bit `c % 8` (least significant first) of byte `c / 8`; 1 = kept"
-        ),
-    ],
+    columns: mask_row_columns![run_columns;],
 };
 
 /// `masks/<key>/layers.parquet`: per-layer summary of a run's masks.
@@ -865,6 +877,34 @@ macro_rules! dynamics_columns {
     };
 }
 
+/// `training/<key>/masks.parquet`: every mask a run under a mask schedule (`[training.schedule]`:
+/// IMP, SET, RigL; issue #33) trained under, one row per checkpoint, layer and output neuron; the
+/// run columns are the starting masks run's. Absent for `static` runs.
+pub const TRAINING_MASKS: TableSchema = TableSchema {
+    stage: "training",
+    name: "masks",
+    row: "output neuron (mask row) of a layer at a checkpoint",
+    stored: true,
+    columns: mask_row_columns![
+        training_columns;
+        col(
+            "schedule",
+            ColumnType::String,
+            "the mask schedule: `imp`, `set` or `rigl`"
+        ),
+        col(
+            "checkpoint",
+            ColumnType::UInt32,
+            "0 for the mask the run starts from, i after the i-th update (SET, RigL) or at level i (IMP)"
+        ),
+        col(
+            "step",
+            ColumnType::UInt32,
+            "optimiser steps done when the mask took effect (IMP's levels numbered on, as in `history`)"
+        ),
+    ],
+};
+
 /// `dynamics/<key>/curves.parquet`: the observed gradient-descent loss curve of one training
 /// run and the curves its kernels predict.
 pub const DYNAMICS_CURVES: TableSchema = TableSchema {
@@ -1001,6 +1041,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &TRAINING_HISTORY,
     &TRAINING_SUMMARY,
     &TRAINING_OUTPUTS,
+    &TRAINING_MASKS,
     &DYNAMICS_CURVES,
     &DYNAMICS_ERRORS,
 ];

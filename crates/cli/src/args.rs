@@ -696,6 +696,37 @@ pub struct TrainArgs {
     /// Where it trains: cpu, or cuda or metal in a build with that cargo feature.
     #[arg(long, value_enum, default_value_t)]
     pub device: glh_training::Device,
+    /// How the mask changes during training: `static` (the masks run's, unchanged), `imp`
+    /// (iterative magnitude pruning with rewinding: --steps, then --levels rounds of removing
+    /// --prune-fraction of the kept weights globally, rewinding to --rewind-step and training
+    /// again), `set` (every --every steps each layer drops --update-fraction of its kept
+    /// weights by magnitude and regrows as many at random) or `rigl` (the same, regrowing the
+    /// largest dense gradients, the fraction cosine-decayed to 0 at --end of the run). The
+    /// masks go to the run's `masks.parquet`. As `[training.schedule]` in a pipeline.
+    #[arg(long, value_enum, default_value_t, help_heading = "Mask schedule")]
+    pub schedule: glh_training::schedule::ScheduleRule,
+    /// imp: the fraction of the kept weights removed at each level [default: 0.2].
+    #[arg(long, help_heading = "Mask schedule")]
+    pub prune_fraction: Option<f64>,
+    /// imp: levels of pruning after the first training [default: 1].
+    #[arg(long, help_heading = "Mask schedule")]
+    pub levels: Option<u32>,
+    /// imp: the step whose weights each level rewinds to (0: initialisation) [default: 0].
+    #[arg(long, help_heading = "Mask schedule")]
+    pub rewind_step: Option<u32>,
+    /// set, rigl: steps between mask updates [default: 100].
+    #[arg(long, help_heading = "Mask schedule")]
+    pub every: Option<u32>,
+    /// set: the fraction of each layer's kept weights moved per update; rigl: that fraction at
+    /// step 0 [default: 0.3].
+    #[arg(long, help_heading = "Mask schedule")]
+    pub update_fraction: Option<f64>,
+    /// rigl: the fraction of the run after which the mask stays [default: 0.75].
+    #[arg(long, help_heading = "Mask schedule")]
+    pub end: Option<f64>,
+    /// rigl: the per-layer densities kept, `start` (the masks run's) or `erk` [default: start].
+    #[arg(long, value_enum, help_heading = "Mask schedule")]
+    pub layer_densities: Option<glh_training::schedule::LayerDensities>,
     /// Keep pixels in [0, 1] instead of standardising them.
     #[arg(long)]
     pub no_standardise: bool,
@@ -705,6 +736,82 @@ pub struct TrainArgs {
     /// Recompute even if the artifact is complete.
     #[arg(long)]
     pub force: bool,
+}
+
+impl TrainArgs {
+    /// The mask schedule the flags ask for; a flag the rule does not read is an error naming it.
+    pub fn schedule(&self) -> glh_artifacts::Result<glh_training::schedule::MaskSchedule> {
+        use glh_training::schedule::{
+            ImpSettings, MaskSchedule, RiglSettings, ScheduleRule, SetSettings,
+        };
+        let given = [
+            (
+                "--prune-fraction",
+                self.prune_fraction.is_some(),
+                [ScheduleRule::Imp; 2],
+            ),
+            ("--levels", self.levels.is_some(), [ScheduleRule::Imp; 2]),
+            (
+                "--rewind-step",
+                self.rewind_step.is_some(),
+                [ScheduleRule::Imp; 2],
+            ),
+            (
+                "--every",
+                self.every.is_some(),
+                [ScheduleRule::Set, ScheduleRule::Rigl],
+            ),
+            (
+                "--update-fraction",
+                self.update_fraction.is_some(),
+                [ScheduleRule::Set, ScheduleRule::Rigl],
+            ),
+            ("--end", self.end.is_some(), [ScheduleRule::Rigl; 2]),
+            (
+                "--layer-densities",
+                self.layer_densities.is_some(),
+                [ScheduleRule::Rigl; 2],
+            ),
+        ];
+        if let Some((flag, _, rules)) = given
+            .iter()
+            .find(|(_, set, rules)| *set && !rules.contains(&self.schedule))
+        {
+            let msg = format!(
+                "is read by --schedule {} only, not by --schedule {}",
+                rules[0].name(),
+                self.schedule.name()
+            );
+            return Err(glh_artifacts::Error::config("command line", *flag, msg));
+        }
+        Ok(match self.schedule {
+            ScheduleRule::Static => MaskSchedule::Static,
+            ScheduleRule::Imp => {
+                let d = ImpSettings::default();
+                MaskSchedule::Imp(ImpSettings {
+                    prune_fraction: self.prune_fraction.unwrap_or(d.prune_fraction),
+                    levels: self.levels.unwrap_or(d.levels),
+                    rewind_step: self.rewind_step.unwrap_or(d.rewind_step),
+                })
+            }
+            ScheduleRule::Set => {
+                let d = SetSettings::default();
+                MaskSchedule::Set(SetSettings {
+                    every: self.every.unwrap_or(d.every),
+                    fraction: self.update_fraction.unwrap_or(d.fraction),
+                })
+            }
+            ScheduleRule::Rigl => {
+                let d = RiglSettings::default();
+                MaskSchedule::Rigl(RiglSettings {
+                    every: self.every.unwrap_or(d.every),
+                    fraction: self.update_fraction.unwrap_or(d.fraction),
+                    end: self.end.unwrap_or(d.end),
+                    densities: self.layer_densities.unwrap_or(d.densities),
+                })
+            }
+        })
+    }
 }
 
 /// `glh report`.

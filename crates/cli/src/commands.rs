@@ -21,6 +21,7 @@ use glh_pipeline::cluster::{SlurmResources, SlurmSettings};
 use glh_pipeline::slurm::{self, SlurmOptions};
 use glh_pipeline::{ExecOptions, Pipeline, sweeps};
 use glh_training::TrainingSettings;
+use glh_training::schedule::changed_fraction;
 use serde_json::Value;
 use std::io::Write;
 use std::time::Instant;
@@ -584,6 +585,7 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
         eval_every: args.eval_every,
         loss_threshold: args.loss_threshold,
         device: args.device,
+        schedule: args.schedule()?,
         ..TrainingSettings::default()
     };
     settings.validate("command line")?;
@@ -595,7 +597,8 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
     };
     let run = args.masks.as_deref().expect("clap requires --masks");
     let input = masks_run(store, run, "--masks")?;
-    let bar = progress::bar(u64::from(settings.steps), "steps", quiet);
+    let total_steps = settings.schedule.total_steps(settings.steps);
+    let bar = progress::bar(total_steps, "steps", quiet);
     let job = glh_training::stage::TrainingJob::of_stored(store, &settings, &data, input)?;
     let outcome = run_job(store, &job, args.force, &mut |done, _| {
         bar.set_position(done as u64)
@@ -609,6 +612,28 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
         outln!("{:>6} {:>10} {:>10}", "step", "test loss", "accuracy");
         for e in &history.test {
             outln!("{:>6} {:>10.4} {:>10.4}", e.step, e.loss, e.accuracy);
+        }
+        if !settings.schedule.is_static() {
+            let checkpoints = glh_training::stage::read_checkpoints(store, &input)?;
+            outln!(
+                "{:>10} {:>6} {:>10} {:>8}",
+                "checkpoint",
+                "step",
+                "kept",
+                "changed"
+            );
+            let mut previous: Option<&glh_training::Checkpoint> = None;
+            for c in &checkpoints {
+                let changed = previous.map_or(0.0, |p| changed_fraction(&p.mask, &c.mask));
+                outln!(
+                    "{:>10} {:>6} {:>10} {:>8.4}",
+                    c.checkpoint,
+                    c.step,
+                    c.mask.kept(),
+                    changed
+                );
+                previous = Some(c);
+            }
         }
         let s = history.summary(settings.loss_threshold);
         outln!(

@@ -77,6 +77,29 @@ fn bad_arguments_are_one_line_and_exit_2() {
         &glh(r, &["run", "pipelines/does-not-exist.toml"]),
         "pipelines/does-not-exist.toml: file not found",
     );
+    // A mask schedule's flag that its rule does not read, and a bad value of one it does:
+    // refused before the masks run is looked up.
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--masks", "0123456789abcdef"];
+        args.extend_from_slice(extra);
+        glh(r, &args)
+    };
+    assert_bad_input(
+        &train(&["--schedule", "set", "--end", "0.5"]),
+        "`--end`: is read by --schedule rigl only, not by --schedule set",
+    );
+    assert_bad_input(
+        &train(&["--levels", "3"]),
+        "`--levels`: is read by --schedule imp only, not by --schedule static",
+    );
+    assert_bad_input(
+        &train(&["--schedule", "rigl", "--update-fraction", "1.5"]),
+        "`training.schedule.fraction`: must be in (0, 1), got 1.5",
+    );
+    assert_bad_input(
+        &train(&["--schedule", "imp", "--rewind-step", "200"]),
+        "`training.schedule.rewind_step`: must be below the steps of a level (200), got 200",
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::methods::{BlockTable, KeySettings, Pruning, method_for};
 use crate::packing::{pack_row, unpack_row};
 use crate::scorers::ScoringData;
 use crate::settings::{Family, GraphonTarget, MasksSettings};
-use arrow::array::{BinaryArray, Float64Array, UInt32Array, UInt64Array};
+use arrow::array::{BinaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
 use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{
@@ -685,6 +685,13 @@ pub fn external_run_columns(layers: &[LayerMask], path: &Path) -> Result<RunColu
 }
 
 fn mask_rows(run: &RunColumns, mask: &Mask) -> Columns {
+    mask_row_columns(mask, |n| run.columns(n))
+}
+
+/// The `layer`, `n_rows`, `n_cols`, `row`, `degree` and `bits` columns of `mask` (one row per
+/// layer and output neuron, as `masks.parquet` holds them) after the columns `leading(rows)`
+/// gives: the masks table, and the training stage's table of a schedule's masks.
+pub fn mask_row_columns(mask: &Mask, leading: impl FnOnce(usize) -> Columns) -> Columns {
     let (mut layer, mut n_rows, mut n_cols, mut row, mut degree, mut bits) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (l, m) in mask.layers().iter().enumerate() {
@@ -698,7 +705,7 @@ fn mask_rows(run: &RunColumns, mask: &Mask) -> Columns {
             bits.push(pack_row(flags));
         }
     }
-    run.columns(layer.len())
+    leading(layer.len())
         .with("layer", UInt32Array::from(layer))
         .with("n_rows", UInt32Array::from(n_rows))
         .with("n_cols", UInt32Array::from(n_cols))
@@ -811,15 +818,21 @@ pub fn read_point(store: &ArtifactStore, input: &InputRef) -> Result<(MaskPoint,
 pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architecture, Mask)> {
     let path = store.table_path(input, &MASKS_ROWS); // named in errors below
     let batch = store.read_run_table(input, &MASKS_ROWS)?;
+    mask_of_rows(&batch, &path)
+}
+
+/// The mask in `batch`, rows of [`mask_row_columns`] with the run columns `depth` and `width`
+/// (one whole mask, in (layer, row) order), with its architecture; errors name `path`.
+pub fn mask_of_rows(batch: &RecordBatch, path: &Path) -> Result<(Architecture, Mask)> {
     if batch.num_rows() == 0 {
-        return Err(Error::input(&path, "no rows"));
+        return Err(Error::input(path, "no rows"));
     }
-    let depth = column::<UInt32Array>(&batch, "depth").value(0) as usize;
-    let width = column::<UInt32Array>(&batch, "width").value(0) as usize;
+    let depth = column::<UInt32Array>(batch, "depth").value(0) as usize;
+    let width = column::<UInt32Array>(batch, "width").value(0) as usize;
     let arch = Architecture::mlp(PIXELS, width, depth, CLASSES);
-    let layer: &UInt32Array = column(&batch, "layer");
-    let row: &UInt32Array = column(&batch, "row");
-    let bits: &BinaryArray = column(&batch, "bits");
+    let layer: &UInt32Array = column(batch, "layer");
+    let row: &UInt32Array = column(batch, "row");
+    let bits: &BinaryArray = column(batch, "bits");
     let mut flags: Vec<Vec<bool>> = arch
         .shapes()
         .iter()
@@ -828,7 +841,7 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
     let shapes = arch.shapes();
     for i in 0..batch.num_rows() {
         let l = layer.value(i) as usize;
-        let bad = |what: String| Error::input(&path, format!("row {i}: {what}"));
+        let bad = |what: String| Error::input(path, format!("row {i}: {what}"));
         if l == 0 || l > depth {
             return Err(bad(format!("layer {l} outside 1..={depth}")));
         }
@@ -844,9 +857,9 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
         .into_iter()
         .zip(&shapes)
         .map(|(f, &(r, c))| {
-            LayerMask::new(r, c, f).ok_or_else(|| Error::input(&path, "a layer has missing rows"))
+            LayerMask::new(r, c, f).ok_or_else(|| Error::input(path, "a layer has missing rows"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mask = Mask::from_layers(&arch, layers).map_err(|e| Error::input(&path, e))?;
+    let mask = Mask::from_layers(&arch, layers).map_err(|e| Error::input(path, e))?;
     Ok((arch, mask))
 }

@@ -348,6 +348,21 @@ impl AdamState {
         self.state.get(0)
     }
 
+    /// `[theta; m; v]` as one host vector, theta's entries first (a mask change edits them).
+    pub fn to_host(&self) -> Result<Vec<f32>> {
+        self.state.flatten_all()?.to_vec1::<f32>()
+    }
+
+    /// The state of a parameter of `shape` from `[theta; m; v]` (as [`Self::to_host`] gives
+    /// it), on `device`.
+    pub fn from_host(state: Vec<f32>, shape: &[usize], device: &Device) -> Result<Self> {
+        let mut dims = vec![3];
+        dims.extend_from_slice(shape);
+        Ok(AdamState {
+            state: Tensor::from_vec(state, dims, device)?,
+        })
+    }
+
     /// One step of gradient descent at rate `lr`, `theta -= (grad ⊙ mask) lr`, leaving the
     /// moments as they are. Fused on the CPU, tensor ops elsewhere ([`Self::gd_step_with_ops`]).
     pub fn gd_step(&self, lr: f64, grad: &Tensor, mask: Option<&Tensor>) -> Result<()> {

@@ -23,7 +23,7 @@ use crate::products::matmul_f32;
 use crate::settings::Loss;
 use crate::sparse::{ProductRoute, SparseLayer, from_strips, to_strips};
 use candle_core::{D, DType, Device, Result, Tensor};
-use glh_model::{Mask, Mlp};
+use glh_model::{LayerMask, Mask, Mlp};
 
 /// Rows of one block of [`MaskedMlp::forward`]: 1000 images at width 1024 keep each
 /// activation at 4 MB.
@@ -57,6 +57,20 @@ pub struct MaskedMlp {
     /// Per layer, its kept positions when the products take the sparse route; empty on the
     /// dense one.
     sparse: Vec<SparseLayer>,
+    /// The mask on the host (the schedules of `crate::schedule` read and change it).
+    mask: Mask,
+    /// Whether the route follows the mask's density ([`MaskedMlp::new`] on the CPU), so that
+    /// a mask change may move it; false once a caller picks one ([`MaskedMlp::with_route`]).
+    route_by_density: bool,
+}
+
+/// Every parameter of a network at one moment, on the host: IMP rewinds to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Each layer's weights, row-major `(out, in)`.
+    pub weights: Vec<Vec<f32>>,
+    /// Each layer's biases.
+    pub biases: Vec<Vec<f32>>,
 }
 
 /// The loss of one batch and the gradients of its parameters.
@@ -70,6 +84,12 @@ pub struct Gradients {
     /// matrix, unmasked (the optimiser applies the mask); on the sparse route it is the kept
     /// entries only, `(kept,)` in row order.
     pub layers: Vec<(Tensor, Tensor)>,
+}
+
+/// `mask` as the u8 0/1 tensor the dense route's optimiser reads.
+fn mask_tensor(mask: &LayerMask, device: &Device) -> Result<Tensor> {
+    let keep: Vec<u8> = mask.as_slice().iter().map(|&k| u8::from(k)).collect();
+    Tensor::from_vec(keep, (mask.rows(), mask.cols()), device)
 }
 
 /// `labels` (u32, `(batch,)`) as a one-hot f32 matrix `(batch, classes)`.
@@ -91,48 +111,156 @@ impl MaskedMlp {
             .iter()
             .zip(mask.layers())
             .map(|(layer, m)| {
-                let keep: Vec<u8> = m.as_slice().iter().map(|&k| u8::from(k)).collect();
                 let w: Vec<f32> = layer
                     .weight
                     .iter()
-                    .zip(&keep)
-                    .map(|(&w, &k)| if k == 1 { w } else { 0.0 })
+                    .zip(m.as_slice())
+                    .map(|(&w, &k)| if k { w } else { 0.0 })
                     .collect();
                 let shape = (layer.rows, layer.cols);
                 Ok(MaskedLinear {
                     weight: AdamState::new(&Tensor::from_vec(w, shape, device)?)?,
                     bias: AdamState::new(&Tensor::from_slice(&layer.bias, layer.rows, device)?)?,
-                    mask: Tensor::from_vec(keep, shape, device)?,
+                    mask: mask_tensor(m, device)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let model = MaskedMlp {
+        let mut model = MaskedMlp {
             gd_scales: vec![1.0; layers.len()],
             layers,
             steps_taken: 0,
             loss: Loss::CrossEntropy,
             train_biases: true,
             sparse: Vec::new(),
+            mask: mask.clone(),
+            route_by_density: matches!(device, Device::Cpu),
         };
-        match device {
-            Device::Cpu => model.with_route(ProductRoute::for_density(mask.density()), mask),
-            _ => Ok(model),
-        }
+        model.choose_route()?;
+        Ok(model)
     }
 
     /// The same network with its products on `route` (chosen by the mask's density in
-    /// [`MaskedMlp::new`]; tests and benchmarks pick one). The sparse route runs on the CPU only.
+    /// [`MaskedMlp::new`]; tests and benchmarks pick one, which then stays through mask
+    /// changes). The sparse route runs on the CPU only.
     pub fn with_route(mut self, route: ProductRoute, mask: &Mask) -> Result<Self> {
+        if *mask != self.mask {
+            candle_core::bail!("the route is chosen for the network's own mask");
+        }
+        self.route_by_density = false;
+        self.set_route(route)?;
+        Ok(self)
+    }
+
+    /// The route for the mask's density, where the route follows it.
+    fn choose_route(&mut self) -> Result<()> {
+        if self.route_by_density {
+            self.set_route(ProductRoute::for_density(self.mask.density()))?;
+        }
+        Ok(())
+    }
+
+    /// The products on `route`, with the sparse layers of the current mask.
+    fn set_route(&mut self, route: ProductRoute) -> Result<()> {
         self.sparse = match route {
             ProductRoute::Dense => Vec::new(),
             ProductRoute::Sparse => {
                 if !matches!(self.layers[0].mask.device(), Device::Cpu) {
                     candle_core::bail!("the sparse route runs on the CPU only");
                 }
-                mask.layers().iter().map(SparseLayer::of).collect()
+                self.mask.layers().iter().map(SparseLayer::of).collect()
             }
         };
-        Ok(self)
+        Ok(())
+    }
+
+    /// Its mask.
+    pub fn mask(&self) -> &Mask {
+        &self.mask
+    }
+
+    /// Each layer's weights on the host, row-major `(out, in)` (pruned entries 0).
+    pub fn weights(&self) -> Result<Vec<Vec<f32>>> {
+        self.layers
+            .iter()
+            .map(|l| l.weight.theta()?.flatten_all()?.to_vec1::<f32>())
+            .collect()
+    }
+
+    /// Every parameter now, on the host.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot {
+            weights: self.weights()?,
+            biases: self
+                .layers
+                .iter()
+                .map(|l| l.bias.theta()?.to_vec1::<f32>())
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Replaces the mask by `mask` of the same shapes (SET's and RigL's updates): a weight
+    /// leaving it becomes 0 with its Adam moments; a weight entering starts at 0 with zero
+    /// moments (zero-initialised, as both papers grow); a weight staying keeps its value and
+    /// moments. Adam's step count goes on. On the CPU the route follows the new density.
+    pub fn set_mask(&mut self, mask: &Mask) -> Result<()> {
+        self.check_shapes(mask)?;
+        for (layer, (old, new)) in self
+            .layers
+            .iter_mut()
+            .zip(self.mask.layers().iter().zip(mask.layers()))
+        {
+            let mut state = layer.weight.to_host()?;
+            let size = old.as_slice().len();
+            let stays = old
+                .as_slice()
+                .iter()
+                .zip(new.as_slice())
+                .map(|(&a, &b)| a && b);
+            for (i, stays) in stays.enumerate() {
+                if !stays {
+                    for part in 0..3 {
+                        state[part * size + i] = 0.0;
+                    }
+                }
+            }
+            let device = layer.mask.device().clone();
+            let shape = [new.rows(), new.cols()];
+            layer.weight = AdamState::from_host(state, &shape, &device)?;
+            layer.mask = mask_tensor(new, &device)?;
+        }
+        self.mask = mask.clone();
+        self.choose_route()
+    }
+
+    /// IMP's rewind: every parameter back to `to`, the weights under `mask` (those outside it
+    /// 0), Adam's moments zero and its step count 0 (a fresh optimiser, as OpenLTH starts each
+    /// level). On the CPU the route follows the new density.
+    pub fn rewind(&mut self, to: &Snapshot, mask: &Mask) -> Result<()> {
+        self.check_shapes(mask)?;
+        let parts = self.layers.iter_mut().zip(mask.layers());
+        for ((layer, m), (w, b)) in parts.zip(to.weights.iter().zip(&to.biases)) {
+            let device = layer.mask.device().clone();
+            let masked: Vec<f32> = w
+                .iter()
+                .zip(m.as_slice())
+                .map(|(&w, &k)| if k { w } else { 0.0 })
+                .collect();
+            let weight = Tensor::from_vec(masked, (m.rows(), m.cols()), &device)?;
+            layer.weight = AdamState::new(&weight)?;
+            layer.bias = AdamState::new(&Tensor::from_slice(b, b.len(), &device)?)?;
+            layer.mask = mask_tensor(m, &device)?;
+        }
+        self.steps_taken = 0;
+        self.mask = mask.clone();
+        self.choose_route()
+    }
+
+    /// Refuses a mask of other shapes than the network's.
+    fn check_shapes(&self, mask: &Mask) -> Result<()> {
+        if let Err(e) = self.mask.with_layers(mask.layers().to_vec()) {
+            candle_core::bail!("a new mask for the network: {e}");
+        }
+        Ok(())
     }
 
     /// The route the products take.
@@ -169,9 +297,15 @@ impl MaskedMlp {
     ///
     /// On the sparse route the inputs are strips (`crate::sparse`); the logits are rows on both.
     fn forward_pass(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
-        if !self.sparse.is_empty() {
-            return self.sparse_forward_pass(x);
+        if self.sparse.is_empty() {
+            self.dense_forward_pass(x)
+        } else {
+            self.sparse_forward_pass(x)
         }
+    }
+
+    /// [`Self::forward_pass`] on the dense route.
+    fn dense_forward_pass(&self, x: &Tensor) -> Result<(Vec<Tensor>, Tensor)> {
         let mut inputs = vec![x.clone()];
         for (l, layer) in self.layers.iter().enumerate() {
             let z = matmul_f32(&inputs[l], &layer.weight.theta()?.t()?)?
@@ -249,13 +383,8 @@ impl MaskedMlp {
     /// `delta_(l-1) = (delta_l w_l) ⊙ [z_(l-1) > 0]`.
     pub fn backward(&self, x: &Tensor, labels: &Tensor) -> Result<Gradients> {
         let (inputs, logits) = self.forward_pass(x)?;
-        let (batch, classes) = logits.dims2()?;
         let loss = self.loss_of(&logits, labels)?;
-        let prediction = match self.loss {
-            Loss::CrossEntropy => candle_nn::ops::softmax_last_dim(&logits)?,
-            Loss::Mse => logits.clone(),
-        };
-        let delta = ((prediction - one_hot(labels, classes)?)? / batch as f64)?;
+        let delta = self.output_delta(&logits, labels)?;
         let mut gradients = if self.sparse.is_empty() {
             self.dense_gradients(delta, &inputs)?
         } else {
@@ -267,6 +396,27 @@ impl MaskedMlp {
             loss,
             layers: gradients,
         })
+    }
+
+    /// `delta_L = dL/dz_L` of `logits` against `labels` (see [`Self::backward`]).
+    fn output_delta(&self, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        let (batch, classes) = logits.dims2()?;
+        let prediction = match self.loss {
+            Loss::CrossEntropy => candle_nn::ops::softmax_last_dim(logits)?,
+            Loss::Mse => logits.clone(),
+        };
+        (prediction - one_hot(labels, classes)?)? / batch as f64
+    }
+
+    /// `dL/dw_l` of every layer at every position, pruned ones too (the dense gradient RigL
+    /// grows by), `(out, in)` each, on either route: the dense route's products, whatever the
+    /// network's own route. On the dense route it equals [`Self::backward`]'s to the bit.
+    pub fn dense_weight_gradients(&self, x: &Tensor, labels: &Tensor) -> Result<Vec<Tensor>> {
+        let (inputs, logits) = self.dense_forward_pass(x)?;
+        let delta = self.output_delta(&logits, labels)?;
+        let mut gradients = self.dense_gradients(delta, &inputs)?;
+        gradients.reverse();
+        Ok(gradients.into_iter().map(|(w, _)| w).collect())
     }
 
     /// The dense route's backward recursion from the output delta `(batch, classes)`, last
@@ -370,7 +520,7 @@ fn correct(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glh_model::{Architecture, LayerMask};
+    use glh_model::Architecture;
 
     #[test]
     fn logits_in_row_blocks_equal_the_one_pass_logits_to_the_bit() {

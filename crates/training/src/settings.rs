@@ -10,6 +10,7 @@
 
 use crate::adam::AdamParams;
 use crate::device::Device;
+use crate::schedule::MaskSchedule;
 use glh_artifacts::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -132,6 +133,10 @@ pub struct TrainingSettings {
     pub loss_threshold: f64,
     /// `cpu`, `cuda` or `metal` (the latter two need a build with that cargo feature).
     pub device: Device,
+    /// `[training.schedule]`: how the mask changes during training (`rule = "imp"`, `"set"`
+    /// or `"rigl"` with their settings; `static`, the default, keeps the masks run's mask).
+    #[serde(skip_serializing_if = "MaskSchedule::is_static")]
+    pub schedule: MaskSchedule,
 }
 
 impl Default for TrainingSettings {
@@ -152,6 +157,7 @@ impl Default for TrainingSettings {
             optimizer: Optimizer::default(),
             sigma_w2: DEFAULT_SIGMA_W2,
             output_steps: Vec::new(),
+            schedule: MaskSchedule::default(),
         }
     }
 }
@@ -270,7 +276,12 @@ impl TrainingSettings {
             let msg = format!("step {s} is after the last step ({})", self.steps);
             return Err(Error::config(source_name, "training.output_steps", msg));
         }
-        Ok(())
+        if !self.schedule.is_static() && self.optimizer != Optimizer::Adam {
+            let msg = "a mask schedule trains with `optimizer = \"adam\"` on mini-batches, as \
+                       IMP, SET and RigL were published";
+            return Err(Error::config(source_name, "training.schedule.rule", msg));
+        }
+        self.schedule.validate(source_name, self.steps)
     }
 }
 

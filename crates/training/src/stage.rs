@@ -11,20 +11,27 @@
 //! stored twice.
 
 use crate::masked_mlp::MaskedMlp;
+use crate::schedule::{LayerDensities, MaskSchedule, erk_counts, rebalance};
 use crate::settings::{Optimizer, Parameterisation, TrainingSettings};
-use crate::train::{Evaluation, History, MnistTensors, Outputs, train, train_full_batch};
+use crate::train::{
+    Checkpoint, Evaluation, History, MnistTensors, Outputs, train, train_full_batch,
+};
 use arrow::array::{Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::Sweep;
-use glh_artifacts::schemas::{TRAINING_HISTORY, TRAINING_OUTPUTS, TRAINING_SUMMARY};
+use glh_artifacts::schemas::{
+    TRAINING_HISTORY, TRAINING_MASKS, TRAINING_OUTPUTS, TRAINING_SUMMARY,
+};
 use glh_artifacts::store::InputRef;
 use glh_artifacts::{
     ArtifactStore, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result, RunColumns, Stage,
 };
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
-use glh_masks::stage::{MasksJob, read_mask, run_columns, run_columns_of_seed};
-use glh_model::Mlp;
+use glh_masks::stage::{
+    MasksJob, mask_of_rows, mask_row_columns, read_mask, run_columns, run_columns_of_seed,
+};
 use glh_model::ntk_init::ntk_mlp;
+use glh_model::{Mask, Mlp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -98,14 +105,19 @@ fn run_training(
             "training width {} and depth {} with batches of {examples}",
             labels.width, labels.depth
         );
-        let bytes = memory_estimate(u64::from(labels.width.get()), labels.depth, examples);
+        let checkpoints = settings.schedule.checkpoints(settings.steps) as u64;
+        let bytes =
+            memory_estimate(u64::from(labels.width.get()), labels.depth, examples).saturating_add(
+                checkpoint_bytes(u64::from(labels.width.get()), labels.depth, checkpoints),
+            );
         glh_artifacts::memory::check("memory", "width", &what, bytes)?;
         let (arch, mask) = read_mask(store, masks)?;
         let tensors = mnist_on(data, settings.device.name(), &device)?;
         let mut model = match settings.parameterisation {
             Parameterisation::Standard => {
-                MaskedMlp::new(&Mlp::init(arch, labels.seed), &mask, &device)
-                    .map(|m| m.with_loss(settings.loss))
+                let mlp = Mlp::init(arch, labels.seed);
+                let mask = starting_mask(&settings.schedule, &mlp, &mask, labels.seed);
+                MaskedMlp::new(&mlp, &mask, &device).map(|m| m.with_loss(settings.loss))
             }
             Parameterisation::Ntk => MaskedMlp::ntk(
                 &ntk_mlp(arch, labels.seed, settings.sigma_w2),
@@ -127,10 +139,16 @@ fn run_training(
                     );
                     return Err(Error::config("training settings", "batch_size", msg));
                 }
-                let history = train(&mut model, &tensors, settings, labels.seed, on_step)
+                let trained = train(&mut model, &tensors, settings, labels.seed, on_step)
                     .map_err(candle_error)?;
-                check_finite(settings, &history, &[])?;
-                history
+                check_finite(settings, &trained.history, &[])?;
+                if !trained.checkpoints.is_empty() {
+                    writer.write_table(
+                        &TRAINING_MASKS,
+                        checkpoint_columns(&labels, settings, &trained.checkpoints)?,
+                    )?;
+                }
+                trained.history
             }
             Optimizer::Gd => {
                 let images = subset_images(store, data, labels.seed, Subset::Kernel)?;
@@ -210,6 +228,96 @@ pub fn memory_estimate(width: u64, depth: u32, batch_size: u64) -> u64 {
     mnist
         .saturating_add(product(&[weights, BYTES_PER_WEIGHT]))
         .saturating_add(product(&[examples, neurons, BYTES_PER_ACTIVATION]))
+}
+
+/// The bytes a scheduled run's masks take until they are written: a byte per weight per
+/// checkpoint (`Mask` holds booleans), and as much again for the host copies of the weights,
+/// the dense gradient and the flags an update makes.
+fn checkpoint_bytes(width: u64, depth: u32, checkpoints: u64) -> u64 {
+    let weights = glh_model::mlp::weight_count(
+        glh_data::mnist::PIXELS as u64,
+        width,
+        u64::from(depth),
+        glh_data::mnist::CLASSES as u64,
+    );
+    let per_update = glh_artifacts::memory::product(&[weights, 4 * 4]);
+    glh_artifacts::memory::product(&[weights, checkpoints]).saturating_add(per_update)
+}
+
+/// The mask a run starts from: the masks run's, or for RigL with ERK densities that mask
+/// rebalanced to ERK's per-layer counts at its total (a layer above drops its smallest initial
+/// weights, one below grows random positions, stream `training/schedule`, at their initial
+/// values).
+pub fn starting_mask(schedule: &MaskSchedule, mlp: &Mlp, mask: &Mask, seed: u64) -> Mask {
+    match schedule {
+        MaskSchedule::Rigl(r) if r.densities == LayerDensities::Erk => {
+            let shapes: Vec<(usize, usize)> =
+                mask.layers().iter().map(|l| (l.rows(), l.cols())).collect();
+            let counts = erk_counts(&shapes, mask.kept());
+            let weights: Vec<Vec<f32>> = mlp.layers.iter().map(|l| l.weight.clone()).collect();
+            // ERK's draws come first in the stream; the run's own updates use a fresh one.
+            let mut rng = glh_artifacts::seeding::stream(seed, "training/schedule/erk");
+            rebalance(mask, &weights, &counts, &mut rng).0
+        }
+        _ => mask.clone(),
+    }
+}
+
+/// `masks.parquet` of a scheduled run: every checkpoint's mask, row by row.
+fn checkpoint_columns(
+    labels: &RunColumns,
+    settings: &TrainingSettings,
+    checkpoints: &[Checkpoint],
+) -> Result<Columns> {
+    let schedule = settings.schedule.rule().name();
+    let parts = checkpoints.iter().map(|c| {
+        mask_row_columns(&c.mask, |n| {
+            leading(labels, settings, settings.batch_size, n)
+                .with("schedule", StringArray::from(vec![schedule; n]))
+                .with("checkpoint", UInt32Array::from(vec![c.checkpoint; n]))
+                .with("step", UInt32Array::from(vec![c.step; n]))
+        })
+    });
+    Columns::concat(parts.collect())
+}
+
+/// The masks a scheduled training run `input` trained under (its `masks.parquet`), in order;
+/// an error naming the file for a `static` run, which has none.
+pub fn read_checkpoints(store: &ArtifactStore, input: &InputRef) -> Result<Vec<Checkpoint>> {
+    use glh_artifacts::parquet_io::column;
+    let path = store.table_path(input, &TRAINING_MASKS);
+    if !path.exists() {
+        return Err(Error::input(
+            path,
+            "no masks: only a run under a mask schedule (`[training.schedule]`) records them",
+        ));
+    }
+    let batch = store.read_run_table(input, &TRAINING_MASKS)?;
+    let checkpoint: &UInt32Array = column(&batch, "checkpoint");
+    let step: &UInt32Array = column(&batch, "step");
+    let mut out: Vec<Checkpoint> = Vec::new();
+    let mut start = 0;
+    for r in 1..=batch.num_rows() {
+        if r < batch.num_rows() && checkpoint.value(r) == checkpoint.value(start) {
+            continue;
+        }
+        let (_, mask) = mask_of_rows(&batch.slice(start, r - start), &path)?;
+        let index = checkpoint.value(start);
+        if index as usize != out.len() {
+            let msg = format!(
+                "checkpoint {index} is out of order (expected {})",
+                out.len()
+            );
+            return Err(Error::input(path, msg));
+        }
+        out.push(Checkpoint {
+            checkpoint: index,
+            step: step.value(start),
+            mask,
+        });
+        start = r;
+    }
+    Ok(out)
 }
 
 /// MNIST on `device`, loaded once per process and data settings: a sweep's jobs share it

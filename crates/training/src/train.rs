@@ -4,10 +4,16 @@
 
 use crate::batches::batch_order;
 use crate::masked_mlp::MaskedMlp;
+use crate::schedule::{
+    Grow, ImpSettings, MaskSchedule, moved_count, prune_global_magnitude, rebuild, rigl_fraction,
+    schedule_stream, update_layer,
+};
 use crate::settings::TrainingSettings;
+use crate::sparse::ProductRoute;
 use candle_core::{Device, Result, Tensor};
 use glh_data::DataSettings;
 use glh_data::mnist::{MnistSplit, Normalisation, PIXELS, Split};
+use glh_model::Mask;
 
 /// MNIST's training and test sets as tensors on one device.
 pub struct MnistTensors {
@@ -70,46 +76,265 @@ pub struct History {
     pub test: Vec<Evaluation>,
 }
 
-/// Trains `model` in place for `settings.steps` Adam steps on batches drawn by `seed`;
-/// `on_step(done, total)` is called after every step.
+/// A mask a scheduled run trained under (`crate::schedule`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// 0 for the mask the run starts from, then i after the i-th update (SET, RigL) or at
+    /// level i (IMP).
+    pub checkpoint: u32,
+    /// Optimiser steps done when the mask took effect (the run's global step count; IMP's
+    /// levels follow one another).
+    pub step: u32,
+    /// The mask.
+    pub mask: Mask,
+}
+
+/// What a run yields: its curves and, under a schedule other than `static`, every mask it
+/// trained under.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Trained {
+    /// The loss curves (IMP's levels one after another, steps numbered on).
+    pub history: History,
+    /// The masks, in order (empty for `static`).
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// Trains `model` in place with Adam on batches drawn by `seed`: `settings.steps` steps, its
+/// mask changed as `settings.schedule` says (SET, RigL: after the update of every update step;
+/// IMP: `settings.steps` steps, then per level a pruning, a rewind and steps k+1..T again, on
+/// the same batches). `on_step(done, total)` is called after every step.
 pub fn train(
     model: &mut MaskedMlp,
     data: &MnistTensors,
     settings: &TrainingSettings,
     seed: u64,
     on_step: &mut dyn FnMut(usize, usize),
-) -> Result<History> {
-    let adam = settings.adam();
+) -> Result<Trained> {
     let steps = settings.steps as usize;
     let batches = batch_order(data.train_len(), settings.batch_size as usize, steps, seed);
-    let device = data.train_x.device();
-    let test = |model: &MaskedMlp, step: u32| -> Result<Evaluation> {
-        let (loss, correct) = model.loss_and_correct(&data.test_x, &data.test_y)?;
-        evaluation(step, &loss, &correct, data.test_y.dims1()?)
+    let mut run = AdamRun {
+        data,
+        settings,
+        adam: settings.adam(),
+        total: settings.schedule.total_steps(settings.steps) as usize,
+        done: 0,
+        history: History {
+            train: Vec::with_capacity(steps),
+            test: vec![test_evaluation(model, data, 0)?],
+        },
+        on_step,
     };
-    let mut history = History {
-        train: Vec::with_capacity(steps),
-        test: vec![test(model, 0)?],
+    let checkpoints = match &settings.schedule {
+        MaskSchedule::Static => {
+            for batch in &batches {
+                run.step(model, batch, false)?;
+                run.after_step(model, false)?;
+            }
+            Vec::new()
+        }
+        MaskSchedule::Set(_) | MaskSchedule::Rigl(_) => {
+            train_evolving(model, &mut run, &batches, seed)?
+        }
+        MaskSchedule::Imp(imp) => train_imp(model, &mut run, &batches, imp)?,
     };
-    for (i, batch) in batches.iter().enumerate() {
-        let step = i as u32 + 1;
+    Ok(Trained {
+        history: run.history,
+        checkpoints,
+    })
+}
+
+/// The state of an Adam run across its steps (and IMP's levels).
+struct AdamRun<'a> {
+    data: &'a MnistTensors,
+    settings: &'a TrainingSettings,
+    adam: crate::adam::AdamParams,
+    /// Steps of the whole run, and steps done.
+    total: usize,
+    done: usize,
+    history: History,
+    on_step: &'a mut dyn FnMut(usize, usize),
+}
+
+impl AdamRun<'_> {
+    /// One step on `batch`: its loss into the history, Adam's update, and (when asked) the
+    /// dense weight gradients of the batch before the update, on the host.
+    fn step(
+        &mut self,
+        model: &mut MaskedMlp,
+        batch: &[u32],
+        dense_gradient: bool,
+    ) -> Result<Option<Vec<Vec<f32>>>> {
+        let device = self.data.train_x.device();
         let index = Tensor::from_slice(batch, batch.len(), device)?;
-        let x = data.train_x.index_select(&index, 0)?;
-        let y = data.train_y.index_select(&index, 0)?;
+        let x = self.data.train_x.index_select(&index, 0)?;
+        let y = self.data.train_y.index_select(&index, 0)?;
         let gradients = model.backward(&x, &y)?;
-        model.adam_step(&adam, &gradients)?;
-        history.train.push(evaluation(
-            step,
+        let dense = if dense_gradient {
+            Some(dense_gradient_on_host(model, &x, &y, &gradients)?)
+        } else {
+            None
+        };
+        model.adam_step(&self.adam, &gradients)?;
+        self.done += 1;
+        self.history.train.push(evaluation(
+            self.done as u32,
             &gradients.loss,
             &gradients.correct,
             batch.len(),
         )?);
-        if step.is_multiple_of(settings.eval_every) || i + 1 == steps {
-            history.test.push(test(model, step)?);
-        }
-        on_step(i + 1, steps);
+        Ok(dense)
     }
-    Ok(history)
+
+    /// After a step (and any mask change it brought): the test set every `eval_every` steps
+    /// and where `last` (a level's or the run's end), and the progress.
+    fn after_step(&mut self, model: &MaskedMlp, last: bool) -> Result<()> {
+        let step = self.done as u32;
+        if step.is_multiple_of(self.settings.eval_every) || last || self.done == self.total {
+            let evaluation = test_evaluation(model, self.data, step)?;
+            self.history.test.push(evaluation);
+        }
+        (self.on_step)(self.done, self.total);
+        Ok(())
+    }
+}
+
+/// The test set's loss and accuracy of `model` after `step` steps.
+fn test_evaluation(model: &MaskedMlp, data: &MnistTensors, step: u32) -> Result<Evaluation> {
+    let (loss, correct) = model.loss_and_correct(&data.test_x, &data.test_y)?;
+    evaluation(step, &loss, &correct, data.test_y.dims1()?)
+}
+
+/// SET or RigL: the run's steps, and after each update step's Adam update, every layer drops
+/// `round(f kept_l)` of its smallest-magnitude weights and grows as many (SET: at random from
+/// the stream `training/schedule`; RigL: the largest dense-gradient magnitudes of that step's
+/// batch, before its update), with `f` SET's zeta or RigL's cosine-decayed alpha.
+fn train_evolving(
+    model: &mut MaskedMlp,
+    run: &mut AdamRun<'_>,
+    batches: &[Vec<u32>],
+    seed: u64,
+) -> Result<Vec<Checkpoint>> {
+    let schedule = &run.settings.schedule;
+    let update_steps = schedule.update_steps(run.settings.steps);
+    let mut rng = schedule_stream(seed);
+    let mut checkpoints = vec![Checkpoint {
+        checkpoint: 0,
+        step: 0,
+        mask: model.mask().clone(),
+    }];
+    for batch in batches {
+        let step = run.done as u32 + 1;
+        let update = update_steps.contains(&step);
+        let rigl = match schedule {
+            MaskSchedule::Rigl(r) => Some(r),
+            _ => None,
+        };
+        let gradient = run.step(model, batch, update && rigl.is_some())?;
+        if update {
+            let fraction = match (schedule, rigl) {
+                (MaskSchedule::Set(s), _) => s.fraction,
+                (_, Some(r)) => rigl_fraction(r, step, run.settings.steps),
+                _ => unreachable!("train_evolving runs SET and RigL"),
+            };
+            let mask = evolve_mask(model, fraction, gradient.as_deref(), &mut rng)?;
+            checkpoints.push(Checkpoint {
+                checkpoint: checkpoints.len() as u32,
+                step,
+                mask,
+            });
+        }
+        run.after_step(model, false)?;
+    }
+    Ok(checkpoints)
+}
+
+/// The dense weight gradients of the batch `(x, labels)` on the host, row-major `(out, in)`
+/// per layer (RigL's regrowth scores): `gradients`' own on the dense route, a dense pass on
+/// the sparse one (the same bits, tested).
+pub fn dense_gradient_on_host(
+    model: &MaskedMlp,
+    x: &Tensor,
+    labels: &Tensor,
+    gradients: &crate::masked_mlp::Gradients,
+) -> Result<Vec<Vec<f32>>> {
+    let weights: Vec<Tensor> = match model.route() {
+        ProductRoute::Dense => gradients.layers.iter().map(|(w, _)| w.clone()).collect(),
+        ProductRoute::Sparse => model.dense_weight_gradients(x, labels)?,
+    };
+    weights
+        .iter()
+        .map(|w| w.flatten_all()?.to_vec1::<f32>())
+        .collect()
+}
+
+/// One SET or RigL update of `model`: every layer drops `round(fraction kept_l)` of its
+/// smallest-magnitude weights and grows as many, at the largest `|gradient|` (RigL, dense
+/// gradients as [`dense_gradient_on_host`] gives them) or at random from `rng` (SET, when
+/// `gradient` is `None`); grown weights start at 0. Returns the new mask.
+pub fn evolve_mask(
+    model: &mut MaskedMlp,
+    fraction: f64,
+    gradient: Option<&[Vec<f32>]>,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<Mask> {
+    let weights = model.weights()?;
+    let flags: Vec<Vec<bool>> = (0..weights.len())
+        .map(|l| {
+            let layer = &model.mask().layers()[l];
+            let mut keep = layer.as_slice().to_vec();
+            let count = moved_count(fraction, layer.kept());
+            let grow = match gradient {
+                Some(g) => Grow::Gradient(&g[l]),
+                None => Grow::Random(rng),
+            };
+            update_layer(&mut keep, &weights[l], count, grow);
+            keep
+        })
+        .collect();
+    let mask = rebuild(model.mask(), flags);
+    model.set_mask(&mask)?;
+    Ok(mask)
+}
+
+/// IMP with rewinding (OpenLTH's lottery runs): train steps 1..T, keeping every parameter as it
+/// is after step k; then per level, remove `round(q kept)` of the kept weights with the
+/// smallest magnitude over all layers, rewind to the step-k parameters under the new mask
+/// with a fresh Adam, and train steps k+1..T again (the same batches).
+fn train_imp(
+    model: &mut MaskedMlp,
+    run: &mut AdamRun<'_>,
+    batches: &[Vec<u32>],
+    imp: &ImpSettings,
+) -> Result<Vec<Checkpoint>> {
+    let k = imp.rewind_step as usize;
+    let mut rewind_to = (k == 0).then(|| model.snapshot()).transpose()?;
+    let mut checkpoints = vec![Checkpoint {
+        checkpoint: 0,
+        step: 0,
+        mask: model.mask().clone(),
+    }];
+    for (i, batch) in batches.iter().enumerate() {
+        run.step(model, batch, false)?;
+        if i + 1 == k {
+            rewind_to = Some(model.snapshot()?);
+        }
+        run.after_step(model, i + 1 == batches.len())?;
+    }
+    let rewind_to = rewind_to.expect("k < T: the snapshot is taken");
+    for level in 1..=imp.levels {
+        let mask = prune_global_magnitude(model.mask(), &model.weights()?, imp.prune_fraction);
+        model.rewind(&rewind_to, &mask)?;
+        checkpoints.push(Checkpoint {
+            checkpoint: level,
+            step: run.done as u32,
+            mask,
+        });
+        for (i, batch) in batches.iter().enumerate().skip(k) {
+            run.step(model, batch, false)?;
+            run.after_step(model, i + 1 == batches.len())?;
+        }
+    }
+    Ok(checkpoints)
 }
 
 /// The network's outputs on the training images after some updates.

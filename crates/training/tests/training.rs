@@ -418,7 +418,9 @@ fn mnist_training_learns_keeps_pruned_weights_zero_and_repeats_bit_for_bit() {
         ..TrainingSettings::default()
     };
     let mut dense = MaskedMlp::new(&mlp, &Mask::full(&arch), &Device::Cpu).unwrap();
-    let history = train(&mut dense, &data, &settings, 5, &mut |_, _| {}).unwrap();
+    let history = train(&mut dense, &data, &settings, 5, &mut |_, _| {})
+        .unwrap()
+        .history;
     let s = history.summary(0.5);
     assert!(s.final_test_accuracy > 0.9, "{s:?}");
     assert!(history.test[0].accuracy < 0.3, "{:?}", history.test[0]);
@@ -438,7 +440,9 @@ fn mnist_training_learns_keeps_pruned_weights_zero_and_repeats_bit_for_bit() {
     };
     let run = || {
         let mut model = MaskedMlp::new(&mlp, &mask, &Device::Cpu).unwrap();
-        let h = train(&mut model, &data, &short, 9, &mut |_, _| {}).unwrap();
+        let h = train(&mut model, &data, &short, 9, &mut |_, _| {})
+            .unwrap()
+            .history;
         (model, h)
     };
     let (model, h1) = run();

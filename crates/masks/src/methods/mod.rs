@@ -16,6 +16,7 @@ pub use designed::{
     BlockTable, Shape, draw_layer, grid_positions, inclusion_probabilities, layer_positions,
 };
 pub use rewired::{SWAPS_PER_EDGE, rewire};
+pub use shuffled::uniform_subset;
 
 use crate::prune::prune;
 use crate::scorers::{

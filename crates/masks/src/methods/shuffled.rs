@@ -18,7 +18,7 @@ pub(super) fn shuffle(layer: &LayerMask, rng: &mut impl Rng) -> LayerMask {
 
 /// `k` distinct indices below `n`, uniform over the k-subsets: the first k places of a partial
 /// Fisher-Yates shuffle of `0..n`, with unbiased bounded draws.
-fn uniform_subset(n: usize, k: usize, rng: &mut impl Rng) -> Vec<usize> {
+pub fn uniform_subset(n: usize, k: usize, rng: &mut impl Rng) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     for i in 0..k {
         let j = i + below(n - i, rng);
