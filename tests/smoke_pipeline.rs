@@ -1,6 +1,7 @@
 //! The smoke pipelines end to end (`smoke`: every stage; `smoke-dynamics`: the NTK regime and
-//! the dynamics stage): caching, byte-identical reruns, and every artifact they write read back
-//! with polars (the Rust crate) against the documented schemas.
+//! the dynamics stage; `smoke-schedules`: a mask schedule and the trajectories stage): caching,
+//! byte-identical reruns, and every artifact they write read back with polars (the Rust crate)
+//! against the documented schemas.
 
 use glh_artifacts::ColumnType;
 use glh_artifacts::store::JobStatus;
@@ -34,7 +35,7 @@ fn schema_of(relative: &Path) -> &'static glh_artifacts::TableSchema {
 }
 
 /// The smoke pipelines.
-const SMOKE_PIPELINES: [&str; 2] = ["smoke.toml", "smoke-dynamics.toml"];
+const SMOKE_PIPELINES: [&str; 3] = ["smoke.toml", "smoke-dynamics.toml", "smoke-schedules.toml"];
 
 #[test]
 fn smoke_runs_caches_and_is_byte_identical() {

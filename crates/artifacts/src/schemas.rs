@@ -905,6 +905,163 @@ pub const TRAINING_MASKS: TableSchema = TableSchema {
     ],
 };
 
+/// The leading columns of every trajectories table: the training run's, its schedule and the
+/// checkpoint.
+macro_rules! trajectory_columns {
+    ($($rest:expr),* $(,)?) => {
+        training_columns![
+            col("schedule", ColumnType::String, "the training run's mask schedule: `imp`, `set` or `rigl`"),
+            col("checkpoint", ColumnType::UInt32, "0 for the mask the run starts from, i after the i-th update (SET, RigL) or at level i (IMP)"),
+            col("step", ColumnType::UInt32, "optimiser steps done when the checkpoint's mask took effect (IMP's levels numbered on)"),
+            $($rest),*
+        ]
+    };
+}
+
+/// `trajectories/<key>/layers.parquet`: how each layer of a scheduled training run's mask moved
+/// from checkpoint to checkpoint (issue #33). Distances are between the checkpoints' SAS
+/// histograms of this one run (the paper's Frobenius; the cut distance as a certified
+/// interval); the seed-averaged, bias-corrected distances are the report's.
+pub const TRAJECTORY_LAYERS: TableSchema = TableSchema {
+    stage: "trajectories",
+    name: "layers",
+    row: "layer of a checkpoint's mask",
+    stored: true,
+    columns: trajectory_columns![
+        col(
+            "layer",
+            ColumnType::UInt32,
+            "layer index l, 1 = input layer, L = classifier"
+        ),
+        col(
+            "n_rows",
+            ColumnType::UInt32,
+            "the layer's output size (mask rows)"
+        ),
+        col(
+            "n_cols",
+            ColumnType::UInt32,
+            "the layer's input size (mask columns)"
+        ),
+        col(
+            "kept",
+            ColumnType::UInt64,
+            "kept weights of the layer at the checkpoint"
+        ),
+        col(
+            "layer_density",
+            ColumnType::Float64,
+            "kept / (n_rows n_cols)"
+        ),
+        col(
+            "changed_from_previous",
+            ColumnType::Float64,
+            "fraction of the previous checkpoint's kept weights of the layer that this one does not keep (0 at checkpoint 0)"
+        ),
+        col(
+            "changed_from_start",
+            ColumnType::Float64,
+            "fraction of checkpoint 0's kept weights of the layer that this one does not keep"
+        ),
+        col(
+            "k_rows",
+            ColumnType::UInt32,
+            "histogram blocks on the output side, min(K, n_rows)"
+        ),
+        col(
+            "k_cols",
+            ColumnType::UInt32,
+            "histogram blocks on the input side, min(K, n_cols)"
+        ),
+        col(
+            "frobenius_to_previous",
+            ColumnType::Float64,
+            "||H_t - H_(t-1)||_F of the layer's SAS histograms (0 at checkpoint 0)"
+        ),
+        col(
+            "frobenius_to_start",
+            ColumnType::Float64,
+            "||H_t - H_0||_F of the layer's SAS histograms"
+        ),
+        col(
+            "cut_low_to_previous",
+            ColumnType::Float64,
+            "the cut distance to the previous checkpoint's histogram is at least this (NaN when `cut = false`)"
+        ),
+        col(
+            "cut_high_to_previous",
+            ColumnType::Float64,
+            "... and at most this (certified; equal to the low end where K <= 24)"
+        ),
+        col(
+            "cut_low_to_start",
+            ColumnType::Float64,
+            "the cut distance to checkpoint 0's histogram is at least this (NaN when `cut = false`)"
+        ),
+        col(
+            "cut_high_to_start",
+            ColumnType::Float64,
+            "... and at most this"
+        ),
+    ],
+};
+
+/// `trajectories/<key>/histograms.parquet`: the SAS histogram of every layer of every checkpoint
+/// of a scheduled training run.
+pub const TRAJECTORY_HISTOGRAMS: TableSchema = TableSchema {
+    stage: "trajectories",
+    name: "histograms",
+    row: "block of a layer's histogram at a checkpoint",
+    stored: true,
+    columns: trajectory_columns![
+        col(
+            "layer",
+            ColumnType::UInt32,
+            "layer index l, 1 = input layer, L = classifier"
+        ),
+        col(
+            "k_rows",
+            ColumnType::UInt32,
+            "blocks on the output side, min(K, n_rows)"
+        ),
+        col(
+            "k_cols",
+            ColumnType::UInt32,
+            "blocks on the input side, min(K, n_cols)"
+        ),
+        col(
+            "row_block",
+            ColumnType::UInt32,
+            "0-based block of output neurons, in descending degree order"
+        ),
+        col(
+            "col_block",
+            ColumnType::UInt32,
+            "0-based block of input neurons, in descending degree order"
+        ),
+        col(
+            "block_density",
+            ColumnType::Float64,
+            "fraction of the block's entries kept"
+        ),
+    ],
+};
+
+/// `trajectories/<key>/metrics.parquet`: the spectral metrics of each checkpoint's K-block
+/// histogram Graphon NTK (shared hidden order, as the ntk stage's `histogram` kernel) on the
+/// kernel images of the run's seed.
+pub const TRAJECTORY_METRICS: TableSchema = TableSchema {
+    stage: "trajectories",
+    name: "metrics",
+    row: "checkpoint",
+    stored: true,
+    columns: spectral_metric_columns!(trajectory_columns; [
+        col("n_points", ColumnType::UInt32, "N, the kernel images (the data stage's `kernel` subset of the run's seed)"),
+        col("sigma_w2", ColumnType::Float64, "sigma_w^2 of the kernel (setting)"),
+        col("histogram_k", ColumnType::UInt32, "blocks K per hidden layer of the kernel's chain (setting; capped by the width)"),
+    ]; []),
+};
+
 /// `dynamics/<key>/curves.parquet`: the observed gradient-descent loss curve of one training
 /// run and the curves its kernels predict.
 pub const DYNAMICS_CURVES: TableSchema = TableSchema {
@@ -1042,6 +1199,9 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &TRAINING_SUMMARY,
     &TRAINING_OUTPUTS,
     &TRAINING_MASKS,
+    &TRAJECTORY_LAYERS,
+    &TRAJECTORY_HISTOGRAMS,
+    &TRAJECTORY_METRICS,
     &DYNAMICS_CURVES,
     &DYNAMICS_ERRORS,
 ];

@@ -21,7 +21,6 @@ use glh_pipeline::cluster::{SlurmResources, SlurmSettings};
 use glh_pipeline::slurm::{self, SlurmOptions};
 use glh_pipeline::{ExecOptions, Pipeline, sweeps};
 use glh_training::TrainingSettings;
-use glh_training::schedule::changed_fraction;
 use serde_json::Value;
 use std::io::Write;
 use std::time::Instant;
@@ -614,7 +613,7 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
             outln!("{:>6} {:>10.4} {:>10.4}", e.step, e.loss, e.accuracy);
         }
         if !settings.schedule.is_static() {
-            let checkpoints = glh_training::stage::read_checkpoints(store, &input)?;
+            let checkpoints = glh_masks::stage::read_schedule_masks(store, &input)?;
             outln!(
                 "{:>10} {:>6} {:>10} {:>8}",
                 "checkpoint",
@@ -622,9 +621,11 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
                 "kept",
                 "changed"
             );
-            let mut previous: Option<&glh_training::Checkpoint> = None;
-            for c in &checkpoints {
-                let changed = previous.map_or(0.0, |p| changed_fraction(&p.mask, &c.mask));
+            for (i, c) in checkpoints.iter().enumerate() {
+                let changed = match i {
+                    0 => 0.0,
+                    _ => checkpoints[i - 1].mask.changed_fraction(&c.mask),
+                };
                 outln!(
                     "{:>10} {:>6} {:>10} {:>8.4}",
                     c.checkpoint,
@@ -632,7 +633,6 @@ fn train(store: &ArtifactStore, args: TrainArgs, quiet: bool) -> Result<()> {
                     c.mask.kept(),
                     changed
                 );
-                previous = Some(c);
             }
         }
         let s = history.summary(settings.loss_threshold);

@@ -11,7 +11,7 @@ use arrow::array::{BinaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Ar
 use glh_artifacts::config::{Classifier, Depth, PruneMethod, Scope, Sparsity, Width};
 use glh_artifacts::parquet_io::column;
 use glh_artifacts::schemas::{
-    DESIGN_SEARCH, GRAPHON_HISTOGRAMS, MASKS_LAYERS, MASKS_ROWS, TARGET_TABLE,
+    DESIGN_SEARCH, GRAPHON_HISTOGRAMS, MASKS_LAYERS, MASKS_ROWS, TARGET_TABLE, TRAINING_MASKS,
 };
 use glh_artifacts::seeding::stream;
 use glh_artifacts::store::{InputRef, Verify};
@@ -23,7 +23,7 @@ use glh_data::mnist::{CLASSES, MnistSplit, PIXELS, Split};
 use glh_data::stage::{Subset, SubsetsJob, subset_images, subset_images_of};
 use glh_data::{DataSettings, Normalisation};
 use glh_model::backprop::examples_as_columns;
-use glh_model::{Architecture, LayerMask, Mask, Mlp};
+use glh_model::{Architecture, LayerMask, Mask, MaskCheckpoint, Mlp};
 use rand_chacha::rand_core::Rng;
 use serde::Serialize;
 use std::path::Path;
@@ -819,6 +819,45 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
     let path = store.table_path(input, &MASKS_ROWS); // named in errors below
     let batch = store.read_run_table(input, &MASKS_ROWS)?;
     mask_of_rows(&batch, &path)
+}
+
+/// The masks a training run under a mask schedule (`[training.schedule]`) trained under, in
+/// order, from its `masks.parquet` (the training stage writes it with [`mask_row_columns`]);
+/// an error naming the file for a run without them (a `static` run).
+pub fn read_schedule_masks(store: &ArtifactStore, input: &InputRef) -> Result<Vec<MaskCheckpoint>> {
+    let path = store.table_path(input, &TRAINING_MASKS);
+    if !path.exists() {
+        return Err(Error::input(
+            path,
+            "no masks: only a training run under a mask schedule (`[training.schedule]`) records them",
+        ));
+    }
+    let batch = store.read_run_table(input, &TRAINING_MASKS)?;
+    let checkpoint: &UInt32Array = column(&batch, "checkpoint");
+    let step: &UInt32Array = column(&batch, "step");
+    let mut out: Vec<MaskCheckpoint> = Vec::new();
+    let mut start = 0;
+    for r in 1..=batch.num_rows() {
+        if r < batch.num_rows() && checkpoint.value(r) == checkpoint.value(start) {
+            continue;
+        }
+        let (_, mask) = mask_of_rows(&batch.slice(start, r - start), &path)?;
+        let index = checkpoint.value(start);
+        if index as usize != out.len() {
+            let msg = format!(
+                "checkpoint {index} is out of order (expected {})",
+                out.len()
+            );
+            return Err(Error::input(path, msg));
+        }
+        out.push(MaskCheckpoint {
+            checkpoint: index,
+            step: step.value(start),
+            mask,
+        });
+        start = r;
+    }
+    Ok(out)
 }
 
 /// The mask in `batch`, rows of [`mask_row_columns`] with the run columns `depth` and `width`

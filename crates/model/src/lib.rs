@@ -19,5 +19,5 @@ pub mod mask;
 pub mod mlp;
 pub mod ntk_init;
 
-pub use mask::{LayerMask, Mask};
+pub use mask::{LayerMask, Mask, MaskCheckpoint};
 pub use mlp::{Architecture, Linear, Mlp};

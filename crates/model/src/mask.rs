@@ -53,6 +53,12 @@ impl LayerMask {
         self.keep.iter().filter(|&&k| k).count()
     }
 
+    /// Weights kept here that `other` (of the same shape) does not keep.
+    pub fn kept_outside(&self, other: &LayerMask) -> usize {
+        let flags = self.keep.iter().zip(&other.keep);
+        flags.filter(|&(&x, &y)| x && !y).count()
+    }
+
     /// Kept weights over all weights, in [0, 1].
     pub fn density(&self) -> f64 {
         if self.keep.is_empty() {
@@ -165,6 +171,22 @@ impl Mask {
         self.kept() as f64 / total as f64
     }
 
+    /// The fraction of `self`'s kept weights that `to` does not keep (0 when `self` keeps
+    /// none): how much of a mask an update of dynamic sparse training or a level of iterative
+    /// pruning moved. Shapes must agree.
+    pub fn changed_fraction(&self, to: &Mask) -> f64 {
+        let left: usize = self
+            .layers
+            .iter()
+            .zip(&to.layers)
+            .map(|(a, b)| a.kept_outside(b))
+            .sum();
+        match self.kept() {
+            0 => 0.0,
+            kept => left as f64 / kept as f64,
+        }
+    }
+
     /// Whether every kept weight of `self` is kept in `outer` (masks of iterative pruning nest).
     pub fn is_subset_of(&self, outer: &Mask) -> bool {
         self.layers
@@ -172,6 +194,19 @@ impl Mask {
             .zip(&outer.layers)
             .all(|(a, b)| a.keep.iter().zip(&b.keep).all(|(&x, &y)| !x || y))
     }
+}
+
+/// A mask a training run under a mask schedule (IMP, SET, RigL) trained under.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaskCheckpoint {
+    /// 0 for the mask the run starts from, then i after the i-th update (SET, RigL) or at
+    /// level i (IMP).
+    pub checkpoint: u32,
+    /// Optimiser steps done when the mask took effect (the run's global step count; IMP's
+    /// levels follow one another).
+    pub step: u32,
+    /// The mask.
+    pub mask: Mask,
 }
 
 #[cfg(test)]

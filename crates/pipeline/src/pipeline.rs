@@ -23,6 +23,8 @@ use glh_ntk::settings::GraphonNtkSettings;
 use glh_ntk::stage::NtkStage;
 use glh_training::TrainingSettings;
 use glh_training::stage::TrainingStage;
+use glh_trajectories::TrajectorySettings;
+use glh_trajectories::stage::TrajectoryStage;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -58,6 +60,9 @@ pub struct Pipeline {
     /// The dynamics stage (kernel-predicted against observed gradient descent); needs
     /// `training` in the NTK regime.
     pub dynamics: Option<DynamicsSettings>,
+    /// The trajectories stage (how the masks of IMP, SET and RigL move during training);
+    /// needs `training` with a mask schedule.
+    pub trajectories: Option<TrajectorySettings>,
     /// Where `glh run --executor slurm` submits the jobs (not part of any cache key).
     pub slurm: Option<SlurmSettings>,
 }
@@ -95,7 +100,7 @@ impl Pipeline {
     }
 
     /// The stages its tables ask for, in pipeline order (data, masks, design, graphons, ntk,
-    /// graphon_ntk, training, dynamics):
+    /// graphon_ntk, training, dynamics, trajectories):
     /// what [`crate::plan`] plans. A new stage is a table above and one line here.
     pub fn stages(&self) -> Vec<Box<dyn Stage>> {
         let data = self.data.clone().unwrap_or_default();
@@ -145,6 +150,11 @@ impl Pipeline {
             if let Some(dynamics) = &self.dynamics {
                 stages.push(Box::new(DynamicsStage {
                     settings: dynamics.clone(),
+                }));
+            }
+            if let Some(trajectories) = &self.trajectories {
+                stages.push(Box::new(TrajectoryStage {
+                    settings: trajectories.clone(),
                 }));
             }
         }
@@ -276,6 +286,18 @@ impl Pipeline {
                 return Err(Error::config(source_name, "dynamics", msg));
             };
             check_regime(training, source_name)?;
+        }
+        if let Some(trajectories) = &self.trajectories {
+            trajectories.validate(source_name)?;
+            let scheduled = self
+                .training
+                .as_ref()
+                .is_some_and(|t| !t.schedule.is_static());
+            if !scheduled {
+                let msg = "needs a [training] table with a mask schedule ([training.schedule] \
+                           rule = \"imp\", \"set\" or \"rigl\"): its masks are what moves";
+                return Err(Error::config(source_name, "trajectories", msg));
+            }
         }
         if let Some(slurm) = &self.slurm {
             slurm.validate(source_name)?;

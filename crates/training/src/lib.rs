@@ -29,4 +29,4 @@ pub use adam::AdamParams;
 pub use device::Device;
 pub use masked_mlp::MaskedMlp;
 pub use settings::{Loss, Optimizer, Parameterisation, TrainingSettings};
-pub use train::{Checkpoint, History, MnistTensors, Outputs, Trained, train, train_full_batch};
+pub use train::{History, MnistTensors, Outputs, Trained, train, train_full_batch};

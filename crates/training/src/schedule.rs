@@ -313,24 +313,6 @@ pub fn moved_count(fraction: f64, kept: usize) -> usize {
     ((fraction * kept as f64).round() as usize).min(kept)
 }
 
-/// The fraction of `from`'s kept weights that `to` does not keep (0 when `from` keeps none):
-/// how much of a mask an update or level moved.
-pub fn changed_fraction(from: &Mask, to: &Mask) -> f64 {
-    let left: usize = from
-        .layers()
-        .iter()
-        .zip(to.layers())
-        .map(|(a, b)| {
-            let flags = a.as_slice().iter().zip(b.as_slice());
-            flags.filter(|&(&x, &y)| x && !y).count()
-        })
-        .sum();
-    match from.kept() {
-        0 => 0.0,
-        kept => left as f64 / kept as f64,
-    }
-}
-
 /// The `count` positions with the smallest `key` among `candidates`, ties by position: a
 /// total order, so the choice is a function of the inputs.
 fn smallest_by_key(mut candidates: Vec<(f32, usize)>, count: usize) -> Vec<usize> {
@@ -496,6 +478,10 @@ pub fn update_layer(
     count: usize,
     grow: Grow<'_>,
 ) -> Vec<usize> {
+    // A layer with fewer free entries than `count` (a dense or nearly dense one) moves only
+    // as many as it can regrow, so its count stays exact.
+    let free = keep.iter().filter(|&&k| !k).count();
+    let count = count.min(free);
     drop_smallest_magnitude(keep, weights, count);
     match grow {
         Grow::Random(rng) => grow_random(keep, count, rng),
@@ -598,6 +584,23 @@ mod tests {
                 assert!(w[i].abs() >= largest_dropped);
             }
         }
+    }
+
+    #[test]
+    fn a_dense_layer_moves_nothing_and_a_nearly_dense_one_moves_what_it_can_regrow() {
+        let weights = [0.5, -0.1, 0.2, 0.3];
+        let mut keep = vec![true; 4];
+        let grown = update_layer(
+            &mut keep,
+            &weights,
+            2,
+            Grow::Random(&mut schedule_stream(0)),
+        );
+        assert!(grown.is_empty() && keep.iter().all(|&k| k));
+        let mut keep = vec![true, true, false, true];
+        let grown = update_layer(&mut keep, &weights, 3, Grow::Gradient(&[0.0; 4]));
+        assert_eq!(grown.len(), 1);
+        assert_eq!(keep.iter().filter(|&&k| k).count(), 3);
     }
 
     #[test]

@@ -13,9 +13,7 @@
 use crate::masked_mlp::MaskedMlp;
 use crate::schedule::{LayerDensities, MaskSchedule, erk_counts, rebalance};
 use crate::settings::{Optimizer, Parameterisation, TrainingSettings};
-use crate::train::{
-    Checkpoint, Evaluation, History, MnistTensors, Outputs, train, train_full_batch,
-};
+use crate::train::{Evaluation, History, MnistTensors, Outputs, train, train_full_batch};
 use arrow::array::{Float64Array, StringArray, UInt32Array};
 use glh_artifacts::config::Sweep;
 use glh_artifacts::schemas::{
@@ -27,11 +25,9 @@ use glh_artifacts::{
 };
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
-use glh_masks::stage::{
-    MasksJob, mask_of_rows, mask_row_columns, read_mask, run_columns, run_columns_of_seed,
-};
+use glh_masks::stage::{MasksJob, mask_row_columns, read_mask, run_columns, run_columns_of_seed};
 use glh_model::ntk_init::ntk_mlp;
-use glh_model::{Mask, Mlp};
+use glh_model::{Mask, MaskCheckpoint, Mlp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -267,7 +263,7 @@ pub fn starting_mask(schedule: &MaskSchedule, mlp: &Mlp, mask: &Mask, seed: u64)
 fn checkpoint_columns(
     labels: &RunColumns,
     settings: &TrainingSettings,
-    checkpoints: &[Checkpoint],
+    checkpoints: &[MaskCheckpoint],
 ) -> Result<Columns> {
     let schedule = settings.schedule.rule().name();
     let parts = checkpoints.iter().map(|c| {
@@ -279,45 +275,6 @@ fn checkpoint_columns(
         })
     });
     Columns::concat(parts.collect())
-}
-
-/// The masks a scheduled training run `input` trained under (its `masks.parquet`), in order;
-/// an error naming the file for a `static` run, which has none.
-pub fn read_checkpoints(store: &ArtifactStore, input: &InputRef) -> Result<Vec<Checkpoint>> {
-    use glh_artifacts::parquet_io::column;
-    let path = store.table_path(input, &TRAINING_MASKS);
-    if !path.exists() {
-        return Err(Error::input(
-            path,
-            "no masks: only a run under a mask schedule (`[training.schedule]`) records them",
-        ));
-    }
-    let batch = store.read_run_table(input, &TRAINING_MASKS)?;
-    let checkpoint: &UInt32Array = column(&batch, "checkpoint");
-    let step: &UInt32Array = column(&batch, "step");
-    let mut out: Vec<Checkpoint> = Vec::new();
-    let mut start = 0;
-    for r in 1..=batch.num_rows() {
-        if r < batch.num_rows() && checkpoint.value(r) == checkpoint.value(start) {
-            continue;
-        }
-        let (_, mask) = mask_of_rows(&batch.slice(start, r - start), &path)?;
-        let index = checkpoint.value(start);
-        if index as usize != out.len() {
-            let msg = format!(
-                "checkpoint {index} is out of order (expected {})",
-                out.len()
-            );
-            return Err(Error::input(path, msg));
-        }
-        out.push(Checkpoint {
-            checkpoint: index,
-            step: step.value(start),
-            mask,
-        });
-        start = r;
-    }
-    Ok(out)
 }
 
 /// MNIST on `device`, loaded once per process and data settings: a sweep's jobs share it
@@ -347,7 +304,14 @@ fn mnist_on(
     Ok(tensors)
 }
 
-fn leading(labels: &RunColumns, settings: &TrainingSettings, batch_size: u32, n: usize) -> Columns {
+/// The leading columns of every training table (`training_columns!`): the run columns, the
+/// learning rate, the examples per step, the steps and the device, repeated `n` times.
+pub fn leading(
+    labels: &RunColumns,
+    settings: &TrainingSettings,
+    batch_size: u32,
+    n: usize,
+) -> Columns {
     labels
         .columns(n)
         .with(

@@ -13,7 +13,7 @@ use crate::sparse::ProductRoute;
 use candle_core::{Device, Result, Tensor};
 use glh_data::DataSettings;
 use glh_data::mnist::{MnistSplit, Normalisation, PIXELS, Split};
-use glh_model::Mask;
+use glh_model::{Mask, MaskCheckpoint};
 
 /// MNIST's training and test sets as tensors on one device.
 pub struct MnistTensors {
@@ -76,19 +76,6 @@ pub struct History {
     pub test: Vec<Evaluation>,
 }
 
-/// A mask a scheduled run trained under (`crate::schedule`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Checkpoint {
-    /// 0 for the mask the run starts from, then i after the i-th update (SET, RigL) or at
-    /// level i (IMP).
-    pub checkpoint: u32,
-    /// Optimiser steps done when the mask took effect (the run's global step count; IMP's
-    /// levels follow one another).
-    pub step: u32,
-    /// The mask.
-    pub mask: Mask,
-}
-
 /// What a run yields: its curves and, under a schedule other than `static`, every mask it
 /// trained under.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -96,7 +83,7 @@ pub struct Trained {
     /// The loss curves (IMP's levels one after another, steps numbered on).
     pub history: History,
     /// The masks, in order (empty for `static`).
-    pub checkpoints: Vec<Checkpoint>,
+    pub checkpoints: Vec<MaskCheckpoint>,
 }
 
 /// Trains `model` in place with Adam on batches drawn by `seed`: `settings.steps` steps, its
@@ -213,11 +200,11 @@ fn train_evolving(
     run: &mut AdamRun<'_>,
     batches: &[Vec<u32>],
     seed: u64,
-) -> Result<Vec<Checkpoint>> {
+) -> Result<Vec<MaskCheckpoint>> {
     let schedule = &run.settings.schedule;
     let update_steps = schedule.update_steps(run.settings.steps);
     let mut rng = schedule_stream(seed);
-    let mut checkpoints = vec![Checkpoint {
+    let mut checkpoints = vec![MaskCheckpoint {
         checkpoint: 0,
         step: 0,
         mask: model.mask().clone(),
@@ -237,7 +224,7 @@ fn train_evolving(
                 _ => unreachable!("train_evolving runs SET and RigL"),
             };
             let mask = evolve_mask(model, fraction, gradient.as_deref(), &mut rng)?;
-            checkpoints.push(Checkpoint {
+            checkpoints.push(MaskCheckpoint {
                 checkpoint: checkpoints.len() as u32,
                 step,
                 mask,
@@ -305,10 +292,10 @@ fn train_imp(
     run: &mut AdamRun<'_>,
     batches: &[Vec<u32>],
     imp: &ImpSettings,
-) -> Result<Vec<Checkpoint>> {
+) -> Result<Vec<MaskCheckpoint>> {
     let k = imp.rewind_step as usize;
     let mut rewind_to = (k == 0).then(|| model.snapshot()).transpose()?;
-    let mut checkpoints = vec![Checkpoint {
+    let mut checkpoints = vec![MaskCheckpoint {
         checkpoint: 0,
         step: 0,
         mask: model.mask().clone(),
@@ -324,7 +311,7 @@ fn train_imp(
     for level in 1..=imp.levels {
         let mask = prune_global_magnitude(model.mask(), &model.weights()?, imp.prune_fraction);
         model.rewind(&rewind_to, &mask)?;
-        checkpoints.push(Checkpoint {
+        checkpoints.push(MaskCheckpoint {
             checkpoint: level,
             step: run.done as u32,
             mask,

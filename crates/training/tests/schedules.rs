@@ -355,7 +355,7 @@ fn a_scheduled_training_job_stores_its_masks_and_a_static_key_is_unchanged() {
     use glh_artifacts::{ArtifactStore, Job};
     use glh_masks::MasksSettings;
     use glh_masks::stage::{MaskPoint, MasksJob};
-    use glh_training::stage::{TrainingJob, read_checkpoints};
+    use glh_training::stage::TrainingJob;
 
     let root = tempfile::tempdir().unwrap();
     let store = ArtifactStore::new(root.path());
@@ -380,7 +380,7 @@ fn a_scheduled_training_job_stores_its_masks_and_a_static_key_is_unchanged() {
         stage: "training".into(),
         key: done.manifest.key,
     };
-    let stored = read_checkpoints(&store, &run).unwrap();
+    let stored = glh_masks::stage::read_schedule_masks(&store, &run).unwrap();
     let (_, start) = glh_masks::stage::read_mask(&store, &masks.spec().as_input()).unwrap();
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[0].mask, start);
@@ -391,7 +391,10 @@ fn a_scheduled_training_job_stores_its_masks_and_a_static_key_is_unchanged() {
     assert!(stored.windows(2).all(|p| p[0].mask != p[1].mask));
     // Rerunning the same run (forced) writes the same masks.
     job.run(&store, true, &mut |_, _| {}).unwrap();
-    assert_eq!(read_checkpoints(&store, &run).unwrap(), stored);
+    assert_eq!(
+        glh_masks::stage::read_schedule_masks(&store, &run).unwrap(),
+        stored
+    );
 
     // A static run's key leaves the schedule out, so every key made before schedules holds,
     // and it has no masks table (an error naming the file).
@@ -406,7 +409,7 @@ fn a_scheduled_training_job_stores_its_masks_and_a_static_key_is_unchanged() {
     assert_ne!(key(&plain), key(&settings));
     let static_run = TrainingJob::of(&plain, &data, &masks).unwrap();
     let done = static_run.run(&store, false, &mut |_, _| {}).unwrap();
-    let err = read_checkpoints(
+    let err = glh_masks::stage::read_schedule_masks(
         &store,
         &InputRef {
             stage: "training".into(),
