@@ -1062,6 +1062,123 @@ pub const TRAJECTORY_METRICS: TableSchema = TableSchema {
     ]; []),
 };
 
+/// `trajectories/<key>/convergence.parquet`: the paper's question at every checkpoint of one
+/// scheduled configuration (method, depth and starting sparsity, every width and seed): do the
+/// checkpoint's masks converge with width (the Cauchy chain of `graphons::noise`), and has the
+/// expected histogram moved from the start beyond noise (the paired bias-corrected distance of
+/// each seed's checkpoint to its own start)?
+pub const TRAJECTORY_CONVERGENCE: TableSchema = TableSchema {
+    stage: "trajectories",
+    name: "convergence",
+    row: "checkpoint, layer and width of a scheduled configuration",
+    stored: true,
+    columns: &[
+        col(
+            "method",
+            ColumnType::String,
+            "the starting masks' pruning method",
+        ),
+        col("depth", ColumnType::UInt32, "number of Linear layers L"),
+        col(
+            "sparsity",
+            ColumnType::Float64,
+            "the starting masks' sparsity",
+        ),
+        col(
+            "scope",
+            ColumnType::String,
+            "the starting masks' ranking scope",
+        ),
+        col(
+            "schedule",
+            ColumnType::String,
+            "the mask schedule: `imp`, `set` or `rigl`",
+        ),
+        col(
+            "checkpoint",
+            ColumnType::UInt32,
+            "0 for the starting masks, i after the i-th update (SET, RigL) or at level i (IMP)",
+        ),
+        col(
+            "step",
+            ColumnType::UInt32,
+            "optimiser steps done when the checkpoint's masks took effect",
+        ),
+        col(
+            "layer",
+            ColumnType::UInt32,
+            "layer index l, 1 = input layer, L = classifier",
+        ),
+        col(
+            "hidden",
+            ColumnType::Boolean,
+            "both sides of the layer are hidden neurons (2 <= l <= L - 1): the paper's convergence test reads these",
+        ),
+        col("width", ColumnType::UInt32, "hidden width n"),
+        col("seeds", ColumnType::UInt32, "seeds at this width"),
+        col(
+            "layer_density",
+            ColumnType::Float64,
+            "the layer's kept fraction at the checkpoint, mean over seeds",
+        ),
+        col(
+            "sparsity_now",
+            ColumnType::Float64,
+            "the whole mask's sparsity at the checkpoint, mean over seeds (IMP's falls level by level)",
+        ),
+        col(
+            "changed_from_start",
+            ColumnType::Float64,
+            "fraction of the starting kept weights of the layer not kept at the checkpoint, mean over seeds",
+        ),
+        col(
+            "noise_floor",
+            ColumnType::Float64,
+            "mean Frobenius distance between two seeds' histograms at this width and checkpoint (NaN with one seed)",
+        ),
+        col(
+            "structure",
+            ColumnType::Float64,
+            "||Hbar - mean(Hbar)||_F of the seed-mean histogram: 0 for a constant graphon, larger the more structured",
+        ),
+        col(
+            "previous_width",
+            ColumnType::UInt32,
+            "the next smaller width of the sweep (0 for the smallest)",
+        ),
+        col(
+            "successive_sq_distance",
+            ColumnType::Float64,
+            "bias-corrected ||mu(n) - mu(previous)||_F^2 between the expected histograms at this checkpoint (NaN for the smallest width or with fewer than two seeds a side)",
+        ),
+        col(
+            "successive_sq_distance_low",
+            ColumnType::Float64,
+            "its 95% seed-bootstrap interval's lower end",
+        ),
+        col(
+            "successive_sq_distance_high",
+            ColumnType::Float64,
+            "its upper end",
+        ),
+        col(
+            "moved_sq_distance",
+            ColumnType::Float64,
+            "paired bias-corrected ||mu(checkpoint) - mu(start)||_F^2 at this width: each seed's checkpoint against its own start (0 at checkpoint 0; NaN with fewer than two seeds)",
+        ),
+        col(
+            "moved_sq_distance_low",
+            ColumnType::Float64,
+            "its 95% seed-bootstrap interval's lower end (pairs resampled together)",
+        ),
+        col(
+            "moved_sq_distance_high",
+            ColumnType::Float64,
+            "its upper end",
+        ),
+    ],
+};
+
 /// `dynamics/<key>/curves.parquet`: the observed gradient-descent loss curve of one training
 /// run and the curves its kernels predict.
 pub const DYNAMICS_CURVES: TableSchema = TableSchema {
@@ -1202,6 +1319,7 @@ pub const ALL_TABLES: &[&TableSchema] = &[
     &TRAJECTORY_LAYERS,
     &TRAJECTORY_HISTOGRAMS,
     &TRAJECTORY_METRICS,
+    &TRAJECTORY_CONVERGENCE,
     &DYNAMICS_CURVES,
     &DYNAMICS_ERRORS,
 ];

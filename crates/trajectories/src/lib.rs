@@ -7,14 +7,15 @@
 //!
 //! - [`settings`]: [`TrajectorySettings`], the `[trajectories]` table;
 //! - [`trajectory`]: the computation on a run's checkpoint masks, a pure function;
+//! - [`convergence`]: the paper's question at every checkpoint, pooled over a configuration's
+//!   widths and seeds (the Cauchy chain across widths, the paired distance to the start);
 //! - [`stage`]: the jobs ([`stage::TrajectoryJob`], one per scheduled training run;
 //!   [`stage::TrajectoryStage`]) and their `layers`, `histograms` and `metrics` tables.
 //!
-//! The statistics across seeds and widths (does each checkpoint converge with width; does the
-//! expected histogram move beyond noise) are the report's, from these tables and
-//! `glh_graphons::noise`. It computes no histogram or kernel formula of its own (those are
+//! The report reads the verdicts off these tables. It computes no histogram or kernel formula of its own (those are
 //! `glh-graphons`' and `glh-ntk`'s) and trains nothing (that is `glh-training`'s).
 
+pub mod convergence;
 pub mod settings;
 pub mod stage;
 pub mod trajectory;
