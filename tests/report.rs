@@ -776,3 +776,38 @@ fn table_rows<'a>(md: &'a str, header: &str) -> Vec<&'a str> {
         .take_while(|l| l.starts_with('|'))
         .collect()
 }
+
+#[test]
+fn a_scheduled_pipeline_gets_the_trajectories_section_and_its_two_claims() {
+    let pipeline = load_pipeline("smoke-schedules.toml");
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = glh_artifacts::ArtifactStore::new(root.path());
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("reports");
+    let settings = ReportSettings {
+        bootstrap: 200,
+        ..Default::default()
+    };
+    let report = write_report(&store, &[experiment(&pipeline)], &out, &settings).unwrap();
+    let statements: Vec<Statement> = report.claims.iter().map(|c| c.statement).collect();
+    assert_eq!(
+        statements,
+        vec![
+            Statement::ConvergesAtEveryCheckpoint,
+            Statement::StructureMoves
+        ]
+    );
+    let mut stems: Vec<String> = report
+        .figures
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    stems.sort();
+    assert_eq!(stems, vec!["histograms_snip_rigl", "moved_rigl"]);
+    let text = std::fs::read_to_string(&report.markdown).unwrap();
+    assert!(text.contains("How do the masks move during training? (E6, ours)"));
+    // E3's sections would read these runs as pruning at initialisation: none of them.
+    assert!(!text.contains("### Training") && !text.contains("The paper's E3 claims (a) to (e)"));
+    assert!(text.contains("| random 80% | 2 | 10 |"), "{text}");
+}

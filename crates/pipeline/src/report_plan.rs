@@ -128,6 +128,7 @@ pub fn experiment(pipeline: &Pipeline) -> Result<Experiment> {
             first_sigma_w2: g.sigma_w2[0],
         }),
         training: pipeline.training.is_some(),
+        trajectories: pipeline.trajectories.is_some(),
         dynamics: pipeline
             .dynamics
             .as_ref()

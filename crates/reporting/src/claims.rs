@@ -53,6 +53,12 @@ pub enum Statement {
     /// E5 (ours, issue #32): a design at a method's own per-layer densities trains faster early
     /// than the method and its shuffled control.
     DesignBeatsSourceAtItsProfile,
+    /// E6 (ours, issue #33): under a mask schedule, the masks converge with width at every
+    /// checkpoint.
+    ConvergesAtEveryCheckpoint,
+    /// E6 (ours, issue #33): under a mask schedule, the expected histogram moves from the start
+    /// beyond noise.
+    StructureMoves,
 }
 
 impl Statement {
@@ -111,6 +117,12 @@ impl Statement {
             }
             Statement::DesignBeatsSourceAtItsProfile => {
                 "E5 (ours): at a method's own per-layer densities, the design drawn at the chosen target trains faster early than the method itself and its shuffled control"
+            }
+            Statement::ConvergesAtEveryCheckpoint => {
+                "E6 (ours, the paper's open question on dynamic pruning): under IMP, SET or RigL the masks converge with width at every checkpoint (the Cauchy chain of each hidden layer, as E1's, at each checkpoint)"
+            }
+            Statement::StructureMoves => {
+                "E6 (ours): under IMP, SET or RigL the graphon moves during training: at the last checkpoint, the expected histogram of a hidden layer at the largest width lies beyond noise from the start's (paired bias-corrected D^2)"
             }
             Statement::GraphonBeyondDensity => {
                 "Ours: the graphon matters beyond the density profile: the method trains faster early than its shuffled control (same per-layer densities) at every sparsity"

@@ -103,6 +103,9 @@ pub struct Experiment {
     /// Its `[dynamics]` table's runs, if it has one (its training is gradient descent in the
     /// NTK regime, reported by the dynamics section instead of the Adam one).
     pub dynamics: Option<DynamicsRuns>,
+    /// Its training runs under a mask schedule and it has a `[trajectories]` table (E6): the
+    /// trajectories section reports it instead of E3's training sections.
+    pub trajectories: bool,
     /// The target of every planned run that reads a design's masks (its own masks run, its
     /// kernels, its training): with several `[[masks.graphon]]` targets, runs of one design
     /// share their run columns and differ by this alone.

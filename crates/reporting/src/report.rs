@@ -464,6 +464,12 @@ fn build(
             b.design_family(pipeline, &fig_dir)?;
             continue;
         }
+        if pipeline.trajectories {
+            // Masks that change during training: E3's training sections would read its runs as
+            // pruning at initialisation.
+            b.trajectories(pipeline, &fig_dir)?;
+            continue;
+        }
         if let Some(runs) = pipeline.graphons {
             for (part, part_dir) in by_depth_and_level(pipeline, &fig_dir)? {
                 b.graphons(&part, runs, &part_dir)?;

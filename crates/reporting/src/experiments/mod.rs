@@ -12,9 +12,12 @@
 //! - [`e5`] (ours): designs drawn from a chosen graphon against the methods. (The
 //!   within-family claim of `pipelines/e5-spectra.toml` is E3's rule,
 //!   [`e3::loss_falls_with`], on the family's runs.)
+//! - [`e6`] (ours): masks that change during training (IMP, SET, RigL): do they converge with
+//!   width at every checkpoint, and does their graphon move beyond noise?
 
 pub mod e1;
 pub mod e2;
 pub mod e3;
 pub mod e4;
 pub mod e5;
+pub mod e6;

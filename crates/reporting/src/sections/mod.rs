@@ -15,5 +15,6 @@ mod masks;
 mod ntk;
 mod paper_e3;
 mod training;
+mod trajectories;
 
 pub(crate) use paper_e3::side_by_side;
