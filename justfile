@@ -56,6 +56,19 @@ e3-literal: build
     {{glh}} report pipelines/e3.toml pipelines/e3-literal.toml pipelines/e3-dense.toml --out reports/e3-literal
     @echo "Report: reports/e3-literal/report.md and reports/e3-literal/report.html."
 
+# E6 (ours, issue #33): masks that change during training. IMP with rewinding from the dense
+# net, SET and RigL from Random and SNIP at 80% and 95%, widths 250 to 2000, L = 4, 3 seeds; each
+# run's masks at every checkpoint, their trajectories and the paper's question at each
+# checkpoint; reports/e6. About 40 minutes on 2 cores (SET 6, RigL 7, IMP about 27: its 2720
+# steps a run at n = 2000 dominate), cached when done. Not in `reproduce` for its cost.
+e6: build
+    {{glh}} data verify
+    {{glh}} run pipelines/e6-set.toml
+    {{glh}} run pipelines/e6-rigl.toml
+    {{glh}} run pipelines/e6-imp.toml
+    {{glh}} report pipelines/e6-imp.toml pipelines/e6-set.toml pipelines/e6-rigl.toml --out reports/e6
+    @echo "Report: reports/e6/report.md and reports/e6/report.html."
+
 # The smoke pipeline into artifacts/ (seconds), with its summary.
 smoke:
     {{glh}} run pipelines/smoke.toml
