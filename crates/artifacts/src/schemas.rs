@@ -1176,6 +1176,26 @@ pub const TRAJECTORY_CONVERGENCE: TableSchema = TableSchema {
             ColumnType::Float64,
             "its upper end",
         ),
+        col(
+            "shape_noise_floor",
+            ColumnType::Float64,
+            "noise_floor of the shapes H / p (each seed's histogram divided by its layer density)",
+        ),
+        col(
+            "moved_shape_sq_distance",
+            ColumnType::Float64,
+            "moved_sq_distance of the shapes H / p: the movement with most of the layer's density change taken out (IMP's densities fall level by level; SET's and RigL's stay, so this is moved_sq_distance / p^2 there); across densities it still holds the change of the SAS sorting slope, about sqrt((1 - p) / (p n)) a cell",
+        ),
+        col(
+            "moved_shape_sq_distance_low",
+            ColumnType::Float64,
+            "its 95% seed-bootstrap interval's lower end",
+        ),
+        col(
+            "moved_shape_sq_distance_high",
+            ColumnType::Float64,
+            "its upper end",
+        ),
     ],
 };
 

@@ -67,6 +67,10 @@ pub struct CheckpointRow {
     pub successive: (f64, f64, f64),
     /// The paired distance to the start: `(D^2, low, high)`.
     pub moved: (f64, f64, f64),
+    /// The noise floor of the shapes `H / p`.
+    pub shape_noise_floor: f64,
+    /// The paired distance of the shapes `H / p` to the start's: `(D^2, low, high)`.
+    pub moved_shape: (f64, f64, f64),
 }
 
 /// The rows of one configuration's runs: every checkpoint, layer and width. The runs must
@@ -99,6 +103,10 @@ pub fn convergence_rows(runs: &[RunTrajectory]) -> Result<Vec<CheckpointRow>, St
             for (i, &w) in widths.iter().enumerate() {
                 let members = of_width(w);
                 let here = at(&members, c, l);
+                let shapes = shapes_at(&members, c, l);
+                let shapes_here: Vec<&StepGraphon> = shapes.iter().collect();
+                let start_shapes = shapes_at(&members, 0, l);
+                let start_shapes: Vec<&StepGraphon> = start_shapes.iter().collect();
                 let mean = |f: &dyn Fn(&RunCheckpoint) -> f64| -> f64 {
                     members.iter().map(|r| f(&r.checkpoints[c])).sum::<f64>() / members.len() as f64
                 };
@@ -131,6 +139,8 @@ pub fn convergence_rows(runs: &[RunTrajectory]) -> Result<Vec<CheckpointRow>, St
                     previous_width,
                     successive,
                     moved: paired_corrected_sq_distance(&here, &at(&members, 0, l)),
+                    shape_noise_floor: noise_floor(&shapes_here),
+                    moved_shape: paired_corrected_sq_distance(&shapes_here, &start_shapes),
                 });
             }
         }
@@ -142,6 +152,22 @@ pub fn convergence_rows(runs: &[RunTrajectory]) -> Result<Vec<CheckpointRow>, St
 fn at<'a>(runs: &[&'a RunTrajectory], c: usize, l: usize) -> Vec<&'a StepGraphon> {
     runs.iter()
         .map(|r| &r.checkpoints[c].histograms[l])
+        .collect()
+}
+
+/// Layer `l`'s shapes `H / p` of checkpoint `c` of `runs` (each histogram over its own layer
+/// density; an empty layer's shape is 0).
+fn shapes_at(runs: &[&RunTrajectory], c: usize, l: usize) -> Vec<StepGraphon> {
+    runs.iter()
+        .map(|r| {
+            let (h, p) = (
+                &r.checkpoints[c].histograms[l],
+                r.checkpoints[c].layer_density[l],
+            );
+            let scale = if p > 0.0 { 1.0 / p } else { 0.0 };
+            let values = h.values.iter().map(|v| v * scale).collect();
+            StepGraphon::new(h.rows, h.cols, values).expect("the histogram's own grid")
+        })
         .collect()
 }
 
@@ -197,6 +223,26 @@ mod tests {
     }
 
     #[test]
+    fn the_shape_takes_most_of_a_density_change_out_but_not_the_sorting_slope() {
+        // IMP's reading: the same constant graphon at 0.6 then at 0.2 density. The histograms
+        // differ by the density (0.4 a cell); the shapes H / p only by the SAS sorting slope,
+        // of order sqrt((1 - p) / (p n)) a cell, which grows as the density falls: a shape
+        // distance across densities is not zero for one graphon, only much smaller.
+        let dense = |_: f64, _: f64| 0.6;
+        let sparse = |_: f64, _: f64| 0.2;
+        let runs: Vec<RunTrajectory> = (0..4).map(|s| run(400, s, &[&dense, &sparse])).collect();
+        let rows = convergence_rows(&runs).unwrap();
+        let r = rows
+            .iter()
+            .find(|r| r.checkpoint == 1 && r.layer == 2)
+            .unwrap();
+        // 64 cells of 0.4: 10.24.
+        assert!((r.moved.0 - 10.24).abs() < 0.2, "{r:?}");
+        assert!(r.moved_shape.0 < 0.1 * r.moved.0, "{r:?}");
+        assert!(r.moved_shape.0 > 0.0, "{r:?}");
+    }
+
+    #[test]
     fn a_still_structure_converges_and_does_not_move_and_a_moving_one_moves() {
         let constant = |_: f64, _: f64| 0.3;
         let block = |u: f64, v: f64| if u < 0.5 && v < 0.5 { 0.9 } else { 0.1 };
@@ -232,6 +278,7 @@ mod tests {
             .unwrap();
         // ||block - constant|| on an 8 x 8 grid: about 0.35 a cell (in SAS order), far above 0.
         assert!(moved.moved.1 > 1.0, "{moved:?}");
+        assert!(moved.moved_shape.1 > 1.0, "{moved:?}");
         // The block is structure; the constant's sorting slope is a tenth of it.
         let constant_structure = row(&rows, 0, 2, 400).structure;
         assert!(moved.structure > 5.0 * constant_structure, "{moved:?}");

@@ -33,8 +33,9 @@ use std::collections::BTreeMap;
 pub const STAGE: &str = "trajectories";
 /// Bumped whenever the stage's outputs for the same parameters change.
 pub const VERSION: u32 = 1;
-/// Bumped whenever a configuration's convergence table changes for the same inputs.
-pub const CONVERGENCE_VERSION: u32 = 1;
+/// Bumped whenever a configuration's convergence table changes for the same inputs. 2: the
+/// shapes' columns (`shape_noise_floor`, `moved_shape_sq_distance` and its interval).
+pub const CONVERGENCE_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct TrajectoryParams<'a> {
@@ -451,6 +452,10 @@ fn convergence_columns(identity: &Identity, rows: &[CheckpointRow]) -> Columns {
         .with("moved_sq_distance", f(|r| r.moved.0))
         .with("moved_sq_distance_low", f(|r| r.moved.1))
         .with("moved_sq_distance_high", f(|r| r.moved.2))
+        .with("shape_noise_floor", f(|r| r.shape_noise_floor))
+        .with("moved_shape_sq_distance", f(|r| r.moved_shape.0))
+        .with("moved_shape_sq_distance_low", f(|r| r.moved_shape.1))
+        .with("moved_shape_sq_distance_high", f(|r| r.moved_shape.2))
 }
 
 /// The `[trajectories]` table: a trajectory job per training job of the plan whose settings

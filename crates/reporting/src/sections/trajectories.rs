@@ -49,7 +49,9 @@ impl Builder<'_> {
              start's kept weights gone; the paired bias-corrected D^2 between the expected \
              histogram at the checkpoint and at the start (each seed's checkpoint against its \
              own start; moved when its 95% interval lies above (0.1 x noise floor)^2, E1's \
-             negligible distance); the structure ||Hbar - mean(Hbar)||_F of the seed-mean \
+             negligible distance), and the same for the shapes H / p (IMP's density falls \
+             level by level: the shapes take most of that out, though not the SAS sorting \
+             slope, which grows as the density falls); the structure ||Hbar - mean(Hbar)||_F of the seed-mean \
              histogram (0 for a constant graphon: falling means towards constant); E1's Cauchy \
              chain across widths at the checkpoint (how many hidden layers converge); and the \
              K-block histogram Graphon NTK's trace and top-5 energy (mean over seeds)."
@@ -84,6 +86,11 @@ impl Builder<'_> {
                         )
                     })
                     .collect();
+                let shape: Vec<String> = k
+                    .layers
+                    .iter()
+                    .map(|l| format!("l{}: {}", l.layer, fmt(l.moved_shape.0)))
+                    .collect();
                 let converging = verdicts
                     .iter()
                     .filter(|v| v.0 == k.checkpoint && v.2 == ChainVerdict::Converges)
@@ -100,6 +107,7 @@ impl Builder<'_> {
                     fmt(k.sparsity_now),
                     fmt(mean(|l| l.changed_from_start)),
                     moved.join("; "),
+                    shape.join("; "),
                     fmt(mean(|l| l.structure)),
                     format!("{converging} / {} ({still} still moving)", k.layers.len()),
                     kernel.map_or("".into(), |v| fmt(v.0)),
@@ -115,6 +123,7 @@ impl Builder<'_> {
                 "sparsity",
                 "changed from start",
                 "D^2 to start, n max (* moved)",
+                "D^2 of H / p to start",
                 "structure",
                 "converging layers",
                 "kernel trace",
@@ -402,7 +411,7 @@ impl Builder<'_> {
             xs_trace.push(trace[i]);
             xs_top5.push(top5[i]);
             ys.push((head - tail) / head);
-            strata.push(m_ckpt[i] as u64 * 1_000_003 + key.1 % 1_000_003);
+            strata.push((m_ckpt[i] as u32, key.1, key.2));
             runs.push(key.clone());
         }
         if ys.len() < 4 {
@@ -414,6 +423,15 @@ impl Builder<'_> {
             groups.entry(r).or_default().push(i);
         }
         let groups: Vec<Vec<usize>> = groups.into_values().collect();
+        // Strata: (checkpoint, sparsity, width), numbered in order.
+        let numbers: BTreeMap<(u32, u64, u32), u64> = strata
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .zip(0..)
+            .collect();
+        let strata: Vec<u64> = strata.iter().map(|s| numbers[s]).collect();
         let within = |x: &[f64]| centred_ranks_within(x, &strata);
         let y = within(&ys);
         let rho = |x: &[f64]| -> Interval { bootstrap(&within(x), &y, &groups, pearson, 1000, 0) };
@@ -421,10 +439,11 @@ impl Builder<'_> {
         self.blocks.push(Block::Paragraph(format!(
             "Does a checkpoint's kernel predict the speed of the training that follows it? Over \
              {} segments (each run's steps from a checkpoint to the next, or to its level's end), \
-             the rank correlation within (checkpoint, sparsity) between the checkpoint kernel's \
-             metric and the segment's relative fall of the batch loss (first {SEGMENT_ENDS} steps' \
-             mean against the last {SEGMENT_ENDS}'), 95% bootstrap interval over runs: trace {}, \
-             top-5 energy {}. Above 0: a larger value goes with faster training.",
+             the rank correlation within (checkpoint, starting sparsity, width) between the \
+             checkpoint kernel's metric and the segment's relative fall of the batch loss (first \
+             {SEGMENT_ENDS} steps' mean against the last {SEGMENT_ENDS}'), 95% bootstrap \
+             interval over runs: trace {}, top-5 energy {}. Above 0: a larger value goes with \
+             faster training.",
             ys.len(),
             show(rho(&xs_trace)),
             show(rho(&xs_top5)),
