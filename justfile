@@ -59,8 +59,8 @@ e3-literal: build
 # E6 (ours, issue #33): masks that change during training. IMP with rewinding from the dense
 # net, SET and RigL from Random and SNIP at 80% and 95%, widths 250 to 2000, L = 4, 3 seeds; each
 # run's masks at every checkpoint, their trajectories and the paper's question at each
-# checkpoint; reports/e6. About 40 minutes on 2 cores (SET 6, RigL 7, IMP about 27: its 2720
-# steps a run at n = 2000 dominate), cached when done. Not in `reproduce` for its cost.
+# checkpoint; reports/e6. About 31 minutes on 2 cores (SET 6, RigL 7, IMP 18: its 2720 steps a
+# run at n = 2000 dominate), cached when done. Not in `reproduce` for its cost.
 e6: build
     {{glh}} data verify
     {{glh}} run pipelines/e6-set.toml
