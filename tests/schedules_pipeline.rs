@@ -139,3 +139,64 @@ fn a_trajectories_table_without_a_schedule_is_refused_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_checkpoint_is_a_mask_source_like_any_other() {
+    use glh_artifacts::store::InputRef;
+    use glh_artifacts::{ArtifactStore, Job};
+    use glh_graphons::stage::{HistogramsJob, MaskSource, read_histograms};
+    use glh_training::stage::TrainingJob;
+
+    let pipeline = load_pipeline("smoke-schedules.toml");
+    let root = tempfile::tempdir().unwrap();
+    run_pipeline(&pipeline, root.path(), false).unwrap();
+    let store = ArtifactStore::new(root.path());
+    let plan = glh_pipeline::plan(&pipeline).unwrap();
+    let (_, training) = plan.jobs_of::<TrainingJob>().into_iter().next().unwrap();
+    let run = training.spec().as_input();
+    let checkpoints = glh_masks::stage::read_schedule_masks(&store, &run).unwrap();
+    let settings = glh_graphons::GraphonsSettings {
+        k: 4,
+        ..Default::default()
+    };
+    let histograms_of = |source: MaskSource| {
+        let done = HistogramsJob::new(&settings, source)
+            .run(&store, false, &mut |_, _| {})
+            .unwrap();
+        let input = InputRef {
+            stage: "graphons".into(),
+            key: done.manifest.key,
+        };
+        read_histograms(&store, &input).unwrap()
+    };
+    // Checkpoint 0 is the masks run it started from: the same histograms as that run's.
+    let start = MaskSource::checkpoint(&store, run.clone(), 0).unwrap();
+    assert_eq!(
+        histograms_of(start),
+        histograms_of(MaskSource::Stored(training.masks().clone()))
+    );
+    // A later checkpoint gets its own key and its own histograms.
+    let last = (checkpoints.len() - 1) as u32;
+    let later = MaskSource::checkpoint(&store, run.clone(), last).unwrap();
+    assert_ne!(
+        HistogramsJob::new(&settings, later.clone()).spec().key(),
+        HistogramsJob::new(
+            &settings,
+            MaskSource::checkpoint(&store, run.clone(), 0).unwrap()
+        )
+        .spec()
+        .key()
+    );
+    assert_ne!(
+        histograms_of(later),
+        histograms_of(MaskSource::Stored(training.masks().clone()))
+    );
+    // A checkpoint the run did not record is refused, naming its file.
+    let err = MaskSource::checkpoint(&store, run, last + 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("masks.parquet") && err.contains("was not recorded"),
+        "{err}"
+    );
+}

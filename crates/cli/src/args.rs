@@ -471,7 +471,7 @@ pub struct MaskSourceArgs {
         long,
         value_name = "FILE",
         conflicts_with_all = ["masks", "safetensors"],
-        required_unless_present_any = ["masks", "safetensors"]
+        required_unless_present_any = ["masks", "safetensors", "training"]
     )]
     pub edges: Option<PathBuf>,
     /// A safetensors file (PyTorch's, Wanda's, SparseGPT's, `glh masks export`'s): layer p's
@@ -491,6 +491,14 @@ pub struct MaskSourceArgs {
     /// A masks run of this artifact store: its key, as `glh ls --stage masks` shows it.
     #[arg(long, value_name = "KEY")]
     pub masks: Option<String>,
+    /// A training run under a mask schedule (IMP, SET, RigL) of this store, with --checkpoint:
+    /// the mask it trained under at that checkpoint (`glh train` lists them).
+    #[arg(long, value_name = "KEY", requires = "checkpoint", conflicts_with_all = ["masks", "edges", "safetensors"])]
+    pub training: Option<String>,
+    /// The checkpoint of --training: 0 for the mask it started from, i after its i-th update
+    /// (SET, RigL) or at level i (IMP).
+    #[arg(long, value_name = "N", requires = "training")]
+    pub checkpoint: Option<u32>,
 }
 
 /// `glh graphons`.

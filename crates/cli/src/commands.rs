@@ -259,6 +259,10 @@ fn masks(store: &ArtifactStore, args: MasksArgs, quiet: bool) -> Result<()> {
 /// The complete masks run named by `run`: a key (as `glh ls` prints it) or a run directory.
 /// The mask `--edges` (read now) or `--masks` names.
 fn mask_source(store: &ArtifactStore, args: &MaskSourceArgs) -> Result<MaskSource> {
+    if let (Some(run), Some(checkpoint)) = (&args.training, args.checkpoint) {
+        let training = stage_run(store, run, "--training", glh_training::stage::STAGE)?;
+        return MaskSource::checkpoint(store, training, checkpoint);
+    }
     match (&args.edges, &args.safetensors, &args.masks) {
         (Some(path), _, _) => MaskSource::edge_list(path),
         (None, Some(path), _) => {
@@ -278,6 +282,12 @@ fn mask_source(store: &ArtifactStore, args: &MaskSourceArgs) -> Result<MaskSourc
 }
 
 fn masks_run(store: &ArtifactStore, run: &str, flag: &str) -> Result<InputRef> {
+    stage_run(store, run, flag, glh_masks::stage::STAGE)
+}
+
+/// The complete run of `stage` named by `run`: a key (as `glh ls` prints it) or a run
+/// directory.
+fn stage_run(store: &ArtifactStore, run: &str, flag: &str, stage: &str) -> Result<InputRef> {
     let as_dir = std::path::Path::new(run);
     let key = if as_dir.join(glh_artifacts::store::MANIFEST).is_file() {
         glh_artifacts::store::read_manifest(as_dir)?.key
@@ -286,20 +296,18 @@ fn masks_run(store: &ArtifactStore, run: &str, flag: &str) -> Result<InputRef> {
             Error::config(
                 "command line",
                 flag,
-                format!("`{run}` is neither a masks run directory nor a key (see `glh ls --stage masks`)"),
+                format!("`{run}` is neither a {stage} run directory nor a key (see `glh ls --stage {stage}`)"),
             )
         })?
     };
     let input = InputRef {
-        stage: glh_masks::stage::STAGE.to_string(),
+        stage: stage.to_string(),
         key,
     };
     if store.find(&input.stage, &input.key)?.is_none() {
         let dir = store.run_dir(&input.stage, &input.key);
-        return Err(Error::input(
-            dir,
-            "no complete masks run here (see `glh ls --stage masks`)",
-        ));
+        let msg = format!("no complete {stage} run here (see `glh ls --stage {stage}`)");
+        return Err(Error::input(dir, msg));
     }
     Ok(input)
 }

@@ -26,7 +26,9 @@ use glh_artifacts::{
     ArtifactStore, ArtifactWriter, Columns, Error, Job, JobOutcome, JobSpec, Plan, Result,
     RunColumns, Stage,
 };
-use glh_masks::stage::{MasksJob, external_run_columns, read_mask, run_columns};
+use glh_masks::stage::{
+    MasksJob, external_run_columns, read_mask, read_schedule_masks, run_columns,
+};
 use glh_model::LayerMask;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -687,12 +689,24 @@ pub fn decode_edge_list(path: &Path, bytes: bytes::Bytes) -> Result<Vec<LayerMas
         .collect()
 }
 
-/// Where a job's masks come from: a stored masks run, or a file from any tool read once (the
-/// histograms and the kernels jobs take either).
+/// Where a job's masks come from: a stored masks run, a checkpoint of a training run under a
+/// mask schedule, or a file from any tool read once (the histograms and the kernels jobs take
+/// any of them).
 #[derive(Clone)]
 pub enum MaskSource {
     /// A masks run of this store.
     Stored(InputRef),
+    /// Checkpoint `checkpoint` of the training run `training` (issue #33: its `masks` table),
+    /// whose network is that of the masks run `masks` (its run columns; the sparsity is the
+    /// checkpoint's own).
+    Checkpoint {
+        /// The training run: an input of the job's key.
+        training: InputRef,
+        /// The masks run it trained from (read from its manifest).
+        masks: InputRef,
+        /// The checkpoint (0: the mask it started from).
+        checkpoint: u32,
+    },
     /// An edge list: its path (for messages) and the bytes its key hashed.
     EdgeList(PathBuf, bytes::Bytes),
     /// A safetensors file ([`crate::safetensors_masks`]): its path, the bytes its key hashed,
@@ -710,6 +724,9 @@ pub struct SourceKey {
     safetensors_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     safetensors_layers: Option<Vec<String>>,
+    /// A training run's checkpoint (the run itself is an input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<u32>,
 }
 
 impl MaskSource {
@@ -729,10 +746,50 @@ impl MaskSource {
         Ok(MaskSource::Safetensors(path.to_path_buf(), bytes, names))
     }
 
-    /// The stored masks run, an input of the job's key; `None` for a file.
+    /// Checkpoint `checkpoint` of the training run `training` of this store (a run under a
+    /// mask schedule), checked now: the run must exist and have recorded that checkpoint.
+    pub fn checkpoint(store: &ArtifactStore, training: InputRef, checkpoint: u32) -> Result<Self> {
+        let dir = store.run_dir(&training.stage, &training.key);
+        let Some(manifest) = store.find(&training.stage, &training.key)? else {
+            return Err(Error::input(
+                dir,
+                "no such complete training run in the store",
+            ));
+        };
+        let masks = manifest
+            .inputs
+            .iter()
+            .find(|i| i.stage == glh_masks::stage::STAGE)
+            .cloned()
+            .ok_or_else(|| Error::input(&dir, "a training run without a masks run input"))?;
+        let recorded = read_schedule_masks(store, &training)?.len();
+        if checkpoint as usize >= recorded {
+            let path = store.table_path(&training, &glh_artifacts::schemas::TRAINING_MASKS);
+            let msg = format!("checkpoint {checkpoint} was not recorded (0..{recorded} were)");
+            return Err(Error::input(path, msg));
+        }
+        Ok(MaskSource::Checkpoint {
+            training,
+            masks,
+            checkpoint,
+        })
+    }
+
+    /// The stored run it reads, an input of the job's key (a masks run, or a checkpoint's
+    /// training run); `None` for a file.
     pub fn input(&self) -> Option<&InputRef> {
         match self {
             MaskSource::Stored(input) => Some(input),
+            MaskSource::Checkpoint { training, .. } => Some(training),
+            MaskSource::EdgeList(..) | MaskSource::Safetensors(..) => None,
+        }
+    }
+
+    /// The masks run whose network the masks are of (its run columns and seed); `None` for a
+    /// file.
+    pub fn masks_run(&self) -> Option<&InputRef> {
+        match self {
+            MaskSource::Stored(input) | MaskSource::Checkpoint { masks: input, .. } => Some(input),
             MaskSource::EdgeList(..) | MaskSource::Safetensors(..) => None,
         }
     }
@@ -740,8 +797,27 @@ impl MaskSource {
     /// The file it was read from; `None` for a stored run.
     pub fn file(&self) -> Option<&Path> {
         match self {
-            MaskSource::Stored(_) => None,
+            MaskSource::Stored(_) | MaskSource::Checkpoint { .. } => None,
             MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => Some(path),
+        }
+    }
+
+    /// The run columns of its masks: a stored run's from its manifest (a checkpoint's with its
+    /// own sparsity), a file's `external`.
+    pub fn run_columns(&self, store: &ArtifactStore, layers: &[LayerMask]) -> Result<RunColumns> {
+        match self {
+            MaskSource::Stored(masks) => run_columns(store, masks),
+            MaskSource::Checkpoint { masks, .. } => {
+                let kept: usize = layers.iter().map(LayerMask::kept).sum();
+                let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
+                Ok(RunColumns {
+                    sparsity: 1.0 - kept as f64 / total as f64,
+                    ..run_columns(store, masks)?
+                })
+            }
+            MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => {
+                external_run_columns(layers, path)
+            }
         }
     }
 
@@ -750,6 +826,10 @@ impl MaskSource {
         let sha = |bytes: &[u8]| Some(glh_artifacts::key::sha256_hex(bytes));
         match self {
             MaskSource::Stored(_) => SourceKey::default(),
+            MaskSource::Checkpoint { checkpoint, .. } => SourceKey {
+                checkpoint: Some(*checkpoint),
+                ..SourceKey::default()
+            },
             MaskSource::EdgeList(_, bytes) => SourceKey {
                 edge_list_sha256: sha(bytes),
                 ..SourceKey::default()
@@ -767,6 +847,18 @@ impl MaskSource {
     pub fn layers(&self, store: &ArtifactStore) -> Result<Vec<LayerMask>> {
         match self {
             MaskSource::Stored(input) => Ok(read_mask(store, input)?.1.layers().to_vec()),
+            MaskSource::Checkpoint {
+                training,
+                checkpoint,
+                ..
+            } => {
+                let mut all = read_schedule_masks(store, training)?;
+                if *checkpoint as usize >= all.len() {
+                    let path = store.table_path(training, &glh_artifacts::schemas::TRAINING_MASKS);
+                    return Err(Error::input(path, format!("no checkpoint {checkpoint}")));
+                }
+                Ok(all.swap_remove(*checkpoint as usize).mask.layers().to_vec())
+            }
             MaskSource::EdgeList(path, bytes) => decode_edge_list(path, bytes.clone()),
             MaskSource::Safetensors(path, bytes, layers) => {
                 crate::safetensors_masks::decode_safetensors_masks(path, bytes, layers)
@@ -779,6 +871,11 @@ impl fmt::Debug for MaskSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MaskSource::Stored(input) => write!(f, "Stored({input:?})"),
+            MaskSource::Checkpoint {
+                training,
+                checkpoint,
+                ..
+            } => write!(f, "Checkpoint({training:?}, {checkpoint})"),
             MaskSource::EdgeList(path, bytes) => {
                 write!(f, "EdgeList({}, {} bytes)", path.display(), bytes.len())
             }
@@ -839,11 +936,7 @@ impl Job for HistogramsJob {
     ) -> Result<JobOutcome> {
         store.run(&self.spec, force, |writer| {
             let layers = self.source.layers(store)?;
-            let labels = match (&self.source, self.source.file()) {
-                (MaskSource::Stored(masks), _) => run_columns(store, masks)?,
-                (_, Some(path)) => external_run_columns(&layers, path)?,
-                (_, None) => unreachable!("every source but a stored run is a file"),
-            };
+            let labels = self.source.run_columns(store, &layers)?;
             write_tables(writer, &self.settings, &layers, &labels)
         })
     }

@@ -257,9 +257,9 @@ impl KernelsJob {
         source: MaskSource,
         edge_list_seed: u64,
     ) -> Result<Self> {
-        let seed = match &source {
-            MaskSource::Stored(masks) => run_columns(store, masks)?.seed,
-            MaskSource::EdgeList(..) | MaskSource::Safetensors(..) => edge_list_seed,
+        let seed = match source.masks_run() {
+            Some(masks) => run_columns(store, masks)?.seed,
+            None => edge_list_seed,
         };
         Self::with_source(settings, data, source, seed)
     }
@@ -293,6 +293,16 @@ impl Job for KernelsJob {
                 check_memory(&shapes, data, settings)?;
                 let (_, mask) = read_mask(store, masks)?;
                 write_run(writer, settings, mask.layers(), &images, &labels, seed)
+            }
+            MaskSource::Checkpoint { masks, .. } => {
+                run_columns_of_seed(store, masks, seed, "a kernels job")?;
+                let images = subset_images(store, data, seed, Subset::Kernel)?;
+                let start = run_columns(store, masks)?;
+                let shapes = mlp_shapes(u64::from(start.width.get()), start.depth);
+                check_memory(&shapes, data, settings)?;
+                let layers = self.source.layers(store)?;
+                let labels = self.source.run_columns(store, &layers)?;
+                write_run(writer, settings, &layers, &images, &labels, seed)
             }
             MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => {
                 let layers = self.source.layers(store)?;
