@@ -143,7 +143,7 @@ fn route(c: &mut Criterion) {
         ] {
             let model = MaskedMlp::new(&mlp, &mask, &device)
                 .unwrap()
-                .with_route(route, &mask)
+                .with_route(route)
                 .unwrap();
             group.bench_function(format!("{name}/density_{density}"), |b| {
                 b.iter(|| model.backward(&x, &y).unwrap())

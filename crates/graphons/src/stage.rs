@@ -27,7 +27,7 @@ use glh_artifacts::{
     RunColumns, Stage,
 };
 use glh_masks::stage::{
-    MasksJob, external_run_columns, read_mask, read_schedule_masks, run_columns,
+    MasksJob, external_run_columns, read_mask, read_schedule_mask, run_columns,
 };
 use glh_model::LayerMask;
 use serde::Serialize;
@@ -762,12 +762,8 @@ impl MaskSource {
             .find(|i| i.stage == glh_masks::stage::STAGE)
             .cloned()
             .ok_or_else(|| Error::input(&dir, "a training run without a masks run input"))?;
-        let recorded = read_schedule_masks(store, &training)?.len();
-        if checkpoint as usize >= recorded {
-            let path = store.table_path(&training, &glh_artifacts::schemas::TRAINING_MASKS);
-            let msg = format!("checkpoint {checkpoint} was not recorded (0..{recorded} were)");
-            return Err(Error::input(path, msg));
-        }
+        // Refused now if the run did not record it, not when a job runs.
+        read_schedule_mask(store, &training, checkpoint)?;
         Ok(MaskSource::Checkpoint {
             training,
             masks,
@@ -803,21 +799,28 @@ impl MaskSource {
     }
 
     /// The run columns of its masks: a stored run's from its manifest (a checkpoint's with its
-    /// own sparsity), a file's `external`.
+    /// own sparsity, [`Self::own_run_columns`]), a file's `external`.
     pub fn run_columns(&self, store: &ArtifactStore, layers: &[LayerMask]) -> Result<RunColumns> {
+        match (self.masks_run(), self.file()) {
+            (Some(masks), _) => Ok(self.own_run_columns(run_columns(store, masks)?, layers)),
+            (None, Some(path)) => external_run_columns(layers, path),
+            (None, None) => unreachable!("every source without a masks run is a file"),
+        }
+    }
+
+    /// The run columns of `layers`, this source's masks, from `start`, those of its masks run:
+    /// `start` itself, or for a checkpoint `start` with the checkpoint's sparsity.
+    pub fn own_run_columns(&self, start: RunColumns, layers: &[LayerMask]) -> RunColumns {
         match self {
-            MaskSource::Stored(masks) => run_columns(store, masks),
-            MaskSource::Checkpoint { masks, .. } => {
+            MaskSource::Checkpoint { .. } => {
                 let kept: usize = layers.iter().map(LayerMask::kept).sum();
                 let total: usize = layers.iter().map(|m| m.rows() * m.cols()).sum();
-                Ok(RunColumns {
+                RunColumns {
                     sparsity: 1.0 - kept as f64 / total as f64,
-                    ..run_columns(store, masks)?
-                })
+                    ..start
+                }
             }
-            MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => {
-                external_run_columns(layers, path)
-            }
+            _ => start,
         }
     }
 
@@ -851,14 +854,10 @@ impl MaskSource {
                 training,
                 checkpoint,
                 ..
-            } => {
-                let mut all = read_schedule_masks(store, training)?;
-                if *checkpoint as usize >= all.len() {
-                    let path = store.table_path(training, &glh_artifacts::schemas::TRAINING_MASKS);
-                    return Err(Error::input(path, format!("no checkpoint {checkpoint}")));
-                }
-                Ok(all.swap_remove(*checkpoint as usize).mask.layers().to_vec())
-            }
+            } => Ok(read_schedule_mask(store, training, *checkpoint)?
+                .mask
+                .layers()
+                .to_vec()),
             MaskSource::EdgeList(path, bytes) => decode_edge_list(path, bytes.clone()),
             MaskSource::Safetensors(path, bytes, layers) => {
                 crate::safetensors_masks::decode_safetensors_masks(path, bytes, layers)

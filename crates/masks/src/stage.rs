@@ -26,7 +26,7 @@ use glh_model::backprop::examples_as_columns;
 use glh_model::{Architecture, LayerMask, Mask, MaskCheckpoint, Mlp};
 use rand_chacha::rand_core::Rng;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The stage's name: its directory under the artifact root.
 pub const STAGE: &str = "masks";
@@ -821,43 +821,89 @@ pub fn read_mask(store: &ArtifactStore, input: &InputRef) -> Result<(Architectur
     mask_of_rows(&batch, &path)
 }
 
-/// The masks a training run under a mask schedule (`[training.schedule]`) trained under, in
-/// order, from its `masks.parquet` (the training stage writes it with [`mask_row_columns`]);
-/// an error naming the file for a run without them (a `static` run).
-pub fn read_schedule_masks(store: &ArtifactStore, input: &InputRef) -> Result<Vec<MaskCheckpoint>> {
-    let path = store.table_path(input, &TRAINING_MASKS);
-    if !path.exists() {
-        return Err(Error::input(
+/// A scheduled training run's `masks` table (the training stage writes it with
+/// [`mask_row_columns`]), its path, and each checkpoint's `(step, first row, rows)`, in order:
+/// the one reading of that table, so that a reader decodes only the masks it needs. An error
+/// names the file for a run without the table (a `static` run) or with checkpoints out of
+/// order.
+struct ScheduleMasks {
+    path: PathBuf,
+    batch: RecordBatch,
+    checkpoints: Vec<(u32, usize, usize)>,
+}
+
+impl ScheduleMasks {
+    fn read(store: &ArtifactStore, input: &InputRef) -> Result<Self> {
+        let path = store.table_path(input, &TRAINING_MASKS);
+        if !path.exists() {
+            return Err(Error::input(
+                path,
+                "no masks: only a training run under a mask schedule (`[training.schedule]`) records them",
+            ));
+        }
+        let batch = store.read_run_table(input, &TRAINING_MASKS)?;
+        let checkpoint: &UInt32Array = column(&batch, "checkpoint");
+        let step: &UInt32Array = column(&batch, "step");
+        let mut checkpoints: Vec<(u32, usize, usize)> = Vec::new();
+        let mut start = 0;
+        for r in 1..=batch.num_rows() {
+            if r < batch.num_rows() && checkpoint.value(r) == checkpoint.value(start) {
+                continue;
+            }
+            let index = checkpoint.value(start);
+            if index as usize != checkpoints.len() {
+                let msg = format!(
+                    "checkpoint {index} is out of order (expected {})",
+                    checkpoints.len()
+                );
+                return Err(Error::input(path, msg));
+            }
+            checkpoints.push((step.value(start), start, r - start));
+            start = r;
+        }
+        Ok(ScheduleMasks {
             path,
-            "no masks: only a training run under a mask schedule (`[training.schedule]`) records them",
-        ));
+            batch,
+            checkpoints,
+        })
     }
-    let batch = store.read_run_table(input, &TRAINING_MASKS)?;
-    let checkpoint: &UInt32Array = column(&batch, "checkpoint");
-    let step: &UInt32Array = column(&batch, "step");
-    let mut out: Vec<MaskCheckpoint> = Vec::new();
-    let mut start = 0;
-    for r in 1..=batch.num_rows() {
-        if r < batch.num_rows() && checkpoint.value(r) == checkpoint.value(start) {
-            continue;
-        }
-        let (_, mask) = mask_of_rows(&batch.slice(start, r - start), &path)?;
-        let index = checkpoint.value(start);
-        if index as usize != out.len() {
+
+    /// Checkpoint `c`, decoded; an error naming the file if the run did not record it.
+    fn decode(&self, c: usize) -> Result<MaskCheckpoint> {
+        let Some(&(step, first, rows)) = self.checkpoints.get(c) else {
             let msg = format!(
-                "checkpoint {index} is out of order (expected {})",
-                out.len()
+                "checkpoint {c} was not recorded (0..{} were)",
+                self.checkpoints.len()
             );
-            return Err(Error::input(path, msg));
-        }
-        out.push(MaskCheckpoint {
-            checkpoint: index,
-            step: step.value(start),
+            return Err(Error::input(&self.path, msg));
+        };
+        let (_, mask) = mask_of_rows(&self.batch.slice(first, rows), &self.path)?;
+        Ok(MaskCheckpoint {
+            checkpoint: c as u32,
+            step,
             mask,
-        });
-        start = r;
+        })
     }
-    Ok(out)
+}
+
+/// The masks a training run under a mask schedule (`[training.schedule]`) trained under, in
+/// order, from its `masks.parquet`; an error naming the file for a run without them (a `static`
+/// run).
+pub fn read_schedule_masks(store: &ArtifactStore, input: &InputRef) -> Result<Vec<MaskCheckpoint>> {
+    let table = ScheduleMasks::read(store, input)?;
+    (0..table.checkpoints.len())
+        .map(|c| table.decode(c))
+        .collect()
+}
+
+/// Checkpoint `checkpoint` of the scheduled training run `input` alone (the others are not
+/// decoded); an error naming the file if the run did not record it.
+pub fn read_schedule_mask(
+    store: &ArtifactStore,
+    input: &InputRef,
+    checkpoint: u32,
+) -> Result<MaskCheckpoint> {
+    ScheduleMasks::read(store, input)?.decode(checkpoint as usize)
 }
 
 /// The mask in `batch`, rows of [`mask_row_columns`] with the run columns `depth` and `width`

@@ -27,9 +27,7 @@ use glh_data::mnist::{CLASSES, PIXELS};
 use glh_data::stage::{Subset, SubsetImages, SubsetsJob, subset_images};
 use glh_data::{DataSettings, Normalisation};
 pub use glh_graphons::stage::MaskSource;
-use glh_masks::stage::{
-    MasksJob, external_run_columns, read_mask, run_columns, run_columns_of_seed,
-};
+use glh_masks::stage::{MasksJob, external_run_columns, run_columns, run_columns_of_seed};
 use glh_model::LayerMask;
 use glh_model::backprop::examples_as_columns;
 use serde::Serialize;
@@ -285,23 +283,14 @@ impl Job for KernelsJob {
     ) -> Result<JobOutcome> {
         let (settings, data, seed) = (&self.settings, &self.data_settings, self.data.seed());
         store.run(&self.spec, force, |writer| match &self.source {
-            MaskSource::Stored(masks) => {
-                let labels = run_columns_of_seed(store, masks, seed, "a kernels job")?;
+            MaskSource::Stored(masks) | MaskSource::Checkpoint { masks, .. } => {
+                let start = run_columns_of_seed(store, masks, seed, "a kernels job")?;
                 // The subset first: more images than a class has is the real cause, not memory.
                 let images = subset_images(store, data, seed, Subset::Kernel)?;
-                let shapes = mlp_shapes(u64::from(labels.width.get()), labels.depth);
-                check_memory(&shapes, data, settings)?;
-                let (_, mask) = read_mask(store, masks)?;
-                write_run(writer, settings, mask.layers(), &images, &labels, seed)
-            }
-            MaskSource::Checkpoint { masks, .. } => {
-                run_columns_of_seed(store, masks, seed, "a kernels job")?;
-                let images = subset_images(store, data, seed, Subset::Kernel)?;
-                let start = run_columns(store, masks)?;
                 let shapes = mlp_shapes(u64::from(start.width.get()), start.depth);
                 check_memory(&shapes, data, settings)?;
                 let layers = self.source.layers(store)?;
-                let labels = self.source.run_columns(store, &layers)?;
+                let labels = self.source.own_run_columns(start, &layers);
                 write_run(writer, settings, &layers, &images, &labels, seed)
             }
             MaskSource::EdgeList(path, _) | MaskSource::Safetensors(path, ..) => {

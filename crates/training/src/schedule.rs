@@ -191,6 +191,21 @@ impl MaskSchedule {
         (1..=last / every).map(|i| i * every).collect()
     }
 
+    /// The fraction of each layer's kept weights SET or RigL moves at update step `step` of a
+    /// run of `steps` steps: SET's zeta, RigL's cosine-decayed alpha; 0 for the others.
+    pub fn update_fraction(&self, step: u32, steps: u32) -> f64 {
+        match self {
+            MaskSchedule::Set(s) => s.fraction,
+            MaskSchedule::Rigl(r) => rigl_fraction(r, step, steps),
+            MaskSchedule::Static | MaskSchedule::Imp(_) => 0.0,
+        }
+    }
+
+    /// Whether its updates regrow by the dense gradient (RigL), which a step then computes.
+    pub fn grows_by_gradient(&self) -> bool {
+        matches!(self, MaskSchedule::Rigl(_))
+    }
+
     /// Optimiser steps of a run whose `[training] steps` is `steps`: IMP trains T steps, then
     /// T - k more per level.
     pub fn total_steps(&self, steps: u32) -> u64 {

@@ -658,7 +658,7 @@ mod tests {
         );
         let dense = MaskedMlp::new(&mlp, &mask, &device)
             .unwrap()
-            .with_route(ProductRoute::Dense, &mask)
+            .with_route(ProductRoute::Dense)
             .unwrap();
         let n = 150;
         let x = Tensor::from_vec(values(n * 784, 7), (n, 784), &device).unwrap();

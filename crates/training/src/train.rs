@@ -5,8 +5,8 @@
 use crate::batches::batch_order;
 use crate::masked_mlp::MaskedMlp;
 use crate::schedule::{
-    Grow, ImpSettings, MaskSchedule, moved_count, prune_global_magnitude, rebuild, rigl_fraction,
-    schedule_stream, update_layer,
+    Grow, ImpSettings, MaskSchedule, moved_count, prune_global_magnitude, rebuild, schedule_stream,
+    update_layer,
 };
 use crate::settings::TrainingSettings;
 use crate::sparse::ProductRoute;
@@ -212,17 +212,9 @@ fn train_evolving(
     for batch in batches {
         let step = run.done as u32 + 1;
         let update = update_steps.contains(&step);
-        let rigl = match schedule {
-            MaskSchedule::Rigl(r) => Some(r),
-            _ => None,
-        };
-        let gradient = run.step(model, batch, update && rigl.is_some())?;
+        let gradient = run.step(model, batch, update && schedule.grows_by_gradient())?;
         if update {
-            let fraction = match (schedule, rigl) {
-                (MaskSchedule::Set(s), _) => s.fraction,
-                (_, Some(r)) => rigl_fraction(r, step, run.settings.steps),
-                _ => unreachable!("train_evolving runs SET and RigL"),
-            };
+            let fraction = schedule.update_fraction(step, run.settings.steps);
             let mask = evolve_mask(model, fraction, gradient.as_deref(), &mut rng)?;
             checkpoints.push(MaskCheckpoint {
                 checkpoint: checkpoints.len() as u32,

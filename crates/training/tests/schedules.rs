@@ -305,7 +305,7 @@ fn rigl_s_dense_gradient_on_the_sparse_route_is_the_dense_route_s_gradient() {
     assert_eq!(sparse.route(), ProductRoute::Sparse);
     let dense = MaskedMlp::new(&mlp, &start, &Device::Cpu)
         .unwrap()
-        .with_route(ProductRoute::Dense, &start)
+        .with_route(ProductRoute::Dense)
         .unwrap();
     let index = Tensor::arange(0u32, 64, &Device::Cpu).unwrap();
     let x = mnist().train_x.index_select(&index, 0).unwrap();
