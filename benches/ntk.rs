@@ -20,7 +20,7 @@ use glh_data::stage::{Subset, subset_images};
 use glh_ntk::chain::GraphonChain;
 use glh_ntk::empirical::{empirical_ntk, empirical_ntk_flops};
 use glh_ntk::pairs::CHUNK;
-use glh_ntk::products::{SparseRows, dense_product};
+use glh_ntk::products::{DenseLayer, SparseRows, dense_product};
 use glh_ntk::recursion::{graphon_ntk, graphon_ntk_flops};
 use rayon::prelude::*;
 use std::time::Duration;
@@ -94,18 +94,26 @@ fn chunk_right_hand_sides(chain: &GraphonChain) -> Vec<Mat<f64>> {
 fn products_of_the_recursion(chain: &GraphonChain, rhs: &[Mat<f64>], n_points: usize) -> f64 {
     let pairs = n_points * (n_points + 1) / 2 + n_points;
     let chunks: Vec<usize> = (0..pairs.div_ceil(CHUNK)).collect();
+    // Padded as the recursion's dense layers are (`DenseLayer` says why): a 10-row output
+    // layer's uninitialised padding would otherwise slow the reference, not the kernel.
+    let layers: Vec<DenseLayer> = chain
+        .layers()
+        .iter()
+        .map(|w| DenseLayer::new(w.as_ref()))
+        .collect();
     chunks
         .par_iter()
         .map(|&i| {
             let c = CHUNK.min(pairs - i * CHUNK);
-            chain
-                .layers()
+            layers
                 .iter()
                 .zip(rhs)
                 .enumerate()
                 .map(|(l, (w, rhs))| {
                     let columns = if l == 0 { c } else { 2 * c };
-                    dense_product(w.as_ref(), rhs.subcols(0, columns), 2.0)[(0, 0)]
+                    let mut out = Mat::zeros(w.matrix().nrows(), columns);
+                    w.product_into(rhs.subcols(0, columns), out.as_mut(), 2.0);
+                    out[(0, 0)]
                 })
                 .sum::<f64>()
         })

@@ -19,7 +19,9 @@ use serde::Serialize;
 /// The stage's name: its directory under the artifact root.
 pub const STAGE: &str = "design";
 /// Bumped whenever the stage's output for the same parameters changes.
-pub const VERSION: u32 = 1;
+/// Version 2: the recursion of ntk version 6 (last-bit differences in the designs' kernels,
+/// which may move a search's choice between two nearly equal candidates).
+pub const VERSION: u32 = 2;
 
 /// Everything a search's points depend on: the search and each family's grid (a default grid
 /// included, so a changed default is a new key), the data's normalisation (the kernel images),

@@ -46,7 +46,9 @@ pub const STAGE: &str = "graphon_ntk";
 /// 4: the recursion of ntk version 5 (vectorised arc-cosine, sparse products for sparse
 /// layers: last-bit differences); the kernel at a second sigma_w^2 is the first one rescaled
 /// where that is exact (`recursion::exact_sigma_w2_rescale`, same bits as computing it).
-pub const VERSION: u32 = 4;
+/// 5: the recursion of ntk version 6 (polynomial moments, the first layer around the inputs'
+/// baseline: last-bit differences).
+pub const VERSION: u32 = 5;
 
 #[derive(Serialize)]
 struct GraphonNtkParams<'a> {

@@ -7,6 +7,8 @@
 //!   (K = n), the histogram-level chain (K-block SAS with one shared neuron order per hidden
 //!   layer), and constant chains (W = 1 is the dense standard NTK);
 //! - [`recursion`]: the Graphon NTK recursion on any chain, as blocked matrix products;
+//! - [`input_layer`]: the recursion's first layer, by pair products or around the inputs'
+//!   baseline (most of an image is background);
 //! - [`empirical`]: the empirical NTK of a masked network in NTK parameterisation, layer by layer;
 //! - [`linearised`]: the loss curve linearised gradient descent follows under a kernel;
 //! - [`alignment`]: a kernel against the labels: kernel-target alignment and the loss it
@@ -33,6 +35,7 @@ pub mod design;
 pub mod design_stage;
 pub mod empirical;
 pub mod graphon_stage;
+pub mod input_layer;
 pub mod linearised;
 pub mod pairs;
 pub mod products;

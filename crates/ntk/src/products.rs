@@ -25,9 +25,58 @@ pub const STRIP: usize = 32;
 /// One layer `W` (`rows x cols`), ready to multiply chunks of pairs.
 pub enum LayerProduct<'a> {
     /// faer's GEMM on the dense matrix.
-    Dense(&'a Mat<f64>),
+    Dense(DenseLayer<'a>),
     /// Only the nonzeros, row by row.
     Sparse(SparseRows),
+}
+
+/// Rows of a dense layer are padded to a multiple of this (zeros) before faer multiplies it.
+pub const PADDED_ROWS: usize = 16;
+
+/// A dense layer for faer's GEMM, with its rows padded by zeros to a multiple of
+/// [`PADDED_ROWS`] when they are not one already.
+///
+/// Why: a faer matrix of, say, 10 rows is stored with 16 rows per column, and the last six
+/// are never written. The AVX-512 f64 microkernel that multiplies such a matrix without
+/// packing it (`..._load_m16_n8`) loads whole 16-row columns, padding included, and discards
+/// the extra products. When the allocator hands back memory whose old bits read as subnormal
+/// doubles, each such multiply takes a microcode assist: the 10-row output layer of a K = 64
+/// kernel then took more time than all its other products (profile, issue #30; a process that
+/// had run the data and masks stages first was 3x slower). A view of the first `rows` rows of a
+/// matrix whose padding is zeros gives the same products, to the bit, at full speed.
+pub struct DenseLayer<'a> {
+    layer: MatRef<'a, f64>,
+    padded: Option<Mat<f64>>,
+}
+
+impl<'a> DenseLayer<'a> {
+    /// `w`, padded if its row count is not a multiple of [`PADDED_ROWS`].
+    pub fn new(w: MatRef<'a, f64>) -> Self {
+        let rows = w.nrows();
+        let padded = (!rows.is_multiple_of(PADDED_ROWS)).then(|| {
+            let tall = rows.next_multiple_of(PADDED_ROWS);
+            Mat::from_fn(
+                tall,
+                w.ncols(),
+                |i, j| if i < rows { w[(i, j)] } else { 0.0 },
+            )
+        });
+        DenseLayer { layer: w, padded }
+    }
+
+    /// The layer itself (positions x positions of the previous layer).
+    pub fn matrix(&self) -> MatRef<'a, f64> {
+        self.layer
+    }
+
+    /// `alpha W rhs` into `out` (every entry written), sequential.
+    pub fn product_into(&self, rhs: MatRef<'_, f64>, out: MatMut<'_, f64>, alpha: f64) {
+        let w = match &self.padded {
+            Some(padded) => padded.as_ref().subrows(0, self.layer.nrows()),
+            None => self.layer,
+        };
+        matmul(out, Accum::Replace, w, rhs, alpha, Par::Seq);
+    }
 }
 
 /// A matrix in compressed sparse rows: row i's nonzeros are `columns[offsets[i]..offsets[i+1]]`
@@ -164,14 +213,14 @@ impl<'a> LayerProduct<'a> {
         if nonzeros / entries < SPARSE_BELOW_DENSITY {
             LayerProduct::Sparse(SparseRows::of(w))
         } else {
-            LayerProduct::Dense(w)
+            LayerProduct::Dense(DenseLayer::new(w.as_ref()))
         }
     }
 
     /// Rows of the layer (positions of its output side).
     pub fn rows(&self) -> usize {
         match self {
-            LayerProduct::Dense(w) => w.nrows(),
+            LayerProduct::Dense(dense) => dense.layer.nrows(),
             LayerProduct::Sparse(sparse) => sparse.rows,
         }
     }
@@ -180,19 +229,18 @@ impl<'a> LayerProduct<'a> {
     /// parallel).
     pub fn product_into(&self, rhs: MatRef<'_, f64>, out: MatMut<'_, f64>, alpha: f64) {
         match self {
-            LayerProduct::Dense(w) => {
-                matmul(out, Accum::Replace, w.as_ref(), rhs, alpha, Par::Seq);
-            }
+            LayerProduct::Dense(dense) => dense.product_into(rhs, out, alpha),
             LayerProduct::Sparse(sparse) => sparse.product_into(rhs, out, alpha),
         }
     }
 }
 
 /// `alpha W rhs` by faer's GEMM on one thread (parallelism comes from chunks and outputs,
-/// never from inside a product, so results do not depend on the thread count).
+/// never from inside a product, so results do not depend on the thread count), with `W`'s rows
+/// padded as [`DenseLayer`] does.
 pub fn dense_product(w: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64) -> Mat<f64> {
     let mut out = Mat::zeros(w.nrows(), rhs.ncols());
-    matmul(out.as_mut(), Accum::Replace, w, rhs, alpha, Par::Seq);
+    DenseLayer::new(w).product_into(rhs, out.as_mut(), alpha);
     out
 }
 
@@ -239,6 +287,25 @@ mod tests {
         );
         let error = (&dense - &sparse).norm_l2() / dense.norm_l2();
         assert!(error < 1e-15, "{error}");
+    }
+
+    #[test]
+    fn a_padded_layer_gives_the_unpadded_products_bits() {
+        // 10 rows (the output layer), padded to 16: the same bits as faer on the matrix itself.
+        let w = Mat::from_fn(10, 64, |i, j| ((i * 13 + j * 7) % 17) as f64 / 17.0 - 0.3);
+        let rhs = Mat::from_fn(64, 40, |i, j| ((i * 5 + j * 3) % 11) as f64 * 0.1 - 0.4);
+        let mut plain = Mat::zeros(10, 40);
+        matmul(
+            plain.as_mut(),
+            Accum::Replace,
+            w.as_ref(),
+            rhs.as_ref(),
+            0.5,
+            Par::Seq,
+        );
+        let layer = DenseLayer::new(w.as_ref());
+        assert!(layer.padded.is_some());
+        assert_eq!(dense_product(w.as_ref(), rhs.as_ref(), 0.5), plain);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! Cost: `2 sum_l rows_l cols_l` flops per pair, twice for hidden layers (E and Edot Theta).
 
 use crate::chain::GraphonChain;
-use crate::pairs::{CHUNK, diagonal_pairs, pair_products_into, symmetric_from_pairs, upper_pairs};
+use crate::input_layer::InputLayer;
+use crate::pairs::{CHUNK, diagonal_pairs, symmetric_from_pairs, upper_pairs};
 use crate::products::LayerProduct;
 use crate::relu::relu_moments_of_positions;
 use faer::{Mat, MatMut, MatRef};
@@ -38,7 +39,8 @@ struct ChunkOutput {
 /// a chunk reads is written by that chunk first, so reuse never changes a bit.
 #[derive(Default)]
 struct Workspace {
-    /// `mu_0 ⊙ x_a ⊙ x_b`, input positions x pairs.
+    /// `mu_0 ⊙ x_a ⊙ x_b`, input positions x pairs (the pair-products route of the first
+    /// layer).
     inputs: Vec<f64>,
     /// `[mu_l ⊙ E_l | mu_l ⊙ Edot_l ⊙ Theta_l]`, positions x 2 pairs.
     rhs: Vec<f64>,
@@ -74,25 +76,39 @@ fn matrix(buffer: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(&buffer[..rows * cols], rows, cols)
 }
 
+/// What every chunk of one kernel shares: the chain, its layers' products and the inputs.
+struct Recursion<'a> {
+    chain: &'a GraphonChain,
+    input: InputLayer<'a>,
+    layers: &'a [LayerProduct<'a>],
+    x: &'a Mat<f64>,
+    sigma_w2: f64,
+}
+
 /// Runs `pairs` through every layer. `variances[l - 1]` holds `Sigma_l(u; a, a)` in column a
 /// for the hidden layers; `None` in the diagonal pass, where each pair is its own variance.
 fn propagate(
-    chain: &GraphonChain,
-    layers: &[LayerProduct],
-    x: &Mat<f64>,
+    recursion: &Recursion,
     pairs: &[(usize, usize)],
     variances: Option<&[Mat<f64>]>,
-    sigma_w2: f64,
     ws: &mut Workspace,
 ) -> ChunkOutput {
+    let Recursion {
+        chain,
+        ref input,
+        layers,
+        x,
+        sigma_w2,
+    } = *recursion;
     let measures = chain.measures();
-    let (c, d) = (pairs.len(), x.nrows());
+    let c = pairs.len();
     let mut rows = layers[0].rows();
-    pair_products_into(x, pairs, &measures[0], matrix_mut(&mut ws.inputs, d, c));
-    layers[0].product_into(
-        matrix(&ws.inputs, d, c),
+    input.product_into(
+        x,
+        pairs,
         matrix_mut(&mut ws.sigma, rows, c),
         sigma_w2,
+        &mut ws.inputs,
     );
     prefix_mut(&mut ws.theta, rows * c).copy_from_slice(&ws.sigma[..rows * c]);
     let mut hidden_sigma = Vec::new();
@@ -210,13 +226,18 @@ fn output_kernels_by_chunk(
     );
     let n = x.ncols();
     let layers: Vec<LayerProduct> = chain.layers().iter().map(LayerProduct::new).collect();
+    let recursion = Recursion {
+        chain,
+        input: InputLayer::new(&layers[0], &chain.measures()[0], x),
+        layers: &layers,
+        x,
+        sigma_w2,
+    };
     // Pass 1: the variances of every hidden layer, column a = Sigma_l(.; a, a).
     let diagonal = diagonal_pairs(n);
     let chunks: Vec<ChunkOutput> = diagonal
         .par_chunks(CHUNK)
-        .map(|pairs| {
-            WORKSPACE.with_borrow_mut(|ws| propagate(chain, &layers, x, pairs, None, sigma_w2, ws))
-        })
+        .map(|pairs| WORKSPACE.with_borrow_mut(|ws| propagate(&recursion, pairs, None, ws)))
         .collect();
     let variances: Vec<Mat<f64>> = (0..chain.depth() - 1)
         .map(|h| {
@@ -237,9 +258,7 @@ fn output_kernels_by_chunk(
     let thetas: Vec<Mat<f64>> = pairs
         .par_chunks(CHUNK)
         .map(|chunk| {
-            WORKSPACE.with_borrow_mut(|ws| {
-                propagate(chain, &layers, x, chunk, Some(&variances), sigma_w2, ws).theta
-            })
+            WORKSPACE.with_borrow_mut(|ws| propagate(&recursion, chunk, Some(&variances), ws).theta)
         })
         .collect();
     (pairs, thetas)
