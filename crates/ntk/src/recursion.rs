@@ -136,9 +136,11 @@ fn propagate(
             matrix_mut(&mut ws.out, next, 2 * c),
             sigma_w2,
         );
-        // Column-major: the first c columns of `out` are W E, the last c are W (Edot Theta).
-        let (next_sigma, dot) = ws.out[..2 * next * c].split_at(next * c);
-        prefix_mut(&mut ws.sigma, next * c).copy_from_slice(next_sigma);
+        // Column-major: the first c columns of `out` are W E, the next sigma, and the last c
+        // are W (Edot Theta). The buffers trade places instead of copying the next sigma:
+        // `sigma` is the prefix of what was `out` (`out` is written whole before it is read).
+        std::mem::swap(&mut ws.sigma, &mut ws.out);
+        let (next_sigma, dot) = ws.sigma[..2 * next * c].split_at(next * c);
         let next_theta = prefix_mut(&mut ws.theta, next * c);
         for ((t, &s), &d) in next_theta.iter_mut().zip(next_sigma).zip(dot) {
             *t = s + d;

@@ -15,7 +15,7 @@
 //! `sqrt`, which IEEE 754 rounds exactly, so it gives the same bits scalar or SIMD, on any x86
 //! or ARM machine;
 //! [`relu_moments_of_positions`] runs a whole column of positions under the widest instruction
-//! set the CPU has (pulp's runtime dispatch).
+//! set the CPU has (`crate::simd::dispatch`, AVX-512 included).
 
 /// `(arccos(x), sqrt(1 - x^2))` for x in [-1, 1]: the angle within 2 ulp of the correctly
 /// rounded value and the sine within 2 ulp of `sqrt(1 - x^2)` computed exactly and rounded once
@@ -162,7 +162,7 @@ pub fn relu_moments_of_positions(
             .iter()
             .all(|&l| l == n)
     );
-    pulp::Arch::new().dispatch(MomentsOfPositions {
+    crate::simd::dispatch(MomentsOfPositions {
         pair: (q_a, q_b, s, t),
         mu,
         e,
@@ -299,6 +299,38 @@ mod tests {
             }
         }
         assert!(worst.0 < 4e-16 && worst.1 < 2e-16, "{worst:?}");
+    }
+
+    #[test]
+    fn moments_have_the_same_bits_at_every_vector_width() {
+        // AVX-512 (where the CPU has it), pulp's own dispatch (AVX2 here) and plain scalar code
+        // compile the same lane arithmetic: the kernels' bits must not depend on the machine.
+        let n = 203;
+        let q_a: Vec<f64> = (0..n).map(|i| 0.1 + (i % 17) as f64 * 0.37).collect();
+        let q_b: Vec<f64> = (0..n).map(|i| 0.2 + (i % 13) as f64 * 0.41).collect();
+        let s: Vec<f64> = (0..n)
+            .map(|i| (q_a[i] * q_b[i]).sqrt() * (-1.0 + 2.0 * (i as f64) / (n as f64 - 1.0)))
+            .collect();
+        let t: Vec<f64> = (0..n).map(|i| 1.0 + (i % 5) as f64).collect();
+        let mu = vec![1.0 / n as f64; n];
+        let run = |route: usize| {
+            let (mut e, mut dot) = (vec![0.0; n], vec![0.0; n]);
+            let op = MomentsOfPositions {
+                pair: (&q_a, &q_b, &s, &t),
+                mu: &mu,
+                e: &mut e,
+                dot: &mut dot,
+            };
+            match route {
+                0 => crate::simd::dispatch(op),
+                1 => pulp::Arch::new().dispatch(op),
+                _ => pulp::WithSimd::with_simd(op, pulp::Scalar),
+            }
+            (e, dot)
+        };
+        let widest = run(0);
+        assert_eq!(widest, run(1));
+        assert_eq!(widest, run(2));
     }
 
     #[test]
