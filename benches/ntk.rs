@@ -5,7 +5,8 @@
 //!   `graphon_ntk_flops` (the dense products it replaces, so sparse products can exceed the
 //!   GEMM rate);
 //! - `mask_level_gemm`: faer's f64 GEMM on the same shapes in the same chunks and threads,
-//!   with dense layers: the rate the kernel is measured against (target: 70% or more);
+//!   with dense layers padded as the kernel's are (`glh_ntk::products::DenseLayer`): the rate
+//!   the kernel is measured against (target: 70% or more);
 //! - `histogram_k64`, `histogram_k64_gemm`: the same pair at K = 64 (E3's graphon kernel);
 //! - `empirical_1_draw`: the empirical NTK of one weight draw.
 //!
