@@ -17,7 +17,7 @@
 
 use crate::chain::mask_matrix;
 use crate::pairs::{CHUNK, pair_products, symmetric_from_pairs, upper_pairs};
-use crate::products::dense_product;
+use crate::products::{DenseLayer, dense_product};
 use faer::Mat;
 use glh_model::LayerMask;
 use glh_model::ntk_init::standard_normal_weights;
@@ -58,6 +58,13 @@ struct Passes {
     m: Vec<Mat<f64>>,
     h: Vec<Mat<f64>>,
     deltas: Vec<Vec<Mat<f64>>>,
+}
+
+impl Passes {
+    /// The masks as dense layers, built (padded where needed) once for every chunk's products.
+    fn mask_layers(&self) -> Vec<DenseLayer<'_>> {
+        self.m.iter().map(|m| DenseLayer::new(m.as_ref())).collect()
+    }
 }
 
 fn forward_backward(masks: &[LayerMask], v: &[Mat<f64>], x: &Mat<f64>, sigma_w2: f64) -> Passes {
@@ -119,7 +126,9 @@ pub fn empirical_ntk_of(
 ) -> Mat<f64> {
     let depth = masks.len();
     let n = x.ncols();
-    let Passes { m, h, deltas } = forward_backward(masks, v, x, sigma_w2);
+    let passes = forward_backward(masks, v, x, sigma_w2);
+    let layers = passes.mask_layers();
+    let Passes { m, h, deltas } = &passes;
     let outputs = deltas.len();
     let pairs = upper_pairs(n);
     let values: Vec<f64> = pairs
@@ -128,15 +137,11 @@ pub fn empirical_ntk_of(
             let mut k = vec![0.0; chunk.len()];
             for l in 0..depth {
                 let ones = vec![1.0; h[l].nrows()];
-                let t = dense_product(
-                    m[l].as_ref(),
-                    pair_products(&h[l], chunk, &ones).as_ref(),
-                    1.0,
-                );
+                let t = layers[l].product(pair_products(&h[l], chunk, &ones).as_ref(), 1.0);
                 let scale = sigma_w2 / m[l].ncols() as f64 / outputs as f64;
                 // dd[:, p] = sum_o delta^o(a) ⊙ delta^o(b), column slices for contiguous access.
                 let mut dd = Mat::<f64>::zeros(t.nrows(), chunk.len());
-                for d in &deltas {
+                for d in deltas {
                     for (p, &(a, b)) in chunk.iter().enumerate() {
                         let (da, db) = (d[l].col_as_slice(a), d[l].col_as_slice(b));
                         for ((s, x), y) in dd.col_as_slice_mut(p).iter_mut().zip(da).zip(db) {
@@ -174,7 +179,9 @@ pub fn empirical_ntk_full(
 ) -> Mat<f64> {
     let depth = masks.len();
     let n = x.ncols();
-    let Passes { m, h, deltas } = forward_backward(masks, v, x, sigma_w2);
+    let passes = forward_backward(masks, v, x, sigma_w2);
+    let layers = passes.mask_layers();
+    let Passes { m, h, deltas } = &passes;
     let outputs = deltas.len();
     let pairs = upper_pairs(n);
     // Per chunk, per pair, the O x O block (row-major: o * O + o').
@@ -184,11 +191,7 @@ pub fn empirical_ntk_full(
             let mut out = vec![vec![0.0; outputs * outputs]; chunk.len()];
             for l in 0..depth {
                 let ones = vec![1.0; h[l].nrows()];
-                let t = dense_product(
-                    m[l].as_ref(),
-                    pair_products(&h[l], chunk, &ones).as_ref(),
-                    1.0,
-                );
+                let t = layers[l].product(pair_products(&h[l], chunk, &ones).as_ref(), 1.0);
                 let scale = sigma_w2 / m[l].ncols() as f64;
                 let mut weighted = vec![0.0; t.nrows()];
                 for (p, &(a, b)) in chunk.iter().enumerate() {

@@ -17,6 +17,7 @@
 //! (tests); which one a kernel takes depends on its inputs and layer only
 //! ([`InputLayer::new`]), never on the machine or the thread count.
 
+use crate::pairs::{matrix_mut, pair_products_into};
 use crate::products::LayerProduct;
 use faer::{Mat, MatMut, MatRef};
 
@@ -88,12 +89,8 @@ impl<'a> InputLayer<'a> {
     ) {
         match self {
             InputLayer::PairProducts { layer, measure } => {
-                let (d, c) = (x.nrows(), pairs.len());
-                if scratch.len() < d * c {
-                    scratch.resize(d * c, 0.0);
-                }
-                let mut inputs = MatMut::from_column_major_slice_mut(&mut scratch[..d * c], d, c);
-                crate::pairs::pair_products_into(x, pairs, measure, inputs.as_mut());
+                let mut inputs = matrix_mut(scratch, x.nrows(), pairs.len());
+                pair_products_into(x, pairs, measure, inputs.as_mut());
                 layer.product_into(inputs.as_ref(), out, alpha);
             }
             InputLayer::Centred(centred) => centred.product_into(pairs, out, alpha),

@@ -6,7 +6,7 @@
 //! chunk, and chunks run in parallel. The chunk size is fixed (never derived from the thread
 //! count) and each chunk uses sequential matrix products, so results do not depend on threads.
 
-use faer::{Mat, MatMut};
+use faer::{Mat, MatMut, MatRef};
 
 /// Pairs per chunk: wide enough for efficient matrix products (the right-hand side has
 /// `2 * CHUNK` columns in the recursion), small enough that a chunk at n = 4096 stays near 64 MB.
@@ -46,6 +46,25 @@ pub fn pair_products_into(
             *o = w * u * v;
         }
     }
+}
+
+/// The first `len` entries of `buffer`, grown if needed: a chunk's buffers are kept from chunk
+/// to chunk (`recursion`'s workspace) and viewed at each chunk's size.
+pub(crate) fn prefix_mut(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
+/// The first `rows * cols` entries of `buffer` (grown if needed) as a column-major matrix.
+pub(crate) fn matrix_mut(buffer: &mut Vec<f64>, rows: usize, cols: usize) -> MatMut<'_, f64> {
+    MatMut::from_column_major_slice_mut(prefix_mut(buffer, rows * cols), rows, cols)
+}
+
+/// The first `rows * cols` entries of `buffer` as a column-major matrix.
+pub(crate) fn matrix(buffer: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(&buffer[..rows * cols], rows, cols)
 }
 
 /// The symmetric `n x n` matrix with `values[p]` at `pairs[p]` and its mirror.

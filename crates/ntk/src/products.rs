@@ -77,6 +77,13 @@ impl<'a> DenseLayer<'a> {
         };
         matmul(out, Accum::Replace, w, rhs, alpha, Par::Seq);
     }
+
+    /// `alpha W rhs`, sequential.
+    pub fn product(&self, rhs: MatRef<'_, f64>, alpha: f64) -> Mat<f64> {
+        let mut out = Mat::zeros(self.layer.nrows(), rhs.ncols());
+        self.product_into(rhs, out.as_mut(), alpha);
+        out
+    }
 }
 
 /// A matrix in compressed sparse rows: row i's nonzeros are `columns[offsets[i]..offsets[i+1]]`
@@ -239,9 +246,7 @@ impl<'a> LayerProduct<'a> {
 /// never from inside a product, so results do not depend on the thread count), with `W`'s rows
 /// padded as [`DenseLayer`] does.
 pub fn dense_product(w: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64) -> Mat<f64> {
-    let mut out = Mat::zeros(w.nrows(), rhs.ncols());
-    DenseLayer::new(w).product_into(rhs, out.as_mut(), alpha);
-    out
+    DenseLayer::new(w).product(rhs, alpha)
 }
 
 #[cfg(test)]

@@ -17,10 +17,12 @@
 
 use crate::chain::GraphonChain;
 use crate::input_layer::InputLayer;
-use crate::pairs::{CHUNK, diagonal_pairs, symmetric_from_pairs, upper_pairs};
+use crate::pairs::{
+    CHUNK, diagonal_pairs, matrix, matrix_mut, prefix_mut, symmetric_from_pairs, upper_pairs,
+};
 use crate::products::LayerProduct;
 use crate::relu::relu_moments_of_positions;
-use faer::{Mat, MatMut, MatRef};
+use faer::{Mat, MatMut};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -56,24 +58,6 @@ thread_local! {
     /// MB a thread). Per thread, not per rayon split (`map_init`), which would allocate afresh
     /// for every split. `propagate` starts no parallel work, so the borrow never nests.
     static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
-}
-
-/// The first `len` entries of `buffer`, grown if needed.
-fn prefix_mut(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
-    if buffer.len() < len {
-        buffer.resize(len, 0.0);
-    }
-    &mut buffer[..len]
-}
-
-/// The first `rows * cols` entries of `buffer` (grown if needed) as a column-major matrix.
-fn matrix_mut(buffer: &mut Vec<f64>, rows: usize, cols: usize) -> MatMut<'_, f64> {
-    MatMut::from_column_major_slice_mut(prefix_mut(buffer, rows * cols), rows, cols)
-}
-
-/// The first `rows * cols` entries of `buffer` as a column-major matrix.
-fn matrix(buffer: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
-    MatRef::from_column_major_slice(&buffer[..rows * cols], rows, cols)
 }
 
 /// What every chunk of one kernel shares: the chain, its layers' products and the inputs.

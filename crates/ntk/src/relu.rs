@@ -78,8 +78,9 @@ fn horner(c: &[f64], z: f64) -> f64 {
 /// `R(z) / z ~ sum_j c_j z^j` on z in [0, 1/4], where `R(z) = (asin(sqrt z) - sqrt z) / sqrt z`,
 /// lowest degree first: interpolation at the 14 Chebyshev nodes of the interval in 60-digit
 /// arithmetic (mpmath), coefficients rounded to f64 (`scripts/fit-moment-polynomials.py`);
-/// relative error below 0.5 ulp over the interval with the rounded coefficients. `R` enters the angle scaled by at most 0.05, so the
-/// angle's error is its final roundings' (the tests hold it to 2 ulp of libm's).
+/// relative error below 0.5 ulp over the interval with the rounded coefficients. `R` enters
+/// the angle scaled by at most 0.05, so the angle's error is its final roundings' (the tests
+/// hold it to 2 ulp of libm's).
 #[allow(clippy::excessive_precision)]
 const ASIN_RATIO: [f64; 14] = [
     0.16666666666666666,
