@@ -285,6 +285,23 @@ impl ArtifactStore {
         Ok(read_table_bytes(&path, bytes.into(), table)?.batch)
     }
 
+    /// [`ArtifactStore::read_run_table`] for a table that only some runs of a stage write (a
+    /// scheduled run's masks, a gradient-descent run's outputs): a run without the file is an
+    /// input error naming the file with `absent`, the reason such a run lacks it, rather than
+    /// a damaged run.
+    pub fn read_optional_run_table(
+        &self,
+        input: &InputRef,
+        table: &TableSchema,
+        absent: &str,
+    ) -> Result<arrow::record_batch::RecordBatch> {
+        let path = self.table_path(input, table);
+        if !path.exists() {
+            return Err(Error::input(path, absent));
+        }
+        self.read_run_table(input, table)
+    }
+
     /// The manifest of the complete run `key` of `stage`, if there is one; its files are
     /// verified by hash, and a damaged run is an error (it is never read).
     pub fn find(&self, stage: &str, key: &ArtifactKey) -> Result<Option<Manifest>> {
@@ -944,6 +961,30 @@ mod tests {
             fs::read(out.dir.join("numbers.parquet")).unwrap()
         };
         assert_eq!(run(a.path()), run(b.path()));
+    }
+
+    #[test]
+    fn an_optional_table_a_run_lacks_is_an_input_error_with_its_reason() {
+        const OTHER: TableSchema = TableSchema {
+            name: "others",
+            ..TABLE
+        };
+        let root = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::new(root.path());
+        let input = store
+            .run(&spec(0), false, write_numbers)
+            .unwrap()
+            .as_input();
+        let read = store.read_optional_run_table(&input, &TABLE, "not written");
+        assert_eq!(read.unwrap().num_rows(), 3);
+        let err = store
+            .read_optional_run_table(&input, &OTHER, "only some runs write others")
+            .unwrap_err();
+        assert!(err.is_bad_input());
+        let message = err.to_string();
+        assert!(message.contains("others.parquet"), "{message}");
+        assert!(message.contains("only some runs write others"), "{message}");
+        assert!(!message.contains("damaged"), "{message}");
     }
 
     #[test]

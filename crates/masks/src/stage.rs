@@ -834,14 +834,12 @@ struct ScheduleMasks {
 
 impl ScheduleMasks {
     fn read(store: &ArtifactStore, input: &InputRef) -> Result<Self> {
-        let path = store.table_path(input, &TRAINING_MASKS);
-        if !path.exists() {
-            return Err(Error::input(
-                path,
-                "no masks: only a training run under a mask schedule (`[training.schedule]`) records them",
-            ));
-        }
-        let batch = store.read_run_table(input, &TRAINING_MASKS)?;
+        let batch = store.read_optional_run_table(
+            input,
+            &TRAINING_MASKS,
+            "no masks: only a training run under a mask schedule (`[training.schedule]`) records them",
+        )?;
+        let path = store.table_path(input, &TRAINING_MASKS); // named in errors below
         let checkpoint: &UInt32Array = column(&batch, "checkpoint");
         let step: &UInt32Array = column(&batch, "step");
         let mut checkpoints: Vec<(u32, usize, usize)> = Vec::new();

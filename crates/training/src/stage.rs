@@ -599,14 +599,12 @@ impl RecordedOutputs {
 /// run without them, such as an Adam run).
 pub fn read_outputs(store: &ArtifactStore, input: &InputRef) -> Result<RecordedOutputs> {
     use glh_artifacts::parquet_io::column;
-    let path = store.table_path(input, &TRAINING_OUTPUTS);
-    if !path.exists() {
-        return Err(Error::input(
-            path,
-            "no outputs: only a gradient-descent run (`optimizer = \"gd\"`) records them",
-        ));
-    }
-    let batch = store.read_run_table(input, &TRAINING_OUTPUTS)?;
+    let batch = store.read_optional_run_table(
+        input,
+        &TRAINING_OUTPUTS,
+        "no outputs: only a gradient-descent run (`optimizer = \"gd\"`) records them",
+    )?;
+    let path = store.table_path(input, &TRAINING_OUTPUTS); // named in errors below
     let step: &UInt32Array = column(&batch, "step");
     let position: &UInt32Array = column(&batch, "position");
     let image: &UInt32Array = column(&batch, "image");
