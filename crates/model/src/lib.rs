@@ -11,6 +11,8 @@
 //! - [`backprop`]: the network's math in `f64` on `w ⊙ m`: forward pass, gradients, and the exact
 //!   Hessian-vector product (Pearlmutter's R-operator), all sequential so that results do not
 //!   depend on the number of threads.
+//! - [`simd`]: the runtime dispatch to AVX-512 (else pulp's AVX2 or scalar code) that the ntk
+//!   and training stages' elementwise kernels share, so one CPU check decides for both.
 //!
 //! It owns no scoring rule, kernel or optimiser.
 
@@ -18,6 +20,7 @@ pub mod backprop;
 pub mod mask;
 pub mod mlp;
 pub mod ntk_init;
+pub mod simd;
 
 pub use mask::{LayerMask, Mask, MaskCheckpoint};
 pub use mlp::{Architecture, Linear, Mlp};

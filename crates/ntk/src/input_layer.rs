@@ -226,7 +226,7 @@ impl<'a> Centred<'a> {
 /// block of the layer serves every column while it is in cache.
 fn weighted_column_sums(layer: MatRef<'_, f64>, columns: &Columns, out: MatMut<'_, f64>) {
     assert_eq!((out.nrows(), out.ncols()), (layer.nrows(), columns.len()));
-    crate::simd::dispatch(WeightedColumnSums {
+    glh_model::simd::dispatch(WeightedColumnSums {
         layer,
         columns,
         out,

@@ -22,7 +22,6 @@
 //!   search over a target family's parameter for a spectral criterion;
 //! - [`design_stage`]: the `design` jobs (a pipeline's `[design]` table), one search per sweep
 //!   point, whose choice the point's designs are drawn at;
-//! - [`simd`]: runtime dispatch of the elementwise kernels to AVX-512 where the CPU has it;
 //! - [`settings`]: [`NtkSettings`], the `[ntk]` table, and [`settings::GraphonNtkSettings`],
 //!   the `[graphon_ntk]` table;
 //! - [`stage`]: the `ntk` jobs ([`stage::KernelsJob`], [`stage::NtkStage`]) and their three
@@ -43,7 +42,6 @@ pub mod products;
 pub mod recursion;
 pub mod relu;
 pub mod settings;
-pub mod simd;
 pub mod spectrum;
 pub mod stage;
 pub mod views;

@@ -167,7 +167,7 @@ impl SparseRows {
 
     /// `strip_out[i] = alpha sum_k w_ik strip_in[k]`, rows of `STRIP` values, in registers.
     fn strip_product(&self, strip_in: &[f64], strip_out: &mut [f64], alpha: f64) {
-        crate::simd::dispatch(StripProduct {
+        glh_model::simd::dispatch(StripProduct {
             layer: self,
             strip_in,
             strip_out,

@@ -15,7 +15,7 @@
 //! `sqrt`, which IEEE 754 rounds exactly, so it gives the same bits scalar or SIMD, on any x86
 //! or ARM machine;
 //! [`relu_moments_of_positions`] runs a whole column of positions under the widest instruction
-//! set the CPU has (`crate::simd::dispatch`, AVX-512 included).
+//! set the CPU has (`glh_model::simd::dispatch`, AVX-512 included).
 
 /// `(arccos(x), sqrt(1 - x^2))` for x in [-1, 1]: the angle within 2 ulp of the correctly
 /// rounded value and the sine within 2 ulp of `sqrt(1 - x^2)` computed exactly and rounded once
@@ -163,7 +163,7 @@ pub fn relu_moments_of_positions(
             .iter()
             .all(|&l| l == n)
     );
-    crate::simd::dispatch(MomentsOfPositions {
+    glh_model::simd::dispatch(MomentsOfPositions {
         pair: (q_a, q_b, s, t),
         mu,
         e,
@@ -323,7 +323,7 @@ mod tests {
                 dot: &mut dot,
             };
             match route {
-                0 => crate::simd::dispatch(op),
+                0 => glh_model::simd::dispatch(op),
                 1 => pulp::Arch::new().dispatch(op),
                 _ => pulp::WithSimd::with_simd(op, pulp::Scalar),
             }

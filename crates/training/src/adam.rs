@@ -4,7 +4,8 @@
 //! writing a whole new tensor; on the CPU that was a third of a training step. Here a
 //! parameter and its moments live in one `(3, ..)` tensor, `[theta; m; v]`, and the CPU update
 //! is one in-place custom op ([`candle_core::InplaceOp3`]) that walks the three together,
-//! skipping pruned entries (their gradient is zero, so their weight and moments stay exactly 0).
+//! vectorised (AVX-512 where the CPU has it), leaving pruned entries as they are (their
+//! gradient is zero, so their weight and moments stay exactly 0).
 //!
 //! The arithmetic is candle-nn's `AdamW`, operation for operation, in f32 with every constant
 //! rounded from f64 as candle's `affine` rounds it:
@@ -76,15 +77,92 @@ impl StepConstants {
         }
     }
 
-    /// One entry's update, in candle-nn's order of operations.
+    /// One entry's next `(theta, m, v)`, in candle-nn's order of operations.
+    #[inline(always)]
+    fn updated(&self, theta: f32, m: f32, v: f32, g: f32) -> (f32, f32, f32) {
+        let m = m * self.beta1 + g * self.one_minus_beta1;
+        let v = v * self.beta2 + (g * g) * self.one_minus_beta2;
+        let m_hat = m * self.scale_m;
+        let v_hat = v * self.scale_v;
+        let adjusted = m_hat / (v_hat.sqrt() + self.eps);
+        (theta * self.decay - adjusted * self.lr, m, v)
+    }
+
+    /// One entry's update in place.
     #[inline(always)]
     fn update(&self, theta: &mut f32, m: &mut f32, v: &mut f32, g: f32) {
-        *m = *m * self.beta1 + g * self.one_minus_beta1;
-        *v = *v * self.beta2 + (g * g) * self.one_minus_beta2;
-        let m_hat = *m * self.scale_m;
-        let v_hat = *v * self.scale_v;
-        let adjusted = m_hat / (v_hat.sqrt() + self.eps);
-        *theta = *theta * self.decay - adjusted * self.lr;
+        (*theta, *m, *v) = self.updated(*theta, *m, *v, g);
+    }
+}
+
+/// One chunk of [`FusedAdam`], compiled for the widest vectors the CPU has
+/// ([`glh_model::simd::dispatch`]). Every entry is computed and a pruned one (`keep` 0) takes
+/// its old values back by a select, so the loop has no branch and vectorises: the kept
+/// entries' arithmetic is [`StepConstants::update`]'s lane by lane (`* + / sqrt`, no fused
+/// multiply-add), the same bits at any vector width. The branch per entry it replaces made the
+/// update a third of a training step at 50% sparsity (scalar `sqrt` and division).
+struct AdamChunk<'a> {
+    c: StepConstants,
+    theta: &'a mut [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    g: &'a [f32],
+    /// The chunk's mask (0: pruned), or `None` for an unmasked parameter.
+    keep: Option<&'a [u8]>,
+}
+
+impl pulp::WithSimd for AdamChunk<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let c = self.c;
+        let entries = self.theta.iter_mut().zip(self.m).zip(self.v).zip(self.g);
+        match self.keep {
+            Some(keep) => {
+                for ((((theta, m), v), &g), &k) in entries.zip(keep) {
+                    let (next_theta, next_m, next_v) = c.updated(*theta, *m, *v, g);
+                    let kept = k != 0;
+                    *theta = if kept { next_theta } else { *theta };
+                    *m = if kept { next_m } else { *m };
+                    *v = if kept { next_v } else { *v };
+                }
+            }
+            None => {
+                for (((theta, m), v), &g) in entries {
+                    c.update(theta, m, v, g);
+                }
+            }
+        }
+    }
+}
+
+/// One chunk of [`FusedGd`] (see [`AdamChunk`]): `theta -= (g * keep) * lr + 0`, branch-free.
+struct GdChunk<'a> {
+    lr: f32,
+    theta: &'a mut [f32],
+    g: &'a [f32],
+    keep: Option<&'a [u8]>,
+}
+
+impl pulp::WithSimd for GdChunk<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let lr = self.lr;
+        match self.keep {
+            Some(keep) => {
+                for ((theta, &g), &k) in self.theta.iter_mut().zip(self.g).zip(keep) {
+                    *theta -= (g * f32::from(k)) * lr + 0.0;
+                }
+            }
+            None => {
+                for (theta, &g) in self.theta.iter_mut().zip(self.g) {
+                    *theta -= g * lr + 0.0;
+                }
+            }
+        }
     }
 }
 
@@ -172,17 +250,27 @@ impl InplaceOp3 for FusedAdam {
             chunks
                 .zip(mask.par_chunks(CHUNK))
                 .for_each(|((((theta, m), v), g), keep)| {
-                    for i in 0..theta.len() {
-                        if keep[i] != 0 {
-                            c.update(&mut theta[i], &mut m[i], &mut v[i], g[i]);
-                        }
-                    }
+                    let keep = Some(keep);
+                    glh_model::simd::dispatch(AdamChunk {
+                        c,
+                        theta,
+                        m,
+                        v,
+                        g,
+                        keep,
+                    })
                 });
         } else {
             chunks.for_each(|(((theta, m), v), g)| {
-                for i in 0..theta.len() {
-                    c.update(&mut theta[i], &mut m[i], &mut v[i], g[i]);
-                }
+                let keep = None;
+                glh_model::simd::dispatch(AdamChunk {
+                    c,
+                    theta,
+                    m,
+                    v,
+                    g,
+                    keep,
+                })
             });
         }
         Ok(())
@@ -243,18 +331,20 @@ impl InplaceOp3 for FusedGd {
                 .zip(grad.par_chunks(CHUNK))
                 .zip(mask.par_chunks(CHUNK))
                 .for_each(|((theta, g), keep)| {
-                    for i in 0..theta.len() {
-                        theta[i] -= (g[i] * f32::from(keep[i])) * lr + 0.0;
-                    }
+                    let keep = Some(keep);
+                    glh_model::simd::dispatch(GdChunk { lr, theta, g, keep })
                 });
         } else {
             theta
                 .par_chunks_mut(CHUNK)
                 .zip(grad.par_chunks(CHUNK))
                 .for_each(|(theta, g)| {
-                    for i in 0..theta.len() {
-                        theta[i] -= g[i] * lr + 0.0;
-                    }
+                    glh_model::simd::dispatch(GdChunk {
+                        lr,
+                        theta,
+                        g,
+                        keep: None,
+                    })
                 });
         }
         Ok(())

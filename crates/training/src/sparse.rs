@@ -284,7 +284,7 @@ impl CustomOp3 for Forward<'_> {
         out.par_chunks_mut(layer.rows.max(1))
             .zip(input.par_chunks(layer.cols.max(1)))
             .for_each(|(out, input)| {
-                pulp::Arch::new().dispatch(ForwardStrip {
+                glh_model::simd::dispatch(ForwardStrip {
                     layer,
                     w,
                     bias,
@@ -297,7 +297,8 @@ impl CustomOp3 for Forward<'_> {
     }
 }
 
-/// One strip of [`Forward`], compiled for the widest SIMD the CPU has (pulp).
+/// One strip of [`Forward`], compiled for the widest SIMD the CPU has
+/// ([`glh_model::simd::dispatch`]: AVX-512 included).
 struct ForwardStrip<'a> {
     layer: &'a SparseLayer,
     w: &'a [f32],
@@ -369,7 +370,7 @@ impl CustomOp2 for WeightGradient<'_> {
             rest = tail;
         }
         blocks.into_par_iter().for_each(|(first_row, out)| {
-            pulp::Arch::new().dispatch(GradientRows {
+            glh_model::simd::dispatch(GradientRows {
                 layer,
                 first_row,
                 count,
@@ -383,7 +384,8 @@ impl CustomOp2 for WeightGradient<'_> {
     }
 }
 
-/// Some rows of [`WeightGradient`], compiled for the widest SIMD the CPU has (pulp).
+/// Some rows of [`WeightGradient`], compiled for the widest SIMD the CPU has
+/// ([`glh_model::simd::dispatch`]: AVX-512 included).
 struct GradientRows<'a> {
     layer: &'a SparseLayer,
     first_row: usize,
@@ -448,7 +450,7 @@ impl CustomOp3 for BackwardDelta<'_> {
             .zip(delta.par_chunks(layer.rows.max(1)))
             .zip(input.par_chunks(layer.cols.max(1)))
             .for_each(|((out, delta), input)| {
-                pulp::Arch::new().dispatch(BackwardStrip {
+                glh_model::simd::dispatch(BackwardStrip {
                     layer,
                     w,
                     delta,
@@ -460,7 +462,8 @@ impl CustomOp3 for BackwardDelta<'_> {
     }
 }
 
-/// One strip of [`BackwardDelta`], compiled for the widest SIMD the CPU has (pulp).
+/// One strip of [`BackwardDelta`], compiled for the widest SIMD the CPU has
+/// ([`glh_model::simd::dispatch`]: AVX-512 included).
 struct BackwardStrip<'a> {
     layer: &'a SparseLayer,
     w: &'a [f32],

@@ -1,5 +1,6 @@
-//! Runtime dispatch of the stage's elementwise kernels (the ReLU moments, the sparse and the
-//! centred products) to the widest vectors the CPU has, AVX-512 included.
+//! Runtime dispatch of the stages' elementwise kernels to the widest vectors the CPU has,
+//! AVX-512 included: the ntk stage's ReLU moments, sparse and centred products, and the
+//! training stage's fused optimiser updates and sparse products.
 //!
 //! Why not pulp's own dispatch alone: pulp reaches AVX-512 only with its `x86-v4` feature,
 //! and that feature is crate-wide, so it would also move faer's own vectorised reductions
@@ -8,7 +9,7 @@
 //! would then differ between AVX2 and AVX-512 machines. Our kernels are written so that each
 //! lane's arithmetic is the same at any width (`+ - * /` and `sqrt`, one element per lane, a
 //! fixed order over terms), so compiling them for AVX-512 changes their speed, never their
-//! bits (the tests compare the routes).
+//! bits (each stage's tests compare the routes).
 
 /// Runs `op` compiled for AVX-512 (F, VL, DQ, BW, with AVX2 and FMA) where the CPU has it,
 /// otherwise through pulp's dispatch (AVX2 or scalar).
@@ -33,7 +34,7 @@ fn avx512_available() -> bool {
         && std::is_x86_feature_detected!("fma")
 }
 
-/// `op`'s body, inlined here (`with_simd` is `#[inline(always)]` in every op of this crate)
+/// `op`'s body, inlined here (`with_simd` is `#[inline(always)]` in every op dispatched here)
 /// and so compiled, and auto-vectorised, for AVX-512. The `Simd` token it gets is pulp's
 /// scalar one: the ops ignore it and rely on the compiler's vectorisation.
 #[cfg(target_arch = "x86_64")]
