@@ -191,6 +191,29 @@ fn state_and_gradient<'a>(
     ))
 }
 
+/// The u8 mask (0: pruned) of a masked fused update, checked to be contiguous and to hold
+/// `n` entries; `None` for an unmasked one (whose mask slot repeats the gradient, unread).
+/// `what` names the update in errors.
+fn mask_of<'a>(
+    masked: bool,
+    mask: &'a CpuStorage,
+    layout: &Layout,
+    n: usize,
+    what: &str,
+) -> Result<Option<&'a [u8]>> {
+    if !masked {
+        return Ok(None);
+    }
+    let CpuStorage::U8(mask) = mask else {
+        bail!("{what}: the mask must be u8");
+    };
+    let mask = contiguous(mask, layout, "mask")?;
+    if mask.len() != n {
+        bail!("{what}: a mask of {} entries for {n} weights", mask.len());
+    }
+    Ok(Some(mask))
+}
+
 /// The fused update as a candle in-place op on `[theta; m; v]`, reading the gradient and an
 /// optional u8 mask (0: pruned, skipped).
 struct FusedAdam {
@@ -231,38 +254,15 @@ impl InplaceOp3 for FusedAdam {
         let (theta, moments) = state.split_at_mut(n);
         let (m, v) = moments.split_at_mut(n);
         let c = self.constants;
-        let chunks = theta
+        let keep = mask_of(self.masked, mask, mask_layout, n, "fused Adam")?;
+        theta
             .par_chunks_mut(CHUNK)
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))
-            .zip(grad.par_chunks(CHUNK));
-        if self.masked {
-            let CpuStorage::U8(mask) = mask else {
-                bail!("fused Adam: the mask must be u8");
-            };
-            let mask = contiguous(mask, mask_layout, "mask")?;
-            if mask.len() != n {
-                bail!(
-                    "fused Adam: a mask of {} entries for {n} weights",
-                    mask.len()
-                );
-            }
-            chunks
-                .zip(mask.par_chunks(CHUNK))
-                .for_each(|((((theta, m), v), g), keep)| {
-                    let keep = Some(keep);
-                    glh_model::simd::dispatch(AdamChunk {
-                        c,
-                        theta,
-                        m,
-                        v,
-                        g,
-                        keep,
-                    })
-                });
-        } else {
-            chunks.for_each(|(((theta, m), v), g)| {
-                let keep = None;
+            .zip(grad.par_chunks(CHUNK))
+            .enumerate()
+            .for_each(|(chunk, (((theta, m), v), g))| {
+                let keep = keep.map(|k| &k[chunk * CHUNK..][..theta.len()]);
                 glh_model::simd::dispatch(AdamChunk {
                     c,
                     theta,
@@ -272,7 +272,6 @@ impl InplaceOp3 for FusedAdam {
                     keep,
                 })
             });
-        }
         Ok(())
     }
 }
@@ -315,38 +314,15 @@ impl InplaceOp3 for FusedGd {
         }
         let theta = &mut state[..n];
         let lr = self.lr;
-        if self.masked {
-            let CpuStorage::U8(mask) = mask else {
-                bail!("fused gradient descent: the mask must be u8");
-            };
-            let mask = contiguous(mask, mask_layout, "mask")?;
-            if mask.len() != n {
-                bail!(
-                    "fused gradient descent: a mask of {} entries for {n} weights",
-                    mask.len()
-                );
-            }
-            theta
-                .par_chunks_mut(CHUNK)
-                .zip(grad.par_chunks(CHUNK))
-                .zip(mask.par_chunks(CHUNK))
-                .for_each(|((theta, g), keep)| {
-                    let keep = Some(keep);
-                    glh_model::simd::dispatch(GdChunk { lr, theta, g, keep })
-                });
-        } else {
-            theta
-                .par_chunks_mut(CHUNK)
-                .zip(grad.par_chunks(CHUNK))
-                .for_each(|(theta, g)| {
-                    glh_model::simd::dispatch(GdChunk {
-                        lr,
-                        theta,
-                        g,
-                        keep: None,
-                    })
-                });
-        }
+        let keep = mask_of(self.masked, mask, mask_layout, n, "fused gradient descent")?;
+        theta
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .enumerate()
+            .for_each(|(chunk, (theta, g))| {
+                let keep = keep.map(|k| &k[chunk * CHUNK..][..theta.len()]);
+                glh_model::simd::dispatch(GdChunk { lr, theta, g, keep })
+            });
         Ok(())
     }
 }
