@@ -28,15 +28,17 @@ pub fn prune(
         } else {
             density.powf(e as f64 / rounds as f64)
         };
-        let scores = scorer.score(net, &mask, data);
-        mask = select_mask(
-            &scores,
+        let scores = scorer.score_rows(net, &mask, data);
+        let next = select_mask(
+            scores.as_ref(),
             &mask,
             target,
             how.scope,
             how.classifier,
             how.tie_seed,
         )?;
+        drop(scores); // it reads the round's mask
+        mask = next;
         on_round(e, rounds, &mask);
     }
     if !how.allow_empty_layers

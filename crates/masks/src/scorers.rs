@@ -1,6 +1,7 @@
 //! The scoring rules of METHOD.md section 2 behind one small trait. Larger scores are kept.
 
 use crate::methods::KeySettings;
+use crate::select::ScoreRows;
 use faer::Mat;
 use glh_artifacts::seeding::stream;
 use glh_model::backprop::{
@@ -47,6 +48,18 @@ pub trait Scorer: Sync {
     /// The score of every weight of `net` under the current `mask`, layer by layer, row-major.
     /// Weights the mask has pruned may get any score: they are never candidates again.
     fn score(&self, net: &Mlp, mask: &Mask, data: Option<&ScoringData>) -> Vec<Vec<f64>>;
+
+    /// The same scores as the selection reads them, row by row. By default `score`'s table; a
+    /// scorer whose rows are cheap to recompute overrides it so that a round holds no buffer
+    /// of every score (SynFlow, a hundred rounds).
+    fn score_rows<'a>(
+        &'a self,
+        net: &'a Mlp,
+        mask: &'a Mask,
+        data: Option<&'a ScoringData>,
+    ) -> Box<dyn ScoreRows + 'a> {
+        Box::new(self.score(net, mask, data))
+    }
 }
 
 /// I.i.d. uniform scores from the stream `masks/random` of the seed.
@@ -167,12 +180,172 @@ impl Scorer for GraspScorer {
 ///
 /// All parameters are non-negative, so every ReLU passes its input and the network is linear:
 /// `dR/dW_l[r, c] = delta_l[r] h_{l-1}[c]`, with `h` the forward activations and `delta` the
-/// backward sums of the absolute weights. Computed with matrix-vector loops, O(weights) per
-/// round; rows run in parallel, each summed in a fixed order, so the scores do not depend on the
-/// thread count.
+/// backward sums of the absolute weights. A round computes these two vectors per layer (two
+/// passes over the weights) and the selection recomputes each score from them when it reads a
+/// row: `|w| m * (delta[r] h[c])`, a few operations on bytes it must read anyway (the f32
+/// weight and the mask flag), where a table of every score would be written and read again.
+/// Every sum runs in a fixed order, so the scores do not depend on the thread count.
 pub struct SynflowScorer {
     /// Rounds of the exponential schedule.
     pub rounds: usize,
+}
+
+/// SynFlow's vectors of one round: what its scores are computed from.
+struct SynflowRound<'a> {
+    net: &'a Mlp,
+    mask: &'a Mask,
+    /// `inputs[l]`: the input of layer l on the all-ones image, `h_{l-1}`.
+    inputs: Vec<Vec<f64>>,
+    /// `deltas[l]`: `dR` by the output of layer l.
+    deltas: Vec<Vec<f64>>,
+}
+
+/// `|w|` where the mask keeps `w`, else 0: the weight of SynFlow's linearised network. Exact
+/// (f32 to f64 and `abs` are), +0.0 for a pruned weight as `|w| * 0` would give.
+#[inline(always)]
+fn masked_abs(w: f32, kept: bool) -> f64 {
+    f64::from_bits(f64::from(w).abs().to_bits() & 0u64.wrapping_sub(u64::from(kept)))
+}
+
+/// Rows of the forward pass summed together: independent sums in flight hide the latency of
+/// each one's additions, which run in column order as one row's sum alone would.
+const FORWARD_ROWS: usize = 8;
+
+/// `sum_c |w[j, c]| m[j, c] x[c]` for `R` consecutive rows of `w` and `m` (row length
+/// `x.len()`). Each row's sum starts at zero and adds its columns in order, as
+/// `Iterator::sum` would (no product is -0.0: both factors are >= +0).
+fn masked_row_sums<const R: usize>(w: &[f32], m: &[bool], x: &[f64]) -> [f64; R] {
+    let cols = x.len();
+    let w: [&[f32]; R] = std::array::from_fn(|j| &w[j * cols..(j + 1) * cols]);
+    let m: [&[bool]; R] = std::array::from_fn(|j| &m[j * cols..(j + 1) * cols]);
+    let mut sums = [0.0f64; R];
+    for (c, &x) in x.iter().enumerate() {
+        for j in 0..R {
+            sums[j] += masked_abs(w[j][c], m[j][c]) * x;
+        }
+    }
+    sums
+}
+
+impl<'a> SynflowRound<'a> {
+    fn new(net: &'a Mlp, mask: &'a Mask) -> Self {
+        // Forward: h_0 = 1, h_l = |W_l| h_{l-1} + |b_l| (all non-negative: ReLU is the identity).
+        let mut inputs = vec![vec![1.0f64; net.arch.input]];
+        for (layer, m) in net.layers.iter().zip(mask.layers()) {
+            let (cols, h) = (layer.cols, inputs.last().expect("the input"));
+            let mut out = vec![0.0f64; layer.rows];
+            out.par_chunks_mut(FORWARD_ROWS)
+                .zip(layer.weight.par_chunks(FORWARD_ROWS * cols))
+                .zip(m.as_slice().par_chunks(FORWARD_ROWS * cols))
+                .zip(layer.bias.par_chunks(FORWARD_ROWS))
+                .for_each(|(((out, w), m), b)| {
+                    if out.len() == FORWARD_ROWS {
+                        out.copy_from_slice(&masked_row_sums::<FORWARD_ROWS>(w, m, h));
+                    } else {
+                        for (o, (w, m)) in out.iter_mut().zip(w.chunks(cols).zip(m.chunks(cols))) {
+                            *o = masked_row_sums::<1>(w, m, h)[0];
+                        }
+                    }
+                    for (o, &b) in out.iter_mut().zip(b) {
+                        *o += f64::from(b).abs();
+                    }
+                });
+            inputs.push(out);
+        }
+        inputs.pop(); // the network's output: no layer reads it
+        // Backward: delta_L = 1, delta_{l-1} = |W_l|^T delta_l.
+        let depth = net.layers.len();
+        let mut deltas = vec![Vec::new(); depth];
+        deltas[depth - 1] = vec![1.0f64; net.layers[depth - 1].rows];
+        for l in (1..depth).rev() {
+            // Column blocks in parallel, rows in order within each: a fixed summation order.
+            let (layer, m) = (&net.layers[l], mask.layers()[l].as_slice());
+            let cols = layer.cols;
+            let mut back = vec![0.0f64; cols];
+            back.par_chunks_mut(256)
+                .enumerate()
+                .for_each(|(block, out)| {
+                    glh_model::simd::dispatch(BackwardBlock {
+                        weight: &layer.weight,
+                        kept: m,
+                        cols,
+                        start: block * 256,
+                        deltas: &deltas[l],
+                        out,
+                    })
+                });
+            deltas[l - 1] = back;
+        }
+        SynflowRound {
+            net,
+            mask,
+            inputs,
+            deltas,
+        }
+    }
+}
+
+impl ScoreRows for SynflowRound<'_> {
+    fn row_scores(&self, layer: usize, row: usize, out: &mut [f64]) {
+        let at = row * out.len()..(row + 1) * out.len();
+        glh_model::simd::dispatch(ScoreRow {
+            weight: &self.net.layers[layer].weight[at.clone()],
+            kept: &self.mask.layers()[layer].as_slice()[at],
+            inputs: &self.inputs[layer],
+            delta: self.deltas[layer][row],
+            out,
+        })
+    }
+}
+
+/// `out[c] += |w[r, c]| m[r, c] delta[r]` over the rows r in order, for the columns
+/// `start..start + out.len()`: one column block of SynFlow's backward pass, compiled for the
+/// widest vectors ([`glh_model::simd::dispatch`]; one lane per column, the same arithmetic).
+struct BackwardBlock<'a> {
+    weight: &'a [f32],
+    kept: &'a [bool],
+    cols: usize,
+    start: usize,
+    deltas: &'a [f64],
+    out: &'a mut [f64],
+}
+
+impl pulp::WithSimd for BackwardBlock<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let len = self.out.len();
+        for (r, &d) in self.deltas.iter().enumerate() {
+            let at = r * self.cols + self.start..r * self.cols + self.start + len;
+            let (w, m) = (&self.weight[at.clone()], &self.kept[at]);
+            for ((b, &w), &k) in self.out.iter_mut().zip(w).zip(m) {
+                *b += masked_abs(w, k) * d;
+            }
+        }
+    }
+}
+
+/// One row's scores `|w[c]| m[c] (delta h[c])`, compiled for the widest vectors.
+struct ScoreRow<'a> {
+    weight: &'a [f32],
+    kept: &'a [bool],
+    inputs: &'a [f64],
+    delta: f64,
+    out: &'a mut [f64],
+}
+
+impl pulp::WithSimd for ScoreRow<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let d = self.delta;
+        let pairs = self.weight.iter().zip(self.kept).zip(self.inputs);
+        for (s, ((&w, &k), &x)) in self.out.iter_mut().zip(pairs) {
+            *s = masked_abs(w, k) * (d * x);
+        }
+    }
 }
 
 impl Scorer for SynflowScorer {
@@ -185,66 +358,27 @@ impl Scorer for SynflowScorer {
     }
 
     fn score(&self, net: &Mlp, mask: &Mask, _: Option<&ScoringData>) -> Vec<Vec<f64>> {
-        // |w| ⊙ m per layer, row-major.
-        let abs: Vec<Vec<f64>> = net
-            .layers
+        let round = SynflowRound::new(net, mask);
+        net.layers
             .iter()
-            .zip(mask.layers())
-            .map(|(layer, m)| {
-                layer
-                    .weight
-                    .par_iter()
-                    .zip(m.as_slice().par_iter())
-                    .map(|(&w, &k)| f64::from(w).abs() * f64::from(u8::from(k)))
-                    .collect()
-            })
-            .collect();
-        // Forward: h_0 = 1, h_l = |W_l| h_{l-1} + |b_l| (all non-negative: ReLU is the identity).
-        let mut h = vec![vec![1.0f64; net.arch.input]];
-        for (l, layer) in net.layers.iter().enumerate() {
-            let out: Vec<f64> = abs[l]
-                .par_chunks_exact(layer.cols)
-                .zip(layer.bias.par_iter())
-                .map(|(row, &b)| {
-                    row.iter().zip(&h[l]).map(|(w, x)| w * x).sum::<f64>() + f64::from(b).abs()
-                })
-                .collect();
-            h.push(out);
-        }
-        // Backward: delta_L = 1, delta_{l-1} = |W_l|^T delta_l.
-        let depth = net.layers.len();
-        let mut delta = vec![Vec::new(); depth];
-        delta[depth - 1] = vec![1.0f64; net.layers[depth - 1].rows];
-        for l in (1..depth).rev() {
-            // Column blocks in parallel, rows in order within each: a fixed summation order.
-            let cols = net.layers[l].cols;
-            let mut back = vec![0.0f64; cols];
-            back.par_chunks_mut(256)
-                .enumerate()
-                .for_each(|(block, out)| {
-                    let (start, len) = (block * 256, out.len());
-                    for (row, &d) in abs[l].chunks_exact(cols).zip(&delta[l]) {
-                        for (b, w) in out.iter_mut().zip(&row[start..start + len]) {
-                            *b += w * d;
-                        }
-                    }
-                });
-            delta[l - 1] = back;
-        }
-        // Scores: delta_l[r] h_{l-1}[c] |w_rc|.
-        abs.into_iter()
             .enumerate()
-            .map(|(l, mut a)| {
-                let cols = net.layers[l].cols;
-                a.par_chunks_exact_mut(cols)
-                    .zip(delta[l].par_iter())
-                    .for_each(|(row, &d)| {
-                        for (w, x) in row.iter_mut().zip(&h[l]) {
-                            *w *= d * x;
-                        }
-                    });
-                a
+            .map(|(l, layer)| {
+                let mut scores = vec![0.0f64; layer.rows * layer.cols];
+                scores
+                    .par_chunks_mut(layer.cols)
+                    .enumerate()
+                    .for_each(|(r, row)| round.row_scores(l, r, row));
+                scores
             })
             .collect()
+    }
+
+    fn score_rows<'a>(
+        &'a self,
+        net: &'a Mlp,
+        mask: &'a Mask,
+        _: Option<&'a ScoringData>,
+    ) -> Box<dyn ScoreRows + 'a> {
+        Box::new(SynflowRound::new(net, mask))
     }
 }

@@ -5,6 +5,10 @@
 //! layer alone (total = the layer's weights). Ties at the threshold are broken by a seeded
 //! pseudo-random order (a SplitMix64 hash of the tie seed and the weight's global index), so
 //! counts are exact and the result depends only on the seed.
+//!
+//! The scores arrive row by row ([`ScoreRows`]) and are turned into integer order keys as they
+//! are read, three times per group: memory traffic, not arithmetic, bounds an iterative method's
+//! hundred rounds, and a row recomputed costs less than a buffer of every key written and read.
 
 use glh_artifacts::config::{Classifier, Scope};
 use glh_model::{LayerMask, Mask};
@@ -19,21 +23,158 @@ pub fn splitmix64(mut z: u64) -> u64 {
 }
 
 /// Maps a non-NaN f64 to a u64 of the same order, with -0.0 and 0.0 on one key: integer
-/// comparisons select several times faster than float ones on millions of scores.
+/// comparisons select several times faster than float ones on millions of scores. Branch-free
+/// (a negative float's bits are all flipped, a positive one's sign bit set), so that a row of
+/// them vectorises.
+#[inline(always)]
 fn order_key(x: f64) -> u64 {
     let bits = (x + 0.0).to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
+    let negative = ((bits as i64) >> 63) as u64;
+    bits ^ (negative | 1 << 63)
+}
+
+/// Scores as the selection reads them: one row of one layer at a time.
+///
+/// A scorer may hand over a table of every score, or compute a row when asked from a few
+/// vectors (SynFlow: two per layer), so that an iterative method's round never writes or reads
+/// a buffer of every score. The selection reads each row three times (histogram, bucket, flags),
+/// so a row must come out the same each time.
+pub trait ScoreRows: Sync {
+    /// Writes the scores of row `row` of layer `layer` into `out`, whose length is the layer's
+    /// column count. Weights the mask has pruned may get any score.
+    fn row_scores(&self, layer: usize, row: usize, out: &mut [f64]);
+
+    /// Whether the scores have the shapes of `mask`'s layers (a table can be of the wrong size;
+    /// scores computed from the network have its shapes by construction).
+    fn fits(&self, _mask: &Mask) -> bool {
+        true
     }
+}
+
+/// A table of every score, layer by layer, row-major.
+impl ScoreRows for Vec<Vec<f64>> {
+    fn row_scores(&self, layer: usize, row: usize, out: &mut [f64]) {
+        let cols = out.len();
+        out.copy_from_slice(&self[layer][row * cols..(row + 1) * cols]);
+    }
+
+    fn fits(&self, mask: &Mask) -> bool {
+        self.len() == mask.layers().len()
+            && self
+                .iter()
+                .zip(mask.layers())
+                .all(|(s, m)| s.len() == m.as_slice().len())
+    }
+}
+
+/// Rows per parallel task: about 2^20 weights, so that a task's histogram (2^16 counters) is
+/// cheap beside its rows, and a layer of 2000 x 2000 still splits into four tasks.
+fn rows_per_task(cols: usize) -> usize {
+    ((1usize << 20) / cols.max(1)).max(1)
+}
+
+/// One row's order keys, 0 for a pruned weight (0 is the key of no float), and whether a kept
+/// weight's score is NaN; compiled for the widest vectors the CPU has
+/// ([`glh_model::simd::dispatch`]): a round of an iterative method turns every weight's score
+/// into a key three times.
+struct RowKeys<'a> {
+    scores: &'a [f64],
+    kept: &'a [bool],
+    keys: &'a mut [u64],
+}
+
+impl pulp::WithSimd for RowKeys<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> bool {
+        let mut nan = 0u64;
+        for ((key, &s), &k) in self.keys.iter_mut().zip(self.scores).zip(self.kept) {
+            // Branch-free: as masks thin out, kept and pruned weights alternate at random.
+            let kept = 0u64.wrapping_sub(u64::from(k));
+            nan |= kept & u64::from(s.is_nan());
+            *key = order_key(s) & kept;
+        }
+        nan != 0
+    }
+}
+
+/// One row's flags `key > threshold`, and the counts of keys above and at the threshold
+/// (compiled for the widest vectors; the rare rows with ties are searched again for them).
+struct RowFlags<'a> {
+    keys: &'a [u64],
+    threshold: u64,
+    flags: &'a mut [bool],
+}
+
+impl pulp::WithSimd for RowFlags<'_> {
+    type Output = (usize, usize);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (usize, usize) {
+        let (mut above, mut tied) = (0usize, 0usize);
+        for (flag, &key) in self.flags.iter_mut().zip(self.keys) {
+            *flag = key > self.threshold;
+            above += usize::from(key > self.threshold);
+            tied += usize::from(key == self.threshold);
+        }
+        (above, tied)
+    }
+}
+
+/// Buckets of the radix select: the keys' top 16 bits.
+const BUCKETS: usize = 1 << 16;
+
+/// Spare counters after the buckets, where the pruned weights' keys (0) are counted in turn:
+/// most keys of a thinned mask are 0, and one counter incremented over and over waits on its
+/// own last store at every step.
+const SPARE_COUNTERS: usize = 8;
+
+/// Adds one row's keys to `histogram` (`BUCKETS + SPARE_COUNTERS` counters).
+fn count_keys(histogram: &mut [usize], keys: &[u64]) {
+    for (j, &key) in keys.iter().enumerate() {
+        let counter = if key == 0 {
+            BUCKETS + j % SPARE_COUNTERS
+        } else {
+            (key >> 48) as usize
+        };
+        histogram[counter] += 1;
+    }
+}
+
+/// Runs `visit(row, keys)` over the rows `rows` of layer `layer`, keys as [`RowKeys`] makes
+/// them; returns whether a kept score was NaN.
+fn visit_row_keys(
+    source: &dyn ScoreRows,
+    layer: usize,
+    current: &LayerMask,
+    rows: std::ops::Range<usize>,
+    mut visit: impl FnMut(usize, &[u64]),
+) -> bool {
+    let cols = current.cols();
+    let (mut scores, mut keys) = (vec![0.0f64; cols], vec![0u64; cols]);
+    let mut nan = false;
+    for row in rows {
+        let kept = &current.as_slice()[row * cols..(row + 1) * cols];
+        source.row_scores(layer, row, &mut scores);
+        nan |= glh_model::simd::dispatch(RowKeys {
+            scores: &scores,
+            kept,
+            keys: &mut keys,
+        });
+        visit(row, &keys);
+    }
+    nan
 }
 
 /// Keeps the top weights of `scores` (same shapes as `current`), at `density` of the ranked
 /// layers: all of them, or all but the classifier when it is dense (which keeps `current`'s
 /// flags, all true for a dense one).
+///
+/// Every step after the scores is an exact integer count or comparison over rows split into
+/// tasks, so the result does not depend on the thread count.
 pub fn select_mask(
-    scores: &[Vec<f64>],
+    scores: &dyn ScoreRows,
     current: &Mask,
     density: f64,
     scope: Scope,
@@ -41,12 +182,7 @@ pub fn select_mask(
     tie_seed: u64,
 ) -> Result<Mask, String> {
     let layers = current.layers();
-    if scores.len() != layers.len()
-        || scores
-            .iter()
-            .zip(layers)
-            .any(|(s, m)| s.len() != m.as_slice().len())
-    {
+    if !scores.fits(current) {
         return Err("bug: scores do not have the shapes of the mask".into());
     }
     let mut offsets = Vec::with_capacity(layers.len());
@@ -71,52 +207,46 @@ pub fn select_mask(
             }
         })
         .collect();
+    // The tasks of layer l: rows [t * step, (t + 1) * step), the last one shorter.
+    let tasks = |l: usize| {
+        let (rows, step) = (layers[l].rows(), rows_per_task(layers[l].cols()));
+        (0..rows.div_ceil(step))
+            .into_par_iter()
+            .map(move |t| t * step..((t + 1) * step).min(rows))
+    };
     for group in groups {
         let total: usize = group.iter().map(|&l| layers[l].as_slice().len()).sum();
         let k = (density * total as f64).round() as usize;
-        // keys[l][i]: the order key of a candidate's score, 0 for a pruned weight (0 is the key
-        // of no float). Computed in parallel chunks; every later step is an exact integer
-        // count or comparison, so the result does not depend on the thread count.
-        let mut keys: Vec<Vec<u64>> = Vec::with_capacity(group.len());
+        // Radix select: a histogram of the keys' top 16 bits finds the bucket that holds the
+        // k-th largest key, and only that bucket is searched.
+        let mut histogram = vec![0usize; BUCKETS];
         for &l in &group {
-            let nan = scores[l]
-                .par_iter()
-                .zip(layers[l].as_slice().par_iter())
-                .any(|(s, &kept)| kept && s.is_nan());
+            let (layer_histogram, nan) = tasks(l)
+                .map(|rows| {
+                    let mut h = vec![0usize; BUCKETS + SPARE_COUNTERS];
+                    let nan = visit_row_keys(scores, l, &layers[l], rows, |_, keys| {
+                        count_keys(&mut h, keys)
+                    });
+                    (h, nan)
+                })
+                .reduce(
+                    || (vec![0usize; BUCKETS + SPARE_COUNTERS], false),
+                    |(mut a, nan_a), (b, nan_b)| {
+                        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                        (a, nan_a | nan_b)
+                    },
+                );
             if nan {
                 return Err(format!("a score of layer {} is NaN", l + 1));
             }
-            keys.push(
-                scores[l]
-                    .par_iter()
-                    .zip(layers[l].as_slice().par_iter())
-                    // Branch-free: as masks thin out, kept and pruned weights alternate at random.
-                    .map(|(&s, &kept)| order_key(s) & 0u64.wrapping_sub(u64::from(kept)))
-                    .collect(),
-            );
+            histogram
+                .iter_mut()
+                .zip(layer_histogram)
+                .for_each(|(x, y)| *x += y);
         }
-        // Radix select: a histogram of the keys' top 16 bits finds the bucket that holds the
-        // k-th largest key, and only that bucket is searched.
-        let mut histogram = keys
-            .par_iter()
-            .flat_map(|k| k.par_chunks(1 << 20))
-            .map(|chunk| {
-                let mut h = vec![0usize; 1 << 16];
-                for &key in chunk {
-                    h[(key >> 48) as usize] += 1;
-                }
-                h
-            })
-            .reduce(
-                || vec![0usize; 1 << 16],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        // Bucket 0 holds only the pruned weights' sentinel: no float's key starts with 16 zeros
-        // (that would be a negative NaN).
-        histogram[0] = 0;
+        // Bucket 0 is empty: the pruned weights' sentinel went to the spare counters (not
+        // summed into `histogram`), and no other key starts with 16 zeros (that would be a
+        // negative NaN, refused above).
         let count: usize = histogram.iter().sum();
         if k > count {
             return Err(format!(
@@ -131,32 +261,60 @@ pub fn select_mask(
             above_bucket += histogram[bucket];
             bucket -= 1;
         }
-        let mut in_bucket: Vec<u64> = keys
-            .par_iter()
-            .flat_map(|k| k.par_iter().copied())
-            .filter(|&key| (key >> 48) as usize == bucket)
-            .collect();
+        let mut in_bucket: Vec<u64> = Vec::with_capacity(histogram[bucket]);
+        for &l in &group {
+            let found: Vec<Vec<u64>> = tasks(l)
+                .map(|rows| {
+                    let mut found = Vec::new();
+                    visit_row_keys(scores, l, &layers[l], rows, |_, keys| {
+                        found.extend(keys.iter().filter(|&&key| (key >> 48) as usize == bucket));
+                    });
+                    found
+                })
+                .collect();
+            in_bucket.extend(found.into_iter().flatten());
+        }
         let rank = in_bucket.len() - (k - above_bucket);
         let threshold = *in_bucket.select_nth_unstable(rank).1;
+        // Flags above the threshold, and the weights tied at it, in one more pass.
         let mut ties: Vec<(u64, usize, usize)> = Vec::new();
         let mut above = 0usize;
-        for (&l, layer_keys) in group.iter().zip(&keys) {
-            above += keep[l]
-                .par_iter_mut()
-                .zip(layer_keys.par_iter())
-                .map(|(flag, &key)| {
-                    *flag = key > threshold;
-                    usize::from(*flag)
+        for &l in &group {
+            let cols = layers[l].cols();
+            let step = rows_per_task(cols);
+            let (layer_above, layer_ties) = keep[l]
+                .par_chunks_mut(step * cols)
+                .enumerate()
+                .map(|(t, flags)| {
+                    let rows = t * step..t * step + flags.len() / cols;
+                    let (mut above, mut tied) = (0usize, Vec::new());
+                    visit_row_keys(scores, l, &layers[l], rows.clone(), |row, keys| {
+                        let row_flags = &mut flags[(row - rows.start) * cols..][..cols];
+                        let (row_above, row_tied) = glh_model::simd::dispatch(RowFlags {
+                            keys,
+                            threshold,
+                            flags: row_flags,
+                        });
+                        above += row_above;
+                        if row_tied > 0 {
+                            let tied_at = keys.iter().enumerate().filter(|p| *p.1 == threshold);
+                            tied.extend(tied_at.map(|(c, _)| row * cols + c));
+                        }
+                    });
+                    (above, tied)
                 })
-                .sum::<usize>();
-            let tied: Vec<usize> = (0..layer_keys.len())
-                .into_par_iter()
-                .filter(|&i| layer_keys[i] == threshold)
-                .collect();
-            for i in tied {
+                .reduce(
+                    || (0, Vec::new()),
+                    |(a, mut ta), (b, tb)| {
+                        ta.extend(tb);
+                        (a + b, ta)
+                    },
+                );
+            above += layer_above;
+            ties.extend(layer_ties.into_iter().map(|i| {
                 let key = splitmix64(tie_seed ^ splitmix64(offsets[l] + i as u64));
-                ties.push((key, l, i));
-            }
+                (key, l, i)
+            }));
         }
         ties.sort_unstable_by_key(|&(key, l, i)| (std::cmp::Reverse(key), l, i));
         for &(_, l, i) in &ties[..k - above] {

@@ -16,7 +16,7 @@ use glh_masks::select::select_mask;
 use glh_masks::settings::GraphonTarget;
 use glh_masks::stage::{MaskPoint, compute_mask, read_mask, scoring_data};
 use glh_masks::{Scorer, ScoringData, prune};
-use glh_model::backprop::{Network64, loss_gradient};
+use glh_model::backprop::{Network64, backward, forward, loss_gradient, weight_gradients};
 use glh_model::mlp::unit_f64;
 use glh_model::{Architecture, Mask, Mlp};
 use rand_chacha::rand_core::Rng;
@@ -227,6 +227,61 @@ fn synflow_conserves_the_score_sum_per_layer_without_biases() {
             .collect();
         for s in &sums {
             assert!((s / sums[0] - 1.0).abs() < 1e-12, "{sums:?}");
+        }
+    }
+}
+
+#[test]
+fn synflow_scores_equal_the_linearised_networks_gradient_times_the_weight() {
+    // The independent twin: R = 1^T f(1) on the network of absolute parameters, differentiated
+    // by the model's general backprop (faer products, ReLU gates) instead of SynFlow's own
+    // two vectors per layer; the score is |w| dR/dw. Checked under a mask of several rounds, so
+    // pruned weights must drop out of both passes.
+    let arch = Architecture {
+        input: 30,
+        width: 20,
+        depth: 4,
+        classes: 5,
+    };
+    let net = Mlp::init(arch, 9);
+    let how = Pruning {
+        density: 0.4,
+        scope: Scope::Global,
+        seed: 0,
+        tie_seed: 3,
+        allow_empty_layers: false,
+        classifier: Classifier::Pruned,
+    };
+    let mask = prune(
+        &SynflowScorer { rounds: 4 },
+        &net,
+        None,
+        &how,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let mut absolute = net.clone();
+    for layer in &mut absolute.layers {
+        layer.weight.iter_mut().for_each(|w| *w = w.abs());
+        layer.bias.iter_mut().for_each(|b| *b = b.abs());
+    }
+    let linear = Network64::masked(&absolute, &mask);
+    let acts = forward(&linear, &Mat::from_fn(arch.input, 1, |_, _| 1.0));
+    let deltas = backward(&linear, &acts, Mat::from_fn(arch.classes, 1, |_, _| 1.0));
+    let gradients = weight_gradients(&acts, &deltas);
+    let scores = SynflowScorer { rounds: 1 }.score(&net, &mask, None);
+    for (l, ((s, g), m)) in scores.iter().zip(&gradients).zip(mask.layers()).enumerate() {
+        for (i, (&score, &kept)) in s.iter().zip(m.as_slice()).enumerate() {
+            let (r, c) = (i / m.cols(), i % m.cols());
+            let expected = if kept {
+                f64::from(net.layers[l].weight[i]).abs() * g[(r, c)]
+            } else {
+                0.0
+            };
+            assert!(
+                (score - expected).abs() <= 1e-12 * expected.abs(),
+                "layer {l} ({r}, {c}): {score} vs {expected}"
+            );
         }
     }
 }
