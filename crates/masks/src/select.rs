@@ -7,8 +7,10 @@
 //! counts are exact and the result depends only on the seed.
 //!
 //! The scores arrive row by row ([`ScoreRows`]) and are turned into integer order keys as they
-//! are read, three times per group: memory traffic, not arithmetic, bounds an iterative method's
-//! hundred rounds, and a row recomputed costs less than a buffer of every key written and read.
+//! are read, three times per group (histogram, bucket, flags). An iterative method's hundred
+//! rounds are passes over every weight; SynFlow recomputes a row from bytes it reads anyway
+//! (the f32 weight and the mask flag) instead of writing a buffer of every score and key and
+//! reading it back (profile and timings: issue #30's note).
 
 use glh_artifacts::config::{Classifier, Scope};
 use glh_model::{LayerMask, Mask};

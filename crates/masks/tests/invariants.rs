@@ -511,12 +511,16 @@ fn masks_do_not_depend_on_the_thread_count() {
         synflow_rounds: 20,
         ..MasksSettings::default()
     };
-    for method in [
-        PruneMethod::Synflow,
-        PruneMethod::Grasp,
-        PruneMethod::Random,
+    // Width 1100 splits SynFlow's backward pass into five column blocks and the selection's
+    // hidden layers into two tasks each (about 2^20 weights a task), so that the parallel
+    // reductions themselves are compared.
+    for (method, width) in [
+        (PruneMethod::Synflow, 150),
+        (PruneMethod::Synflow, 1100),
+        (PruneMethod::Grasp, 150),
+        (PruneMethod::Random, 150),
     ] {
-        let p = point(method, 150, 0.9, 4, 4);
+        let p = point(method, width, 0.9, 4, 4);
         let with_threads = |n: usize| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
