@@ -85,8 +85,13 @@ fn scan_runs(
     if frames.is_empty() {
         return Ok(None);
     }
+    // Filters stay above the union: pushed into each of hundreds of scans, polars plans a
+    // predicate per scan, and that planning took longer than reading the tables (profile of
+    // `just reproduce`'s report, issue #30).
     Ok(Some(
-        concat(frames, UnionArgs::default()).map_err(polars_error(table))?,
+        concat(frames, UnionArgs::default())
+            .map_err(polars_error(table))?
+            .with_predicate_pushdown(false),
     ))
 }
 
