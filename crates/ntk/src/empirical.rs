@@ -17,7 +17,7 @@
 
 use crate::chain::mask_matrix;
 use crate::pairs::{CHUNK, pair_products, symmetric_from_pairs, upper_pairs};
-use crate::products::{DenseLayer, dense_product};
+use crate::products::{LayerProduct, dense_product};
 use faer::Mat;
 use glh_model::LayerMask;
 use glh_model::ntk_init::standard_normal_weights;
@@ -61,9 +61,10 @@ struct Passes {
 }
 
 impl Passes {
-    /// The masks as dense layers, built (padded where needed) once for every chunk's products.
-    fn mask_layers(&self) -> Vec<DenseLayer<'_>> {
-        self.m.iter().map(|m| DenseLayer::new(m.as_ref())).collect()
+    /// The masks as layer products, built once for every chunk's products: sparse below
+    /// [`crate::products::SPARSE_BELOW_DENSITY`], as the mask-level chain's layers are.
+    fn mask_layers(&self) -> Vec<LayerProduct<'_>> {
+        self.m.iter().map(LayerProduct::new).collect()
     }
 }
 

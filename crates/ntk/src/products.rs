@@ -240,6 +240,12 @@ impl<'a> LayerProduct<'a> {
             LayerProduct::Sparse(sparse) => sparse.product_into(rhs, out, alpha),
         }
     }
+    /// `alpha W rhs`, sequential.
+    pub fn product(&self, rhs: MatRef<'_, f64>, alpha: f64) -> Mat<f64> {
+        let mut out = Mat::zeros(self.rows(), rhs.ncols());
+        self.product_into(rhs, out.as_mut(), alpha);
+        out
+    }
 }
 
 /// `alpha W rhs` by faer's GEMM on one thread (parallelism comes from chunks and outputs,

@@ -7,6 +7,7 @@ use glh_graphons::sampling::sample_mask;
 use glh_model::LayerMask;
 use glh_ntk::chain::GraphonChain;
 use glh_ntk::empirical::{draw_weights, empirical_ntk, empirical_ntk_full, empirical_ntk_of};
+use glh_ntk::products::SPARSE_BELOW_DENSITY;
 use glh_ntk::recursion::{graphon_ntk, graphon_ntk_per_output};
 use glh_ntk::spectrum::{eigenvalues_descending, spectral_metrics};
 use glh_ntk::stage::relative_error;
@@ -178,7 +179,25 @@ fn network_output(masks: &[LayerMask], v: &[Mat<f64>], x: &Mat<f64>, sigma_w2: f
 
 #[test]
 fn empirical_ntk_equals_a_finite_difference_jacobian_contraction() {
-    let masks = random_masks(&[(6, 5), (7, 6), (3, 7)], 0.6, 5);
+    // Density 0.6 multiplies the masks as dense, 0.25 as sparse (`SPARSE_BELOW_DENSITY`).
+    for density in [0.6, 0.25] {
+        empirical_ntk_against_finite_differences(density);
+    }
+}
+
+fn empirical_ntk_against_finite_differences(density: f64) {
+    let masks = random_masks(&[(6, 5), (7, 6), (3, 7)], density, 5);
+    // Every layer on the route its density names.
+    for m in &masks {
+        let sparse = (m.kept() as f64) < SPARSE_BELOW_DENSITY * (m.rows() * m.cols()) as f64;
+        assert_eq!(
+            sparse,
+            density < SPARSE_BELOW_DENSITY,
+            "{} of {}",
+            m.kept(),
+            m.cols()
+        );
+    }
     let x = inputs(5, 4, 5);
     let v = draw_weights(&masks, 9, 0);
     let k = empirical_ntk_of(&masks, &v, &x, 2.0);
