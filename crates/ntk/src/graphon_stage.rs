@@ -14,7 +14,7 @@
 
 use crate::chain::GraphonChain;
 use crate::configuration::{configuration_chain, draw_masks, shared_order_chain};
-use crate::recursion::{exact_sigma_w2_rescale, graphon_ntk};
+use crate::recursion::{exact_sigma_w2_rescale, graphon_ntk, graphon_ntks};
 use crate::settings::GraphonNtkSettings;
 use crate::stage::{mlp_shapes, relative_error};
 use crate::views::{ViewedKernel, kernel_views};
@@ -145,13 +145,16 @@ pub fn kernel_images_of(
 }
 
 /// An upper sketch of a job's memory: the chain, each kernel and its eigensolver workspace,
-/// and the drawn masks' chain when asked.
-fn memory_estimate(settings: &GraphonNtkSettings, shapes: &[(u64, u64)]) -> u64 {
+/// and the drawn masks' chain when asked, for a configuration of `seeds` masks runs.
+fn memory_estimate(settings: &GraphonNtkSettings, shapes: &[(u64, u64)], seeds: u64) -> u64 {
     use glh_artifacts::memory::product;
     let n = u64::from(settings.kernel_size);
-    // Held at once, per sigma_w^2: each of the (up to) three kernels with its three views,
-    // the eigenvectors and the eigensolver's workspace, six N x N f64 matrices each.
-    let kernels = 3 * 6;
+    // Every kernel at the first sigma_w^2 (up to three per graphon: the pooled one and, with
+    // seed kernels, each seed's), with its pairs' values while it is computed: 1.5 N x N
+    // each. Then, one graphon's (up to) three kernels at a time: their three views, the
+    // eigenvectors and the eigensolver's workspace, six N x N f64 matrices each.
+    let graphons = if settings.seed_kernels { 1 + seeds } else { 1 };
+    let kernels = (3 * graphons * 3).div_ceil(2) + 3 * 6;
     let drawn: u64 = if settings.draw_masks {
         shapes
             .iter()
@@ -185,7 +188,7 @@ fn run_graphon_ntk(
             "memory",
             "graphon_ntk.kernel_size",
             &what,
-            memory_estimate(settings, &shapes),
+            memory_estimate(settings, &shapes, masks.len() as u64),
         )?;
         let runs: Vec<Vec<LayerMask>> = masks
             .iter()
@@ -248,12 +251,25 @@ fn run_graphon_ntk(
         // the recursion's own bytes (`exact_sigma_w2_rescale`: the shipped 1 and 2).
         let first_sigma_w2 = settings.sigma_w2[0];
         let depth = labels.depth as usize;
-        let computed = |chains: &[(KernelKind, GraphonChain)]| -> Vec<Mat<f64>> {
-            chains
+        // Each seed's own graphon, at the first sigma_w^2 (the scale-free metrics do not
+        // depend on it), when asked.
+        let own: Vec<(u64, Vec<(KernelKind, GraphonChain)>)> = runs
+            .iter()
+            .zip(&seeds)
+            .filter(|_| settings.seed_kernels)
+            .map(|(run, &seed)| Ok((seed, chains_of(std::slice::from_ref(run), Some(seed))?)))
+            .collect::<Result<_>>()?;
+        // Every kernel at the first sigma_w^2 in one call, pooled first, so that their first
+        // layers share one pass over the pairs (`graphon_ntks`).
+        let mut at_first = {
+            let all: Vec<&GraphonChain> = pooled
                 .iter()
-                .map(|(_, chain)| graphon_ntk(chain, &x, first_sigma_w2))
-                .collect()
+                .chain(own.iter().flat_map(|(_, chains)| chains))
+                .map(|(_, chain)| chain)
+                .collect();
+            graphon_ntks(&all, &x, first_sigma_w2).into_iter()
         };
+        let pooled_at_first: Vec<Mat<f64>> = at_first.by_ref().take(pooled.len()).collect();
         let viewed = |chains: &[(KernelKind, GraphonChain)],
                       at_first: &[Mat<f64>],
                       sigma_w2: f64,
@@ -276,7 +292,6 @@ fn run_graphon_ntk(
                 .collect()
         };
         let (mut spectra, mut metrics) = (Vec::new(), Vec::new());
-        let pooled_at_first = computed(&pooled);
         for &sigma_w2 in &settings.sigma_w2 {
             let kernels = viewed(&pooled, &pooled_at_first, sigma_w2, "")?;
             let graphon_views = &kernels[0].1;
@@ -303,13 +318,13 @@ fn run_graphon_ntk(
                 }
             }
         }
-        // Each seed's own graphon, at the first sigma_w^2 (the scale-free metrics do not
-        // depend on it). Written even when empty, so every run has the same tables.
+        // The seeds' own kernels, written even when there are none, so every run has the same
+        // tables.
         let mut seed_metrics = Vec::new();
-        for (run, &seed) in runs.iter().zip(&seeds).filter(|_| settings.seed_kernels) {
-            let own = chains_of(std::slice::from_ref(run), Some(seed))?;
+        for &(seed, ref chains) in &own {
+            let kernels: Vec<Mat<f64>> = at_first.by_ref().take(chains.len()).collect();
             let whose = format!("seed {seed}'s ");
-            for (kind, views) in viewed(&own, &computed(&own), first_sigma_w2, &whose)? {
+            for (kind, views) in viewed(chains, &kernels, first_sigma_w2, &whose)? {
                 for view in &views {
                     let mut columns = configuration(1)
                         .with("seed", UInt64Array::from(vec![seed]))

@@ -77,6 +77,22 @@ impl<'a> InputLayer<'a> {
         }
     }
 
+    /// Whether this is the centred route.
+    pub fn is_centred(&self) -> bool {
+        matches!(self, InputLayer::Centred(_))
+    }
+
+    /// The centred route for `layer` (dense, positions x inputs) on `x`, for a caller that
+    /// knows [`InputLayer::new`] chose it for `x` (the stacked first layers of
+    /// `recursion::graphon_ntks`).
+    ///
+    /// # Panics
+    /// If `x` is empty.
+    pub fn centred(layer: MatRef<'a, f64>, measure: &'a [f64], x: &Mat<f64>) -> Self {
+        let (c, _) = baseline_of(x).expect("inputs with a baseline");
+        InputLayer::Centred(Box::new(Centred::new(layer, measure, x, c)))
+    }
+
     /// `alpha W_1 [mu_0 ⊙ x_a ⊙ x_b]` of every pair into `out` (positions x pairs, every entry
     /// written); `scratch` holds the pair products on the first route.
     pub fn product_into(

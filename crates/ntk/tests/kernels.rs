@@ -7,8 +7,9 @@ use glh_graphons::sampling::sample_mask;
 use glh_model::LayerMask;
 use glh_ntk::chain::GraphonChain;
 use glh_ntk::empirical::{draw_weights, empirical_ntk, empirical_ntk_full, empirical_ntk_of};
-use glh_ntk::products::SPARSE_BELOW_DENSITY;
-use glh_ntk::recursion::{graphon_ntk, graphon_ntk_per_output};
+use glh_ntk::input_layer::InputLayer;
+use glh_ntk::products::{LayerProduct, SPARSE_BELOW_DENSITY};
+use glh_ntk::recursion::{graphon_ntk, graphon_ntk_per_output, graphon_ntks};
 use glh_ntk::spectrum::{eigenvalues_descending, spectral_metrics};
 use glh_ntk::stage::relative_error;
 use rand::RngExt;
@@ -496,5 +497,40 @@ fn vectorised_sparse_recursion_matches_the_brute_force_twin() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn kernels_of_several_chains_equal_each_chains_own_to_the_bit() {
+    // Digit-like inputs: three quarters of the entries at one baseline, so a dense first layer
+    // takes the centred route; 30 points give 465 pairs, more than one chunk.
+    let (d, n) = (40, 30);
+    let x = Mat::from_fn(d, n, |v, a| {
+        let h = (v * 7919 + a * 104_729 + 13) % 100;
+        if h < 25 { 0.3 + h as f64 * 0.07 } else { -0.42 }
+    });
+    let masks = random_masks(&[(20, d), (20, 20), (10, 20)], 0.6, 3);
+    let thin = random_masks(&[(20, d), (20, 20), (10, 20)], 0.2, 4);
+    // K = 5 and K = 7: rows that are not whole blocks of the centred route.
+    let k5 = GraphonChain::of_histograms(&masks, 5).unwrap();
+    let k7 = GraphonChain::of_histograms(&thin, 7).unwrap();
+    // A sparse first layer (pair products) and another input measure: each computed alone.
+    let mask_level = GraphonChain::of_masks(&thin).unwrap();
+    let mut measures = k5.measures().to_vec();
+    let weights: f64 = (1..=d).map(|v| v as f64).sum();
+    measures[0] = (1..=d).map(|v| v as f64 / weights).collect();
+    let reweighted = GraphonChain::new(k5.layers().to_vec(), measures).unwrap();
+    let route = |chain: &GraphonChain| {
+        let first = LayerProduct::new(&chain.layers()[0]);
+        InputLayer::new(&first, &chain.measures()[0], &x).is_centred()
+    };
+    assert_eq!(
+        [&k5, &mask_level, &k7, &reweighted].map(route),
+        [true, false, true, true]
+    );
+    let chains = [&k5, &mask_level, &k7, &reweighted, &k5];
+    let together = graphon_ntks(&chains, &x, 2.0);
+    for (chain, kernel) in chains.iter().zip(&together) {
+        assert!(graphon_ntk(chain, &x, 2.0) == *kernel);
     }
 }
