@@ -9,7 +9,7 @@
 use crate::alignment::{kernel_target_alignment, predicted_loss_ratio};
 use crate::chain::GraphonChain;
 use crate::empirical::empirical_ntk;
-use crate::recursion::graphon_ntk;
+use crate::recursion::graphon_ntks;
 use crate::settings::NtkSettings;
 use crate::spectrum::SpectralMetrics;
 use crate::views::{ViewedKernel, kernel_views};
@@ -96,21 +96,27 @@ pub fn compute_kernels(
     let dense = GraphonChain::dense(x.nrows(), depth);
     let mask_level = GraphonChain::of_masks(masks).map_err(unsupported)?;
     let histogram = GraphonChain::of_histograms(masks, k).map_err(unsupported)?;
+    // One call, so that the first layers that can share a pass over the pairs do
+    // (`graphon_ntks`; each kernel the same bits as its own `graphon_ntk`).
+    let [dense, mask, histogram]: [Mat<f64>; 3] =
+        graphon_ntks(&[&dense, &mask_level, &histogram], x, s2)
+            .try_into()
+            .expect("a kernel per chain");
     let mut kernels = vec![
         NamedKernel {
             kind: KernelKind::Dense,
             blocks: 1,
-            matrix: graphon_ntk(&dense, x, s2),
+            matrix: dense,
         },
         NamedKernel {
             kind: KernelKind::Mask,
             blocks: width,
-            matrix: graphon_ntk(&mask_level, x, s2),
+            matrix: mask,
         },
         NamedKernel {
             kind: KernelKind::Histogram,
             blocks: (k as u32).min(width),
-            matrix: graphon_ntk(&histogram, x, s2),
+            matrix: histogram,
         },
     ];
     if settings.empirical_draws > 0 {
