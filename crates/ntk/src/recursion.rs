@@ -181,13 +181,20 @@ fn output_mean(theta: &Mat<f64>, mu_out: &[f64]) -> Vec<f64> {
 /// symmetric matrix: the mean of the output positions' kernels under their measure.
 /// Deterministic for any number of threads.
 pub fn graphon_ntk(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Mat<f64> {
+    let layers = layer_products(chain, x);
+    kernel_of(&Recursion::new(chain, &layers, x, sigma_w2))
+}
+
+/// [`graphon_ntk`] of a recursion built already.
+fn kernel_of(recursion: &Recursion) -> Mat<f64> {
+    let chain = recursion.chain;
     let mu_out = &chain.measures()[chain.depth()];
-    let (pairs, chunks) = output_kernels_by_chunk(chain, x, sigma_w2);
+    let (pairs, chunks) = output_kernels_by_chunk(recursion);
     let values: Vec<f64> = chunks
         .iter()
         .flat_map(|theta| output_mean(theta, mu_out))
         .collect();
-    symmetric_from_pairs(x.ncols(), &pairs, &values)
+    symmetric_from_pairs(recursion.x.ncols(), &pairs, &values)
 }
 
 /// The kernel of every output position u, `Theta_L(u; x_a, x_b)`, on the columns of `x`: one
@@ -196,7 +203,8 @@ pub fn graphon_ntk(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Mat<f64
 /// the output measure is [`graphon_ntk`], to the bit.
 pub fn graphon_ntk_per_output(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64) -> Vec<Mat<f64>> {
     let outputs = chain.measures()[chain.depth()].len();
-    let (pairs, chunks) = output_kernels_by_chunk(chain, x, sigma_w2);
+    let layers = layer_products(chain, x);
+    let (pairs, chunks) = output_kernels_by_chunk(&Recursion::new(chain, &layers, x, sigma_w2));
     (0..outputs)
         .map(|u| {
             let values: Vec<f64> = chunks
@@ -209,22 +217,15 @@ pub fn graphon_ntk_per_output(chain: &GraphonChain, x: &Mat<f64>, sigma_w2: f64)
 }
 
 /// The pairs `a <= b` and, per chunk of them, `Theta_L(u; a, b)` (outputs x pairs).
-fn output_kernels_by_chunk(
-    chain: &GraphonChain,
-    x: &Mat<f64>,
-    sigma_w2: f64,
-) -> (Vec<(usize, usize)>, Vec<Mat<f64>>) {
-    let layers = layer_products(chain, x);
-    let recursion = Recursion::new(chain, &layers, x, sigma_w2);
-    let variances = hidden_variances(&recursion);
+fn output_kernels_by_chunk(recursion: &Recursion) -> (Vec<(usize, usize)>, Vec<Mat<f64>>) {
+    let variances = hidden_variances(recursion);
     // Pass 2: every pair a <= b.
-    let pairs = upper_pairs(x.ncols());
+    let pairs = upper_pairs(recursion.x.ncols());
     let thetas: Vec<Mat<f64>> = pairs
         .par_chunks(CHUNK)
         .map(|chunk| {
-            WORKSPACE.with_borrow_mut(|ws| {
-                propagate(&recursion, chunk, Some(&variances), None, ws).theta
-            })
+            WORKSPACE
+                .with_borrow_mut(|ws| propagate(recursion, chunk, Some(&variances), None, ws).theta)
         })
         .collect();
     (pairs, thetas)
@@ -316,10 +317,11 @@ pub fn graphon_ntks(chains: &[&GraphonChain], x: &Mat<f64>, sigma_w2: f64) -> Ve
             kernels[*i] = Some(kernel);
         }
     }
+    // The others from the recursions built above (their layers are not built twice).
     kernels
         .into_iter()
-        .zip(chains)
-        .map(|(kernel, chain)| kernel.unwrap_or_else(|| graphon_ntk(chain, x, sigma_w2)))
+        .zip(&recursions)
+        .map(|(kernel, recursion)| kernel.unwrap_or_else(|| kernel_of(recursion)))
         .collect()
 }
 
@@ -388,11 +390,15 @@ fn stacked_kernels(recursions: &[Recursion], members: &[usize]) -> Vec<Mat<f64>>
             })
         })
         .collect();
-    (0..members.len())
-        .map(|m| {
-            let member: Vec<f64> = values.iter().flat_map(|chunk| chunk[m].clone()).collect();
-            symmetric_from_pairs(x.ncols(), &pairs, &member)
-        })
+    let mut by_member: Vec<Vec<f64>> = vec![Vec::with_capacity(pairs.len()); members.len()];
+    for chunk in values {
+        for (member, part) in by_member.iter_mut().zip(chunk) {
+            member.extend(part);
+        }
+    }
+    by_member
+        .iter()
+        .map(|member| symmetric_from_pairs(x.ncols(), &pairs, member))
         .collect()
 }
 
